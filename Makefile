@@ -1,0 +1,52 @@
+# Floor server — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench venv dev-deps system-deps clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(STAMP): requirements.txt | $(PY)
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt $(STAMP)
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(STAMP)
+
+## make run: install, migrate, load the demo warehouse when empty, serve on http://127.0.0.1:5000
+run: $(STAMP)
+	$(VENV)/bin/flask --app app serve
+
+## make test: install what the tests need (chromium, socat) and run the whole suite
+test: $(DEV_STAMP) system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## system packages the tests drive for real: headless Chromium and socat (pty pairs)
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing fonts-dejavu-core >/dev/null; \
+	fi
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(DEV_STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,75 @@
+"""The floor server's composition root: ``create_app(config)`` wires the engine, sessions,
+Socket.IO, CSRF, blueprints and CLI. Nothing is built at import time.
+
+    flask --app app serve      # migrate, load the demo warehouse when empty, serve
+    flask --app app --help     # every command
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    from flask_socketio import SocketIO
+    from flask_wtf.csrf import CSRFProtect
+
+    from floor.db import default_sqlite_url, make_engine, make_session_factory
+    from floor.events import on_commit
+    from floor.settings import Settings
+    from web import auth, cli, health, pages, sockets
+    from web.context import FloorContext
+
+    settings = Settings.from_env().with_overrides(config)
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "web" / "templates"),
+        static_folder=str(ROOT / "web" / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=settings.effective_secret_key(),
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update({k: v for k, v in settings.extra.items() if k.isupper()})
+
+    url = settings.database_url or default_sqlite_url(app.instance_path)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    socketio = SocketIO(
+        app,
+        async_mode="threading",
+        message_queue=settings.redis_url or None,
+        cors_allowed_origins=[],
+    )
+    floor_ctx = FloorContext(settings=settings, engine=engine, sessions=sessions, socketio=socketio)
+    app.extensions["floor"] = floor_ctx
+    on_commit(sessions, sockets.emitter(socketio))
+
+    csrf = CSRFProtect(app)
+    for bp in (auth.bp, health.bp, pages.bp):
+        app.register_blueprint(bp)
+    for module in _optional_blueprints():
+        app.register_blueprint(module.bp)
+        if getattr(module, "CSRF_EXEMPT", False):
+            csrf.exempt(module.bp)
+    sockets.register(socketio)
+    cli.register(app)
+    return app
+
+
+def _optional_blueprints() -> list[Any]:
+    """Feature blueprints (API, sync, …) register themselves here as they land."""
+    return []

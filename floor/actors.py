@@ -1,0 +1,22 @@
+"""Who is acting: passed into services so the domain never reads a web session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from floor.models.users import Role
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: Role | None = None
+    user_id: int | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls("system")
+
+    @classmethod
+    def oms(cls, key_prefix: str) -> Actor:
+        return cls(f"oms:{key_prefix}")

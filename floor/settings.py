@@ -1,0 +1,54 @@
+"""Configuration from the environment (documented in README.md → Configuration)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = ""  # FLOOR_DATABASE_URL; "" = SQLite under instance/
+    secret_key: str = ""  # FLOOR_SECRET_KEY; "" = random per process (dev only)
+    host: str = "127.0.0.1"  # FLOOR_HOST
+    port: int = 5000  # FLOOR_PORT
+    oms_api_key: str = ""  # FLOOR_OMS_API_KEY (accepted as bearer token when set)
+    redis_url: str = ""  # FLOOR_REDIS_URL (Socket.IO message queue)
+    oms_webhook_url: str = ""  # FLOOR_OMS_WEBHOOK_URL
+    oms_webhook_secret: str = ""  # FLOOR_OMS_WEBHOOK_SECRET
+    printers: str = ""  # FLOOR_PRINTERS
+    max_body_bytes: int = 8 * 1024 * 1024  # FLOOR_MAX_BODY_BYTES
+    run_scheduler: bool = False  # FLOOR_RUN_SCHEDULER (serve turns it on)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(f"FLOOR_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            if f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("bool", bool):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            else:
+                values[f.name] = raw
+        return cls(**values)
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> Settings:
+        if not overrides:
+            return self
+        known = {f.name for f in fields(self)}
+        mine = {k: v for k, v in overrides.items() if k in known}
+        extra = {k: v for k, v in overrides.items() if k not in known}
+        return replace(self, **mine, extra={**self.extra, **extra})
+
+    def effective_secret_key(self) -> str:
+        return self.secret_key or secrets.token_hex(32)

@@ -1,0 +1,120 @@
+"""Users and roles: password and badge login, role checks on pages and sockets, CSRF, audit."""
+
+from __future__ import annotations
+
+import socketio
+from sqlalchemy import select
+
+from floor.db import unit_of_work
+from floor.models import AuditEntry
+from tests.conftest import login
+
+
+def test_supervisor_logs_in_with_password_and_lands_on_dashboard(client, sessions):
+    r = login(client, username="sam", password="supervisor-demo")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/dashboard")
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and "Wave dashboard" in page.get_data(as_text=True)
+    with unit_of_work(sessions) as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "login")).one()
+        assert entry.actor == "sam" and entry.details == {"method": "password"}
+
+
+def test_wrong_password_is_refused_without_saying_which_part(client):
+    r = login(client, username="sam", password="nope")
+    assert r.status_code == 401
+    assert "Wrong username or password" in r.get_data(as_text=True)
+    assert client.get("/dashboard").status_code == 302  # still anonymous
+
+
+def test_picker_logs_in_by_badge_and_cannot_see_dashboard(client):
+    r = login(client, badge="BADGE-PICKER-1")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/handheld")
+    assert client.get("/handheld").status_code == 200
+    assert client.get("/dashboard").status_code == 403
+    r = client.get("/dashboard", headers={"Accept": "application/json"})
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
+
+
+def test_unknown_badge_is_refused(client):
+    r = login(client, badge="BADGE-NOBODY")
+    assert r.status_code == 401 and "Badge not recognised" in r.get_data(as_text=True)
+
+
+def test_anonymous_pages_redirect_to_login(client):
+    r = client.get("/dashboard")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+def test_login_form_requires_csrf_token(client):
+    r = client.post("/login", data={"username": "sam", "password": "supervisor-demo"})
+    assert r.status_code == 400
+
+
+def test_open_redirect_after_login_is_refused(client):
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = client.post(
+        "/login",
+        data={
+            "csrf_token": token,
+            "username": "sam",
+            "password": "supervisor-demo",
+            "next": "//evil.example/",
+        },
+    )
+    assert r.headers["Location"].endswith("/dashboard")
+
+
+def _socket_for(live_server, **creds):
+    import requests
+
+    http = requests.Session()
+    page = http.get(live_server.url + "/login").text
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    http.post(
+        live_server.url + "/login", data={"csrf_token": token, **creds}, allow_redirects=False
+    )
+    cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+    sio = socketio.Client(reconnection=False)
+    sio.connect(
+        live_server.url,
+        namespaces=["/floor"],
+        headers={"Cookie": cookie},
+        transports=["websocket"],
+        wait_timeout=5,
+    )
+    return sio
+
+
+def test_socket_refuses_anonymous_connections(live_server):
+    import pytest
+
+    sio = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        sio.connect(
+            live_server.url, namespaces=["/floor"], transports=["websocket"], wait_timeout=5
+        )
+
+
+def test_socket_shares_the_page_session_and_checks_roles(live_server):
+    picker = _socket_for(live_server, badge="BADGE-PICKER-1")
+    try:
+        me = picker.call("whoami", namespace="/floor", timeout=5)
+        assert me["ok"] and me["username"] == "pat" and me["role"] == "picker"
+        denied = picker.call("join_dashboard", namespace="/floor", timeout=5)
+        assert denied == {
+            "ok": False,
+            "error": {"code": "forbidden", "message": "needs role supervisor"},
+        }
+    finally:
+        picker.disconnect()
+    sup = _socket_for(live_server, username="sam", password="supervisor-demo")
+    try:
+        assert sup.call("join_dashboard", namespace="/floor", timeout=5) == {"ok": True}
+    finally:
+        sup.disconnect()

@@ -1,0 +1,35 @@
+"""What a request needs from the app: the engine, a unit of work, the settings, Socket.IO."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from floor.db import unit_of_work
+from floor.settings import Settings
+
+
+@dataclass
+class FloorContext:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    socketio: Any = None
+    scheduler: Any = None
+
+
+def ctx() -> FloorContext:
+    return current_app.extensions["floor"]
+
+
+@contextmanager
+def uow() -> Iterator[Session]:
+    """One transaction for a route or socket handler: commit on success, roll back on error."""
+    with unit_of_work(ctx().sessions) as session:
+        yield session

@@ -1,0 +1,35 @@
+"""GET /healthz: database reachable, migrations at head, version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+from sqlalchemy import text
+
+from floor import __version__, migrate
+from web.context import ctx
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    engine = ctx().engine
+    body: dict[str, Any] = {"version": __version__, "database": {"backend": engine.dialect.name}}
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        current = migrate.current_revision(engine)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+        body.update(
+            status="error",
+            database={**body["database"], "reachable": False, "error": type(exc).__name__},
+        )
+        return jsonify(body), 503
+    head = migrate.head_revision()
+    at_head = current == head
+    body["database"]["reachable"] = True
+    body["migrations"] = {"current": current, "head": head, "at_head": at_head}
+    body["status"] = "ok" if at_head else "error"
+    return jsonify(body), 200 if at_head else 503
