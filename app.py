@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from floor.settings import Settings
     from web import auth, cli, health, pages, sockets
     from web.context import FloorContext
+    from web.scheduler import build_scheduler
 
     settings = Settings.from_env().with_overrides(config)
     app = Flask(
@@ -67,9 +68,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             csrf.exempt(module.bp)
     sockets.register(socketio)
     cli.register(app)
+    floor_ctx.scheduler = build_scheduler(floor_ctx, _job_providers())
+    if settings.run_scheduler:
+        floor_ctx.scheduler.start()
     return app
 
 
 def _optional_blueprints() -> list[Any]:
     """Feature blueprints (API, sync, …) register themselves here as they land."""
+    return []
+
+
+def _job_providers() -> list[Any]:
+    """Scheduled-job providers (``web/scheduler.py``) register themselves here as they land."""
     return []

@@ -87,6 +87,8 @@ def register(app: Flask) -> None:
         click.echo("\n".join(lines))
         for hook in app.extensions.get("floor_serve_hooks", []):
             hook(app)
+        if not f.scheduler.running:
+            f.scheduler.start()
         f.socketio.run(
             app,
             host=host,
