@@ -7,6 +7,8 @@ import random
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from floor.routing import (
     Layout,
@@ -85,6 +87,29 @@ def test_optimal_matches_exhaustive_search(seed: int) -> None:
         route = route_optimal(layout, picks)
         assert route.length_m == pytest.approx(brute_force(layout, picks), abs=TOL)
         assert_valid(layout, picks, route)
+
+
+@st.composite
+def instances(draw: st.DrawFn) -> tuple[Layout, list[Pick]]:
+    """Small instances on a 0.5 m grid, so that ties and coincident points are common."""
+    xs = draw(st.lists(st.integers(0, 12), min_size=1, max_size=4, unique=True))
+    xs = tuple(sorted(3.0 * x for x in xs))
+    y_back = draw(st.sampled_from([2.0, 6.0, 20.0]))
+    depot_x = draw(st.integers(-4, 40)) / 1.0
+    grid_y = st.integers(0, int(2 * y_back)).map(lambda k: k / 2)
+    pick = st.builds(Pick, st.integers(0, len(xs) - 1), grid_y)
+    return Layout(xs, 0.0, y_back, (depot_x, 0.0)), draw(st.lists(pick, max_size=6))
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances())
+def test_optimal_matches_exhaustive_search_property(
+    inst: tuple[Layout, list[Pick]],
+) -> None:
+    layout, picks = inst
+    route = route_optimal(layout, picks)
+    assert route.length_m == pytest.approx(brute_force(layout, picks), abs=TOL)
+    assert_valid(layout, picks, route)
 
 
 @pytest.mark.parametrize("heuristic", HEURISTICS)
