@@ -437,9 +437,9 @@ def route_largest_gap(layout: Layout, picks: Sequence[Pick]) -> Route:
     middle = groups[1:-1]
     cuts = [_split_at_largest_gap(layout, picks, g) for g in middle]
     order = list(groups[0])
-    for g, k in zip(middle, cuts):
+    for g, k in zip(middle, cuts, strict=True):
         order += g[k:][::-1]
     order += groups[-1][::-1]
-    for g, k in zip(middle[::-1], cuts[::-1]):
+    for g, k in zip(middle[::-1], cuts[::-1], strict=True):
         order += g[:k]
     return _route(layout, picks, order)
