@@ -5,10 +5,25 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from floor.db import utcnow
 from sync.models import OutboxEvent
+
+# Readers page the feed by id. On PostgreSQL two transactions could commit their ids out of
+# order (a reader would skip the lower one for good), so writers of events take one
+# transaction-scoped advisory lock first: ids then become visible in commit order.
+_FEED_LOCK_KEY = 0x466C6F6F72  # "Floor"
+_LOCKED = "floor.outbox_locked"
+
+
+def _serialise_feed_writers(session: Session) -> None:
+    if session.info.get(_LOCKED) is session.get_transaction():
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_FEED_LOCK_KEY)))
+    session.info[_LOCKED] = session.get_transaction()
 
 
 def record_event(
@@ -21,6 +36,7 @@ def record_event(
     payload: dict[str, Any],
     aggregate: str = "order",
 ) -> OutboxEvent:
+    _serialise_feed_writers(session)
     now = utcnow()
     ev = OutboxEvent(
         event_id=str(uuid.uuid4()),
