@@ -46,7 +46,9 @@ class ReservationResult:
     shortfalls: list[Shortfall] = field(default_factory=list)
 
 
-def _candidates(session: Session, sku_ids: Iterable[int]) -> dict[int, list[Stock]]:
+def _candidates(
+    session: Session, sku_ids: Iterable[int], exclude_stock_ids: Iterable[int] = ()
+) -> dict[int, list[Stock]]:
     """Stock rows with something available, per SKU, in picking preference order."""
     ids = sorted(set(sku_ids))
     if not ids:
@@ -62,6 +64,9 @@ def _candidates(session: Session, sku_ids: Iterable[int]) -> dict[int, list[Stoc
         )
         .order_by(Stock.id)
     )
+    excluded = sorted(set(exclude_stock_ids))
+    if excluded:
+        stmt = stmt.where(Stock.id.not_in(excluded))
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=Stock)
     rows = session.scalars(stmt).all()
@@ -85,9 +90,14 @@ def _candidates(session: Session, sku_ids: Iterable[int]) -> dict[int, list[Stoc
     return by_sku
 
 
-def reserve_lines(session: Session, lines: Sequence[OrderLine]) -> None:
-    """Reserve what is still unreserved on each line (in the given order), as far as stock goes."""
-    by_sku = _candidates(session, (line.sku_id for line in lines))
+def reserve_lines(
+    session: Session, lines: Sequence[OrderLine], *, exclude_stock_ids: Iterable[int] = ()
+) -> None:
+    """Reserve what is still unreserved on each line (in the given order), as far as stock goes.
+
+    ``exclude_stock_ids``: stock rows not to use (a short pick's location, when re-reserving).
+    """
+    by_sku = _candidates(session, (line.sku_id for line in lines), exclude_stock_ids)
     taken: dict[int, int] = defaultdict(int)  # stock id -> reserved in this call
     for line in lines:
         need = line.quantity - line.reserved_qty - line.short_qty

@@ -42,6 +42,17 @@ class WaveRule(Base):
     totes_per_cart: Mapped[int] = mapped_column(default=8)
     auto_release: Mapped[bool] = mapped_column(default=False)
     schedule_every_min: Mapped[int] = mapped_column(default=0, comment="0 = by hand only")
+    cutoff_window_min: Mapped[int] = mapped_column(
+        default=60,
+        server_default="60",
+        comment="orders whose ship_by falls in the same window of this many minutes share a wave",
+    )
+    big_order_picks: Mapped[int] = mapped_column(
+        default=25, server_default="25", comment="orders with this many picks get their own list"
+    )
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(
+        comment="when the scheduler last applied this rule"
+    )
 
 
 class Wave(Base):

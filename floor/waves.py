@@ -1,0 +1,805 @@
+"""Waves: cut allocated orders into waves by a supervisor's rule, batch each wave onto carts,
+route every pick list over the real floor, and release waves to the handhelds.
+
+Planning (``plan_waves``), in one transaction:
+
+1. Candidates: orders without a wave that are ``allocated``, or ``short`` with short policy
+   ``ship_partial`` (for what was reserved), optionally only those due within a horizon.
+   On PostgreSQL the candidate rows are locked with ``SKIP LOCKED`` so two planners never wave
+   the same order.
+2. Grouping (``RuleSpec``): by cut-off window (``ship_by`` floored to ``cutoff_window_min``;
+   window 0 = the exact cut-off), by priority (express before standard within a window), and
+   with ``split_by_zone`` by zone (single-zone orders per zone, multi-zone orders together).
+   Groups are filled into waves in (window, priority, zone) order, orders by ``ship_by`` then
+   arrival, closing a wave before ``max_orders`` / ``max_lines`` / ``max_units`` would be
+   exceeded. An order is never split across waves: one bigger than a limit gets a wave alone.
+3. Batching (``floor.batching.batch_orders``, seed-and-grow over aisle footprints): one tote an
+   order, ``totes_per_cart`` totes a cart, orders with ``big_order_picks`` picks or more on a
+   list of their own. With ``split_by_zone`` each zone of the wave gets its own pick lists (a
+   multi-zone order is picked in every zone it touches; the zone lists meet at the pack
+   station); without it a list may walk every zone.
+4. Routing: every pick list is sequenced with ``routing.route_optimal`` (exact Ratliff &
+   Rosenthal) over ``layout_geometry``; ``seq`` is the route order and ``route_length_m`` the
+   route's length, depot to depot, in metres.
+5. One ``PickTask`` per open reservation (its location is the reservation's stock row); every
+   order moves to ``waved`` through ``orders.transitions.transition``.
+
+A planned wave is invisible to pickers until ``release_wave``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from floor.actors import Actor
+from floor.audit import audit
+from floor.batching import BatchOrder, batch_orders
+from floor.db import unit_of_work, utcnow
+from floor.events import publish
+from floor.layout_geometry import FloorGeometry, geometry
+from floor.models import PickList, PickTask, Reservation, Role, Stock, Tote, User, Wave, WaveRule
+from floor.routing import route_length, route_optimal
+from floor.states import PICK_LIST_MACHINE, WAVE_MACHINE, PickListStatus, TaskStatus, WaveStatus
+from orders.models import Order, OrderLine
+from orders.states import OrderStatus, Priority, ShortPolicy
+from orders.transitions import transition
+
+OPEN_TASK = (TaskStatus.pending, TaskStatus.assigned)
+DONE_TASK = (TaskStatus.picked, TaskStatus.short)
+ACTIVE_WAVE = (WaveStatus.released, WaveStatus.in_progress)
+_CHUNK = 2000
+
+
+class WaveError(Exception):
+    """A refused wave operation, with a reason code for the API."""
+
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+# --------------------------------------------------------------------------
+# Rules
+# --------------------------------------------------------------------------
+
+_BOUNDS = {  # field -> (min, max) for the integer settings
+    "cutoff_horizon_min": (0, 7 * 24 * 60),
+    "cutoff_window_min": (0, 7 * 24 * 60),
+    "max_orders": (1, 100_000),
+    "max_lines": (1, 1_000_000),
+    "max_units": (1, 10_000_000),
+    "totes_per_cart": (1, 100),
+    "big_order_picks": (1, 10_000),
+    "schedule_every_min": (0, 24 * 60),
+}
+_FLAGS = ("enabled", "group_by_cutoff", "express_first", "split_by_zone", "auto_release")
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """The values of a wave rule (a stored ``WaveRule`` or inline values from a request)."""
+
+    name: str = "inline"
+    enabled: bool = True
+    group_by_cutoff: bool = True
+    express_first: bool = True
+    split_by_zone: bool = True
+    cutoff_horizon_min: int = 240
+    cutoff_window_min: int = 60
+    max_orders: int = 200
+    max_lines: int = 1000
+    max_units: int = 5000
+    totes_per_cart: int = 8
+    big_order_picks: int = 25
+    auto_release: bool = False
+    schedule_every_min: int = 0
+    rule_id: int | None = None
+
+    @classmethod
+    def from_rule(cls, rule: WaveRule) -> RuleSpec:
+        values = {f.name: getattr(rule, f.name) for f in fields(cls) if f.name != "rule_id"}
+        return cls(**values, rule_id=rule.id)
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any], base: RuleSpec | None = None) -> RuleSpec:
+        """Validated values over ``base``; raises ``RuleErrors`` listing every bad field."""
+        values = asdict(base or cls())
+        errors: list[dict[str, str]] = []
+        for key, value in data.items():
+            if key in ("id", "rule_id", "last_run_at"):
+                continue
+            if key == "name":
+                if not isinstance(value, str) or not value.strip() or len(value) > 80:
+                    errors.append(_err("invalid", key, "name must be 1-80 characters"))
+                else:
+                    values[key] = value.strip()
+            elif key in _FLAGS:
+                if not isinstance(value, bool):
+                    errors.append(_err("invalid", key, "must be true or false"))
+                else:
+                    values[key] = value
+            elif key in _BOUNDS:
+                lo, hi = _BOUNDS[key]
+                if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                    errors.append(_err("out_of_range", key, f"must be an integer {lo}..{hi}"))
+                else:
+                    values[key] = value
+            else:
+                errors.append(_err("unknown_field", key, "not a wave rule setting"))
+        if errors:
+            raise RuleErrors(errors)
+        return cls(**values)
+
+    def apply_to(self, rule: WaveRule) -> None:
+        for f in fields(self):
+            if f.name != "rule_id":
+                setattr(rule, f.name, getattr(self, f.name))
+
+
+class RuleErrors(Exception):
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(e["message"] for e in errors))
+        self.errors = errors
+
+
+def _err(code: str, field_name: str, message: str) -> dict[str, str]:
+    return {"code": code, "field": field_name, "message": message}
+
+
+def rule_to_dict(rule: WaveRule) -> dict[str, Any]:
+    d = {"id": rule.id, **{k: v for k, v in asdict(RuleSpec.from_rule(rule)).items()}}
+    d.pop("rule_id")
+    d["last_run_at"] = rule.last_run_at.isoformat() if rule.last_run_at else None
+    return d
+
+
+# --------------------------------------------------------------------------
+# Planning
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class _Cand:
+    """A candidate order with its open reservations (the future tasks)."""
+
+    order: Order
+    tasks: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+    # (reservation id, order line id, location id, sku id, quantity)
+    zones: set[int] = field(default_factory=set)
+    units: int = 0
+    lines: int = 0
+
+
+@dataclass
+class PlanResult:
+    waves: list[Wave]
+    skipped: list[dict[str, str]]  # orders left out, with a reason code
+
+    @property
+    def wave_ids(self) -> list[int]:
+        return [w.id for w in self.waves]
+
+
+def _candidate_orders(
+    session: Session, now: dt.datetime, due_within_min: int | None, order_ids: Sequence[int] | None
+) -> list[Order]:
+    stmt = (
+        select(Order)
+        .where(
+            Order.wave_id.is_(None),
+            or_(
+                Order.status == OrderStatus.allocated,
+                and_(
+                    Order.status == OrderStatus.short,
+                    Order.short_policy == ShortPolicy.ship_partial,
+                ),
+            ),
+        )
+        .order_by(Order.ship_by, Order.id)
+    )
+    if due_within_min:
+        stmt = stmt.where(Order.ship_by <= now + dt.timedelta(minutes=due_within_min))
+    if order_ids is not None:
+        stmt = stmt.where(Order.id.in_(list(order_ids)))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True, of=Order)
+    return list(session.scalars(stmt).all())
+
+
+def _load_reservations(
+    session: Session, geo: FloorGeometry, orders: list[Order]
+) -> tuple[list[_Cand], list[dict[str, str]]]:
+    cands = {o.id: _Cand(o) for o in orders}
+    ids = list(cands)
+    unroutable: set[int] = set()
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        rows = session.execute(
+            select(
+                Reservation.id,
+                Reservation.order_line_id,
+                Stock.location_id,
+                Stock.sku_id,
+                Reservation.quantity - Reservation.picked,
+                OrderLine.order_id,
+            )
+            .join(Stock, Stock.id == Reservation.stock_id)
+            .join(OrderLine, OrderLine.id == Reservation.order_line_id)
+            .where(
+                OrderLine.order_id.in_(chunk),
+                Reservation.released.is_(False),
+                Reservation.quantity > Reservation.picked,
+            )
+            .order_by(Reservation.id)
+        ).all()
+        for res_id, line_id, loc_id, sku_id, qty, order_id in rows:
+            c = cands[order_id]
+            if not geo.is_pickable(loc_id):
+                unroutable.add(order_id)
+                continue
+            c.tasks.append((res_id, line_id, loc_id, sku_id, qty))
+            c.zones.add(geo.points[loc_id].zone_id)
+            c.units += qty
+    skipped = []
+    out = []
+    for c in cands.values():
+        if c.order.id in unroutable:
+            skipped.append(_skip(c.order, "unroutable_location", "stock at a location off aisles"))
+        elif not c.tasks:
+            skipped.append(_skip(c.order, "nothing_reserved", "no open reservation to pick"))
+        else:
+            c.lines = len({t[1] for t in c.tasks})
+            out.append(c)
+    return out, skipped
+
+
+def _skip(order: Order, code: str, message: str) -> dict[str, str]:
+    return {"order": order.external_id, "code": code, "message": message}
+
+
+def _group_key(rule: RuleSpec, c: _Cand) -> tuple:
+    window: float = 0
+    if rule.group_by_cutoff:
+        ts = c.order.ship_by.timestamp()
+        width = rule.cutoff_window_min * 60
+        window = math.floor(ts / width) if width else ts
+    prio = 0
+    if rule.express_first:
+        prio = 0 if c.order.priority == Priority.express else 1
+    zone = 0
+    if rule.split_by_zone:
+        zone = next(iter(c.zones)) if len(c.zones) == 1 else 1 << 30  # multi-zone last
+    return (window, prio, zone)
+
+
+def group_into_waves(rule: RuleSpec, cands: list[_Cand]) -> list[list[_Cand]]:
+    """Cut candidates into waves (pure; see the module docstring)."""
+    groups: dict[tuple, list[_Cand]] = defaultdict(list)
+    for c in cands:
+        groups[_group_key(rule, c)].append(c)
+    waves: list[list[_Cand]] = []
+    for key in sorted(groups):
+        members = sorted(groups[key], key=lambda c: (c.order.ship_by, c.order.id))
+        cur: list[_Cand] = []
+        lines = units = 0
+        for c in members:
+            if cur and (
+                len(cur) + 1 > rule.max_orders
+                or lines + c.lines > rule.max_lines
+                or units + c.units > rule.max_units
+            ):
+                waves.append(cur)
+                cur, lines, units = [], 0, 0
+            cur.append(c)
+            lines += c.lines
+            units += c.units
+        if cur:
+            waves.append(cur)
+    return waves
+
+
+def plan_waves(
+    session: Session,
+    rule: RuleSpec | WaveRule,
+    actor: Actor,
+    *,
+    now: dt.datetime | None = None,
+    due_within_min: int | None = None,
+    order_ids: Sequence[int] | None = None,
+) -> PlanResult:
+    """Plan waves from the waiting orders (see the module docstring). Waves stay ``planned``."""
+    spec = rule if isinstance(rule, RuleSpec) else RuleSpec.from_rule(rule)
+    now = now or utcnow()
+    geo = geometry(session)
+    orders = _candidate_orders(session, now, due_within_min, order_ids)
+    cands, skipped = _load_reservations(session, geo, orders)
+    waves: list[Wave] = []
+    for members in group_into_waves(spec, cands):
+        waves.append(_build_wave(session, geo, spec, members, actor, now))
+    for wave in waves:
+        publish(session, "wave.planned", wave_summary(session, wave), "dashboard")
+    if waves:
+        audit(
+            session,
+            actor,
+            "wave.plan",
+            entity="wave",
+            entity_id=",".join(w.code for w in waves),
+            details={"rule": spec.name, "rule_id": spec.rule_id, "waves": len(waves)},
+        )
+    return PlanResult(waves, skipped)
+
+
+def _build_wave(
+    session: Session,
+    geo: FloorGeometry,
+    spec: RuleSpec,
+    members: list[_Cand],
+    actor: Actor,
+    now: dt.datetime,
+) -> Wave:
+    wave = Wave(
+        code=f"tmp-{id(members)}-{now.timestamp()}",
+        rule_id=spec.rule_id,
+        status=WaveStatus.planned,
+        cutoff_at=min(c.order.ship_by for c in members),
+        created_at=now,
+    )
+    session.add(wave)
+    session.flush()
+    wave.code = f"W{wave.id:05d}"
+    # Per zone (zone picking) or one pool for the whole floor.
+    pools: dict[int | None, list[tuple[_Cand, list[tuple[int, int, int, int, int]]]]] = defaultdict(
+        list
+    )
+    for c in members:
+        if spec.split_by_zone:
+            by_zone: dict[int, list] = defaultdict(list)
+            for t in c.tasks:
+                by_zone[geo.points[t[2]].zone_id].append(t)
+            for zone_id in sorted(by_zone):
+                pools[zone_id].append((c, by_zone[zone_id]))
+        else:
+            pools[None].append((c, c.tasks))
+    lists: list[tuple[PickList, list[tuple[int, int, int, int, int]]]] = []
+    for zone_id in sorted(pools, key=lambda z: (z is None, z)):
+        pool = pools[zone_id]
+        batch_in = [
+            BatchOrder(i, tuple(geo.pick(t[2]) for t in tasks), sum(t[4] for t in tasks))
+            for i, (_c, tasks) in enumerate(pool)
+        ]
+        batches = batch_orders(
+            geo.layout,
+            batch_in,
+            totes_per_cart=spec.totes_per_cart,
+            big_order_picks=spec.big_order_picks,
+        )
+        for batch in batches:
+            tasks = [t for i in batch for t in pool[i][1]]  # type: ignore[index]
+            zones = {geo.points[t[2]].zone_id for t in tasks}
+            if zone_id is None and len(zones) == 1:
+                zone_id_of_list: int | None = zones.pop()
+            else:
+                zone_id_of_list = zone_id
+            pl = PickList(
+                wave_id=wave.id,
+                zone_id=zone_id_of_list,
+                status=PickListStatus.open,
+                created_at=now,
+            )
+            lists.append((pl, tasks))
+    session.add_all([pl for pl, _ in lists])
+    session.flush()
+    rows: list[dict[str, Any]] = []
+    for pl, tasks in lists:
+        picks = [geo.pick(t[2], t) for t in tasks]
+        route = route_optimal(geo.layout, picks)
+        pl.route_length_m = round(route_length(geo.layout, picks, route.order), 3)
+        for seq, i in enumerate(route.order, 1):
+            res_id, line_id, loc_id, sku_id, qty = tasks[i]
+            rows.append(
+                {
+                    "pick_list_id": pl.id,
+                    "seq": seq,
+                    "order_line_id": line_id,
+                    "reservation_id": res_id,
+                    "location_id": loc_id,
+                    "sku_id": sku_id,
+                    "quantity": qty,
+                    "picked_qty": 0,
+                    "status": TaskStatus.pending,
+                    "updated_at": now,
+                }
+            )
+    if rows:
+        session.execute(insert(PickTask), rows)
+    for c in members:
+        c.order.wave_id = wave.id
+        transition(session, c.order, OrderStatus.waved, actor, payload={"wave": wave.code})
+    return wave
+
+
+# --------------------------------------------------------------------------
+# Release, cancel, progress
+# --------------------------------------------------------------------------
+
+
+def _lock_wave(session: Session, wave_id: int) -> Wave:
+    stmt = select(Wave).where(Wave.id == wave_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    wave = session.scalars(stmt).one_or_none()
+    if wave is None:
+        raise WaveError("not_found", f"no wave {wave_id}", 404)
+    return wave
+
+
+def picker_rooms(session: Session) -> list[str]:
+    ids = session.scalars(
+        select(User.id).where(User.role == Role.picker, User.active.is_(True)).order_by(User.id)
+    ).all()
+    return [f"user:{uid}" for uid in ids]
+
+
+def release_wave(session: Session, wave_id: int, actor: Actor) -> Wave:
+    """planned → released: its tasks become visible to the handhelds."""
+    wave = _lock_wave(session, wave_id)
+    if not WAVE_MACHINE.can(wave.status, WaveStatus.released):
+        raise WaveError("invalid_transition", f"wave {wave.code} is {wave.status.value}")
+    wave.status = WaveStatus.released
+    wave.released_at = utcnow()
+    audit(session, actor, "wave.release", entity="wave", entity_id=wave.code)
+    summary = wave_summary(session, wave)
+    publish(session, "wave.released", summary, "dashboard", f"wave:{wave.id}")
+    publish(session, "wave.progress", summary, "dashboard")
+    rooms = picker_rooms(session)
+    if rooms:
+        publish(session, "task.available", {"wave_id": wave.id, "wave_code": wave.code}, *rooms)
+    return wave
+
+
+def cancel_wave(session: Session, wave_id: int, actor: Actor, reason: str = "") -> Wave:
+    """Cancel a wave nothing was picked from: orders go back to waiting (reservations kept)."""
+    wave = _lock_wave(session, wave_id)
+    if not WAVE_MACHINE.can(wave.status, WaveStatus.canceled):
+        raise WaveError("invalid_transition", f"wave {wave.code} is {wave.status.value}")
+    started = session.scalar(
+        select(func.count(PickTask.id))
+        .join(PickList, PickList.id == PickTask.pick_list_id)
+        .where(
+            PickList.wave_id == wave.id,
+            or_(PickTask.picked_qty > 0, PickTask.status.in_(DONE_TASK)),
+        )
+    )
+    if started:
+        raise WaveError("wave_started", f"wave {wave.code} has picked tasks; cancel its orders")
+    list_ids = select(PickList.id).where(PickList.wave_id == wave.id).scalar_subquery()
+    assignees = session.scalars(
+        select(PickTask.assigned_user_id)
+        .where(PickTask.pick_list_id.in_(list_ids), PickTask.assigned_user_id.is_not(None))
+        .distinct()
+    ).all()
+    session.execute(
+        update(PickTask)
+        .where(PickTask.pick_list_id.in_(list_ids), PickTask.status.in_(OPEN_TASK))
+        .values(status=TaskStatus.canceled, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(PickList)
+        .where(PickList.wave_id == wave.id)
+        .values(status=PickListStatus.canceled)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Tote)
+        .where(Tote.pick_list_id.in_(list_ids))
+        .values(pick_list_id=None, order_id=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    orders = session.scalars(select(Order).where(Order.wave_id == wave.id).order_by(Order.id))
+    for order in orders:
+        order.wave_id = None
+        if order.status == OrderStatus.waved:
+            missing = any(ln.reserved_qty < ln.quantity - ln.short_qty for ln in order.lines)
+            target = OrderStatus.short if missing else OrderStatus.allocated
+            transition(session, order, target, actor, payload={"wave_canceled": wave.code})
+    wave.status = WaveStatus.canceled
+    audit(session, actor, "wave.cancel", entity="wave", entity_id=wave.code, reason=reason)
+    publish(session, "wave.progress", wave_summary(session, wave), "dashboard")
+    for uid in assignees:
+        publish(session, "task.canceled", {"wave_id": wave.id}, f"user:{uid}")
+    return wave
+
+
+def summaries(session: Session, waves: Sequence[Wave]) -> dict[int, dict[str, Any]]:
+    """Progress of several waves with one query (see ``wave_summary``)."""
+    ids = [w.id for w in waves]
+    stats: dict[int, dict[str, Any]] = {
+        i: {"statuses": defaultdict(int), "units": 0, "picked": 0, "lists": 0, "route": 0.0}
+        for i in ids
+    }
+    if ids:
+        for wave_id, status, n, units, picked in session.execute(
+            select(
+                PickList.wave_id,
+                PickTask.status,
+                func.count(PickTask.id),
+                func.coalesce(func.sum(PickTask.quantity), 0),
+                func.coalesce(func.sum(PickTask.picked_qty), 0),
+            )
+            .join(PickList, PickList.id == PickTask.pick_list_id)
+            .where(PickList.wave_id.in_(ids))
+            .group_by(PickList.wave_id, PickTask.status)
+        ):
+            st = stats[wave_id]
+            st["statuses"][TaskStatus(status)] += n
+            if status != TaskStatus.canceled:
+                st["picked"] += int(picked)
+                # A short task's unpicked rest is either re-reserved (a new task) or short.
+                st["units"] += int(picked) if status == TaskStatus.short else int(units)
+        for wave_id, n, route in session.execute(
+            select(PickList.wave_id, func.count(PickList.id), func.sum(PickList.route_length_m))
+            .where(PickList.wave_id.in_(ids), PickList.status != PickListStatus.canceled)
+            .group_by(PickList.wave_id)
+        ):
+            stats[wave_id]["lists"] = n
+            stats[wave_id]["route"] = float(route or 0)
+    now = utcnow()
+    out = {}
+    for w in waves:
+        st = stats[w.id]
+        s = st["statuses"]
+        done = s[TaskStatus.picked] + s[TaskStatus.short]
+        total = done + s[TaskStatus.pending] + s[TaskStatus.assigned]
+        out[w.id] = {
+            "id": w.id,
+            "code": w.code,
+            "status": w.status.value,
+            "rule_id": w.rule_id,
+            "cutoff_at": w.cutoff_at.isoformat() if w.cutoff_at else None,
+            "seconds_to_cutoff": int((w.cutoff_at - now).total_seconds()) if w.cutoff_at else None,
+            "created_at": w.created_at.isoformat(),
+            "released_at": w.released_at.isoformat() if w.released_at else None,
+            "completed_at": w.completed_at.isoformat() if w.completed_at else None,
+            "pick_lists": st["lists"],
+            "route_length_m": round(st["route"], 1),
+            "tasks": {
+                "total": total,
+                "done": done,
+                "picked": s[TaskStatus.picked],
+                "short": s[TaskStatus.short],
+                "open": s[TaskStatus.pending] + s[TaskStatus.assigned],
+                "canceled": s[TaskStatus.canceled],
+            },
+            "units": {"total": st["units"], "picked": st["picked"]},
+            "percent": round(100.0 * done / total, 1) if total else 0.0,
+        }
+    return out
+
+
+def wave_summary(session: Session, wave: Wave) -> dict[str, Any]:
+    """Progress for the dashboard: tasks total/done/short, units, percent, time to cut-off."""
+    return summaries(session, [wave])[wave.id]
+
+
+def wave_detail(session: Session, wave: Wave) -> dict[str, Any]:
+    """The summary plus every pick list with its tasks in route order."""
+    from floor.models import Location, Sku
+
+    detail = wave_summary(session, wave)
+    tasks_by_list: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    rows = session.execute(
+        select(PickTask, Location.code, Sku.code, OrderLine.order_id)
+        .join(PickList, PickList.id == PickTask.pick_list_id)
+        .join(Location, Location.id == PickTask.location_id)
+        .join(Sku, Sku.id == PickTask.sku_id)
+        .join(OrderLine, OrderLine.id == PickTask.order_line_id)
+        .where(PickList.wave_id == wave.id)
+        .order_by(PickTask.pick_list_id, PickTask.seq, PickTask.id)
+    ).all()
+    externals = dict(
+        session.execute(select(Order.id, Order.external_id).where(Order.wave_id == wave.id)).all()
+    )
+    for task, loc, sku, order_id in rows:
+        tasks_by_list[task.pick_list_id].append(
+            {
+                "id": task.id,
+                "seq": task.seq,
+                "status": task.status.value,
+                "location": loc,
+                "sku": sku,
+                "quantity": task.quantity,
+                "picked_qty": task.picked_qty,
+                "order": externals.get(order_id, str(order_id)),
+                "short_reason": task.short_reason.value if task.short_reason else None,
+                "assigned_user_id": task.assigned_user_id,
+            }
+        )
+    detail["lists"] = [
+        {
+            "id": pl.id,
+            "zone_id": pl.zone_id,
+            "status": pl.status.value,
+            "route_length_m": pl.route_length_m,
+            "assigned_user_id": pl.assigned_user_id,
+            "tasks": tasks_by_list.get(pl.id, []),
+        }
+        for pl in session.scalars(
+            select(PickList).where(PickList.wave_id == wave.id).order_by(PickList.id)
+        )
+    ]
+    detail["orders"] = sorted(externals.values())
+    return detail
+
+
+def settle_after_task(session: Session, task: PickTask) -> None:
+    """After a task is done: close its pick list and wave when nothing is left open."""
+    open_in_list = session.scalar(
+        select(func.count(PickTask.id)).where(
+            PickTask.pick_list_id == task.pick_list_id, PickTask.status.in_(OPEN_TASK)
+        )
+    )
+    pick_list = session.get(PickList, task.pick_list_id)
+    assert pick_list is not None
+    if not open_in_list and PICK_LIST_MACHINE.can(pick_list.status, PickListStatus.done):
+        pick_list.status = PickListStatus.done
+    wave = session.get(Wave, pick_list.wave_id)
+    assert wave is not None
+    if wave.status == WaveStatus.released:
+        wave.status = WaveStatus.in_progress
+    open_lists = session.scalar(
+        select(func.count(PickList.id)).where(
+            PickList.wave_id == wave.id,
+            PickList.status.in_([PickListStatus.open, PickListStatus.in_progress]),
+        )
+    )
+    if not open_lists and wave.status == WaveStatus.in_progress:
+        wave.status = WaveStatus.completed
+        wave.completed_at = utcnow()
+    publish(session, "wave.progress", wave_summary(session, wave), "dashboard", f"wave:{wave.id}")
+
+
+def open_orders_done(session: Session, order: Order) -> bool:
+    """True when none of the order's tasks is still pending or assigned."""
+    n = session.scalar(
+        select(func.count(PickTask.id))
+        .join(OrderLine, OrderLine.id == PickTask.order_line_id)
+        .where(OrderLine.order_id == order.id, PickTask.status.in_(OPEN_TASK))
+    )
+    return not n
+
+
+def units_picked(session: Session, order: Order) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(OrderLine.picked_qty), 0)).where(
+                OrderLine.order_id == order.id
+            )
+        )
+        or 0
+    )
+
+
+def dashboard_waves(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+    """Open waves (planned, released, in progress) by cut-off, then recent finished ones."""
+    waves = list(
+        session.scalars(
+            select(Wave)
+            .order_by(
+                case((Wave.status.in_([WaveStatus.completed, WaveStatus.canceled]), 1), else_=0),
+                Wave.cutoff_at,
+                Wave.id,
+            )
+            .limit(limit)
+        )
+    )
+    sums = summaries(session, waves)
+    return [sums[w.id] for w in waves]
+
+
+# --------------------------------------------------------------------------
+# Auto waves (APScheduler)
+# --------------------------------------------------------------------------
+
+
+def plan_and_release_due_waves(
+    sessions: sessionmaker[Session], *, now: dt.datetime | None = None
+) -> list[int]:
+    """Scheduled job: apply every enabled rule whose ``schedule_every_min`` interval is due.
+
+    Each due rule plans waves from the orders due within its ``cutoff_horizon_min`` (0 = all)
+    and releases them when ``auto_release`` is on. Returns the ids of the waves planned.
+    """
+    now = now or utcnow()
+    with unit_of_work(sessions) as s:
+        rules = s.scalars(
+            select(WaveRule)
+            .where(WaveRule.enabled.is_(True), WaveRule.schedule_every_min > 0)
+            .order_by(WaveRule.id)
+        ).all()
+        due = [
+            r.id
+            for r in rules
+            if r.last_run_at is None
+            or now - r.last_run_at >= dt.timedelta(minutes=r.schedule_every_min) - _SLACK
+        ]
+    planned: list[int] = []
+    actor = Actor("scheduler")
+    for rule_id in due:
+        with unit_of_work(sessions) as s:
+            rule = s.get(WaveRule, rule_id)
+            if rule is None or not rule.enabled:
+                continue
+            rule.last_run_at = now
+            result = plan_waves(
+                s, rule, actor, now=now, due_within_min=rule.cutoff_horizon_min or None
+            )
+            if rule.auto_release:
+                for wave in result.waves:
+                    release_wave(s, wave.id, actor)
+            planned += result.wave_ids
+    return planned
+
+
+# The scheduler ticks every minute; a rule due "every 5 min" must not slip to 6 by jitter.
+_SLACK = dt.timedelta(seconds=5)
+TICK_SECONDS = 60
+
+
+def register_jobs(scheduler: Any, floor_ctx: Any) -> None:
+    """Job provider for ``web/scheduler.py``: check the wave rules every minute."""
+    scheduler.add_job(
+        plan_and_release_due_waves,
+        "interval",
+        seconds=TICK_SECONDS,
+        kwargs={"sessions": floor_ctx.sessions},
+        id="waves.plan_and_release_due",
+        replace_existing=True,
+    )
+
+
+def waiting_orders(session: Session) -> int:
+    """Orders a plan would consider now (for the dashboard)."""
+    return int(
+        session.scalar(
+            select(func.count(Order.id)).where(
+                Order.wave_id.is_(None),
+                or_(
+                    Order.status == OrderStatus.allocated,
+                    and_(
+                        Order.status == OrderStatus.short,
+                        Order.short_policy == ShortPolicy.ship_partial,
+                    ),
+                ),
+            )
+        )
+        or 0
+    )
+
+
+__all__ = [
+    "PlanResult",
+    "RuleErrors",
+    "RuleSpec",
+    "WaveError",
+    "cancel_wave",
+    "group_into_waves",
+    "plan_and_release_due_waves",
+    "plan_waves",
+    "register_jobs",
+    "release_wave",
+    "summaries",
+    "wave_detail",
+    "wave_summary",
+]
