@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -349,7 +350,7 @@ def _build_wave(
     now: dt.datetime,
 ) -> Wave:
     wave = Wave(
-        code=f"tmp-{id(members)}-{now.timestamp()}",
+        code=f"tmp-{uuid.uuid4().hex[:24]}",  # renamed W<id> after the insert
         rule_id=spec.rule_id,
         status=WaveStatus.planned,
         cutoff_at=min(c.order.ship_by for c in members),
