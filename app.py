@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from floor.db import default_sqlite_url, make_engine, make_session_factory
     from floor.events import on_commit
     from floor.settings import Settings
-    from web import auth, cli, health, pages, sockets
+    from web import auth, cli, health, pages, picking_sockets, sockets
     from web.context import FloorContext
     from web.scheduler import build_scheduler
 
@@ -67,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if getattr(module, "CSRF_EXEMPT", False):
             csrf.exempt(module.bp)
     sockets.register(socketio)
+    picking_sockets.register(socketio)
     cli.register(app)
     floor_ctx.scheduler = build_scheduler(floor_ctx, _job_providers())
     if settings.run_scheduler:
@@ -76,9 +77,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _optional_blueprints() -> list[Any]:
     """Feature blueprints (API, sync, …) register themselves here as they land."""
-    return []
+    from web import waves_api, waves_pages
+
+    return [waves_api, waves_pages]
 
 
 def _job_providers() -> list[Any]:
     """Scheduled-job providers (``web/scheduler.py``) register themselves here as they land."""
-    return []
+    from floor import waves
+
+    return [waves.register_jobs]

@@ -1,0 +1,318 @@
+"""Supervisor JSON API, pages, the picker's Socket.IO contract and the scheduled job, on a real
+app (HTTP server on a free port, python-socketio client logged in by badge)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+
+import requests
+import socketio
+from sqlalchemy import select
+
+from floor.db import unit_of_work, utcnow
+from floor.models import AuditEntry, PickTask, Wave, WaveRule
+from floor.states import TaskStatus, WaveStatus
+from floor.waves import plan_and_release_due_waves
+from orders.states import OrderStatus, ShortPolicy
+from tests.conftest import login
+from tests.waves.conftest import add_order
+
+
+def _csrf(client) -> str:
+    page = client.get("/dashboard").get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def _sup(client):
+    login(client, username="sam", password="supervisor-demo")
+    return {"X-CSRFToken": _csrf(client)}
+
+
+def _orders(sessions, *lines_list, **kw):
+    with unit_of_work(sessions) as s:
+        return [add_order(s, lines, **kw).id for lines in lines_list]
+
+
+def test_supervisor_plans_releases_and_reads_a_wave(client, sessions):
+    _orders(sessions, [("SKU-00100", 2), ("SKU-00120", 1)], [("SKU-00150", 1)])
+    headers = _sup(client)
+    rule_id = client.get("/wave-rules").get_json()["rules"][0]["id"]
+    r = client.post("/waves", json={"rule_id": rule_id}, headers=headers)
+    assert r.status_code == 201, r.get_json()
+    [wave] = r.get_json()["waves"]
+    assert wave["status"] == "planned" and wave["tasks"]["total"] == 3
+    assert wave["route_length_m"] > 0 and wave["cutoff_at"].startswith("2030-01-01T16:00")
+    detail = client.get(f"/waves/{wave['id']}").get_json()
+    assert sum(len(pl["tasks"]) for pl in detail["lists"]) == 3
+    assert all(pl["route_length_m"] > 0 for pl in detail["lists"])
+    for pl in detail["lists"]:
+        assert [t["seq"] for t in pl["tasks"]] == list(range(1, len(pl["tasks"]) + 1))
+    r = client.post(f"/waves/{wave['id']}/release", headers=headers)
+    assert r.status_code == 200 and r.get_json()["status"] == "released"
+    again = client.post(f"/waves/{wave['id']}/release", headers=headers)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "invalid_transition"
+    assert client.get("/waves?status=released").get_json()["waves"][0]["id"] == wave["id"]
+
+
+def test_inline_rule_values_are_validated(client, sessions):
+    _orders(sessions, [("SKU-00100", 1)])
+    headers = _sup(client)
+    r = client.post("/waves", json={"rule": {"max_orders": 0, "colour": "red"}}, headers=headers)
+    assert r.status_code == 422
+    assert {e["field"] for e in r.get_json()["errors"]} == {"max_orders", "colour"}
+    r = client.post("/waves", json={}, headers=headers)
+    assert r.status_code == 422
+    r = client.post(
+        "/waves", json={"rule": {"max_orders": 5, "split_by_zone": False}}, headers=headers
+    )
+    assert r.status_code == 201 and len(r.get_json()["waves"]) == 1
+
+
+def test_json_posts_need_the_csrf_header(client):
+    login(client, username="sam", password="supervisor-demo")
+    r = client.post("/waves", json={"rule_id": 1})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "csrf_failed"
+
+
+def test_a_picker_cannot_plan_release_or_override(client, sessions):
+    _orders(sessions, [("SKU-00100", 1)])
+    sup = _sup(client)
+    wave_id = client.post("/waves", json={"rule_id": 1}, headers=sup).get_json()["waves"][0]["id"]
+    client.post("/logout", data={"csrf_token": sup["X-CSRFToken"]})
+    login(client, badge="BADGE-PICKER-1")
+    token = re.search(
+        r'name="csrf-token" content="([^"]+)"', client.get("/handheld").get_data(as_text=True)
+    ).group(1)
+    headers = {"X-CSRFToken": token}
+    assert client.post("/waves", json={"rule_id": 1}, headers=headers).status_code == 403
+    assert client.post(f"/waves/{wave_id}/release", json={}, headers=headers).status_code == 403
+    assert client.get("/wave-rules", headers={"Accept": "application/json"}).status_code == 403
+    r = client.post("/tasks/1/override", json={"reason": "x"}, headers=headers)
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
+    with unit_of_work(sessions) as s:
+        assert s.get(Wave, wave_id).status == WaveStatus.planned
+
+
+def test_wave_rules_can_be_edited_and_are_audited(client, sessions):
+    headers = _sup(client)
+    r = client.put(
+        "/wave-rules",
+        json={
+            "name": "Express run",
+            "max_orders": 20,
+            "schedule_every_min": 10,
+            "auto_release": True,
+        },
+        headers=headers,
+    )
+    assert r.status_code == 200, r.get_json()
+    [rule] = r.get_json()["rules"]
+    assert rule["max_orders"] == 20 and rule["schedule_every_min"] == 10
+    r = client.put(f"/wave-rules/{rule['id']}", json={"max_units": -1}, headers=headers)
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "max_units"
+    r = client.put(f"/wave-rules/{rule['id']}", json={"max_units": 50}, headers=headers)
+    assert r.get_json()["max_units"] == 50
+    with unit_of_work(sessions) as s:
+        assert (
+            len(s.scalars(select(AuditEntry).where(AuditEntry.action == "wave_rule.save")).all())
+            == 2
+        )
+
+
+def test_override_over_http_is_audited(client, sessions):
+    _orders(sessions, [("SKU-00100", 2)])
+    headers = _sup(client)
+    wave = client.post("/waves", json={"rule_id": 1, "release": True}, headers=headers).get_json()[
+        "waves"
+    ][0]
+    task_id = client.get(f"/waves/{wave['id']}").get_json()["lists"][0]["tasks"][0]["id"]
+    r = client.post(f"/tasks/{task_id}/override", json={}, headers=headers)
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "reason_required"
+    r = client.post(
+        f"/tasks/{task_id}/override", json={"reason": "scanner broken"}, headers=headers
+    )
+    assert r.status_code == 200 and r.get_json()["status"] == "picked"
+    with unit_of_work(sessions) as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "task.override")).one()
+        assert entry.actor == "sam" and entry.reason == "scanner broken"
+    assert client.get(f"/waves/{wave['id']}").get_json()["status"] == "completed"
+
+
+def test_supervisor_page_plans_releases_and_resolves(client, sessions):
+    _orders(sessions, [("SKU-00100", 1)])
+    login(client, username="sam", password="supervisor-demo")
+    page = client.get("/dashboard/waves").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert "1 order(s) waiting" in page
+    r = client.post(
+        "/dashboard/waves/plan", data={"csrf_token": token, "rule_id": "1"}, follow_redirects=True
+    )
+    html = r.get_data(as_text=True)
+    assert "Planned 1 wave(s)" in html and "W0000" in html and "Release</button>" in html
+    wave_id = re.search(r'data-wave="(\d+)"', html).group(1)
+    r = client.post(
+        f"/dashboard/waves/{wave_id}/release", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "Wave released." in r.get_data(as_text=True)
+    assert client.post("/dashboard/waves/plan", data={"rule_id": "1"}).status_code == 400
+
+
+def _socket(live_server, **creds):
+    http = requests.Session()
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', http.get(live_server.url + "/login").text
+    ).group(1)
+    http.post(
+        live_server.url + "/login", data={"csrf_token": token, **creds}, allow_redirects=False
+    )
+    cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+    sio = socketio.Client(reconnection=False)
+    got: dict[str, list] = {}
+    done = threading.Event()
+
+    def catch(name):
+        def handler(data):
+            got.setdefault(name, []).append(data)
+            done.set()
+
+        return handler
+
+    for name in ("task.available", "wave.progress", "exception.opened", "task.canceled"):
+        sio.on(name, catch(name), namespace="/floor")
+    sio.connect(
+        live_server.url,
+        namespaces=["/floor"],
+        headers={"Cookie": cookie},
+        transports=["websocket"],
+        wait_timeout=5,
+    )
+    return sio, http, got, done
+
+
+def _wait_for(got, name, timeout=5.0):
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if got.get(name):
+            return got[name]
+        time.sleep(0.02)
+    raise AssertionError(f"no {name} event; got {list(got)}")
+
+
+def test_release_makes_tasks_visible_to_a_real_socket_client(live_server, sessions):
+    _orders(sessions, [("SKU-00005", 2), ("SKU-00250", 1)], policy=ShortPolicy.ship_partial)
+    picker, _, got, _ = _socket(live_server, badge="BADGE-PICKER-1")
+    sup_sio, sup_http, sup_got, _ = _socket(live_server, username="sam", password="supervisor-demo")
+    try:
+        ack = picker.call("task:next", {}, namespace="/floor", timeout=5)
+        assert ack == {"ok": True, "task": None}
+        denied = sup_sio.call("task:next", {}, namespace="/floor", timeout=5)
+        assert denied["ok"] is False and denied["error"]["code"] == "forbidden"
+        page = sup_http.get(live_server.url + "/dashboard").text
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        r = sup_http.post(
+            live_server.url + "/waves", json={"rule_id": 1}, headers={"X-CSRFToken": token}
+        )
+        wave = r.json()["waves"][0]
+        assert picker.call("task:next", {}, namespace="/floor", timeout=5)["task"] is None
+        sup_http.post(
+            live_server.url + f"/waves/{wave['id']}/release", headers={"X-CSRFToken": token}
+        )
+        assert _wait_for(got, "task.available")[0]["wave_id"] == wave["id"]
+        assert _wait_for(sup_got, "wave.progress")[0]["status"] == "released"
+
+        task = picker.call("task:next", {}, namespace="/floor", timeout=5)["task"]
+        assert task["wave_code"] == wave["code"] and task["seq"] == 1
+        assert set(task["location"]) == {"code", "aisle", "bay", "level", "slot", "check_code"}
+        assert set(task["sku"]) == {"code", "name", "gtins"}
+        # Wrong item: nothing changes.
+        other = "4000000000998" if "4000000000998" not in task["sku"]["gtins"] else "SKU-00001"
+        ack = picker.call(
+            "scan",
+            {
+                "client_scan_id": "w-1",
+                "task_id": task["id"],
+                "code": other,
+                "scanned_at": utcnow().isoformat(),
+            },
+            namespace="/floor",
+            timeout=5,
+        )
+        assert ack["ok"] and ack["result"] == "wrong_item" and ack["task"]["picked_qty"] == 0
+        # Walk the list: pick SKU-00005 fully, report SKU-00250 short (no stock elsewhere).
+        n = 0
+        while task is not None:
+            n += 1
+            if task["sku"]["code"] == "SKU-00250":
+                ack = picker.call(
+                    "short",
+                    {"client_scan_id": f"s-{n}", "task_id": task["id"], "reason": "empty"},
+                    namespace="/floor",
+                    timeout=5,
+                )
+                assert ack["ok"] and ack["result"] == "short" and ack["short_qty"] == 1
+                assert _wait_for(sup_got, "exception.opened")[0]["sku"] == "SKU-00250"
+            else:
+                payload = {
+                    "client_scan_id": f"g-{n}",
+                    "task_id": task["id"],
+                    "code": task["sku"]["gtins"][0],
+                    "scanned_at": None,
+                }
+                ack = picker.call("scan", payload, namespace="/floor", timeout=5)
+                assert ack["ok"] and ack["result"] == "ok", ack
+                replay = picker.call("scan", payload, namespace="/floor", timeout=5)
+                assert replay["replayed"] and replay["result"] == "ok"
+                assert replay["task"]["picked_qty"] == ack["task"]["picked_qty"]
+            task = ack["next_task"]
+        bad = picker.call(
+            "short",
+            {"client_scan_id": "z", "task_id": 1, "reason": "lost"},
+            namespace="/floor",
+            timeout=5,
+        )
+        assert bad["ok"] is False and bad["error"]["code"] == "invalid_reason"
+        r = sup_http.get(live_server.url + f"/waves/{wave['id']}")
+        assert r.json()["status"] == "completed" and r.json()["tasks"]["short"] == 1
+        exc = sup_http.get(live_server.url + "/exceptions").json()["exceptions"][0]
+        r = sup_http.post(
+            live_server.url + f"/exceptions/{exc['id']}/resolve",
+            json={"resolution": "shipped partial"},
+            headers={"X-CSRFToken": token},
+        )
+        assert r.json()["status"] == "resolved"
+    finally:
+        picker.disconnect()
+        sup_sio.disconnect()
+    with unit_of_work(sessions) as s:
+        assert s.scalars(select(AuditEntry).where(AuditEntry.action == "exception.resolve")).one()
+
+
+def test_the_scheduled_job_plans_and_releases_due_waves(app, sessions):
+    assert app.extensions["floor"].scheduler.get_job("waves.plan_and_release_due") is not None
+    soon = utcnow() + dt.timedelta(minutes=30)
+    later = utcnow() + dt.timedelta(days=2)
+    ids = _orders(sessions, [("SKU-00100", 1)], ship_by=soon)
+    far = _orders(sessions, [("SKU-00101", 1)], ship_by=later)
+    with unit_of_work(sessions) as s:
+        s.add(
+            WaveRule(
+                name="Every 5", schedule_every_min=5, auto_release=True, cutoff_horizon_min=120
+            )
+        )
+    now = utcnow()
+    assert plan_and_release_due_waves(sessions, now=now) != []
+    with unit_of_work(sessions) as s:
+        from orders.models import Order
+
+        assert s.get(Order, ids[0]).status == OrderStatus.waved
+        assert s.get(Order, far[0]).status == OrderStatus.allocated  # beyond the horizon
+        wave = s.scalars(select(Wave)).one()
+        assert wave.status == WaveStatus.released
+        assert s.scalars(select(PickTask)).one().status == TaskStatus.pending
+    _orders(sessions, [("SKU-00102", 1)], ship_by=soon)
+    assert plan_and_release_due_waves(sessions, now=now + dt.timedelta(minutes=1)) == []
+    assert len(plan_and_release_due_waves(sessions, now=now + dt.timedelta(minutes=5))) == 1

@@ -1,0 +1,114 @@
+"""Socket.IO handlers of the picker's handheld on namespace ``/floor`` (contract: docs/picking.md).
+
+``task:next`` → ``{"ok", "task"}``; ``scan`` → ``{"ok", "result", "message", "task",
+"next_task", ...}``; ``short`` → the same with ``short_qty``/``replacements``. Thin: each call
+is one unit of work around a ``floor.picking`` service; events go out after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask_socketio import SocketIO
+
+from floor.models.users import Role
+from floor.picking import (
+    PickError,
+    PickOutcome,
+    confirm_scan,
+    next_task,
+    report_short,
+    task_payload,
+)
+from web.auth import current_actor
+from web.context import uow
+from web.sockets import NAMESPACE, socket_roles
+
+
+def _fail(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+def _scanned_at(value: Any) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value / 1000 if value > 1e11 else value, dt.UTC)
+    if isinstance(value, str):
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    raise ValueError("scanned_at")
+
+
+def _outcome(s: Any, out: PickOutcome) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "ok": True,
+        "result": out.result,
+        "message": out.message,
+        "kind": out.kind,
+        "units": out.units,
+        "replayed": out.replayed,
+        "task": task_payload(s, out.task),
+        "next_task": task_payload(s, out.next_task),
+    }
+    body.update(out.extra)
+    return body
+
+
+def _common(data: Any) -> tuple[dict[str, Any], str] | dict[str, Any]:
+    if not isinstance(data, dict):
+        return _fail("invalid_payload", "send an object")
+    csid = data.get("client_scan_id")
+    if not isinstance(csid, str) or not 1 <= len(csid) <= 64:
+        return _fail("invalid_client_scan_id", "client_scan_id must be a 1-64 character string")
+    return data, csid
+
+
+def register(socketio: SocketIO) -> None:
+    @socketio.on("task:next", namespace=NAMESPACE)
+    @socket_roles(Role.picker)
+    def on_next(_data: Any = None) -> dict[str, Any]:
+        actor = current_actor()
+        with uow() as s:
+            task = next_task(s, actor)
+            body = {"ok": True, "task": task_payload(s, task)}
+        return body
+
+    @socketio.on("scan", namespace=NAMESPACE)
+    @socket_roles(Role.picker)
+    def on_scan(data: Any = None) -> dict[str, Any]:
+        checked = _common(data)
+        if isinstance(checked, dict):
+            return checked
+        data, csid = checked
+        code = data.get("code")
+        if not isinstance(code, str):
+            return _fail("invalid_code", "code must be the scanned text")
+        try:
+            when = _scanned_at(data.get("scanned_at"))
+        except (ValueError, OSError, OverflowError):
+            return _fail("invalid_scanned_at", "scanned_at must be ISO 8601 or epoch ms")
+        try:
+            with uow() as s:
+                out = confirm_scan(s, current_actor(), data.get("task_id"), code, csid, when)
+                body = _outcome(s, out)
+        except PickError as e:
+            return _fail(e.code, e.message)
+        return body
+
+    @socketio.on("short", namespace=NAMESPACE)
+    @socket_roles(Role.picker)
+    def on_short(data: Any = None) -> dict[str, Any]:
+        checked = _common(data)
+        if isinstance(checked, dict):
+            return checked
+        data, csid = checked
+        reason = data.get("reason")
+        try:
+            with uow() as s:
+                out = report_short(s, current_actor(), data.get("task_id"), str(reason or ""), csid)
+                body = _outcome(s, out)
+        except PickError as e:
+            return _fail(e.code, e.message)
+        return body

@@ -1,0 +1,305 @@
+"""Supervisor JSON API for waves, wave rules, exceptions, replenishment and task overrides.
+
+Session auth (supervisor or admin); called by browser JS with the session cookie, so every
+POST/PUT needs the CSRF token in the ``X-CSRFToken`` header (``<meta name="csrf-token">``).
+Errors: ``{"error": {"code", "message"}}`` or ``{"errors": [{"code", "field", "message"}]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+
+from floor import exceptions as floor_exceptions
+from floor import replenishment, waves
+from floor.exceptions import ExceptionError
+from floor.models import Role, Wave, WaveRule
+from floor.picking import PickError, override_task
+from floor.replenishment import ReplenishmentError
+from floor.states import ExceptionStatus, ReplenishmentStatus, WaveStatus
+from floor.waves import RuleErrors, RuleSpec, WaveError
+from web.auth import current_actor, roles_required
+from web.context import uow
+
+bp = Blueprint("waves_api", __name__)
+
+
+def _error(code: str, message: str, status: int) -> Any:
+    return jsonify(error={"code": code, "message": message}), status
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+def _actor() -> Any:
+    actor = current_actor()
+    assert actor is not None
+    return actor
+
+
+@bp.errorhandler(CSRFError)
+def _csrf(e: CSRFError) -> Any:
+    return _error("csrf_failed", e.description or "CSRF token missing or invalid", 400)
+
+
+@bp.errorhandler(WaveError)
+@bp.errorhandler(PickError)
+@bp.errorhandler(ReplenishmentError)
+@bp.errorhandler(ExceptionError)
+def _domain_error(e: Any) -> Any:
+    return _error(e.code, e.message, e.status)
+
+
+@bp.errorhandler(RuleErrors)
+def _rule_errors(e: RuleErrors) -> Any:
+    return jsonify(errors=e.errors), 422
+
+
+def _int_field(data: dict[str, Any], name: str, required: bool = False) -> int | None:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RuleErrors([{"code": "invalid", "field": name, "message": "must be an integer"}])
+    return value
+
+
+# --------------------------------------------------------------------------
+# Waves
+# --------------------------------------------------------------------------
+
+
+@bp.get("/waves")
+@roles_required(Role.supervisor)
+def list_waves() -> Any:
+    status = request.args.get("status")
+    with uow() as s:
+        stmt = select(Wave).order_by(Wave.id.desc()).limit(200)
+        if status:
+            if status not in WaveStatus.__members__:
+                return _error("invalid_status", f"unknown wave status {status!r}", 422)
+            stmt = stmt.where(Wave.status == WaveStatus(status))
+        rows = list(s.scalars(stmt))
+        sums = waves.summaries(s, rows)
+        return jsonify(waves=[sums[w.id] for w in rows])
+
+
+@bp.post("/waves")
+@roles_required(Role.supervisor)
+def plan() -> Any:
+    """Plan waves: ``{"rule_id": 1}`` or ``{"rule": {...inline values...}}``;
+    optional ``"due_within_min"`` and ``"release": true``."""
+    data = _body()
+    rule_id = _int_field(data, "rule_id")
+    due = _int_field(data, "due_within_min")
+    inline = data.get("rule")
+    if inline is not None and not isinstance(inline, dict):
+        raise RuleErrors([{"code": "invalid", "field": "rule", "message": "must be an object"}])
+    actor = _actor()
+    with uow() as s:
+        if rule_id is not None:
+            rule = s.get(WaveRule, rule_id)
+            if rule is None:
+                return _error("rule_not_found", f"no wave rule {rule_id}", 404)
+            spec = RuleSpec.from_rule(rule)
+            if inline:
+                spec = RuleSpec.parse(inline, spec)
+        elif inline is not None:
+            spec = RuleSpec.parse(inline)
+        else:
+            return jsonify(
+                errors=[{"code": "required", "field": "rule_id", "message": "rule_id or rule"}]
+            ), 422
+        result = waves.plan_waves(s, spec, actor, due_within_min=due)
+        if data.get("release") is True:
+            for w in result.waves:
+                waves.release_wave(s, w.id, actor)
+        sums = waves.summaries(s, result.waves)
+        body = {"waves": [sums[w.id] for w in result.waves], "skipped": result.skipped}
+    return jsonify(body), 201 if body["waves"] else 200
+
+
+@bp.get("/waves/<int:wave_id>")
+@roles_required(Role.supervisor)
+def wave_detail(wave_id: int) -> Any:
+    with uow() as s:
+        wave = s.get(Wave, wave_id)
+        if wave is None:
+            return _error("not_found", f"no wave {wave_id}", 404)
+        return jsonify(waves.wave_detail(s, wave))
+
+
+@bp.post("/waves/<int:wave_id>/release")
+@roles_required(Role.supervisor)
+def release(wave_id: int) -> Any:
+    with uow() as s:
+        wave = waves.release_wave(s, wave_id, _actor())
+        body = waves.wave_summary(s, wave)
+    return jsonify(body)
+
+
+@bp.post("/waves/<int:wave_id>/cancel")
+@roles_required(Role.supervisor)
+def cancel(wave_id: int) -> Any:
+    reason = str(_body().get("reason", ""))[:500]
+    with uow() as s:
+        wave = waves.cancel_wave(s, wave_id, _actor(), reason)
+        body = waves.wave_summary(s, wave)
+    return jsonify(body)
+
+
+# --------------------------------------------------------------------------
+# Wave rules
+# --------------------------------------------------------------------------
+
+
+@bp.get("/wave-rules")
+@roles_required(Role.supervisor)
+def list_rules() -> Any:
+    with uow() as s:
+        rules = s.scalars(select(WaveRule).order_by(WaveRule.id)).all()
+        return jsonify(rules=[waves.rule_to_dict(r) for r in rules])
+
+
+def _save_rule(s: Any, data: dict[str, Any], rule_id: int | None) -> WaveRule:
+    from floor.audit import audit
+
+    rid = rule_id if rule_id is not None else _int_field(data, "id")
+    if rid is not None:
+        rule = s.get(WaveRule, rid)
+        if rule is None:
+            raise WaveError("rule_not_found", f"no wave rule {rid}", 404)
+    else:
+        name = data.get("name")
+        rule = s.scalars(select(WaveRule).where(WaveRule.name == name)).one_or_none()
+        if rule is None:
+            if not isinstance(name, str) or not name.strip():
+                raise RuleErrors([{"code": "required", "field": "name", "message": "a new rule"}])
+            rule = WaveRule(name=name.strip())
+            RuleSpec(name=rule.name).apply_to(rule)
+            s.add(rule)
+            s.flush()
+    spec = RuleSpec.parse(data, RuleSpec.from_rule(rule))
+    clash = s.scalars(
+        select(WaveRule.id).where(WaveRule.name == spec.name, WaveRule.id != rule.id)
+    ).first()
+    if clash:
+        raise RuleErrors([{"code": "duplicate", "field": "name", "message": "name in use"}])
+    spec.apply_to(rule)
+    s.flush()
+    audit(
+        s,
+        _actor(),
+        "wave_rule.save",
+        entity="wave_rule",
+        entity_id=rule.id,
+        details={k: v for k, v in data.items() if k != "id"},
+    )
+    return rule
+
+
+@bp.put("/wave-rules")
+@roles_required(Role.supervisor)
+def put_rules() -> Any:
+    """Create or update rules: one rule object, or ``{"rules": [...]}`` (by ``id`` or ``name``)."""
+    data = request.get_json(silent=True)
+    items = data.get("rules") if isinstance(data, dict) and "rules" in data else [data]
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        return _error("invalid_body", "send a rule object or {'rules': [...]}", 422)
+    with uow() as s:
+        saved = [_save_rule(s, item, None) for item in items]
+        body = [waves.rule_to_dict(r) for r in saved]
+    return jsonify(rules=body)
+
+
+@bp.put("/wave-rules/<int:rule_id>")
+@roles_required(Role.supervisor)
+def put_rule(rule_id: int) -> Any:
+    with uow() as s:
+        rule = _save_rule(s, _body(), rule_id)
+        body = waves.rule_to_dict(rule)
+    return jsonify(body)
+
+
+# --------------------------------------------------------------------------
+# Exceptions, replenishment, overrides
+# --------------------------------------------------------------------------
+
+
+@bp.get("/exceptions")
+@roles_required(Role.supervisor)
+def list_exceptions() -> Any:
+    status = request.args.get("status", "open")
+    if status not in ("open", "resolved", "all"):
+        return _error("invalid_status", "status is open, resolved or all", 422)
+    with uow() as s:
+        rows = floor_exceptions.list_exceptions(
+            s, None if status == "all" else ExceptionStatus(status)
+        )
+        return jsonify(exceptions=[floor_exceptions.to_dict(s, e) for e in rows])
+
+
+@bp.post("/exceptions/<int:exception_id>/resolve")
+@roles_required(Role.supervisor)
+def resolve(exception_id: int) -> Any:
+    resolution = _body().get("resolution")
+    with uow() as s:
+        exc = floor_exceptions.resolve_exception(
+            s, exception_id, _actor(), resolution if isinstance(resolution, str) else ""
+        )
+        body = floor_exceptions.to_dict(s, exc)
+    return jsonify(body)
+
+
+@bp.get("/replenishments")
+@roles_required(Role.supervisor)
+def list_replenishments() -> Any:
+    status = request.args.get("status", "open")
+    if status != "all" and status not in ReplenishmentStatus.__members__:
+        return _error("invalid_status", "status is open, done, canceled or all", 422)
+    with uow() as s:
+        rows = replenishment.list_tasks(s, None if status == "all" else ReplenishmentStatus(status))
+    return jsonify(replenishments=rows)
+
+
+@bp.post("/replenishments/<int:task_id>/complete")
+@roles_required(Role.supervisor)
+def complete_replenishment(task_id: int) -> Any:
+    qty = _int_field(_body(), "quantity")
+    with uow() as s:
+        task = replenishment.complete_replenishment(s, task_id, _actor(), qty)
+        body = replenishment.to_dict(s, task)
+    return jsonify(body)
+
+
+@bp.post("/replenishments/<int:task_id>/cancel")
+@roles_required(Role.supervisor)
+def cancel_replenishment(task_id: int) -> Any:
+    reason = str(_body().get("reason", ""))[:500]
+    with uow() as s:
+        task = replenishment.cancel_replenishment(s, task_id, _actor(), reason)
+        body = replenishment.to_dict(s, task)
+    return jsonify(body)
+
+
+@bp.post("/tasks/<int:task_id>/override")
+@roles_required(Role.supervisor)
+def override(task_id: int) -> Any:
+    """Confirm a task without a scan: ``{"reason": "...", "quantity": n}`` (audited)."""
+    data = _body()
+    qty = _int_field(data, "quantity")
+    reason = data.get("reason")
+    with uow() as s:
+        task = override_task(s, _actor(), task_id, reason if isinstance(reason, str) else "", qty)
+        body = {
+            "id": task.id,
+            "status": task.status.value,
+            "quantity": task.quantity,
+            "picked_qty": task.picked_qty,
+        }
+    return jsonify(body)
