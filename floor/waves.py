@@ -318,87 +318,36 @@ def plan_waves(
     due_within_min: int | None = None,
     order_ids: Sequence[int] | None = None,
 ) -> PlanResult:
-    """Plan waves from the waiting orders (see the module docstring). Waves stay ``planned``."""
+    """Plan waves from the waiting orders (see the module docstring). Waves stay ``planned``.
+
+    Works in bulk phases (all waves, all pick lists, all tasks, then the order transitions)
+    so that the database sees a few large statements rather than many small ones.
+    """
     spec = rule if isinstance(rule, RuleSpec) else RuleSpec.from_rule(rule)
     now = now or utcnow()
     geo = geometry(session)
     orders = _candidate_orders(session, now, due_within_min, order_ids)
     cands, skipped = _load_reservations(session, geo, orders)
-    waves: list[Wave] = []
-    for members in group_into_waves(spec, cands):
-        waves.append(_build_wave(session, geo, spec, members, actor, now))
-    for wave in waves:
-        publish(session, "wave.planned", wave_summary(session, wave), "dashboard")
-    if waves:
-        audit(
-            session,
-            actor,
-            "wave.plan",
-            entity="wave",
-            entity_id=",".join(w.code for w in waves),
-            details={"rule": spec.name, "rule_id": spec.rule_id, "waves": len(waves)},
+    groups = group_into_waves(spec, cands)
+    if not groups:
+        return PlanResult([], skipped)
+    waves = [
+        Wave(
+            code=f"tmp-{uuid.uuid4().hex[:24]}",  # renamed W<id> after the insert
+            rule_id=spec.rule_id,
+            status=WaveStatus.planned,
+            cutoff_at=min(c.order.ship_by for c in members),
+            created_at=now,
         )
-    return PlanResult(waves, skipped)
-
-
-def _build_wave(
-    session: Session,
-    geo: FloorGeometry,
-    spec: RuleSpec,
-    members: list[_Cand],
-    actor: Actor,
-    now: dt.datetime,
-) -> Wave:
-    wave = Wave(
-        code=f"tmp-{uuid.uuid4().hex[:24]}",  # renamed W<id> after the insert
-        rule_id=spec.rule_id,
-        status=WaveStatus.planned,
-        cutoff_at=min(c.order.ship_by for c in members),
-        created_at=now,
-    )
-    session.add(wave)
+        for members in groups
+    ]
+    session.add_all(waves)
     session.flush()
-    wave.code = f"W{wave.id:05d}"
-    # Per zone (zone picking) or one pool for the whole floor.
-    pools: dict[int | None, list[tuple[_Cand, list[tuple[int, int, int, int, int]]]]] = defaultdict(
-        list
-    )
-    for c in members:
-        if spec.split_by_zone:
-            by_zone: dict[int, list] = defaultdict(list)
-            for t in c.tasks:
-                by_zone[geo.points[t[2]].zone_id].append(t)
-            for zone_id in sorted(by_zone):
-                pools[zone_id].append((c, by_zone[zone_id]))
-        else:
-            pools[None].append((c, c.tasks))
-    lists: list[tuple[PickList, list[tuple[int, int, int, int, int]]]] = []
-    for zone_id in sorted(pools, key=lambda z: (z is None, z)):
-        pool = pools[zone_id]
-        batch_in = [
-            BatchOrder(i, tuple(geo.pick(t[2]) for t in tasks), sum(t[4] for t in tasks))
-            for i, (_c, tasks) in enumerate(pool)
-        ]
-        batches = batch_orders(
-            geo.layout,
-            batch_in,
-            totes_per_cart=spec.totes_per_cart,
-            big_order_picks=spec.big_order_picks,
-        )
-        for batch in batches:
-            tasks = [t for i in batch for t in pool[i][1]]  # type: ignore[index]
-            zones = {geo.points[t[2]].zone_id for t in tasks}
-            if zone_id is None and len(zones) == 1:
-                zone_id_of_list: int | None = zones.pop()
-            else:
-                zone_id_of_list = zone_id
-            pl = PickList(
-                wave_id=wave.id,
-                zone_id=zone_id_of_list,
-                status=PickListStatus.open,
-                created_at=now,
-            )
-            lists.append((pl, tasks))
+    for wave in waves:
+        wave.code = f"W{wave.id:05d}"
+    lists: list[tuple[PickList, list[_Task]]] = []
+    for wave, members in zip(waves, groups, strict=True):
+        lists += _batch_wave(geo, spec, wave, members, now)
     session.add_all([pl for pl, _ in lists])
     session.flush()
     rows: list[dict[str, Any]] = []
@@ -422,12 +371,71 @@ def _build_wave(
                     "updated_at": now,
                 }
             )
-    if rows:
-        session.execute(insert(PickTask), rows)
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(PickTask), rows[start : start + 5000])
+    for wave, members in zip(waves, groups, strict=True):
+        for c in members:
+            c.order.wave_id = wave.id
+            transition(session, c.order, OrderStatus.waved, actor, payload={"wave": wave.code})
+    session.flush()
+    sums = summaries(session, waves)
+    for wave in waves:
+        publish(session, "wave.planned", sums[wave.id], "dashboard")
+    audit(
+        session,
+        actor,
+        "wave.plan",
+        entity="wave",
+        entity_id=",".join(w.code for w in waves)[:100],
+        details={
+            "rule": spec.name,
+            "rule_id": spec.rule_id,
+            "waves": [w.code for w in waves],
+            "orders": sum(len(m) for m in groups),
+        },
+    )
+    return PlanResult(waves, skipped)
+
+
+_Task = tuple[int, int, int, int, int]  # reservation, order line, location, sku, quantity
+
+
+def _batch_wave(
+    geo: FloorGeometry, spec: RuleSpec, wave: Wave, members: list[_Cand], now: dt.datetime
+) -> list[tuple[PickList, list[_Task]]]:
+    """The wave's pick lists (not yet routed): per zone with zone picking, else one pool."""
+    pools: dict[int | None, list[list[_Task]]] = defaultdict(list)
     for c in members:
-        c.order.wave_id = wave.id
-        transition(session, c.order, OrderStatus.waved, actor, payload={"wave": wave.code})
-    return wave
+        if spec.split_by_zone:
+            by_zone: dict[int, list[_Task]] = defaultdict(list)
+            for t in c.tasks:
+                by_zone[geo.points[t[2]].zone_id].append(t)
+            for zone_id in sorted(by_zone):
+                pools[zone_id].append(by_zone[zone_id])
+        else:
+            pools[None].append(c.tasks)
+    lists: list[tuple[PickList, list[_Task]]] = []
+    for zone_id in sorted(pools, key=lambda z: (z is None, z)):
+        pool = pools[zone_id]
+        batch_in = [
+            BatchOrder(i, tuple(geo.pick(t[2]) for t in tasks), sum(t[4] for t in tasks))
+            for i, tasks in enumerate(pool)
+        ]
+        batches = batch_orders(
+            geo.layout,
+            batch_in,
+            totes_per_cart=spec.totes_per_cart,
+            big_order_picks=spec.big_order_picks,
+        )
+        for batch in batches:
+            tasks = [t for i in batch for t in pool[i]]  # type: ignore[index]
+            zones = {geo.points[t[2]].zone_id for t in tasks}
+            list_zone = zones.pop() if zone_id is None and len(zones) == 1 else zone_id
+            pick_list = PickList(
+                wave_id=wave.id, zone_id=list_zone, status=PickListStatus.open, created_at=now
+            )
+            lists.append((pick_list, tasks))
+    return lists
 
 
 # --------------------------------------------------------------------------
