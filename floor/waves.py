@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -185,6 +186,7 @@ class _Cand:
 class PlanResult:
     waves: list[Wave]
     skipped: list[dict[str, str]]  # orders left out, with a reason code
+    timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
 
     @property
     def wave_ids(self) -> list[int]:
@@ -325,12 +327,14 @@ def plan_waves(
     """
     spec = rule if isinstance(rule, RuleSpec) else RuleSpec.from_rule(rule)
     now = now or utcnow()
+    clock = _Clock()
     geo = geometry(session)
     orders = _candidate_orders(session, now, due_within_min, order_ids)
     cands, skipped = _load_reservations(session, geo, orders)
+    clock.lap("load")
     groups = group_into_waves(spec, cands)
     if not groups:
-        return PlanResult([], skipped)
+        return PlanResult([], skipped, clock.laps)
     waves = [
         Wave(
             code=f"tmp-{uuid.uuid4().hex[:24]}",  # renamed W<id> after the insert
@@ -348,6 +352,7 @@ def plan_waves(
     lists: list[tuple[PickList, list[_Task]]] = []
     for wave, members in zip(waves, groups, strict=True):
         lists += _batch_wave(geo, spec, wave, members, now)
+    clock.lap("group_and_batch")
     session.add_all([pl for pl, _ in lists])
     session.flush()
     rows: list[dict[str, Any]] = []
@@ -371,13 +376,15 @@ def plan_waves(
                     "updated_at": now,
                 }
             )
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(PickTask), rows[start : start + 5000])
+    clock.lap("route")
+    _insert_tasks(session, rows)
+    clock.lap("store_tasks")
     for wave, members in zip(waves, groups, strict=True):
         for c in members:
             c.order.wave_id = wave.id
             transition(session, c.order, OrderStatus.waved, actor, payload={"wave": wave.code})
     session.flush()
+    clock.lap("transitions")
     sums = summaries(session, waves)
     for wave in waves:
         publish(session, "wave.planned", sums[wave.id], "dashboard")
@@ -394,7 +401,55 @@ def plan_waves(
             "orders": sum(len(m) for m in groups),
         },
     )
-    return PlanResult(waves, skipped)
+    return PlanResult(waves, skipped, clock.laps)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._t
+        self._t = now
+
+
+_TASK_COLUMNS = (
+    "pick_list_id",
+    "seq",
+    "order_line_id",
+    "reservation_id",
+    "location_id",
+    "sku_id",
+    "quantity",
+    "picked_qty",
+    "status",
+    "updated_at",
+)
+
+
+def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert the planned tasks: ``COPY`` on PostgreSQL (one stream for 30,000 rows instead of
+    30 parsed multi-row INSERTs), batched INSERTs elsewhere."""
+    if not rows:
+        return
+    if session.get_bind().dialect.driver == "psycopg":
+        raw = session.connection().connection.dbapi_connection
+        assert raw is not None
+        cols = ", ".join(_TASK_COLUMNS)
+        with raw.cursor() as cur:  # type: ignore[attr-defined]
+            with cur.copy(f"COPY {PickTask.__tablename__} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(
+                        [
+                            row[c].value if isinstance(row[c], TaskStatus) else row[c]
+                            for c in _TASK_COLUMNS
+                        ]
+                    )
+        return
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(PickTask), rows[start : start + 5000])
 
 
 _Task = tuple[int, int, int, int, int]  # reservation, order line, location, sku, quantity
