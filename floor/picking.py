@@ -49,12 +49,20 @@ from floor.models import (
     SkuGtin,
     Stock,
     Tote,
+    User,
     Wave,
 )
 from floor.reservation import reserve_lines
 from floor.routing import Layout, Pick, distance, route_length, route_optimal
 from floor.states import ExceptionReason, PickListStatus, TaskStatus
-from floor.waves import ACTIVE_WAVE, OPEN_TASK, open_orders_done, settle_after_task, units_picked
+from floor.waves import (
+    ACTIVE_WAVE,
+    OPEN_TASK,
+    as_actor,
+    open_orders_done,
+    settle_after_task,
+    units_picked,
+)
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus, ShortPolicy
 from orders.transitions import transition
@@ -64,6 +72,7 @@ SHORT_REASONS = {
     "damaged": ExceptionReason.damaged,
     "not_found": ExceptionReason.not_found,
 }
+_REASON_ALIASES = {"empty_location": "empty"}
 
 
 class PickError(Exception):
@@ -141,8 +150,9 @@ def _assign(task: PickTask, user: Actor) -> PickTask:
     return task
 
 
-def next_task(session: Session, user: Actor) -> PickTask | None:
+def next_task(session: Session, user: Actor | User) -> PickTask | None:
     """The task the picker should do now (assigning one if needed), or None."""
+    user = as_actor(user)
     if user.user_id is None:
         raise PickError("not_authenticated", "a picker must be logged in", 401)
     task = current_task(session, user)
@@ -363,13 +373,14 @@ def _identify_item(session: Session, code: str) -> tuple[int | None, int]:
 
 def confirm_scan(
     session: Session,
-    user: Actor,
+    user: Actor | User,
     task_id: Any,
     code: str,
     client_scan_id: str,
     scanned_at: dt.datetime | None = None,
 ) -> PickOutcome:
     """Verify one scan against the picker's task (see the module docstring)."""
+    user = as_actor(user)
     code = (code or "").strip()
     scan = _claim_scan(session, client_scan_id, user, None, code, "unknown", scanned_at)
     if scan is None:
@@ -499,7 +510,7 @@ def _after_task(session: Session, user: Actor, task: PickTask, order: Order) -> 
 
 
 def report_short(
-    session: Session, user: Actor, task_id: Any, reason: str, client_scan_id: str
+    session: Session, user: Actor | User, task_id: Any, reason: str, client_scan_id: str
 ) -> PickOutcome:
     """The picker cannot pick the rest of a task (``empty``, ``damaged`` or ``not_found``).
 
@@ -514,6 +525,8 @@ def report_short(
     opened, and the order follows its policy (``ship_partial``: go on; ``hold``: the order goes
     ``on_hold`` and its open tasks are canceled, its reservations kept for the supervisor).
     """
+    user = as_actor(user)
+    reason = _REASON_ALIASES.get(reason, reason)
     if reason not in SHORT_REASONS:
         raise PickError(
             "invalid_reason", f"reason must be one of {', '.join(sorted(SHORT_REASONS))}", 422
@@ -803,9 +816,10 @@ def reroute(session: Session, pick_list: PickList, from_location_id: int | None)
 
 
 def override_task(
-    session: Session, actor: Actor, task_id: int, reason: str, quantity: int | None = None
+    session: Session, actor: Actor | User, task_id: int, reason: str, quantity: int | None = None
 ) -> PickTask:
     """A supervisor confirms a task's units without a scan (audited)."""
+    actor = as_actor(actor)
     if not has_role(actor.role, Role.supervisor):
         raise PickError("forbidden", "only a supervisor may override", 403)
     if not reason or not reason.strip():

@@ -60,6 +60,13 @@ ACTIVE_WAVE = (WaveStatus.released, WaveStatus.in_progress)
 _CHUNK = 2000
 
 
+def as_actor(user: Actor | User) -> Actor:
+    """Services take an ``Actor``; a ``User`` row is accepted too."""
+    if isinstance(user, User):
+        return Actor(user.username, Role(user.role), user.id)
+    return user
+
+
 class WaveError(Exception):
     """A refused wave operation, with a reason code for the API."""
 
@@ -314,7 +321,7 @@ def group_into_waves(rule: RuleSpec, cands: list[_Cand]) -> list[list[_Cand]]:
 def plan_waves(
     session: Session,
     rule: RuleSpec | WaveRule,
-    actor: Actor,
+    actor: Actor | User,
     *,
     now: dt.datetime | None = None,
     due_within_min: int | None = None,
@@ -326,6 +333,7 @@ def plan_waves(
     so that the database sees a few large statements rather than many small ones.
     """
     spec = rule if isinstance(rule, RuleSpec) else RuleSpec.from_rule(rule)
+    actor = as_actor(actor)
     now = now or utcnow()
     clock = _Clock()
     geo = geometry(session)
@@ -498,7 +506,9 @@ def _batch_wave(
 # --------------------------------------------------------------------------
 
 
-def _lock_wave(session: Session, wave_id: int) -> Wave:
+def _lock_wave(session: Session, wave_id: int | Wave) -> Wave:
+    if isinstance(wave_id, Wave):
+        wave_id = wave_id.id
     stmt = select(Wave).where(Wave.id == wave_id)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
@@ -515,8 +525,9 @@ def picker_rooms(session: Session) -> list[str]:
     return [f"user:{uid}" for uid in ids]
 
 
-def release_wave(session: Session, wave_id: int, actor: Actor) -> Wave:
+def release_wave(session: Session, wave_id: int | Wave, actor: Actor | User) -> Wave:
     """planned → released: its tasks become visible to the handhelds."""
+    actor = as_actor(actor)
     wave = _lock_wave(session, wave_id)
     if not WAVE_MACHINE.can(wave.status, WaveStatus.released):
         raise WaveError("invalid_transition", f"wave {wave.code} is {wave.status.value}")
@@ -532,8 +543,11 @@ def release_wave(session: Session, wave_id: int, actor: Actor) -> Wave:
     return wave
 
 
-def cancel_wave(session: Session, wave_id: int, actor: Actor, reason: str = "") -> Wave:
+def cancel_wave(
+    session: Session, wave_id: int | Wave, actor: Actor | User, reason: str = ""
+) -> Wave:
     """Cancel a wave nothing was picked from: orders go back to waiting (reservations kept)."""
+    actor = as_actor(actor)
     wave = _lock_wave(session, wave_id)
     if not WAVE_MACHINE.can(wave.status, WaveStatus.canceled):
         raise WaveError("invalid_transition", f"wave {wave.code} is {wave.status.value}")
