@@ -162,6 +162,11 @@ def next_task(session: Session, user: Actor | User) -> PickTask | None:
         task = _first_pending(session, pick_list.id)
         if task is not None:
             return _assign(task, user)
+    has_pending = (
+        select(PickTask.id)
+        .where(PickTask.pick_list_id == PickList.id, PickTask.status == TaskStatus.pending)
+        .exists()
+    )
     stmt = (
         select(PickList)
         .join(Wave, Wave.id == PickList.wave_id)
@@ -169,20 +174,22 @@ def next_task(session: Session, user: Actor | User) -> PickTask | None:
             Wave.status.in_(ACTIVE_WAVE),
             PickList.status == PickListStatus.open,
             PickList.assigned_user_id.is_(None),
+            has_pending,
         )
         .order_by(Wave.cutoff_at, Wave.id, PickList.id)
+        .limit(1)  # lock only the list we take; others stay free for the next picker
     )
     if _is_pg(session):
         stmt = stmt.with_for_update(of=PickList, skip_locked=True)
-    for pick_list in session.scalars(stmt.limit(20)):
-        task = _first_pending(session, pick_list.id)
-        if task is None:
-            continue
-        pick_list.assigned_user_id = user.user_id
-        pick_list.status = PickListStatus.in_progress
-        _give_totes(session, pick_list)
-        return _assign(task, user)
-    return None
+    pick_list = session.scalars(stmt).first()
+    if pick_list is None:
+        return None
+    task = _first_pending(session, pick_list.id)
+    assert task is not None
+    pick_list.assigned_user_id = user.user_id
+    pick_list.status = PickListStatus.in_progress
+    _give_totes(session, pick_list)
+    return _assign(task, user)
 
 
 def _give_totes(session: Session, pick_list: PickList) -> None:

@@ -1,0 +1,83 @@
+"""Pickers in parallel (threads, one session each): on PostgreSQL row locks with SKIP LOCKED
+keep two pickers off the same pick list, and a scan replayed at the same moment counts once."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import select
+
+from floor.db import unit_of_work
+from floor.models import PickList, SkuGtin, Stock
+from floor.picking import confirm_scan, next_task
+from floor.waves import RuleSpec, plan_waves, release_wave
+from tests.waves.conftest import actor_for, add_order, supervisor
+
+
+def _run(n, target):
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(n)
+
+    def body(i):
+        try:
+            barrier.wait(timeout=10)
+            target(i)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+
+
+def test_two_pickers_never_get_the_same_pick_list(db):
+    with unit_of_work(db) as s:
+        for k in range(2):  # two single-order lists (one tote a cart)
+            add_order(s, [(f"SKU-{100 + k:05d}", 1)])
+        result = plan_waves(s, RuleSpec(split_by_zone=False, totes_per_cart=1), supervisor(s))
+        for w in result.waves:
+            release_wave(s, w.id, supervisor(s))
+        pickers = [actor_for(s, "pat"), actor_for(s, "pia")]
+    got: dict[int, int | None] = {}
+
+    def claim(i):
+        with unit_of_work(db) as s:
+            task = next_task(s, pickers[i])
+            got[i] = task.pick_list_id if task else None
+
+    _run(2, claim)
+    assert None not in got.values() and got[0] != got[1]
+    with unit_of_work(db) as s:
+        owners = s.scalars(select(PickList.assigned_user_id).order_by(PickList.id)).all()
+        assert sorted(owners) == sorted(p.user_id for p in pickers)
+
+
+def test_the_same_scan_sent_twice_at_once_counts_once(db):
+    with unit_of_work(db) as s:
+        add_order(s, [("SKU-00100", 3)])
+        [wave] = plan_waves(s, RuleSpec(), supervisor(s)).waves
+        release_wave(s, wave.id, supervisor(s))
+        pat = actor_for(s, "pat")
+        task = next_task(s, pat)
+        task_id, sku_id = task.id, task.sku_id
+        gtin = s.scalars(select(SkuGtin.gtin).where(SkuGtin.sku_id == sku_id)).first()
+        on_hand = s.scalars(
+            select(Stock.on_hand).where(Stock.location_id == task.location_id)
+        ).one()
+    results = []
+
+    def scan(_i):
+        with unit_of_work(db) as s:
+            results.append(confirm_scan(s, pat, task_id, gtin, "same-scan").result)
+
+    _run(4, scan)
+    assert results == ["ok"] * 4
+    with unit_of_work(db) as s:
+        from floor.models import PickTask
+
+        assert s.get(PickTask, task_id).picked_qty == 1
+        after = s.scalars(select(Stock.on_hand).where(Stock.location_id == task.location_id)).one()
+        assert after == on_hand - 1
