@@ -19,7 +19,8 @@ def test_picker_logs_in_by_scanning_badge_on_a_phone(live_server, phone):
     phone.locator("#badge").press_sequentially("BADGE-PICKER-1")
     phone.keyboard.press("Enter")
     phone.wait_for_url("**/handheld")
-    assert phone.locator("h1").inner_text() == "Picking"
+    assert phone.locator("#scan").is_visible()
+    assert phone.evaluate("document.activeElement.id") == "scan"  # the wedge types here
     # The live connection comes up with the page session (Socket.IO shares the cookie).
     phone.wait_for_selector("#conn.online", timeout=10_000)
 
