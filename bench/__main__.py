@@ -23,6 +23,7 @@ def main(argv: list[str]) -> int:
         if entry is None:
             print(f"{name} has no main(); skipped")
             continue
+        sys.argv = [f"bench.{name}"]  # each module parses its own (empty) command line
         entry()
         print(f"=== {name} done in {time.perf_counter() - started:.1f} s ===", flush=True)
     return 0
