@@ -46,7 +46,7 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(DEV_STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

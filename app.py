@@ -42,9 +42,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,
-        JSON_SORT_KEYS=False,
     )
     app.config.update({k: v for k, v in settings.extra.items() if k.isupper()})
+    app.json.sort_keys = False  # type: ignore[attr-defined]
 
     url = settings.database_url or default_sqlite_url(app.instance_path)
     engine = make_engine(url)

@@ -25,6 +25,8 @@ from werkzeug.serving import make_server
 from floor import migrate
 from floor.db import make_engine, make_session_factory, unit_of_work
 
+pytest_plugins = ["tests.browser"]
+
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 BACKENDS = ["sqlite", "postgresql"]

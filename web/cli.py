@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -89,6 +90,8 @@ def register(app: Flask) -> None:
             hook(app)
         if not f.scheduler.running:
             f.scheduler.start()
+        # Flask's CLI refuses app.run() inside a command unless this marker is cleared.
+        os.environ.pop("FLASK_RUN_FROM_CLI", None)
         f.socketio.run(
             app,
             host=host,

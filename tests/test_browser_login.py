@@ -1,0 +1,43 @@
+"""Log in as a newcomer would, in a real (headless) Chromium."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def db_url(sqlite_url):  # the subject here is the page, not the database backend
+    return sqlite_url
+
+
+def test_picker_logs_in_by_scanning_badge_on_a_phone(live_server, phone):
+    phone.goto(live_server.url + "/")
+    assert phone.url.endswith("/login")
+    # A keyboard-wedge scanner types the code and then Enter.
+    phone.locator("#badge").press_sequentially("BADGE-PICKER-1")
+    phone.keyboard.press("Enter")
+    phone.wait_for_url("**/handheld")
+    assert phone.locator("#scan").is_visible()
+    assert phone.evaluate("document.activeElement.id") == "scan"  # the wedge types here
+    # The live connection comes up with the page session (Socket.IO shares the cookie).
+    phone.wait_for_selector("#conn.online", timeout=10_000)
+
+
+def test_supervisor_logs_in_with_password(live_server, desktop):
+    desktop.goto(live_server.url + "/login")
+    desktop.fill("#username", "sam")
+    desktop.fill("#password", "supervisor-demo")
+    desktop.click("#password-form button[type=submit]")
+    desktop.wait_for_url("**/dashboard")
+    assert "Wave dashboard" in desktop.content()
+
+
+def test_wrong_badge_says_so(live_server, phone):
+    phone.goto(live_server.url + "/login")
+    phone.locator("#badge").press_sequentially("BADGE-WHO")
+    phone.keyboard.press("Enter")
+    phone.wait_for_selector(".flash.error")
+    assert "Badge not recognised" in phone.locator(".flash.error").inner_text()
+    assert phone.url.endswith("/login")

@@ -1,0 +1,40 @@
+"""Several server processes behind one address: an event committed on one reaches a client
+connected to another, through the Redis message queue (FLOOR_REDIS_URL)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from floor.db import unit_of_work
+from floor.events import publish
+from tests.conftest import LiveServer, make_test_app
+from tests.test_auth import _socket_for
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+pytestmark = pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set: Redis tests skipped")
+
+
+def test_dashboard_event_crosses_servers_through_redis(sqlite_url):
+    app_a = make_test_app(sqlite_url, redis_url=REDIS_URL)
+    app_b = make_test_app(sqlite_url, redis_url=REDIS_URL)
+    server_b = LiveServer(app_b)
+    received: list[dict] = []
+    got = threading.Event()
+    sio = _socket_for(server_b, username="sam", password="supervisor-demo")
+    try:
+
+        @sio.on("order.status", namespace="/floor")
+        def _on(data):  # noqa: ANN001
+            received.append(data)
+            got.set()
+
+        with unit_of_work(app_a.extensions["floor"].sessions) as s:
+            publish(s, "order.status", {"order": "X-1", "from": "received", "to": "allocated"})
+        assert got.wait(10), "event did not arrive through the other server"
+        assert received == [{"order": "X-1", "from": "received", "to": "allocated"}]
+    finally:
+        sio.disconnect()
+        server_b.stop()

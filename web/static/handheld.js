@@ -1,0 +1,152 @@
+// The picker's handheld: shows the current task, takes keyboard-wedge scans (code + Enter),
+// gives green/red feedback with a tone, and never loses a scan: every scan and short report is
+// queued in localStorage with a client id, sent in order when the socket is up, and removed only
+// when the server has answered (the server ignores a client id it has already applied).
+(function () {
+  "use strict";
+  const socket = window.floorSocket;
+  const $ = (id) => document.getElementById(id);
+  const userKey = "floor.queue." + ((document.querySelector(".who") || {}).textContent || "");
+  let task = null;
+  let sending = false;
+
+  const queue = {
+    load() { try { return JSON.parse(localStorage.getItem(userKey) || "[]"); } catch (e) { return []; } },
+    save(items) { localStorage.setItem(userKey, JSON.stringify(items)); renderQueue(); },
+    push(item) { const q = this.load(); q.push(item); this.save(q); },
+    shift() { const q = this.load(); q.shift(); this.save(q); },
+  };
+
+  function uid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  }
+
+  let audio = null;
+  function tone(good) {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.type = good ? "sine" : "square";
+      osc.frequency.value = good ? 1320 : 220;
+      gain.gain.value = 0.15;
+      osc.connect(gain); gain.connect(audio.destination);
+      osc.start(); osc.stop(audio.currentTime + (good ? 0.12 : 0.45));
+    } catch (e) { /* no audio on this device */ }
+    if (navigator.vibrate && !good) navigator.vibrate([120, 60, 120]);
+  }
+
+  function feedback(ok, message) {
+    const el = $("feedback");
+    el.hidden = false;
+    el.className = "feedback " + (ok ? "ok" : "bad");
+    el.textContent = message;
+    document.body.dataset.last = ok ? "ok" : "bad";
+    tone(ok);
+  }
+
+  function renderQueue() {
+    const n = queue.load().length;
+    const el = $("queue");
+    el.hidden = n === 0;
+    el.textContent = n === 1 ? "1 scan waiting to be sent" : n + " scans waiting to be sent";
+  }
+
+  function render(t) {
+    task = t || null;
+    $("task").hidden = !task;
+    $("idle").hidden = !!task;
+    $("problem").hidden = !task;
+    if (!task) {
+      $("idle").textContent = "No pick task for you right now. New tasks appear here by themselves.";
+      return;
+    }
+    $("task").dataset.taskId = task.id;
+    $("task-location").textContent = task.location.code;
+    $("task-check").textContent = task.location.check_code;
+    $("task-qty").textContent = task.quantity;
+    $("task-picked").textContent = task.picked_qty;
+    $("task-sku").textContent = task.sku.code;
+    $("task-name").textContent = task.sku.name;
+    $("task-wave").textContent = task.wave_code || "";
+    $("task-seq").textContent = task.seq;
+  }
+
+  function requestNext() {
+    if (!socket || !socket.connected) return;
+    socket.timeout(8000).emit("task:next", {}, (err, resp) => {
+      if (err || !resp) return;
+      if (resp.ok) render(resp.task);
+    });
+  }
+
+  function applyAnswer(resp) {
+    if (!resp) return;
+    const ok = resp.ok && resp.result === "ok";
+    feedback(ok, resp.message || (ok ? "OK" : (resp.result || (resp.error && resp.error.code) || "error")));
+    if (resp.next_task !== undefined) render(resp.next_task);
+    else if (resp.task !== undefined) render(resp.task);
+  }
+
+  function pump() {
+    if (sending || !socket || !socket.connected) return;
+    const item = queue.load()[0];
+    if (!item) return;
+    sending = true;
+    socket.timeout(8000).emit(item.event, item.data, (err, resp) => {
+      sending = false;
+      if (err) { setTimeout(pump, 1000); return; }  // no answer: keep it, try again
+      queue.shift();
+      applyAnswer(resp);
+      pump();
+    });
+  }
+
+  $("scan-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const input = $("scan");
+    const code = input.value.trim();
+    input.value = "";
+    if (!code) return;
+    if (!task) { feedback(false, "No task to scan for."); return; }
+    queue.push({ event: "scan", data: { client_scan_id: uid(), task_id: task.id, code,
+                                        scanned_at: new Date().toISOString() } });
+    if (!socket || !socket.connected) feedback(false, "Offline: scan kept, it will be sent when back online.");
+    pump();
+  });
+
+  document.querySelectorAll("#problem button[data-reason]").forEach((btn) => {
+    btn.addEventListener("click", () => {
+      if (!task) return;
+      queue.push({ event: "short", data: { client_scan_id: uid(), task_id: task.id,
+                                           reason: btn.dataset.reason,
+                                           scanned_at: new Date().toISOString() } });
+      $("problem").open = false;
+      pump();
+      $("scan").focus();
+    });
+  });
+
+  // Keep the scan field focused: a keyboard-wedge scanner types wherever the focus is.
+  document.addEventListener("click", (ev) => {
+    if (!ev.target.closest("button, summary, a, input")) $("scan").focus();
+  });
+  $("scan").focus();
+
+  if (socket) {
+    socket.on("connect", () => { requestNext(); pump(); });
+    socket.on("task.available", () => { if (!task) requestNext(); });
+    socket.on("task.canceled", (data) => {
+      if (task && data && data.task_id === task.id) {
+        feedback(false, "This task was canceled" + (data.reason ? " (" + data.reason + ")" : "") + ".");
+        render(null);
+        requestNext();
+      }
+    });
+    socket.on("task.updated", (data) => { if (task && data && data.id === task.id) render(data); });
+  }
+  renderQueue();
+  render(null);
+  $("idle").textContent = "Looking for your next pick…";
+})();
