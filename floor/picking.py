@@ -489,12 +489,12 @@ def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> Non
 def _progress(session: Session, task: PickTask) -> None:
     pick_list = session.get(PickList, task.pick_list_id)
     assert pick_list is not None
-    publish(
-        session,
-        "task.updated",
-        {"task": task.id, "status": task.status.value, "picked_qty": task.picked_qty},
-        f"wave:{pick_list.wave_id}",
-    )
+    rooms = [f"wave:{pick_list.wave_id}"]
+    if task.assigned_user_id:
+        rooms.append(f"user:{task.assigned_user_id}")
+    payload = task_payload(session, task)
+    assert payload is not None
+    publish(session, "task.updated", payload, *rooms)
 
 
 def _after_task(session: Session, user: Actor, task: PickTask, order: Order) -> None:
@@ -712,7 +712,12 @@ def _hold(session: Session, user: Actor, order: Order) -> None:
     for t in tasks:
         t.status = TaskStatus.canceled
         if t.assigned_user_id:
-            publish(session, "task.canceled", {"task": t.id}, f"user:{t.assigned_user_id}")
+            publish(
+                session,
+                "task.canceled",
+                {"task_id": t.id, "reason": "order on hold"},
+                f"user:{t.assigned_user_id}",
+            )
     session.flush()
     for pl_id in {t.pick_list_id for t in tasks}:
         pick_list = session.get(PickList, pl_id)

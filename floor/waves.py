@@ -562,10 +562,12 @@ def cancel_wave(
     if started:
         raise WaveError("wave_started", f"wave {wave.code} has picked tasks; cancel its orders")
     list_ids = select(PickList.id).where(PickList.wave_id == wave.id).scalar_subquery()
-    assignees = session.scalars(
-        select(PickTask.assigned_user_id)
-        .where(PickTask.pick_list_id.in_(list_ids), PickTask.assigned_user_id.is_not(None))
-        .distinct()
+    assigned = session.execute(
+        select(PickTask.id, PickTask.assigned_user_id).where(
+            PickTask.pick_list_id.in_(list_ids),
+            PickTask.status.in_(OPEN_TASK),
+            PickTask.assigned_user_id.is_not(None),
+        )
     ).all()
     session.execute(
         update(PickTask)
@@ -595,8 +597,13 @@ def cancel_wave(
     wave.status = WaveStatus.canceled
     audit(session, actor, "wave.cancel", entity="wave", entity_id=wave.code, reason=reason)
     publish(session, "wave.progress", wave_summary(session, wave), "dashboard")
-    for uid in assignees:
-        publish(session, "task.canceled", {"wave_id": wave.id}, f"user:{uid}")
+    for task_id, uid in assigned:
+        publish(
+            session,
+            "task.canceled",
+            {"task_id": task_id, "wave_id": wave.id, "reason": "wave canceled"},
+            f"user:{uid}",
+        )
     return wave
 
 

@@ -316,3 +316,27 @@ def test_the_scheduled_job_plans_and_releases_due_waves(app, sessions):
     _orders(sessions, [("SKU-00102", 1)], ship_by=soon)
     assert plan_and_release_due_waves(sessions, now=now + dt.timedelta(minutes=1)) == []
     assert len(plan_and_release_due_waves(sessions, now=now + dt.timedelta(minutes=5))) == 1
+
+
+def test_canceling_a_wave_tells_the_picker_holding_its_task(live_server, sessions):
+    _orders(sessions, [("SKU-00100", 1)])
+    picker, _, got, _ = _socket(live_server, badge="BADGE-PICKER-1")
+    _sup_sio, sup_http, _, _ = _socket(live_server, username="sam", password="supervisor-demo")
+    try:
+        token = re.search(
+            r'name="csrf-token" content="([^"]+)"',
+            sup_http.get(live_server.url + "/dashboard").text,
+        ).group(1)
+        headers = {"X-CSRFToken": token}
+        wave = sup_http.post(
+            live_server.url + "/waves", json={"rule_id": 1, "release": True}, headers=headers
+        ).json()["waves"][0]
+        task = picker.call("task:next", {}, namespace="/floor", timeout=5)["task"]
+        r = sup_http.post(live_server.url + f"/waves/{wave['id']}/cancel", json={}, headers=headers)
+        assert r.json()["status"] == "canceled"
+        [event] = _wait_for(got, "task.canceled")
+        assert event["task_id"] == task["id"] and event["wave_id"] == wave["id"]
+        assert picker.call("task:next", {}, namespace="/floor", timeout=5)["task"] is None
+    finally:
+        picker.disconnect()
+        _sup_sio.disconnect()
