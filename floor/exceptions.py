@@ -10,18 +10,15 @@ from sqlalchemy.orm import Session
 from floor.actors import Actor
 from floor.audit import audit
 from floor.db import utcnow
+from floor.errors import ServiceError
 from floor.events import publish
 from floor.models import FloorException, Location, Sku
 from floor.states import EXCEPTION_MACHINE, ExceptionStatus
 from orders.models import Order
 
 
-class ExceptionError(Exception):
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class ExceptionError(ServiceError):
+    """A refused exception operation."""
 
 
 def to_dict(session: Session, exc: FloorException) -> dict[str, Any]:

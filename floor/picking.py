@@ -35,6 +35,7 @@ from floor.accounts import has_role
 from floor.actors import Actor
 from floor.audit import audit
 from floor.db import utcnow
+from floor.errors import ServiceError
 from floor.events import publish
 from floor.gtin import is_valid_gtin
 from floor.layout_geometry import geometry
@@ -75,12 +76,8 @@ SHORT_REASONS = {
 _REASON_ALIASES = {"empty_location": "empty"}
 
 
-class PickError(Exception):
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class PickError(ServiceError):
+    """A refused picking operation."""
 
 
 @dataclass

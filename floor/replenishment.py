@@ -19,17 +19,14 @@ from sqlalchemy.orm import Session
 from floor.actors import Actor
 from floor.audit import audit
 from floor.db import utcnow
+from floor.errors import ServiceError
 from floor.events import publish
 from floor.models import Location, LocationType, ReplenishmentTask, Sku, Stock
 from floor.states import REPLENISHMENT_MACHINE, ReplenishmentStatus
 
 
-class ReplenishmentError(Exception):
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class ReplenishmentError(ServiceError):
+    """A refused replenishment operation."""
 
 
 def _is_pg(session: Session) -> bool:

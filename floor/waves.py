@@ -45,6 +45,7 @@ from floor.actors import Actor
 from floor.audit import audit
 from floor.batching import BatchOrder, batch_orders
 from floor.db import unit_of_work, utcnow
+from floor.errors import ServiceError
 from floor.events import publish
 from floor.layout_geometry import FloorGeometry, geometry
 from floor.models import PickList, PickTask, Reservation, Role, Stock, Tote, User, Wave, WaveRule
@@ -67,14 +68,8 @@ def as_actor(user: Actor | User) -> Actor:
     return user
 
 
-class WaveError(Exception):
-    """A refused wave operation, with a reason code for the API."""
-
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class WaveError(ServiceError):
+    """A refused wave operation."""
 
 
 # --------------------------------------------------------------------------
@@ -200,23 +195,21 @@ class PlanResult:
         return [w.id for w in self.waves]
 
 
+def _waiting() -> Any:
+    """Orders a plan takes: no wave yet, allocated, or short but allowed to ship partial."""
+    return and_(
+        Order.wave_id.is_(None),
+        or_(
+            Order.status == OrderStatus.allocated,
+            and_(Order.status == OrderStatus.short, Order.short_policy == ShortPolicy.ship_partial),
+        ),
+    )
+
+
 def _candidate_orders(
     session: Session, now: dt.datetime, due_within_min: int | None, order_ids: Sequence[int] | None
 ) -> list[Order]:
-    stmt = (
-        select(Order)
-        .where(
-            Order.wave_id.is_(None),
-            or_(
-                Order.status == OrderStatus.allocated,
-                and_(
-                    Order.status == OrderStatus.short,
-                    Order.short_policy == ShortPolicy.ship_partial,
-                ),
-            ),
-        )
-        .order_by(Order.ship_by, Order.id)
-    )
+    stmt = select(Order).where(_waiting()).order_by(Order.ship_by, Order.id)
     if due_within_min:
         stmt = stmt.where(Order.ship_by <= now + dt.timedelta(minutes=due_within_min))
     if order_ids is not None:
@@ -856,21 +849,7 @@ def register_jobs(scheduler: Any, floor_ctx: Any) -> None:
 
 def waiting_orders(session: Session) -> int:
     """Orders a plan would consider now (for the dashboard)."""
-    return int(
-        session.scalar(
-            select(func.count(Order.id)).where(
-                Order.wave_id.is_(None),
-                or_(
-                    Order.status == OrderStatus.allocated,
-                    and_(
-                        Order.status == OrderStatus.short,
-                        Order.short_policy == ShortPolicy.ship_partial,
-                    ),
-                ),
-            )
-        )
-        or 0
-    )
+    return int(session.scalar(select(func.count(Order.id)).where(_waiting())) or 0)
 
 
 __all__ = [

@@ -8,6 +8,7 @@ is one unit of work around a ``floor.picking`` service; events go out after the 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from flask_socketio import SocketIO
@@ -56,13 +57,24 @@ def _outcome(s: Any, out: PickOutcome) -> dict[str, Any]:
     return body
 
 
-def _common(data: Any) -> tuple[dict[str, Any], str] | dict[str, Any]:
+def _checked(data: Any) -> dict[str, Any] | None:
+    """The error ack for a malformed scan/short payload, or None when it is usable."""
     if not isinstance(data, dict):
         return _fail("invalid_payload", "send an object")
     csid = data.get("client_scan_id")
     if not isinstance(csid, str) or not 1 <= len(csid) <= 64:
         return _fail("invalid_client_scan_id", "client_scan_id must be a 1-64 character string")
-    return data, csid
+    return None
+
+
+def _run(service: Callable[..., PickOutcome], *args: Any) -> dict[str, Any]:
+    """One unit of work around a picking service; its refusals become error acks."""
+    try:
+        with uow() as s:
+            body = _outcome(s, service(s, current_actor(), *args))
+    except PickError as e:
+        return _fail(e.code, e.message)
+    return body
 
 
 def register(socketio: SocketIO) -> None:
@@ -78,10 +90,8 @@ def register(socketio: SocketIO) -> None:
     @socketio.on("scan", namespace=NAMESPACE)
     @socket_roles(Role.picker)
     def on_scan(data: Any = None) -> dict[str, Any]:
-        checked = _common(data)
-        if isinstance(checked, dict):
-            return checked
-        data, csid = checked
+        if (bad := _checked(data)) is not None:
+            return bad
         code = data.get("code")
         if not isinstance(code, str):
             return _fail("invalid_code", "code must be the scanned text")
@@ -89,26 +99,12 @@ def register(socketio: SocketIO) -> None:
             when = _scanned_at(data.get("scanned_at"))
         except (ValueError, OSError, OverflowError):
             return _fail("invalid_scanned_at", "scanned_at must be ISO 8601 or epoch ms")
-        try:
-            with uow() as s:
-                out = confirm_scan(s, current_actor(), data.get("task_id"), code, csid, when)
-                body = _outcome(s, out)
-        except PickError as e:
-            return _fail(e.code, e.message)
-        return body
+        return _run(confirm_scan, data.get("task_id"), code, data["client_scan_id"], when)
 
     @socketio.on("short", namespace=NAMESPACE)
     @socket_roles(Role.picker)
     def on_short(data: Any = None) -> dict[str, Any]:
-        checked = _common(data)
-        if isinstance(checked, dict):
-            return checked
-        data, csid = checked
-        reason = data.get("reason")
-        try:
-            with uow() as s:
-                out = report_short(s, current_actor(), data.get("task_id"), str(reason or ""), csid)
-                body = _outcome(s, out)
-        except PickError as e:
-            return _fail(e.code, e.message)
-        return body
+        if (bad := _checked(data)) is not None:
+            return bad
+        reason = str(data.get("reason") or "")
+        return _run(report_short, data.get("task_id"), reason, data["client_scan_id"])

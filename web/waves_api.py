@@ -15,10 +15,9 @@ from sqlalchemy import select
 
 from floor import exceptions as floor_exceptions
 from floor import replenishment, waves
-from floor.exceptions import ExceptionError
+from floor.errors import ServiceError
 from floor.models import Role, Wave, WaveRule
-from floor.picking import PickError, override_task
-from floor.replenishment import ReplenishmentError
+from floor.picking import override_task
 from floor.states import ExceptionStatus, ReplenishmentStatus, WaveStatus
 from floor.waves import RuleErrors, RuleSpec, WaveError
 from web.auth import current_actor, roles_required
@@ -47,11 +46,8 @@ def _csrf(e: CSRFError) -> Any:
     return _error("csrf_failed", e.description or "CSRF token missing or invalid", 400)
 
 
-@bp.errorhandler(WaveError)
-@bp.errorhandler(PickError)
-@bp.errorhandler(ReplenishmentError)
-@bp.errorhandler(ExceptionError)
-def _domain_error(e: Any) -> Any:
+@bp.errorhandler(ServiceError)
+def _domain_error(e: ServiceError) -> Any:
     return _error(e.code, e.message, e.status)
 
 

@@ -11,17 +11,14 @@ from sqlalchemy import select
 
 from floor import exceptions as floor_exceptions
 from floor import replenishment, waves
-from floor.exceptions import ExceptionError
+from floor.errors import ServiceError
 from floor.models import Role, WaveRule
-from floor.picking import PickError
-from floor.replenishment import ReplenishmentError
 from floor.states import ReplenishmentStatus
-from floor.waves import RuleSpec, WaveError
+from floor.waves import RuleSpec
 from web.auth import current_actor, roles_required
 from web.context import uow
 
 bp = Blueprint("waves_pages", __name__)
-_ERRORS = (WaveError, PickError, ReplenishmentError, ExceptionError)
 
 
 def _back() -> Any:
@@ -73,7 +70,7 @@ def _act(action: Any, done: str) -> Any:
     try:
         with uow() as s:
             action(s)
-    except _ERRORS as e:
+    except ServiceError as e:
         flash(e.message, "error")
     else:
         flash(done, "ok")
