@@ -212,7 +212,12 @@ def main() -> None:
         results.append(
             run(_fresh_pg(args.pg, "floor_bench_waves"), args.orders, spec, "PostgreSQL")
         )
+    load = os.getloadavg()
     report = render(results, spec)
+    report += (
+        f"\nLoad average when the run ended: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
+        "(1 / 5 / 15 min; other work on the same 2 cores inflates the times above).\n"
+    )
     print(report)
     if not args.no_write:
         DOC.write_text(report)
