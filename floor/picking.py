@@ -62,6 +62,7 @@ from floor.waves import (
     as_actor,
     open_orders_done,
     settle_after_task,
+    settle_pick_list,
     units_picked,
 )
 from orders.models import Order, OrderLine
@@ -720,6 +721,7 @@ def _hold(session: Session, user: Actor, order: Order) -> None:
         pick_list = session.get(PickList, pl_id)
         if pick_list is not None:
             reroute(session, pick_list, None)
+            settle_pick_list(session, pl_id, picking=False)
 
 
 # --------------------------------------------------------------------------

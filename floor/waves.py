@@ -50,7 +50,7 @@ from floor.events import publish
 from floor.layout_geometry import FloorGeometry, geometry
 from floor.models import PickList, PickTask, Reservation, Role, Stock, Tote, User, Wave, WaveRule
 from floor.routing import route_length, route_optimal
-from floor.states import PICK_LIST_MACHINE, WAVE_MACHINE, PickListStatus, TaskStatus, WaveStatus
+from floor.states import WAVE_MACHINE, PickListStatus, TaskStatus, WaveStatus
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus, Priority, ShortPolicy
 from orders.transitions import transition
@@ -722,29 +722,51 @@ def wave_detail(session: Session, wave: Wave) -> dict[str, Any]:
 
 
 def settle_after_task(session: Session, task: PickTask) -> None:
-    """After a task is done: close its pick list and wave when nothing is left open."""
+    """After a task is picked or short: close its pick list and wave when nothing is open."""
+    settle_pick_list(session, task.pick_list_id)
+
+
+def settle_pick_list(session: Session, pick_list_id: int, *, picking: bool = True) -> None:
+    """Close a pick list with no open task (``done``, or ``canceled`` if none of its tasks was
+    picked or short) and its wave when no list is open (``completed``, or ``canceled``).
+
+    ``picking=False`` for callers that only canceled tasks (e.g. an order was canceled): the
+    wave is then not moved to ``in_progress``. Publishes ``wave.progress``.
+    """
+    session.flush()
     open_in_list = session.scalar(
         select(func.count(PickTask.id)).where(
-            PickTask.pick_list_id == task.pick_list_id, PickTask.status.in_(OPEN_TASK)
+            PickTask.pick_list_id == pick_list_id, PickTask.status.in_(OPEN_TASK)
         )
     )
-    pick_list = session.get(PickList, task.pick_list_id)
+    pick_list = session.get(PickList, pick_list_id)
     assert pick_list is not None
-    if not open_in_list and PICK_LIST_MACHINE.can(pick_list.status, PickListStatus.done):
-        pick_list.status = PickListStatus.done
+    if not open_in_list and pick_list.status in (PickListStatus.open, PickListStatus.in_progress):
+        done = session.scalar(
+            select(func.count(PickTask.id)).where(
+                PickTask.pick_list_id == pick_list_id, PickTask.status.in_(DONE_TASK)
+            )
+        )
+        pick_list.status = PickListStatus.done if done else PickListStatus.canceled
     wave = session.get(Wave, pick_list.wave_id)
     assert wave is not None
-    if wave.status == WaveStatus.released:
+    if picking and wave.status == WaveStatus.released:
         wave.status = WaveStatus.in_progress
-    open_lists = session.scalar(
-        select(func.count(PickList.id)).where(
-            PickList.wave_id == wave.id,
-            PickList.status.in_([PickListStatus.open, PickListStatus.in_progress]),
-        )
+    session.flush()
+    lists = dict(
+        session.execute(
+            select(PickList.status, func.count(PickList.id))
+            .where(PickList.wave_id == wave.id)
+            .group_by(PickList.status)
+        ).all()
     )
-    if not open_lists and wave.status == WaveStatus.in_progress:
-        wave.status = WaveStatus.completed
-        wave.completed_at = utcnow()
+    still_open = lists.get(PickListStatus.open, 0) + lists.get(PickListStatus.in_progress, 0)
+    if not still_open and wave.status in ACTIVE_WAVE:
+        if lists.get(PickListStatus.done, 0):
+            wave.status = WaveStatus.completed
+            wave.completed_at = utcnow()
+        else:
+            wave.status = WaveStatus.canceled
     publish(session, "wave.progress", wave_summary(session, wave), "dashboard", f"wave:{wave.id}")
 
 

@@ -29,6 +29,7 @@ from floor.picking import (
 from floor.replenishment import complete_replenishment
 from floor.routing import route_length, route_optimal
 from floor.states import ExceptionReason, ReplenishmentStatus, TaskStatus, WaveStatus
+from floor.waves import OPEN_TASK as OPEN_TASK_STATUSES
 from floor.waves import RuleSpec, plan_waves, release_wave
 from orders.models import OrderLine
 from orders.states import OrderStatus, ShortPolicy
@@ -225,13 +226,16 @@ def test_short_with_no_other_stock_opens_an_exception_and_ships_partial(db):
 
 def test_short_with_hold_policy_puts_the_order_on_hold(db):
     with unit_of_work(db) as s:
-        [order], _ = _released(s, [("SKU-00250", 1), ("SKU-00260", 1)], policy=ShortPolicy.hold)
+        [order], [wave] = _released(
+            s, [("SKU-00250", 1), ("SKU-00260", 1)], policy=ShortPolicy.hold
+        )
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
         out = report_short(s, pat, task.id, "damaged", "h-1")
         assert out.extra["short_qty"] == 1 and out.extra["order_status"] == "on_hold"
         assert order.status == OrderStatus.on_hold
         assert next_task(s, pat) is None  # its other task was canceled
+        assert wave.status == WaveStatus.completed  # nothing open is left in it
         assert s.scalars(select(FloorException).where(FloorException.order_id == order.id)).one()
 
 
@@ -292,3 +296,40 @@ def test_replenishment_is_created_once_and_completing_it_moves_stock(db):
         assert s.scalars(
             select(AuditEntry).where(AuditEntry.action == "replenishment.complete")
         ).one()
+
+
+def test_lists_and_waves_close_when_the_rest_of_their_tasks_is_canceled(db):
+    """What an order cancellation leaves behind (floor.cancellation cancels the open tasks of
+    a canceled order, then ``settle_pick_list`` closes what has nothing open)."""
+    from floor.waves import settle_pick_list
+
+    with unit_of_work(db) as s:
+        rule = RuleSpec(split_by_zone=False, totes_per_cart=8)
+        orders, [wave] = _released(s, [("SKU-00100", 1)], [("SKU-00101", 1)], rule=rule)
+        pat = actor_for(s, "pat")
+        task = next_task(s, pat)  # the first stop decides which order keeps going
+        kept = s.get(OrderLine, task.order_line_id).order_id
+        [b] = [o for o in orders if o.id != kept]
+        lists = set()
+        for t in s.scalars(select(PickTask).where(PickTask.status.in_(OPEN_TASK_STATUSES))):
+            if s.get(OrderLine, t.order_line_id).order_id == b.id:
+                t.status = TaskStatus.canceled
+                lists.add(t.pick_list_id)
+        for pl_id in lists:
+            settle_pick_list(s, pl_id, picking=False)
+        assert wave.status == WaveStatus.released  # a's task is still open
+        confirm_scan(s, pat, task.id, _gtin(s, task.sku_id), "c-a")
+        assert wave.status == WaveStatus.completed
+        assert s.get(PickList, task.pick_list_id).status == "done"
+
+
+def test_a_wave_whose_every_task_is_canceled_is_canceled(db):
+    from floor.waves import settle_pick_list
+
+    with unit_of_work(db) as s:
+        _, [wave] = _released(s, [("SKU-00100", 1)])
+        for t in s.scalars(select(PickTask)):
+            t.status = TaskStatus.canceled
+        for pl in s.scalars(select(PickList).where(PickList.wave_id == wave.id)):
+            settle_pick_list(s, pl.id, picking=False)
+        assert wave.status == WaveStatus.canceled
