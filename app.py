@@ -76,9 +76,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _optional_blueprints() -> list[Any]:
     """Feature blueprints (API, sync, …) register themselves here as they land."""
-    return []
+    from web import sync_pages
+
+    return [sync_pages]
 
 
 def _job_providers() -> list[Any]:
     """Scheduled-job providers (``web/scheduler.py``) register themselves here as they land."""
-    return []
+    from sync import jobs as sync_jobs
+
+    return [sync_jobs.register_jobs]
