@@ -49,12 +49,7 @@ def _events(session: Session, status: OutboxStatus, limit: int) -> dict[str, Any
         .order_by(OutboxEvent.id)
         .limit(limit)
     ).all()
-    oldest_at = oldest
-    if oldest_at is not None and oldest_at.tzinfo is None:  # aggregate bypasses the column type
-        oldest_at = oldest_at.replace(tzinfo=dt.UTC)
-    if isinstance(oldest_at, str):
-        oldest_at = dt.datetime.fromisoformat(oldest_at).replace(tzinfo=dt.UTC)
-    return {"count": count, "oldest_at": _iso(oldest_at), "events": [event_row(e) for e in rows]}
+    return {"count": count, "oldest_at": _iso(oldest), "events": [event_row(e) for e in rows]}
 
 
 def stuck_orders(
