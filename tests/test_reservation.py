@@ -19,13 +19,8 @@ SHIP_BY = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
 
 def make_order(s, external_id: str, lines: list[tuple[str, int]]) -> Order:
-    order = Order(
-        external_id=external_id,
-        ship_by=SHIP_BY,
-        carrier="demo",
-        ship_to={"name": "x"},
-        content_hash="0" * 64,
-    )
+    order = Order(external_id=external_id, ship_by=SHIP_BY, carrier="demo",
+                  ship_to={"name": "x"}, content_hash="0" * 64)
     for n, (sku_code, qty) in enumerate(lines, 1):
         sku_id = s.scalar(select(Sku.id).where(Sku.code == sku_code))
         order.lines.append(OrderLine(line_id=str(n), sku_id=sku_id, quantity=qty))
@@ -38,10 +33,7 @@ def make_order(s, external_id: str, lines: list[tuple[str, int]]) -> Order:
 def _stock(s, sku_code: str) -> list[tuple[LocationType, int, int, dt.date | None]]:
     rows = s.execute(
         select(Location.type, Stock.on_hand, Stock.reserved, Stock.expiry)
-        .join(Location)
-        .join(Sku)
-        .where(Sku.code == sku_code)
-        .order_by(Stock.id)
+        .join(Location).join(Sku).where(Sku.code == sku_code).order_by(Stock.id)
     ).all()
     return [tuple(r) for r in rows]
 
@@ -65,32 +57,16 @@ def test_first_expired_first_out_among_reserve_lots(sessions):
         sku = s.scalars(select(Sku).where(Sku.code == "SKU-00250")).one()  # pick face only
         for face in s.scalars(select(Stock).where(Stock.sku_id == sku.id)):
             face.on_hand = 0  # empty pick face: the reserve lots decide
-        reserves = s.scalars(
-            select(Location)
-            .where(Location.type == LocationType.reserve)
-            .order_by(Location.id.desc())
-            .limit(3)
-        ).all()
+        reserves = s.scalars(select(Location).where(Location.type == LocationType.reserve)
+                             .order_by(Location.id.desc()).limit(3)).all()
         for loc, days, lot in zip(reserves, (300, 30, 120), ("LATE", "SOON", "MID"), strict=True):
-            s.add(
-                Stock(
-                    location_id=loc.id,
-                    sku_id=sku.id,
-                    lot=lot,
-                    on_hand=10,
-                    expiry=dt.date(2026, 11, 23) + dt.timedelta(days=days),
-                )
-            )
+            s.add(Stock(location_id=loc.id, sku_id=sku.id, lot=lot, on_hand=10,
+                        expiry=dt.date(2026, 11, 23) + dt.timedelta(days=days)))
         s.flush()
         order = make_order(s, "R-2", [("SKU-00250", 15)])
         reserve_orders(s, [order], Actor.system())
-        got = dict(
-            s.execute(
-                select(Stock.lot, Reservation.quantity)
-                .join(Reservation)
-                .where(Stock.sku_id == sku.id)
-            ).all()
-        )
+        got = dict(s.execute(select(Stock.lot, Reservation.quantity).join(Reservation)
+                             .where(Stock.sku_id == sku.id)).all())
         assert got == {"SOON": 10, "MID": 5}
 
 
