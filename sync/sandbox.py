@@ -125,6 +125,7 @@ class Chaos:
     p_close: float = 0.0  # drop the connection without an answer
     p_422: float = 0.0  # refuse the event for good (a dead letter)
     hang_s: float = 1.0
+    delay_s: float = 0.0  # every answer takes at least this long (a slow OMS)
     retry_after: str = "0"
     seed: int = 0
 
@@ -149,8 +150,9 @@ class _OmsHandler(_Handler):
             oms.count("bad_signature")
             self._send(401, {"error": "event id header does not match the body"})
             return
-        oms.count("requests")
-        oms.seen[event_id] += 1
+        oms.count("requests", event_id)
+        if oms.chaos.delay_s:
+            time.sleep(oms.chaos.delay_s)
         roll = oms.roll()
         c = oms.chaos
         edges = [c.p_500, c.p_503, c.p_hang, c.p_close, c.p_422]
@@ -207,9 +209,11 @@ class OmsReceiver(_Base):
         with self._lock:
             return self._rng.random()
 
-    def count(self, name: str) -> None:
+    def count(self, name: str, event_id: str = "") -> None:
         with self._lock:
             self.counters[name] += 1
+            if event_id:
+                self.seen[event_id] += 1
 
     def accept(self, event: dict[str, Any]) -> bool:
         with self._lock:
