@@ -13,7 +13,9 @@ import contextlib
 import datetime as dt
 import json
 import random
+import signal
 import socket
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -94,6 +96,7 @@ class _Base:
 class _Handler(BaseHTTPRequestHandler):
     owner: Any
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once (no delayed-ACK stall)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
@@ -187,6 +190,12 @@ class _OmsHandler(_Handler):
         self._send(200, {"ok": True})
 
 
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        """``GET /_stats``: what arrived, for a receiver run in another process."""
+        oms: OmsReceiver = self.owner
+        self._send(200, oms.stats())
+
+
 class OmsReceiver(_Base):
     """Accepts each event id once (what an OMS does), remembers the order of first acceptance."""
 
@@ -204,6 +213,14 @@ class OmsReceiver(_Base):
         self.counters: Counter[str] = Counter()
         self.out_of_order: list[str] = []
         self._last_cursor: dict[str, int] = defaultdict(int)
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "accepted": len(self.accepted_ids),
+                "out_of_order": len(self.out_of_order),
+                "counters": dict(self.counters),
+            }
 
     def roll(self) -> float:
         with self._lock:
@@ -318,9 +335,11 @@ class CarrierSandbox(_Base):
 
 
 def main() -> None:  # pragma: no cover - a manual tool
+    """SIGUSR1 stops listening (connections refused) / listens again: an outage on demand."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("kind", choices=["oms", "carrier"])
     parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--secret", default="")
     parser.add_argument("--api-key", default="")
     args = parser.parse_args()
@@ -329,14 +348,26 @@ def main() -> None:  # pragma: no cover - a manual tool
         server = OmsReceiver(args.secret, port=args.port).start()
     else:
         server = CarrierSandbox(args.api_key, port=args.port).start()
-    print(f"{args.kind} sandbox on {server.url} (Ctrl-C stops)")
+    toggles: list[int] = []
+    signal.signal(signal.SIGUSR1, lambda *_: toggles.append(1))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"{args.kind} sandbox on {server.url} (Ctrl-C stops)", flush=True)
+    up, last = True, time.monotonic()
     try:
         while True:
-            time.sleep(5)
-            if isinstance(server, OmsReceiver):
-                print(f"accepted {len(server.accepted)} events; {dict(server.counters)}")
-    except KeyboardInterrupt:
-        server.stop()
+            time.sleep(0.02)
+            while toggles:
+                toggles.pop()
+                server.stop() if up else server.start()
+                up = not up
+                print("listening" if up else "down (refusing connections)", flush=True)
+            if time.monotonic() - last > 5 and isinstance(server, OmsReceiver):
+                last = time.monotonic()
+                if not args.quiet:
+                    print(f"accepted {len(server.accepted)} events; {dict(server.counters)}")
+    except (KeyboardInterrupt, SystemExit):
+        if up:
+            server.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -177,7 +177,8 @@ def wake_unreachable(session: Session, now: dt.datetime) -> int:
 class _HttpPool:
     """A thread pool whose threads each keep one ``requests.Session`` (keep-alive)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, url: str) -> None:
+        self.url = url
         self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="webhook")
         self._local = threading.local()
         self._all: list[requests.Session] = []
@@ -187,6 +188,10 @@ class _HttpPool:
         s = getattr(self._local, "http", None)
         if s is None:
             s = requests.Session()
+            # Proxy settings (incl. NO_PROXY) are read from the environment once per thread,
+            # not on every post.
+            s.proxies = dict(requests.utils.get_environ_proxies(self.url))
+            s.trust_env = False
             self._local.http = s
             with self._lock:
                 self._all.append(s)
@@ -243,7 +248,7 @@ def deliver_due(
     stats = DeliveryStats()
     if not cfg.url:
         return stats
-    pool = _HttpPool(cfg.concurrency)
+    pool = _HttpPool(cfg.concurrency, cfg.url)
     started = time.monotonic()
     try:
         while max_rounds is None or stats.rounds < max_rounds:
