@@ -189,7 +189,6 @@ class _OmsHandler(_Handler):
         oms.accept(event)
         self._send(200, {"ok": True})
 
-
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         """``GET /_stats``: what arrived, for a receiver run in another process."""
         oms: OmsReceiver = self.owner

@@ -39,6 +39,8 @@ SIGNATURE_HEADER = "X-Floor-Signature"
 RETRYABLE_STATUS = frozenset({408, 429})
 MAX_RETRY_AFTER_S = 3600.0
 USER_AGENT = "floor-server-webhooks/1"
+# Prefix of last_error when no connection could be made at all (the OMS is down or unreachable).
+UNREACHABLE = "unreachable: "
 
 
 # --------------------------------------------------------------------------- body and signature
@@ -161,9 +163,14 @@ def attempt(
             timeout=(min(timeout_s, 3.0), timeout_s),
             allow_redirects=False,
         )
+    except requests.ConnectTimeout:
+        return Outcome("retry", None, f"{UNREACHABLE}could not connect within {timeout_s:g} s")
     except requests.Timeout:
         return Outcome("retry", None, f"timed out after {timeout_s:g} s")
     except requests.ConnectionError as exc:
+        text = str(exc)
+        if any(m in text for m in ("Connection refused", "Failed to establish", "Name or service")):
+            return Outcome("retry", None, f"{UNREACHABLE}{_short(exc)}")
         return Outcome("retry", None, f"connection failed: {_short(exc)}")
     except requests.RequestException as exc:
         return Outcome("retry", None, f"request failed: {_short(exc)}")

@@ -28,13 +28,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import requests
-from sqlalchemy import exists, select, update
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from floor.db import is_postgres, unit_of_work, utcnow
 from floor.settings import Settings
 from sync.models import UNDELIVERED, OutboxEvent, OutboxStatus
 from sync.webhooks import (
+    UNREACHABLE,
     Outcome,
     RetryPolicy,
     apply_outcome,
@@ -98,19 +99,19 @@ class DeliveryStats:
 
 def claim_due(session: Session, now: dt.datetime, limit: int, lease_s: float) -> list[Claim]:
     """Lease up to ``limit`` due events, at most one per order: each order's oldest undelivered."""
-    older = aliased(OutboxEvent)
-    held_back = exists().where(
-        older.aggregate == OutboxEvent.aggregate,
-        older.aggregate_id == OutboxEvent.aggregate_id,
-        older.id < OutboxEvent.id,
-        older.status.in_(UNDELIVERED),
+    # Each order's oldest undelivered event, found in one pass over the backlog (the
+    # undelivered events) so the plan does not depend on table statistics.
+    heads = (
+        select(func.min(OutboxEvent.id))
+        .where(OutboxEvent.status.in_(UNDELIVERED))
+        .group_by(OutboxEvent.aggregate, OutboxEvent.aggregate_id)
     )
     stmt = (
         select(OutboxEvent)
         .where(
+            OutboxEvent.id.in_(heads),
             OutboxEvent.status == OutboxStatus.pending,
             OutboxEvent.next_attempt_at <= now,
-            ~held_back,
         )
         .order_by(OutboxEvent.id)
         .limit(limit)
@@ -156,9 +157,10 @@ def record_outcomes(
 
 
 def wake_unreachable(session: Session, now: dt.datetime) -> int:
-    """The OMS answered: events that wait only because it was unreachable (refused, timed out;
-    no HTTP status) are due again now instead of at the end of their back-off. Events that got
-    an HTTP error keep their back-off (and any Retry-After)."""
+    """The OMS answered: events that wait only because no connection could be made (refused,
+    connect time-out) are due again now instead of at the end of their back-off. Events that
+    got an HTTP error, a read time-out or a dropped connection keep their back-off (and any
+    Retry-After): those may be about the event itself."""
     result = session.execute(
         update(OutboxEvent)
         .where(
@@ -166,6 +168,7 @@ def wake_unreachable(session: Session, now: dt.datetime) -> int:
             OutboxEvent.claim_token.is_(None),
             OutboxEvent.attempts > 0,
             OutboxEvent.last_status_code.is_(None),
+            OutboxEvent.last_error.startswith(UNREACHABLE, autoescape=True),
             OutboxEvent.next_attempt_at > now,
         )
         .values(next_attempt_at=now)

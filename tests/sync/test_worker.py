@@ -208,3 +208,24 @@ def test_chaos_every_event_arrives_once_in_order(db_sessions):
     # The receiver really misbehaved: retries happened and some events were seen twice.
     assert sum(oms.seen.values()) > 48
     assert oms.counters["hangs"] > 0 and oms.counters["closed"] > 0
+
+
+def test_a_returning_oms_wakes_events_that_waited_only_because_it_was_down(db_sessions):
+    slow = RetryPolicy(max_attempts=10, base_s=600, max_s=600)
+    make_events(db_sessions, orders=1, per_order=1, prefix="ERR")
+    with OmsReceiver(SECRET, Chaos(p_500=1.0)) as failing:
+        deliver_due(db_sessions, fast_config(failing.url, policy=slow))
+    make_events(db_sessions, orders=2, per_order=1, prefix="DOWN")
+    down = OmsReceiver(SECRET).start()
+    port = down.port
+    down.stop()
+    deliver_due(db_sessions, fast_config(down.url, policy=slow))  # refused: back in 5-10 min
+    assert statuses(db_sessions) == {OutboxStatus.pending: 3}
+    make_events(db_sessions, orders=1, per_order=1, prefix="NEW")
+    with OmsReceiver(SECRET, port=port) as back:
+        deliver_due(db_sessions, fast_config(back.url, policy=slow))
+        accepted = sorted(ev["order"] for ev in back.accepted)
+    # NEW went first; its success woke the two that had only been refused. The one that got a
+    # 500 keeps its back-off.
+    assert accepted == ["DOWN-00000", "DOWN-00001", "NEW-00000"]
+    assert statuses(db_sessions) == {OutboxStatus.delivered: 3, OutboxStatus.pending: 1}
