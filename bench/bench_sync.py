@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import random
 import signal
 import socket
@@ -38,6 +37,7 @@ import requests
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+from bench.bench_routing import machine
 from floor import migrate
 from floor.db import make_engine, make_session_factory, unit_of_work
 from sync.models import OutboxEvent, OutboxStatus
@@ -55,14 +55,19 @@ def write_events(sessions: Any, orders: list[str], steps: int) -> None:
     with unit_of_work(sessions) as s:
         for step in range(steps):
             for order in orders:
-                record_event(
-                    s,
-                    type=f"order.{STATES[step]}",
-                    aggregate_id=order,
-                    from_state=STATES[step - 1] if step else None,
-                    to_state=STATES[step],
-                    payload={"order": order, "status": STATES[step], "actor": "bench"},
-                )
+                record_step(s, order, step)
+
+
+def record_step(s: Any, order: str, step: int) -> None:
+    """The event of an order's ``step``-th status change, with the real outbox writer."""
+    record_event(
+        s,
+        type=f"order.{STATES[step]}",
+        aggregate_id=order,
+        from_state=STATES[step - 1] if step else None,
+        to_state=STATES[step],
+        payload={"order": order, "status": STATES[step], "actor": "bench"},
+    )
 
 
 def status_counts(sessions: Any) -> dict[str, int]:
@@ -200,14 +205,7 @@ class Producer(threading.Thread):
                 )
                 for order in picks:
                     step = self.open[order]
-                    record_event(
-                        s,
-                        type=f"order.{STATES[step]}",
-                        aggregate_id=order,
-                        from_state=STATES[step - 1] if step else None,
-                        to_state=STATES[step],
-                        payload={"order": order, "status": STATES[step], "actor": "bench"},
-                    )
+                    record_step(s, order, step)
                     self.written += 1
                     if step + 1 >= 6:
                         del self.open[order]
@@ -282,18 +280,6 @@ def outage(db: Database, outage_s: float, warmup_s: float = 10.0) -> dict[str, A
         "final": final,
         "accepted": seen["accepted"],
     }
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}"
 
 
 def main() -> None:

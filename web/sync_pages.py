@@ -3,6 +3,7 @@ letters (redeliver one / all, skip with a reason), and the carriers' end-of-day 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -94,37 +95,44 @@ def _actor() -> Any:
     return actor
 
 
-@bp.post("/sync/outbox/<int:cursor>/redeliver")
-@roles_required(Role.supervisor)
-def redeliver_one(cursor: int) -> Any:
+def _outbox_action(action: Callable[[Any, str], str]) -> Any:
+    """Run a dead-letter action in one transaction, tell the supervisor, back to the page."""
     try:
         with uow() as s:
-            ids = redeliver(s, _actor(), [cursor], reason=request.form.get("reason", ""))
-        flash(f"Event {ids[0]} queued for delivery again.", "ok")
+            flash(action(s, request.form.get("reason", "")), "ok")
     except OutboxActionError as exc:
         flash(exc.message, "error")
     return redirect(url_for("sync_pages.page"))
+
+
+@bp.post("/sync/outbox/<int:cursor>/redeliver")
+@roles_required(Role.supervisor)
+def redeliver_one(cursor: int) -> Any:
+    def act(s: Any, reason: str) -> str:
+        [event_id] = redeliver(s, _actor(), [cursor], reason=reason)
+        return f"Event {event_id} queued for delivery again."
+
+    return _outbox_action(act)
 
 
 @bp.post("/sync/outbox/redeliver-all")
 @roles_required(Role.supervisor)
 def redeliver_all() -> Any:
-    with uow() as s:
-        ids = redeliver(s, _actor(), None, reason=request.form.get("reason", ""))
-    flash(f"{len(ids)} dead letters queued for delivery again.", "ok")
-    return redirect(url_for("sync_pages.page"))
+    def act(s: Any, reason: str) -> str:
+        ids = redeliver(s, _actor(), None, reason=reason)
+        return f"{len(ids)} dead letters queued for delivery again."
+
+    return _outbox_action(act)
 
 
 @bp.post("/sync/outbox/<int:cursor>/skip")
 @roles_required(Role.supervisor)
 def skip_one(cursor: int) -> Any:
-    try:
-        with uow() as s:
-            event_id = skip(s, _actor(), cursor, reason=request.form.get("reason", ""))
-        flash(f"Event {event_id} skipped; later events of its order flow again.", "ok")
-    except OutboxActionError as exc:
-        flash(exc.message, "error")
-    return redirect(url_for("sync_pages.page"))
+    def act(s: Any, reason: str) -> str:
+        event_id = skip(s, _actor(), cursor, reason=reason)
+        return f"Event {event_id} skipped; later events of its order flow again."
+
+    return _outbox_action(act)
 
 
 @bp.post("/sync/manifests/close")
