@@ -77,13 +77,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _optional_blueprints() -> list[Any]:
     """Feature blueprints (API, sync, …) register themselves here as they land."""
-    from web import waves_api, waves_pages
+    from web import sync_pages, waves_api, waves_pages
 
-    return [waves_api, waves_pages]
+    return [sync_pages, waves_api, waves_pages]
 
 
 def _job_providers() -> list[Any]:
     """Scheduled-job providers (``web/scheduler.py``) register themselves here as they land."""
     from floor import waves
+    from sync import jobs as sync_jobs
 
-    return [waves.register_jobs]
+    return [sync_jobs.register_jobs, waves.register_jobs]
