@@ -1,7 +1,7 @@
 """wave rules: cut-off window, big-order threshold, last scheduled run
 
 Revision ID: waves01
-Revises: 0001
+Revises: sync01
 Create Date: 2026-11-23 13:56:11.558138
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import floor.db
 
 revision = "waves01"
-down_revision = "0001"
+down_revision = "sync01"
 branch_labels = None
 depends_on = None
 
