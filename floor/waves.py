@@ -384,8 +384,9 @@ def plan_waves(
         for c in members:
             c.order.wave_id = wave.id
             transition(session, c.order, OrderStatus.waved, actor, payload={"wave": wave.code})
-    session.flush()
     clock.lap("transitions")
+    session.flush()
+    clock.lap("flush_orders_and_outbox")
     sums = summaries(session, waves)
     for wave in waves:
         publish(session, "wave.planned", sums[wave.id], "dashboard")
