@@ -76,7 +76,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _optional_blueprints() -> list[Any]:
     """Feature blueprints (API, sync, …) register themselves here as they land."""
-    return []
+    from web import api, orders_pages
+
+    return [api, orders_pages]
 
 
 def _job_providers() -> list[Any]:

@@ -63,9 +63,7 @@ class _Bucket:
 
     __slots__ = ("hi", "lo", "mask", "size", "stack", "totes", "x")
 
-    def __init__(
-        self, mask: int, lo: float, hi: float, totes: int, size: float
-    ) -> None:
+    def __init__(self, mask: int, lo: float, hi: float, totes: int, size: float) -> None:
         self.mask, self.lo, self.hi, self.totes, self.size = mask, lo, hi, totes, size
         self.x = (lo + hi) / 2
         self.stack: list[int] = []
@@ -143,9 +141,7 @@ def _buckets(
         b = by_key.get((mask, totes[i]))
         if b is None:
             lo, hi = proxy.span(mask)
-            b = by_key[(mask, totes[i])] = _Bucket(
-                mask, lo, hi, totes[i], proxy.length(mask)
-            )
+            b = by_key[(mask, totes[i])] = _Bucket(mask, lo, hi, totes[i], proxy.length(mask))
         b.stack.append(i)
     return sorted(by_key.values(), key=lambda b: (b.x, b.mask, b.totes))
 
@@ -168,9 +164,7 @@ def _seed_batches(
     return batches
 
 
-def _grow(
-    proxy: _Proxy, window: list[_Bucket], seed: _Bucket, capacity: int
-) -> list[int]:
+def _grow(proxy: _Proxy, window: list[_Bucket], seed: _Bucket, capacity: int) -> list[int]:
     """Fill one cart: start with the seed, then add the cheapest fitting order."""
     batch = [seed.stack.pop()]
     room = capacity - seed.totes

@@ -84,9 +84,7 @@ class Route:
 # --------------------------------------------------------------------------
 
 
-def _via_cross_aisles(
-    layout: Layout, xa: float, ya: float, xb: float, yb: float
-) -> float:
+def _via_cross_aisles(layout: Layout, xa: float, ya: float, xb: float, yb: float) -> float:
     """Shortest walk between points in two different aisles (via front or back)."""
     front = (ya - layout.y_front) + (yb - layout.y_front)
     back = (layout.y_back - ya) + (layout.y_back - yb)
@@ -97,9 +95,7 @@ def distance(layout: Layout, a: Pick, b: Pick) -> float:
     """Shortest aisle-graph distance between two picks."""
     if a.aisle == b.aisle:
         return abs(a.y - b.y)
-    return _via_cross_aisles(
-        layout, layout.aisle_x[a.aisle], a.y, layout.aisle_x[b.aisle], b.y
-    )
+    return _via_cross_aisles(layout, layout.aisle_x[a.aisle], a.y, layout.aisle_x[b.aisle], b.y)
 
 
 def _depot_distance(layout: Layout, p: Pick) -> float:
@@ -134,9 +130,7 @@ def validate(layout: Layout, picks: Sequence[Pick]) -> None:
 def picks_by_aisle(picks: Sequence[Pick]) -> dict[int, list[int]]:
     """Pick indices grouped by aisle, each group sorted by y (front to back)."""
     ordered = sorted(range(len(picks)), key=lambda i: (picks[i].aisle, picks[i].y, i))
-    return {
-        aisle: list(g) for aisle, g in groupby(ordered, key=lambda i: picks[i].aisle)
-    }
+    return {aisle: list(g) for aisle, g in groupby(ordered, key=lambda i: picks[i].aisle)}
 
 
 # --------------------------------------------------------------------------
@@ -192,11 +186,7 @@ def _patterns(col: _Column) -> list[_Pattern]:
     ]
     if n >= 2:
         gap = max(range(1, n), key=lambda i: ys[i + 1] - ys[i])
-        pats.append(
-            _Pattern(
-                "split", 2 * (length - (ys[gap + 1] - ys[gap])), 2, 2, False, gap=gap
-            )
-        )
+        pats.append(_Pattern("split", 2 * (length - (ys[gap + 1] - ys[gap])), 2, 2, False, gap=gap))
     return pats
 
 
@@ -411,9 +401,7 @@ def route_s_shape(layout: Layout, picks: Sequence[Pick]) -> Route:
     """S-shape (traversal) routing, started from the left or the right end, whichever is shorter."""
     validate(layout, picks)
     groups = list(picks_by_aisle(picks).values())
-    candidates = [
-        _route(layout, picks, _s_shape_order(g)) for g in (groups, groups[::-1])
-    ]
+    candidates = [_route(layout, picks, _s_shape_order(g)) for g in (groups, groups[::-1])]
     return min(candidates, key=lambda r: r.length_m)
 
 
