@@ -148,9 +148,7 @@ def timed(router: Router, picks: list[Pick]) -> tuple[Route, float]:
 
 
 def bench_size(size: int) -> SizeResult:
-    res = SizeResult(
-        size, 0, [], [], [], {"optimal": [], "s_shape": [], "largest_gap": []}, False
-    )
+    res = SizeResult(size, 0, [], [], [], {"optimal": [], "s_shape": [], "largest_gap": []}, False)
     for seed in SEEDS:
         rng = random.Random(seed * 1000 + size)
         for _ in range(LISTS_PER_SEED):
@@ -231,9 +229,7 @@ def batching_table(n_orders: int = 2000, seed: int = 7) -> str:
     orders = [
         BatchOrder(
             i,
-            tuple(
-                Pick(rng.randrange(aisles), rng.uniform(0.0, 30.0)) for _ in range(3)
-            ),
+            tuple(Pick(rng.randrange(aisles), rng.uniform(0.0, 30.0)) for _ in range(3)),
             1,
         )
         for i in range(n_orders)

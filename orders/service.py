@@ -143,6 +143,13 @@ def _existing(session: Session, external_ids: set[str]) -> dict[str, tuple[int, 
     return found
 
 
+def _ids_by(session: Session, key: Any, value: Any, keys: Sequence[Any]) -> dict[Any, Any]:
+    found: dict[Any, Any] = {}
+    for chunk in _chunks(list(keys)):
+        found.update(session.execute(select(key, value).where(key.in_(chunk))).all())
+    return found
+
+
 def _sku_ids(session: Session, codes: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in _chunks(sorted(codes)):
@@ -205,9 +212,11 @@ def _insert(
                 "updated_at": now,
             }
         )
-    order_ids = session.scalars(
-        insert(Order).returning(Order.id, sort_by_parameter_order=True), order_rows
-    ).all()
+    # Plain executemany, then one keyed read-back: RETURNING in parameter order would make
+    # SQLAlchemy insert row by row on SQLite (no sentinel column), ten times slower.
+    session.execute(insert(Order.__table__), order_rows)
+    ids_by_ext = _ids_by(session, Order.external_id, Order.id, [o.external_id for _, o in accepted])
+    order_ids = [ids_by_ext[o.external_id] for _, o in accepted]
 
     line_rows = []
     k = 0
@@ -223,16 +232,23 @@ def _insert(
                 }
             )
             k += 1
-    line_ids = session.scalars(
-        insert(OrderLine).returning(OrderLine.id, sort_by_parameter_order=True), line_rows
-    ).all()
+    session.execute(insert(OrderLine.__table__), line_rows)
+    line_key: dict[tuple[int, str], int] = {}
+    for chunk in _chunks(order_ids):
+        for order_id, line_id, row_id in session.execute(
+            select(OrderLine.order_id, OrderLine.line_id, OrderLine.id).where(
+                OrderLine.order_id.in_(chunk)
+            )
+        ):
+            line_key[(order_id, line_id)] = row_id
+    line_ids = [line_key[(row["order_id"], row["line_id"])] for row in line_rows]
     reservations = [
         {"order_line_id": line_id, "stock_id": stock_id, "quantity": qty, "created_at": now}
         for line_id, picks in zip(line_ids, allocation.picks, strict=True)
         for stock_id, qty in picks
     ]
     if reservations:
-        session.execute(insert(Reservation), reservations)
+        session.execute(insert(Reservation.__table__), reservations)
     apply_allocation(session, allocation)
 
     events = []
@@ -276,7 +292,7 @@ def _insert(
             publish(session, "exception.opened", {"reason": "short_allocation", "order": ext})
     record_events(session, events)
     if exceptions:
-        session.execute(insert(FloorException), exceptions)
+        session.execute(insert(FloorException.__table__), exceptions)
 
 
 # --- actions ----------------------------------------------------------------------------------

@@ -80,4 +80,4 @@ def record_events(session: Session, events: list[dict[str, Any]]) -> None:
         }
         for ev in events
     ]
-    session.execute(insert(OutboxEvent), rows)
+    session.execute(insert(OutboxEvent.__table__), rows)
