@@ -54,9 +54,6 @@ class Allocation:
     picks: list[list[tuple[int, int]]]
     taken: dict[int, int]
 
-    def reserved(self, i: int) -> int:
-        return sum(q for _, q in self.picks[i])
-
 
 def _candidates(session: Session, sku_ids: Iterable[int]) -> dict[int, list[list[int]]]:
     """Stock rows with something available, per SKU, in picking preference order, as

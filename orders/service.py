@@ -170,6 +170,7 @@ def _insert(
     outbox events (received + allocated/short) and shortage exceptions."""
     demands = [(sku_ids[ln.sku], ln.quantity) for _, o in accepted for ln in o.lines]
     allocation = allocate(session, demands)
+    reserved = [sum(q for _, q in picks) for picks in allocation.picks]
     stamp = now.isoformat()
 
     order_rows = []
@@ -179,7 +180,7 @@ def _insert(
     for _, o in accepted:
         missing = []
         for ln in o.lines:
-            got = allocation.reserved(k)
+            got = reserved[k]
             if got < ln.quantity:
                 missing.append(
                     {
@@ -228,7 +229,7 @@ def _insert(
                     "line_id": ln.line_id,
                     "sku_id": sku_ids[ln.sku],
                     "quantity": ln.quantity,
-                    "reserved_qty": allocation.reserved(k),
+                    "reserved_qty": reserved[k],
                 }
             )
             k += 1

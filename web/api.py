@@ -12,8 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
+import gc
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -247,6 +250,43 @@ def _reason_arg() -> str:
 # --- orders -----------------------------------------------------------------------------------
 
 
+class _GcPause:
+    """Pause the cyclic garbage collector while a batch is processed (re-enabled when the last
+    concurrent batch ends). A 1,000-order batch allocates ~100k short-lived containers; full
+    collections over them cost ~15-20 % of the batch's CPU (bench/bench_api.py). Reference
+    counting still frees everything acyclic; cycles are collected right after."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._was_enabled = True
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._was_enabled:
+                gc.enable()
+
+
+gc_paused = _GcPause()
+
+
+def with_gc_paused(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with gc_paused:
+            return view(*args, **kwargs)
+
+    return wrapped
+
+
 def _retrying(work: Callable[[Session], Any]) -> Any:
     """Run ``work`` in one transaction; a unique-key race (another writer inserted the same
     external id first) rolls back and runs it again, which then answers 200 or 409."""
@@ -302,6 +342,7 @@ def _result_json(r: IntakeResult) -> dict[str, Any]:
 
 
 @bp.post("/orders/batch")
+@with_gc_paused
 def create_batch() -> Any:
     body = json_body()
     orders = body.get("orders") if isinstance(body, dict) else body
@@ -323,6 +364,7 @@ def create_batch() -> Any:
 
 
 @bp.post("/orders/import")
+@with_gc_paused
 def import_orders() -> Any:
     upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
     if upload is not None:
