@@ -9,7 +9,8 @@ since passed still answers 200.
 
 Reason codes (stable; the OMS may switch on them):
 
-``invalid_type`` ``missing_field`` ``too_long`` ``invalid_external_id`` ``invalid_priority``
+``invalid_type`` ``invalid_characters`` ``missing_field`` ``too_long`` ``invalid_external_id``
+``invalid_priority``
 ``invalid_datetime`` ``ship_by_in_past`` ``unsupported_carrier`` ``unsupported_service``
 ``invalid_country`` ``invalid_email`` ``invalid_lines`` ``too_many_lines`` ``invalid_quantity``
 ``duplicate_line`` ``unknown_sku``
@@ -41,6 +42,8 @@ _NO_POSTAL = (
 NO_POSTAL_CODE = frozenset(_NO_POSTAL.split())
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# NUL cannot be stored in PostgreSQL text; lone surrogates cannot be encoded as UTF-8.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 # (field, required, max length) of the ship-to address, in the order errors are reported.
 SHIP_TO_FIELDS: tuple[tuple[str, bool, int], ...] = (
@@ -155,6 +158,9 @@ class _Checker:
             self.add("invalid_type", path, f"{path} must be a string")
             return None
         value = value.strip()
+        if _UNSTORABLE.search(value):
+            self.add("invalid_characters", path, f"{path} contains NUL or unpaired surrogates")
+            return None
         if not value and required:
             self.add("missing_field", path, f"{path} is required")
             return None
@@ -162,6 +168,11 @@ class _Checker:
             self.add("too_long", path, f"{path} is longer than {max_len} characters")
             return None
         return value
+
+
+def storable(text: str) -> bool:
+    """False for strings no database here can store (NUL, unpaired surrogates)."""
+    return _UNSTORABLE.search(text) is None
 
 
 def parse_datetime(value: Any) -> dt.datetime | None:

@@ -30,7 +30,7 @@ from floor.models import FloorException, Package, Reservation, Sku
 from floor.reservation import allocate, apply_allocation, release_order
 from floor.statemachine import InvalidTransition
 from floor.states import ExceptionReason, ExceptionStatus
-from orders.intake import CanonicalOrder, FieldError, check_world, validate
+from orders.intake import CanonicalOrder, FieldError, check_world, storable, validate
 from orders.models import Order, OrderLine
 from orders.states import ORDER_MACHINE, OrderStatus
 from orders.transitions import event_payload, transition
@@ -300,6 +300,8 @@ def _insert(
 
 
 def load_order(session: Session, external_id: str, *, lock: bool = False) -> Order:
+    if not storable(external_id):
+        raise OrderActionError("not_found", "no such order")
     stmt = select(Order).where(Order.external_id == external_id)
     if lock:
         stmt = stmt.with_for_update()

@@ -30,7 +30,7 @@ from floor.accounts import check_api_key
 from floor.reservation import available_to_promise
 from floor.statemachine import InvalidTransition
 from orders import csv_import
-from orders.intake import FieldError, parse_datetime
+from orders.intake import FieldError, parse_datetime, storable
 from orders.service import (
     CONFLICT,
     CREATED,
@@ -242,6 +242,8 @@ def _reason_arg() -> str:
         return ""
     if not isinstance(reason, str):
         raise Invalid([FieldError("invalid_type", "reason", "reason must be a string")])
+    if not storable(reason):
+        raise Invalid([FieldError("invalid_characters", "reason", "reason contains NUL")])
     if len(reason) > 500:
         raise Invalid([FieldError("too_long", "reason", "reason is longer than 500 characters")])
     return reason.strip()
@@ -505,7 +507,7 @@ def inventory() -> Any:
         if code.strip()
     ]
     with uow() as s:
-        atp = available_to_promise(s, wanted if wanted else None)
+        atp = available_to_promise(s, [c for c in wanted if storable(c)] if wanted else None)
     return jsonify(
         inventory=[{"sku": code, "available": qty} for code, qty in atp.items()],
         unknown_skus=[code for code in dict.fromkeys(wanted) if code not in atp],

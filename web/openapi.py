@@ -18,6 +18,7 @@ from orders.states import OrderStatus
 
 REASON_CODES = [
     "invalid_type",
+    "invalid_characters",
     "missing_field",
     "too_long",
     "invalid_external_id",

@@ -316,3 +316,18 @@ def test_inactive_sku_is_unknown(api, sessions):
         ),
     )
     assert r.status_code == 422 and r.get_json()["errors"][0]["code"] == "unknown_sku"
+
+
+def test_unstorable_characters_are_refused_not_500(api, sessions):
+    before = counts(sessions)
+    r = api.post("/orders", json=order_payload("NUL\x00", notes="\ud800"))
+    assert r.status_code == 422
+    assert {(e["code"], e["field"]) for e in r.get_json()["errors"]} == {
+        ("invalid_characters", "external_id"),
+        ("invalid_characters", "notes"),
+    }
+    assert api.get("/orders/A%00B").status_code == 404
+    assert api.post("/orders/A%00B/cancel").status_code == 404
+    body = api.get("/inventory?sku=SKU%00X").get_json()
+    assert body == {**body, "inventory": [], "unknown_skus": ["SKU\x00X"]}
+    assert counts(sessions) == before
