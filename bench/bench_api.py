@@ -256,6 +256,56 @@ def profile(url: str, bodies: list[bytes]) -> tuple[float, list[tuple[str, float
     return elapsed, ranked, top
 
 
+PHASES = (
+    ("orders.service", "validate", "validate every order (orders/intake.py)"),
+    ("orders.service", "_existing", "look up existing external ids"),
+    ("orders.service", "_sku_ids", "look up SKUs"),
+    ("orders.service", "allocate", "allocate stock (one query + plan)"),
+    ("orders.service", "apply_allocation", "UPDATE stock (executemany)"),
+    ("orders.service", "record_events", "INSERT outbox events (executemany)"),
+    ("orders.service", "_insert", "all writes (orders, lines, reservations, events, stock)"),
+    ("orders.service", "create_orders", "intake service in all"),
+    ("web.api", "json_body", "read + json.loads the request body"),
+)
+
+
+def phases(url: str, bodies: list[bytes]) -> tuple[float, list[tuple[str, float]]]:
+    """In-process run with a stopwatch around each step of the service (seconds per batch)."""
+    import functools
+    import importlib
+
+    from app import create_app
+
+    spent: dict[str, float] = defaultdict(float)
+    originals = []
+    for module_name, name, label in PHASES:
+        module = importlib.import_module(module_name)
+        fn = getattr(module, name)
+        originals.append((module, name, fn))
+
+        def timed(*a: Any, _fn: Any = fn, _label: str = label, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return _fn(*a, **k)
+            finally:
+                spent[_label] += time.perf_counter() - t0
+
+        setattr(module, name, functools.wraps(fn)(timed))
+    try:
+        app = create_app({"database_url": url, "secret_key": "bench"})
+        client = app.test_client()
+        started = time.perf_counter()
+        for body in bodies:
+            assert client.post("/api/v1/orders/batch", data=body, headers=AUTH).status_code == 200
+        total = time.perf_counter() - started
+        app.extensions["floor"].engine.dispose()
+    finally:
+        for module, name, fn in originals:
+            setattr(module, name, fn)
+    per_batch = [(label, spent[label] / len(bodies)) for _, _, label in PHASES]
+    return total / len(bodies), per_batch
+
+
 def pg_url() -> str | None:
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
@@ -276,6 +326,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update the results doc")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     orders = make_orders(args.orders)
     bodies = [
         json.dumps({"orders": orders[i : i + BATCH]}).encode() for i in range(0, len(orders), BATCH)
@@ -298,6 +349,7 @@ def main() -> None:
         http = run_http(sqlite_copy(template, "http.sqlite3"), bodies)
         core = run_core(sqlite_copy(template, "core.sqlite3"), orders)
         prof_elapsed, areas, top = profile(sqlite_copy(template, "prof.sqlite3"), bodies)
+        batch_s, steps = phases(sqlite_copy(template, "phases.sqlite3"), bodies)
         pg = None
         url = pg_url()
         if url:
@@ -325,8 +377,10 @@ def main() -> None:
             f"({pg['elapsed']:.2f} s); outcomes {pg['outcomes']}"
         )
     report = "\n".join(lines)
+    steps_table = "\n".join(f"| {label} | {sec * 1000:.0f} ms |" for label, sec in steps)
     where = "\n".join(f"| {area} | {share:.0%} |" for area, share in areas if share >= 0.005)
     print(report)
+    print(steps_table)
     print(where)
     print(top)
     if args.no_write:
@@ -338,7 +392,8 @@ def main() -> None:
         f"""# Benchmark: OMS batch intake over HTTP
 
 `python -m bench.bench_api` — {dt.date.today().isoformat()}, {os.cpu_count()} cores
-({cpu or platform.processor()}), Python {platform.python_version()}, {platform.system()}.
+({cpu or platform.processor()}), Python {platform.python_version()}, {platform.system()}; load
+average {load_before:.1f} when it started (other work on the machine slows every figure alike).
 
 {n:,} orders of 3 lines each (random SKUs of the demo's 300, quantity 1–3, stock topped up so
 every order allocates) posted as {len(bodies)} requests of {BATCH} to `POST /api/v1/orders/batch`
@@ -349,7 +404,17 @@ written with its lines, reservations and two outbox events (`order.received`,
 
 {report}
 
-## Where the time goes (in-process run, share of profiled time)
+## Where the time goes
+
+Per batch of {BATCH} orders, in-process (Flask test client, no sockets), stopwatch around each
+step (nested: "all writes" contains the stock, event and allocation steps; "intake service in
+all" contains everything but the HTTP layer). One batch took {batch_s * 1000:.0f} ms in all.
+
+| step | time per batch |
+|---|---|
+{steps_table}
+
+Share of profiled time by area (cProfile, same run shape):
 
 | area | share |
 |---|---|
