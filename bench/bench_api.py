@@ -264,7 +264,7 @@ PHASES = (
     ("orders.service", "apply_allocation", "UPDATE stock (executemany)"),
     ("orders.service", "record_events", "INSERT outbox events (executemany)"),
     ("orders.service", "_insert", "all writes (orders, lines, reservations, events, stock)"),
-    ("orders.service", "create_orders", "intake service in all"),
+    ("web.api", "create_orders", "intake service in all"),
     ("web.api", "json_body", "read + json.loads the request body"),
 )
 

@@ -57,25 +57,37 @@ class Allocation:
 
 def _candidates(session: Session, sku_ids: Iterable[int]) -> dict[int, list[list[int]]]:
     """Stock rows with something available, per SKU, in picking preference order, as
-    ``[stock id, free quantity]`` pairs (one query; rows locked on PostgreSQL)."""
+    ``[stock id, free quantity]`` pairs (stock rows locked on PostgreSQL)."""
     ids = sorted(set(sku_ids))
     if not ids:
         return {}
+    # Stock by SKU first (ix_stock_sku_id), then the few locations it is in: joined in one
+    # statement, SQLite drives from locations by type and probes every SKU at every location.
     stmt = (
-        select(Stock.id, Stock.sku_id, Stock.on_hand - Stock.reserved, Location.type, Stock.expiry)
-        .join(Location, Location.id == Stock.location_id)
-        .where(
-            Stock.sku_id.in_(ids),
-            Stock.on_hand > Stock.reserved,
-            Location.active.is_(True),
-            Location.type.in_(PICKABLE),
+        select(
+            Stock.id, Stock.sku_id, Stock.on_hand - Stock.reserved, Stock.location_id, Stock.expiry
         )
+        .where(Stock.sku_id.in_(ids), Stock.on_hand > Stock.reserved)
         .order_by(Stock.id)
     )
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Stock)
+        stmt = stmt.with_for_update()
+    stock = session.execute(stmt).all()
+    loc_types = dict(
+        session.execute(
+            select(Location.id, Location.type).where(
+                Location.id.in_({r[3] for r in stock}),
+                Location.active.is_(True),
+                Location.type.in_(PICKABLE),
+            )
+        ).all()
+    )
     rows = sorted(
-        session.execute(stmt).all(),
+        (
+            (sid, sku, free, loc_types[loc], exp)
+            for sid, sku, free, loc, exp in stock
+            if loc in loc_types
+        ),
         key=lambda r: (
             r[1],
             0 if r[3] == LocationType.pick_face else 1,
