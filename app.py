@@ -76,11 +76,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _optional_blueprints() -> list[Any]:
     """Feature blueprints (API, sync, …) register themselves here as they land."""
-    from web import api, orders_pages
+    from web import api, orders_pages, sync_pages
 
-    return [api, orders_pages]
+    return [api, orders_pages, sync_pages]
 
 
 def _job_providers() -> list[Any]:
     """Scheduled-job providers (``web/scheduler.py``) register themselves here as they land."""
-    return []
+    from sync import jobs as sync_jobs
+
+    return [sync_jobs.register_jobs]

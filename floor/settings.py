@@ -22,6 +22,21 @@ class Settings:
     printers: str = ""  # FLOOR_PRINTERS
     max_body_bytes: int = 8 * 1024 * 1024  # FLOOR_MAX_BODY_BYTES
     run_scheduler: bool = False  # FLOOR_RUN_SCHEDULER (serve turns it on)
+    # Upstream sync (docs/api-webhooks.md)
+    webhook_timeout_s: float = 5.0  # FLOOR_WEBHOOK_TIMEOUT_S: per delivery attempt
+    webhook_max_attempts: int = 25  # FLOOR_WEBHOOK_MAX_ATTEMPTS: then dead letter
+    webhook_backoff_base_s: float = 2.0  # FLOOR_WEBHOOK_BACKOFF_BASE_S: first retry delay
+    webhook_backoff_max_s: float = 900.0  # FLOOR_WEBHOOK_BACKOFF_MAX_S: longest retry delay
+    webhook_concurrency: int = 8  # FLOOR_WEBHOOK_CONCURRENCY: parallel posts (across orders)
+    webhook_batch: int = 64  # FLOOR_WEBHOOK_BATCH: events claimed per round
+    stuck_after_min: int = 120  # FLOOR_STUCK_AFTER_MIN: reconciliation threshold
+    gs1_company_prefix: str = "0614141"  # FLOOR_GS1_COMPANY_PREFIX (SSCCs)
+    sscc_extension_digit: int = 0  # FLOOR_SSCC_EXTENSION_DIGIT
+    carrier_urls: str = ""  # FLOOR_CARRIER_URLS: "name=http://host:port/base,..." (HTTP carriers)
+    carrier_api_key: str = ""  # FLOOR_CARRIER_API_KEY: bearer key for HTTP carriers
+    tracking_poll_s: int = 300  # FLOOR_TRACKING_POLL_S: 0 = no tracking polls
+    eod_close_at: str = ""  # FLOOR_EOD_CLOSE_AT: "HH:MM" (UTC) auto end-of-day close; "" = by hand
+    demo_delivery_min: float = 2.0  # FLOOR_DEMO_DELIVERY_MIN: demo carrier delivers after this
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -36,6 +51,8 @@ class Settings:
                 continue
             if f.type in ("int", int):
                 values[f.name] = int(raw)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw)
             elif f.type in ("bool", bool):
                 values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:

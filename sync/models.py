@@ -17,13 +17,21 @@ class OutboxStatus(enum.StrEnum):
     pending = "pending"
     delivered = "delivered"
     dead = "dead"
+    skipped = "skipped"  # a dead letter a supervisor chose not to deliver (audited)
 
 
 O = OutboxStatus  # noqa: E741
 OUTBOX_MACHINE: StateMachine[OutboxStatus] = StateMachine(
     "outbox_event",
-    {O.pending: {O.delivered, O.dead}, O.dead: {O.pending}, O.delivered: set()},
+    {
+        O.pending: {O.delivered, O.dead},
+        O.dead: {O.pending, O.skipped},
+        O.delivered: set(),
+        O.skipped: set(),
+    },
 )
+# Statuses that still hold back the later events of the same order.
+UNDELIVERED = (O.pending, O.dead)
 
 
 class OutboxEvent(Base):
@@ -48,3 +56,9 @@ class OutboxEvent(Base):
     next_attempt_at: Mapped[dt.datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
     delivered_at: Mapped[dt.datetime | None]
+    # Delivery bookkeeping: a claim is a lease (next_attempt_at moves past the attempt's time-out)
+    # identified by claim_token, so a worker that lost its lease cannot overwrite a newer result.
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    last_attempt_at: Mapped[dt.datetime | None]
+    last_status_code: Mapped[int | None]
+    dead_at: Mapped[dt.datetime | None]

@@ -1,0 +1,172 @@
+"""The reconciliation endpoint and page, dead-letter actions, end-of-day close and its PDF."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import re
+import zlib
+
+from sqlalchemy import select
+
+from floor.db import unit_of_work, utcnow
+from floor.models import AuditEntry, FloorException, Manifest, Package
+from floor.packing import PackSpec, pack_order
+from floor.shipping import ship_order
+from floor.states import ExceptionStatus
+from orders.models import Order
+from sync.carriers import DemoCarrier
+from sync.models import OutboxEvent, OutboxStatus
+from sync.webhooks import dead_letter
+from tests.conftest import login, make_test_app
+from tests.sync.conftest import SYSTEM, make_events, new_order, walk_to_picked
+
+KEY = {"Authorization": "Bearer demo-oms-key-change-me"}
+
+
+def csrf(client, path="/sync"):
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def kill_first_event(sessions):
+    with unit_of_work(sessions) as s:
+        ev = s.scalars(
+            select(OutboxEvent).where(OutboxEvent.status == "pending").order_by(OutboxEvent.id)
+        ).first()
+        ev.attempts = 3
+        dead_letter(s, ev, utcnow(), "HTTP 422 (not retried)")
+        return ev.id, ev.event_id
+
+
+def pdf_text(pdf: bytes) -> str:
+    """Text of a reportlab PDF: undo its content streams' ASCII85 + Flate encoding."""
+    out = []
+    for m in re.finditer(rb"stream\r?\n(.*?)endstream", pdf, re.S):
+        raw = m.group(1).strip()
+        if raw.endswith(b"~>"):
+            raw = base64.a85decode(raw[:-2].replace(b"\n", b""))
+        with contextlib.suppress(zlib.error):
+            raw = zlib.decompress(raw)
+        out.append(raw.decode("latin-1"))
+    return "\n".join(out)
+
+
+def test_reconciliation_json_needs_a_key_or_a_supervisor(app, client):
+    assert client.get("/api/v1/reconciliation").status_code == 401
+    bad = client.get("/api/v1/reconciliation", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401 and bad.json["error"]["code"] == "invalid_api_key"
+    ok = client.get("/api/v1/reconciliation", headers=KEY)
+    assert ok.status_code == 200
+    assert set(ok.json) == {"generated_at", "unacknowledged", "dead_letters", "stuck_orders"}
+    wrong = client.get("/api/v1/reconciliation?stuck_after_min=abc", headers=KEY)
+    assert wrong.status_code == 422 and wrong.json["errors"][0]["field"] == "stuck_after_min"
+    login(client, badge="BADGE-PICKER-1")
+    assert client.get("/api/v1/reconciliation").status_code == 403
+    assert client.get("/sync").status_code == 403
+    client.post("/logout", data={"csrf_token": csrf(client, "/login")})
+    login(client, username="sam", password="supervisor-demo")
+    assert client.get("/api/v1/reconciliation").status_code == 200
+
+
+def test_reconciliation_lists_unacknowledged_dead_and_stuck(app, client, sessions):
+    make_events(sessions, orders=3, per_order=2)
+    cursor, event_id = kill_first_event(sessions)
+    with unit_of_work(sessions) as s:
+        order = s.scalars(select(Order).where(Order.external_id == "EV-00002")).one()
+        old = (utcnow() - dt.timedelta(hours=3)).isoformat()
+        order.created_at = utcnow() - dt.timedelta(hours=4)
+        order.status_times = {**order.status_times, order.status.value: old}
+    body = client.get("/api/v1/reconciliation", headers=KEY).json
+    assert body["dead_letters"]["count"] == 1
+    dead = body["dead_letters"]["events"][0]
+    assert dead["event_id"] == event_id and dead["status"] == "dead" and dead["attempts"] == 3
+    assert body["unacknowledged"]["count"] == 5
+    assert body["unacknowledged"]["oldest_at"] is not None
+    assert [o["order"] for o in body["stuck_orders"]["orders"]] == ["EV-00002"]
+    assert body["stuck_orders"]["orders"][0]["minutes"] >= 179
+    assert body["stuck_orders"]["threshold_min"] == 120
+    later = client.get("/api/v1/reconciliation?stuck_after_min=240", headers=KEY).json
+    assert later["stuck_orders"]["count"] == 0
+
+
+def test_supervisor_redelivers_and_skips_dead_letters_with_csrf_and_audit(app, client, sessions):
+    make_events(sessions, orders=2, per_order=1)
+    cursor, event_id = kill_first_event(sessions)
+    login(client, username="sam", password="supervisor-demo")
+    page = client.get("/sync").get_data(as_text=True)
+    assert event_id in page and "Redeliver all" in page
+    assert client.post(f"/sync/outbox/{cursor}/redeliver").status_code == 400  # no CSRF token
+    r = client.post(f"/sync/outbox/{cursor}/redeliver", data={"csrf_token": csrf(client)})
+    assert r.status_code == 302
+    with unit_of_work(sessions) as s:
+        ev = s.get(OutboxEvent, cursor)
+        assert ev.status == OutboxStatus.pending and ev.attempts == 0
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "webhook.redeliver")).one()
+        assert entry.actor == "sam" and entry.details["event_ids"] == [event_id]
+        exc = s.scalars(select(FloorException)).one()
+        assert exc.status == ExceptionStatus.resolved and exc.resolved_by_id is not None
+    assert "No dead letters." in client.get("/sync").get_data(as_text=True)
+
+    cursor, _ = kill_first_event(sessions)
+    token = csrf(client)
+    r = client.post(f"/sync/outbox/{cursor}/skip", data={"csrf_token": token, "reason": ""})
+    assert "say why" in client.get("/sync").get_data(as_text=True)
+    r = client.post(
+        f"/sync/outbox/{cursor}/skip", data={"csrf_token": token, "reason": "duplicate order"}
+    )
+    assert r.status_code == 302
+    with unit_of_work(sessions) as s:
+        assert s.get(OutboxEvent, cursor).status == OutboxStatus.skipped
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "webhook.skip")).one()
+        assert entry.reason == "duplicate order"
+
+    cursor, _ = kill_first_event(sessions)  # the next oldest pending event
+    r = client.post("/sync/outbox/redeliver-all", data={"csrf_token": csrf(client)})
+    with unit_of_work(sessions) as s:
+        assert s.get(OutboxEvent, cursor).status == OutboxStatus.pending
+
+
+def test_end_of_day_close_makes_a_manifest_and_its_pdf(app, client, sessions):
+    with unit_of_work(sessions) as s:
+        for ext, weight in (("SO-A", 1250), ("SO-B", 480)):
+            order = new_order(s, ext)
+            walk_to_picked(s, order)
+            pack_order(s, order, [PackSpec({"1": 2, "2": 1}, weight_g=weight)], "PACK-01", SYSTEM)
+            ship_order(s, order, DemoCarrier(), SYSTEM)
+        ssccs = sorted(p.sscc for p in s.scalars(select(Package)))
+    login(client, username="sam", password="supervisor-demo")
+    page = client.get("/sync").get_data(as_text=True)
+    assert "demo (2 packages)" in page
+    r = client.post("/sync/manifests/close", data={"csrf_token": csrf(client), "carrier": "demo"})
+    assert r.status_code == 302
+    with unit_of_work(sessions) as s:
+        manifest = s.scalars(select(Manifest)).one()
+        assert manifest.carrier == "demo" and manifest.day == utcnow().date().isoformat()
+        assert manifest.reference.startswith("DM-")
+        assert manifest.data["totals"] == {"packages": 2, "orders": 2, "weight_g": 1730}
+        assert {p.manifest_id for p in s.scalars(select(Package))} == {manifest.id}
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "manifest.close")).one()
+        assert entry.actor == "sam"
+    pdf = client.get(f"/sync/manifests/{manifest.id}.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.data.startswith(b"%PDF")
+    text = pdf_text(pdf.data)
+    for sscc in ssccs:
+        assert sscc in text
+    assert "1.730 kg" in text and manifest.reference in text
+    data = client.get(f"/sync/manifests/{manifest.id}.json").json
+    assert [p["sscc"] for p in data["packages"]] == ssccs
+    # Nothing left to close: the supervisor is told so.
+    client.post("/sync/manifests/close", data={"csrf_token": csrf(client), "carrier": "demo"})
+    assert "no shipped packages of demo" in client.get("/sync").get_data(as_text=True)
+
+
+def test_jobs_are_registered_when_configured(sqlite_url):
+    app = make_test_app(sqlite_url)
+    jobs = {j.id for j in app.extensions["floor"].scheduler.get_jobs()}
+    assert "sync.deliver_webhooks" not in jobs and "sync.poll_tracking" in jobs
+    app = make_test_app(sqlite_url, oms_webhook_url="http://127.0.0.1:9/hook", eod_close_at="18:30")
+    jobs = {j.id for j in app.extensions["floor"].scheduler.get_jobs()}
+    assert {"sync.deliver_webhooks", "sync.poll_tracking", "sync.close_all_carriers"} <= jobs

@@ -1,0 +1,133 @@
+"""Signing, what one attempt's answer means, and when the next attempt comes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import hmac
+import random
+import subprocess
+
+import pytest
+import requests
+
+from sync.sandbox import Chaos, OmsReceiver
+from sync.webhooks import Outcome, RetryPolicy, attempt, classify, parse_retry_after, sign, verify
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+def test_signature_is_hmac_sha256_of_timestamp_dot_body():
+    body = b'{"event_id":"e1","type":"order.shipped"}'
+    expected = hmac.new(b"s3cret", b"1795435200." + body, hashlib.sha256).hexdigest()
+    assert sign("s3cret", 1795435200, body) == f"sha256={expected}"
+    assert verify("s3cret", "1795435200", body, f"sha256={expected}")
+    assert not verify("other", "1795435200", body, f"sha256={expected}")
+    assert not verify("s3cret", "1795435201", body, f"sha256={expected}")
+    assert not verify("s3cret", "1795435200", body + b" ", f"sha256={expected}")
+    # Stale timestamps are refused when the receiver passes its clock.
+    assert not verify("s3cret", "1795435200", body, f"sha256={expected}", now=1795435200 + 301)
+
+
+def test_openssl_computes_the_same_signature():
+    body = b'{"event_id":"e1"}'
+    out = subprocess.run(
+        ["openssl", "dgst", "-sha256", "-hmac", "s3cret"],
+        input=b"1795435200." + body,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    assert sign("s3cret", 1795435200, body) == "sha256=" + out.strip().split()[-1]
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (200, "delivered"),
+        (201, "delivered"),
+        (204, "delivered"),
+        (408, "retry"),
+        (429, "retry"),
+        (500, "retry"),
+        (502, "retry"),
+        (503, "retry"),
+        (400, "dead"),
+        (401, "dead"),
+        (404, "dead"),
+        (409, "dead"),
+        (422, "dead"),
+        (301, "dead"),
+    ],
+)
+def test_status_codes_are_classified(code, kind):
+    assert classify(code, {}, NOW).kind == kind
+
+
+def test_retry_after_in_seconds_and_as_http_date():
+    assert parse_retry_after("120", NOW) == 120
+    date = email.utils.format_datetime(NOW + dt.timedelta(seconds=90), usegmt=True)
+    assert parse_retry_after(date, NOW) == 90
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", NOW) == 0  # in the past
+    assert parse_retry_after("soon", NOW) is None
+    assert parse_retry_after(None, NOW) is None
+    assert parse_retry_after("99999999", NOW) == 3600  # capped
+    out = classify(503, {"Retry-After": "30"}, NOW)
+    assert out == Outcome("retry", 503, "HTTP 503", 30.0)
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap():
+    policy = RetryPolicy(max_attempts=10, base_s=2, max_s=60)
+    rng = random.Random(1)
+    for attempts, ceiling in [(1, 2), (2, 4), (3, 8), (4, 16), (5, 32), (6, 60), (12, 60)]:
+        delays = [policy.backoff_s(attempts, rng) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len({round(d, 6) for d in delays}) > 100  # jittered, not one fixed value
+
+
+def test_retry_after_wins_over_backoff_and_is_never_undercut():
+    policy = RetryPolicy(max_attempts=10, base_s=2, max_s=60)
+    rng = random.Random(2)
+    out = Outcome("retry", 429, "HTTP 429", 45.0)
+    delays = [policy.delay_s(out, 1, rng) for _ in range(100)]
+    assert all(45 <= d <= 46 for d in delays)
+
+
+def test_attempt_against_a_real_receiver_refused_and_timed_out():
+    http = requests.Session()
+    with OmsReceiver("k") as oms:
+        ok = attempt(
+            http,
+            oms.url,
+            "k",
+            "e-1",
+            b'{"event_id":"e-1","cursor":1,"order":"A"}',
+            timeout_s=2,
+            now=dt.datetime.now(dt.UTC),
+        )
+        assert ok.kind == "delivered" and ok.status_code == 200
+        bad = attempt(
+            http,
+            oms.url,
+            "wrong",
+            "e-2",
+            b'{"event_id":"e-2"}',
+            timeout_s=2,
+            now=dt.datetime.now(dt.UTC),
+        )
+        assert bad == Outcome("dead", 401, "HTTP 401 (not retried)")
+        url = oms.url
+    refused = attempt(http, url, "k", "e-3", b"{}", timeout_s=1, now=dt.datetime.now(dt.UTC))
+    assert refused.kind == "retry" and refused.status_code is None
+    assert "refused" in refused.error.lower()
+    with OmsReceiver("k", Chaos(p_hang=1.0, hang_s=1.0)) as slow:
+        hung = attempt(
+            http,
+            slow.url,
+            "k",
+            "e-4",
+            b'{"event_id":"e-4","cursor":1,"order":"A"}',
+            timeout_s=0.2,
+            now=dt.datetime.now(dt.UTC),
+        )
+    assert hung.kind == "retry" and "timed out" in hung.error
