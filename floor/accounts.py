@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import hmac
@@ -112,7 +113,10 @@ def check_api_key(session: Session, presented: str, configured: str | None = Non
     )
     if row is None:
         return None
-    return Actor.oms(row.prefix)
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
+        row.last_used_at = now  # a person can see which keys are alive, without a write per call
+    return Actor.oms(row.name)
 
 
 @functools.cache

@@ -18,5 +18,6 @@ class Actor:
         return cls("system")
 
     @classmethod
-    def oms(cls, key_prefix: str) -> Actor:
-        return cls(f"oms:{key_prefix}")
+    def oms(cls, key_name: str) -> Actor:
+        """An OMS acting with an API key, named after the key (never its secret part)."""
+        return cls(f"oms:{key_name}")

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from floor.actors import Actor
@@ -46,48 +46,108 @@ class ReservationResult:
     shortfalls: list[Shortfall] = field(default_factory=list)
 
 
+@dataclass
+class Allocation:
+    """Where each demand is served from: ``picks[i]`` is a list of (stock id, quantity) for
+    demand ``i``; ``taken`` is the total per stock row."""
+
+    picks: list[list[tuple[int, int]]]
+    taken: dict[int, int]
+
+
 def _candidates(
     session: Session, sku_ids: Iterable[int], exclude_stock_ids: Iterable[int] = ()
-) -> dict[int, list[Stock]]:
-    """Stock rows with something available, per SKU, in picking preference order."""
+) -> dict[int, list[list[int]]]:
+    """Stock rows with something available, per SKU, in picking preference order, as
+    ``[stock id, free quantity]`` pairs (stock rows locked on PostgreSQL)."""
     ids = sorted(set(sku_ids))
     if not ids:
         return {}
+    # Stock by SKU first (ix_stock_sku_id), then the few locations it is in: joined in one
+    # statement, SQLite drives from locations by type and probes every SKU at every location.
     stmt = (
-        select(Stock)
-        .join(Location, Location.id == Stock.location_id)
-        .where(
-            Stock.sku_id.in_(ids),
-            Stock.on_hand > Stock.reserved,
-            Location.active.is_(True),
-            Location.type.in_(PICKABLE),
+        select(
+            Stock.id, Stock.sku_id, Stock.on_hand - Stock.reserved, Stock.location_id, Stock.expiry
         )
+        .where(Stock.sku_id.in_(ids), Stock.on_hand > Stock.reserved)
         .order_by(Stock.id)
     )
     excluded = sorted(set(exclude_stock_ids))
     if excluded:
         stmt = stmt.where(Stock.id.not_in(excluded))
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Stock)
-    rows = session.scalars(stmt).all()
+        stmt = stmt.with_for_update()
+    stock = session.execute(stmt).all()
     loc_types = dict(
         session.execute(
-            select(Location.id, Location.type).where(Location.id.in_({r.location_id for r in rows}))
+            select(Location.id, Location.type).where(
+                Location.id.in_({r[3] for r in stock}),
+                Location.active.is_(True),
+                Location.type.in_(PICKABLE),
+            )
         ).all()
     )
-    by_sku: dict[int, list[Stock]] = defaultdict(list)
-    for row in rows:
-        by_sku[row.sku_id].append(row)
-    for stock_rows in by_sku.values():
-        stock_rows.sort(
-            key=lambda r: (
-                0 if loc_types[r.location_id] == LocationType.pick_face else 1,
-                r.expiry is None,
-                r.expiry or 0,
-                r.id,
-            )
-        )
+    rows = sorted(
+        (
+            (sid, sku, free, loc_types[loc], exp)
+            for sid, sku, free, loc, exp in stock
+            if loc in loc_types
+        ),
+        key=lambda r: (
+            r[1],
+            0 if r[3] == LocationType.pick_face else 1,
+            r[4] is None,
+            r[4] or 0,
+            r[0],
+        ),
+    )
+    by_sku: dict[int, list[list[int]]] = defaultdict(list)
+    for stock_id, sku_id, free, _type, _expiry in rows:
+        by_sku[sku_id].append([stock_id, free])
     return by_sku
+
+
+def allocate(
+    session: Session, demands: Sequence[tuple[int, int]], exclude_stock_ids: Iterable[int] = ()
+) -> Allocation:
+    """Serve each ``(sku id, quantity)`` demand in the given order, as far as stock goes, with
+    one stock query for all of them. Changes nothing; ``apply_allocation`` books it.
+    ``exclude_stock_ids``: stock rows not to use (a short pick's location, when re-reserving)."""
+    by_sku = _candidates(session, (sku_id for sku_id, qty in demands if qty > 0), exclude_stock_ids)
+    taken: dict[int, int] = defaultdict(int)
+    picks: list[list[tuple[int, int]]] = []
+    for sku_id, need in demands:
+        mine: list[tuple[int, int]] = []
+        for row in by_sku.get(sku_id, ()):
+            if need <= 0:
+                break
+            if row[1] <= 0:
+                continue
+            qty = min(row[1], need)
+            row[1] -= qty
+            taken[row[0]] += qty
+            mine.append((row[0], qty))
+            need -= qty
+        picks.append(mine)
+    return Allocation(picks, dict(taken))
+
+
+def apply_allocation(session: Session, allocation: Allocation) -> None:
+    """Add the allocation to ``stock.reserved`` (one statement, executemany). The CHECK
+    ``reserved <= on_hand`` makes an oversell fail loudly instead of silently."""
+    if not allocation.taken:
+        return
+    table = Stock.__table__
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("sid"))
+        .values(reserved=table.c.reserved + bindparam("qty")),
+        [{"sid": sid, "qty": qty} for sid, qty in sorted(allocation.taken.items())],
+    )
+    # Keep ORM copies in step with the SQL increments.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Stock) and obj.id in allocation.taken:
+            session.expire(obj, ["reserved"])
 
 
 def reserve_lines(
@@ -97,36 +157,16 @@ def reserve_lines(
 
     ``exclude_stock_ids``: stock rows not to use (a short pick's location, when re-reserving).
     """
-    by_sku = _candidates(session, (line.sku_id for line in lines), exclude_stock_ids)
-    taken: dict[int, int] = defaultdict(int)  # stock id -> reserved in this call
-    for line in lines:
-        need = line.quantity - line.reserved_qty - line.short_qty
-        for stock in by_sku.get(line.sku_id, ()):
-            if need <= 0:
-                break
-            free = stock.on_hand - stock.reserved - taken[stock.id]
-            if free <= 0:
-                continue
-            qty = min(free, need)
-            taken[stock.id] += qty
-            session.add(Reservation(order_line_id=line.id, stock_id=stock.id, quantity=qty))
+    allocation = allocate(
+        session,
+        [(line.sku_id, line.quantity - line.reserved_qty - line.short_qty) for line in lines],
+        exclude_stock_ids,
+    )
+    for line, picks in zip(lines, allocation.picks, strict=True):
+        for stock_id, qty in picks:
+            session.add(Reservation(order_line_id=line.id, stock_id=stock_id, quantity=qty))
             line.reserved_qty += qty
-            need -= qty
-    for stock_id, qty in taken.items():
-        result = session.execute(
-            update(Stock)
-            .where(Stock.id == stock_id, Stock.reserved + qty <= Stock.on_hand)
-            .values(reserved=Stock.reserved + qty)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # pragma: no cover - guarded by the lock / BEGIN IMMEDIATE
-            raise RuntimeError(f"stock {stock_id} changed under the reservation")
-    if taken:
-        # Keep ORM copies in step with the SQL increments.
-        for rows in by_sku.values():
-            for stock in rows:
-                if stock.id in taken:
-                    session.expire(stock, ["reserved"])
+    apply_allocation(session, allocation)
 
 
 def reserve_orders(

@@ -22,7 +22,7 @@ class Settings:
     printers: str = ""  # FLOOR_PRINTERS
     max_body_bytes: int = 8 * 1024 * 1024  # FLOOR_MAX_BODY_BYTES
     run_scheduler: bool = False  # FLOOR_RUN_SCHEDULER (serve turns it on)
-    # Upstream sync (docs/api-webhooks.md)
+    # Upstream sync (docs/api.md → Webhooks)
     webhook_timeout_s: float = 5.0  # FLOOR_WEBHOOK_TIMEOUT_S: per delivery attempt
     webhook_max_attempts: int = 25  # FLOOR_WEBHOOK_MAX_ATTEMPTS: then dead letter
     webhook_backoff_base_s: float = 2.0  # FLOOR_WEBHOOK_BACKOFF_BASE_S: first retry delay

@@ -15,6 +15,16 @@ from orders.states import ORDER_MACHINE, OrderStatus
 from sync.outbox import record_event
 
 
+def event_payload(
+    external_id: str, target: OrderStatus, actor: Actor, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The payload of an order's outbox event (also used by bulk intake, which writes the same
+    events set-based)."""
+    body: dict[str, Any] = {"order": external_id, "status": target.value, "actor": actor.name}
+    body.update(extra or {})
+    return body
+
+
 def transition(
     session: Session,
     order: Order,
@@ -32,8 +42,7 @@ def transition(
     order.status = target
     order.updated_at = now
     order.status_times = {**(order.status_times or {}), target.value: now.isoformat()}
-    body = {"order": order.external_id, "status": target.value, "actor": actor.name}
-    body.update(payload or {})
+    body = event_payload(order.external_id, target, actor, payload)
     record_event(
         session,
         type=f"order.{target.value}",
@@ -61,6 +70,6 @@ def record_received(session: Session, order: Order, actor: Actor) -> None:
         aggregate_id=order.external_id,
         from_state=None,
         to_state=OrderStatus.received.value,
-        payload={"order": order.external_id, "status": "received", "actor": actor.name},
+        payload=event_payload(order.external_id, OrderStatus.received, actor),
     )
     publish(session, "order.status", {"order": order.external_id, "from": None, "to": "received"})

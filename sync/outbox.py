@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from floor.db import utcnow
@@ -16,6 +16,12 @@ from sync.models import OutboxEvent
 # transaction-scoped advisory lock first: ids then become visible in commit order.
 _FEED_LOCK_KEY = 0x466C6F6F72  # "Floor"
 _LOCKED = "floor.outbox_locked"
+
+
+def lock_feed(session: Session) -> None:
+    """Take the feed writers' lock now (it is taken anyway by the first event of a transaction).
+    Order intake takes it before reading, so concurrent intakes of one external id serialise."""
+    _serialise_feed_writers(session)
 
 
 def _serialise_feed_writers(session: Session) -> None:
@@ -51,3 +57,27 @@ def record_event(
     )
     session.add(ev)
     return ev
+
+
+def record_events(session: Session, events: list[dict[str, Any]]) -> None:
+    """Write many events at once (one executemany), each a dict of ``record_event``'s keyword
+    arguments; ids follow the list order. For set-based writers such as batch order intake."""
+    if not events:
+        return
+    _serialise_feed_writers(session)
+    now = utcnow()
+    rows = [
+        {
+            "event_id": str(uuid.uuid4()),
+            "aggregate": ev.get("aggregate", "order"),
+            "type": ev["type"],
+            "aggregate_id": ev["aggregate_id"],
+            "from_state": ev["from_state"],
+            "to_state": ev["to_state"],
+            "payload": ev["payload"],
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for ev in events
+    ]
+    session.execute(insert(OutboxEvent.__table__), rows)

@@ -56,7 +56,7 @@ class AuditEntry(Base):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     actor: Mapped[str] = mapped_column(
-        String(80), comment="username, 'oms:<key prefix>' or 'system'"
+        String(80), comment="username, 'oms:<key name>' or 'system'"
     )
     action: Mapped[str] = mapped_column(String(60), index=True)
     entity: Mapped[str] = mapped_column(String(40), default="")

@@ -233,7 +233,7 @@ def upgrade() -> None:
             "actor",
             sa.String(length=80),
             nullable=False,
-            comment="username, 'oms:<key prefix>' or 'system'",
+            comment="username, 'oms:<key name>' or 'system'",
         ),
         sa.Column("action", sa.String(length=60), nullable=False),
         sa.Column("entity", sa.String(length=40), nullable=False),

@@ -1,0 +1,251 @@
+"""CSV import of orders (manual uploads): one row per order line, rows with the same
+``external_id`` form one order. Goes through the same intake as the JSON API, so the reason codes
+are the same; errors are reported per row (header = row 1) and column. Valid orders are
+accepted; an order with a bad row is rejected whole (each order is all-or-nothing).
+
+Columns (header names, any order; unknown columns are ignored):
+``external_id, channel, priority, ship_by, carrier, service, ship_to_name, ship_to_company,
+ship_to_address1, ship_to_address2, ship_to_city, ship_to_region, ship_to_postal_code,
+ship_to_country, ship_to_phone, ship_to_email, notes, line_id, sku, quantity``.
+``line_id`` may be left out: lines are then numbered 1, 2, … within their order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from floor.actors import Actor
+from orders.intake import SHIP_TO_FIELDS
+from orders.service import MAX_BATCH, create_orders
+
+ORDER_COLUMNS = (
+    "external_id",
+    "channel",
+    "priority",
+    "ship_by",
+    "carrier",
+    "service",
+    *(f"ship_to_{name}" for name, _, _ in SHIP_TO_FIELDS),
+    "notes",
+)
+LINE_COLUMNS = ("line_id", "sku", "quantity")
+COLUMNS = ORDER_COLUMNS + LINE_COLUMNS
+REQUIRED_COLUMNS = ("external_id", "ship_by", "carrier", "sku", "quantity")
+MAX_ROWS = 100_000
+_LINE_FIELD = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?$")
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    code: str
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "code": self.code, "field": self.field, "message": self.message}
+
+
+@dataclass
+class ImportedOrder:
+    external_id: str | None
+    rows: list[int]
+    outcome: str  # created | unchanged | conflict | invalid
+    status: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "external_id": self.external_id,
+            "rows": self.rows,
+            "outcome": self.outcome,
+            "status": self.status,
+        }
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    orders: list[ImportedOrder] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        counts = {"rows": self.rows, "orders": len(self.orders)}
+        for outcome in ("created", "unchanged", "conflict", "invalid"):
+            counts[outcome] = sum(1 for o in self.orders if o.outcome == outcome)
+        return counts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary(),
+            "orders": [o.as_dict() for o in self.orders],
+            "errors": [e.as_dict() for e in self.errors],
+        }
+
+
+class CsvFileError(Exception):
+    """The file as a whole cannot be read (encoding, header, size)."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors
+
+
+def decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CsvFileError(
+            [RowError(0, "invalid_encoding", "", "the file must be UTF-8 (Excel: CSV UTF-8)")]
+        ) from exc
+
+
+@dataclass
+class _Group:
+    rows: list[int]
+    payload: dict[str, Any]
+    errors: list[RowError] = field(default_factory=list)
+
+
+def parse(text: str) -> list[_Group]:
+    """Rows → order payloads grouped by external_id (in first-appearance order)."""
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise CsvFileError([RowError(1, "malformed_csv", "", str(exc))]) from exc
+    if not header or not any(h.strip() for h in header):
+        raise CsvFileError([RowError(1, "empty_file", "", "the file has no header row")])
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise CsvFileError(
+            [RowError(1, "missing_column", c, f"the header has no column {c!r}") for c in missing]
+        )
+    index = {name: names.index(name) for name in COLUMNS if name in names}
+    groups: dict[str, _Group] = {}
+    anonymous: list[_Group] = []
+    row_no = 1
+    try:
+        for cells in reader:
+            row_no += 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if row_no > MAX_ROWS + 1:
+                raise CsvFileError(
+                    [RowError(row_no, "too_many_rows", "", f"at most {MAX_ROWS} rows per file")]
+                )
+            values = {name: cells[i].strip() if i < len(cells) else "" for name, i in index.items()}
+            _add_row(groups, anonymous, row_no, values)
+    except csv.Error as exc:
+        raise CsvFileError([RowError(row_no, "malformed_csv", "", str(exc))]) from exc
+    return list(groups.values()) + anonymous
+
+
+def _add_row(
+    groups: dict[str, _Group], anonymous: list[_Group], row_no: int, values: dict[str, str]
+) -> None:
+    ext = values.get("external_id", "")
+    line: dict[str, Any] = {
+        "line_id": values.get("line_id") or None,
+        "sku": values.get("sku") or None,
+        "quantity": _number(values.get("quantity", "")),
+    }
+    group = groups.get(ext) if ext else None
+    if group is None:
+        ship_to = {name: values.get(f"ship_to_{name}") or None for name, _, _ in SHIP_TO_FIELDS}
+        payload: dict[str, Any] = {
+            key: values.get(key) or None for key in ORDER_COLUMNS if not key.startswith("ship_to_")
+        }
+        payload["ship_to"] = ship_to
+        payload["lines"] = []
+        group = _Group([], payload)
+        if ext:
+            groups[ext] = group
+        else:
+            anonymous.append(group)
+    else:
+        for key in ORDER_COLUMNS:
+            value = values.get(key, "")
+            first = (
+                group.payload["ship_to"].get(key.removeprefix("ship_to_"))
+                if key.startswith("ship_to_")
+                else group.payload.get(key)
+            )
+            if value and value != (first or ""):
+                group.errors.append(
+                    RowError(
+                        row_no,
+                        "inconsistent_order",
+                        key,
+                        f"{key} differs from the first row of order {ext}",
+                    )
+                )
+    if line["line_id"] is None:
+        line["line_id"] = str(len(group.payload["lines"]) + 1)
+    group.rows.append(row_no)
+    group.payload["lines"].append(line)
+
+
+def _number(text: str) -> Any:
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text  # intake answers invalid_quantity
+
+
+def _row_error(group: _Group, code: str, field_path: str, message: str) -> RowError:
+    match = _LINE_FIELD.match(field_path)
+    if match:
+        i = int(match.group(1))
+        row = group.rows[i] if i < len(group.rows) else group.rows[0]
+        return RowError(row, code, match.group(2) or "", message)
+    column = field_path.replace("ship_to.", "ship_to_")
+    if column == "lines":
+        column = "sku"
+    return RowError(group.rows[0], code, column, message)
+
+
+def import_csv(session: Session, text: str, actor: Actor) -> ImportResult:
+    """Import every order of the file; raises CsvFileError when the file cannot be read."""
+    groups = parse(text)
+    result = ImportResult(rows=sum(len(g.rows) for g in groups))
+    for chunk in _chunks(groups, MAX_BATCH):
+        ready = [g for g in chunk if not g.errors]
+        intake = iter(create_orders(session, [g.payload for g in ready], actor))
+        for group in chunk:
+            ext = group.payload.get("external_id")
+            if group.errors:
+                result.errors.extend(group.errors)
+                result.orders.append(ImportedOrder(ext, group.rows, "invalid"))
+                continue
+            res = next(intake)
+            result.orders.append(
+                ImportedOrder(res.external_id or ext, group.rows, res.outcome, res.status)
+            )
+            result.errors.extend(_row_error(group, e.code, e.field, e.message) for e in res.errors)
+            if res.outcome == "conflict":
+                result.errors.append(
+                    RowError(
+                        group.rows[0],
+                        "external_id_conflict",
+                        "external_id",
+                        f"order {res.external_id} exists with different content",
+                    )
+                )
+    result.errors.sort(key=lambda e: e.row)
+    return result
+
+
+def _chunks(items: Sequence[_Group], size: int) -> list[Sequence[_Group]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

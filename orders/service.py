@@ -1,0 +1,506 @@
+"""Order intake and the OMS's order actions, as plain functions over a Session.
+
+Intake is set-based: one batch (1 to 1,000 orders; a single POST is a batch of one) is validated
+order by order, then the database is asked once for the external ids it already has and once for
+the SKUs, stock for every accepted order is allocated with one query, and the orders, lines,
+reservations, outbox events and shortage exceptions are written with bulk inserts. Each order is
+all-or-nothing on its own: it is only written once every check has passed.
+
+Idempotency: the normalised payload's sha256 is stored with the order. The same external id with
+the same hash answers ``unchanged`` (200), with another hash ``conflict`` (409). Intake takes the
+feed writers' lock before it reads (PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE),
+so two concurrent posts of one order cannot both insert it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from floor.actors import Actor
+from floor.cancellation import cancel_open_tasks
+from floor.db import utcnow
+from floor.events import publish
+from floor.models import FloorException, Package, Reservation, Sku
+from floor.reservation import allocate, apply_allocation, release_order
+from floor.statemachine import InvalidTransition
+from floor.states import ExceptionReason, ExceptionStatus
+from orders.intake import CanonicalOrder, FieldError, check_world, storable, validate
+from orders.models import Order, OrderLine
+from orders.states import ORDER_MACHINE, OrderStatus
+from orders.transitions import event_payload, transition
+from sync.outbox import lock_feed, record_events
+
+MAX_BATCH = 1000
+_CHUNK = 500  # IN-list size for lookups
+
+CREATED, UNCHANGED, CONFLICT, INVALID = "created", "unchanged", "conflict", "invalid"
+HTTP_STATUS = {CREATED: 201, UNCHANGED: 200, CONFLICT: 409, INVALID: 422}
+
+
+@dataclass
+class IntakeResult:
+    index: int
+    external_id: str | None
+    outcome: str  # created | unchanged | conflict | invalid
+    order_id: int | None = None
+    status: str | None = None  # the order's status (created / unchanged / conflict)
+    errors: list[FieldError] = field(default_factory=list)
+    missing: list[dict[str, Any]] = field(default_factory=list)  # when created short
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self.outcome]
+
+
+class OrderActionError(Exception):
+    """A refused order action; ``code`` is one of not_found, already_shipped,
+    invalid_transition."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+def create_orders(
+    session: Session, payloads: Sequence[Any], actor: Actor, *, now: dt.datetime | None = None
+) -> list[IntakeResult]:
+    """Validate, dedupe, insert and reserve a batch of order payloads; one result per payload."""
+    now = now or utcnow()
+    lock_feed(session)
+    validated = [validate(p) for p in payloads]
+    existing = _existing(session, {v.order.external_id for v in validated if v.order})
+    sku_ids = _sku_ids(session, {sku for v in validated for _, sku in v.skus})
+
+    results: list[IntakeResult] = []
+    accepted: list[tuple[IntakeResult, CanonicalOrder]] = []
+    new_in_batch: dict[str, IntakeResult] = {}
+    new_hashes: dict[str, str] = {}
+    repeats: list[tuple[IntakeResult, IntakeResult]] = []  # (repeat, first) within the batch
+    for i, v in enumerate(validated):
+        order = v.order
+        if order is None:
+            errors = v.errors + check_world(v, sku_ids, now)
+            results.append(IntakeResult(i, v.external_id, INVALID, errors=errors))
+            continue
+        ext = order.external_id
+        if ext in existing:
+            order_id, stored_hash, status = existing[ext]
+            outcome = UNCHANGED if stored_hash == order.content_hash else CONFLICT
+            results.append(IntakeResult(i, ext, outcome, order_id, status))
+        elif ext in new_in_batch:
+            first = new_in_batch[ext]
+            outcome = UNCHANGED if new_hashes[ext] == order.content_hash else CONFLICT
+            result = IntakeResult(i, ext, outcome)
+            repeats.append((result, first))
+            results.append(result)
+        else:
+            errors = check_world(v, sku_ids, now)
+            if errors:
+                results.append(IntakeResult(i, ext, INVALID, errors=errors))
+                continue
+            result = IntakeResult(i, ext, CREATED)
+            results.append(result)
+            accepted.append((result, order))
+            new_in_batch[ext] = result
+            new_hashes[ext] = order.content_hash
+    if accepted:
+        _insert(session, accepted, sku_ids, actor, now)
+    for result, first in repeats:
+        result.order_id, result.status = first.order_id, first.status
+    return results
+
+
+def create_order(session: Session, payload: Any, actor: Actor) -> IntakeResult:
+    [result] = create_orders(session, [payload], actor)
+    return result
+
+
+def _existing(session: Session, external_ids: set[str]) -> dict[str, tuple[int, str, str]]:
+    found: dict[str, tuple[int, str, str]] = {}
+    for chunk in _chunks(sorted(external_ids)):
+        rows = session.execute(
+            select(Order.external_id, Order.id, Order.content_hash, Order.status).where(
+                Order.external_id.in_(chunk)
+            )
+        )
+        for ext, oid, content, status in rows:
+            found[ext] = (oid, content, OrderStatus(status).value)
+    return found
+
+
+def _ids_by(session: Session, key: Any, value: Any, keys: Sequence[Any]) -> dict[Any, Any]:
+    found: dict[Any, Any] = {}
+    for chunk in _chunks(list(keys)):
+        found.update(session.execute(select(key, value).where(key.in_(chunk))).all())
+    return found
+
+
+def _sku_ids(session: Session, codes: set[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(codes)):
+        found.update(
+            session.execute(select(Sku.code, Sku.id).where(Sku.code.in_(chunk), Sku.active)).all()
+        )
+    return found
+
+
+def _insert(
+    session: Session,
+    accepted: list[tuple[IntakeResult, CanonicalOrder]],
+    sku_ids: dict[str, int],
+    actor: Actor,
+    now: dt.datetime,
+) -> None:
+    """Write accepted orders set-based: allocate, then orders, lines, reservations, stock,
+    outbox events (received + allocated/short) and shortage exceptions."""
+    demands = [(sku_ids[ln.sku], ln.quantity) for _, o in accepted for ln in o.lines]
+    allocation = allocate(session, demands)
+    reserved = [sum(q for _, q in picks) for picks in allocation.picks]
+    stamp = now.isoformat()
+
+    order_rows = []
+    finals: list[OrderStatus] = []
+    missing_by_order: list[list[dict[str, Any]]] = []
+    k = 0
+    for _, o in accepted:
+        missing = []
+        for ln in o.lines:
+            got = reserved[k]
+            if got < ln.quantity:
+                missing.append(
+                    {
+                        "line_id": ln.line_id,
+                        "sku": ln.sku,
+                        "ordered": ln.quantity,
+                        "reserved": got,
+                        "missing": ln.quantity - got,
+                    }
+                )
+            k += 1
+        final = OrderStatus.short if missing else OrderStatus.allocated
+        ORDER_MACHINE.check(OrderStatus.received, final)
+        finals.append(final)
+        missing_by_order.append(missing)
+        order_rows.append(
+            {
+                "external_id": o.external_id,
+                "channel": o.channel,
+                "priority": o.priority,
+                "ship_by": o.ship_by,
+                "carrier": o.carrier,
+                "service": o.service,
+                "ship_to": o.ship_to,
+                "notes": o.notes,
+                "status": final,
+                "content_hash": o.content_hash,
+                "status_times": {OrderStatus.received.value: stamp, final.value: stamp},
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    # Plain executemany, then one keyed read-back: RETURNING in parameter order would make
+    # SQLAlchemy insert row by row on SQLite (no sentinel column), ten times slower.
+    session.execute(insert(Order.__table__), order_rows)
+    ids_by_ext = _ids_by(session, Order.external_id, Order.id, [o.external_id for _, o in accepted])
+    order_ids = [ids_by_ext[o.external_id] for _, o in accepted]
+
+    line_rows = []
+    k = 0
+    for order_id, (_, o) in zip(order_ids, accepted, strict=True):
+        for ln in o.lines:
+            line_rows.append(
+                {
+                    "order_id": order_id,
+                    "line_id": ln.line_id,
+                    "sku_id": sku_ids[ln.sku],
+                    "quantity": ln.quantity,
+                    "reserved_qty": reserved[k],
+                }
+            )
+            k += 1
+    session.execute(insert(OrderLine.__table__), line_rows)
+    line_key: dict[tuple[int, str], int] = {}
+    for chunk in _chunks(order_ids):
+        for order_id, line_id, row_id in session.execute(
+            select(OrderLine.order_id, OrderLine.line_id, OrderLine.id).where(
+                OrderLine.order_id.in_(chunk)
+            )
+        ):
+            line_key[(order_id, line_id)] = row_id
+    line_ids = [line_key[(row["order_id"], row["line_id"])] for row in line_rows]
+    reservations = [
+        {"order_line_id": line_id, "stock_id": stock_id, "quantity": qty, "created_at": now}
+        for line_id, picks in zip(line_ids, allocation.picks, strict=True)
+        for stock_id, qty in picks
+    ]
+    if reservations:
+        session.execute(insert(Reservation.__table__), reservations)
+    apply_allocation(session, allocation)
+
+    events = []
+    exceptions = []
+    for order_id, (result, o), final, missing in zip(
+        order_ids, accepted, finals, missing_by_order, strict=True
+    ):
+        result.order_id, result.status, result.missing = order_id, final.value, missing
+        ext = o.external_id
+        events.append(
+            {
+                "type": "order.received",
+                "aggregate_id": ext,
+                "from_state": None,
+                "to_state": OrderStatus.received.value,
+                "payload": event_payload(ext, OrderStatus.received, actor),
+            }
+        )
+        extra = {"missing": missing} if missing else None
+        events.append(
+            {
+                "type": f"order.{final.value}",
+                "aggregate_id": ext,
+                "from_state": OrderStatus.received.value,
+                "to_state": final.value,
+                "payload": event_payload(ext, final, actor, extra),
+            }
+        )
+        publish(session, "order.status", {"order": ext, "from": None, "to": final.value})
+        if missing:
+            exceptions.append(
+                {
+                    "reason": ExceptionReason.short_allocation,
+                    "order_id": order_id,
+                    "message": f"order {ext}: "
+                    + ", ".join(f"{m['sku']} missing {m['missing']}" for m in missing),
+                    "details": {"missing": missing},
+                    "created_at": now,
+                }
+            )
+            publish(session, "exception.opened", {"reason": "short_allocation", "order": ext})
+    record_events(session, events)
+    if exceptions:
+        session.execute(insert(FloorException.__table__), exceptions)
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+def load_order(session: Session, external_id: str, *, lock: bool = False) -> Order:
+    if not storable(external_id):
+        raise OrderActionError("not_found", "no such order")
+    stmt = select(Order).where(Order.external_id == external_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    order = session.scalar(stmt)
+    if order is None:
+        raise OrderActionError("not_found", f"no order {external_id!r}")
+    return order
+
+
+_SHIPPED = frozenset({OrderStatus.shipped, OrderStatus.delivered})
+
+
+def _refuse_shipped(order: Order) -> None:
+    if order.status in _SHIPPED:
+        raise OrderActionError(
+            "already_shipped", f"order {order.external_id} is already {order.status.value}"
+        )
+
+
+def cancel_order(session: Session, external_id: str, actor: Actor, reason: str = "") -> Order:
+    """Cancel: give back reservations, cancel open pick tasks (their pickers are told), close
+    the order's open exceptions. Canceling a canceled order changes nothing."""
+    lock_feed(session)
+    order = load_order(session, external_id, lock=True)
+    if order.status == OrderStatus.canceled:
+        return order
+    _refuse_shipped(order)
+    ORDER_MACHINE.check(order.status, OrderStatus.canceled)
+    released = release_order(session, order)
+    tasks = cancel_open_tasks(session, order, actor)
+    now = utcnow()
+    session.execute(
+        update(FloorException)
+        .where(
+            FloorException.order_id == order.id,
+            FloorException.status == ExceptionStatus.open,
+        )
+        .values(status=ExceptionStatus.resolved, resolved_at=now, resolution="order canceled")
+        .execution_options(synchronize_session=False)
+    )
+    payload: dict[str, Any] = {"released_units": released, "canceled_tasks": tasks}
+    if reason:
+        payload["reason"] = reason
+    order.held_from = None
+    transition(session, order, OrderStatus.canceled, actor, payload=payload)
+    return order
+
+
+def _reason(reason: str) -> dict[str, Any] | None:
+    return {"reason": reason} if reason else None
+
+
+def hold_order(session: Session, external_id: str, actor: Actor, reason: str = "") -> Order:
+    """Put an open order on hold (reservations stay); holding a held order changes nothing."""
+    lock_feed(session)
+    order = load_order(session, external_id, lock=True)
+    if order.status == OrderStatus.on_hold:
+        return order
+    _refuse_shipped(order)
+    ORDER_MACHINE.check(order.status, OrderStatus.on_hold)
+    order.held_from = order.status
+    transition(session, order, OrderStatus.on_hold, actor, payload=_reason(reason))
+    return order
+
+
+def release_order_hold(session: Session, external_id: str, actor: Actor, reason: str = "") -> Order:
+    """Return a held order to the status it was held from; a not-held order is left as it is
+    (a canceled one is refused: there is nothing to release)."""
+    lock_feed(session)
+    order = load_order(session, external_id, lock=True)
+    if order.status == OrderStatus.canceled:
+        raise InvalidTransition("order", order.status, OrderStatus.received)
+    if order.status != OrderStatus.on_hold:
+        return order
+    target = order.held_from or OrderStatus.received
+    ORDER_MACHINE.check(order.status, target)
+    order.held_from = None
+    transition(session, order, target, actor, payload=_reason(reason))
+    return order
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat() if value is not None else None
+
+
+def order_views(session: Session, orders: Sequence[Order]) -> list[dict[str, Any]]:
+    """What GET /orders/{external_id} shows, for many orders with three queries in all."""
+    if not orders:
+        return []
+    ids = [o.id for o in orders]
+    lines: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    packages: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for chunk in _chunks(ids):
+        rows = session.execute(
+            select(OrderLine, Sku.code)
+            .join(Sku, Sku.id == OrderLine.sku_id)
+            .where(OrderLine.order_id.in_(chunk))
+            .order_by(OrderLine.id)
+        )
+        for line, code in rows:
+            lines[line.order_id].append(
+                {
+                    "line_id": line.line_id,
+                    "sku": code,
+                    "ordered": line.quantity,
+                    "reserved": line.reserved_qty,
+                    "picked": line.picked_qty,
+                    "short": line.short_qty,
+                    "packed": line.packed_qty,
+                    "shipped": line.shipped_qty,
+                }
+            )
+        for pkg in session.scalars(
+            select(Package).where(Package.order_id.in_(chunk)).order_by(Package.id)
+        ):
+            packages[pkg.order_id].append(
+                {
+                    "sscc": pkg.sscc,
+                    "status": pkg.status.value,
+                    "carrier": pkg.carrier,
+                    "service": pkg.service,
+                    "tracking_number": pkg.tracking_number,
+                    "weight_g": pkg.weight_g,
+                    "shipped_at": _iso(pkg.shipped_at),
+                }
+            )
+    return [_view(o, lines[o.id], packages[o.id]) for o in orders]
+
+
+def order_view(session: Session, order: Order) -> dict[str, Any]:
+    return order_views(session, [order])[0]
+
+
+def _view(
+    order: Order, lines: list[dict[str, Any]], packages: list[dict[str, Any]]
+) -> dict[str, Any]:
+    missing = [
+        {
+            "line_id": ln["line_id"],
+            "sku": ln["sku"],
+            "ordered": ln["ordered"],
+            "reserved": ln["reserved"],
+            "missing": ln["ordered"] - ln["reserved"],
+        }
+        for ln in lines
+        if ln["reserved"] < ln["ordered"]
+    ]
+    return {
+        "external_id": order.external_id,
+        "status": order.status.value,
+        "held_from": order.held_from.value if order.held_from else None,
+        "channel": order.channel,
+        "priority": order.priority.value,
+        "ship_by": _iso(order.ship_by),
+        "carrier": order.carrier,
+        "service": order.service,
+        "ship_to": order.ship_to,
+        "notes": order.notes,
+        "lines": lines,
+        "missing": missing if order.status == OrderStatus.short else [],
+        "packages": packages,
+        "status_times": order.status_times or {},
+        "created_at": _iso(order.created_at),
+        "updated_at": _iso(order.updated_at),
+    }
+
+
+def orders_by_id(session: Session, ids: Sequence[int]) -> dict[int, Order]:
+    found: dict[int, Order] = {}
+    for chunk in _chunks(list(ids)):
+        found.update((o.id, o) for o in session.scalars(select(Order).where(Order.id.in_(chunk))))
+    return found
+
+
+def list_orders(
+    session: Session,
+    *,
+    statuses: Sequence[OrderStatus] = (),
+    updated_since: dt.datetime | None = None,
+    after: tuple[dt.datetime, int] | None = None,
+    limit: int = 100,
+) -> tuple[list[Order], tuple[dt.datetime, int] | None]:
+    """Orders by (updated_at, id) ascending from a keyset position; returns the page and the
+    position of its last order (None when there is no more)."""
+    stmt = select(Order).order_by(Order.updated_at, Order.id).limit(limit + 1)
+    if statuses:
+        stmt = stmt.where(Order.status.in_(list(statuses)))
+    if updated_since is not None:
+        stmt = stmt.where(Order.updated_at >= updated_since)
+    if after is not None:
+        at, last_id = after
+        stmt = stmt.where(
+            (Order.updated_at > at) | ((Order.updated_at == at) & (Order.id > last_id))
+        )
+    rows = list(session.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    position = (rows[-1].updated_at, rows[-1].id) if more and rows else None
+    return rows, position

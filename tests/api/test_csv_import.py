@@ -1,0 +1,162 @@
+"""CSV import: POST /api/v1/orders/import and the supervisor page /orders/import. Row-level
+errors carry the API's reason codes; valid orders are accepted."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from sqlalchemy import select
+
+from floor.db import unit_of_work
+from orders.models import Order
+from tests.api.conftest import counts, future
+from tests.conftest import login
+
+HEADER = (
+    "external_id,priority,ship_by,carrier,service,ship_to_name,ship_to_address1,ship_to_city,"
+    "ship_to_postal_code,ship_to_country,line_id,sku,quantity\n"
+)
+
+
+def _row(ext, sku="SKU-00001", qty="1", country="US", carrier="ups", line=""):
+    return (
+        f"{ext},standard,{future()},{carrier},ground,Bob Smith,1 Main St,Springfield,"
+        f"12345,{country},{line},{sku},{qty}\n"
+    )
+
+
+def _file():
+    return HEADER + "".join(
+        [
+            _row("CSV-1", "SKU-00001", "2"),  # row 2: order CSV-1, line 1
+            _row("CSV-1", "SKU-00002", "1"),  # row 3: order CSV-1, line 2
+            _row("CSV-2", "SKU-00003", "0"),  # row 4: invalid_quantity
+            _row("CSV-3", "NOPE-1", "1", country="ZZ"),  # row 5: unknown_sku, invalid_country
+            _row("CSV-4", "SKU-00004", "1", carrier="pigeon"),  # row 6: unsupported_carrier
+            _row("CSV-5", "SKU-00005", "3"),  # row 7: fine
+            _row("CSV-6", "SKU-00006", "1", line="7"),  # row 8: line 7 ...
+            _row("CSV-6", "SKU-00007", "1", line="7"),  # row 9: ... duplicate_line
+        ]
+    )
+
+
+def test_csv_import_accepts_valid_rows_and_reports_row_errors(api, sessions):
+    r = api.post("/orders/import", data=_file().encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["summary"] == {
+        "rows": 8,
+        "orders": 6,
+        "created": 2,
+        "unchanged": 0,
+        "conflict": 0,
+        "invalid": 4,
+    }
+    errors = {(e["row"], e["code"], e["field"]) for e in body["errors"]}
+    assert errors == {
+        (4, "invalid_quantity", "quantity"),
+        (5, "invalid_country", "ship_to_country"),
+        (5, "unknown_sku", "sku"),
+        (6, "unsupported_carrier", "carrier"),
+        (9, "duplicate_line", "line_id"),
+    }
+    by_id = {o["external_id"]: o for o in body["orders"]}
+    assert by_id["CSV-1"] == {
+        "external_id": "CSV-1",
+        "rows": [2, 3],
+        "outcome": "created",
+        "status": "allocated",
+    }
+    order = api.get("/orders/CSV-1").get_json()
+    assert [(ln["line_id"], ln["sku"], ln["ordered"]) for ln in order["lines"]] == [
+        ("1", "SKU-00001", 2),
+        ("2", "SKU-00002", 1),
+    ]
+    with unit_of_work(sessions) as s:
+        assert set(s.scalars(select(Order.external_id))) == {"CSV-1", "CSV-5"}
+    # Uploading the same file again changes nothing: CSV intake is idempotent too.
+    before = counts(sessions)
+    again = api.post("/orders/import", data=_file().encode(), headers={"Content-Type": "text/csv"})
+    assert again.get_json()["summary"]["unchanged"] == 2
+    assert counts(sessions) == before
+
+
+def test_csv_file_level_errors(api, sessions):
+    before = counts(sessions)
+    r = api.post(
+        "/orders/import", data=b"sku,quantity\nSKU-00001,1\n", headers={"Content-Type": "text/csv"}
+    )
+    assert r.status_code == 422
+    assert {e["field"] for e in r.get_json()["errors"]} == {"external_id", "ship_by", "carrier"}
+    assert all(e["code"] == "missing_column" for e in r.get_json()["errors"])
+    r = api.post("/orders/import", data=b"", headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["code"] == "empty_file"
+    r = api.post(
+        "/orders/import",
+        data=HEADER.encode() + b"\xff\xfe,\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert r.status_code == 422 and r.get_json()["errors"][0]["code"] == "invalid_encoding"
+    r = api.post("/orders/import", json={"not": "csv"})
+    assert r.status_code == 415
+    assert counts(sessions) == before
+
+
+def test_csv_rows_that_disagree_about_their_order_are_rejected(api):
+    text = HEADER + _row("CSV-X", "SKU-00001") + _row("CSV-X", "SKU-00002", country="CA")
+    body = api.post(
+        "/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"}
+    ).get_json()
+    assert body["errors"] == [
+        {
+            "row": 3,
+            "code": "inconsistent_order",
+            "field": "ship_to_country",
+            "message": "ship_to_country differs from the first row of order CSV-X",
+        }
+    ]
+    assert api.get("/orders/CSV-X").status_code == 404
+
+
+def test_csv_semicolons_and_multipart_upload(api):
+    text = (HEADER + _row("CSV-S", "SKU-00010")).replace(",", ";").encode("utf-8-sig")
+    r = api.post(
+        "/orders/import",
+        data={"file": (io.BytesIO(text), "orders.csv")},
+        content_type="multipart/form-data",
+    )
+    assert r.get_json()["summary"]["created"] == 1
+
+
+def test_supervisor_uploads_a_csv_on_the_page(client, sessions):
+    login(client, username="sam", password="supervisor-demo")
+    page = client.get("/orders/import")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    r = client.post(
+        "/orders/import",
+        data={"csrf_token": token, "file": (io.BytesIO(_file().encode()), "orders.csv")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert re.search(r'id="n-created">2<', html) and re.search(r'id="n-invalid">4<', html)
+    assert "<td>4</td><td>quantity</td><td><code>invalid_quantity</code>" in html
+    with unit_of_work(sessions) as s:
+        assert set(s.scalars(select(Order.external_id))) == {"CSV-1", "CSV-5"}
+
+
+def test_import_page_needs_a_supervisor_and_a_csrf_token(client):
+    assert client.get("/orders/import").status_code == 302  # to the login page
+    login(client, badge="BADGE-PICKER-1")
+    assert client.get("/orders/import").status_code == 403
+    client.post("/logout")
+    login(client, username="sam", password="supervisor-demo")
+    r = client.post(
+        "/orders/import",
+        data={"file": (io.BytesIO(_file().encode()), "orders.csv")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 400  # no CSRF token
