@@ -10,6 +10,7 @@ from floor.actors import Actor
 from floor.events import publish
 from floor.models import PickList, PickTask
 from floor.states import TASK_MACHINE, TaskStatus
+from floor.waves import settle_pick_list
 from orders.models import Order, OrderLine
 
 OPEN_TASK_STATUSES = (TaskStatus.pending, TaskStatus.assigned)
@@ -33,7 +34,9 @@ def cancel_open_tasks(
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=PickTask)
     canceled: list[int] = []
+    lists: set[int] = set()
     for task, list_user_id in session.execute(stmt).all():
+        lists.add(task.pick_list_id)
         TASK_MACHINE.check(task.status, TaskStatus.canceled)
         task.status = TaskStatus.canceled
         user_id = task.assigned_user_id or list_user_id
@@ -47,4 +50,6 @@ def cancel_open_tasks(
         canceled.append(task.id)
     if canceled:
         session.flush()
+    for pick_list_id in sorted(lists):  # close lists and waves left with nothing open
+        settle_pick_list(session, pick_list_id, picking=False)
     return canceled
