@@ -22,7 +22,8 @@ Planning (``plan_waves``), in one transaction:
    Rosenthal) over ``layout_geometry``; ``seq`` is the route order and ``route_length_m`` the
    route's length, depot to depot, in metres.
 5. One ``PickTask`` per open reservation (its location is the reservation's stock row); every
-   order moves to ``waved`` through ``orders.transitions.transition``.
+   order moves to ``waved`` through ``orders.transitions.transition_many`` (one set-based
+   write of every order and its outbox event; pick lists and tasks are bulk inserts too).
 
 A planned wave is invisible to pickers until ``release_wave``.
 """
@@ -38,12 +39,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import Session, load_only, sessionmaker
 
 from floor.actors import Actor
 from floor.audit import audit
 from floor.batching import BatchOrder, batch_orders
+from floor.bulk import insert_rows
 from floor.db import unit_of_work, utcnow
 from floor.errors import ServiceError
 from floor.events import publish
@@ -53,7 +55,7 @@ from floor.routing import route_length, route_optimal
 from floor.states import WAVE_MACHINE, PickListStatus, TaskStatus, WaveStatus
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus, Priority, ShortPolicy
-from orders.transitions import transition
+from orders.transitions import transition_many
 
 OPEN_TASK = (TaskStatus.pending, TaskStatus.assigned)
 DONE_TASK = (TaskStatus.picked, TaskStatus.short)
@@ -209,7 +211,23 @@ def _waiting() -> Any:
 def _candidate_orders(
     session: Session, now: dt.datetime, due_within_min: int | None, order_ids: Sequence[int] | None
 ) -> list[Order]:
-    stmt = select(Order).where(_waiting()).order_by(Order.ship_by, Order.id)
+    # Only what planning reads (the rest loads on access): 10,000 full rows with their JSON
+    # addresses cost more than the whole grouping.
+    stmt = (
+        select(Order)
+        .options(
+            load_only(
+                Order.external_id,
+                Order.status,
+                Order.status_times,
+                Order.ship_by,
+                Order.priority,
+                Order.wave_id,
+            )
+        )
+        .where(_waiting())
+        .order_by(Order.ship_by, Order.id)
+    )
     if due_within_min:
         stmt = stmt.where(Order.ship_by <= now + dt.timedelta(minutes=due_within_min))
     if order_ids is not None:
@@ -350,43 +368,37 @@ def plan_waves(
     session.flush()
     for wave in waves:
         wave.code = f"W{wave.id:05d}"
-    lists: list[tuple[PickList, list[_Task]]] = []
+    lists: list[_List] = []
     for wave, members in zip(waves, groups, strict=True):
-        lists += _batch_wave(geo, spec, wave, members, now)
+        lists += _batch_wave(geo, spec, wave, members)
     clock.lap("group_and_batch")
-    session.add_all([pl for pl, _ in lists])
-    session.flush()
-    rows: list[dict[str, Any]] = []
-    for pl, tasks in lists:
+    routes = []
+    for _wave_id, _zone_id, tasks in lists:
         picks = [geo.pick(t[2], t) for t in tasks]
         route = route_optimal(geo.layout, picks)
-        pl.route_length_m = round(route_length(geo.layout, picks, route.order), 3)
-        for seq, i in enumerate(route.order, 1):
-            res_id, line_id, loc_id, sku_id, qty = tasks[i]
-            rows.append(
-                {
-                    "pick_list_id": pl.id,
-                    "seq": seq,
-                    "order_line_id": line_id,
-                    "reservation_id": res_id,
-                    "location_id": loc_id,
-                    "sku_id": sku_id,
-                    "quantity": qty,
-                    "picked_qty": 0,
-                    "status": TaskStatus.pending,
-                    "updated_at": now,
-                }
-            )
+        routes.append((route.order, round(route_length(geo.layout, picks, route.order), 3)))
     clock.lap("route")
-    _insert_tasks(session, rows)
+    list_ids = _insert_pick_lists(session, lists, routes, now)
+    rows: list[tuple[Any, ...]] = []
+    pending = TaskStatus.pending
+    for list_id, (_w, _z, tasks), (order, _length) in zip(list_ids, lists, routes, strict=True):
+        for seq, i in enumerate(order, 1):
+            res_id, line_id, loc_id, sku_id, qty = tasks[i]
+            rows.append((list_id, seq, line_id, res_id, loc_id, sku_id, qty, 0, pending, now))
+    insert_rows(session, PickTask.__table__, _TASK_COLUMNS, rows)
     clock.lap("store_tasks")
-    for wave, members in zip(waves, groups, strict=True):
-        for c in members:
-            c.order.wave_id = wave.id
-            transition(session, c.order, OrderStatus.waved, actor, payload={"wave": wave.code})
+    members_in_order = [
+        (wave, c.order) for wave, members in zip(waves, groups, strict=True) for c in members
+    ]
+    transition_many(
+        session,
+        [order for _, order in members_in_order],
+        OrderStatus.waved,
+        actor,
+        [{"wave": wave.code} for wave, _ in members_in_order],
+        values=[{"wave_id": wave.id} for wave, _ in members_in_order],
+    )
     clock.lap("transitions")
-    session.flush()
-    clock.lap("flush_orders_and_outbox")
     sums = summaries(session, waves)
     for wave in waves:
         publish(session, "wave.planned", sums[wave.id], "dashboard")
@@ -431,35 +443,44 @@ _TASK_COLUMNS = (
 )
 
 
-def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert the planned tasks: ``COPY`` on PostgreSQL (one stream for 30,000 rows instead of
-    30 parsed multi-row INSERTs), batched INSERTs elsewhere."""
-    if not rows:
-        return
-    if session.get_bind().dialect.driver == "psycopg":
-        raw = session.connection().connection.dbapi_connection
-        assert raw is not None
-        cols = ", ".join(_TASK_COLUMNS)
-        with raw.cursor() as cur:  # type: ignore[attr-defined]
-            with cur.copy(f"COPY {PickTask.__tablename__} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(
-                        [
-                            row[c].value if isinstance(row[c], TaskStatus) else row[c]
-                            for c in _TASK_COLUMNS
-                        ]
-                    )
-        return
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(PickTask), rows[start : start + 5000])
+_LIST_COLUMNS = ("wave_id", "zone_id", "status", "route_length_m", "created_at")
+
+
+def _insert_pick_lists(
+    session: Session,
+    lists: list[_List],
+    routes: list[tuple[list[int], float]],
+    now: dt.datetime,
+) -> list[int]:
+    """Insert the pick lists in one bulk statement; their ids, in the same order. The waves
+    are new in this transaction, so their lists by id are exactly the rows just inserted."""
+    status = PickListStatus.open
+    insert_rows(
+        session,
+        PickList.__table__,
+        _LIST_COLUMNS,
+        (
+            (wave_id, zone_id, status, length, now)
+            for (wave_id, zone_id, _), (_, length) in zip(lists, routes, strict=True)
+        ),
+    )
+    wave_ids = sorted({wave_id for wave_id, _, _ in lists})
+    ids = list(
+        session.scalars(
+            select(PickList.id).where(PickList.wave_id.in_(wave_ids)).order_by(PickList.id)
+        )
+    )
+    assert len(ids) == len(lists)
+    return ids
 
 
 _Task = tuple[int, int, int, int, int]  # reservation, order line, location, sku, quantity
+_List = tuple[int, int | None, list[_Task]]  # wave id, zone id, tasks (not yet routed)
 
 
 def _batch_wave(
-    geo: FloorGeometry, spec: RuleSpec, wave: Wave, members: list[_Cand], now: dt.datetime
-) -> list[tuple[PickList, list[_Task]]]:
+    geo: FloorGeometry, spec: RuleSpec, wave: Wave, members: list[_Cand]
+) -> list[_List]:
     """The wave's pick lists (not yet routed): per zone with zone picking, else one pool."""
     pools: dict[int | None, list[list[_Task]]] = defaultdict(list)
     for c in members:
@@ -471,7 +492,7 @@ def _batch_wave(
                 pools[zone_id].append(by_zone[zone_id])
         else:
             pools[None].append(c.tasks)
-    lists: list[tuple[PickList, list[_Task]]] = []
+    lists: list[_List] = []
     for zone_id in sorted(pools, key=lambda z: (z is None, z)):
         pool = pools[zone_id]
         batch_in = [
@@ -488,10 +509,7 @@ def _batch_wave(
             tasks = [t for i in batch for t in pool[i]]  # type: ignore[index]
             zones = {geo.points[t[2]].zone_id for t in tasks}
             list_zone = zones.pop() if zone_id is None and len(zones) == 1 else zone_id
-            pick_list = PickList(
-                wave_id=wave.id, zone_id=list_zone, status=PickListStatus.open, created_at=now
-            )
-            lists.append((pick_list, tasks))
+            lists.append((wave.id, list_zone, tasks))
     return lists
 
 
@@ -581,13 +599,22 @@ def cancel_wave(
         .values(pick_list_id=None, order_id=None, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    orders = session.scalars(select(Order).where(Order.wave_id == wave.id).order_by(Order.id))
+    orders = list(session.scalars(select(Order).where(Order.wave_id == wave.id).order_by(Order.id)))
+    waved = [o for o in orders if o.status == OrderStatus.waved]
     for order in orders:
-        order.wave_id = None
-        if order.status == OrderStatus.waved:
-            missing = any(ln.reserved_qty < ln.quantity - ln.short_qty for ln in order.lines)
-            target = OrderStatus.short if missing else OrderStatus.allocated
-            transition(session, order, target, actor, payload={"wave_canceled": wave.code})
+        if order.status != OrderStatus.waved:
+            order.wave_id = None
+    missing = _orders_missing_units(session, [o.id for o in waved])
+    for target in (OrderStatus.short, OrderStatus.allocated):
+        group = [o for o in waved if (o.id in missing) == (target == OrderStatus.short)]
+        transition_many(
+            session,
+            group,
+            target,
+            actor,
+            [{"wave_canceled": wave.code}] * len(group),
+            values=[{"wave_id": None}] * len(group),
+        )
     wave.status = WaveStatus.canceled
     audit(session, actor, "wave.cancel", entity="wave", entity_id=wave.code, reason=reason)
     publish(session, "wave.progress", wave_summary(session, wave), "dashboard")
@@ -599,6 +626,23 @@ def cancel_wave(
             f"user:{uid}",
         )
     return wave
+
+
+def _orders_missing_units(session: Session, order_ids: list[int]) -> set[int]:
+    """The orders (of ``order_ids``) with a line not fully reserved (short ones excepted)."""
+    found: set[int] = set()
+    for start in range(0, len(order_ids), _CHUNK):
+        found.update(
+            session.scalars(
+                select(OrderLine.order_id)
+                .where(
+                    OrderLine.order_id.in_(order_ids[start : start + _CHUNK]),
+                    OrderLine.reserved_qty < OrderLine.quantity - OrderLine.short_qty,
+                )
+                .distinct()
+            )
+        )
+    return found
 
 
 def summaries(session: Session, waves: Sequence[Wave]) -> dict[int, dict[str, Any]]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from floor.bulk import insert_rows
 from floor.db import utcnow
-from sync.models import OutboxEvent
+from sync.models import OutboxEvent, OutboxStatus
 
 # Readers page the feed by id. On PostgreSQL two transactions could commit their ids out of
 # order (a reader would skip the lower one for good), so writers of events take one
@@ -59,25 +60,51 @@ def record_event(
     return ev
 
 
+_EVENT_COLUMNS = (
+    "event_id",
+    "aggregate",
+    "type",
+    "aggregate_id",
+    "from_state",
+    "to_state",
+    "payload",
+    "created_at",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+)
+
+
 def record_events(session: Session, events: list[dict[str, Any]]) -> None:
-    """Write many events at once (one executemany), each a dict of ``record_event``'s keyword
-    arguments; ids follow the list order. For set-based writers such as batch order intake."""
+    """Write many events at once, each a dict of ``record_event``'s keyword arguments; ids
+    follow the list order (and come after any event still pending in the session). For
+    set-based writers such as batch order intake and bulk transitions: ``COPY`` on PostgreSQL,
+    one executemany on SQLite (``floor.bulk.insert_rows``)."""
     if not events:
         return
     _serialise_feed_writers(session)
     now = utcnow()
-    rows = [
-        {
-            "event_id": str(uuid.uuid4()),
-            "aggregate": ev.get("aggregate", "order"),
-            "type": ev["type"],
-            "aggregate_id": ev["aggregate_id"],
-            "from_state": ev["from_state"],
-            "to_state": ev["to_state"],
-            "payload": ev["payload"],
-            "created_at": now,
-            "next_attempt_at": now,
-        }
-        for ev in events
-    ]
-    session.execute(insert(OutboxEvent.__table__), rows)
+    pending = OutboxStatus.pending
+    insert_rows(
+        session,
+        OutboxEvent.__table__,
+        _EVENT_COLUMNS,
+        (
+            (
+                str(uuid.uuid4()),
+                ev.get("aggregate", "order"),
+                ev["type"],
+                ev["aggregate_id"],
+                ev["from_state"],
+                ev["to_state"],
+                ev["payload"],
+                now,
+                pending,
+                0,
+                now,
+                "",
+            )
+            for ev in events
+        ),
+    )
