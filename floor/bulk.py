@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ARRAY, Table, any_, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -30,8 +30,36 @@ from sqlalchemy.orm import Session
 _Proc = Callable[[Any], Any] | None
 
 
+def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter instead
+    of thousands (psycopg's placeholder conversion of a long IN list costs more than the
+    query)."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 def _processors(table: Table, columns: Sequence[str], dialect: Dialect) -> list[_Proc]:
-    return [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    return [
+        _same_as_last(p)
+        for p in (table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns)
+    ]
+
+
+def _same_as_last(proc: _Proc) -> _Proc:
+    """``proc``, answering again without work when given the very same object as last time
+    (bulk rows repeat one timestamp or status object in every row)."""
+    if proc is None:
+        return None
+    last: list[Any] = [_same_as_last, None]
+
+    def process(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, proc(value)
+        return last[1]
+
+    return process
 
 
 def _process(row: Sequence[Any], procs: list[_Proc]) -> list[Any]:
@@ -99,22 +127,56 @@ def update_rows(
         with _wrapped(session, statement) as cur:
             cur.executemany(statement, [[*d[1:], d[0]] for d in data])
         return
-    # One statement: every column travels as one text array, cast back to the column's type.
-    arrays = [[d[i] for d in data] for i in range(len(columns) + 1)]
+    # One statement: a column that differs between rows travels as one text array, cast back
+    # to the column's type; a column with one value for every row as a single parameter.
     from psycopg.types.json import Json, Jsonb
 
     json_types = (Json, Jsonb)
-    arrays = [arrays[0]] + [[_pg_text(v, json_types) for v in a] for a in arrays[1:]]
-    names = ", ".join(quote(c) for c in [key, *columns])
-    types = [table.c[c].type.compile(dialect=dialect) for c in columns]
-    sets = ", ".join(f"{quote(c)} = v.{quote(c)}::{t}" for c, t in zip(columns, types, strict=True))
-    unnest = ", ".join(["%s::bigint[]"] + ["%s::text[]"] * len(columns))
+    sets: list[str] = []
+    set_params: list[Any] = []
+    arrays: list[Any] = [[d[0] for d in data]]
+    names = [quote(key)]
+    for i, column in enumerate(columns, 1):
+        col, type_ = quote(column), table.c[column].type.compile(dialect=dialect)
+        first = data[0][i]
+        if all(d[i] is first for d in data):
+            sets.append(f"{col} = %s::{type_}")
+            set_params.append(_pg_text(first, json_types))
+        else:
+            sets.append(f"{col} = v.{col}::{type_}")
+            arrays.append([_pg_text(d[i], json_types) for d in data])
+            names.append(col)
+    unnest = ", ".join(["%s::bigint[]"] + ["%s::text[]"] * (len(arrays) - 1))
     statement = (
-        f"UPDATE {name} SET {sets} FROM unnest({unnest}) AS v({names}) "
+        f"UPDATE {name} SET {', '.join(sets)} FROM unnest({unnest}) AS v({', '.join(names)}) "
         f"WHERE {name}.{quote(key)} = v.{quote(key)}"
     )
     with _wrapped(session, statement) as cur:
-        cur.execute(statement, arrays)
+        cur.execute(statement, [*set_params, *arrays])
+
+
+def add_to_column(
+    session: Session, table: Table, column: str, amounts: Mapping[int, int], key: str = "id"
+) -> None:
+    """``column = column + amount`` for each ``{key value: amount}``, in one statement on
+    PostgreSQL (``FROM unnest``), one executemany elsewhere; rows in key order."""
+    if not amounts:
+        return
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    name, col, k = quote(table.name), quote(column), quote(key)
+    items = sorted(amounts.items())
+    if dialect.name != "postgresql":
+        statement = f"UPDATE {name} SET {col} = {col} + ? WHERE {k} = ?"
+        with _wrapped(session, statement) as cur:
+            cur.executemany(statement, [(amount, ident) for ident, amount in items])
+        return
+    statement = (
+        f"UPDATE {name} SET {col} = {name}.{col} + v.amount "
+        f"FROM unnest(%s::bigint[], %s::bigint[]) AS v(ident, amount) WHERE {name}.{k} = v.ident"
+    )
+    with _wrapped(session, statement) as cur:
+        cur.execute(statement, [[i for i, _ in items], [a for _, a in items]])
 
 
 def _pg_text(value: Any, json_types: tuple[type, ...]) -> str | None:

@@ -13,10 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from floor.actors import Actor
+from floor.bulk import add_to_column
 from floor.events import publish
 from floor.models import FloorException, Location, LocationType, Reservation, Sku, Stock
 from floor.states import ExceptionReason
@@ -133,17 +134,11 @@ def allocate(
 
 
 def apply_allocation(session: Session, allocation: Allocation) -> None:
-    """Add the allocation to ``stock.reserved`` (one statement, executemany). The CHECK
+    """Add the allocation to ``stock.reserved`` (one statement). The CHECK
     ``reserved <= on_hand`` makes an oversell fail loudly instead of silently."""
     if not allocation.taken:
         return
-    table = Stock.__table__
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("sid"))
-        .values(reserved=table.c.reserved + bindparam("qty")),
-        [{"sid": sid, "qty": qty} for sid, qty in sorted(allocation.taken.items())],
-    )
+    add_to_column(session, Stock.__table__, "reserved", allocation.taken)
     # Keep ORM copies in step with the SQL increments.
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Stock) and obj.id in allocation.taken:

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, load_only, sessionmaker
 from floor.actors import Actor
 from floor.audit import audit
 from floor.batching import BatchOrder, batch_orders
-from floor.bulk import insert_rows
+from floor.bulk import among, insert_rows
 from floor.db import unit_of_work, utcnow
 from floor.errors import ServiceError
 from floor.events import publish
@@ -231,7 +231,7 @@ def _candidate_orders(
     if due_within_min:
         stmt = stmt.where(Order.ship_by <= now + dt.timedelta(minutes=due_within_min))
     if order_ids is not None:
-        stmt = stmt.where(Order.id.in_(list(order_ids)))
+        stmt = stmt.where(among(session, Order.id, order_ids))
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=Order)
     return list(session.scalars(stmt).all())
@@ -257,7 +257,7 @@ def _load_reservations(
             .join(Stock, Stock.id == Reservation.stock_id)
             .join(OrderLine, OrderLine.id == Reservation.order_line_id)
             .where(
-                OrderLine.order_id.in_(chunk),
+                among(session, OrderLine.order_id, chunk),
                 Reservation.released.is_(False),
                 Reservation.quantity > Reservation.picked,
             )
@@ -636,7 +636,7 @@ def _orders_missing_units(session: Session, order_ids: list[int]) -> set[int]:
             session.scalars(
                 select(OrderLine.order_id)
                 .where(
-                    OrderLine.order_id.in_(order_ids[start : start + _CHUNK]),
+                    among(session, OrderLine.order_id, order_ids[start : start + _CHUNK]),
                     OrderLine.reserved_qty < OrderLine.quantity - OrderLine.short_qty,
                 )
                 .distinct()

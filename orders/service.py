@@ -23,6 +23,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from floor.actors import Actor
+from floor.bulk import among, insert_rows
 from floor.cancellation import cancel_open_tasks
 from floor.db import utcnow
 from floor.events import publish
@@ -32,12 +33,42 @@ from floor.statemachine import InvalidTransition
 from floor.states import ExceptionReason, ExceptionStatus
 from orders.intake import CanonicalOrder, FieldError, check_world, storable, validate
 from orders.models import Order, OrderLine
-from orders.states import ORDER_MACHINE, OrderStatus
+from orders.states import ORDER_MACHINE, OrderStatus, ShortPolicy
 from orders.transitions import event_payload, transition
 from sync.outbox import lock_feed, record_events
 
 MAX_BATCH = 1000
 _CHUNK = 500  # IN-list size for lookups
+_ID_CHUNK = 1000  # lookups of a whole batch's rows (one array parameter on PostgreSQL)
+
+_ORDER_COLUMNS = (
+    "external_id",
+    "channel",
+    "priority",
+    "ship_by",
+    "carrier",
+    "service",
+    "ship_to",
+    "notes",
+    "status",
+    "short_policy",
+    "content_hash",
+    "status_times",
+    "created_at",
+    "updated_at",
+)
+_LINE_COLUMNS = (
+    "order_id",
+    "line_id",
+    "sku_id",
+    "quantity",
+    "reserved_qty",
+    "picked_qty",
+    "short_qty",
+    "packed_qty",
+    "shipped_qty",
+)
+_RESERVATION_COLUMNS = ("order_line_id", "stock_id", "quantity", "picked", "released", "created_at")
 
 CREATED, UNCHANGED, CONFLICT, INVALID = "created", "unchanged", "conflict", "invalid"
 HTTP_STATUS = {CREATED: 201, UNCHANGED: 200, CONFLICT: 409, INVALID: 422}
@@ -145,8 +176,8 @@ def _existing(session: Session, external_ids: set[str]) -> dict[str, tuple[int, 
 
 def _ids_by(session: Session, key: Any, value: Any, keys: Sequence[Any]) -> dict[Any, Any]:
     found: dict[Any, Any] = {}
-    for chunk in _chunks(list(keys)):
-        found.update(session.execute(select(key, value).where(key.in_(chunk))).all())
+    for chunk in _chunks(list(keys), _ID_CHUNK):
+        found.update(session.execute(select(key, value).where(among(session, key, chunk))).all())
     return found
 
 
@@ -197,25 +228,27 @@ def _insert(
         finals.append(final)
         missing_by_order.append(missing)
         order_rows.append(
-            {
-                "external_id": o.external_id,
-                "channel": o.channel,
-                "priority": o.priority,
-                "ship_by": o.ship_by,
-                "carrier": o.carrier,
-                "service": o.service,
-                "ship_to": o.ship_to,
-                "notes": o.notes,
-                "status": final,
-                "content_hash": o.content_hash,
-                "status_times": {OrderStatus.received.value: stamp, final.value: stamp},
-                "created_at": now,
-                "updated_at": now,
-            }
+            (
+                o.external_id,
+                o.channel,
+                o.priority,
+                o.ship_by,
+                o.carrier,
+                o.service,
+                o.ship_to,
+                o.notes,
+                final,
+                ShortPolicy.ship_partial,
+                o.content_hash,
+                {OrderStatus.received.value: stamp, final.value: stamp},
+                now,
+                now,
+            )
         )
-    # Plain executemany, then one keyed read-back: RETURNING in parameter order would make
-    # SQLAlchemy insert row by row on SQLite (no sentinel column), ten times slower.
-    session.execute(insert(Order.__table__), order_rows)
+    # Bulk writes without RETURNING (floor.bulk: COPY on PostgreSQL, one executemany on
+    # SQLite), then one keyed read-back of the new ids. A duplicate external id still fails
+    # with IntegrityError (the caller retries and then answers 200 or 409).
+    insert_rows(session, Order.__table__, _ORDER_COLUMNS, order_rows)
     ids_by_ext = _ids_by(session, Order.external_id, Order.id, [o.external_id for _, o in accepted])
     order_ids = [ids_by_ext[o.external_id] for _, o in accepted]
 
@@ -224,32 +257,29 @@ def _insert(
     for order_id, (_, o) in zip(order_ids, accepted, strict=True):
         for ln in o.lines:
             line_rows.append(
-                {
-                    "order_id": order_id,
-                    "line_id": ln.line_id,
-                    "sku_id": sku_ids[ln.sku],
-                    "quantity": ln.quantity,
-                    "reserved_qty": reserved[k],
-                }
+                (order_id, ln.line_id, sku_ids[ln.sku], ln.quantity, reserved[k], 0, 0, 0, 0)
             )
             k += 1
-    session.execute(insert(OrderLine.__table__), line_rows)
+    insert_rows(session, OrderLine.__table__, _LINE_COLUMNS, line_rows)
     line_key: dict[tuple[int, str], int] = {}
-    for chunk in _chunks(order_ids):
+    for chunk in _chunks(order_ids, _ID_CHUNK):
         for order_id, line_id, row_id in session.execute(
             select(OrderLine.order_id, OrderLine.line_id, OrderLine.id).where(
-                OrderLine.order_id.in_(chunk)
+                among(session, OrderLine.order_id, chunk)
             )
         ):
             line_key[(order_id, line_id)] = row_id
-    line_ids = [line_key[(row["order_id"], row["line_id"])] for row in line_rows]
-    reservations = [
-        {"order_line_id": line_id, "stock_id": stock_id, "quantity": qty, "created_at": now}
-        for line_id, picks in zip(line_ids, allocation.picks, strict=True)
-        for stock_id, qty in picks
-    ]
-    if reservations:
-        session.execute(insert(Reservation.__table__), reservations)
+    line_ids = [line_key[(row[0], row[1])] for row in line_rows]
+    insert_rows(
+        session,
+        Reservation.__table__,
+        _RESERVATION_COLUMNS,
+        (
+            (line_id, stock_id, qty, 0, False, now)
+            for line_id, picks in zip(line_ids, allocation.picks, strict=True)
+            for stock_id, qty in picks
+        ),
+    )
     apply_allocation(session, allocation)
 
     events = []
