@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from floor.actors import Actor
-from floor.bulk import add_to_column
+from floor.bulk import add_to_column, among
 from floor.events import publish
 from floor.models import FloorException, Location, LocationType, Reservation, Sku, Stock
 from floor.states import ExceptionReason
@@ -70,7 +70,7 @@ def _candidates(
         select(
             Stock.id, Stock.sku_id, Stock.on_hand - Stock.reserved, Stock.location_id, Stock.expiry
         )
-        .where(Stock.sku_id.in_(ids), Stock.on_hand > Stock.reserved)
+        .where(among(session, Stock.sku_id, ids), Stock.on_hand > Stock.reserved)
         .order_by(Stock.id)
     )
     excluded = sorted(set(exclude_stock_ids))
@@ -82,7 +82,7 @@ def _candidates(
     loc_types = dict(
         session.execute(
             select(Location.id, Location.type).where(
-                Location.id.in_({r[3] for r in stock}),
+                among(session, Location.id, {r[3] for r in stock}),
                 Location.active.is_(True),
                 Location.type.in_(PICKABLE),
             )

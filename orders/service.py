@@ -166,7 +166,7 @@ def _existing(session: Session, external_ids: set[str]) -> dict[str, tuple[int, 
     for chunk in _chunks(sorted(external_ids)):
         rows = session.execute(
             select(Order.external_id, Order.id, Order.content_hash, Order.status).where(
-                Order.external_id.in_(chunk)
+                among(session, Order.external_id, chunk)
             )
         )
         for ext, oid, content, status in rows:
@@ -185,7 +185,9 @@ def _sku_ids(session: Session, codes: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in _chunks(sorted(codes)):
         found.update(
-            session.execute(select(Sku.code, Sku.id).where(Sku.code.in_(chunk), Sku.active)).all()
+            session.execute(
+                select(Sku.code, Sku.id).where(among(session, Sku.code, chunk), Sku.active)
+            ).all()
         )
     return found
 
