@@ -8,9 +8,6 @@ exactly as an ORM insert stores them) but hand the DBAPI pre-processed rows:
 
 - ``insert_rows``: ``COPY … FROM STDIN`` on PostgreSQL, one ``executemany`` on SQLite.
 - ``update_rows``: one ``UPDATE … FROM unnest(…)`` on PostgreSQL, one ``executemany`` on SQLite.
-- ``add_to_column``: ``column = column + amount`` for many rows, the same way.
-- ``pipelined``: on PostgreSQL, send the writes inside without waiting for each (COPY becomes
-  one ``INSERT … SELECT FROM unnest(…)``), ``reserve_ids`` to build dependent rows first.
 
 Both run in the session's transaction (after flushing it, as autoflush would), never return
 ids, and raise SQLAlchemy's exception classes (``IntegrityError`` …) like ``Session.execute``.
@@ -21,11 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ARRAY, Table, any_, bindparam, func, select, text
+from sqlalchemy import ARRAY, Table, any_, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -69,17 +66,9 @@ def _process(row: Sequence[Any], procs: list[_Proc]) -> list[Any]:
     return [v if p is None else p(v) for v, p in zip(row, procs, strict=True)]
 
 
-_PIPELINE = "floor.bulk.pipeline_cursor"
-
-
 @contextmanager
 def _wrapped(session: Session, statement: str) -> Any:
-    """A raw DBAPI cursor on the session's connection; driver errors become SQLAlchemy's.
-    Inside ``pipelined`` the pipeline's cursor (the statement is sent, not waited for)."""
-    piped = session.info.get(_PIPELINE)
-    if piped is not None:
-        yield piped
-        return
+    """A raw DBAPI cursor on the session's connection; driver errors become SQLAlchemy's."""
     session.flush()
     conn = session.connection()
     dialect = conn.dialect
@@ -96,52 +85,6 @@ def _wrapped(session: Session, statement: str) -> Any:
         cur.close()
 
 
-@contextmanager
-def pipelined(session: Session) -> Iterator[None]:
-    """Send the ``insert_rows`` / ``add_to_column`` writes inside without waiting for each
-    (psycopg pipeline mode, PostgreSQL only; elsewhere nothing changes): the server works
-    through one statement while Python prepares the next. Errors surface when the block ends
-    (as SQLAlchemy exceptions). Do not read from the session inside the block."""
-    if session.get_bind().dialect.name != "postgresql" or session.info.get(_PIPELINE):
-        yield
-        return
-    session.flush()
-    conn = session.connection()
-    dialect = conn.dialect
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    cur = raw.cursor()
-    try:
-        with raw.pipeline():  # type: ignore[attr-defined]
-            session.info[_PIPELINE] = cur
-            try:
-                yield
-            finally:
-                del session.info[_PIPELINE]
-    except dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(
-            "pipelined bulk writes", None, exc, dialect.loaded_dbapi.Error, dialect=dialect
-        ) from exc
-    finally:
-        cur.close()
-
-
-def reserve_ids(session: Session, table: Table, n: int, key: str = "id") -> list[int]:
-    """``n`` new ascending ids for ``table`` to insert explicitly (so that dependent rows can
-    be built before anything is written): from the column's sequence on PostgreSQL; on SQLite
-    the ids it would assign itself (writers are serialised by ``BEGIN IMMEDIATE``)."""
-    if n <= 0:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        ids = session.scalars(
-            text("SELECT nextval(pg_get_serial_sequence(:t, :c)) FROM generate_series(1, :n)"),
-            {"t": table.name, "c": key, "n": n},
-        ).all()
-        return sorted(ids)
-    top = session.scalar(select(func.coalesce(func.max(table.c[key]), 0))) or 0
-    return list(range(top + 1, top + n + 1))
-
-
 def insert_rows(
     session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
@@ -151,48 +94,19 @@ def insert_rows(
     quote = dialect.identifier_preparer.quote
     cols = ", ".join(quote(c) for c in columns)
     name = quote(table.name)
-    if dialect.name == "postgresql" and not session.info.get(_PIPELINE):
+    if dialect.name == "postgresql":
         statement = f"COPY {name} ({cols}) FROM STDIN"
         with _wrapped(session, statement) as cur, cur.copy(statement) as copy:
             for row in rows:
                 copy.write_row(_process(row, procs))
         return
     data = [_process(row, procs) for row in rows]
-    if dialect.name == "postgresql":  # pipelined: COPY cannot be, one INSERT … unnest can
-        _insert_unnest(session, table, columns, data)
-        return
     if not data:
         return
     marks = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {name} ({cols}) VALUES ({marks})"
     with _wrapped(session, statement) as cur:
         cur.executemany(statement, data)
-
-
-def _insert_unnest(
-    session: Session, table: Table, columns: Sequence[str], data: list[list[Any]]
-) -> None:
-    if not data:
-        return
-    from psycopg.types.json import Json, Jsonb
-
-    json_types = (Json, Jsonb)
-    quote = session.get_bind().dialect.identifier_preparer.quote
-    dialect = session.get_bind().dialect
-    arrays: list[list[Any]] = []
-    casts: list[str] = []
-    for i, column in enumerate(columns):
-        values = [d[i] for d in data]
-        if any(isinstance(v, json_types) for v in values):
-            values = [_pg_text(v, json_types) for v in values]
-        arrays.append(values)
-        casts.append(f"%s::{table.c[column].type.compile(dialect=dialect)}[]")
-    statement = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"SELECT * FROM unnest({', '.join(casts)})"
-    )
-    with _wrapped(session, statement) as cur:
-        cur.execute(statement, arrays)
 
 
 def update_rows(

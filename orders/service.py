@@ -23,7 +23,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from floor.actors import Actor
-from floor.bulk import among, insert_rows, pipelined, reserve_ids
+from floor.bulk import among, insert_rows
 from floor.cancellation import cancel_open_tasks
 from floor.db import utcnow
 from floor.events import publish
@@ -39,6 +39,7 @@ from sync.outbox import lock_feed, record_events
 
 MAX_BATCH = 1000
 _CHUNK = 500  # IN-list size for lookups
+_ID_CHUNK = 1000  # lookups of a whole batch's rows (one array parameter on PostgreSQL)
 
 _ORDER_COLUMNS = (
     "external_id",
@@ -173,6 +174,13 @@ def _existing(session: Session, external_ids: set[str]) -> dict[str, tuple[int, 
     return found
 
 
+def _ids_by(session: Session, key: Any, value: Any, keys: Sequence[Any]) -> dict[Any, Any]:
+    found: dict[Any, Any] = {}
+    for chunk in _chunks(list(keys), _ID_CHUNK):
+        found.update(session.execute(select(key, value).where(among(session, key, chunk))).all())
+    return found
+
+
 def _sku_ids(session: Session, codes: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in _chunks(sorted(codes)):
@@ -239,90 +247,83 @@ def _insert(
                 now,
             )
         )
-    # Ids first (a sequence on PostgreSQL), so every row is built before anything is written;
-    # then bulk writes (floor.bulk: on PostgreSQL pipelined, the server inserting one table
-    # while Python builds the next; one executemany each on SQLite). A duplicate external id
-    # still fails with IntegrityError (the caller retries and then answers 200 or 409).
-    order_ids = reserve_ids(session, Order.__table__, len(accepted))
-    line_ids = reserve_ids(session, OrderLine.__table__, len(demands))
-    with pipelined(session):
-        insert_rows(
-            session,
-            Order.__table__,
-            ("id", *_ORDER_COLUMNS),
-            [(order_id, *row) for order_id, row in zip(order_ids, order_rows, strict=True)],
-        )
-        line_rows = []
-        k = 0
-        for order_id, (_, o) in zip(order_ids, accepted, strict=True):
-            for ln in o.lines:
-                line_rows.append(
-                    (
-                        line_ids[k],
-                        order_id,
-                        ln.line_id,
-                        sku_ids[ln.sku],
-                        ln.quantity,
-                        reserved[k],
-                        0,
-                        0,
-                        0,
-                        0,
-                    )
-                )
-                k += 1
-        insert_rows(session, OrderLine.__table__, ("id", *_LINE_COLUMNS), line_rows)
-        insert_rows(
-            session,
-            Reservation.__table__,
-            _RESERVATION_COLUMNS,
-            (
-                (line_id, stock_id, qty, 0, False, now)
-                for line_id, picks in zip(line_ids, allocation.picks, strict=True)
-                for stock_id, qty in picks
-            ),
-        )
-        apply_allocation(session, allocation)
-        events = []
-        exceptions = []
-        for order_id, (result, o), final, missing in zip(
-            order_ids, accepted, finals, missing_by_order, strict=True
+    # Bulk writes without RETURNING (floor.bulk: COPY on PostgreSQL, one executemany on
+    # SQLite), then one keyed read-back of the new ids. A duplicate external id still fails
+    # with IntegrityError (the caller retries and then answers 200 or 409).
+    insert_rows(session, Order.__table__, _ORDER_COLUMNS, order_rows)
+    ids_by_ext = _ids_by(session, Order.external_id, Order.id, [o.external_id for _, o in accepted])
+    order_ids = [ids_by_ext[o.external_id] for _, o in accepted]
+
+    line_rows = []
+    k = 0
+    for order_id, (_, o) in zip(order_ids, accepted, strict=True):
+        for ln in o.lines:
+            line_rows.append(
+                (order_id, ln.line_id, sku_ids[ln.sku], ln.quantity, reserved[k], 0, 0, 0, 0)
+            )
+            k += 1
+    insert_rows(session, OrderLine.__table__, _LINE_COLUMNS, line_rows)
+    line_key: dict[tuple[int, str], int] = {}
+    for chunk in _chunks(order_ids, _ID_CHUNK):
+        for order_id, line_id, row_id in session.execute(
+            select(OrderLine.order_id, OrderLine.line_id, OrderLine.id).where(
+                among(session, OrderLine.order_id, chunk)
+            )
         ):
-            result.order_id, result.status, result.missing = order_id, final.value, missing
-            ext = o.external_id
-            events.append(
+            line_key[(order_id, line_id)] = row_id
+    line_ids = [line_key[(row[0], row[1])] for row in line_rows]
+    insert_rows(
+        session,
+        Reservation.__table__,
+        _RESERVATION_COLUMNS,
+        (
+            (line_id, stock_id, qty, 0, False, now)
+            for line_id, picks in zip(line_ids, allocation.picks, strict=True)
+            for stock_id, qty in picks
+        ),
+    )
+    apply_allocation(session, allocation)
+
+    events = []
+    exceptions = []
+    for order_id, (result, o), final, missing in zip(
+        order_ids, accepted, finals, missing_by_order, strict=True
+    ):
+        result.order_id, result.status, result.missing = order_id, final.value, missing
+        ext = o.external_id
+        events.append(
+            {
+                "type": "order.received",
+                "aggregate_id": ext,
+                "from_state": None,
+                "to_state": OrderStatus.received.value,
+                "payload": event_payload(ext, OrderStatus.received, actor),
+            }
+        )
+        extra = {"missing": missing} if missing else None
+        events.append(
+            {
+                "type": f"order.{final.value}",
+                "aggregate_id": ext,
+                "from_state": OrderStatus.received.value,
+                "to_state": final.value,
+                "payload": event_payload(ext, final, actor, extra),
+            }
+        )
+        publish(session, "order.status", {"order": ext, "from": None, "to": final.value})
+        if missing:
+            exceptions.append(
                 {
-                    "type": "order.received",
-                    "aggregate_id": ext,
-                    "from_state": None,
-                    "to_state": OrderStatus.received.value,
-                    "payload": event_payload(ext, OrderStatus.received, actor),
+                    "reason": ExceptionReason.short_allocation,
+                    "order_id": order_id,
+                    "message": f"order {ext}: "
+                    + ", ".join(f"{m['sku']} missing {m['missing']}" for m in missing),
+                    "details": {"missing": missing},
+                    "created_at": now,
                 }
             )
-            extra = {"missing": missing} if missing else None
-            events.append(
-                {
-                    "type": f"order.{final.value}",
-                    "aggregate_id": ext,
-                    "from_state": OrderStatus.received.value,
-                    "to_state": final.value,
-                    "payload": event_payload(ext, final, actor, extra),
-                }
-            )
-            publish(session, "order.status", {"order": ext, "from": None, "to": final.value})
-            if missing:
-                exceptions.append(
-                    {
-                        "reason": ExceptionReason.short_allocation,
-                        "order_id": order_id,
-                        "message": f"order {ext}: "
-                        + ", ".join(f"{m['sku']} missing {m['missing']}" for m in missing),
-                        "details": {"missing": missing},
-                        "created_at": now,
-                    }
-                )
-                publish(session, "exception.opened", {"reason": "short_allocation", "order": ext})
-        record_events(session, events)
+            publish(session, "exception.opened", {"reason": "short_allocation", "order": ext})
+    record_events(session, events)
     if exceptions:
         session.execute(insert(FloorException.__table__), exceptions)
 
