@@ -62,8 +62,22 @@ def _same_as_last(proc: _Proc) -> _Proc:
     return process
 
 
-def _process(row: Sequence[Any], procs: list[_Proc]) -> list[Any]:
-    return [v if p is None else p(v) for v, p in zip(row, procs, strict=True)]
+def _row_processor(procs: list[_Proc]) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """A function processing one row: only the columns with a bind processor are touched."""
+    width = len(procs)
+    work = [(i, p) for i, p in enumerate(procs) if p is not None]
+
+    def process(row: Sequence[Any]) -> Sequence[Any]:
+        if len(row) != width:
+            raise ValueError(f"row of {len(row)} values for {width} columns")
+        if not work:
+            return row
+        out = list(row)
+        for i, p in work:
+            out[i] = p(out[i])
+        return out
+
+    return process
 
 
 @contextmanager
@@ -90,7 +104,7 @@ def insert_rows(
 ) -> None:
     """INSERT ``rows`` (tuples in ``columns`` order) into ``table``."""
     dialect = session.get_bind().dialect
-    procs = _processors(table, columns, dialect)
+    process = _row_processor(_processors(table, columns, dialect))
     quote = dialect.identifier_preparer.quote
     cols = ", ".join(quote(c) for c in columns)
     name = quote(table.name)
@@ -98,9 +112,9 @@ def insert_rows(
         statement = f"COPY {name} ({cols}) FROM STDIN"
         with _wrapped(session, statement) as cur, cur.copy(statement) as copy:
             for row in rows:
-                copy.write_row(_process(row, procs))
+                copy.write_row(process(row))
         return
-    data = [_process(row, procs) for row in rows]
+    data = [process(row) for row in rows]
     if not data:
         return
     marks = ", ".join("?" for _ in columns)
@@ -120,7 +134,8 @@ def update_rows(
     procs = _processors(table, [key, *columns], dialect)
     quote = dialect.identifier_preparer.quote
     name = quote(table.name)
-    data = [_process([r[key], *(r[c] for c in columns)], procs) for r in rows]
+    process = _row_processor(procs)
+    data = [process([r[key], *(r[c] for c in columns)]) for r in rows]
     if dialect.name != "postgresql":
         sets = ", ".join(f"{quote(c)} = ?" for c in columns)
         statement = f"UPDATE {name} SET {sets} WHERE {quote(key)} = ?"
