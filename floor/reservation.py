@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from floor.models import FloorException, Location, LocationType, Reservation, Sk
 from floor.states import ExceptionReason
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
-from orders.transitions import transition
+from orders.transitions import transition_many
 
 PICKABLE = (LocationType.pick_face, LocationType.reserve)
 
@@ -179,6 +180,8 @@ def reserve_orders(
         ).all()
     )
     results = []
+    short: list[tuple[Order, list[Shortfall], list[dict[str, Any]]]] = []
+    allocated: list[Order] = []
     for order in orders:
         shortfalls = [
             Shortfall(line.line_id, sku_codes[line.sku_id], line.quantity, line.reserved_qty)
@@ -197,25 +200,35 @@ def reserve_orders(
                 for s in shortfalls
             ]
             if order.status != OrderStatus.short:
-                transition(session, order, OrderStatus.short, actor, payload={"missing": missing})
-                session.add(
-                    FloorException(
-                        reason=ExceptionReason.short_allocation,
-                        order_id=order.id,
-                        message=f"order {order.external_id}: "
-                        + ", ".join(f"{s.sku} missing {s.missing}" for s in shortfalls),
-                        details={"missing": missing},
-                    )
-                )
-                publish(
-                    session,
-                    "exception.opened",
-                    {"reason": "short_allocation", "order": order.external_id},
-                )
+                short.append((order, shortfalls, missing))
             results.append(ReservationResult(order.external_id, OrderStatus.short, shortfalls))
         else:
-            transition(session, order, OrderStatus.allocated, actor)
+            allocated.append(order)
             results.append(ReservationResult(order.external_id, OrderStatus.allocated))
+    # Set-based: one write for the short orders, one for the allocated ones.
+    transition_many(
+        session,
+        [order for order, _, _ in short],
+        OrderStatus.short,
+        actor,
+        [{"missing": missing} for _, _, missing in short],
+    )
+    for order, shortfalls, missing in short:
+        session.add(
+            FloorException(
+                reason=ExceptionReason.short_allocation,
+                order_id=order.id,
+                message=f"order {order.external_id}: "
+                + ", ".join(f"{s.sku} missing {s.missing}" for s in shortfalls),
+                details={"missing": missing},
+            )
+        )
+        publish(
+            session,
+            "exception.opened",
+            {"reason": "short_allocation", "order": order.external_id},
+        )
+    transition_many(session, allocated, OrderStatus.allocated, actor)
     return results
 
 
