@@ -110,6 +110,7 @@ def run_http(url: str, bodies: list[bytes]) -> dict[str, Any]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}/api/v1"
+    load = os.getloadavg()[0]
     http = requests.Session()
     http.get(base + "/inventory?sku=SKU-00001", headers=AUTH).raise_for_status()  # warm up
     outcomes: dict[str, int] = defaultdict(int)
@@ -134,6 +135,7 @@ def run_http(url: str, bodies: list[bytes]) -> dict[str, Any]:
         "statuses": dict(statuses),
         "batch_min": min(per_batch),
         "batch_max": max(per_batch),
+        "load": load,
     }
 
 
@@ -261,8 +263,8 @@ PHASES = (
     ("orders.service", "_existing", "look up existing external ids"),
     ("orders.service", "_sku_ids", "look up SKUs"),
     ("orders.service", "allocate", "allocate stock (one query + plan)"),
-    ("orders.service", "apply_allocation", "UPDATE stock (executemany)"),
-    ("orders.service", "record_events", "INSERT outbox events (executemany)"),
+    ("orders.service", "apply_allocation", "UPDATE stock (one statement)"),
+    ("orders.service", "record_events", "INSERT outbox events (bulk)"),
     ("orders.service", "_insert", "all writes (orders, lines, reservations, events, stock)"),
     ("web.api", "create_orders", "intake service in all"),
     ("web.api", "json_body", "read + json.loads the request body"),
@@ -362,8 +364,8 @@ def main() -> None:
     lines = [
         f"- HTTP batch intake, SQLite: **{rate:,.0f} orders/s** ({n:,} orders × 3 lines in "
         f"{http['elapsed']:.2f} s; batches of {BATCH}: {http['batch_min']:.2f}–"
-        f"{http['batch_max']:.2f} s each); outcomes {http['outcomes']}, statuses "
-        f"{http['statuses']}",
+        f"{http['batch_max']:.2f} s each; load average {http['load']:.2f} before); outcomes "
+        f"{http['outcomes']}, statuses {http['statuses']}",
         f"- plain SQLAlchemy Core insert of the same order + line rows, SQLite: "
         f"**{n / core:,.0f} orders/s** ({core:.2f} s)",
         f"- stdlib json.loads of the request bodies alone: {n / t_json:,.0f} orders/s "
@@ -374,7 +376,9 @@ def main() -> None:
     if pg:
         lines.append(
             f"- HTTP batch intake, PostgreSQL: **{n / pg['elapsed']:,.0f} orders/s** "
-            f"({pg['elapsed']:.2f} s); outcomes {pg['outcomes']}"
+            f"({pg['elapsed']:.2f} s; batches of {BATCH}: {pg['batch_min']:.2f}–"
+            f"{pg['batch_max']:.2f} s each; load average {pg['load']:.2f} before); outcomes "
+            f"{pg['outcomes']}"
         )
     report = "\n".join(lines)
     steps_table = "\n".join(f"| {label} | {sec * 1000:.0f} ms |" for label, sec in steps)
@@ -437,16 +441,33 @@ the Core figure.
 
 How the batch path is built: one `SELECT … WHERE external_id IN (…)` and one SKU lookup per
 batch, one stock query for every line of the batch (`floor.reservation.allocate`), then bulk
-`INSERT … RETURNING` (SQLAlchemy "insertmanyvalues") for orders, lines, reservations and outbox
-events, and one executemany `UPDATE stock`. Each order is validated completely before anything
-is written, so an invalid order is never half-written while the valid ones go in together.
-The cyclic garbage collector is paused for the duration of a batch request (web/api.py): a batch
-allocates ~100k short-lived containers and full collections cost 15–20 % of its CPU.
+writes through `floor.bulk`: orders, lines, reservations and outbox events with
+`insert_rows` (`COPY … FROM STDIN` on PostgreSQL, one DBAPI executemany of pre-processed
+tuples on SQLite: the columns' own SQLAlchemy bind processors, without SQLAlchemy's per-row
+statement work), one keyed read-back each of the new order and line ids, and one
+`UPDATE stock … FROM unnest(…)` for the reserved quantities (an executemany on SQLite). On
+PostgreSQL every id list travels as one array parameter (`= ANY(%s)`), not a thousand
+placeholders. Each order is validated completely before anything is written, so an invalid
+order is never half-written while the valid ones go in together; a duplicate external id still
+fails with `IntegrityError` and is retried. The cyclic garbage collector is paused for the
+duration of a batch request (web/api.py): a batch allocates ~100k short-lived containers and
+full collections cost 15–20 % of its CPU.
 
-Left on the table: per-row SQLAlchemy parameter processing (~30 %) could be cut by handing
-pre-processed tuples to the DBAPI's executemany; validation (~20 %) is plain Python per field.
-PostgreSQL is slower here (one client, network round trips per executemany page, the feed
-advisory lock); it was not tuned further.
+Before this (SQLAlchemy executemany): PostgreSQL ~960 orders/s. psycopg sends an INSERT
+executemany as one statement per row (pipeline mode, 93,000 statements for 10,000 orders), and
+SQLAlchemy processes every parameter row by row. Tried and dropped: one pipelined
+`INSERT … SELECT FROM unnest(…)` per table with ids taken from the sequences up front (so the
+server could insert one table while Python built the next) was slower than `COPY` here
+(~600 ms against ~470 ms a batch).
+
+What is left on PostgreSQL: the server's own work per batch of 1000 orders, measured with
+`EXPLAIN ANALYZE` of the same inserts on this machine: orders ~58 ms, 3,000 lines ~117 ms (half of
+it the two foreign-key checks per row), 3,000 reservations ~95 ms (also half foreign keys),
+2,000 outbox events ~73 ms: ~340 ms a batch while it is loaded by other work, of which `COPY`
+overlaps only the parsing with Python. Python: validation ~90 ms a batch (orders/intake.py),
+JSON of addresses, status times and event payloads, COPY row formatting. Every figure moves
+with the machine's load (2 cores shared with other jobs): the same build measured 1,600–2,750
+orders/s on PostgreSQL across runs at load averages 0.8–2.5.
 """
     )
     print(f"wrote {DOC.relative_to(ROOT)}")
