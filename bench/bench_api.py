@@ -458,7 +458,7 @@ executemany as one statement per row (pipeline mode, 93,000 statements for 10,00
 SQLAlchemy processes every parameter row by row. Tried and dropped: one pipelined
 `INSERT … SELECT FROM unnest(…)` per table with ids taken from the sequences up front (so the
 server could insert one table while Python built the next) was slower than `COPY` here
-(~600 ms against ~470 ms a batch).
+(the service took 590–660 ms a batch against 470–500 ms with `COPY`).
 
 What is left on PostgreSQL: the server's own work per batch of 1000 orders, measured with
 `EXPLAIN ANALYZE` of the same inserts on this machine: orders ~58 ms, 3,000 lines ~117 ms (half of
