@@ -15,14 +15,40 @@ from floor.demo import DEMO_API_KEY, demo_gtin
 from tests.conftest import login
 
 
-@pytest.fixture
-def db_url(sqlite_url: str) -> str:  # the subject here is the screen, not the database backend
-    return sqlite_url
-
-
 def gtin(sku: str) -> str:
     """The EAN-13 printed on a demo SKU's box (what a scanner types)."""
     return demo_gtin(int(sku.rsplit("-", 1)[1]))
+
+
+API_AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
+
+
+def order_body(
+    external_id: str,
+    lines: Sequence[tuple[str, int]],
+    *,
+    due_in: dt.timedelta = dt.timedelta(hours=2),
+    priority: str = "standard",
+) -> dict[str, Any]:
+    """A canonical order as the OMS posts it (docs/api.md)."""
+    return {
+        "external_id": external_id,
+        "priority": priority,
+        "ship_by": (dt.datetime.now(dt.UTC) + due_in).isoformat(),
+        "carrier": "ups",
+        "service": "ground",
+        "ship_to": {
+            "name": "Ada Lovelace",
+            "address1": "12 St James Sq",
+            "city": "London",
+            "postal_code": "SW1Y 4JH",
+            "country": "GB",
+        },
+        "lines": [
+            {"line_id": str(n), "sku": sku, "quantity": qty}
+            for n, (sku, qty) in enumerate(lines, 1)
+        ],
+    }
 
 
 class Oms:
@@ -31,40 +57,15 @@ class Oms:
     def __init__(self, base: str) -> None:
         self.base = base + "/api/v1"
         self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {DEMO_API_KEY}"
+        self.http.headers.update(API_AUTH)
 
-    def post_order(
-        self,
-        external_id: str,
-        lines: Sequence[tuple[str, int]],
-        *,
-        due_in: dt.timedelta = dt.timedelta(hours=2),
-        priority: str = "standard",
-    ) -> dict[str, Any]:
-        body = {
-            "external_id": external_id,
-            "priority": priority,
-            "ship_by": (dt.datetime.now(dt.UTC) + due_in).isoformat(),
-            "carrier": "ups",
-            "service": "ground",
-            "ship_to": {
-                "name": "Ada Lovelace",
-                "address1": "12 St James Sq",
-                "city": "London",
-                "postal_code": "SW1Y 4JH",
-                "country": "GB",
-            },
-            "lines": [
-                {"line_id": str(n), "sku": sku, "quantity": qty}
-                for n, (sku, qty) in enumerate(lines, 1)
-            ],
-        }
-        r = self.http.post(self.base + "/orders", json=body, timeout=10)
+    def post_order(self, external_id: str, lines: Sequence[tuple[str, int]], **kw: Any) -> Any:
+        r = self.http.post(self.base + "/orders", json=order_body(external_id, lines, **kw))
         assert r.status_code == 201, r.text
         return r.json()
 
     def order(self, external_id: str) -> dict[str, Any]:
-        r = self.http.get(f"{self.base}/orders/{external_id}", timeout=10)
+        r = self.http.get(f"{self.base}/orders/{external_id}")
         assert r.status_code == 200, r.text
         return r.json()
 

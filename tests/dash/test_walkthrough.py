@@ -13,6 +13,11 @@ from tests.dash.conftest import gtin, log_in_picker, log_in_supervisor, scan
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture
+def db_url(sqlite_url):  # the subject here is the screen, not the database backend
+    return sqlite_url
+
+
 def task_id(phone) -> str:
     return phone.locator("#task").get_attribute("data-task-id")
 
