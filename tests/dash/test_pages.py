@@ -3,17 +3,24 @@ and its JSON snapshot, role checks; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 
-from floor.db import unit_of_work
+from floor import waves
+from floor.actors import Actor
+from floor.db import unit_of_work, utcnow
 from floor.models import FloorException
 from floor.states import ExceptionReason
+from floor.waves import RuleSpec
 from orders import queries
 from tests.conftest import login
 from tests.dash.conftest import API_AUTH, order_body
+from tests.waves.conftest import add_order
 from web.pages import duration
+
+HOUR = dt.timedelta(hours=1)
 
 
 def post_orders(client, *ids: str, sku: str = "SKU-00010") -> None:
@@ -104,3 +111,12 @@ def test_duration_reads_like_the_countdown():
     assert duration(-65) == "late 0:01:05"
     assert duration(86400 * 3 + 3600 * 4) == "3 d 4 h"
     assert duration(None) == ""
+
+
+def test_a_wave_past_its_cut_off_is_shown_late(client, sessions):
+    with unit_of_work(sessions) as s:  # the OMS refuses a ship_by in the past; the floor lags
+        add_order(s, [("SKU-00010", 1)], external_id="LATE-1", ship_by=utcnow() - HOUR)
+        waves.plan_waves(s, RuleSpec(name="now"), Actor.system())
+    login(client, username="sam", password="supervisor-demo")
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert re.search(r'class="countdown late" data-seconds="-3\d{3}">late 1:00:\d\d<', html)

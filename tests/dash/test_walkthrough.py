@@ -159,6 +159,10 @@ def test_empty_location_moves_the_task_or_becomes_an_exception_the_supervisor_re
         expect(phone.locator("#feedback")).to_have_class(re.compile(r"\binfo\b"))
         if sku == "SKU-00002":
             expect(phone.locator("#feedback")).to_contain_text("Reported: re-routed: 1 new task")
+            # The emptied pick face asks for stock from the reserve, live on the dashboard.
+            refill = desktop.locator("#replenishments tr[data-replenishment]")
+            expect(refill).to_contain_text("SKU-00002")
+            expect(refill).to_contain_text(f"→ {where}")
         else:
             assert sku == "SKU-00250"
             expect(phone.locator("#feedback")).to_contain_text("short 1; supervisor told")
@@ -172,7 +176,10 @@ def test_empty_location_moves_the_task_or_becomes_an_exception_the_supervisor_re
     assert oms.picked("SHORT-1") == 1  # picked at the second location
     assert oms.order("SHORT-2")["lines"][0]["short"] == 1
 
-    # The supervisor resolves it on the dashboard; it leaves the list without a reload.
+    # The supervisor confirms the refill and resolves the exception on the dashboard; both leave
+    # their lists without a reload.
+    desktop.locator("#replenishments button:text('Done')").click()
+    expect(desktop.locator("#replenishments tr.empty")).to_be_visible()
     row = desktop.locator("#exceptions tr[data-exception]")
     row.locator("input[name=resolution]").fill("shipped partial, OMS told")
     row.locator("button:text('Resolve')").click()
