@@ -34,10 +34,10 @@ from floor import replenishment
 from floor.accounts import has_role
 from floor.actors import Actor
 from floor.audit import audit
+from floor.barcodes import identify_item
 from floor.db import utcnow
 from floor.errors import ServiceError
 from floor.events import publish
-from floor.gtin import is_valid_gtin
 from floor.layout_geometry import geometry
 from floor.models import (
     FloorException,
@@ -345,37 +345,6 @@ def _task_for(session: Session, user: Actor, task_id: Any) -> tuple[PickTask | N
     return task, "", ""
 
 
-def _extract_gtin(code: str) -> str | None:
-    if code.isdigit():
-        return code.zfill(14) if is_valid_gtin(code) else None
-    try:
-        import biip
-
-        parsed = biip.parse(code)
-    except Exception:  # biip raises ParseError on anything it cannot read
-        return None
-    if parsed.gtin is not None:
-        return parsed.gtin.value.zfill(14)
-    if parsed.gs1_message is not None:
-        for es in parsed.gs1_message.element_strings:
-            if es.ai.ai == "01" and is_valid_gtin(es.value):
-                return es.value
-    return None
-
-
-def _identify_item(session: Session, code: str) -> tuple[int | None, int]:
-    """(sku id, units per scan) for an item barcode or SKU code; (None, 0) if unknown."""
-    gtin = _extract_gtin(code)
-    if gtin is not None:
-        row = session.execute(
-            select(SkuGtin.sku_id, SkuGtin.units).where(SkuGtin.gtin == gtin)
-        ).first()
-        if row is not None:
-            return row[0], max(1, row[1])
-    sku_id = session.scalar(select(Sku.id).where(func.upper(Sku.code) == code.upper()))
-    return (sku_id, 1) if sku_id is not None else (None, 0)
-
-
 def confirm_scan(
     session: Session,
     user: Actor | User,
@@ -420,7 +389,7 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
         return PickOutcome(
             "wrong_location", f"check code {code} is not {loc.code}'s", task, kind="location"
         )
-    sku_id, units = _identify_item(session, code)
+    sku_id, units = identify_item(session, code)
     sku = session.get(Sku, task.sku_id)
     assert sku is not None
     if sku_id is None:
