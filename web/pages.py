@@ -57,9 +57,3 @@ def dashboard_state() -> Any:
 @roles_required(Role.picker)
 def handheld() -> Any:
     return render_template("handheld.html")
-
-
-@bp.get("/pack")
-@roles_required(Role.packer)
-def pack() -> Any:
-    return render_template("pack.html")
