@@ -77,9 +77,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _optional_blueprints() -> list[Any]:
     """Feature blueprints (API, sync, …) register themselves here as they land."""
-    from web import api, orders_pages, sync_pages, waves_api, waves_pages
+    from web import api, orders_pages, pack_pages, sync_pages, waves_api, waves_pages
 
-    return [api, orders_pages, sync_pages, waves_api, waves_pages]
+    return [api, orders_pages, pack_pages, sync_pages, waves_api, waves_pages]
 
 
 def _job_providers() -> list[Any]:

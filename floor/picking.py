@@ -12,7 +12,7 @@
   other item is ``wrong_item`` and nothing changes. Each good unit decreases the stock row's
   on-hand and reserved, and increases the reservation's, the line's and the task's picked.
   Arrival scans are optional: an item scan at the right face implies arrival.
-* ``report_short`` (reason ``empty``, ``damaged`` or ``not_found``): see its docstring.
+* short picks (``report_short``) live in ``floor.short_picks``; re-routing in ``floor.reroute``.
 * ``override_task``: a supervisor confirms a task without a scan; audited.
 
 The order moves ``waved → picking`` on its first unit and to ``picked`` when none of its tasks
@@ -34,13 +34,11 @@ from floor import replenishment
 from floor.accounts import has_role
 from floor.actors import Actor
 from floor.audit import audit
-from floor.db import utcnow
+from floor.barcodes import identify_item
+from floor.db import is_postgres, utcnow
 from floor.errors import ServiceError
 from floor.events import publish
-from floor.gtin import is_valid_gtin
-from floor.layout_geometry import geometry
 from floor.models import (
-    FloorException,
     Location,
     PickList,
     PickTask,
@@ -53,28 +51,18 @@ from floor.models import (
     User,
     Wave,
 )
-from floor.reservation import reserve_lines
-from floor.routing import Layout, Pick, distance, route_length, route_optimal
-from floor.states import ExceptionReason, PickListStatus, TaskStatus
+from floor.states import PickListStatus, TaskStatus
 from floor.waves import (
     ACTIVE_WAVE,
     OPEN_TASK,
     as_actor,
     open_orders_done,
     settle_after_task,
-    settle_pick_list,
     units_picked,
 )
 from orders.models import Order, OrderLine
-from orders.states import OrderStatus, ShortPolicy
+from orders.states import OrderStatus
 from orders.transitions import transition
-
-SHORT_REASONS = {
-    "empty": ExceptionReason.empty_location,
-    "damaged": ExceptionReason.damaged,
-    "not_found": ExceptionReason.not_found,
-}
-_REASON_ALIASES = {"empty_location": "empty"}
 
 
 class PickError(ServiceError):
@@ -93,10 +81,6 @@ class PickOutcome:
     units: int = 0
     replayed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _is_pg(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 # --------------------------------------------------------------------------
@@ -177,7 +161,7 @@ def next_task(session: Session, user: Actor | User) -> PickTask | None:
         .order_by(Wave.cutoff_at, Wave.id, PickList.id)
         .limit(1)  # lock only the list we take; others stay free for the next picker
     )
-    if _is_pg(session):
+    if is_postgres(session):
         stmt = stmt.with_for_update(of=PickList, skip_locked=True)
     pick_list = session.scalars(stmt).first()
     if pick_list is None:
@@ -205,7 +189,7 @@ def _give_totes(session: Session, pick_list: PickList) -> None:
         .order_by(Tote.code)
         .limit(len(order_ids))
     )
-    if _is_pg(session):
+    if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True)
     for order_id, tote in zip(order_ids, session.scalars(stmt).all(), strict=False):
         tote.pick_list_id = pick_list.id
@@ -273,7 +257,7 @@ def task_payload(session: Session, task: PickTask | None) -> dict[str, Any] | No
 # --------------------------------------------------------------------------
 
 
-def _claim_scan(
+def claim_scan(
     session: Session,
     client_scan_id: str,
     user: Actor,
@@ -308,7 +292,7 @@ def _claim_scan(
     return scan
 
 
-def _replay(session: Session, user: Actor, client_scan_id: str) -> PickOutcome:
+def replay(session: Session, user: Actor, client_scan_id: str) -> PickOutcome:
     scan = session.scalars(select(Scan).where(Scan.client_scan_id == client_scan_id)).one()
     task = session.get(PickTask, scan.task_id) if scan.task_id else None
     return PickOutcome(
@@ -321,14 +305,14 @@ def _replay(session: Session, user: Actor, client_scan_id: str) -> PickOutcome:
     )
 
 
-def _task_for(session: Session, user: Actor, task_id: Any) -> tuple[PickTask | None, str, str]:
+def task_for(session: Session, user: Actor, task_id: Any) -> tuple[PickTask | None, str, str]:
     """The task if this picker may act on it now, else (None, code, message)."""
     try:
         tid = int(task_id)
     except (TypeError, ValueError):
         return None, "task_not_found", "no such task"
     stmt = select(PickTask).where(PickTask.id == tid)
-    if _is_pg(session):
+    if is_postgres(session):
         stmt = stmt.with_for_update(of=PickTask)
     task = session.scalars(stmt).one_or_none()
     if task is None:
@@ -345,37 +329,6 @@ def _task_for(session: Session, user: Actor, task_id: Any) -> tuple[PickTask | N
     return task, "", ""
 
 
-def _extract_gtin(code: str) -> str | None:
-    if code.isdigit():
-        return code.zfill(14) if is_valid_gtin(code) else None
-    try:
-        import biip
-
-        parsed = biip.parse(code)
-    except Exception:  # biip raises ParseError on anything it cannot read
-        return None
-    if parsed.gtin is not None:
-        return parsed.gtin.value.zfill(14)
-    if parsed.gs1_message is not None:
-        for es in parsed.gs1_message.element_strings:
-            if es.ai.ai == "01" and is_valid_gtin(es.value):
-                return es.value
-    return None
-
-
-def _identify_item(session: Session, code: str) -> tuple[int | None, int]:
-    """(sku id, units per scan) for an item barcode or SKU code; (None, 0) if unknown."""
-    gtin = _extract_gtin(code)
-    if gtin is not None:
-        row = session.execute(
-            select(SkuGtin.sku_id, SkuGtin.units).where(SkuGtin.gtin == gtin)
-        ).first()
-        if row is not None:
-            return row[0], max(1, row[1])
-    sku_id = session.scalar(select(Sku.id).where(func.upper(Sku.code) == code.upper()))
-    return (sku_id, 1) if sku_id is not None else (None, 0)
-
-
 def confirm_scan(
     session: Session,
     user: Actor | User,
@@ -387,10 +340,10 @@ def confirm_scan(
     """Verify one scan against the picker's task (see the module docstring)."""
     user = as_actor(user)
     code = (code or "").strip()
-    scan = _claim_scan(session, client_scan_id, user, None, code, "unknown", scanned_at)
+    scan = claim_scan(session, client_scan_id, user, None, code, "unknown", scanned_at)
     if scan is None:
-        return _replay(session, user, client_scan_id)
-    task, err, msg = _task_for(session, user, task_id)
+        return replay(session, user, client_scan_id)
+    task, err, msg = task_for(session, user, task_id)
     if task is None:
         scan.result = err
         return PickOutcome(err, msg, None, current_task(session, user))
@@ -420,7 +373,7 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
         return PickOutcome(
             "wrong_location", f"check code {code} is not {loc.code}'s", task, kind="location"
         )
-    sku_id, units = _identify_item(session, code)
+    sku_id, units = identify_item(session, code)
     sku = session.get(Sku, task.sku_id)
     assert sku is not None
     if sku_id is None:
@@ -478,7 +431,7 @@ def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> Non
         transition(session, order, OrderStatus.picking, user, payload={"task": task.id})
     if task.picked_qty >= task.quantity:
         task.status = TaskStatus.picked
-        _after_task(session, user, task, order)
+        after_task(session, user, task, order)
     else:
         _progress(session, task)
     replenishment.check_pick_face(session, task.location_id, task.sku_id)
@@ -495,7 +448,7 @@ def _progress(session: Session, task: PickTask) -> None:
     publish(session, "task.updated", payload, *rooms)
 
 
-def _after_task(session: Session, user: Actor, task: PickTask, order: Order) -> None:
+def after_task(session: Session, user: Actor, task: PickTask, order: Order) -> None:
     session.flush()
     if open_orders_done(session, order) and order.status in (
         OrderStatus.waved,
@@ -507,318 +460,6 @@ def _after_task(session: Session, user: Actor, task: PickTask, order: Order) -> 
             transition(session, order, OrderStatus.short, user, payload={"reason": "short_pick"})
     settle_after_task(session, task)
     _progress(session, task)
-
-
-# --------------------------------------------------------------------------
-# Short picks
-# --------------------------------------------------------------------------
-
-
-def report_short(
-    session: Session, user: Actor | User, task_id: Any, reason: str, client_scan_id: str
-) -> PickOutcome:
-    """The picker cannot pick the rest of a task (``empty``, ``damaged`` or ``not_found``).
-
-    Stock: ``empty`` and ``not_found`` write the location's row down to what other open
-    reservations still expect there (nothing is free there any more; their pickers will see);
-    ``damaged`` takes the task's remaining units out of on-hand (they leave sellable stock).
-    The task becomes ``short`` with the reason; its unpicked reservation is given back.
-    The rest is re-reserved at other locations (never the same stock row) with
-    ``floor.reservation.reserve_lines``; each new reservation becomes a replacement task on
-    the same list, and the list's open tasks are re-routed from the picker's position. What
-    cannot be re-reserved is short on the line (``short_qty``): a ``short_pick`` exception is
-    opened, and the order follows its policy (``ship_partial``: go on; ``hold``: the order goes
-    ``on_hold`` and its open tasks are canceled, its reservations kept for the supervisor).
-    """
-    user = as_actor(user)
-    reason = _REASON_ALIASES.get(reason, reason)
-    if reason not in SHORT_REASONS:
-        raise PickError(
-            "invalid_reason", f"reason must be one of {', '.join(sorted(SHORT_REASONS))}", 422
-        )
-    scan = _claim_scan(session, client_scan_id, user, None, reason, "short", None)
-    if scan is None:
-        return _replay(session, user, client_scan_id)
-    task, err, msg = _task_for(session, user, task_id)
-    if task is None:
-        scan.result = err
-        return PickOutcome(err, msg, None, current_task(session, user), kind="short")
-    scan.task_id = task.id
-    extra = _short(session, user, task, reason)
-    scan.result = "short"
-    nxt = next_task(session, user)
-    message = (
-        f"re-routed: {len(extra['replacements'])} new task(s)"
-        if extra["replacements"]
-        else f"short {extra['short_qty']}; supervisor told"
-    )
-    return PickOutcome("short", message, task, nxt, kind="short", extra=extra)
-
-
-def _short(session: Session, user: Actor, task: PickTask, reason: str) -> dict[str, Any]:
-    remaining = task.quantity - task.picked_qty
-    res = session.get(Reservation, task.reservation_id) if task.reservation_id else None
-    line = session.get(OrderLine, task.order_line_id)
-    order = session.get(Order, line.order_id) if line else None
-    assert line is not None and order is not None
-    stock_id = None
-    if res is not None:
-        stock_id = res.stock_id
-        _write_down(session, user, res, remaining, reason)
-    task.status = TaskStatus.short
-    task.short_reason = SHORT_REASONS[reason]
-    session.flush()
-    # Re-reserve elsewhere.
-    before = set(
-        session.scalars(select(Reservation.id).where(Reservation.order_line_id == line.id))
-    )
-    need = line.quantity - line.reserved_qty - line.short_qty
-    reserve_lines(session, [line], exclude_stock_ids=[stock_id] if stock_id else [])
-    session.flush()
-    new_res = session.scalars(
-        select(Reservation)
-        .where(Reservation.order_line_id == line.id, Reservation.id.not_in(before or {0}))
-        .order_by(Reservation.id)
-    ).all()
-    geo = geometry(session)
-    replacements: list[PickTask] = []
-    for r in new_res:
-        stock = session.get(Stock, r.stock_id)
-        assert stock is not None
-        if not geo.is_pickable(stock.location_id):
-            continue
-        t = PickTask(
-            pick_list_id=task.pick_list_id,
-            seq=task.seq,
-            order_line_id=line.id,
-            reservation_id=r.id,
-            location_id=stock.location_id,
-            sku_id=line.sku_id,
-            tote_id=task.tote_id,
-            quantity=r.quantity,
-            status=TaskStatus.pending,
-        )
-        session.add(t)
-        replacements.append(t)
-    got = sum(t.quantity for t in replacements)
-    missing = max(0, need - got)
-    session.flush()
-    exception_id = None
-    if missing:
-        line.short_qty += missing
-        exception_id = _open_short_exception(session, task, order, line, reason, missing)
-        if order.short_policy == ShortPolicy.hold:
-            _hold(session, user, order)
-    pick_list = session.get(PickList, task.pick_list_id)
-    assert pick_list is not None
-    reroute(session, pick_list, task.location_id)
-    replenishment.check_pick_face(session, task.location_id, task.sku_id)
-    _after_task(session, user, task, order)
-    return {
-        "reason": reason,
-        "short_qty": missing,
-        "exception_id": exception_id,
-        "replacements": [t.id for t in replacements],
-        "policy": order.short_policy.value,
-        "order_status": order.status.value,
-    }
-
-
-def _write_down(
-    session: Session, user: Actor, res: Reservation, remaining: int, reason: str
-) -> None:
-    """Give back the task's unpicked reservation and adjust the stock row (see report_short)."""
-    stmt = select(Stock).where(Stock.id == res.stock_id)
-    if _is_pg(session):
-        stmt = stmt.with_for_update()
-    stock = session.scalars(stmt).one()
-    session.refresh(stock)
-    before = stock.on_hand
-    stock.reserved -= remaining
-    if reason == "damaged":
-        stock.on_hand -= remaining
-    else:
-        stock.on_hand = stock.reserved
-    if res.picked > 0:
-        res.quantity = res.picked
-    else:
-        res.released = True
-    line = session.get(OrderLine, res.order_line_id)
-    assert line is not None
-    line.reserved_qty -= remaining
-    audit(
-        session,
-        user,
-        "stock.adjust",
-        entity="stock",
-        entity_id=stock.id,
-        reason=f"short_pick:{reason}",
-        details={"on_hand_before": before, "on_hand_after": stock.on_hand, "task_units": remaining},
-    )
-
-
-def _open_short_exception(
-    session: Session, task: PickTask, order: Order, line: OrderLine, reason: str, missing: int
-) -> int:
-    sku = session.get(Sku, line.sku_id)
-    loc = session.get(Location, task.location_id)
-    assert sku is not None and loc is not None
-    exc = FloorException(
-        reason=ExceptionReason.short_pick,
-        order_id=order.id,
-        task_id=task.id,
-        location_id=task.location_id,
-        sku_id=line.sku_id,
-        subject=order.external_id,
-        message=f"order {order.external_id} line {line.line_id}: {sku.code} short {missing} "
-        f"({reason} at {loc.code}); policy {order.short_policy.value}",
-        details={
-            "line_id": line.line_id,
-            "sku": sku.code,
-            "location": loc.code,
-            "missing": missing,
-            "pick_reason": reason,
-            "policy": order.short_policy.value,
-        },
-    )
-    session.add(exc)
-    session.flush()
-    publish(
-        session,
-        "exception.opened",
-        {
-            "id": exc.id,
-            "reason": exc.reason.value,
-            "order": order.external_id,
-            "sku": sku.code,
-            "location": loc.code,
-            "missing": missing,
-            "message": exc.message,
-        },
-        "dashboard",
-    )
-    return exc.id
-
-
-def _hold(session: Session, user: Actor, order: Order) -> None:
-    order.held_from = order.status
-    transition(session, order, OrderStatus.on_hold, user, payload={"reason": "short_pick"})
-    line_ids = select(OrderLine.id).where(OrderLine.order_id == order.id).scalar_subquery()
-    tasks = session.scalars(
-        select(PickTask).where(PickTask.order_line_id.in_(line_ids), PickTask.status.in_(OPEN_TASK))
-    ).all()
-    for t in tasks:
-        t.status = TaskStatus.canceled
-        if t.assigned_user_id:
-            publish(
-                session,
-                "task.canceled",
-                {"task_id": t.id, "reason": "order on hold"},
-                f"user:{t.assigned_user_id}",
-            )
-    session.flush()
-    for pl_id in {t.pick_list_id for t in tasks}:
-        pick_list = session.get(PickList, pl_id)
-        if pick_list is not None:
-            reroute(session, pick_list, None)
-            settle_pick_list(session, pl_id, picking=False)
-
-
-# --------------------------------------------------------------------------
-# Re-routing the rest of a list
-# --------------------------------------------------------------------------
-
-
-def _depot_dist(layout: Layout, p: Pick) -> float:
-    return abs(layout.depot[0] - layout.aisle_x[p.aisle]) + (p.y - layout.y_front)
-
-
-# Up to this many remaining picks the open path start -> picks -> depot is solved exactly.
-EXACT_OPEN_PATH_MAX = 9
-
-
-def _held_karp_open(layout: Layout, picks: list[Pick], start: Pick) -> list[int]:
-    """Exact shortest walk start -> every pick -> depot (Held-Karp over subsets)."""
-    n = len(picks)
-    d = [[distance(layout, a, b) for b in picks] for a in picks]
-    best: dict[tuple[int, int], tuple[float, int]] = {
-        (1 << i, i): (distance(layout, start, picks[i]), -1) for i in range(n)
-    }
-    for mask in range(1, 1 << n):
-        for last in range(n):
-            cur = best.get((mask, last))
-            if cur is None:
-                continue
-            for nxt in range(n):
-                if mask & (1 << nxt):
-                    continue
-                key = (mask | (1 << nxt), nxt)
-                cost = cur[0] + d[last][nxt]
-                if key not in best or cost < best[key][0]:
-                    best[key] = (cost, last)
-    full = (1 << n) - 1
-    last = min(range(n), key=lambda i: best[(full, i)][0] + _depot_dist(layout, picks[i]))
-    order, mask = [], full
-    while last != -1:
-        order.append(last)
-        prev = best[(mask, last)][1]
-        mask &= ~(1 << last)
-        last = prev
-    return order[::-1]
-
-
-def order_from(layout: Layout, picks: list[Pick], start: Pick | None) -> list[int]:
-    """Visiting order of ``picks`` for a picker at ``start`` who ends at the depot.
-
-    From the depot (``start`` None) this is the exact optimum (``route_optimal``). From a
-    point inside the block, up to ``EXACT_OPEN_PATH_MAX`` picks are solved exactly (Held-Karp);
-    longer rests use an approximation: the optimal closed tour of the remaining picks, entered
-    at its best rotation and direction (every rotation and both directions are tried: start ->
-    tour from there -> depot), never longer than walking back to the depot first and then
-    doing the optimal tour.
-    """
-    if not picks:
-        return []
-    base = list(route_optimal(layout, picks).order)
-    if start is None or len(base) == 1:
-        return base
-    if len(picks) <= EXACT_OPEN_PATH_MAX:
-        return _held_karp_open(layout, picks, start)
-    best, best_cost = base, float("inf")
-    for seq in (base, base[::-1]):
-        n = len(seq)
-        links = [distance(layout, picks[seq[k - 1]], picks[seq[k]]) for k in range(n)]
-        cycle = sum(links)
-        for i in range(n):
-            cost = (
-                distance(layout, start, picks[seq[i]])
-                + cycle
-                - links[i]
-                + _depot_dist(layout, picks[seq[i - 1]])
-            )
-            if cost < best_cost - 1e-9:
-                best, best_cost = seq[i:] + seq[:i], cost
-    return best
-
-
-def reroute(session: Session, pick_list: PickList, from_location_id: int | None) -> None:
-    """Re-sequence the open tasks of a list after the done ones; update its route length."""
-    geo = geometry(session)
-    session.flush()
-    tasks = session.scalars(
-        select(PickTask)
-        .where(PickTask.pick_list_id == pick_list.id)
-        .order_by(PickTask.seq, PickTask.id)
-    ).all()
-    done = [t for t in tasks if t.status in (TaskStatus.picked, TaskStatus.short)]
-    rest = [t for t in tasks if t.status in OPEN_TASK]
-    start = geo.pick(from_location_id) if from_location_id is not None else None
-    order = order_from(geo.layout, [geo.pick(t.location_id) for t in rest], start)
-    seq = [*done, *(rest[i] for i in order)]
-    for n, t in enumerate(seq, 1):
-        t.seq = n
-    picks = [geo.pick(t.location_id) for t in seq]
-    pick_list.route_length_m = round(route_length(geo.layout, picks, range(len(picks))), 3)
 
 
 # --------------------------------------------------------------------------
@@ -836,7 +477,7 @@ def override_task(
     if not reason or not reason.strip():
         raise PickError("reason_required", "an override needs a reason", 422)
     stmt = select(PickTask).where(PickTask.id == task_id)
-    if _is_pg(session):
+    if is_postgres(session):
         stmt = stmt.with_for_update(of=PickTask)
     task = session.scalars(stmt).one_or_none()
     if task is None:

@@ -31,7 +31,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 HOME_BY_ROLE = {
     Role.picker: "pages.handheld",
-    Role.packer: "pages.pack",
+    Role.packer: "pack.page",
     Role.supervisor: "pages.dashboard",
     Role.admin: "pages.dashboard",
 }

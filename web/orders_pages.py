@@ -1,17 +1,50 @@
-"""Supervisor page: upload a CSV of orders (same intake and reason codes as the OMS API)."""
+"""Supervisor pages for orders: the list (newest first, by status, keyset pages), one order in
+detail, and the CSV upload (same intake and reason codes as the OMS API). Queries live in
+``orders.queries``; these routes only read the request and render."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
 
 from floor.models import Role
-from orders import csv_import
+from orders import csv_import, queries
+from orders.states import OrderStatus
 from web.auth import current_actor, roles_required
 from web.context import uow
 
 bp = Blueprint("orders_pages", __name__)
+
+
+@bp.get("/orders")
+@roles_required(Role.supervisor)
+def list_orders() -> Any:
+    status_arg = request.args.get("status", "")
+    status = OrderStatus(status_arg) if status_arg in OrderStatus.__members__ else None
+    before = request.args.get("before", "")
+    with uow() as s:
+        page = queries.recent_orders(
+            s, status=status, before=int(before) if before.isdigit() else None
+        )
+        counts = queries.order_counts(s)
+    return render_template(
+        "orders.html",
+        page=page,
+        status=status.value if status else "",
+        counts=counts,
+        first_page=not before,
+    )
+
+
+@bp.get("/orders/<external_id>")
+@roles_required(Role.supervisor)
+def order_page(external_id: str) -> Any:
+    with uow() as s:
+        order = queries.order_detail(s, external_id)
+    if order is None:
+        abort(404)
+    return render_template("order.html", order=order)
 
 
 @bp.get("/orders/import")

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, url_for
-from sqlalchemy import func, select
+from flask import Blueprint, jsonify, redirect, render_template, url_for
 
-from floor.models import FloorException, Role, Wave
-from floor.states import ExceptionStatus, WaveStatus
-from orders.models import Order
+from floor import dashboard as floor_dashboard
+from floor.models import Role
 from web.auth import HOME_BY_ROLE, current_actor, roles_required
 from web.context import uow
 
 bp = Blueprint("pages", __name__)
+
+
+@bp.app_template_filter("duration")
+def duration(seconds: int | float | None) -> str:
+    """Time to a cut-off as the dashboard shows it: ``1:05:09``, ``3 d 4 h``; ``late …`` after."""
+    if seconds is None:
+        return ""
+    s = abs(int(seconds))
+    text = (
+        f"{s // 86400} d {s % 86400 // 3600} h"
+        if s >= 86400
+        else f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    )
+    return f"late {text}" if seconds < 0 else text
 
 
 @bp.get("/")
@@ -28,30 +40,20 @@ def index() -> Any:
 @roles_required(Role.supervisor)
 def dashboard() -> Any:
     with uow() as s:
-        counts = dict(s.execute(select(Order.status, func.count()).group_by(Order.status)).all())
-        waves = s.scalars(
-            select(Wave)
-            .where(
-                Wave.status.in_([WaveStatus.planned, WaveStatus.released, WaveStatus.in_progress])
-            )
-            .order_by(Wave.cutoff_at)
-        ).all()
-        exceptions = s.scalars(
-            select(FloorException)
-            .where(FloorException.status == ExceptionStatus.open)
-            .order_by(FloorException.created_at.desc())
-            .limit(50)
-        ).all()
-        return render_template("dashboard.html", counts=counts, waves=waves, exceptions=exceptions)
+        state = floor_dashboard.snapshot(s)
+    return render_template("dashboard.html", state=state)
+
+
+@bp.get("/dashboard/state")
+@roles_required(Role.supervisor)
+def dashboard_state() -> Any:
+    """The dashboard's snapshot as JSON; the page fetches it whenever its socket (re)connects."""
+    with uow() as s:
+        state = floor_dashboard.snapshot(s)
+    return jsonify(state)
 
 
 @bp.get("/handheld")
 @roles_required(Role.picker)
 def handheld() -> Any:
     return render_template("handheld.html")
-
-
-@bp.get("/pack")
-@roles_required(Role.packer)
-def pack() -> Any:
-    return render_template("pack.html")

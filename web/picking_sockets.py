@@ -19,9 +19,9 @@ from floor.picking import (
     PickOutcome,
     confirm_scan,
     next_task,
-    report_short,
     task_payload,
 )
+from floor.short_picks import report_short
 from web.auth import current_actor
 from web.context import uow
 from web.sockets import NAMESPACE, socket_roles

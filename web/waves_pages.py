@@ -22,6 +22,9 @@ bp = Blueprint("waves_pages", __name__)
 
 
 def _back() -> Any:
+    """Back to the waves page, or to the dashboard when its forms posted here (``next``)."""
+    if request.form.get("next") == url_for("pages.dashboard"):
+        return redirect(url_for("pages.dashboard"))
     return redirect(url_for("waves_pages.board"))
 
 

@@ -24,10 +24,10 @@ from floor.picking import (
     confirm_scan,
     next_task,
     override_task,
-    report_short,
 )
 from floor.replenishment import complete_replenishment
 from floor.routing import route_length, route_optimal
+from floor.short_picks import report_short
 from floor.states import ExceptionReason, ReplenishmentStatus, TaskStatus, WaveStatus
 from floor.waves import OPEN_TASK as OPEN_TASK_STATUSES
 from floor.waves import RuleSpec, plan_waves, release_wave

@@ -25,9 +25,11 @@
       badge.textContent = state;
       badge.className = "conn " + state;
     };
-    socket.on("connect", () => show("online"));
+    socket.on("connect", () => show(navigator.onLine === false ? "offline" : "online"));
     socket.on("disconnect", () => show("offline"));
     socket.on("connect_error", () => show("offline"));
+    window.addEventListener("offline", () => show("offline"));
+    window.addEventListener("online", () => show(socket.connected ? "online" : "offline"));
     return socket;
   }
 

@@ -37,14 +37,29 @@
     if (navigator.vibrate && !good) navigator.vibrate([120, 60, 120]);
   }
 
-  function feedback(ok, message) {
+  // A line on the screen in the colour of the outcome ("ok" green, "bad" red, "info" amber) and a
+  // tone: high for good, low for bad.
+  function feedback(kind, message) {
     const el = $("feedback");
     el.hidden = false;
-    el.className = "feedback " + (ok ? "ok" : "bad");
+    el.className = "feedback " + kind;
     el.textContent = message;
-    document.body.dataset.last = ok ? "ok" : "bad";
-    tone(ok);
+    document.body.dataset.last = kind;
+    tone(kind !== "bad");
   }
+
+  // The socket may still look connected while the device knows it has no network.
+  const online = () => !!socket && socket.connected && navigator.onLine !== false;
+
+  const TITLES = {
+    wrong_item: "Wrong item",
+    wrong_location: "Wrong location",
+    over_pick: "Too many",
+    empty_code: "Nothing scanned",
+    task_not_found: "No such task",
+    task_closed: "Task already closed",
+    not_your_task: "Not your task",
+  };
 
   function renderQueue() {
     const n = queue.load().length;
@@ -71,10 +86,13 @@
     $("task-name").textContent = task.sku.name;
     $("task-wave").textContent = task.wave_code || "";
     $("task-seq").textContent = task.seq;
+    $("task-order").textContent = task.order || "";
+    $("task-tote").textContent = task.tote || "no tote";
+    $("task-left").textContent = task.tasks_left;
   }
 
   function requestNext() {
-    if (!socket || !socket.connected) return;
+    if (!online()) return;
     socket.timeout(8000).emit("task:next", {}, (err, resp) => {
       if (err || !resp) return;
       if (resp.ok) render(resp.task);
@@ -83,14 +101,28 @@
 
   function applyAnswer(resp) {
     if (!resp) return;
-    const ok = resp.ok && resp.result === "ok";
-    feedback(ok, resp.message || (ok ? "OK" : (resp.result || (resp.error && resp.error.code) || "error")));
+    if (!resp.ok) {  // the server refused the request itself (payload, role, session)
+      const e = resp.error || {};
+      feedback("bad", "Not accepted: " + (e.message || e.code || "error"));
+      return;
+    }
+    if (resp.replayed) {  // sent before, its answer was lost on the way: nothing happened twice
+      feedback(resp.result === "ok" || resp.result === "short" ? "ok" : "bad",
+               "Already received: " + (TITLES[resp.result] || resp.result));
+    } else if (resp.result === "ok") {
+      feedback("ok", resp.kind === "location" ? "Location OK: " + resp.message : "OK " + resp.message);
+    } else if (resp.result === "short") {
+      feedback("info", "Reported: " + resp.message);
+    } else {
+      feedback("bad", (TITLES[resp.result] || resp.result) + ": " + resp.message);
+    }
     if (resp.next_task !== undefined) render(resp.next_task);
     else if (resp.task !== undefined) render(resp.task);
+    if (!task) requestNext();
   }
 
   function pump() {
-    if (sending || !socket || !socket.connected) return;
+    if (sending || !online()) return;
     const item = queue.load()[0];
     if (!item) return;
     sending = true;
@@ -109,10 +141,10 @@
     const code = input.value.trim();
     input.value = "";
     if (!code) return;
-    if (!task) { feedback(false, "No task to scan for."); return; }
+    if (!task) { feedback("bad", "No task to scan for."); return; }
     queue.push({ event: "scan", data: { client_scan_id: uid(), task_id: task.id, code,
                                         scanned_at: new Date().toISOString() } });
-    if (!socket || !socket.connected) feedback(false, "Offline: scan kept, it will be sent when back online.");
+    if (!online()) feedback("info", "Offline: scan kept, it is sent when the network is back.");
     pump();
   });
 
@@ -120,9 +152,9 @@
     btn.addEventListener("click", () => {
       if (!task) return;
       queue.push({ event: "short", data: { client_scan_id: uid(), task_id: task.id,
-                                           reason: btn.dataset.reason,
-                                           scanned_at: new Date().toISOString() } });
+                                           reason: btn.dataset.reason } });
       $("problem").open = false;
+      if (!online()) feedback("info", "Offline: report kept, it is sent when the network is back.");
       pump();
       $("scan").focus();
     });
@@ -135,11 +167,12 @@
   $("scan").focus();
 
   if (socket) {
-    socket.on("connect", () => { requestNext(); pump(); });
+    socket.on("connect", () => { pump(); requestNext(); });
+    window.addEventListener("online", () => { pump(); requestNext(); });
     socket.on("task.available", () => { if (!task) requestNext(); });
     socket.on("task.canceled", (data) => {
       if (task && data && data.task_id === task.id) {
-        feedback(false, "This task was canceled" + (data.reason ? " (" + data.reason + ")" : "") + ".");
+        feedback("bad", "This task was canceled" + (data.reason ? " (" + data.reason + ")" : "") + ".");
         render(null);
         requestNext();
       }

@@ -1,0 +1,156 @@
+"""The pack station over HTTP as a packer: open the tote, verify items, close → SSCC, tracking,
+label; the OMS then sees the order shipped with its tracking number."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from floor.db import unit_of_work
+from floor.models import AuditEntry, SkuGtin, Tote
+from floor.packing import is_valid_sscc
+from floor.picking import confirm_scan, next_task
+from floor.waves import RuleSpec, plan_waves, release_wave
+from tests.conftest import login
+from tests.waves.conftest import actor_for, add_order, supervisor
+
+OMS = {"Authorization": "Bearer demo-oms-key-change-me"}
+
+
+def _picked_order(sessions, lines):
+    """An order walked through the real wave and pick flow; returns (external id, tote code)."""
+    with unit_of_work(sessions) as s:
+        order = add_order(s, lines)
+        for wave in plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves:
+            release_wave(s, wave.id, supervisor(s))
+        pat = actor_for(s, "pat")
+        n = 0
+        while (task := next_task(s, pat)) is not None:
+            gtin = s.scalar(select(SkuGtin.gtin).where(SkuGtin.sku_id == task.sku_id))
+            for _ in range(task.quantity - task.picked_qty):
+                n += 1
+                assert confirm_scan(s, pat, task.id, gtin, f"pk-{order.id}-{n}").result == "ok"
+        tote = s.scalar(select(Tote.code).where(Tote.order_id == order.id))
+        return order.external_id, tote
+
+
+def _csrf(client) -> str:
+    page = client.get("/pack").get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def _post(client, url, body, token):
+    return client.post(url, json=body, headers={"X-CSRFToken": token})
+
+
+def test_packer_verifies_items_closes_and_the_oms_sees_tracking(client, sessions):
+    external_id, tote = _picked_order(sessions, [("SKU-00005", 2), ("SKU-00006", 1)])
+    login(client, username="paco", password="packer-demo")
+    token = _csrf(client)
+
+    opened = _post(client, "/pack/open", {"code": tote}, token)
+    assert opened.status_code == 200, opened.get_json()
+    view = opened.get_json()
+    assert view["order"] == external_id
+    assert [(ln["sku"], ln["to_pack"]) for ln in view["lines"]] == [
+        ("SKU-00005", 2),
+        ("SKU-00006", 1),
+    ]
+
+    wrong = _post(client, "/pack/verify", {"order": external_id, "code": "SKU-00007"}, token)
+    assert wrong.get_json()["result"] == "wrong_item"
+    gtin = view["lines"][0]["gtins"][0]
+    ok = _post(client, "/pack/verify", {"order": external_id, "code": gtin}, token).get_json()
+    assert ok == {"ok": True, "result": "ok", "line_id": "1", "units": 1}
+
+    too_many = _post(
+        client,
+        "/pack/close",
+        {"order": external_id, "station": "PACK-01", "items": {"1": 3, "2": 1}, "weight_g": 900},
+        token,
+    )
+    assert too_many.status_code == 422
+
+    closed = _post(
+        client,
+        "/pack/close",
+        {
+            "order": external_id,
+            "station": "PACK-01",
+            "items": {"1": 2, "2": 1},
+            "weight_g": 900,
+            "dims_mm": [300, 200, 150],
+        },
+        token,
+    )
+    assert closed.status_code == 201, closed.get_json()
+    result = closed.get_json()
+    assert result["status"] == "shipped" and is_valid_sscc(result["sscc"])
+    tracking = result["tracking"][result["sscc"]]
+
+    label = client.get(f"/pack/labels/{result['sscc']}.zpl")
+    assert label.status_code == 200 and label.data.startswith(b"^XA")
+    assert tracking.encode() in label.data
+
+    seen = client.get(f"/api/v1/orders/{external_id}", headers=OMS).get_json()
+    assert seen["status"] == "shipped"
+    assert [(p["sscc"], p["tracking_number"], p["weight_g"]) for p in seen["packages"]] == [
+        (result["sscc"], tracking, 900)
+    ]
+    assert [ln["shipped"] for ln in seen["lines"]] == [2, 1]
+    with unit_of_work(sessions) as s:  # the tote is free for the next order
+        assert s.scalar(select(Tote.order_id).where(Tote.code == tote)) is None
+    again = _post(client, "/pack/open", {"code": external_id}, token)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_shipped"
+
+
+def test_an_order_still_being_picked_cannot_be_packed(client, sessions):
+    with unit_of_work(sessions) as s:
+        order = add_order(s, [("SKU-00010", 1)])
+        external_id = order.external_id
+    login(client, username="paco", password="packer-demo")
+    r = _post(client, "/pack/open", {"code": external_id}, _csrf(client))
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_ready"
+
+
+def test_a_picker_cannot_use_the_pack_station(client, sessions):
+    login(client, badge="BADGE-PICKER-1")
+    assert client.get("/pack").status_code == 403
+    with unit_of_work(sessions) as s:
+        assert s.scalars(select(AuditEntry).where(AuditEntry.action == "login")).first()
+
+
+def test_pack_station_page_in_a_browser(sqlite_url, desktop):
+    from floor.db import make_engine, make_session_factory
+    from tests.conftest import LiveServer, make_test_app
+
+    app = make_test_app(sqlite_url)
+    server = LiveServer(app)
+    try:
+        engine = make_engine(sqlite_url)
+        external_id, tote = _picked_order(make_session_factory(engine), [("SKU-00020", 2)])
+        engine.dispose()
+        page = desktop
+        page.goto(server.url + "/login")
+        page.fill("#username", "paco")
+        page.fill("#password", "packer-demo")
+        page.click("#password-form button[type=submit]")
+        page.wait_for_url("**/pack")
+        page.locator("#scan").press_sequentially(tote)
+        page.keyboard.press("Enter")
+        page.wait_for_selector(f"#order-id:has-text('{external_id}')")
+        assert page.locator("#close").is_disabled()
+        page.locator("#scan").press_sequentially("SKU-00099")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".feedback.bad")
+        for _ in range(2):
+            page.locator("#scan").press_sequentially("SKU-00020")
+            page.keyboard.press("Enter")
+        page.wait_for_selector("#close:not([disabled])")
+        page.click("#close")
+        page.wait_for_selector("#shipped:not([hidden])")
+        sscc = page.locator("#sscc").inner_text()
+        assert is_valid_sscc(sscc) and page.locator("#tracking").inner_text()
+    finally:
+        server.stop()
