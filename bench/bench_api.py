@@ -207,6 +207,8 @@ AREAS = (
     ("floor/reservation.py", "allocation (floor/reservation.py)"),
     ("orders/service.py", "intake service (orders/service.py)"),
     ("sqlalchemy", "SQLAlchemy (statement building, executemany, ORM)"),
+    ("floor/bulk.py", "bulk writes (floor/bulk.py: bind processors, rows)"),
+    ("psycopg", "psycopg (COPY formatting, waiting for the server)"),
     ("{method 'execute", "SQLite driver (sqlite3 execute/executemany)"),
     ("{method 'executemany", "SQLite driver (sqlite3 execute/executemany)"),
     ("{method 'commit", "SQLite commit (fsync)"),
@@ -435,9 +437,9 @@ datetimes, enums) with `insert(table)` executemany in transactions of {BATCH} or
 keyed read-back of the order ids, through the same engine settings (WAL, synchronous=NORMAL).
 Measured that way it is the figure above, not the ~75,000 orders/s the issue quotes: SQLAlchemy's
 per-row parameter processing (`construct_params`, JSON and datetime bind processors) is most of
-it. Intake does that same work for ~10 rows per order (order, 3 lines, 3+ reservations, 2 outbox
-events) plus validation, hashing and allocation, which is why it lands at roughly a quarter of
-the Core figure.
+it. Intake writes ~10 rows per order (order, 3 lines, 3+ reservations, 2 outbox events) but
+hands them to the driver pre-processed (`floor.bulk`, below), plus validation, hashing and
+allocation.
 
 How the batch path is built: one `SELECT … WHERE external_id IN (…)` and one SKU lookup per
 batch, one stock query for every line of the batch (`floor.reservation.allocate`), then bulk
@@ -453,7 +455,8 @@ fails with `IntegrityError` and is retried. The cyclic garbage collector is paus
 duration of a batch request (web/api.py): a batch allocates ~100k short-lived containers and
 full collections cost 15–20 % of its CPU.
 
-Before this (SQLAlchemy executemany): PostgreSQL ~960 orders/s. psycopg sends an INSERT
+Before this (2026-11-23, SQLAlchemy executemany for every table): SQLite 2,215 orders/s, PostgreSQL
+963 orders/s (load average ~2.1). psycopg sends an INSERT
 executemany as one statement per row (pipeline mode, 93,000 statements for 10,000 orders), and
 SQLAlchemy processes every parameter row by row. Tried and dropped: one pipelined
 `INSERT … SELECT FROM unnest(…)` per table with ids taken from the sequences up front (so the
