@@ -84,7 +84,7 @@ def _optional_blueprints() -> list[Any]:
 
 def _job_providers() -> list[Any]:
     """Scheduled-job providers (``web/scheduler.py``) register themselves here as they land."""
-    from floor import waves
+    from floor import wave_jobs
     from sync import jobs as sync_jobs
 
-    return [sync_jobs.register_jobs, waves.register_jobs]
+    return [sync_jobs.register_jobs, wave_jobs.register_jobs]

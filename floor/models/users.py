@@ -55,9 +55,7 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    actor: Mapped[str] = mapped_column(
-        String(80), comment="username, 'oms:<key name>' or 'system'"
-    )
+    actor: Mapped[str] = mapped_column(String(80), comment="username, 'oms:<key name>' or 'system'")
     action: Mapped[str] = mapped_column(String(60), index=True)
     entity: Mapped[str] = mapped_column(String(40), default="")
     entity_id: Mapped[str] = mapped_column(String(100), default="")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from floor.db import unit_of_work, utcnow
 from floor.models import AuditEntry, PickTask, Wave, WaveRule
 from floor.states import TaskStatus, WaveStatus
-from floor.waves import plan_and_release_due_waves
+from floor.wave_jobs import plan_and_release_due_waves
 from orders.states import OrderStatus, ShortPolicy
 from tests.conftest import login
 from tests.waves.conftest import add_order
