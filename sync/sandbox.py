@@ -137,6 +137,13 @@ class _OmsHandler(_Handler):
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         oms: OmsReceiver = self.owner
         body = self._read()
+        declared = self.headers.get("Content-Length")
+        if declared is None or len(body) < int(declared):
+            # The sender died mid-request (e.g. SIGKILL): an incomplete request is no delivery
+            # and says nothing about signatures. Drop it, as any HTTP server would.
+            oms.count("truncated")
+            self.close_connection = True
+            return
         event_id = self.headers.get(EVENT_ID_HEADER, "")
         if not verify(
             oms.secret,

@@ -56,6 +56,12 @@ def counts(sessions) -> dict:
         )
 
 
+def in_flight(sessions) -> int:
+    """Events claimed by a delivery round that has not finished."""
+    with unit_of_work(sessions) as s:
+        return s.scalar(select(func.count()).where(OutboxEvent.claim_token.is_not(None))) or 0
+
+
 @pytest.mark.slow
 def test_sigkill_mid_delivery_loses_nothing(sqlite_url, tmp_path):
     engine = make_engine(sqlite_url)
@@ -70,16 +76,25 @@ def test_sigkill_mid_delivery_loses_nothing(sqlite_url, tmp_path):
     proc = start(sqlite_url, port, oms.url, log)
     try:
         wait_healthy(port, proc)
-        deadline = time.monotonic() + 60
-        while len(oms.accepted) < TOTAL // 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        # Kill while a delivery round holds claims (posts in flight). A round is short and the
+        # worker ticks every second, so poll closely; if the round ended in the instant between
+        # the poll and the kill, start again and try once more.
+        for attempt in range(5):
+            if attempt:
+                proc = start(sqlite_url, port, oms.url, log)
+                wait_healthy(port, proc)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and (
+                len(oms.accepted) < TOTAL // 4 or in_flight(sessions) == 0
+            ):
+                time.sleep(0.005)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            if in_flight(sessions) > 0:
+                break
         at_kill = counts(sessions)
-        with unit_of_work(sessions) as s:
-            in_flight = s.scalar(select(func.count()).where(OutboxEvent.claim_token.is_not(None)))
         assert 0 < at_kill.get(OutboxStatus.delivered, 0) < TOTAL, at_kill
-        assert in_flight > 0, "the kill did not land in the middle of a delivery round"
+        assert in_flight(sessions) > 0, "the kill did not land in the middle of a delivery round"
 
         proc = start(sqlite_url, port, oms.url, log)
         wait_healthy(port, proc)
