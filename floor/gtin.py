@@ -1,4 +1,4 @@
-"""GTIN check digits (GS1 mod-10) and normalisation to 14 digits."""
+"""GTIN check digits (GS1 mod-10); scans are resolved to SKUs in floor/barcodes.py."""
 
 from __future__ import annotations
 
@@ -11,11 +11,3 @@ def check_digit(body: str) -> str:
 
 def is_valid_gtin(code: str) -> bool:
     return code.isdigit() and len(code) in (8, 12, 13, 14) and check_digit(code[:-1]) == code[-1]
-
-
-def normalise_gtin(code: str) -> str:
-    """GTIN-8/12/13/14 → 14 digits; raises ValueError on a bad check digit."""
-    code = code.strip()
-    if not is_valid_gtin(code):
-        raise ValueError(f"not a valid GTIN: {code!r}")
-    return code.zfill(14)

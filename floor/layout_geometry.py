@@ -55,10 +55,6 @@ class FloorGeometry:
     def is_pickable(self, location_id: int) -> bool:
         return location_id in self.points
 
-    def zone_of(self, location_id: int) -> int | None:
-        p = self.points.get(location_id)
-        return p.zone_id if p else None
-
     def picks(self, items: Iterable[tuple[int, object]]) -> list[Pick]:
         """``(location_id, key)`` pairs to picks, in the same order."""
         return [self.pick(loc, key) for loc, key in items]

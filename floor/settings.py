@@ -19,7 +19,6 @@ class Settings:
     redis_url: str = ""  # FLOOR_REDIS_URL (Socket.IO message queue)
     oms_webhook_url: str = ""  # FLOOR_OMS_WEBHOOK_URL
     oms_webhook_secret: str = ""  # FLOOR_OMS_WEBHOOK_SECRET
-    printers: str = ""  # FLOOR_PRINTERS
     max_body_bytes: int = 8 * 1024 * 1024  # FLOOR_MAX_BODY_BYTES
     run_scheduler: bool = False  # FLOOR_RUN_SCHEDULER (serve turns it on)
     # Upstream sync (docs/api.md → Webhooks)

@@ -40,6 +40,3 @@ class StateMachine(Generic[S]):
     def check(self, current: S, target: S) -> None:
         if not self.can(current, target):
             raise InvalidTransition(self.entity, current, target)
-
-    def is_final(self, state: S) -> bool:
-        return not self.transitions.get(state)

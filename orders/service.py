@@ -504,13 +504,6 @@ def _view(
     }
 
 
-def orders_by_id(session: Session, ids: Sequence[int]) -> dict[int, Order]:
-    found: dict[int, Order] = {}
-    for chunk in _chunks(list(ids)):
-        found.update((o.id, o) for o in session.scalars(select(Order).where(Order.id.in_(chunk))))
-    return found
-
-
 def list_orders(
     session: Session,
     *,
