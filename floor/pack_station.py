@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from floor.actors import Actor
 from floor.barcodes import identify_item
 from floor.errors import ServiceError
-from floor.models import Location, LocationType, Sku, SkuGtin, Tote
+from floor.models import Location, LocationType, Package, Sku, SkuGtin, Tote
 from floor.packing import PackError, PackSpec, pack_order
 from floor.shipping import ShipError, ship_order
 from orders.models import Order
@@ -202,8 +202,6 @@ def _queue_label(session: Session, printer_id: int, sscc: str, zpl: str) -> None
     job_id = f"label-{sscc}"
     if session.scalar(select(PrintJob.id).where(PrintJob.job_id == job_id)) is not None:
         return
-    from floor.models import Package
-
     package_id = session.scalar(select(Package.id).where(Package.sscc == sscc))
     session.add(
         PrintJob(

@@ -154,3 +154,49 @@ def test_pack_station_page_in_a_browser(sqlite_url, desktop):
         assert is_valid_sscc(sscc) and page.locator("#tracking").inner_text()
     finally:
         server.stop()
+
+
+def test_bad_input_and_an_unreachable_carrier_change_nothing(sessions, app):
+    from floor.models import Package
+    from orders.models import Order
+    from tests.test_serve import free_port
+
+    external_id, tote = _picked_order(sessions, [("SKU-00030", 1)])
+    # The order's carrier is served by an HTTP carrier that does not answer (nothing listens).
+    app.extensions["floor"].settings = app.extensions["floor"].settings.with_overrides(
+        {"carrier_urls": f"demo=http://127.0.0.1:{free_port()}/api"}
+    )
+    client = app.test_client()
+    login(client, username="paco", password="packer-demo")
+    token = _csrf(client)
+
+    malformed = client.post(
+        "/pack/close",
+        data="{not json",
+        headers={"X-CSRFToken": token, "Content-Type": "application/json"},
+    )
+    assert malformed.status_code == 400
+    assert malformed.get_json()["error"]["code"] == "malformed_json"
+    unknown = _post(client, "/pack/open", {"code": "T9999"}, token)
+    assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "unknown_code"
+    for bad, code in (
+        ({"weight_g": "heavy"}, "invalid_weight"),
+        ({"weight_g": 0}, "invalid_weight"),
+        ({"weight_g": 500, "items": {"1": "one"}}, "invalid_items"),
+    ):
+        body = {"order": external_id, "station": "PACK-01", "items": {"1": 1}, **bad}
+        r = _post(client, "/pack/close", body, token)
+        assert r.status_code == 422 and r.get_json()["error"]["code"] == code
+
+    down = _post(
+        client,
+        "/pack/close",
+        {"order": external_id, "station": "PACK-01", "items": {"1": 1}, "weight_g": 500},
+        token,
+    )
+    assert down.status_code == 502, down.get_json()
+    with unit_of_work(sessions) as s:  # rolled back whole: still picked, no carton, tote kept
+        order = s.scalar(select(Order).where(Order.external_id == external_id))
+        assert order.status == "picked" and order.lines[0].packed_qty == 0
+        assert s.scalar(select(Package.id).where(Package.order_id == order.id)) is None
+        assert s.scalar(select(Tote.order_id).where(Tote.code == tote)) == order.id

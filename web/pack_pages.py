@@ -24,7 +24,9 @@ from web.context import ctx, uow
 bp = Blueprint("pack", __name__)
 
 
+@bp.errorhandler(ServiceError)
 def _error(exc: ServiceError) -> Any:
+    """Every refused pack-station call answers JSON with its reason code."""
     return jsonify(error={"code": exc.code, "message": exc.message}), exc.status
 
 
@@ -46,62 +48,51 @@ def page() -> Any:
 @bp.post("/pack/open")
 @roles_required(Role.packer)
 def open_order() -> Any:
-    try:
-        with uow() as s:
-            return jsonify(packing_view(s, find_order(s, str(_body().get("code", "")))))
-    except ServiceError as exc:
-        return _error(exc)
+    with uow() as s:
+        return jsonify(packing_view(s, find_order(s, str(_body().get("code", "")))))
 
 
 @bp.post("/pack/verify")
 @roles_required(Role.packer)
 def verify() -> Any:
-    try:
-        body = _body()
-        with uow() as s:
-            order = find_order(s, str(body.get("order", "")))
-            return jsonify(verify_item(s, order, str(body.get("code", ""))))
-    except ServiceError as exc:
-        return _error(exc)
+    body = _body()
+    with uow() as s:
+        order = find_order(s, str(body.get("order", "")))
+        return jsonify(verify_item(s, order, str(body.get("code", ""))))
 
 
 @bp.post("/pack/close")
 @roles_required(Role.packer)
 def close() -> Any:
     settings = ctx().settings
-    try:
-        body = _body()
-        items = body.get("items")
-        if not isinstance(items, dict) or not all(
-            isinstance(q, int) and not isinstance(q, bool) for q in items.values()
-        ):
-            raise ServiceError("invalid_items", "items must map line ids to whole numbers", 422)
-        dims = body.get("dims_mm") or [0, 0, 0]
-        weight = body.get("weight_g")
-        if not isinstance(weight, int) or isinstance(weight, bool):
-            raise ServiceError("invalid_weight", "weight_g must be a whole number of grams", 422)
-        if not (
-            isinstance(dims, list) and len(dims) == 3 and all(isinstance(d, int) for d in dims)
-        ):
-            raise ServiceError("invalid_dimensions", "dims_mm must be [length, width, height]", 422)
-        actor = current_actor()
-        assert actor is not None
-        with uow() as s:
-            order = find_order(s, str(body.get("order", "")))
-            result = close_package(
-                s,
-                order,
-                items=items,
-                weight_g=weight,
-                station=str(body.get("station", "")),
-                carrier=carrier_for(order.carrier, settings),
-                actor=actor,
-                dims_mm=(dims[0], dims[1], dims[2]),
-                settings=PackSettings(settings.gs1_company_prefix, settings.sscc_extension_digit),
-            )
-        return jsonify(result), 201
-    except ServiceError as exc:
-        return _error(exc)
+    body = _body()
+    items = body.get("items")
+    if not isinstance(items, dict) or not all(
+        isinstance(q, int) and not isinstance(q, bool) for q in items.values()
+    ):
+        raise ServiceError("invalid_items", "items must map line ids to whole numbers", 422)
+    dims = body.get("dims_mm") or [0, 0, 0]
+    weight = body.get("weight_g")
+    if not isinstance(weight, int) or isinstance(weight, bool):
+        raise ServiceError("invalid_weight", "weight_g must be a whole number of grams", 422)
+    if not (isinstance(dims, list) and len(dims) == 3 and all(isinstance(d, int) for d in dims)):
+        raise ServiceError("invalid_dimensions", "dims_mm must be [length, width, height]", 422)
+    actor = current_actor()
+    assert actor is not None
+    with uow() as s:
+        order = find_order(s, str(body.get("order", "")))
+        result = close_package(
+            s,
+            order,
+            items=items,
+            weight_g=weight,
+            station=str(body.get("station", "")),
+            carrier=carrier_for(order.carrier, settings),
+            actor=actor,
+            dims_mm=(dims[0], dims[1], dims[2]),
+            settings=PackSettings(settings.gs1_company_prefix, settings.sscc_extension_digit),
+        )
+    return jsonify(result), 201
 
 
 @bp.get("/pack/labels/<sscc>.zpl")
