@@ -21,9 +21,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from flask_socketio import SocketIO
     from flask_wtf.csrf import CSRFProtect
 
-    from floor.db import default_sqlite_url, make_engine, make_session_factory
-    from floor.events import on_commit
-    from floor.settings import Settings
+    from core.db import default_sqlite_url, make_engine, make_session_factory
+    from core.events import on_commit
+    from core.settings import Settings
     from web import auth, cli, health, pages, picking_sockets, sockets
     from web.context import FloorContext
     from web.scheduler import build_scheduler
@@ -84,7 +84,7 @@ def _optional_blueprints() -> list[Any]:
 
 def _job_providers() -> list[Any]:
     """Scheduled-job providers (``web/scheduler.py``) register themselves here as they land."""
-    from floor import wave_jobs
+    from floor.fulfilment.waves import jobs as wave_jobs
     from sync import jobs as sync_jobs
 
     return [sync_jobs.register_jobs, wave_jobs.register_jobs]

@@ -33,12 +33,12 @@ from sqlalchemy import create_engine, insert, select, text, update
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
-from floor import migrate
-from floor.db import make_engine, make_session_factory, unit_of_work, utcnow
-from floor.demo import DEMO_API_KEY, load_demo
-from floor.models import Stock
+from core.db import make_engine, make_session_factory, unit_of_work, utcnow
+from floor.site.stock import Stock
+from migrations import migrate
 from orders.intake import validate
 from orders.models import Order, OrderLine
+from web.demo import DEMO_API_KEY, load_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks-api.md"
@@ -469,12 +469,12 @@ keyed read-back of the order ids, through the same engine settings (WAL, synchro
 Measured that way it is the figure above, not the ~75,000 orders/s the issue quotes: SQLAlchemy's
 per-row parameter processing (`construct_params`, JSON and datetime bind processors) is most of
 it. Intake writes ~10 rows per order (order, 3 lines, 3+ reservations, 2 outbox events) but
-hands them to the driver pre-processed (`floor.bulk`, below), plus validation, hashing and
+hands them to the driver pre-processed (`core.bulk`, below), plus validation, hashing and
 allocation.
 
 How the batch path is built: one `SELECT … WHERE external_id IN (…)` and one SKU lookup per
-batch, one stock query for every line of the batch (`floor.reservation.allocate`), then bulk
-writes through `floor.bulk`: orders, lines, reservations and outbox events with
+batch, one stock query for every line of the batch (`floor.site.reservation.allocate`), then bulk
+writes through `core.bulk`: orders, lines, reservations and outbox events with
 `insert_rows` (`COPY … FROM STDIN` on PostgreSQL, one DBAPI executemany of pre-processed
 tuples on SQLite: the columns' own SQLAlchemy bind processors, without SQLAlchemy's per-row
 statement work), one keyed read-back each of the new order and line ids, and one

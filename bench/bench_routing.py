@@ -28,8 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from floor.batching import BatchOrder, batch_fcfs, batch_orders
-from floor.routing import (
+from floor.fulfilment.waves.batching import BatchOrder, batch_fcfs, batch_orders
+from floor.site.routing import (
     Layout,
     Pick,
     Route,

@@ -38,10 +38,9 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from bench.bench_routing import machine
-from floor import migrate
-from floor.db import make_engine, make_session_factory, unit_of_work
-from sync.models import OutboxEvent, OutboxStatus
-from sync.outbox import record_event
+from core.db import make_engine, make_session_factory, unit_of_work
+from migrations import migrate
+from orders.outbox import OutboxEvent, OutboxStatus, record_event
 from sync.webhooks import RetryPolicy
 from sync.worker import DeliveryConfig, deliver_due
 

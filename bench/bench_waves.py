@@ -10,7 +10,7 @@ Run from the repository root::
 Setup (not timed): a fresh migrated database with the demo warehouse (12 aisles, 3 zones,
 pack station as depot), pick-face stock raised so every line can be reserved, orders of 1-5
 lines (mean 3) over the 300 SKUs with a skewed popularity, 4 carrier cut-offs, 15 % express,
-each reserved and allocated. Timed: ``floor.waves.plan_waves`` with the demo's default rule
+each reserved and allocated. Timed: ``plan_waves`` with the demo's default rule
 (cut-off windows, express first, zone split, <= 200 orders a wave, 8 totes a cart) in one
 transaction, commit included: candidate query, grouping, batching, exact routing of every
 pick list, insert of every task, and the ``waved`` transition (with its outbox event) of every
@@ -37,19 +37,21 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 
-from floor import migrate
-from floor.actors import Actor
-from floor.batching import BatchOrder, batch_fcfs, batch_orders
-from floor.db import make_engine, make_session_factory, unit_of_work
-from floor.demo import load_demo
-from floor.layout_geometry import geometry
-from floor.models import Location, LocationType, PickList, PickTask, Sku, Stock, WaveRule
-from floor.reservation import reserve_orders
-from floor.routing import route_optimal
-from floor.waves import RuleSpec, plan_waves
+from core.actors import Actor
+from core.db import make_engine, make_session_factory, unit_of_work
+from floor.fulfilment.models import PickList, PickTask, WaveRule
+from floor.fulfilment.waves.batching import BatchOrder, batch_fcfs, batch_orders
+from floor.fulfilment.waves.planning import RuleSpec, plan_waves
+from floor.site.geometry import geometry
+from floor.site.layout import Location, LocationType, Sku
+from floor.site.reservation import reserve_orders
+from floor.site.routing import route_optimal
+from floor.site.stock import Stock
+from migrations import migrate
 from orders.models import Order, OrderLine
 from orders.states import Priority
 from orders.transitions import record_received
+from web.demo import load_demo
 
 DOC = Path("docs/benchmarks-waves.md")
 SEED = 42
@@ -258,7 +260,7 @@ def render(results: list[dict[str, Any]], spec: RuleSpec) -> str:
         "`waved` transition + outbox event per order). Goal: under 10 s for 10,000 orders.",
         "",
         "How it is written: pick lists, tasks and outbox events are bulk inserts "
-        "(`floor.bulk.insert_rows`: `COPY` on PostgreSQL, one DBAPI executemany on SQLite), "
+        "(`core.bulk.insert_rows`: `COPY` on PostgreSQL, one DBAPI executemany on SQLite), "
         "the 10,000 orders move to `waved` with `orders.transitions.transition_many` (one "
         "`UPDATE … FROM unnest(…)` on PostgreSQL, one executemany on SQLite, plus the bulk "
         "event insert). On PostgreSQL `store_tasks` is mostly the server checking the 7 "

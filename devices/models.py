@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from floor.db import Base, str_enum, utcnow
+from core.db import Base, str_enum
 
 
 class DeviceKind(enum.StrEnum):
@@ -27,20 +27,3 @@ class Device(Base):
     port: Mapped[str | None] = mapped_column(String(200), comment="serial port or URL")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     last_seen_at: Mapped[dt.datetime | None]
-
-
-class Scan(Base):
-    """One barcode read. ``client_scan_id`` makes replays (offline queue) idempotent."""
-
-    __tablename__ = "scans"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    client_scan_id: Mapped[str] = mapped_column(String(64), unique=True)
-    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    task_id: Mapped[int | None] = mapped_column(ForeignKey("pick_tasks.id"), index=True)
-    raw: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(20), comment="gtin, sscc, location, tote, badge, ...")
-    result: Mapped[str] = mapped_column(String(30), comment="ok or a reason code")
-    scanned_at: Mapped[dt.datetime] = mapped_column(comment="when the device read it")
-    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

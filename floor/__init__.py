@@ -1,1 +1,1 @@
-__version__ = "0.1.0"
+"""The physical floor (site/) and the work done on it (fulfilment/)."""

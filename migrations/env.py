@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller (floor.migrate) or FLOOR_DATABASE_URL."""
+"""Alembic environment: the URL comes from the caller (migrations.migrate) or FLOOR_DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import os
 
 from alembic import context
 
-from floor.db import default_sqlite_url, make_engine
-from floor.schema import load_all_models
+from core.db import default_sqlite_url, make_engine
+from migrations.schema import load_all_models
 
 config = context.config
 target_metadata = load_all_models()

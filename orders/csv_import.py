@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from floor.actors import Actor
+from core.actors import Actor
 from orders.intake import SHIP_TO_FIELDS
 from orders.service import MAX_BATCH, create_orders
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from floor.db import Base, str_enum, utcnow
-from floor.models.layout import Sku
+from core.db import Base, str_enum, utcnow
+from floor.site.layout import Sku
 from orders.states import OrderStatus, Priority, ShortPolicy
 
 

@@ -22,20 +22,22 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from floor.actors import Actor
-from floor.bulk import among, insert_rows
-from floor.cancellation import cancel_open_tasks
-from floor.db import utcnow
-from floor.events import publish
-from floor.models import FloorException, Package, Reservation, Sku
-from floor.reservation import allocate, apply_allocation, release_order
-from floor.statemachine import InvalidTransition
-from floor.states import ExceptionReason, ExceptionStatus
+from core.actors import Actor
+from core.bulk import among, insert_rows
+from core.db import utcnow
+from core.events import publish
+from core.exception_queue import ExceptionReason, ExceptionStatus, FloorException
+from core.statemachine import InvalidTransition
+from floor.fulfilment.models import Package
+from floor.fulfilment.picking.cancellation import cancel_open_tasks
+from floor.site.layout import Sku
+from floor.site.reservation import allocate, apply_allocation, release_order
+from floor.site.stock import Reservation
 from orders.intake import CanonicalOrder, FieldError, check_world, storable, validate
 from orders.models import Order, OrderLine
+from orders.outbox import lock_feed, record_events
 from orders.states import ORDER_MACHINE, OrderStatus, ShortPolicy
 from orders.transitions import event_payload, transition
-from sync.outbox import lock_feed, record_events
 
 MAX_BATCH = 1000
 _CHUNK = 500  # IN-list size for lookups
@@ -247,7 +249,7 @@ def _insert(
                 now,
             )
         )
-    # Bulk writes without RETURNING (floor.bulk: COPY on PostgreSQL, one executemany on
+    # Bulk writes without RETURNING (core.bulk: COPY on PostgreSQL, one executemany on
     # SQLite), then one keyed read-back of the new ids. A duplicate external id still fails
     # with IntegrityError (the caller retries and then answers 200 or 409).
     insert_rows(session, Order.__table__, _ORDER_COLUMNS, order_rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from floor.statemachine import StateMachine
+from core.statemachine import StateMachine
 
 
 class OrderStatus(enum.StrEnum):

@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from floor.actors import Actor
-from floor.bulk import update_rows
-from floor.db import utcnow
-from floor.events import publish
+from core.actors import Actor
+from core.bulk import update_rows
+from core.db import utcnow
+from core.events import publish
 from orders.models import Order
+from orders.outbox import record_event, record_events
 from orders.states import ORDER_MACHINE, OrderStatus
-from sync.outbox import record_event, record_events
 
 
 def event_payload(

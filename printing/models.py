@@ -8,8 +8,8 @@ import enum
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from floor.db import Base, str_enum, utcnow
-from floor.statemachine import StateMachine
+from core.db import Base, str_enum, utcnow
+from core.statemachine import StateMachine
 
 
 class PrinterTransport(enum.StrEnum):

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from floor.actors import Actor
-from floor.db import unit_of_work
-from floor.settings import Settings
+from core.actors import Actor
+from core.db import unit_of_work
+from core.settings import Settings
 from sync.carriers import CarrierError, carrier_for
 from sync.manifest import ManifestError, close_day, open_carriers
 from sync.tracking import PollStats, poll_tracking

@@ -20,14 +20,14 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from floor.actors import Actor
-from floor.audit import audit
-from floor.db import utcnow
-from floor.events import publish
-from floor.models import Manifest, Package
-from floor.states import PackageStatus
+from core.actors import Actor
+from core.audit import audit
+from core.db import utcnow
+from core.events import publish
+from floor.fulfilment.models import Manifest, Package
+from floor.fulfilment.packing.carriers import CarrierAdapter
+from floor.fulfilment.states import PackageStatus
 from orders.models import Order
-from sync.carriers.base import CarrierAdapter
 
 
 class ManifestError(Exception):

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from floor.db import utcnow
+from core.db import utcnow
 from orders.models import Order
+from orders.outbox import OutboxEvent, OutboxStatus
 from orders.states import OPEN_STATUSES, OrderStatus
-from sync.models import OutboxEvent, OutboxStatus
 
 # Statuses an order may sit in for long without anyone having to act (waiting for the carrier).
 WATCHED = tuple(sorted(OPEN_STATUSES - {OrderStatus.on_hold}))

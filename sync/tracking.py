@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from floor.actors import Actor
-from floor.db import unit_of_work
-from floor.models import Package
-from floor.shipping import mark_delivered
-from floor.states import PackageStatus
-from sync.carriers.base import CarrierAdapter, CarrierError
+from core.actors import Actor
+from core.db import unit_of_work
+from floor.fulfilment.models import Package
+from floor.fulfilment.packing.carriers import CarrierAdapter, CarrierError
+from floor.fulfilment.packing.shipping import mark_delivered
+from floor.fulfilment.states import PackageStatus
 
 log = logging.getLogger(__name__)
 

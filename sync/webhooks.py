@@ -23,15 +23,14 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floor.actors import Actor
-from floor.audit import audit
-from floor.db import utcnow
-from floor.events import publish
-from floor.models import FloorException
-from floor.settings import Settings
-from floor.states import ExceptionReason, ExceptionStatus
+from core.actors import Actor
+from core.audit import audit
+from core.db import utcnow
+from core.events import publish
+from core.exception_queue import ExceptionReason, ExceptionStatus, FloorException
+from core.settings import Settings
 from orders.models import Order
-from sync.models import OUTBOX_MACHINE, OutboxEvent, OutboxStatus
+from orders.outbox import OUTBOX_MACHINE, OutboxEvent, OutboxStatus
 
 EVENT_ID_HEADER = "X-Floor-Event-Id"
 TIMESTAMP_HEADER = "X-Floor-Timestamp"

@@ -31,9 +31,9 @@ import requests
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from floor.db import is_postgres, unit_of_work, utcnow
-from floor.settings import Settings
-from sync.models import UNDELIVERED, OutboxEvent, OutboxStatus
+from core.db import is_postgres, unit_of_work, utcnow
+from core.settings import Settings
+from orders.outbox import UNDELIVERED, OutboxEvent, OutboxStatus
 from sync.webhooks import (
     UNREACHABLE,
     Outcome,

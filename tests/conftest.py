@@ -22,8 +22,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
-from floor import migrate
-from floor.db import make_engine, make_session_factory, unit_of_work
+from core.db import make_engine, make_session_factory, unit_of_work
+from migrations import migrate
 
 pytest_plugins = ["tests.browser"]
 
@@ -33,7 +33,7 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 def _load_demo(url: str) -> None:
-    from floor.demo import load_demo
+    from web.demo import load_demo
 
     engine = make_engine(url)
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import socketio
 from sqlalchemy import select
 
-from floor.db import unit_of_work
-from floor.models import AuditEntry
+from core.db import unit_of_work
+from core.users import AuditEntry
 from tests.conftest import login
 
 

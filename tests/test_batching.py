@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from floor.batching import BatchOrder, batch_fcfs, batch_orders, totes_needed
-from floor.routing import Layout, Pick, route_optimal
+from floor.fulfilment.waves.batching import BatchOrder, batch_fcfs, batch_orders, totes_needed
+from floor.site.routing import Layout, Pick, route_optimal
 
 LAYOUT = Layout(tuple(3.0 * i for i in range(12)), 0.0, 30.0, (-2.0, 0.0))
 

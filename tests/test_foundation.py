@@ -8,17 +8,19 @@ import hashlib
 import pytest
 from sqlalchemy import func, select, text
 
-from floor import migrate
-from floor.actors import Actor
-from floor.db import make_engine, make_session_factory, unit_of_work
-from floor.demo import DEMO_API_KEY, load_demo
-from floor.gtin import is_valid_gtin
-from floor.models import ApiKey, Location, LocationType, Role, Sku, SkuGtin, Stock, User, Zone
-from floor.statemachine import InvalidTransition
+from core.actors import Actor
+from core.db import make_engine, make_session_factory, unit_of_work
+from core.statemachine import InvalidTransition
+from core.users import ApiKey, Role, User
+from floor.site.gtin import is_valid_gtin
+from floor.site.layout import Location, LocationType, Sku, SkuGtin, Zone
+from floor.site.stock import Stock
+from migrations import migrate
 from orders.models import Order
+from orders.outbox import OutboxEvent
 from orders.states import OrderStatus
 from orders.transitions import record_received, transition
-from sync.models import OutboxEvent
+from web.demo import DEMO_API_KEY, load_demo
 
 
 def test_healthz_reports_database_and_migrations(client):

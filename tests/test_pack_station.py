@@ -7,11 +7,13 @@ import re
 
 from sqlalchemy import select
 
-from floor.db import unit_of_work
-from floor.models import AuditEntry, SkuGtin, Tote
-from floor.packing import is_valid_sscc
-from floor.picking import confirm_scan, next_task
-from floor.waves import RuleSpec, plan_waves, release_wave
+from core.db import unit_of_work
+from core.users import AuditEntry
+from floor.fulfilment.models import Tote
+from floor.fulfilment.packing.packages import is_valid_sscc
+from floor.fulfilment.picking.scans import confirm_scan, next_task
+from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+from floor.site.layout import SkuGtin
 from tests.conftest import login
 from tests.waves.conftest import actor_for, add_order, supervisor
 
@@ -122,7 +124,7 @@ def test_a_picker_cannot_use_the_pack_station(client, sessions):
 
 
 def test_pack_station_page_in_a_browser(sqlite_url, desktop):
-    from floor.db import make_engine, make_session_factory
+    from core.db import make_engine, make_session_factory
     from tests.conftest import LiveServer, make_test_app
 
     app = make_test_app(sqlite_url)
@@ -157,7 +159,7 @@ def test_pack_station_page_in_a_browser(sqlite_url, desktop):
 
 
 def test_bad_input_and_an_unreachable_carrier_change_nothing(sessions, app):
-    from floor.models import Package
+    from floor.fulfilment.models import Package
     from orders.models import Order
     from tests.test_serve import free_port
 

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from floor.db import unit_of_work
-from floor.events import publish
+from core.db import unit_of_work
+from core.events import publish
 from tests.conftest import LiveServer, make_test_app
 from tests.test_auth import _socket_for
 

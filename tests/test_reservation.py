@@ -7,10 +7,12 @@ import threading
 
 from sqlalchemy import func, select
 
-from floor.actors import Actor
-from floor.db import make_engine, make_session_factory, unit_of_work
-from floor.models import FloorException, Location, LocationType, Reservation, Sku, Stock
-from floor.reservation import available_to_promise, release_order, reserve_orders
+from core.actors import Actor
+from core.db import make_engine, make_session_factory, unit_of_work
+from core.exception_queue import FloorException
+from floor.site.layout import Location, LocationType, Sku
+from floor.site.reservation import available_to_promise, release_order, reserve_orders
+from floor.site.stock import Reservation, Stock
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
 from orders.transitions import record_received

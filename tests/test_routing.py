@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from floor.routing import (
+from floor.site.routing import (
     Layout,
     Pick,
     Route,

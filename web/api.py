@@ -26,11 +26,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from floor.accounts import check_api_key
-from floor.reservation import available_to_promise
-from floor.statemachine import InvalidTransition
+from core.accounts import check_api_key
+from core.statemachine import InvalidTransition
+from floor.site.reservation import available_to_promise
 from orders import csv_import
 from orders.intake import FieldError, parse_datetime, storable
+from orders.outbox import OutboxEvent
 from orders.service import (
     CONFLICT,
     CREATED,
@@ -49,7 +50,6 @@ from orders.service import (
     release_order_hold,
 )
 from orders.states import OrderStatus
-from sync.models import OutboxEvent
 from web.context import ctx, uow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

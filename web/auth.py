@@ -20,10 +20,10 @@ from flask import (
     url_for,
 )
 
-from floor.accounts import has_role, login_with_badge, login_with_password
-from floor.actors import Actor
-from floor.audit import audit
-from floor.models.users import Role, User
+from core.accounts import has_role, login_with_badge, login_with_password
+from core.actors import Actor
+from core.audit import audit
+from core.users import Role, User
 from web.context import uow
 
 bp = Blueprint("auth", __name__)

@@ -9,9 +9,9 @@ from typing import Any
 import click
 from flask import Flask
 
-from floor import migrate
-from floor.db import unit_of_work
-from floor.models.users import Role
+from core.db import unit_of_work
+from core.users import Role
+from migrations import migrate
 
 
 def register(app: Flask) -> None:
@@ -29,7 +29,7 @@ def register(app: Flask) -> None:
     @app.cli.command("demo")
     def demo() -> None:
         """Load the demo warehouse into an empty database."""
-        from floor.demo import load_demo
+        from web.demo import load_demo
 
         with unit_of_work(fctx().sessions) as s:
             counts = load_demo(s)
@@ -42,7 +42,7 @@ def register(app: Flask) -> None:
     @click.option("--badge", default=None)
     def create_user_cmd(username: str, role: str, password: str | None, badge: str | None) -> None:
         """Create a user (password for desk roles, badge for handhelds)."""
-        from floor.accounts import create_user
+        from core.accounts import create_user
 
         with unit_of_work(fctx().sessions) as s:
             create_user(s, username, Role(role), password=password, badge=badge)
@@ -52,7 +52,7 @@ def register(app: Flask) -> None:
     @click.argument("name")
     def create_api_key_cmd(name: str) -> None:
         """Create an OMS API key; the key is printed once and stored only as a hash."""
-        from floor.accounts import create_api_key
+        from core.accounts import create_api_key
 
         with unit_of_work(fctx().sessions) as s:
             _, clear = create_api_key(s, name)
@@ -63,7 +63,7 @@ def register(app: Flask) -> None:
     @click.option("--port", default=None, type=int)
     def serve(host: str | None, port: int | None) -> None:
         """Migrate, load the demo warehouse when the database is empty, and serve."""
-        from floor.demo import DEMO_API_KEY, DEMO_USERS, is_loaded, load_demo
+        from web.demo import DEMO_API_KEY, DEMO_USERS, is_loaded, load_demo
 
         f = fctx()
         migrate.upgrade(f.engine.url.render_as_string(hide_password=False))

@@ -11,8 +11,8 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from floor.db import unit_of_work
-from floor.settings import Settings
+from core.db import unit_of_work
+from core.settings import Settings
 
 
 @dataclass

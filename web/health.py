@@ -7,7 +7,8 @@ from typing import Any
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from floor import __version__, migrate
+from core import __version__
+from migrations import migrate
 from web.context import ctx
 
 bp = Blueprint("health", __name__)

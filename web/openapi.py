@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from floor import __version__
+from core import __version__
 from orders import carriers
 from orders.intake import MAX_LINES, MAX_QUANTITY
 from orders.service import MAX_BATCH

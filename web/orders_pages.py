@@ -1,6 +1,6 @@
 """Supervisor pages for orders: the list (newest first, by status, keyset pages), one order in
 detail, and the CSV upload (same intake and reason codes as the OMS API). Queries live in
-``orders.queries``; these routes only read the request and render."""
+``floor.fulfilment.order_views``; these routes only read the request and render."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
-from floor.models import Role
-from orders import csv_import, queries
+from core.users import Role
+from floor.fulfilment import order_views as queries
+from orders import csv_import
 from orders.states import OrderStatus
 from web.auth import current_actor, roles_required
 from web.context import uow

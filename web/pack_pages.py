@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from floor.errors import ServiceError
-from floor.models import Role
-from floor.pack_station import (
+from core.errors import ServiceError
+from core.users import Role
+from floor.fulfilment.packing.station import (
     PackSettings,
     close_package,
     find_order,

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify, redirect, render_template, url_for
 
-from floor import dashboard as floor_dashboard
-from floor.models import Role
+from core.users import Role
+from floor.fulfilment import dashboard as floor_dashboard
 from web.auth import HOME_BY_ROLE, current_actor, roles_required
 from web.context import uow
 

@@ -2,7 +2,7 @@
 
 ``task:next`` → ``{"ok", "task"}``; ``scan`` → ``{"ok", "result", "message", "task",
 "next_task", ...}``; ``short`` → the same with ``short_qty``/``replacements``. Thin: each call
-is one unit of work around a ``floor.picking`` service; events go out after the commit.
+is one unit of work around a ``picking.scans`` service; events go out after the commit.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from typing import Any
 
 from flask_socketio import SocketIO
 
-from floor.models.users import Role
-from floor.picking import (
+from core.users import Role
+from floor.fulfilment.picking.scans import (
     PickError,
     PickOutcome,
     confirm_scan,
     next_task,
     task_payload,
 )
-from floor.short_picks import report_short
+from floor.fulfilment.picking.short_picks import report_short
 from web.auth import current_actor
 from web.context import uow
 from web.sockets import NAMESPACE, socket_roles

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from flask_socketio import SocketIO, join_room
 
-from floor.accounts import has_role
-from floor.events import DomainEvent
-from floor.models.users import Role
+from core.accounts import has_role
+from core.events import DomainEvent
+from core.users import Role
 from web.auth import current_actor
 
 NAMESPACE = "/floor"

@@ -19,8 +19,9 @@ from flask import (
 )
 from sqlalchemy import select
 
-from floor.accounts import check_api_key, has_role
-from floor.models import Manifest, Role
+from core.accounts import check_api_key, has_role
+from core.users import Role
+from floor.fulfilment.models import Manifest
 from sync.carriers import CarrierError, carrier_for
 from sync.manifest import ManifestError, close_day, manifest_pdf, open_carriers
 from sync.reconciliation import reconciliation

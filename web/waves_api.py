@@ -13,13 +13,17 @@ from flask import Blueprint, jsonify, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from floor import exceptions as floor_exceptions
-from floor import replenishment, waves
-from floor.errors import ServiceError
-from floor.models import Role, Wave, WaveRule
-from floor.picking import override_task
-from floor.states import ExceptionStatus, ReplenishmentStatus, WaveStatus
-from floor.waves import RuleErrors, RuleSpec, WaveError
+from core.errors import ServiceError
+from core.exception_queue import ExceptionStatus
+from core.users import Role
+from floor.fulfilment import exceptions as floor_exceptions
+from floor.fulfilment.models import Wave, WaveRule
+from floor.fulfilment.picking.scans import override_task
+from floor.fulfilment.states import WaveStatus
+from floor.fulfilment.waves import planning as waves
+from floor.fulfilment.waves.planning import RuleErrors, RuleSpec, WaveError
+from floor.site import replenishment
+from floor.site.stock import ReplenishmentStatus
 from web.auth import current_actor, roles_required
 from web.context import uow
 
@@ -163,7 +167,7 @@ def list_rules() -> Any:
 
 
 def _save_rule(s: Any, data: dict[str, Any], rule_id: int | None) -> WaveRule:
-    from floor.audit import audit
+    from core.audit import audit
 
     rid = rule_id if rule_id is not None else _int_field(data, "id")
     if rid is not None:

@@ -9,12 +9,14 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from floor import exceptions as floor_exceptions
-from floor import replenishment, waves
-from floor.errors import ServiceError
-from floor.models import Role, WaveRule
-from floor.states import ReplenishmentStatus
-from floor.waves import RuleSpec
+from core.errors import ServiceError
+from core.users import Role
+from floor.fulfilment import exceptions as floor_exceptions
+from floor.fulfilment.models import WaveRule
+from floor.fulfilment.waves import planning as waves
+from floor.fulfilment.waves.planning import RuleSpec
+from floor.site import replenishment
+from floor.site.stock import ReplenishmentStatus
 from web.auth import current_actor, roles_required
 from web.context import uow
 

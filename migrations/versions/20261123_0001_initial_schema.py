@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-import floor.db
+import core.db
 
 revision = "0001"
 down_revision = None
@@ -27,9 +27,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=80), nullable=False),
         sa.Column("prefix", sa.String(length=12), nullable=False),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", floor.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", floor.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", floor.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
     )
@@ -44,7 +44,7 @@ def upgrade() -> None:
             comment="YYYY-MM-DD, site-local business day",
         ),
         sa.Column("reference", sa.String(length=64), nullable=False),
-        sa.Column("created_at", floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_manifests")),
     )
@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.Column("from_state", sa.String(length=20), nullable=True),
         sa.Column("to_state", sa.String(length=20), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("created_at", floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "status",
             sa.Enum(
@@ -84,10 +84,10 @@ def upgrade() -> None:
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column(
-            "next_attempt_at", floor.db.UTCDateTime(timezone=True), nullable=True
+            "next_attempt_at", core.db.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("last_error", sa.Text(), nullable=False),
-        sa.Column("delivered_at", floor.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
         sa.UniqueConstraint("event_id", name=op.f("uq_outbox_events_event_id")),
     )
@@ -146,8 +146,8 @@ def upgrade() -> None:
             comment="sha256 of the badge barcode",
         ),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", floor.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_login_at", floor.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_login_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("badge_hash", name=op.f("uq_users_badge_hash")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
@@ -227,7 +227,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_entries",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column(
             "actor",
@@ -306,13 +306,13 @@ def upgrade() -> None:
         sa.Column("rule_id", sa.Integer(), nullable=True),
         sa.Column(
             "cutoff_at",
-            floor.db.UTCDateTime(timezone=True),
+            core.db.UTCDateTime(timezone=True),
             nullable=True,
             comment="earliest ship_by in the wave",
         ),
-        sa.Column("created_at", floor.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("released_at", floor.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("completed_at", floor.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("released_at", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["rule_id"], ["wave_rules.id"], name=op.f("fk_waves_rule_id_wave_rules")
         ),
@@ -417,7 +417,7 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("ship_by", floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ship_by", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("carrier", sa.String(length=40), nullable=False),
         sa.Column("service", sa.String(length=40), nullable=False),
         sa.Column(
@@ -490,8 +490,8 @@ def upgrade() -> None:
         ),
         sa.Column("wave_id", sa.Integer(), nullable=True),
         sa.Column("status_times", sa.JSON(), nullable=False),
-        sa.Column("created_at", floor.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["wave_id"], ["waves.id"], name=op.f("fk_orders_wave_id_waves")
         ),
@@ -531,7 +531,7 @@ def upgrade() -> None:
         ),
         sa.Column("route_length_m", sa.Double(), nullable=False),
         sa.Column("assigned_user_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["assigned_user_id"],
             ["users.id"],
@@ -580,7 +580,7 @@ def upgrade() -> None:
             "port", sa.String(length=200), nullable=True, comment="serial port or URL"
         ),
         sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("last_seen_at", floor.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_seen_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["station_location_id"],
             ["locations.id"],
@@ -658,10 +658,10 @@ def upgrade() -> None:
         sa.Column("width_mm", sa.Integer(), nullable=False),
         sa.Column("height_mm", sa.Integer(), nullable=False),
         sa.Column("manifest_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", floor.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", floor.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("shipped_at", floor.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("delivered_at", floor.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("shipped_at", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint("weight_g >= 0", name=op.f("ck_packages_weight_nonneg")),
         sa.ForeignKeyConstraint(
             ["manifest_id"],
@@ -720,7 +720,7 @@ def upgrade() -> None:
             "dpmm", sa.Integer(), nullable=False, comment="dots per mm (8 = 203 dpi)"
         ),
         sa.Column("online", sa.Boolean(), nullable=False),
-        sa.Column("last_seen_at", floor.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_seen_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["station_location_id"],
             ["locations.id"],
@@ -749,8 +749,8 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("created_at", floor.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("done_at", floor.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("done_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "quantity > 0", name=op.f("ck_replenishment_tasks_quantity_pos")
         ),
@@ -796,7 +796,7 @@ def upgrade() -> None:
         sa.Column("expiry", sa.Date(), nullable=True),
         sa.Column("on_hand", sa.Integer(), nullable=False),
         sa.Column("reserved", sa.Integer(), nullable=False),
-        sa.Column("updated_at", floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("on_hand >= 0", name=op.f("ck_stock_on_hand_nonneg")),
         sa.CheckConstraint(
             "reserved <= on_hand", name=op.f("ck_stock_reserved_le_on_hand")
@@ -827,7 +827,7 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=32), nullable=False),
         sa.Column("pick_list_id", sa.Integer(), nullable=True),
         sa.Column("order_id", sa.Integer(), nullable=True),
-        sa.Column("updated_at", floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_totes_order_id_orders")
         ),
@@ -905,11 +905,11 @@ def upgrade() -> None:
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column(
-            "next_attempt_at", floor.db.UTCDateTime(timezone=True), nullable=True
+            "next_attempt_at", core.db.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("last_error", sa.Text(), nullable=False),
-        sa.Column("created_at", floor.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", floor.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["package_id"],
             ["packages.id"],
@@ -952,7 +952,7 @@ def upgrade() -> None:
             nullable=False,
             comment="returned to stock (cancel/short)",
         ),
-        sa.Column("created_at", floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "picked >= 0 AND picked <= quantity",
             name=op.f("ck_reservations_picked_range"),
@@ -1026,7 +1026,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("assigned_user_id", sa.Integer(), nullable=True),
-        sa.Column("updated_at", floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "picked_qty >= 0 AND picked_qty <= quantity",
             name=op.f("ck_pick_tasks_picked_range"),
@@ -1127,8 +1127,8 @@ def upgrade() -> None:
         ),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
-        sa.Column("created_at", floor.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("resolved_at", floor.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("resolved_by_id", sa.Integer(), nullable=True),
         sa.Column("resolution", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -1190,11 +1190,11 @@ def upgrade() -> None:
         ),
         sa.Column(
             "scanned_at",
-            floor.db.UTCDateTime(timezone=True),
+            core.db.UTCDateTime(timezone=True),
             nullable=False,
             comment="when the device read it",
         ),
-        sa.Column("received_at", floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"], ["devices.id"], name=op.f("fk_scans_device_id_devices")
         ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import floor.db
+import core.db
 
 revision = "sync01"
 down_revision = "0001"
@@ -31,11 +31,11 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("claim_token", sa.String(length=36), nullable=True))
         batch_op.add_column(
-            sa.Column("last_attempt_at", floor.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("last_attempt_at", core.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("last_status_code", sa.Integer(), nullable=True))
         batch_op.add_column(
-            sa.Column("dead_at", floor.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("dead_at", core.db.UTCDateTime(timezone=True), nullable=True)
         )
         _swap_check(batch_op, NEW)
 

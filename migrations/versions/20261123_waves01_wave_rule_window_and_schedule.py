@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import floor.db
+import core.db
 
 revision = "waves01"
 down_revision = "sync01"
@@ -42,7 +42,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column(
                 "last_run_at",
-                floor.db.UTCDateTime(timezone=True),
+                core.db.UTCDateTime(timezone=True),
                 nullable=True,
                 comment="when the scheduler last applied this rule",
             )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from floor.settings import Settings
-from sync.carriers.base import (
+from core.settings import Settings
+from floor.fulfilment.packing.carriers import (
     CarrierAdapter,
     CarrierError,
     Label,

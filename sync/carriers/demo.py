@@ -7,10 +7,10 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 
-from floor.db import utcnow
-from floor.models import Package
+from core.db import utcnow
+from floor.fulfilment.models import Package
+from floor.fulfilment.packing.carriers import CarrierError, Label, Shipment, TrackingStatus
 from orders.models import Order
-from sync.carriers.base import CarrierError, Label, Shipment, TrackingStatus
 
 PREFIX = "DM"
 

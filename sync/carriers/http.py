@@ -19,9 +19,15 @@ from typing import Any
 
 import requests
 
-from floor.models import Package
+from floor.fulfilment.models import Package
+from floor.fulfilment.packing.carriers import (
+    CarrierError,
+    Label,
+    Shipment,
+    TrackingStatus,
+    shipment_request,
+)
 from orders.models import Order
-from sync.carriers.base import CarrierError, Label, Shipment, TrackingStatus, shipment_request
 
 
 class HttpCarrier:

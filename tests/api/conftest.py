@@ -11,11 +11,13 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
-from floor.db import unit_of_work
-from floor.demo import DEMO_API_KEY
-from floor.models import FloorException, PickTask, Reservation, Stock
+from core.db import unit_of_work
+from core.exception_queue import FloorException
+from floor.fulfilment.models import PickTask
+from floor.site.stock import Reservation, Stock
 from orders.models import Order, OrderLine
-from sync.models import OutboxEvent
+from orders.outbox import OutboxEvent
+from web.demo import DEMO_API_KEY
 
 AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
 PREFIX = "/api/v1"

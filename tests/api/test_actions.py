@@ -9,13 +9,16 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from floor.db import unit_of_work
-from floor.models import FloorException, PickList, PickTask, Reservation, User, Wave
-from floor.reservation import available_to_promise
-from floor.states import ExceptionStatus, TaskStatus
+from core.db import unit_of_work
+from core.exception_queue import ExceptionStatus, FloorException
+from core.users import User
+from floor.fulfilment.models import PickList, PickTask, Wave
+from floor.fulfilment.states import TaskStatus
+from floor.site.reservation import available_to_promise
+from floor.site.stock import Reservation
 from orders.models import Order, OrderLine
+from orders.outbox import OutboxEvent
 from orders.states import OrderStatus
-from sync.models import OutboxEvent
 from tests.api.conftest import AUTH, counts, order_payload
 from tests.test_auth import _socket_for
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from floor.db import unit_of_work
-from floor.reservation import available_to_promise
+from core.db import unit_of_work
+from floor.site.reservation import available_to_promise
 from orders.models import Order, OrderLine
-from sync.models import OutboxEvent
+from orders.outbox import OutboxEvent
 from tests.api.conftest import counts, order_payload
 
 

@@ -9,10 +9,10 @@ import threading
 import requests
 from sqlalchemy import func, select
 
-from floor.db import unit_of_work
-from floor.models import Reservation
+from core.db import unit_of_work
+from floor.site.stock import Reservation
 from orders.models import Order, OrderLine
-from sync.models import OutboxEvent
+from orders.outbox import OutboxEvent
 from tests.api.conftest import AUTH, order_payload
 
 THREADS = 8

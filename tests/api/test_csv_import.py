@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import select
 
-from floor.db import unit_of_work
+from core.db import unit_of_work
 from orders.models import Order
 from tests.api.conftest import counts, future
 from tests.conftest import login

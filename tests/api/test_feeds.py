@@ -8,8 +8,9 @@ import urllib.parse
 
 from sqlalchemy import func, select
 
-from floor.db import unit_of_work
-from floor.models import Location, LocationType, Sku, Stock
+from core.db import unit_of_work
+from floor.site.layout import Location, LocationType, Sku
+from floor.site.stock import Stock
 from tests.api.conftest import order_payload
 
 

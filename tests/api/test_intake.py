@@ -8,16 +8,18 @@ import logging
 
 from sqlalchemy import select
 
-from floor.actors import Actor
-from floor.db import unit_of_work
-from floor.demo import DEMO_API_KEY
-from floor.models import FloorException, Location, LocationType, Reservation, Sku, Stock
-from floor.reservation import available_to_promise
+from core.actors import Actor
+from core.db import unit_of_work
+from core.exception_queue import FloorException
+from floor.site.layout import Location, LocationType, Sku
+from floor.site.reservation import available_to_promise
+from floor.site.stock import Reservation, Stock
 from orders.models import Order
+from orders.outbox import OutboxEvent
 from orders.service import create_orders
-from sync.models import OutboxEvent
 from tests.api.conftest import ApiClient, counts, order_payload
 from tests.conftest import make_test_app
+from web.demo import DEMO_API_KEY
 
 
 def test_created_order_is_reserved_and_answered_as_get_shows_it(api, sessions):

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from floor.db import unit_of_work
-from floor.models import Reservation, Stock
+from core.db import unit_of_work
+from floor.site.stock import Reservation, Stock
 from orders.models import Order, OrderLine
-from sync.models import OutboxEvent
+from orders.outbox import OutboxEvent
 from tests.api.conftest import AUTH, counts, order_payload
 from tests.conftest import make_test_app
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from floor.demo import DEMO_API_KEY, demo_gtin
 from tests.conftest import login
+from web.demo import DEMO_API_KEY, demo_gtin
 
 
 def gtin(sku: str) -> str:

@@ -8,13 +8,12 @@ import re
 
 import pytest
 
-from floor import waves
-from floor.actors import Actor
-from floor.db import unit_of_work, utcnow
-from floor.models import FloorException
-from floor.states import ExceptionReason
-from floor.waves import RuleSpec
-from orders import queries
+from core.actors import Actor
+from core.db import unit_of_work, utcnow
+from core.exception_queue import ExceptionReason, FloorException
+from floor.fulfilment import order_views as queries
+from floor.fulfilment.waves import planning as waves
+from floor.fulfilment.waves.planning import RuleSpec
 from tests.conftest import login
 from tests.dash.conftest import API_AUTH, order_body
 from tests.waves.conftest import add_order

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floor.actors import Actor
-from floor.db import make_engine, make_session_factory, unit_of_work, utcnow
-from floor.models import Sku
-from floor.reservation import reserve_orders
+from core.actors import Actor
+from core.db import make_engine, make_session_factory, unit_of_work, utcnow
+from floor.site.layout import Sku
+from floor.site.reservation import reserve_orders
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
 from orders.transitions import record_received, transition

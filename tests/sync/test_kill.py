@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from floor.db import make_engine, make_session_factory, unit_of_work
-from sync.models import OutboxEvent, OutboxStatus
+from core.db import make_engine, make_session_factory, unit_of_work
+from orders.outbox import OutboxEvent, OutboxStatus
 from sync.sandbox import Chaos, OmsReceiver
 from tests.sync.conftest import SECRET, make_events
 from tests.test_serve import free_port, wait_healthy

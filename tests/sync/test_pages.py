@@ -10,14 +10,15 @@ import zlib
 
 from sqlalchemy import select
 
-from floor.db import unit_of_work, utcnow
-from floor.models import AuditEntry, FloorException, Manifest, Package
-from floor.packing import PackSpec, pack_order
-from floor.shipping import ship_order
-from floor.states import ExceptionStatus
+from core.db import unit_of_work, utcnow
+from core.exception_queue import ExceptionStatus, FloorException
+from core.users import AuditEntry
+from floor.fulfilment.models import Manifest, Package
+from floor.fulfilment.packing.packages import PackSpec, pack_order
+from floor.fulfilment.packing.shipping import ship_order
 from orders.models import Order
+from orders.outbox import OutboxEvent, OutboxStatus
 from sync.carriers import DemoCarrier
-from sync.models import OutboxEvent, OutboxStatus
 from sync.webhooks import dead_letter
 from tests.conftest import login, make_test_app
 from tests.sync.conftest import SYSTEM, make_events, new_order, walk_to_picked

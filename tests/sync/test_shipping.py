@@ -9,16 +9,22 @@ import pytest
 from biip import parse
 from sqlalchemy import select
 
-from floor.db import unit_of_work, utcnow
-from floor.models import Package
-from floor.packing import PackError, PackSpec, is_valid_sscc, make_sscc, pack_order
-from floor.settings import Settings
-from floor.shipping import ShipError, mark_delivered, ship_order
-from floor.states import PackageStatus
+from core.db import unit_of_work, utcnow
+from core.settings import Settings
+from floor.fulfilment.models import Package
+from floor.fulfilment.packing.packages import (
+    PackError,
+    PackSpec,
+    is_valid_sscc,
+    make_sscc,
+    pack_order,
+)
+from floor.fulfilment.packing.shipping import ShipError, mark_delivered, ship_order
+from floor.fulfilment.states import PackageStatus
+from orders.outbox import OutboxEvent
 from orders.states import OrderStatus
 from sync.carriers import CarrierError, DemoCarrier, HttpCarrier, carrier_for
 from sync.carriers.demo import is_valid_tracking, luhn_digit
-from sync.models import OutboxEvent
 from sync.tracking import poll_tracking
 from tests.sync.conftest import SYSTEM, new_order, walk_to_picked
 

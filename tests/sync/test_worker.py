@@ -9,11 +9,11 @@ import threading
 
 from sqlalchemy import func, select
 
-from floor.actors import Actor
-from floor.db import unit_of_work, utcnow
-from floor.models import AuditEntry, FloorException, Role
-from floor.states import ExceptionReason, ExceptionStatus
-from sync.models import OutboxEvent, OutboxStatus
+from core.actors import Actor
+from core.db import unit_of_work, utcnow
+from core.exception_queue import ExceptionReason, ExceptionStatus, FloorException
+from core.users import AuditEntry, Role
+from orders.outbox import OutboxEvent, OutboxStatus
 from sync.sandbox import Chaos, OmsReceiver
 from sync.webhooks import RetryPolicy, redeliver, skip
 from sync.worker import claim_due, deliver_due, record_outcomes

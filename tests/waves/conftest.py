@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from floor.actors import Actor
-from floor.db import make_engine, make_session_factory
-from floor.models import Role, Sku, User
-from floor.reservation import reserve_orders
+from core.actors import Actor
+from core.db import make_engine, make_session_factory
+from core.users import Role, User
+from floor.site.layout import Sku
+from floor.site.reservation import reserve_orders
 from orders.models import Order, OrderLine
 from orders.states import Priority, ShortPolicy
 from orders.transitions import record_received

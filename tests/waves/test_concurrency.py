@@ -7,10 +7,12 @@ import threading
 
 from sqlalchemy import select
 
-from floor.db import unit_of_work
-from floor.models import PickList, SkuGtin, Stock
-from floor.picking import confirm_scan, next_task
-from floor.waves import RuleSpec, plan_waves, release_wave
+from core.db import unit_of_work
+from floor.fulfilment.models import PickList
+from floor.fulfilment.picking.scans import confirm_scan, next_task
+from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+from floor.site.layout import SkuGtin
+from floor.site.stock import Stock
 from tests.waves.conftest import actor_for, add_order, supervisor
 
 
@@ -76,7 +78,7 @@ def test_the_same_scan_sent_twice_at_once_counts_once(db):
     _run(4, scan)
     assert results == ["ok"] * 4
     with unit_of_work(db) as s:
-        from floor.models import PickTask
+        from floor.fulfilment.models import PickTask
 
         assert s.get(PickTask, task_id).picked_qty == 1
         after = s.scalars(select(Stock.on_hand).where(Stock.location_id == task.location_id)).one()

@@ -5,32 +5,20 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from devices.models import Scan
-from floor.db import unit_of_work
-from floor.layout_geometry import geometry
-from floor.models import (
-    AuditEntry,
-    FloorException,
-    Location,
-    PickList,
-    PickTask,
-    ReplenishmentTask,
-    Reservation,
-    SkuGtin,
-    Stock,
-)
-from floor.picking import (
-    PickError,
-    confirm_scan,
-    next_task,
-    override_task,
-)
-from floor.replenishment import complete_replenishment
-from floor.routing import route_length, route_optimal
-from floor.short_picks import report_short
-from floor.states import ExceptionReason, ReplenishmentStatus, TaskStatus, WaveStatus
-from floor.waves import OPEN_TASK as OPEN_TASK_STATUSES
-from floor.waves import RuleSpec, plan_waves, release_wave
+from core.db import unit_of_work
+from core.exception_queue import ExceptionReason, FloorException
+from core.users import AuditEntry
+from floor.fulfilment.models import PickList, PickTask, Scan
+from floor.fulfilment.picking.scans import PickError, confirm_scan, next_task, override_task
+from floor.fulfilment.picking.short_picks import report_short
+from floor.fulfilment.states import TaskStatus, WaveStatus
+from floor.fulfilment.waves.planning import OPEN_TASK as OPEN_TASK_STATUSES
+from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+from floor.site.geometry import geometry
+from floor.site.layout import Location, SkuGtin
+from floor.site.replenishment import complete_replenishment
+from floor.site.routing import route_length, route_optimal
+from floor.site.stock import ReplenishmentStatus, ReplenishmentTask, Reservation, Stock
 from orders.models import OrderLine
 from orders.states import OrderStatus, ShortPolicy
 from tests.waves.conftest import actor_for, add_order, supervisor
@@ -271,7 +259,7 @@ def test_replenishment_is_created_once_and_completing_it_moves_stock(db):
         face.on_hand = 12  # min 10
         sku = face.sku_id
         s.flush()
-        from floor.models import Sku
+        from floor.site.layout import Sku
 
         code = s.get(Sku, sku).code
         _released(s, [(code, 2)], [(code, 1)])
@@ -299,9 +287,9 @@ def test_replenishment_is_created_once_and_completing_it_moves_stock(db):
 
 
 def test_lists_and_waves_close_when_the_rest_of_their_tasks_is_canceled(db):
-    """What an order cancellation leaves behind (floor.cancellation cancels the open tasks of
+    """What an order cancellation leaves behind (picking.cancellation cancels the open tasks of
     a canceled order, then ``settle_pick_list`` closes what has nothing open)."""
-    from floor.waves import settle_pick_list
+    from floor.fulfilment.waves.planning import settle_pick_list
 
     with unit_of_work(db) as s:
         rule = RuleSpec(split_by_zone=False, totes_per_cart=8)
@@ -324,7 +312,7 @@ def test_lists_and_waves_close_when_the_rest_of_their_tasks_is_canceled(db):
 
 
 def test_a_wave_whose_every_task_is_canceled_is_canceled(db):
-    from floor.waves import settle_pick_list
+    from floor.fulfilment.waves.planning import settle_pick_list
 
     with unit_of_work(db) as s:
         _, [wave] = _released(s, [("SKU-00100", 1)])

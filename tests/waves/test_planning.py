@@ -7,14 +7,16 @@ import random
 
 from sqlalchemy import func, select
 
-from floor.batching import BatchOrder, batch_fcfs
-from floor.db import unit_of_work
-from floor.layout_geometry import geometry
-from floor.models import Location, PickList, PickTask, Reservation, Stock, Wave, WaveRule
-from floor.picking import next_task
-from floor.routing import route_length, route_optimal
-from floor.states import TaskStatus, WaveStatus
-from floor.waves import RuleSpec, cancel_wave, plan_waves, release_wave
+from core.db import unit_of_work
+from floor.fulfilment.models import PickList, PickTask, Wave, WaveRule
+from floor.fulfilment.picking.scans import next_task
+from floor.fulfilment.states import TaskStatus, WaveStatus
+from floor.fulfilment.waves.batching import BatchOrder, batch_fcfs
+from floor.fulfilment.waves.planning import RuleSpec, cancel_wave, plan_waves, release_wave
+from floor.site.geometry import geometry
+from floor.site.layout import Location
+from floor.site.routing import route_length, route_optimal
+from floor.site.stock import Reservation, Stock
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus, Priority, ShortPolicy
 from tests.waves.conftest import SHIP_BY, actor_for, add_order, supervisor
@@ -22,7 +24,7 @@ from tests.waves.conftest import SHIP_BY, actor_for, add_order, supervisor
 
 def _sku_in_zone(s, zone_code: str, n: int = 0) -> str:
     """The n-th SKU whose only pick-face stock is in the zone."""
-    from floor.models import LocationType, Sku, Zone
+    from floor.site.layout import LocationType, Sku, Zone
 
     rows = s.execute(
         select(Sku.code, func.min(Zone.code), func.max(Zone.code))
@@ -216,7 +218,7 @@ def test_short_orders_wave_what_was_reserved_only_when_shipping_partial(db):
         sku = s.scalar(
             select(func.min(Stock.sku_id)).join(Location).where(Location.code == "A-01-A-1")
         )
-        from floor.models import Sku
+        from floor.site.layout import Sku
 
         code = s.get(Sku, sku).code
         partial = add_order(s, [(code, total + 2), ("SKU-00250", 1)])

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from floor.reroute import order_from
-from floor.routing import Layout, Pick, distance, route_optimal
+from floor.fulfilment.picking.reroute import order_from
+from floor.site.routing import Layout, Pick, distance, route_optimal
 
 LAYOUT = Layout(tuple(3.0 * i for i in range(6)), 0.0, 20.0, (0.0, 0.0))
 

@@ -11,10 +11,11 @@ import requests
 import socketio
 from sqlalchemy import select
 
-from floor.db import unit_of_work, utcnow
-from floor.models import AuditEntry, PickTask, Wave, WaveRule
-from floor.states import TaskStatus, WaveStatus
-from floor.wave_jobs import plan_and_release_due_waves
+from core.db import unit_of_work, utcnow
+from core.users import AuditEntry
+from floor.fulfilment.models import PickTask, Wave, WaveRule
+from floor.fulfilment.states import TaskStatus, WaveStatus
+from floor.fulfilment.waves.jobs import plan_and_release_due_waves
 from orders.states import OrderStatus, ShortPolicy
 from tests.conftest import login
 from tests.waves.conftest import add_order

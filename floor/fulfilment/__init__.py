@@ -1,0 +1,1 @@
+"""Turning orders into walks, picks and parcels: waves, picking, packing. Sits above orders/."""

@@ -1,0 +1,73 @@
+"""What the supervisor's live dashboard shows, as one plain, JSON-ready snapshot.
+
+The page renders it server-side for the first paint, and the browser fetches it again each time
+its Socket.IO connection (re)joins the ``dashboard`` room, so nothing published while it was
+away is missed; from then on the events of ``core.events`` keep it current.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from floor.fulfilment import exceptions as floor_exceptions
+from floor.fulfilment.models import Wave
+from floor.fulfilment.order_views import order_counts, recent_orders
+from floor.fulfilment.states import WaveStatus
+from floor.fulfilment.waves import planning as waves
+from floor.site import replenishment
+from floor.site.stock import ReplenishmentStatus
+
+OPEN_WAVES = (WaveStatus.planned, WaveStatus.released, WaveStatus.in_progress)
+# A finished wave stays on the board this long, so the supervisor sees it reach 100 %.
+FINISHED_VISIBLE = dt.timedelta(hours=1)
+RECENT_ORDERS = 10
+
+
+def board_waves(session: Session, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Open waves by cut-off, then waves finished within the last hour."""
+    since = (now or utcnow()) - FINISHED_VISIBLE
+    rows = list(
+        session.scalars(
+            select(Wave)
+            .where(
+                or_(
+                    Wave.status.in_(OPEN_WAVES),
+                    (Wave.status == WaveStatus.completed) & (Wave.completed_at >= since),
+                )
+            )
+            .order_by(Wave.cutoff_at, Wave.id)
+            .limit(200)
+        )
+    )
+    sums = waves.summaries(session, rows)
+    return [sums[w.id] for w in rows]
+
+
+def snapshot(session: Session) -> dict[str, Any]:
+    """Order counts by status, waves with progress, open exceptions and replenishment tasks,
+    and the newest orders."""
+    recent = recent_orders(session, limit=RECENT_ORDERS).rows
+    return {
+        "counts": order_counts(session),
+        "waves": board_waves(session),
+        "exceptions": [
+            floor_exceptions.to_dict(session, e) for e in floor_exceptions.list_exceptions(session)
+        ],
+        "replenishments": replenishment.list_tasks(session, ReplenishmentStatus.open),
+        "recent_orders": [
+            {
+                "external_id": r["external_id"],
+                "status": r["status"],
+                "priority": r["priority"],
+                "ship_by": r["ship_by"].isoformat(),
+                "lines": r["lines"],
+            }
+            for r in recent
+        ],
+        "generated_at": utcnow().isoformat(),
+    }

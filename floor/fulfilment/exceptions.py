@@ -1,0 +1,79 @@
+"""The supervisor's exception queue: list reason-coded exceptions, resolve one (audited)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.actors import Actor
+from core.audit import audit
+from core.db import utcnow
+from core.errors import ServiceError
+from core.events import publish
+from core.exception_queue import EXCEPTION_MACHINE, ExceptionStatus, FloorException
+from floor.site.layout import Location, Sku
+from orders.models import Order
+
+
+class ExceptionError(ServiceError):
+    """A refused exception operation."""
+
+
+def to_dict(session: Session, exc: FloorException) -> dict[str, Any]:
+    order = session.get(Order, exc.order_id) if exc.order_id else None
+    sku = session.get(Sku, exc.sku_id) if exc.sku_id else None
+    loc = session.get(Location, exc.location_id) if exc.location_id else None
+    return {
+        "id": exc.id,
+        "reason": exc.reason.value,
+        "status": exc.status.value,
+        "order": order.external_id if order else None,
+        "task_id": exc.task_id,
+        "sku": sku.code if sku else None,
+        "location": loc.code if loc else None,
+        "subject": exc.subject,
+        "message": exc.message,
+        "details": exc.details,
+        "created_at": exc.created_at.isoformat(),
+        "resolved_at": exc.resolved_at.isoformat() if exc.resolved_at else None,
+        "resolution": exc.resolution,
+    }
+
+
+def list_exceptions(
+    session: Session, status: ExceptionStatus | None = ExceptionStatus.open, limit: int = 200
+) -> list[FloorException]:
+    stmt = select(FloorException).order_by(FloorException.created_at.desc(), FloorException.id)
+    if status is not None:
+        stmt = stmt.where(FloorException.status == status)
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def resolve_exception(
+    session: Session, exception_id: int, actor: Actor, resolution: str
+) -> FloorException:
+    """Close an exception with a written resolution; writes an audit entry."""
+    if not resolution or not resolution.strip():
+        raise ExceptionError("resolution_required", "say how it was resolved", 422)
+    exc = session.get(FloorException, exception_id)
+    if exc is None:
+        raise ExceptionError("not_found", f"no exception {exception_id}", 404)
+    if not EXCEPTION_MACHINE.can(exc.status, ExceptionStatus.resolved):
+        raise ExceptionError("invalid_transition", f"exception is {exc.status.value}")
+    exc.status = ExceptionStatus.resolved
+    exc.resolved_at = utcnow()
+    exc.resolved_by_id = actor.user_id
+    exc.resolution = resolution.strip()
+    audit(
+        session,
+        actor,
+        "exception.resolve",
+        entity="exception",
+        entity_id=exc.id,
+        reason=exc.resolution,
+        details={"reason": exc.reason.value},
+    )
+    publish(session, "exception.resolved", {"id": exc.id, "reason": exc.reason.value})
+    return exc

@@ -1,0 +1,179 @@
+"""Read-only views of orders for the supervisor's pages (``/orders``, ``/orders/<id>``).
+
+Newest first by id (the primary key grows with every order received), keyset-paged: a page
+ends with the id to continue before. The detail view adds, to the OMS view of
+``orders.service.order_view``, where each line is reserved, its pick tasks, the wave and the
+order's events from the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.exception_queue import FloorException
+from floor.fulfilment.models import PickTask, Wave
+from floor.site.layout import Location
+from floor.site.stock import Reservation, Stock
+from orders.models import Order, OrderLine
+from orders.outbox import OutboxEvent
+from orders.service import order_view
+from orders.states import OrderStatus
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+MAX_EVENTS = 500
+
+
+@dataclass
+class OrderPage:
+    rows: list[dict[str, Any]]
+    next_before: int | None  # pass as ``before`` for the next (older) page; None at the end
+
+
+def order_counts(session: Session) -> dict[str, int]:
+    """Orders in each status, every status present (0 when none), in state-machine order."""
+    found = dict(session.execute(select(Order.status, func.count()).group_by(Order.status)).all())
+    return {s.value: int(found.get(s, 0)) for s in OrderStatus}
+
+
+def recent_orders(
+    session: Session,
+    *,
+    status: OrderStatus | None = None,
+    before: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> OrderPage:
+    """One page of orders, newest first, with line totals (ordered / reserved / picked)."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    stmt = select(Order).order_by(Order.id.desc()).limit(limit + 1)
+    if status is not None:
+        stmt = stmt.where(Order.status == status)
+    if before is not None:
+        stmt = stmt.where(Order.id < before)
+    orders = list(session.scalars(stmt))
+    more = len(orders) > limit
+    orders = orders[:limit]
+    totals: dict[int, tuple[int, int, int, int]] = {}
+    if orders:
+        totals = {
+            oid: (int(n), int(q), int(r), int(p))
+            for oid, n, q, r, p in session.execute(
+                select(
+                    OrderLine.order_id,
+                    func.count(OrderLine.id),
+                    func.sum(OrderLine.quantity),
+                    func.sum(OrderLine.reserved_qty),
+                    func.sum(OrderLine.picked_qty),
+                )
+                .where(OrderLine.order_id.in_([o.id for o in orders]))
+                .group_by(OrderLine.order_id)
+            )
+        }
+    rows = []
+    for o in orders:
+        n, ordered, reserved, picked = totals.get(o.id, (0, 0, 0, 0))
+        rows.append(
+            {
+                "external_id": o.external_id,
+                "status": o.status.value,
+                "priority": o.priority.value,
+                "ship_by": o.ship_by,
+                "carrier": o.carrier,
+                "service": o.service,
+                "lines": n,
+                "ordered": ordered,
+                "reserved": reserved,
+                "picked": picked,
+                "created_at": o.created_at,
+            }
+        )
+    return OrderPage(rows, orders[-1].id if more and orders else None)
+
+
+def order_detail(session: Session, external_id: str) -> dict[str, Any] | None:
+    """Everything a supervisor asks about one order, or None when there is no such order."""
+    order = session.scalars(select(Order).where(Order.external_id == external_id)).one_or_none()
+    if order is None:
+        return None
+    view = order_view(session, order)
+    line_ids = {
+        line_id: db_id
+        for db_id, line_id in session.execute(
+            select(OrderLine.id, OrderLine.line_id).where(OrderLine.order_id == order.id)
+        )
+    }
+    by_db_id = {v: k for k, v in line_ids.items()}
+    reservations: dict[str, list[dict[str, Any]]] = {k: [] for k in line_ids}
+    for res, loc, lot in session.execute(
+        select(Reservation, Location.code, Stock.lot)
+        .join(Stock, Stock.id == Reservation.stock_id)
+        .join(Location, Location.id == Stock.location_id)
+        .where(Reservation.order_line_id.in_(list(line_ids.values())))
+        .order_by(Reservation.id)
+    ):
+        reservations[by_db_id[res.order_line_id]].append(
+            {
+                "location": loc,
+                "lot": lot,
+                "quantity": res.quantity,
+                "picked": res.picked,
+                "released": res.released,
+            }
+        )
+    tasks: dict[str, list[dict[str, Any]]] = {k: [] for k in line_ids}
+    for task, loc in session.execute(
+        select(PickTask, Location.code)
+        .join(Location, Location.id == PickTask.location_id)
+        .where(PickTask.order_line_id.in_(list(line_ids.values())))
+        .order_by(PickTask.id)
+    ):
+        tasks[by_db_id[task.order_line_id]].append(
+            {
+                "id": task.id,
+                "location": loc,
+                "quantity": task.quantity,
+                "picked": task.picked_qty,
+                "status": task.status.value,
+                "short_reason": task.short_reason.value if task.short_reason else None,
+            }
+        )
+    for line in view["lines"]:
+        line["reservations"] = reservations.get(line["line_id"], [])
+        line["tasks"] = tasks.get(line["line_id"], [])
+    wave = session.get(Wave, order.wave_id) if order.wave_id else None
+    view["wave"] = {"id": wave.id, "code": wave.code, "status": wave.status.value} if wave else None
+    view["events"] = [
+        {
+            "id": ev.id,
+            "type": ev.type,
+            "from": ev.from_state,
+            "to": ev.to_state,
+            "at": ev.created_at,
+            "delivery": ev.status.value,
+        }
+        for ev in session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.aggregate_id == order.external_id)
+            .order_by(OutboxEvent.id)
+            .limit(MAX_EVENTS)
+        )
+    ]
+    view["exceptions"] = [
+        {
+            "id": e.id,
+            "reason": e.reason.value,
+            "status": e.status.value,
+            "message": e.message,
+            "at": e.created_at,
+        }
+        for e in session.scalars(
+            select(FloorException)
+            .where(FloorException.order_id == order.id)
+            .order_by(FloorException.id)
+        )
+    ]
+    return view

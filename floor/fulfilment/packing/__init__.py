@@ -1,0 +1,1 @@
+"""Packing: the pack station, packages, shipping and the carrier interface it owns."""

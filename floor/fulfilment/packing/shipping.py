@@ -1,0 +1,173 @@
+"""Hand an order's packages to the carrier and tell the OMS what shipped; later, delivered.
+
+The ``order.shipped`` event carries the shipment confirmation an OMS needs to close the order
+(the content of an X12 945 or a Shopify fulfillment with tracking info): shipped quantity per
+line, and every package with its SSCC, carrier, service, tracking number, weight and dimensions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.actors import Actor
+from core.db import utcnow
+from floor.fulfilment.models import Package
+from floor.fulfilment.packing.carriers import CarrierAdapter, Label
+from floor.fulfilment.states import PACKAGE_MACHINE, PackageStatus
+from floor.site.layout import Sku
+from orders.models import Order
+from orders.states import OrderStatus
+from orders.transitions import transition
+
+
+class ShipError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class ShipResult:
+    order: str
+    confirmation: dict[str, Any]
+    labels: dict[str, Label]  # SSCC → carrier label (for the printer)
+
+
+def live_packages(session: Session, order: Order) -> list[Package]:
+    return list(
+        session.scalars(
+            select(Package)
+            .where(Package.order_id == order.id, Package.status != PackageStatus.voided)
+            .order_by(Package.id)
+        )
+    )
+
+
+def shipment_confirmation(
+    session: Session, order: Order, packages: list[Package], shipped_at: dt.datetime
+) -> dict[str, Any]:
+    skus = dict(
+        session.execute(
+            select(Sku.id, Sku.code).where(Sku.id.in_({line.sku_id for line in order.lines}))
+        ).all()
+    )
+    line_by_id = {line.id: line for line in order.lines}
+    carriers = sorted({p.carrier for p in packages})
+    services = sorted({p.service for p in packages})
+    return {
+        "shipped_at": shipped_at.isoformat(),
+        "carrier": carriers[0] if len(carriers) == 1 else carriers,
+        "service": services[0] if len(services) == 1 else services,
+        "lines": [
+            {
+                "line_id": line.line_id,
+                "sku": skus[line.sku_id],
+                "ordered": line.quantity,
+                "shipped": line.shipped_qty,
+                "short": line.quantity - line.shipped_qty,
+            }
+            for line in order.lines
+        ],
+        "packages": [
+            {
+                "sscc": p.sscc,
+                "carrier": p.carrier,
+                "service": p.service,
+                "tracking_number": p.tracking_number,
+                "weight_g": p.weight_g,
+                "length_mm": p.length_mm,
+                "width_mm": p.width_mm,
+                "height_mm": p.height_mm,
+                "items": [
+                    {
+                        "line_id": line_by_id[i.order_line_id].line_id,
+                        "sku": skus[line_by_id[i.order_line_id].sku_id],
+                        "quantity": i.quantity,
+                    }
+                    for i in p.items
+                ],
+            }
+            for p in packages
+        ],
+    }
+
+
+def ship_order(
+    session: Session,
+    order: Order,
+    carrier: CarrierAdapter,
+    actor: Actor,
+    *,
+    now: dt.datetime | None = None,
+) -> ShipResult:
+    """Create a shipment (tracking number, label) per package, mark everything shipped and move
+    the order to ``shipped`` with the confirmation payload. CarrierError propagates (and the
+    caller's transaction rolls back); carriers de-duplicate a retry by SSCC."""
+    if order.status != OrderStatus.packed:
+        raise ShipError("wrong_status", f"order {order.external_id} is {order.status}, not packed")
+    packages = live_packages(session, order)
+    if not packages:
+        raise ShipError("no_packages", f"order {order.external_id} has no packages")
+    now = now or utcnow()
+    labels: dict[str, Label] = {}
+    for pkg in packages:
+        if pkg.status == PackageStatus.closed:
+            shipment = carrier.create_shipment(pkg, order)
+            pkg.carrier = carrier.name
+            pkg.service = shipment.service
+            pkg.tracking_number = shipment.tracking_number
+            PACKAGE_MACHINE.check(pkg.status, PackageStatus.labeled)
+            pkg.status = PackageStatus.labeled
+            labels[pkg.sscc] = shipment.label
+        PACKAGE_MACHINE.check(pkg.status, PackageStatus.shipped)
+        pkg.status = PackageStatus.shipped
+        pkg.shipped_at = now
+    shipped: dict[int, int] = defaultdict(int)
+    for pkg in packages:
+        for item in pkg.items:
+            shipped[item.order_line_id] += item.quantity
+    for line in order.lines:
+        line.shipped_qty = shipped[line.id]
+    confirmation = shipment_confirmation(session, order, packages, now)
+    transition(session, order, OrderStatus.shipped, actor, payload=confirmation)
+    return ShipResult(order.external_id, confirmation, labels)
+
+
+def mark_delivered(
+    session: Session, package: Package, delivered_at: dt.datetime, actor: Actor
+) -> bool:
+    """Record a delivered package; when the order's last package is delivered, the order moves
+    to ``delivered`` (one event for the OMS). Returns True when the order moved."""
+    if package.delivered_at is None:
+        package.delivered_at = delivered_at
+    order = session.get(Order, package.order_id)
+    if order is None or order.status != OrderStatus.shipped:
+        return False
+    packages = live_packages(session, order)
+    if any(p.delivered_at is None for p in packages):
+        return False
+    when = max(p.delivered_at for p in packages if p.delivered_at)
+    return transition(
+        session,
+        order,
+        OrderStatus.delivered,
+        actor,
+        payload={
+            "delivered_at": when.isoformat(),
+            "packages": [
+                {
+                    "sscc": p.sscc,
+                    "tracking_number": p.tracking_number,
+                    "delivered_at": p.delivered_at.isoformat() if p.delivered_at else None,
+                }
+                for p in packages
+            ],
+        },
+    )

@@ -1,0 +1,219 @@
+"""The pack station's flow (Flask-free): open the order in a tote, verify every item by scan,
+close the carton (weight, dimensions) → SSCC, carrier shipment with tracking number and label.
+
+A label is made only for a packed package whose items were verified: the station page enables
+"Close" only when every picked unit has been scanned, and the server refuses a carton that holds
+more than was picked (``packing.packages``). The carrier label is kept as a print job for the
+station's printer (job id ``label-<sscc>``, idempotent), and the order's totes are freed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.actors import Actor
+from core.errors import ServiceError
+from floor.fulfilment.models import Package, Tote
+from floor.fulfilment.packing.carriers import CarrierAdapter, CarrierError
+from floor.fulfilment.packing.packages import PackError, PackSpec, pack_order
+from floor.fulfilment.packing.shipping import ShipError, ship_order
+from floor.site.items import identify_item
+from floor.site.layout import Location, LocationType, Sku, SkuGtin
+from orders.models import Order
+from orders.states import OrderStatus
+from printing.models import Printer, PrintJob
+
+CARTON_TARE_G = 150  # an empty demo carton, grams
+
+
+@dataclass(frozen=True)
+class PackSettings:
+    company_prefix: str = "0614141"
+    extension_digit: int = 0
+
+
+def stations(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(Location.code)
+            .where(Location.type == LocationType.pack_station, Location.active.is_(True))
+            .order_by(Location.code)
+        )
+    )
+
+
+def find_order(session: Session, code: str) -> Order:
+    """The order in a tote (scan the tote) or by its external id."""
+    code = code.strip()
+    if not code:
+        raise ServiceError("missing_code", "scan a tote or type an order number", 422)
+    order_id = session.scalar(
+        select(Tote.order_id).where(
+            func.upper(Tote.code) == code.upper(), Tote.order_id.is_not(None)
+        )
+    )
+    order = (
+        session.get(Order, order_id)
+        if order_id is not None
+        else session.scalar(select(Order).where(Order.external_id == code))
+    )
+    if order is None:
+        raise ServiceError("unknown_code", f"{code!r} is neither a tote in use nor an order", 404)
+    if order.status == OrderStatus.shipped or order.status == OrderStatus.delivered:
+        raise ServiceError("already_shipped", f"order {order.external_id} has already shipped")
+    if order.status != OrderStatus.picked:
+        raise ServiceError(
+            "not_ready",
+            f"order {order.external_id} is {order.status.value}; it can be packed once picked",
+        )
+    return order
+
+
+def packing_view(session: Session, order: Order) -> dict[str, Any]:
+    skus = {
+        s.id: s
+        for s in session.scalars(select(Sku).where(Sku.id.in_({ln.sku_id for ln in order.lines})))
+    }
+    gtins: dict[int, list[str]] = {}
+    for sku_id, gtin in session.execute(
+        select(SkuGtin.sku_id, SkuGtin.gtin).where(SkuGtin.sku_id.in_(skus)).order_by(SkuGtin.id)
+    ):
+        gtins.setdefault(sku_id, []).append(gtin)
+    lines = []
+    weight_g = CARTON_TARE_G
+    for ln in order.lines:
+        to_pack = ln.picked_qty - ln.packed_qty
+        if to_pack <= 0:
+            continue
+        sku = skus[ln.sku_id]
+        weight_g += sku.weight_g * to_pack
+        lines.append(
+            {
+                "line_id": ln.line_id,
+                "sku": sku.code,
+                "name": sku.name,
+                "gtins": gtins.get(sku.id, []),
+                "to_pack": to_pack,
+                "short": ln.short_qty,
+            }
+        )
+    totes = session.scalars(select(Tote.code).where(Tote.order_id == order.id)).all()
+    return {
+        "order": order.external_id,
+        "status": order.status.value,
+        "carrier": order.carrier,
+        "service": order.service,
+        "ship_to": order.ship_to,
+        "totes": list(totes),
+        "lines": lines,
+        "suggested_weight_g": weight_g,
+    }
+
+
+def verify_item(session: Session, order: Order, code: str) -> dict[str, Any]:
+    """Which of the order's lines a scanned item belongs to (the page counts it)."""
+    sku_id, units = identify_item(session, code)
+    if sku_id is not None:
+        for ln in order.lines:
+            if ln.sku_id == sku_id and ln.picked_qty > ln.packed_qty:
+                return {"ok": True, "result": "ok", "line_id": ln.line_id, "units": units}
+    known = sku_id is not None
+    return {
+        "ok": True,
+        "result": "wrong_item",
+        "reason": "other_sku" if known else "unknown_code",
+        "message": (
+            f"{code} is not in order {order.external_id}"
+            if known
+            else f"{code} is not a known item barcode"
+        ),
+    }
+
+
+def close_package(
+    session: Session,
+    order: Order,
+    *,
+    items: Mapping[str, int],
+    weight_g: int,
+    station: str,
+    carrier: CarrierAdapter,
+    actor: Actor,
+    dims_mm: tuple[int, int, int] = (0, 0, 0),
+    settings: PackSettings = PackSettings(),
+) -> dict[str, Any]:
+    """Pack the verified items into one carton; once everything picked is packed, ship the
+    order (tracking number and label per package) and free its totes."""
+    if weight_g <= 0:
+        raise ServiceError("invalid_weight", "weigh the carton: weight must be > 0 g", 422)
+    try:
+        [package] = pack_order(
+            session,
+            order,
+            [
+                PackSpec(
+                    items=dict(items),
+                    weight_g=weight_g,
+                    length_mm=dims_mm[0],
+                    width_mm=dims_mm[1],
+                    height_mm=dims_mm[2],
+                )
+            ],
+            station,
+            actor,
+            company_prefix=settings.company_prefix,
+            extension_digit=settings.extension_digit,
+        )
+    except PackError as exc:
+        raise ServiceError(exc.errors[0]["code"], str(exc), 422) from exc
+    result: dict[str, Any] = {"order": order.external_id, "sscc": package.sscc, "labels": []}
+    if order.status == OrderStatus.packed:
+        try:
+            shipped = ship_order(session, order, carrier, actor)
+        except (ShipError, CarrierError) as exc:
+            code = getattr(exc, "code", "carrier_failed")
+            raise ServiceError(
+                code, str(exc), 502 if isinstance(exc, CarrierError) else 409
+            ) from exc
+        printer_id = session.scalar(
+            select(Printer.id)
+            .join(Location, Location.id == Printer.station_location_id)
+            .where(Location.code == station)
+        )
+        for sscc, label in shipped.labels.items():
+            if printer_id is not None and label.format == "zpl":
+                _queue_label(session, printer_id, sscc, label.data.decode())
+            result["labels"].append(sscc)
+        for tote in session.scalars(select(Tote).where(Tote.order_id == order.id)):
+            tote.order_id = None
+            tote.pick_list_id = None
+        result["tracking"] = {
+            p["sscc"]: p["tracking_number"] for p in shipped.confirmation["packages"]
+        }
+    result["status"] = order.status.value
+    return result
+
+
+def _queue_label(session: Session, printer_id: int, sscc: str, zpl: str) -> None:
+    job_id = f"label-{sscc}"
+    if session.scalar(select(PrintJob.id).where(PrintJob.job_id == job_id)) is not None:
+        return
+    package_id = session.scalar(select(Package.id).where(Package.sscc == sscc))
+    session.add(
+        PrintJob(
+            job_id=job_id,
+            printer_id=printer_id,
+            package_id=package_id,
+            kind="shipping_label",
+            zpl=zpl,
+        )
+    )
+
+
+def label_zpl(session: Session, sscc: str) -> str | None:
+    return session.scalar(select(PrintJob.zpl).where(PrintJob.job_id == f"label-{sscc}"))

@@ -1,0 +1,1 @@
+"""Picking: tasks on the handheld, scan verification, short picks, re-routing, cancellation."""

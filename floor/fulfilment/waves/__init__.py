@@ -1,0 +1,1 @@
+"""Waves: rules, planning, batching into pick lists, release and progress."""

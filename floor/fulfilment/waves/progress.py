@@ -1,0 +1,370 @@
+"""Waves after planning: release, cancel, progress summaries for the dashboard, and closing
+pick lists, orders and waves as their tasks finish."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.actors import Actor
+from core.audit import audit
+from core.bulk import among
+from core.db import utcnow
+from core.events import publish
+from core.users import Role, User
+from floor.fulfilment.models import PickList, PickTask, Tote, Wave
+from floor.fulfilment.states import WAVE_MACHINE, PickListStatus, TaskStatus, WaveStatus
+from floor.fulfilment.waves.rules import (
+    _CHUNK,
+    ACTIVE_WAVE,
+    DONE_TASK,
+    OPEN_TASK,
+    WaveError,
+    as_actor,
+)
+from orders.models import Order, OrderLine
+from orders.states import OrderStatus
+from orders.transitions import transition_many
+
+# --------------------------------------------------------------------------
+# Release, cancel, progress
+# --------------------------------------------------------------------------
+
+
+def _lock_wave(session: Session, wave_id: int | Wave) -> Wave:
+    if isinstance(wave_id, Wave):
+        wave_id = wave_id.id
+    stmt = select(Wave).where(Wave.id == wave_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    wave = session.scalars(stmt).one_or_none()
+    if wave is None:
+        raise WaveError("not_found", f"no wave {wave_id}", 404)
+    return wave
+
+
+def picker_rooms(session: Session) -> list[str]:
+    ids = session.scalars(
+        select(User.id).where(User.role == Role.picker, User.active.is_(True)).order_by(User.id)
+    ).all()
+    return [f"user:{uid}" for uid in ids]
+
+
+def release_wave(session: Session, wave_id: int | Wave, actor: Actor | User) -> Wave:
+    """planned → released: its tasks become visible to the handhelds."""
+    actor = as_actor(actor)
+    wave = _lock_wave(session, wave_id)
+    if not WAVE_MACHINE.can(wave.status, WaveStatus.released):
+        raise WaveError("invalid_transition", f"wave {wave.code} is {wave.status.value}")
+    wave.status = WaveStatus.released
+    wave.released_at = utcnow()
+    audit(session, actor, "wave.release", entity="wave", entity_id=wave.code)
+    summary = wave_summary(session, wave)
+    publish(session, "wave.released", summary, "dashboard", f"wave:{wave.id}")
+    publish(session, "wave.progress", summary, "dashboard")
+    rooms = picker_rooms(session)
+    if rooms:
+        publish(session, "task.available", {"wave_id": wave.id, "wave_code": wave.code}, *rooms)
+    return wave
+
+
+def cancel_wave(
+    session: Session, wave_id: int | Wave, actor: Actor | User, reason: str = ""
+) -> Wave:
+    """Cancel a wave nothing was picked from: orders go back to waiting (reservations kept)."""
+    actor = as_actor(actor)
+    wave = _lock_wave(session, wave_id)
+    if not WAVE_MACHINE.can(wave.status, WaveStatus.canceled):
+        raise WaveError("invalid_transition", f"wave {wave.code} is {wave.status.value}")
+    started = session.scalar(
+        select(func.count(PickTask.id))
+        .join(PickList, PickList.id == PickTask.pick_list_id)
+        .where(
+            PickList.wave_id == wave.id,
+            or_(PickTask.picked_qty > 0, PickTask.status.in_(DONE_TASK)),
+        )
+    )
+    if started:
+        raise WaveError("wave_started", f"wave {wave.code} has picked tasks; cancel its orders")
+    list_ids = select(PickList.id).where(PickList.wave_id == wave.id).scalar_subquery()
+    assigned = session.execute(
+        select(PickTask.id, PickTask.assigned_user_id).where(
+            PickTask.pick_list_id.in_(list_ids),
+            PickTask.status.in_(OPEN_TASK),
+            PickTask.assigned_user_id.is_not(None),
+        )
+    ).all()
+    session.execute(
+        update(PickTask)
+        .where(PickTask.pick_list_id.in_(list_ids), PickTask.status.in_(OPEN_TASK))
+        .values(status=TaskStatus.canceled, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(PickList)
+        .where(PickList.wave_id == wave.id)
+        .values(status=PickListStatus.canceled)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Tote)
+        .where(Tote.pick_list_id.in_(list_ids))
+        .values(pick_list_id=None, order_id=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    orders = list(session.scalars(select(Order).where(Order.wave_id == wave.id).order_by(Order.id)))
+    waved = [o for o in orders if o.status == OrderStatus.waved]
+    for order in orders:
+        if order.status != OrderStatus.waved:
+            order.wave_id = None
+    missing = _orders_missing_units(session, [o.id for o in waved])
+    for target in (OrderStatus.short, OrderStatus.allocated):
+        group = [o for o in waved if (o.id in missing) == (target == OrderStatus.short)]
+        transition_many(
+            session,
+            group,
+            target,
+            actor,
+            [{"wave_canceled": wave.code}] * len(group),
+            values=[{"wave_id": None}] * len(group),
+        )
+    wave.status = WaveStatus.canceled
+    audit(session, actor, "wave.cancel", entity="wave", entity_id=wave.code, reason=reason)
+    publish(session, "wave.progress", wave_summary(session, wave), "dashboard")
+    for task_id, uid in assigned:
+        publish(
+            session,
+            "task.canceled",
+            {"task_id": task_id, "wave_id": wave.id, "reason": "wave canceled"},
+            f"user:{uid}",
+        )
+    return wave
+
+
+def _orders_missing_units(session: Session, order_ids: list[int]) -> set[int]:
+    """The orders (of ``order_ids``) with a line not fully reserved (short ones excepted)."""
+    found: set[int] = set()
+    for start in range(0, len(order_ids), _CHUNK):
+        found.update(
+            session.scalars(
+                select(OrderLine.order_id)
+                .where(
+                    among(session, OrderLine.order_id, order_ids[start : start + _CHUNK]),
+                    OrderLine.reserved_qty < OrderLine.quantity - OrderLine.short_qty,
+                )
+                .distinct()
+            )
+        )
+    return found
+
+
+def summaries(session: Session, waves: Sequence[Wave]) -> dict[int, dict[str, Any]]:
+    """Progress of several waves with one query (see ``wave_summary``)."""
+    ids = [w.id for w in waves]
+    stats: dict[int, dict[str, Any]] = {
+        i: {"statuses": defaultdict(int), "units": 0, "picked": 0, "lists": 0, "route": 0.0}
+        for i in ids
+    }
+    if ids:
+        for wave_id, status, n, units, picked in session.execute(
+            select(
+                PickList.wave_id,
+                PickTask.status,
+                func.count(PickTask.id),
+                func.coalesce(func.sum(PickTask.quantity), 0),
+                func.coalesce(func.sum(PickTask.picked_qty), 0),
+            )
+            .join(PickList, PickList.id == PickTask.pick_list_id)
+            .where(PickList.wave_id.in_(ids))
+            .group_by(PickList.wave_id, PickTask.status)
+        ):
+            st = stats[wave_id]
+            st["statuses"][TaskStatus(status)] += n
+            if status != TaskStatus.canceled:
+                st["picked"] += int(picked)
+                # A short task's unpicked rest is either re-reserved (a new task) or short.
+                st["units"] += int(picked) if status == TaskStatus.short else int(units)
+        for wave_id, n, route in session.execute(
+            select(PickList.wave_id, func.count(PickList.id), func.sum(PickList.route_length_m))
+            .where(PickList.wave_id.in_(ids), PickList.status != PickListStatus.canceled)
+            .group_by(PickList.wave_id)
+        ):
+            stats[wave_id]["lists"] = n
+            stats[wave_id]["route"] = float(route or 0)
+    now = utcnow()
+    out = {}
+    for w in waves:
+        st = stats[w.id]
+        s = st["statuses"]
+        done = s[TaskStatus.picked] + s[TaskStatus.short]
+        total = done + s[TaskStatus.pending] + s[TaskStatus.assigned]
+        out[w.id] = {
+            "id": w.id,
+            "code": w.code,
+            "status": w.status.value,
+            "rule_id": w.rule_id,
+            "cutoff_at": w.cutoff_at.isoformat() if w.cutoff_at else None,
+            "seconds_to_cutoff": int((w.cutoff_at - now).total_seconds()) if w.cutoff_at else None,
+            "created_at": w.created_at.isoformat(),
+            "released_at": w.released_at.isoformat() if w.released_at else None,
+            "completed_at": w.completed_at.isoformat() if w.completed_at else None,
+            "pick_lists": st["lists"],
+            "route_length_m": round(st["route"], 1),
+            "tasks": {
+                "total": total,
+                "done": done,
+                "picked": s[TaskStatus.picked],
+                "short": s[TaskStatus.short],
+                "open": s[TaskStatus.pending] + s[TaskStatus.assigned],
+                "canceled": s[TaskStatus.canceled],
+            },
+            "units": {"total": st["units"], "picked": st["picked"]},
+            "percent": round(100.0 * done / total, 1) if total else 0.0,
+        }
+    return out
+
+
+def wave_summary(session: Session, wave: Wave) -> dict[str, Any]:
+    """Progress for the dashboard: tasks total/done/short, units, percent, time to cut-off."""
+    return summaries(session, [wave])[wave.id]
+
+
+def wave_detail(session: Session, wave: Wave) -> dict[str, Any]:
+    """The summary plus every pick list with its tasks in route order."""
+    from floor.site.layout import Location, Sku
+
+    detail = wave_summary(session, wave)
+    tasks_by_list: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    rows = session.execute(
+        select(PickTask, Location.code, Sku.code, OrderLine.order_id)
+        .join(PickList, PickList.id == PickTask.pick_list_id)
+        .join(Location, Location.id == PickTask.location_id)
+        .join(Sku, Sku.id == PickTask.sku_id)
+        .join(OrderLine, OrderLine.id == PickTask.order_line_id)
+        .where(PickList.wave_id == wave.id)
+        .order_by(PickTask.pick_list_id, PickTask.seq, PickTask.id)
+    ).all()
+    externals = dict(
+        session.execute(select(Order.id, Order.external_id).where(Order.wave_id == wave.id)).all()
+    )
+    for task, loc, sku, order_id in rows:
+        tasks_by_list[task.pick_list_id].append(
+            {
+                "id": task.id,
+                "seq": task.seq,
+                "status": task.status.value,
+                "location": loc,
+                "sku": sku,
+                "quantity": task.quantity,
+                "picked_qty": task.picked_qty,
+                "order": externals.get(order_id, str(order_id)),
+                "short_reason": task.short_reason.value if task.short_reason else None,
+                "assigned_user_id": task.assigned_user_id,
+            }
+        )
+    detail["lists"] = [
+        {
+            "id": pl.id,
+            "zone_id": pl.zone_id,
+            "status": pl.status.value,
+            "route_length_m": pl.route_length_m,
+            "assigned_user_id": pl.assigned_user_id,
+            "tasks": tasks_by_list.get(pl.id, []),
+        }
+        for pl in session.scalars(
+            select(PickList).where(PickList.wave_id == wave.id).order_by(PickList.id)
+        )
+    ]
+    detail["orders"] = sorted(externals.values())
+    return detail
+
+
+def settle_after_task(session: Session, task: PickTask) -> None:
+    """After a task is picked or short: close its pick list and wave when nothing is open."""
+    settle_pick_list(session, task.pick_list_id)
+
+
+def settle_pick_list(session: Session, pick_list_id: int, *, picking: bool = True) -> None:
+    """Close a pick list with no open task (``done``, or ``canceled`` if none of its tasks was
+    picked or short) and its wave when no list is open (``completed``, or ``canceled``).
+
+    ``picking=False`` for callers that only canceled tasks (e.g. an order was canceled): the
+    wave is then not moved to ``in_progress``. Publishes ``wave.progress``.
+    """
+    session.flush()
+    open_in_list = session.scalar(
+        select(func.count(PickTask.id)).where(
+            PickTask.pick_list_id == pick_list_id, PickTask.status.in_(OPEN_TASK)
+        )
+    )
+    pick_list = session.get(PickList, pick_list_id)
+    assert pick_list is not None
+    if not open_in_list and pick_list.status in (PickListStatus.open, PickListStatus.in_progress):
+        done = session.scalar(
+            select(func.count(PickTask.id)).where(
+                PickTask.pick_list_id == pick_list_id, PickTask.status.in_(DONE_TASK)
+            )
+        )
+        pick_list.status = PickListStatus.done if done else PickListStatus.canceled
+    wave = session.get(Wave, pick_list.wave_id)
+    assert wave is not None
+    if picking and wave.status == WaveStatus.released:
+        wave.status = WaveStatus.in_progress
+    session.flush()
+    lists = dict(
+        session.execute(
+            select(PickList.status, func.count(PickList.id))
+            .where(PickList.wave_id == wave.id)
+            .group_by(PickList.status)
+        ).all()
+    )
+    still_open = lists.get(PickListStatus.open, 0) + lists.get(PickListStatus.in_progress, 0)
+    if not still_open and wave.status in ACTIVE_WAVE:
+        if lists.get(PickListStatus.done, 0):
+            wave.status = WaveStatus.completed
+            wave.completed_at = utcnow()
+        else:
+            wave.status = WaveStatus.canceled
+    publish(session, "wave.progress", wave_summary(session, wave), "dashboard", f"wave:{wave.id}")
+
+
+def open_orders_done(session: Session, order: Order) -> bool:
+    """True when none of the order's tasks is still pending or assigned."""
+    n = session.scalar(
+        select(func.count(PickTask.id))
+        .join(OrderLine, OrderLine.id == PickTask.order_line_id)
+        .where(OrderLine.order_id == order.id, PickTask.status.in_(OPEN_TASK))
+    )
+    return not n
+
+
+def units_picked(session: Session, order: Order) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(OrderLine.picked_qty), 0)).where(
+                OrderLine.order_id == order.id
+            )
+        )
+        or 0
+    )
+
+
+def dashboard_waves(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+    """Open waves (planned, released, in progress) by cut-off, then recent finished ones."""
+    waves = list(
+        session.scalars(
+            select(Wave)
+            .order_by(
+                case((Wave.status.in_([WaveStatus.completed, WaveStatus.canceled]), 1), else_=0),
+                Wave.cutoff_at,
+                Wave.id,
+            )
+            .limit(limit)
+        )
+    )
+    sums = summaries(session, waves)
+    return [sums[w.id] for w in waves]

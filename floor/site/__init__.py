@@ -1,0 +1,1 @@
+"""The physical warehouse: layout, items, stock, reservation, routing. Sits below orders/."""

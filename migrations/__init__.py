@@ -1,0 +1,1 @@
+"""Alembic migrations (the only schema path) and the code that runs and checks them."""

@@ -1,0 +1,164 @@
+"""The transactional outbox: every order state change, written in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from typing import Any
+
+from sqlalchemy import Index, String, Text, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.bulk import insert_rows
+from core.db import Base, str_enum, utcnow
+from core.statemachine import StateMachine
+
+
+class OutboxStatus(enum.StrEnum):
+    pending = "pending"
+    delivered = "delivered"
+    dead = "dead"
+    skipped = "skipped"  # a dead letter a supervisor chose not to deliver (audited)
+
+
+O = OutboxStatus  # noqa: E741
+OUTBOX_MACHINE: StateMachine[OutboxStatus] = StateMachine(
+    "outbox_event",
+    {
+        O.pending: {O.delivered, O.dead},
+        O.dead: {O.pending, O.skipped},
+        O.delivered: set(),
+        O.skipped: set(),
+    },
+)
+# Statuses that still hold back the later events of the same order.
+UNDELIVERED = (O.pending, O.dead)
+
+
+class OutboxEvent(Base):
+    """``id`` is the feed cursor (monotonic); ``event_id`` is the idempotency key receivers see."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(60))
+    aggregate: Mapped[str] = mapped_column(String(30), default="order")
+    aggregate_id: Mapped[str] = mapped_column(String(100), index=True, comment="order external id")
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str | None] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[OutboxStatus] = mapped_column(
+        str_enum(OutboxStatus), default=OutboxStatus.pending
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    delivered_at: Mapped[dt.datetime | None]
+    # Delivery bookkeeping: a claim is a lease (next_attempt_at moves past the attempt's time-out)
+    # identified by claim_token, so a worker that lost its lease cannot overwrite a newer result.
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    last_attempt_at: Mapped[dt.datetime | None]
+    last_status_code: Mapped[int | None]
+    dead_at: Mapped[dt.datetime | None]
+
+
+# Readers page the feed by id. On PostgreSQL two transactions could commit their ids out of
+# order (a reader would skip the lower one for good), so writers of events take one
+# transaction-scoped advisory lock first: ids then become visible in commit order.
+_FEED_LOCK_KEY = 0x466C6F6F72  # "Floor"
+_LOCKED = "floor.outbox_locked"
+
+
+def lock_feed(session: Session) -> None:
+    """Take the feed writers' lock now (it is taken anyway by the first event of a transaction).
+    Order intake takes it before reading, so concurrent intakes of one external id serialise."""
+    _serialise_feed_writers(session)
+
+
+def _serialise_feed_writers(session: Session) -> None:
+    if session.info.get(_LOCKED) is session.get_transaction():
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_FEED_LOCK_KEY)))
+    session.info[_LOCKED] = session.get_transaction()
+
+
+def record_event(
+    session: Session,
+    *,
+    type: str,
+    aggregate_id: str,
+    from_state: str | None,
+    to_state: str | None,
+    payload: dict[str, Any],
+    aggregate: str = "order",
+) -> OutboxEvent:
+    _serialise_feed_writers(session)
+    now = utcnow()
+    ev = OutboxEvent(
+        event_id=str(uuid.uuid4()),
+        type=type,
+        aggregate=aggregate,
+        aggregate_id=aggregate_id,
+        from_state=from_state,
+        to_state=to_state,
+        payload=payload,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(ev)
+    return ev
+
+
+_EVENT_COLUMNS = (
+    "event_id",
+    "aggregate",
+    "type",
+    "aggregate_id",
+    "from_state",
+    "to_state",
+    "payload",
+    "created_at",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+)
+
+
+def record_events(session: Session, events: list[dict[str, Any]]) -> None:
+    """Write many events at once, each a dict of ``record_event``'s keyword arguments; ids
+    follow the list order (and come after any event still pending in the session). For
+    set-based writers such as batch order intake and bulk transitions: ``COPY`` on PostgreSQL,
+    one executemany on SQLite (``core.bulk.insert_rows``)."""
+    if not events:
+        return
+    _serialise_feed_writers(session)
+    now = utcnow()
+    pending = OutboxStatus.pending
+    insert_rows(
+        session,
+        OutboxEvent.__table__,
+        _EVENT_COLUMNS,
+        (
+            (
+                str(uuid.uuid4()),
+                ev.get("aggregate", "order"),
+                ev["type"],
+                ev["aggregate_id"],
+                ev["from_state"],
+                ev["to_state"],
+                ev["payload"],
+                now,
+                pending,
+                0,
+                now,
+                "",
+            )
+            for ev in events
+        ),
+    )
