@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     floor_ctx = FloorContext(settings=settings, engine=engine, sessions=sessions, socketio=socketio)
     app.extensions["floor"] = floor_ctx
     on_commit(sessions, sockets.emitter(socketio))
+    wire_domain_handlers(sessions)
 
     csrf = CSRFProtect(app)
     for bp in (auth.bp, health.bp, pages.bp):
@@ -73,6 +74,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.run_scheduler:
         floor_ctx.scheduler.start()
     return app
+
+
+def wire_domain_handlers(sessions: Any) -> None:
+    """Upper layers react to lower layers' domain events, in the same transaction."""
+    from core.events import handle
+    from printing.labels import queue_shipping_label
+
+    handle(sessions, "package.shipped", queue_shipping_label)
 
 
 def _optional_blueprints() -> list[Any]:

@@ -44,10 +44,10 @@ from floor.fulfilment.waves.batching import BatchOrder, batch_fcfs, batch_orders
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves
 from floor.site.geometry import geometry
 from floor.site.layout import Location, LocationType, Sku
-from floor.site.reservation import reserve_orders
 from floor.site.routing import route_optimal
 from floor.site.stock import Stock
 from migrations import migrate
+from orders.allocation import reserve_orders
 from orders.models import Order, OrderLine
 from orders.states import Priority
 from orders.transitions import record_received

@@ -1,12 +1,23 @@
-"""Domain events a service records for the web layer to fan out after the commit.
+"""Domain events: how a lower layer makes something happen above it without importing it.
 
-A service never emits on a socket. It calls ``publish(session, ...)``; the events ride on the
-session and are handed to the listeners registered with ``on_commit`` only once the transaction
-commits (a rollback drops them), so a dashboard never shows a change that did not happen.
+A service never emits on a socket and never calls a package above its own. It records an event
+on the session, and two kinds of listener, wired once by ``app.create_app``, take it from there:
+
+* ``handle(factory, name, handler)``: in-transaction handlers, run just before the commit of the
+  transaction that recorded the event, in the same unit of work. Used where exactly-once matters
+  (a shipped package's label becomes one print job in the same commit as the shipment: if the
+  commit fails, neither exists).
+* ``on_commit(factory, listener)``: after-commit listeners (the web layer's Socket.IO fan-out),
+  handed every event of a transaction once it has committed; a rollback drops them, so a
+  dashboard never shows a change that did not happen.
+
+``publish(session, name, data, *rooms)`` records an event for screens (rooms default to
+``dashboard``); ``record(session, name, data)`` records an internal one (no room: handlers only).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +26,10 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 _KEY = "floor.domain_events"
+_HANDLED = "floor.domain_events_handled"
+
+Handler = Callable[[Session, "DomainEvent"], None]
+_handlers: weakref.WeakKeyDictionary[Any, dict[str, list[Handler]]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,32 @@ class DomainEvent:
 
 def publish(session: Session, name: str, data: dict[str, Any], *rooms: str) -> None:
     session.info.setdefault(_KEY, []).append(DomainEvent(name, data, rooms or ("dashboard",)))
+
+
+def record(session: Session, name: str, data: dict[str, Any]) -> None:
+    """Record an internal event: handed to in-transaction handlers, emitted to no room."""
+    session.info.setdefault(_KEY, []).append(DomainEvent(name, data, ()))
+
+
+def handle(factory: sessionmaker[Session], name: str, handler: Handler) -> None:
+    """Run ``handler(session, event)`` for every ``name`` event, inside the transaction that
+    recorded it, just before it commits. Events the handler records are handled too."""
+    table = _handlers.get(factory)
+    if table is None:
+        table = _handlers[factory] = {}
+
+        @event.listens_for(factory, "before_commit")
+        def _dispatch(session: Session) -> None:
+            events = session.info.get(_KEY, [])
+            done = session.info.get(_HANDLED, 0)
+            while done < len(events):
+                ev = events[done]
+                done += 1
+                session.info[_HANDLED] = done
+                for fn in table.get(ev.name, ()):
+                    fn(session, ev)
+
+    table.setdefault(name, []).append(handler)
 
 
 def pending(session: Session) -> list[DomainEvent]:
@@ -40,9 +81,11 @@ def on_commit(
     @event.listens_for(factory, "after_commit")
     def _after_commit(session: Session) -> None:
         events = session.info.pop(_KEY, [])
+        session.info.pop(_HANDLED, None)
         if events:
             listener(events)
 
     @event.listens_for(factory, "after_soft_rollback")
     def _after_rollback(session: Session, _previous: Any) -> None:
         session.info.pop(_KEY, None)
+        session.info.pop(_HANDLED, None)

@@ -19,19 +19,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from core.actors import Actor
 from core.bulk import among, insert_rows
 from core.db import utcnow
 from core.events import publish
-from core.exception_queue import ExceptionReason, ExceptionStatus, FloorException
+from core.exception_queue import ExceptionReason, FloorException
 from core.statemachine import InvalidTransition
-from floor.fulfilment.models import Package
-from floor.fulfilment.picking.cancellation import cancel_open_tasks
 from floor.site.layout import Sku
-from floor.site.reservation import allocate, apply_allocation, release_order
+from floor.site.reservation import allocate, apply_allocation
 from floor.site.stock import Reservation
 from orders.intake import CanonicalOrder, FieldError, check_world, storable, validate
 from orders.models import Order, OrderLine
@@ -348,40 +346,11 @@ def load_order(session: Session, external_id: str, *, lock: bool = False) -> Ord
 _SHIPPED = frozenset({OrderStatus.shipped, OrderStatus.delivered})
 
 
-def _refuse_shipped(order: Order) -> None:
+def refuse_shipped(order: Order) -> None:
     if order.status in _SHIPPED:
         raise OrderActionError(
             "already_shipped", f"order {order.external_id} is already {order.status.value}"
         )
-
-
-def cancel_order(session: Session, external_id: str, actor: Actor, reason: str = "") -> Order:
-    """Cancel: give back reservations, cancel open pick tasks (their pickers are told), close
-    the order's open exceptions. Canceling a canceled order changes nothing."""
-    lock_feed(session)
-    order = load_order(session, external_id, lock=True)
-    if order.status == OrderStatus.canceled:
-        return order
-    _refuse_shipped(order)
-    ORDER_MACHINE.check(order.status, OrderStatus.canceled)
-    released = release_order(session, order)
-    tasks = cancel_open_tasks(session, order, actor)
-    now = utcnow()
-    session.execute(
-        update(FloorException)
-        .where(
-            FloorException.order_id == order.id,
-            FloorException.status == ExceptionStatus.open,
-        )
-        .values(status=ExceptionStatus.resolved, resolved_at=now, resolution="order canceled")
-        .execution_options(synchronize_session=False)
-    )
-    payload: dict[str, Any] = {"released_units": released, "canceled_tasks": tasks}
-    if reason:
-        payload["reason"] = reason
-    order.held_from = None
-    transition(session, order, OrderStatus.canceled, actor, payload=payload)
-    return order
 
 
 def _reason(reason: str) -> dict[str, Any] | None:
@@ -394,7 +363,7 @@ def hold_order(session: Session, external_id: str, actor: Actor, reason: str = "
     order = load_order(session, external_id, lock=True)
     if order.status == OrderStatus.on_hold:
         return order
-    _refuse_shipped(order)
+    refuse_shipped(order)
     ORDER_MACHINE.check(order.status, OrderStatus.on_hold)
     order.held_from = order.status
     transition(session, order, OrderStatus.on_hold, actor, payload=_reason(reason))
@@ -415,119 +384,3 @@ def release_order_hold(session: Session, external_id: str, actor: Actor, reason:
     order.held_from = None
     transition(session, order, target, actor, payload=_reason(reason))
     return order
-
-
-# --- views ------------------------------------------------------------------------------------
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).isoformat() if value is not None else None
-
-
-def order_views(session: Session, orders: Sequence[Order]) -> list[dict[str, Any]]:
-    """What GET /orders/{external_id} shows, for many orders with three queries in all."""
-    if not orders:
-        return []
-    ids = [o.id for o in orders]
-    lines: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    packages: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    for chunk in _chunks(ids):
-        rows = session.execute(
-            select(OrderLine, Sku.code)
-            .join(Sku, Sku.id == OrderLine.sku_id)
-            .where(OrderLine.order_id.in_(chunk))
-            .order_by(OrderLine.id)
-        )
-        for line, code in rows:
-            lines[line.order_id].append(
-                {
-                    "line_id": line.line_id,
-                    "sku": code,
-                    "ordered": line.quantity,
-                    "reserved": line.reserved_qty,
-                    "picked": line.picked_qty,
-                    "short": line.short_qty,
-                    "packed": line.packed_qty,
-                    "shipped": line.shipped_qty,
-                }
-            )
-        for pkg in session.scalars(
-            select(Package).where(Package.order_id.in_(chunk)).order_by(Package.id)
-        ):
-            packages[pkg.order_id].append(
-                {
-                    "sscc": pkg.sscc,
-                    "status": pkg.status.value,
-                    "carrier": pkg.carrier,
-                    "service": pkg.service,
-                    "tracking_number": pkg.tracking_number,
-                    "weight_g": pkg.weight_g,
-                    "shipped_at": _iso(pkg.shipped_at),
-                }
-            )
-    return [_view(o, lines[o.id], packages[o.id]) for o in orders]
-
-
-def order_view(session: Session, order: Order) -> dict[str, Any]:
-    return order_views(session, [order])[0]
-
-
-def _view(
-    order: Order, lines: list[dict[str, Any]], packages: list[dict[str, Any]]
-) -> dict[str, Any]:
-    missing = [
-        {
-            "line_id": ln["line_id"],
-            "sku": ln["sku"],
-            "ordered": ln["ordered"],
-            "reserved": ln["reserved"],
-            "missing": ln["ordered"] - ln["reserved"],
-        }
-        for ln in lines
-        if ln["reserved"] < ln["ordered"]
-    ]
-    return {
-        "external_id": order.external_id,
-        "status": order.status.value,
-        "held_from": order.held_from.value if order.held_from else None,
-        "channel": order.channel,
-        "priority": order.priority.value,
-        "ship_by": _iso(order.ship_by),
-        "carrier": order.carrier,
-        "service": order.service,
-        "ship_to": order.ship_to,
-        "notes": order.notes,
-        "lines": lines,
-        "missing": missing if order.status == OrderStatus.short else [],
-        "packages": packages,
-        "status_times": order.status_times or {},
-        "created_at": _iso(order.created_at),
-        "updated_at": _iso(order.updated_at),
-    }
-
-
-def list_orders(
-    session: Session,
-    *,
-    statuses: Sequence[OrderStatus] = (),
-    updated_since: dt.datetime | None = None,
-    after: tuple[dt.datetime, int] | None = None,
-    limit: int = 100,
-) -> tuple[list[Order], tuple[dt.datetime, int] | None]:
-    """Orders by (updated_at, id) ascending from a keyset position; returns the page and the
-    position of its last order (None when there is no more)."""
-    stmt = select(Order).order_by(Order.updated_at, Order.id).limit(limit + 1)
-    if statuses:
-        stmt = stmt.where(Order.status.in_(list(statuses)))
-    if updated_since is not None:
-        stmt = stmt.where(Order.updated_at >= updated_since)
-    if after is not None:
-        at, last_id = after
-        stmt = stmt.where(
-            (Order.updated_at > at) | ((Order.updated_at == at) & (Order.id > last_id))
-        )
-    rows = list(session.scalars(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    position = (rows[-1].updated_at, rows[-1].id) if more and rows else None
-    return rows, position

@@ -11,8 +11,9 @@ from core.actors import Actor
 from core.db import make_engine, make_session_factory, unit_of_work
 from core.exception_queue import FloorException
 from floor.site.layout import Location, LocationType, Sku
-from floor.site.reservation import available_to_promise, release_order, reserve_orders
+from floor.site.reservation import available_to_promise
 from floor.site.stock import Reservation, Stock
+from orders.allocation import release_order, reserve_orders
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
 from orders.transitions import record_received

@@ -28,6 +28,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from core.accounts import check_api_key
 from core.statemachine import InvalidTransition
+from floor.fulfilment.order_views import list_orders, order_view, order_views
+from floor.fulfilment.picking.cancellation import cancel_order
 from floor.site.reservation import available_to_promise
 from orders import csv_import
 from orders.intake import FieldError, parse_datetime, storable
@@ -40,13 +42,9 @@ from orders.service import (
     UNCHANGED,
     IntakeResult,
     OrderActionError,
-    cancel_order,
     create_orders,
     hold_order,
-    list_orders,
     load_order,
-    order_view,
-    order_views,
     release_order_hold,
 )
 from orders.states import OrderStatus

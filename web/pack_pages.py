@@ -12,11 +12,11 @@ from floor.fulfilment.packing.station import (
     PackSettings,
     close_package,
     find_order,
-    label_zpl,
     packing_view,
     stations,
     verify_item,
 )
+from printing.labels import label_zpl
 from sync.carriers import carrier_for
 from web.auth import current_actor, roles_required
 from web.context import ctx, uow

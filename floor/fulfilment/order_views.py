@@ -1,13 +1,16 @@
-"""Read-only views of orders for the supervisor's pages (``/orders``, ``/orders/<id>``).
+"""Read-only views of orders: what the OMS sees (``order_view``: lines and packages, for
+``GET /api/v1/orders``) and the supervisor's pages (``/orders``, ``/orders/<id>``).
 
 Newest first by id (the primary key grows with every order received), keyset-paged: a page
 ends with the id to continue before. The detail view adds, to the OMS view of
-``orders.service.order_view``, where each line is reserved, its pick tasks, the wave and the
+``order_view``, where each line is reserved, its pick tasks, the wave and the
 order's events from the outbox.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,17 +18,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.exception_queue import FloorException
-from floor.fulfilment.models import PickTask, Wave
-from floor.site.layout import Location
+from floor.fulfilment.models import Package, PickTask, Wave
+from floor.site.layout import Location, Sku
 from floor.site.stock import Reservation, Stock
 from orders.models import Order, OrderLine
 from orders.outbox import OutboxEvent
-from orders.service import order_view
 from orders.states import OrderStatus
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_EVENTS = 500
+_CHUNK = 500  # IN-list size
+
+
+def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 @dataclass
@@ -177,3 +185,119 @@ def order_detail(session: Session, external_id: str) -> dict[str, Any] | None:
         )
     ]
     return view
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat() if value is not None else None
+
+
+def order_views(session: Session, orders: Sequence[Order]) -> list[dict[str, Any]]:
+    """What GET /orders/{external_id} shows, for many orders with three queries in all."""
+    if not orders:
+        return []
+    ids = [o.id for o in orders]
+    lines: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    packages: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for chunk in chunks(ids):
+        rows = session.execute(
+            select(OrderLine, Sku.code)
+            .join(Sku, Sku.id == OrderLine.sku_id)
+            .where(OrderLine.order_id.in_(chunk))
+            .order_by(OrderLine.id)
+        )
+        for line, code in rows:
+            lines[line.order_id].append(
+                {
+                    "line_id": line.line_id,
+                    "sku": code,
+                    "ordered": line.quantity,
+                    "reserved": line.reserved_qty,
+                    "picked": line.picked_qty,
+                    "short": line.short_qty,
+                    "packed": line.packed_qty,
+                    "shipped": line.shipped_qty,
+                }
+            )
+        for pkg in session.scalars(
+            select(Package).where(Package.order_id.in_(chunk)).order_by(Package.id)
+        ):
+            packages[pkg.order_id].append(
+                {
+                    "sscc": pkg.sscc,
+                    "status": pkg.status.value,
+                    "carrier": pkg.carrier,
+                    "service": pkg.service,
+                    "tracking_number": pkg.tracking_number,
+                    "weight_g": pkg.weight_g,
+                    "shipped_at": _iso(pkg.shipped_at),
+                }
+            )
+    return [_view(o, lines[o.id], packages[o.id]) for o in orders]
+
+
+def order_view(session: Session, order: Order) -> dict[str, Any]:
+    return order_views(session, [order])[0]
+
+
+def _view(
+    order: Order, lines: list[dict[str, Any]], packages: list[dict[str, Any]]
+) -> dict[str, Any]:
+    missing = [
+        {
+            "line_id": ln["line_id"],
+            "sku": ln["sku"],
+            "ordered": ln["ordered"],
+            "reserved": ln["reserved"],
+            "missing": ln["ordered"] - ln["reserved"],
+        }
+        for ln in lines
+        if ln["reserved"] < ln["ordered"]
+    ]
+    return {
+        "external_id": order.external_id,
+        "status": order.status.value,
+        "held_from": order.held_from.value if order.held_from else None,
+        "channel": order.channel,
+        "priority": order.priority.value,
+        "ship_by": _iso(order.ship_by),
+        "carrier": order.carrier,
+        "service": order.service,
+        "ship_to": order.ship_to,
+        "notes": order.notes,
+        "lines": lines,
+        "missing": missing if order.status == OrderStatus.short else [],
+        "packages": packages,
+        "status_times": order.status_times or {},
+        "created_at": _iso(order.created_at),
+        "updated_at": _iso(order.updated_at),
+    }
+
+
+def list_orders(
+    session: Session,
+    *,
+    statuses: Sequence[OrderStatus] = (),
+    updated_since: dt.datetime | None = None,
+    after: tuple[dt.datetime, int] | None = None,
+    limit: int = 100,
+) -> tuple[list[Order], tuple[dt.datetime, int] | None]:
+    """Orders by (updated_at, id) ascending from a keyset position; returns the page and the
+    position of its last order (None when there is no more)."""
+    stmt = select(Order).order_by(Order.updated_at, Order.id).limit(limit + 1)
+    if statuses:
+        stmt = stmt.where(Order.status.in_(list(statuses)))
+    if updated_since is not None:
+        stmt = stmt.where(Order.updated_at >= updated_since)
+    if after is not None:
+        at, last_id = after
+        stmt = stmt.where(
+            (Order.updated_at > at) | ((Order.updated_at == at) & (Order.id > last_id))
+        )
+    rows = list(session.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    position = (rows[-1].updated_at, rows[-1].id) if more and rows else None
+    return rows, position

@@ -11,42 +11,28 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from core.actors import Actor
 from core.bulk import add_to_column, among
-from core.events import publish
-from core.exception_queue import ExceptionReason, FloorException
 from floor.site.layout import Location, LocationType, Sku
 from floor.site.stock import Reservation, Stock
-from orders.models import Order, OrderLine
-from orders.states import OrderStatus
-from orders.transitions import transition_many
 
 PICKABLE = (LocationType.pick_face, LocationType.reserve)
 
 
-@dataclass
-class Shortfall:
-    line_id: str
-    sku: str
-    ordered: int
-    reserved: int
+class OrderLineLike(Protocol):
+    """What reservation needs of an order line (``orders.models.OrderLine`` sits above this
+    layer, so it is described here, not imported)."""
 
-    @property
-    def missing(self) -> int:
-        return self.ordered - self.reserved
-
-
-@dataclass
-class ReservationResult:
-    order: str
-    status: OrderStatus
-    shortfalls: list[Shortfall] = field(default_factory=list)
+    id: int
+    sku_id: int
+    quantity: int
+    reserved_qty: int
+    short_qty: int
 
 
 @dataclass
@@ -148,7 +134,7 @@ def apply_allocation(session: Session, allocation: Allocation) -> None:
 
 
 def reserve_lines(
-    session: Session, lines: Sequence[OrderLine], *, exclude_stock_ids: Iterable[int] = ()
+    session: Session, lines: Sequence[OrderLineLike], *, exclude_stock_ids: Iterable[int] = ()
 ) -> None:
     """Reserve what is still unreserved on each line (in the given order), as far as stock goes.
 
@@ -166,83 +152,16 @@ def reserve_lines(
     apply_allocation(session, allocation)
 
 
-def reserve_orders(
-    session: Session, orders: Sequence[Order], actor: Actor
-) -> list[ReservationResult]:
-    """Reserve every line of each order; move each to ``allocated`` or ``short``.
-
-    A short order gets a ``short_allocation`` exception listing the missing quantities.
-    """
-    lines = [line for order in orders for line in order.lines]
-    reserve_lines(session, lines)
-    sku_codes = dict(
-        session.execute(
-            select(Sku.id, Sku.code).where(Sku.id.in_({line.sku_id for line in lines}))
-        ).all()
-    )
-    results = []
-    short: list[tuple[Order, list[Shortfall], list[dict[str, Any]]]] = []
-    allocated: list[Order] = []
-    for order in orders:
-        shortfalls = [
-            Shortfall(line.line_id, sku_codes[line.sku_id], line.quantity, line.reserved_qty)
-            for line in order.lines
-            if line.reserved_qty < line.quantity
-        ]
-        if shortfalls:
-            missing = [
-                {
-                    "line_id": s.line_id,
-                    "sku": s.sku,
-                    "ordered": s.ordered,
-                    "reserved": s.reserved,
-                    "missing": s.missing,
-                }
-                for s in shortfalls
-            ]
-            if order.status != OrderStatus.short:
-                short.append((order, shortfalls, missing))
-            results.append(ReservationResult(order.external_id, OrderStatus.short, shortfalls))
-        else:
-            allocated.append(order)
-            results.append(ReservationResult(order.external_id, OrderStatus.allocated))
-    # Set-based: one write for the short orders, one for the allocated ones.
-    transition_many(
-        session,
-        [order for order, _, _ in short],
-        OrderStatus.short,
-        actor,
-        [{"missing": missing} for _, _, missing in short],
-    )
-    for order, shortfalls, missing in short:
-        session.add(
-            FloorException(
-                reason=ExceptionReason.short_allocation,
-                order_id=order.id,
-                message=f"order {order.external_id}: "
-                + ", ".join(f"{s.sku} missing {s.missing}" for s in shortfalls),
-                details={"missing": missing},
-            )
-        )
-        publish(
-            session,
-            "exception.opened",
-            {"reason": "short_allocation", "order": order.external_id},
-        )
-    transition_many(session, allocated, OrderStatus.allocated, actor)
-    return results
-
-
-def release_order(session: Session, order: Order) -> int:
-    """Give back every unpicked reserved unit of ``order`` (cancel). Returns units released."""
+def release_lines(session: Session, lines: Sequence[OrderLineLike]) -> int:
+    """Give back every unpicked reserved unit of these order lines (an order canceled).
+    Returns the units released."""
+    by_id = {line.id: line for line in lines}
     rows = session.scalars(
         select(Reservation)
-        .join(OrderLine, OrderLine.id == Reservation.order_line_id)
-        .where(OrderLine.order_id == order.id, Reservation.released.is_(False))
+        .where(Reservation.order_line_id.in_(list(by_id)), Reservation.released.is_(False))
         .order_by(Reservation.stock_id)
     ).all()
     released = 0
-    lines = {line.id: line for line in order.lines}
     for res in rows:
         qty = res.quantity - res.picked
         if qty > 0:
@@ -252,7 +171,7 @@ def release_order(session: Session, order: Order) -> int:
                 .values(reserved=Stock.reserved - qty)
                 .execution_options(synchronize_session=False)
             )
-            lines[res.order_line_id].reserved_qty -= qty
+            by_id[res.order_line_id].reserved_qty -= qty
             released += qty
         res.released = True
     return released

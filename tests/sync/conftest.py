@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.actors import Actor
 from core.db import make_engine, make_session_factory, unit_of_work, utcnow
 from floor.site.layout import Sku
-from floor.site.reservation import reserve_orders
+from orders.allocation import reserve_orders
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
 from orders.transitions import record_received, transition

@@ -14,7 +14,7 @@ from core.actors import Actor
 from core.db import make_engine, make_session_factory
 from core.users import Role, User
 from floor.site.layout import Sku
-from floor.site.reservation import reserve_orders
+from orders.allocation import reserve_orders
 from orders.models import Order, OrderLine
 from orders.states import Priority, ShortPolicy
 from orders.transitions import record_received

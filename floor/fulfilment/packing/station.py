@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from core.actors import Actor
 from core.errors import ServiceError
-from floor.fulfilment.models import Package, Tote
+from core.events import record
+from floor.fulfilment.models import Tote
 from floor.fulfilment.packing.carriers import CarrierAdapter, CarrierError
 from floor.fulfilment.packing.packages import PackError, PackSpec, pack_order
 from floor.fulfilment.packing.shipping import ShipError, ship_order
@@ -26,7 +27,6 @@ from floor.site.items import identify_item
 from floor.site.layout import Location, LocationType, Sku, SkuGtin
 from orders.models import Order
 from orders.states import OrderStatus
-from printing.models import Printer, PrintJob
 
 CARTON_TARE_G = 150  # an empty demo carton, grams
 
@@ -180,14 +180,19 @@ def close_package(
             raise ServiceError(
                 code, str(exc), 502 if isinstance(exc, CarrierError) else 409
             ) from exc
-        printer_id = session.scalar(
-            select(Printer.id)
-            .join(Location, Location.id == Printer.station_location_id)
-            .where(Location.code == station)
-        )
         for sscc, label in shipped.labels.items():
-            if printer_id is not None and label.format == "zpl":
-                _queue_label(session, printer_id, sscc, label.data.decode())
+            # printing/ subscribes to this (one print job per label, in this transaction).
+            record(
+                session,
+                "package.shipped",
+                {
+                    "sscc": sscc,
+                    "station": station,
+                    "order": order.external_id,
+                    "label_format": label.format,
+                    "label": label.data.decode() if label.format == "zpl" else "",
+                },
+            )
             result["labels"].append(sscc)
         for tote in session.scalars(select(Tote).where(Tote.order_id == order.id)):
             tote.order_id = None
@@ -197,23 +202,3 @@ def close_package(
         }
     result["status"] = order.status.value
     return result
-
-
-def _queue_label(session: Session, printer_id: int, sscc: str, zpl: str) -> None:
-    job_id = f"label-{sscc}"
-    if session.scalar(select(PrintJob.id).where(PrintJob.job_id == job_id)) is not None:
-        return
-    package_id = session.scalar(select(Package.id).where(Package.sscc == sscc))
-    session.add(
-        PrintJob(
-            job_id=job_id,
-            printer_id=printer_id,
-            package_id=package_id,
-            kind="shipping_label",
-            zpl=zpl,
-        )
-    )
-
-
-def label_zpl(session: Session, sscc: str) -> str | None:
-    return session.scalar(select(PrintJob.zpl).where(PrintJob.job_id == f"label-{sscc}"))

@@ -1,17 +1,27 @@
-"""Cancel the open pick tasks of an order (the order was canceled): the picker holding one is
-told at once on their own room, the dashboard sees it too."""
+"""Cancel an order on the floor: give back its reservations, cancel its open pick tasks (the
+picker holding one is told at once on their own room, the dashboard sees it too), close its open
+exceptions, and move the order to ``canceled`` through its state machine."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.actors import Actor
+from core.db import utcnow
 from core.events import publish
+from core.exception_queue import ExceptionStatus, FloorException
 from floor.fulfilment.models import PickList, PickTask
 from floor.fulfilment.states import TASK_MACHINE, TaskStatus
 from floor.fulfilment.waves.planning import settle_pick_list
+from orders.allocation import release_order
 from orders.models import Order, OrderLine
+from orders.outbox import lock_feed
+from orders.service import load_order, refuse_shipped
+from orders.states import ORDER_MACHINE, OrderStatus
+from orders.transitions import transition
 
 OPEN_TASK_STATUSES = (TaskStatus.pending, TaskStatus.assigned)
 
@@ -53,3 +63,32 @@ def cancel_open_tasks(
     for pick_list_id in sorted(lists):  # close lists and waves left with nothing open
         settle_pick_list(session, pick_list_id, picking=False)
     return canceled
+
+
+def cancel_order(session: Session, external_id: str, actor: Actor, reason: str = "") -> Order:
+    """Cancel: give back reservations, cancel open pick tasks (their pickers are told), close
+    the order's open exceptions. Canceling a canceled order changes nothing."""
+    lock_feed(session)
+    order = load_order(session, external_id, lock=True)
+    if order.status == OrderStatus.canceled:
+        return order
+    refuse_shipped(order)
+    ORDER_MACHINE.check(order.status, OrderStatus.canceled)
+    released = release_order(session, order)
+    tasks = cancel_open_tasks(session, order, actor)
+    now = utcnow()
+    session.execute(
+        update(FloorException)
+        .where(
+            FloorException.order_id == order.id,
+            FloorException.status == ExceptionStatus.open,
+        )
+        .values(status=ExceptionStatus.resolved, resolved_at=now, resolution="order canceled")
+        .execution_options(synchronize_session=False)
+    )
+    payload: dict[str, Any] = {"released_units": released, "canceled_tasks": tasks}
+    if reason:
+        payload["reason"] = reason
+    order.held_from = None
+    transition(session, order, OrderStatus.canceled, actor, payload=payload)
+    return order
