@@ -56,6 +56,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from biip import ParseError as BiipParseError
 from biip.sscc import Sscc
 from zplkit.parse import ParseError, parse
 
@@ -157,9 +158,7 @@ def printable_text(text: str, max_chars: int | None = None) -> str:
     return clean
 
 
-def field(
-    x: int, y: int, text: str, *, font: str = "0", height: int = 30, width: int = 0
-) -> str:
+def field(x: int, y: int, text: str, *, font: str = "0", height: int = 30, width: int = 0) -> str:
     """One text field at (x, y) dots, escaped. Font 0 for ASCII text; text with other Latin-1
     letters goes to bitmap font D at the nearest whole magnification of its 18x10 cell."""
     if font == "0" and not text.isascii():
@@ -186,7 +185,7 @@ def _parse_sscc(sscc: str) -> Sscc:
         raise LabelError(LabelErrorCode.bad_sscc, f"an SSCC is 18 digits, got {sscc!r}")
     try:
         return Sscc.parse(sscc)
-    except ValueError as exc:  # biip.ParseError is a ValueError
+    except BiipParseError as exc:
         raise LabelError(LabelErrorCode.bad_sscc, str(exc)) from exc
 
 
@@ -273,9 +272,7 @@ def build_shipping_label(label: ShippingLabel) -> str:
     # Carrier and service of the order, order, package n of m, weight; QR on the right.
     parts.append(field(m, 450, printable_text(carrier_line(label), 26), height=44))
     parts.append(field(m, 515, "ORDER " + printable_text(label.order_ref, 26), height=34))
-    parts.append(
-        field(m, 560, f"PACKAGE {label.package_no} OF {label.package_count}", height=34)
-    )
+    parts.append(field(m, 560, f"PACKAGE {label.package_no} OF {label.package_count}", height=34))
     parts.append(field(m, 600, "WEIGHT " + format_weight(label.weight_g), height=34))
     qr_mag = 4 if len(label.qr_payload.encode("utf-8")) <= 80 else 3
     parts.append(
