@@ -1,0 +1,1 @@
+"""Tests of the printing package: labels, rendering, transports, the virtual printer."""
