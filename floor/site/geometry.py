@@ -130,7 +130,9 @@ def build(session: Session) -> FloorGeometry:
         .order_by(Location.code)
         .limit(1)
     )
-    layout = Layout(tuple(xs), float(y_front), float(y_back), (float(depot_x or xs[0]), y_front))
+    # A pack station at x = 0 m is a pack station at 0 m: only a missing one falls back.
+    depot = (float(xs[0] if depot_x is None else depot_x), float(y_front))
+    layout = Layout(tuple(xs), float(y_front), float(y_back), depot)
     points: dict[int, Point] = {}
     for loc_id, aisle_id, y, zone_id in session.execute(
         select(Location.id, Location.aisle_id, Location.y_m, Location.zone_id).where(

@@ -138,6 +138,26 @@ def test_every_pick_list_is_in_optimal_route_order_with_its_length(db):
             assert pl.route_length_m > 0
 
 
+def test_the_depot_is_the_pack_station_even_at_x_zero(db):
+    """The demo's PACK-01 stands at x = 0 m, left of aisle A (x = 6 m): every walk starts and
+    ends there, so a one-stop list in aisle A is 6 m longer each way than from aisle A itself."""
+    with unit_of_work(db) as s:
+        pack = s.scalar(select(Location).where(Location.code == "PACK-01"))
+        assert pack is not None and pack.x_m == 0.0
+        geo = geometry(s)
+        assert geo.layout.depot == (0.0, geo.layout.y_front)
+        order = add_order(s, [("SKU-00200", 1)])
+        result = plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s))
+        [pl] = s.scalars(select(PickList).where(PickList.wave_id.in_(result.wave_ids))).all()
+        [task] = pl.tasks
+        pick = geo.pick(task.location_id)
+        aisle_x = geo.layout.aisle_x[pick.aisle]
+        assert order.id and aisle_x > 0
+        # out along the front cross aisle, into the aisle and back, and home again
+        walk = 2 * aisle_x + 2 * (pick.y - geo.layout.y_front)
+        assert abs(pl.route_length_m - walk) < 1e-6
+
+
 def test_one_task_per_reservation_at_the_reserved_location(db):
     with unit_of_work(db) as s:
         order = add_order(s, [("SKU-00200", 3), ("SKU-00201", 1)])
