@@ -7,18 +7,20 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench venv dev-deps system-deps clean
+.PHONY: run test lint bench venv dev-deps system-deps clean lock
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(STAMP): requirements.txt | $(PY)
-	$(PIP) install -q -r requirements.txt
+# Dependencies are declared in requirements.txt (runtime) and requirements-dev.txt (tests,
+# lint, benchmarks) and installed from the pinned lock files made from them (`make lock`).
+$(STAMP): requirements.lock | $(PY)
+	$(PIP) install -q -r requirements.lock
 	touch $@
 
-$(DEV_STAMP): requirements.txt requirements-dev.txt $(STAMP)
-	$(PIP) install -q -r requirements-dev.txt
+$(DEV_STAMP): requirements.lock requirements-dev.lock $(STAMP)
+	$(PIP) install -q -r requirements-dev.lock
 	touch $@
 
 venv: $(STAMP)
@@ -49,6 +51,13 @@ lint: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) -m bench $(BENCH)
+
+## make lock: re-pin requirements.lock / requirements-dev.lock after editing requirements*.txt
+lock: $(DEV_STAMP)
+	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras --no-header \
+	  -o requirements.lock requirements.txt
+	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras --no-header \
+	  -c requirements.lock -o requirements-dev.lock requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
