@@ -98,17 +98,32 @@ _TERMINATORS = {
 }
 
 _PARITY = {
-    "n": "N", "none": "N",
-    "e": "E", "even": "E",
-    "o": "O", "odd": "O",
-    "m": "M", "mark": "M",
-    "s": "S", "space": "S",
-}  # fmt: skip
+    "n": "N",
+    "none": "N",
+    "e": "E",
+    "even": "E",
+    "o": "O",
+    "odd": "O",
+    "m": "M",
+    "mark": "M",
+    "s": "S",
+    "space": "S",
+}
 _STOPBITS = {"1": 1.0, "1.5": 1.5, "2": 2.0}
 _OPTIONS = frozenset(
-    {"baud", "bytesize", "parity", "stopbits", "suffix", "prefix", "gs", "max_len", "gap_ms",
-     "retry_ms"}
-)  # fmt: skip
+    {
+        "baud",
+        "bytesize",
+        "parity",
+        "stopbits",
+        "suffix",
+        "prefix",
+        "gs",
+        "max_len",
+        "gap_ms",
+        "retry_ms",
+    }
+)
 _STATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}")
 
 
@@ -144,8 +159,9 @@ class SerialDeviceConfig:
         }
 
 
-def parse_device_list(value: str, *, default_suffix: Suffix = Suffix.cr,
-                      setting: str = "FLOOR_SCANNERS") -> tuple[SerialDeviceConfig, ...]:
+def parse_device_list(
+    value: str, *, default_suffix: Suffix = Suffix.cr, setting: str = "FLOOR_SCANNERS"
+) -> tuple[SerialDeviceConfig, ...]:
     """Parse a whole setting value; an empty value means no devices.
 
     ``setting`` only names the variable in error messages.  Empty entries (a trailing
@@ -174,8 +190,9 @@ def parse_device_list(value: str, *, default_suffix: Suffix = Suffix.cr,
     return tuple(configs)
 
 
-def parse_device(entry: str, *, default_suffix: Suffix = Suffix.cr,
-                 setting: str = "FLOOR_SCANNERS") -> SerialDeviceConfig:
+def parse_device(
+    entry: str, *, default_suffix: Suffix = Suffix.cr, setting: str = "FLOOR_SCANNERS"
+) -> SerialDeviceConfig:
     """Parse one ``STATION=URL`` entry."""
     entry = entry.strip()
     station, eq, url = entry.partition("=")
@@ -272,8 +289,15 @@ def _options(query: str, where: str) -> dict[str, str]:
     return options
 
 
-def _int(options: Mapping[str, str], key: str, default: int, low: int, high: int,
-         code: ConfigErrorCode, where: str) -> int:
+def _int(
+    options: Mapping[str, str],
+    key: str,
+    default: int,
+    low: int,
+    high: int,
+    code: ConfigErrorCode,
+    where: str,
+) -> int:
     text = options.get(key)
     if text is None:
         return default

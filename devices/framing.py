@@ -172,10 +172,13 @@ class FrameDecoder:
         if not chunk:
             return []
         if as_partial:
-            return [RejectedFrame(
-                RejectReason.partial, chunk,
-                f"{len(chunk)} bytes without a {self.config.suffix.value} terminator",
-            )]  # fmt: skip
+            return [
+                RejectedFrame(
+                    RejectReason.partial,
+                    chunk,
+                    f"{len(chunk)} bytes without a {self.config.suffix.value} terminator",
+                )
+            ]
         return [self._settle(chunk)]
 
     def _check_overflow(self, results: list[Result]) -> None:
@@ -203,15 +206,17 @@ class FrameDecoder:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError as exc:
             return RejectedFrame(
-                RejectReason.non_printable, chunk,
+                RejectReason.non_printable,
+                chunk,
                 f"not valid UTF-8 (byte 0x{chunk[exc.start]:02x} at {exc.start})",
-            )  # fmt: skip
+            )
         for index, ch in enumerate(text):
             if not ch.isprintable() and ch != GS:
                 return RejectedFrame(
-                    RejectReason.non_printable, chunk,
+                    RejectReason.non_printable,
+                    chunk,
                     f"control character {raw_text(ch.encode())} at {index}",
-                )  # fmt: skip
+                )
         if self._prefix and text.startswith(self._prefix):
             text = text[len(self._prefix) :]
         if self.config.gs:

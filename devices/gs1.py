@@ -116,9 +116,11 @@ def parse_scan(code: str, *, separators: Iterable[str] = (GS,)) -> ScanCode:
     ):
         if result.gtin is not None:
             return ScanCode(
-                ScanKind.gtin, body, symbology.value if symbology else None,
+                ScanKind.gtin,
+                body,
+                symbology.value if symbology else None,
                 gtin=result.gtin.as_gtin_14(),
-            )  # fmt: skip
+            )
         if gs1_symbology is not None:  # an EAN/UPC symbol that does not check: misread
             raise Gs1Error(Gs1ErrorCode.bad_check_digit, result.gtin_error or "bad GTIN")
     return ScanCode(ScanKind.plain, body, symbology.value if symbology else None)
@@ -162,6 +164,12 @@ def _gs1(result: biip.ParseResult, body: str, symbology: str | None) -> ScanCode
     else:
         kind = ScanKind.gs1
     return ScanCode(
-        kind, body, symbology, gtin=gtin, sscc=sscc, lot=values.get("10"), expiry=expiry,
+        kind,
+        body,
+        symbology,
+        gtin=gtin,
+        sscc=sscc,
+        lot=values.get("10"),
+        expiry=expiry,
         serial=values.get("21"),
-    )  # fmt: skip
+    )

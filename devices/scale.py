@@ -56,8 +56,10 @@ _SICS = re.compile(r"S\s+(?P<status>[SD])\s+" + _NUMBER + r"\s*" + _UNIT)
 _SICS_STATE = re.compile(r"S\s+(?P<state>[I+\-])")
 _HEADER = re.compile(
     r"(?P<header>ST|US|OL|QT|WT|NT|GS)\s*,(?:\s*(?P<mode>GS|NT|GW|NW|TR)\s*,)?\s*"
-    + _NUMBER + r"\s*,?\s*" + _UNIT
-)  # fmt: skip
+    + _NUMBER
+    + r"\s*,?\s*"
+    + _UNIT
+)
 _OVERLOAD = re.compile(r"(?P<header>OL)\s*,.*")
 _PLAIN = re.compile(
     _NUMBER + r"\s*" + _UNIT + r"(?P<tail>(?:\s+(?:G|N|GS|NT|GROSS|NET|\?|M))*)\s*\??",
