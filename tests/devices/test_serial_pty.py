@@ -183,3 +183,46 @@ def test_scale_sends_unstable_then_stable_weights(pty_pair):
         assert not scale.status.online
     finally:
         scale.stop()
+
+
+def test_a_failing_callback_does_not_stop_the_reader(pty_pair):
+    frames: queue.Queue[Frame] = queue.Queue()
+
+    def on_frame(frame: Frame) -> None:
+        if frame.text == "BOOM":
+            raise RuntimeError("a consumer bug")
+        frames.put(frame)
+
+    statuses: queue.Queue[ReaderStatus] = queue.Queue()
+    config = parse_device(f"PACK-01=serial://{pty_pair.device}?retry_ms=50")
+    reader = SerialReader(config, on_frame, on_status=statuses.put)
+    reader.start()
+    try:
+        wait_for(lambda: reader.status.online, "the reader to open the port")
+        pty_pair.send(b"BOOM\rNEXT\r")
+        assert next_item(frames, "the frame after the failing one").text == "NEXT"
+        assert reader.status.online and reader.status.frames == 2
+    finally:
+        reader.stop()
+
+
+def test_a_second_reader_on_the_same_port_is_refused(pty_pair, scanner_for):
+    first = scanner_for()
+    second = Scanner(f"PACK-09=serial://{pty_pair.device}?retry_ms=50")
+    second.reader.start()
+    try:
+        offline = second.wait_state(ReaderState.offline)
+        assert "lock" in (offline.last_error or "").lower()
+        pty_pair.send(b"ONLY-ONCE\r")
+        assert first.frame().text == "ONLY-ONCE"
+    finally:
+        second.reader.stop()
+
+
+def test_loop_url_reader_goes_online_and_stops_cleanly():
+    scanner = Scanner("TEST=loop://")
+    scanner.reader.start()
+    assert scanner.wait_state(ReaderState.online).port == "loop://"
+    scanner.reader.stop()
+    assert scanner.wait_state(ReaderState.stopped).state is ReaderState.stopped
+    assert not scanner.reader.running
