@@ -182,11 +182,14 @@ class FrameDecoder:
         return [self._settle(chunk)]
 
     def _check_overflow(self, results: list[Result]) -> None:
+        # With CR LF, a CR at the very end may be the first half of the terminator: keep it.
+        tail = 1 if len(self._terminator) > 1 and self._buffer.endswith(b"\r") else 0
+        body = len(self._buffer) - tail
         if self._discarding:
-            self._buffer.clear()  # (a terminator was searched for before this)
-        elif len(self._buffer) > self.config.max_len:
-            results.append(self._too_long(bytes(self._buffer)))
-            self._buffer.clear()
+            del self._buffer[:body]
+        elif body > self.config.max_len:
+            results.append(self._too_long(bytes(self._buffer[:body])))
+            del self._buffer[:body]
             self._discarding = True
 
     def _too_long(self, chunk: bytes) -> RejectedFrame:

@@ -147,3 +147,11 @@ def test_arbitrary_bytes_never_raise(suffix, chunks, gaps):
             else:
                 assert result.reason in set(RejectReason)
                 assert result.raw_text.isprintable()
+
+
+def test_crlf_split_across_reads_at_the_length_limit():
+    d = decoder(suffix=Suffix.crlf, max_len=4)
+    assert d.feed(b"ABCD\r", 0.0) == []  # exactly max_len, the LF still to come
+    assert texts(d.feed(b"\n", 0.01)) == ["ABCD"]
+    assert texts(d.feed(b"ABCDEFG\r", 0.02)) == ["<too_long>"]
+    assert texts(d.feed(b"\nOK\r\n", 0.03)) == ["OK"]  # the discarded frame ended at CR LF
