@@ -37,6 +37,7 @@ from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable
@@ -159,6 +160,19 @@ def code128_fitting(
         )
     return _Code128(value, barWidth=bar, barHeight=bar_height_pt, humanReadable=False,
                    quiet=True, lquiet=10 * bar, rquiet=10 * bar)
+
+
+def fit_text(
+    text: str, font: str, max_size: float, min_size: float, width_pt: float
+) -> tuple[str, float]:
+    """``text`` and a font size that fit ``width_pt``: the largest size up to ``max_size``; below
+    ``min_size`` the text is cut and ends with an ellipsis instead (never overprinting)."""
+    size = min(max_size, width_pt / (stringWidth(text, font, 1) or 1))
+    if size >= min_size:
+        return text, size
+    while text and stringWidth(text + "…", font, min_size) > width_pt:
+        text = text[:-1]
+    return text.rstrip() + "…", min_size
 
 
 class TickBox(Flowable):

@@ -20,7 +20,6 @@ import io
 from collections.abc import Sequence
 
 from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from printing.documents._common import (
@@ -32,6 +31,7 @@ from printing.documents._common import (
     Fonts,
     code128_fitting,
     document_fonts,
+    fit_text,
     pdf_metadata,
 )
 from printing.documents.model import BadgeCard, PageSize, non_empty
@@ -77,13 +77,13 @@ def _draw_card(c: Canvas, fonts: Fonts, card: BadgeCard, site: str, x: float, y:
     c.rect(x, y + CARD_H - band_h, CARD_W, band_h, stroke=0, fill=1)
     c.restoreState()
     c.setFillColorRGB(1, 1, 1)
-    c.setFont(fonts.bold, 9)
-    c.drawString(x + PAD, y + CARD_H - band_h + 3.2 * mm, fonts.clean(site)[:40])
+    site_text, site_size = fit_text(fonts.clean(site), fonts.bold, 9, 6, CARD_W - 2 * PAD - 24 * mm)
+    c.setFont(fonts.bold, site_size)
+    c.drawString(x + PAD, y + CARD_H - band_h + 3.2 * mm, site_text)
     c.setFont(fonts.regular, 7.5)
     c.drawRightString(x + CARD_W - PAD, y + CARD_H - band_h + 3.2 * mm, "LOGIN BADGE")
 
-    name = fonts.clean(card.name)
-    size = min(15.0, (CARD_W - 2 * PAD) / (stringWidth(name, fonts.bold, 1) or 1))
+    name, size = fit_text(fonts.clean(card.name), fonts.bold, 15, 7, CARD_W - 2 * PAD)
     c.setFillColor(INK)
     c.setFont(fonts.bold, size)
     c.drawString(x + PAD, y + CARD_H - band_h - 6.5 * mm, name)

@@ -19,7 +19,6 @@ import io
 from collections.abc import Sequence
 
 from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from printing.documents._common import (
@@ -30,6 +29,7 @@ from printing.documents._common import (
     Fonts,
     code128_fitting,
     document_fonts,
+    fit_text,
     pdf_metadata,
 )
 from printing.documents.model import LocationLabel, PageSize, non_empty
@@ -52,11 +52,6 @@ def grid(page_size: PageSize) -> tuple[int, int]:
     return cols, rows
 
 
-def _fit_font(text: str, font: str, max_size: float, max_width: float) -> float:
-    width_at_1 = stringWidth(text, font, 1) or 1
-    return min(max_size, max_width / width_at_1)
-
-
 def _draw_label(c: Canvas, fonts: Fonts, label: LocationLabel, x: float, y: float) -> None:
     # cut line
     c.setStrokeColor(RULE)
@@ -71,10 +66,11 @@ def _draw_label(c: Canvas, fonts: Fonts, label: LocationLabel, x: float, y: floa
     if label.caption:
         c.setFont(fonts.regular, 7.5)
         c.setFillColor(MUTED)
-        caption = fonts.clean(label.caption)
-        c.drawString(x + PAD, top - 7, caption[:60])
+        caption, csize = fit_text(fonts.clean(label.caption), fonts.regular, 7.5, 6, left_w)
+        c.setFont(fonts.regular, csize)
+        c.drawString(x + PAD, top - 7, caption)
         top -= 9
-    size = _fit_font(code, fonts.bold, 19, left_w)
+    code, size = fit_text(code, fonts.bold, 19, 6, left_w)
     c.setFont(fonts.bold, size)
     c.setFillColor(INK)
     c.drawString(x + PAD, top - size * 0.85, code)
@@ -93,7 +89,7 @@ def _draw_label(c: Canvas, fonts: Fonts, label: LocationLabel, x: float, y: floa
     c.setFont(fonts.bold, 6.5)
     c.drawCentredString(bx + CHECK_W / 2, by + bh - 9, "CHECK")
     digits = label.check_code
-    dsize = _fit_font(digits, fonts.bold, 44, CHECK_W - 4 * mm)
+    _, dsize = fit_text(digits, fonts.bold, 44, 20, CHECK_W - 4 * mm)
     c.setFillColor(INK)
     c.setFont(fonts.bold, dsize)
     c.drawCentredString(bx + CHECK_W / 2, by + (bh - 9) / 2 - dsize * 0.33, digits)

@@ -80,3 +80,12 @@ def test_bad_badges_are_refused_with_a_reason(make, code: DocumentErrorCode) -> 
     with pytest.raises(DocumentError) as err:
         make()
     assert err.value.code == code
+
+
+def test_a_long_name_is_shrunk_then_cut_never_overprinted() -> None:
+    name = "Maximilian Alexander von Hohenzollern-Sigmaringen der Dritte"
+    pdf = badge_sheet_pdf([BadgeCard(name, "picker", "B-1")], site_name="Northwind " * 8)
+    text = page_texts(pdf)[0]
+    assert name not in text
+    assert "Maximilian Alexander von Hohenzollern" in text and "…" in text
+    assert decoded(render(pdf), CODE128) == ["B-1"]

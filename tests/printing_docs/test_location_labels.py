@@ -74,3 +74,9 @@ def test_bad_labels_are_refused_with_a_reason(make, code: DocumentErrorCode) -> 
     with pytest.raises(DocumentError) as err:
         make()
     assert err.value.code == code
+
+
+def test_a_long_caption_is_cut_with_an_ellipsis() -> None:
+    caption = "Mezzanine 2 · carton flow rack · fragile goods, handle with care, two-person lift"
+    text = page_texts(location_labels_pdf([LocationLabel("A01-01-A", "12", caption)]))[0]
+    assert caption not in text and "Mezzanine 2 · carton flow rack" in text and "…" in text
