@@ -33,11 +33,14 @@ run: $(STAMP)
 test: $(DEV_STAMP) system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## system packages the tests drive for real: headless Chromium and socat (pty pairs)
+## system packages the tests drive for real: headless Chromium, socat (pty pairs), poppler
+## (PDF pages to pictures), a private CUPS (cups:// printers) and the DejaVu fonts
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	command -v lpstat >/dev/null 2>&1 || missing="$$missing cups cups-client cups-bsd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
