@@ -86,9 +86,17 @@ def wire_domain_handlers(sessions: Any) -> None:
 
 def _optional_blueprints() -> list[Any]:
     """Feature blueprints (API, sync, …) register themselves here as they land."""
-    from web import api, orders_pages, pack_pages, sync_pages, waves_api, waves_pages
+    from web import (
+        api,
+        documents_pages,
+        orders_pages,
+        pack_pages,
+        sync_pages,
+        waves_api,
+        waves_pages,
+    )
 
-    return [api, orders_pages, pack_pages, sync_pages, waves_api, waves_pages]
+    return [api, documents_pages, orders_pages, pack_pages, sync_pages, waves_api, waves_pages]
 
 
 def _job_providers() -> list[Any]:

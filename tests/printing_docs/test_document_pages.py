@@ -1,0 +1,108 @@
+"""The documents a supervisor downloads, read back as a person reads them: the pick list of a
+planned cart lists its stops in route order; the location sheet carries each location's check
+digits; a badge sheet issues badges that log in (and retires the old ones); the packing slip
+names the order's lines. Roles are checked on every download."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from core.db import unit_of_work
+from floor.fulfilment.models import PickList, PickTask
+from floor.fulfilment.waves.planning import RuleSpec, plan_waves
+from floor.site.layout import Location
+from tests.conftest import login
+from tests.printing_docs.pdfs import page_texts
+from tests.waves.conftest import add_order, supervisor
+
+
+def _text(pdf: bytes) -> str:
+    return "\n".join(page_texts(pdf))
+
+
+def test_pick_list_pdf_lists_the_cart_in_route_order(client, sessions):
+    with unit_of_work(sessions) as s:
+        add_order(s, [("SKU-00200", 2), ("SKU-00150", 1), ("SKU-00100", 3)])
+        result = plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s))
+        [pick_list] = s.scalars(select(PickList).where(PickList.wave_id.in_(result.wave_ids)))
+        stops = s.execute(
+            select(Location.code, PickTask.quantity)
+            .join(Location, Location.id == PickTask.location_id)
+            .where(PickTask.pick_list_id == pick_list.id)
+            .order_by(PickTask.seq)
+        ).all()
+        list_id = pick_list.id
+    assert client.get(f"/documents/pick-lists/{list_id}.pdf").status_code in (302, 401)
+    login(client, username="sam", password="supervisor-demo")
+    page = client.get("/documents").get_data(as_text=True)
+    assert f"/documents/pick-lists/{list_id}.pdf" in page
+    response = client.get(f"/documents/pick-lists/{list_id}.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = _text(response.data)
+    assert f"PL-{list_id:06d}" in text
+    positions = [text.index(code) for code, _ in stops]
+    assert positions == sorted(positions), "stops are not printed in route order"
+    assert client.get("/documents/pick-lists/999999.pdf").status_code == 404
+
+
+def test_location_label_sheet_prints_check_digits(client, sessions):
+    with unit_of_work(sessions) as s:
+        wanted = dict(
+            s.execute(
+                select(Location.code, Location.check_code).where(Location.code.like("A-01-%"))
+            ).all()
+        )
+    assert wanted
+    login(client, username="sam", password="supervisor-demo")
+    response = client.get("/documents/location-labels.pdf?prefix=A-01")
+    assert response.status_code == 200
+    text = _text(response.data)
+    for code, check in wanted.items():
+        assert code in text and check in text
+    bad = client.get("/documents/location-labels.pdf?prefix=%27;DROP")
+    assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "invalid_prefix"
+
+
+def test_badge_sheet_is_admin_only_and_issues_working_badges(client, sessions, app):
+    with unit_of_work(sessions) as s:
+        from core.users import User
+
+        pat = s.scalar(select(User).where(User.username == "pat"))
+        assert pat is not None
+        pat_id = pat.id
+    before = app.test_client()
+    login(before, badge="BADGE-PICKER-1")
+    assert before.get("/handheld").status_code == 200
+    login(client, username="sam", password="supervisor-demo")
+    page = client.get("/documents").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    refused = client.post("/documents/badges.pdf", data={"csrf_token": token, "user_id": pat_id})
+    assert refused.status_code == 403
+    client.post("/logout", data={"csrf_token": token})
+
+    login(client, username="ada", password="admin-demo")
+    page = client.get("/documents").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    assert "Issue and print badges" in page
+    response = client.post("/documents/badges.pdf", data={"csrf_token": token, "user_id": pat_id})
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert "KEEP SAFE" in _text(response.data).upper()
+    # The old badge no longer opens a session.
+    other = app.test_client()
+    login(other, badge="BADGE-PICKER-1")
+    assert other.get("/handheld").status_code != 200
+
+
+def test_packing_slip_names_the_order_lines(client, sessions):
+    with unit_of_work(sessions) as s:
+        order = add_order(s, [("SKU-00120", 2)], external_id="SLIP-1")
+        assert order.id
+    assert client.get("/documents/orders/SLIP-1/packing-slip.pdf").status_code in (302, 401)
+    login(client, username="paco", password="packer-demo")
+    response = client.get("/documents/orders/SLIP-1/packing-slip.pdf")
+    assert response.status_code == 200
+    text = _text(response.data)
+    assert "SLIP-1" in text and "SKU-00120" in text
+    assert client.get("/documents/orders/NOPE/packing-slip.pdf").status_code == 404

@@ -1,0 +1,129 @@
+"""Office documents as PDFs: pick lists per cart, location label sheets, badge sheets and packing
+slips (``printing/documents`` builds them, ``printing/sheets`` reads the rows). Page
+``/documents`` links them; every download checks its role, and a badge sheet (it issues new
+badges) is a CSRF-protected POST by an admin, audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request
+from sqlalchemy import select
+
+from core.users import Role, User
+from floor.fulfilment.models import PickList, Wave
+from floor.fulfilment.states import PickListStatus
+from printing import sheets
+from printing.documents import (
+    DocumentError,
+    PageSize,
+    badge_sheet_pdf,
+    location_labels_pdf,
+    packing_slip_pdf,
+    pick_list_pdf,
+)
+from web.auth import current_actor, roles_required
+from web.context import ctx, uow
+
+bp = Blueprint("documents_pages", __name__)
+
+MAX_PREFIX = 24
+
+
+def _page_size() -> PageSize:
+    return PageSize.letter if request.args.get("size") == "letter" else PageSize.a4
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _site_address() -> str:
+    return str(getattr(ctx().settings, "site_address", sheets.DEFAULT_SITE_ADDRESS))
+
+
+def _refused(exc: DocumentError) -> Any:
+    return {"error": {"code": exc.code.value, "message": str(exc)}}, 422
+
+
+@bp.get("/documents")
+@roles_required(Role.supervisor)
+def index() -> Any:
+    with uow() as s:
+        lists = s.execute(
+            select(PickList.id, Wave.code, PickList.status)
+            .join(Wave, Wave.id == PickList.wave_id)
+            .where(PickList.status != PickListStatus.done)
+            .order_by(PickList.id.desc())
+            .limit(200)
+        ).all()
+        users = s.scalars(select(User).where(User.active.is_(True)).order_by(User.username)).all()
+        return render_template(
+            "documents.html",
+            lists=[(sheets.pick_list_code(i), i, w, st.value) for i, w, st in lists],
+            users=users,
+        )
+
+
+@bp.get("/documents/pick-lists/<int:pick_list_id>.pdf")
+@roles_required(Role.supervisor)
+def pick_list(pick_list_id: int) -> Any:
+    with uow() as s:
+        sheet = sheets.pick_list_sheet(s, pick_list_id)
+    if sheet is None:
+        abort(404)
+    return _pdf(pick_list_pdf(sheet, _page_size()), f"{sheet.pick_list_code}.pdf")
+
+
+@bp.get("/documents/location-labels.pdf")
+@roles_required(Role.supervisor)
+def location_labels() -> Any:
+    prefix = request.args.get("prefix", "").strip().upper()
+    if len(prefix) > MAX_PREFIX or not all(c.isalnum() or c == "-" for c in prefix):
+        return {"error": {"code": "invalid_prefix", "message": "letters, digits and '-' only"}}, 422
+    with uow() as s:
+        labels = sheets.location_labels(s, prefix=prefix)
+    try:
+        data = location_labels_pdf(labels, _page_size())
+    except DocumentError as exc:
+        return _refused(exc)
+    return _pdf(data, f"locations-{prefix or 'all'}.pdf")
+
+
+@bp.post("/documents/badges.pdf")
+@roles_required(Role.admin)
+def badges() -> Any:
+    """Issue new badges to the chosen users and print them (the old cards stop working)."""
+    try:
+        ids = sorted({int(v) for v in request.form.getlist("user_id") if v.isascii()})
+    except ValueError:
+        ids = []
+    if not ids or len(ids) > 500:
+        return {"error": {"code": "no_users", "message": "choose 1 to 500 users"}}, 422
+    actor = current_actor()
+    assert actor is not None
+    with uow() as s:
+        cards = sheets.issue_badges(s, ids, actor)
+        if not cards:
+            return {"error": {"code": "no_users", "message": "no active user chosen"}}, 422
+        site = sheets.site_address_fields(_site_address())["name"]
+        data = badge_sheet_pdf(cards, _page_size(), site_name=site)
+    return _pdf(data, "badges.pdf")
+
+
+@bp.get("/documents/orders/<external_id>/packing-slip.pdf")
+@roles_required(Role.packer, Role.supervisor)
+def packing_slip(external_id: str) -> Any:
+    ship_from = sheets.site_address_fields(_site_address())
+    with uow() as s:
+        slip = sheets.packing_slip(s, external_id[:64], ship_from)
+    if slip is None:
+        abort(404)
+    return _pdf(packing_slip_pdf(slip, _page_size()), f"packing-slip-{slip.order_ref}.pdf")
