@@ -4,8 +4,9 @@ the same run.
 
     python -m bench.bench_scanloop --handhelds 200 --rate 1 --duration 20 --db sqlite
     python -m bench.bench_scanloop --handhelds 10 --flat-out --duration 20
-    python -m bench.bench_scanloop --db postgresql --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test
-    python -m bench.bench_scanloop            # (make bench) the standard rows → docs/benchmarks-scanloop.md
+    python -m bench.bench_scanloop --db postgresql \
+        --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python -m bench.bench_scanloop      # (make bench) standard rows → docs/benchmarks-scanloop.md
 
 How a run goes, touching the server only through its public doors:
 
@@ -633,18 +634,20 @@ def write_doc(rows: list[dict[str, Any]], command: str) -> None:
     today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     DOC.write_text(
         "# Scan loop benchmark\n\n"
-        "Written by `bench/bench_scanloop.py` (how it works: its docstring). Handhelds are real\n"
-        "python-socketio `AsyncClient`s in one asyncio process on the same machine, logged in by\n"
-        "badge, running `task:next` → `scan` against `flask --app app serve` (Werkzeug, threading)\n"
-        "on a fresh database; the bare Flask-SocketIO echo (`bench/serving/echo_app.py`, threading\n"
-        "mode) is measured by the same clients with the same load in the same run.\n\n"
+        "Written by `bench/bench_scanloop.py` (how it works: its docstring). Handhelds are\n"
+        "real python-socketio `AsyncClient`s in one asyncio process on the same machine, logged\n"
+        "in by badge, running `task:next` → `scan` against `flask --app app serve` (Werkzeug,\n"
+        "threading) on a fresh database; the bare Flask-SocketIO echo\n"
+        "(`bench/serving/echo_app.py`, threading mode) is measured by the same clients with the\n"
+        "same load in the same run.\n\n"
         f"- Date: {today}\n- Command: `{command}`\n- Machine: {machine()}\n\n"
         f"{TABLE_HEAD}\n" + "\n".join(markdown_row(r) for r in rows) + "\n\n"
-        "- *scans/s*: acknowledged `ok` scans sent in the window ÷ window; paced rows say how many\n"
-        "  were asked for.\n"
+        "- *scans/s*: acknowledged `ok` scans sent in the window ÷ window; paced rows say how\n"
+        "  many were asked for.\n"
         "- *SQL per scan*: every statement the server process ran in the window (the scans, the\n"
         "  `task:next` calls between pick lists, the scheduler's jobs) ÷ scans, counted by\n"
-        "  `bench/_sqlcount.py` (a SQLAlchemy `before_cursor_execute` listener; `executemany` = 1).\n"
+        "  `bench/_sqlcount.py` (a SQLAlchemy `before_cursor_execute` listener;\n"
+        "  an `executemany` counts once).\n"
         "- *server CPU*: the server process's user+system CPU over the window, % of one core.\n\n"
         "Raw results (JSON):\n\n```json\n" + json.dumps(rows, indent=1) + "\n```\n"
     )
