@@ -491,6 +491,7 @@ async def drive(
     clock["to"] = clock["from"] + duration_s
     ready.set()
     await asyncio.sleep(max(0.0, clock["from"] - loop.time()))
+    load_1m = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     sql0, cpu0, wall0 = server.sql_count(), cpu_s(server.proc.pid), time.perf_counter()
     await asyncio.sleep(max(0.0, clock["to"] - loop.time()))
     sql1, cpu1, wall1 = server.sql_count(), cpu_s(server.proc.pid), time.perf_counter()
@@ -513,6 +514,7 @@ async def drive(
         "out_of_work": tally.out_of_work,
         "sql_per_scan": ((sql1 - sql0) / good) if good and server.count_file else None,
         "server_cpu_pct": 100 * (cpu1 - cpu0) / (wall1 - wall0),
+        "load_1m": load_1m,
     }
 
 
@@ -609,7 +611,7 @@ def markdown_row(row: dict[str, Any]) -> str:
     return (
         f"| {load_label(row)} | {row['db']} | {f['scans_per_s']:.1f}{asked} | "
         f"{f['p50_ms']:,.0f} / {f['p95_ms']:,.0f} / {f['p99_ms']:,.0f} ms | "
-        f"{errors_text(f)} | {sql} | {f['server_cpu_pct']:.0f} % | "
+        f"{errors_text(f)} | {sql} | {f['server_cpu_pct']:.0f} % | {f['load_1m']:.1f} | "
         f"{e['scans_per_s']:,.0f}; {e['p50_ms']:.1f} / {e['p95_ms']:.1f} / {e['p99_ms']:.1f} ms"
         f" | {errors_text(e)} |"
     )
@@ -617,8 +619,8 @@ def markdown_row(row: dict[str, Any]) -> str:
 
 TABLE_HEAD = (
     "| load | db | scans/s | scan → ack p50 / p95 / p99 | errors | SQL per scan | server CPU |"
-    " bare echo, same clients: round trips/s; p50 / p95 / p99 | echo errors |\n"
-    "|---|---|---|---|---|---|---|---|---|"
+    " load avg | bare echo, same clients: round trips/s; p50 / p95 / p99 | echo errors |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -648,7 +650,9 @@ def write_doc(rows: list[dict[str, Any]], command: str) -> None:
         "  `task:next` calls between pick lists, the scheduler's jobs) ÷ scans, counted by\n"
         "  `bench/_sqlcount.py` (a SQLAlchemy `before_cursor_execute` listener;\n"
         "  an `executemany` counts once).\n"
-        "- *server CPU*: the server process's user+system CPU over the window, % of one core.\n\n"
+        "- *server CPU*: the server process's user+system CPU over the window, % of one core.\n"
+        "- *load avg*: the machine's 1-minute load average as the window began (the machine\n"
+        "  has 2 cores and may be shared with other work: a load above ~2.5 means contention).\n\n"
         "Raw results (JSON):\n\n```json\n" + json.dumps(rows, indent=1) + "\n```\n"
     )
     print(f"written {DOC.relative_to(ROOT)}")
