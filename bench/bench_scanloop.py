@@ -108,9 +108,18 @@ def wait_http(url: str, timeout_s: float = 60.0) -> None:
 
 
 def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of a process and its children (a gunicorn worker)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(stat[1]) == pid:
+            total += int(stat[11]) + int(stat[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -161,13 +170,29 @@ def flask_cli(db_url: str, *args: str) -> str:
     return out.stdout
 
 
-def start_floor_server(db_url: str, workdir: Path) -> Server:
+SERVE_MODES = ("flask", "gthread", "gevent")
+
+
+def serve_argv(mode: str, port: int) -> list[str]:
+    """How the server is started: ``flask serve`` (Werkzeug, threading: what ``make run`` runs)
+    or the app factory under one gunicorn worker (docs/serving-notes.md)."""
+    if mode == "flask":
+        return ["--app", "app", "serve", "--port", str(port)]
+    gunicorn = ["gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+    if mode == "gthread":
+        return [*gunicorn, "-k", "gthread", "--threads", "400", "app:create_app()"]
+    return [*gunicorn, "-k", "gevent", "--worker-connections", "4000", "app:create_app()"]
+
+
+def start_floor_server(db_url: str, workdir: Path, mode: str = "flask") -> Server:
     port = free_port()
     count_file = workdir / "sql_count"
     env = flask_env(db_url) | {"BENCH_SQL_COUNT_FILE": str(count_file)}
+    if mode != "flask":
+        env["FLOOR_RUN_SCHEDULER"] = "1"  # what `serve` turns on; gunicorn runs the factory
     log = (workdir / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench._sqlcount", "--app", "app", "serve", "--port", str(port)],
+        [sys.executable, "-m", "bench._sqlcount", *serve_argv(mode, port)],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -530,7 +555,13 @@ def orders_needed(handhelds: int, rate: float | None, seconds: float) -> int:
 
 
 def run_row(
-    db: str, pg_url: str, handhelds: int, rate: float | None, duration_s: float, warmup_s: float
+    db: str,
+    pg_url: str,
+    handhelds: int,
+    rate: float | None,
+    duration_s: float,
+    warmup_s: float,
+    serve: str = "flask",
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="scanloop-"))
     database = sqlite_database(workdir) if db == "sqlite" else postgresql_database(pg_url)
@@ -540,7 +571,7 @@ def run_row(
         flask_cli(database.url, "db-upgrade")
         flask_cli(database.url, "demo")
         add_pickers(database.url, handhelds)
-        server = start_floor_server(database.url, workdir)
+        server = start_floor_server(database.url, workdir, serve)
         n_orders = orders_needed(handhelds, rate, duration_s + warmup_s + 2)
         statuses = asyncio.run(post_orders(server.base, n_orders))
         planned = asyncio.run(plan_waves(server.base))
@@ -563,6 +594,7 @@ def run_row(
         shutil.rmtree(workdir, ignore_errors=True)
     return {
         "db": db,
+        "serve": serve,
         "handhelds": handhelds,
         "rate": rate,
         "duration_s": duration_s,
@@ -609,7 +641,8 @@ def markdown_row(row: dict[str, Any]) -> str:
     asked = f" of {f['asked_per_s']:g} asked" if f["asked_per_s"] else ""
     sql = f"{f['sql_per_scan']:.1f}" if f["sql_per_scan"] is not None else "—"
     return (
-        f"| {load_label(row)} | {row['db']} | {f['scans_per_s']:.1f}{asked} | "
+        f"| {load_label(row)} | {row['db']}{'' if row['serve'] == 'flask' else ', ' + row['serve']}"
+        f" | {f['scans_per_s']:.1f}{asked} | "
         f"{f['p50_ms']:,.0f} / {f['p95_ms']:,.0f} / {f['p99_ms']:,.0f} ms | "
         f"{errors_text(f)} | {sql} | {f['server_cpu_pct']:.0f} % | {f['load_1m']:.1f} | "
         f"{e['scans_per_s']:,.0f}; {e['p50_ms']:.1f} / {e['p95_ms']:.1f} / {e['p99_ms']:.1f} ms"
@@ -671,6 +704,12 @@ def main() -> None:
         default=os.environ.get("TEST_DATABASE_URL", ""),
         help="PostgreSQL server to create a scratch database on (default: TEST_DATABASE_URL)",
     )
+    parser.add_argument(
+        "--serve",
+        choices=SERVE_MODES,
+        default="flask",
+        help="flask serve (Werkzeug threading) or the app under one gunicorn gthread/gevent worker",
+    )
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks-scanloop.md")
     args = parser.parse_args()
     if args.db == "postgresql" and not args.pg_url:
@@ -686,7 +725,7 @@ def main() -> None:
     rows = []
     print(TABLE_HEAD, flush=True)
     for handhelds, rate in plan:
-        row = run_row(args.db, args.pg_url, handhelds, rate, args.duration, args.warmup)
+        row = run_row(args.db, args.pg_url, handhelds, rate, args.duration, args.warmup, args.serve)
         rows.append(row)
         print(markdown_row(row), flush=True)
     if write:
