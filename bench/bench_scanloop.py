@@ -391,6 +391,7 @@ class Tally:
     next_calls: int = 0
     out_of_work: int = 0
     connect_failures: int = 0
+    acked_in_window: int = 0  # good scans whose ack arrived in the window (SQL per scan)
 
 
 def scan_code(task: dict[str, Any]) -> str:
@@ -475,6 +476,8 @@ async def handheld(
                 tally.latencies_s.append(took)
                 if kind:
                     tally.errors[kind] += 1
+            if not kind and window_from <= loop.time() < window_to:
+                tally.acked_in_window += 1
             if kind:
                 task = None  # ask again: the server knows what this handheld should do
                 continue
@@ -537,7 +540,11 @@ async def drive(
         "connect_failures": tally.connect_failures,
         "next_calls": tally.next_calls,
         "out_of_work": tally.out_of_work,
-        "sql_per_scan": ((sql1 - sql0) / good) if good and server.count_file else None,
+        "sql_per_scan": (
+            (sql1 - sql0) / tally.acked_in_window
+            if tally.acked_in_window and server.count_file
+            else None
+        ),
         "server_cpu_pct": 100 * (cpu1 - cpu0) / (wall1 - wall0),
         "load_1m": load_1m,
     }
@@ -680,7 +687,8 @@ def write_doc(rows: list[dict[str, Any]], command: str) -> None:
         "- *scans/s*: acknowledged `ok` scans sent in the window ÷ window; paced rows say how\n"
         "  many were asked for.\n"
         "- *SQL per scan*: every statement the server process ran in the window (the scans, the\n"
-        "  `task:next` calls between pick lists, the scheduler's jobs) ÷ scans, counted by\n"
+        "  `task:next` calls between pick lists, the scheduler's jobs) ÷ good scans whose ack\n"
+        "  arrived in the window (the server's work in the window), counted by\n"
         "  `bench/_sqlcount.py` (a SQLAlchemy `before_cursor_execute` listener;\n"
         "  an `executemany` counts once).\n"
         "- *server CPU*: the server process's user+system CPU over the window, % of one core.\n"
