@@ -1,0 +1,744 @@
+"""Benchmark: the scan loop at floor scale — P handhelds as real Socket.IO clients against a real
+server process and database, next to a bare Flask-SocketIO echo measured by the same clients in
+the same run.
+
+    python -m bench.bench_scanloop --handhelds 200 --rate 1 --duration 20 --db sqlite
+    python -m bench.bench_scanloop --handhelds 10 --flat-out --duration 20
+    python -m bench.bench_scanloop --db postgresql \
+        --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python -m bench.bench_scanloop      # (make bench) standard rows → docs/benchmarks-scanloop.md
+
+How a run goes, touching the server only through its public doors:
+
+1. **A fresh database.** SQLite: a file in a temporary directory. PostgreSQL: a new database
+   ``scanloop_<pid>`` created next to the one in ``--pg-url`` (never the shared one) and
+   dropped at the end.
+2. **The warehouse.** ``flask --app app db-upgrade`` and ``flask --app app demo`` (the CLI).
+   P picker users with badges ``BENCH-BADGE-<n>`` are added by one SQL text ``INSERT … SELECT``
+   that copies the demo picker's row (``flask create-user`` costs about a second of start-up
+   per user; 200 of them would take minutes). Nothing imports the app's Python modules.
+3. **The server.** ``flask --app app serve`` in a subprocess (Werkzeug, threading mode: what
+   ``make run`` starts), wrapped by ``bench/_sqlcount.py`` so every SQL statement is counted.
+4. **Work.** Orders go in through ``POST /api/v1/orders/batch`` with the demo OMS key; the
+   supervisor logs in (password + CSRF) and plans and releases waves through ``POST /waves``
+   with small carts (``totes_per_cart`` 2) so there are many more pick lists than handhelds.
+5. **Handhelds.** Each logs in by badge (``POST /login``), connects to ``/floor`` with the
+   session cookie (WebSocket transport), asks ``task:next`` and scans the task's GTIN (or SKU
+   code) until the task is done, then takes ``next_task`` from the ack (or asks again). Paced:
+   one scan every 1/R s per handheld, random phase, never a catch-up burst (a picker who waited
+   for a beep does not scan twice at once). Flat out: the next scan as soon as the ack arrives.
+6. **Measure.** After a warm-up, scans *sent* in the window of ``--duration`` seconds: scans/s,
+   scan → ack latency p50/p95/p99/max, errors (time-outs, ``ok: false``, results other than
+   ``ok``), ``task:next`` calls, SQL statements per scan (every statement the server ran in the
+   window, ``task:next`` and background jobs included, over the scans) and the server's CPU.
+7. **Baseline.** The same clients, the same P and pacing, against ``bench/serving/echo_app.py``
+   (a bare Flask-SocketIO app in threading mode, in its own process) in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import math
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks-scanloop.md"
+NAMESPACE = "/floor"
+DEMO_API_KEY = "demo-oms-key-change-me"  # the demo's OMS key (docs/api.md), accepted when unset
+SUPERVISOR = ("sam", "supervisor-demo")  # the demo supervisor
+DEMO_PICKER = "pat"  # the demo picker whose row the bench pickers copy
+SKUS = 300  # the demo warehouse's SKU-00001 … SKU-00300
+UNITS_PER_ORDER = 6  # 3 lines × 1-3 units: what make_orders averages
+CSRF_RE = re.compile(r'name="csrf[-_]token"\s+(?:value|content)="([^"]+)"')
+STANDARD_ROWS = (  # (handhelds, rate per handheld or None = flat out)
+    (1, None),
+    (10, None),
+    (100, 1.0),
+    (200, 1.0),
+)
+
+
+# --------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout_s: float = 60.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout_s} s")
+        time.sleep(0.2)
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds so far of a process and its children (a gunicorn worker)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(stat[1]) == pid:
+            total += int(stat[11]) + int(stat[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    """A server subprocess and how to reach it."""
+
+    proc: subprocess.Popen[bytes]
+    base: str
+    count_file: Path | None = None
+
+    def sql_count(self) -> int:
+        if self.count_file is None:
+            return 0
+        time.sleep(0.25)  # the counter file is rewritten every 0.1 s
+        return int(self.count_file.read_text() or 0)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def flask_env(db_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOOR_")}
+    env.update(
+        FLOOR_DATABASE_URL=db_url,
+        FLOOR_SECRET_KEY="bench-scanloop",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def flask_cli(db_url: str, *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", *args],
+        cwd=ROOT,
+        env=flask_env(db_url),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"flask {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+SERVE_MODES = ("flask", "gthread", "gevent")
+
+
+def serve_argv(mode: str, port: int) -> list[str]:
+    """How the server is started: ``flask serve`` (Werkzeug, threading: what ``make run`` runs)
+    or the app factory under one gunicorn worker (docs/serving-notes.md)."""
+    if mode == "flask":
+        return ["--app", "app", "serve", "--port", str(port)]
+    gunicorn = ["gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+    if mode == "gthread":
+        return [*gunicorn, "-k", "gthread", "--threads", "400", "app:create_app()"]
+    return [*gunicorn, "-k", "gevent", "--worker-connections", "4000", "app:create_app()"]
+
+
+def start_floor_server(db_url: str, workdir: Path, mode: str = "flask") -> Server:
+    port = free_port()
+    count_file = workdir / "sql_count"
+    env = flask_env(db_url) | {"BENCH_SQL_COUNT_FILE": str(count_file)}
+    if mode != "flask":
+        env["FLOOR_RUN_SCHEDULER"] = "1"  # what `serve` turns on; gunicorn runs the factory
+    log = (workdir / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench._sqlcount", *serve_argv(mode, port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server = Server(proc, f"http://127.0.0.1:{port}", count_file)
+    try:
+        wait_http(server.base + "/healthz")
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
+
+
+def start_echo_server(workdir: Path) -> Server:
+    port = free_port()
+    log = (workdir / "echo.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.serving.echo_app", "--port", str(port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server = Server(proc, f"http://127.0.0.1:{port}")
+    wait_http(server.base + "/healthz")
+    return server
+
+
+# --------------------------------------------------------------------------
+# Databases and setup (public doors: CLI, HTTP; SQL text only for the users)
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Database:
+    url: str
+    drop: Any = None  # callable that removes it
+
+    def close(self) -> None:
+        if self.drop is not None:
+            self.drop()
+
+
+def sqlite_database(workdir: Path) -> Database:
+    return Database(f"sqlite:///{workdir / 'floor.db'}")
+
+
+def postgresql_database(pg_url: str) -> Database:
+    """A new database beside the one in ``pg_url`` (the shared one is never touched)."""
+    base = make_url(pg_url)
+    name = f"scanloop_{os.getpid()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return Database(base.set(database=name).render_as_string(hide_password=False), drop)
+
+
+def badge(n: int) -> str:
+    return f"BENCH-BADGE-{n:04d}"
+
+
+def add_pickers(db_url: str, count: int) -> None:
+    """P picker users, each a copy of the demo picker's row with its own name and badge hash."""
+    import hashlib
+
+    engine = create_engine(db_url)
+    rows = [
+        {"u": f"bench{n:04d}", "h": hashlib.sha256(badge(n).encode()).hexdigest()}
+        for n in range(count)
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (username, display_name, role, password_hash, badge_hash,"
+                " active, created_at) SELECT :u, :u, role, NULL, :h, active, created_at"
+                " FROM users WHERE username = :demo"
+            ),
+            [r | {"demo": DEMO_PICKER} for r in rows],
+        )
+    engine.dispose()
+
+
+def make_orders(n: int, seed: int = 12) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    ship_by = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).replace(microsecond=0)
+    orders = []
+    for i in range(n):
+        skus = rng.sample(range(1, SKUS + 1), 3)
+        orders.append(
+            {
+                "external_id": f"SCAN-{i:06d}",
+                "channel": "web",
+                "priority": "standard",
+                "ship_by": ship_by.isoformat(),
+                "carrier": "ups",
+                "service": "",
+                "ship_to": {
+                    "name": f"Customer {i}",
+                    "company": "",
+                    "address1": "1 Main Street",
+                    "address2": "",
+                    "city": "Springfield",
+                    "region": "IL",
+                    "postal_code": "62701",
+                    "country": "US",
+                    "phone": "+1 555 0100",
+                    "email": f"c{i}@example.com",
+                },
+                "lines": [
+                    {"line_id": str(k + 1), "sku": f"SKU-{s:05d}", "quantity": rng.randint(1, 3)}
+                    for k, s in enumerate(skus)
+                ],
+                "notes": "",
+            }
+        )
+    return orders
+
+
+async def csrf_token(http: aiohttp.ClientSession, url: str) -> str:
+    async with http.get(url) as r:
+        page = await r.text()
+    found = CSRF_RE.search(page)
+    if found is None:
+        raise RuntimeError(f"no CSRF token on {url}")
+    return found.group(1)
+
+
+async def post_orders(base: str, n: int) -> Counter[str]:
+    statuses: Counter[str] = Counter()
+    headers = {"Authorization": f"Bearer {DEMO_API_KEY}"}
+    orders = make_orders(n)
+    async with aiohttp.ClientSession(headers=headers) as http:
+        for i in range(0, n, 1000):
+            async with http.post(
+                base + "/api/v1/orders/batch", json={"orders": orders[i : i + 1000]}
+            ) as r:
+                r.raise_for_status()
+                for res in (await r.json())["results"]:
+                    statuses[str(res["status"])] += 1
+    return statuses
+
+
+async def plan_waves(base: str) -> dict[str, int]:
+    """Log in as the demo supervisor, plan every waiting order into waves and release them."""
+    # unsafe=True: aiohttp keeps no cookies for IP-address hosts (127.0.0.1) otherwise
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await csrf_token(http, base + "/login")
+        form = {"csrf_token": token, "username": SUPERVISOR[0], "password": SUPERVISOR[1]}
+        async with http.post(base + "/login", data=form, allow_redirects=False) as r:
+            if r.status != 302:
+                raise RuntimeError(f"supervisor login answered {r.status}")
+        token = await csrf_token(http, base + "/dashboard")
+        rule = {"split_by_zone": False, "totes_per_cart": 2, "group_by_cutoff": False}
+        async with http.post(
+            base + "/waves",
+            json={"rule": rule, "release": True},
+            headers={"X-CSRFToken": token},
+        ) as r:
+            body = await r.json()
+            if r.status not in (200, 201):
+                raise RuntimeError(f"POST /waves answered {r.status}: {body}")
+    waves = body["waves"]
+    return {"waves": len(waves), "pick_lists": sum(w["pick_lists"] for w in waves)}
+
+
+async def badge_cookie(base: str, n: int) -> str:
+    """Log in by badge; the session cookie the handheld's socket connects with."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        token = await csrf_token(http, base + "/login")
+        form = {"csrf_token": token, "badge": badge(n)}
+        async with http.post(base + "/login", data=form, allow_redirects=False) as r:
+            if r.status != 302:
+                raise RuntimeError(f"badge login answered {r.status}")
+        return "; ".join(f"{c.key}={c.value}" for c in jar)
+
+
+# --------------------------------------------------------------------------
+# The handhelds
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What the handhelds saw; latencies only for scans sent inside the window."""
+
+    latencies_s: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    next_calls: int = 0
+    out_of_work: int = 0
+    connect_failures: int = 0
+    acked_in_window: int = 0  # good scans whose ack arrived in the window (SQL per scan)
+
+
+def scan_code(task: dict[str, Any]) -> str:
+    gtins = task["sku"].get("gtins") or []
+    return gtins[0] if gtins else task["sku"]["code"]
+
+
+def still_open(task: dict[str, Any] | None) -> bool:
+    return (
+        task is not None
+        and task.get("status") in ("pending", "assigned")
+        and task["picked_qty"] < task["quantity"]
+    )
+
+
+async def handheld(
+    n: int,
+    base: str,
+    cookie: str,
+    clock: dict[str, float],
+    interval_s: float | None,
+    tally: Tally,
+    ready: asyncio.Event,
+    connected: list[int],
+) -> None:
+    sio = socketio.AsyncClient(reconnection=False)
+    try:
+        await sio.connect(
+            base,
+            namespaces=[NAMESPACE],
+            headers={"Cookie": cookie} if cookie else {},
+            transports=["websocket"],
+            wait_timeout=60,
+        )
+    except Exception:  # noqa: BLE001 - counted, the others go on
+        tally.connect_failures += 1
+        connected.append(n)
+        return
+    connected.append(n)
+    await ready.wait()
+    loop = asyncio.get_running_loop()
+    start, window_from, window_to = clock["start"], clock["from"], clock["to"]
+    next_send = start + (random.random() * interval_s if interval_s else 0.0)
+    task: dict[str, Any] | None = None
+    seq = 0
+    try:
+        while loop.time() < window_to:
+            if interval_s:
+                await asyncio.sleep(max(0.0, next_send - loop.time()))
+                next_send = max(next_send + interval_s, loop.time())
+            if task is None:
+                ack = await sio.call("task:next", {}, namespace=NAMESPACE, timeout=60)
+                tally.next_calls += 1
+                task = ack.get("task") if isinstance(ack, dict) else None
+                if task is None:
+                    tally.out_of_work += 1
+                    await asyncio.sleep(0.5)
+                    continue
+            seq += 1
+            payload = {
+                "client_scan_id": f"b{n}-{seq}-{os.getpid()}",
+                "task_id": task["id"],
+                "code": scan_code(task),
+                "scanned_at": int(time.time() * 1000),
+            }
+            sent = loop.time()
+            try:
+                ack = await sio.call("scan", payload, namespace=NAMESPACE, timeout=60)
+            except socketio.exceptions.TimeoutError:
+                ack, kind = None, "timeout"
+            took = loop.time() - sent
+            counted = window_from <= sent < window_to
+            if not isinstance(ack, dict):
+                kind = "timeout" if ack is None else "bad_ack"
+            elif not ack.get("ok"):
+                kind = f"refused:{(ack.get('error') or {}).get('code')}"
+            elif ack.get("result") != "ok":
+                kind = f"result:{ack.get('result')}"
+            else:
+                kind = ""
+            if counted:
+                tally.latencies_s.append(took)
+                if kind:
+                    tally.errors[kind] += 1
+            if not kind and window_from <= loop.time() < window_to:
+                tally.acked_in_window += 1
+            if kind:
+                task = None  # ask again: the server knows what this handheld should do
+                continue
+            task = ack["task"] if still_open(ack.get("task")) else ack.get("next_task")
+    finally:
+        await sio.disconnect()
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list (NaN when empty)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+async def drive(
+    base: str,
+    cookies: list[str],
+    rate: float | None,
+    warmup_s: float,
+    duration_s: float,
+    server: Server,
+) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    tally = Tally()
+    ready = asyncio.Event()
+    connected: list[int] = []
+    clock: dict[str, float] = {}
+    interval = 1.0 / rate if rate else None
+    tasks = [
+        asyncio.create_task(handheld(n, base, c, clock, interval, tally, ready, connected))
+        for n, c in enumerate(cookies)
+    ]
+    while len(connected) < len(cookies):
+        await asyncio.sleep(0.05)
+    now = loop.time()
+    clock.update(start=now + 0.2, **{"from": now + 0.2 + warmup_s})
+    clock["to"] = clock["from"] + duration_s
+    ready.set()
+    await asyncio.sleep(max(0.0, clock["from"] - loop.time()))
+    load_1m = os.getloadavg()[0]  # the machine may be shared: say how busy it was
+    sql0, cpu0, wall0 = server.sql_count(), cpu_s(server.proc.pid), time.perf_counter()
+    await asyncio.sleep(max(0.0, clock["to"] - loop.time()))
+    sql1, cpu1, wall1 = server.sql_count(), cpu_s(server.proc.pid), time.perf_counter()
+    await asyncio.gather(*tasks)
+    lat = sorted(tally.latencies_s)
+    scans = len(lat)
+    good = scans - sum(tally.errors.values())
+    return {
+        "handhelds": len(cookies) - tally.connect_failures,
+        "scans": scans,
+        "scans_per_s": good / duration_s,
+        "asked_per_s": (len(cookies) * rate) if rate else None,
+        "p50_ms": percentile(lat, 50) * 1000,
+        "p95_ms": percentile(lat, 95) * 1000,
+        "p99_ms": percentile(lat, 99) * 1000,
+        "max_ms": (lat[-1] * 1000) if lat else math.nan,
+        "errors": dict(tally.errors),
+        "connect_failures": tally.connect_failures,
+        "next_calls": tally.next_calls,
+        "out_of_work": tally.out_of_work,
+        "sql_per_scan": (
+            (sql1 - sql0) / tally.acked_in_window
+            if tally.acked_in_window and server.count_file
+            else None
+        ),
+        "server_cpu_pct": 100 * (cpu1 - cpu0) / (wall1 - wall0),
+        "load_1m": load_1m,
+    }
+
+
+# --------------------------------------------------------------------------
+# One row: the floor server and the echo, same clients, same run
+# --------------------------------------------------------------------------
+
+
+def orders_needed(handhelds: int, rate: float | None, seconds: float) -> int:
+    """Enough orders that no handheld runs out of work (flat out assumed ≤ 150 scans/s)."""
+    scans = handhelds * rate * seconds if rate else 150 * seconds
+    return int(1.5 * scans / UNITS_PER_ORDER) + 2 * handhelds + 20
+
+
+def run_row(
+    db: str,
+    pg_url: str,
+    handhelds: int,
+    rate: float | None,
+    duration_s: float,
+    warmup_s: float,
+    serve: str = "flask",
+) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="scanloop-"))
+    database = sqlite_database(workdir) if db == "sqlite" else postgresql_database(pg_url)
+    server = echo = None
+    try:
+        t0 = time.perf_counter()
+        flask_cli(database.url, "db-upgrade")
+        flask_cli(database.url, "demo")
+        add_pickers(database.url, handhelds)
+        server = start_floor_server(database.url, workdir, serve)
+        n_orders = orders_needed(handhelds, rate, duration_s + warmup_s + 2)
+        statuses = asyncio.run(post_orders(server.base, n_orders))
+        planned = asyncio.run(plan_waves(server.base))
+        cookies = asyncio.run(_all_cookies(server.base, handhelds))
+        setup_s = time.perf_counter() - t0
+        print(
+            f"  setup {setup_s:.0f} s: {n_orders} orders {dict(statuses)}, "
+            f"{planned['waves']} wave(s), {planned['pick_lists']} pick lists",
+            flush=True,
+        )
+        floor = asyncio.run(drive(server.base, cookies, rate, warmup_s, duration_s, server))
+        server.stop()
+        echo = start_echo_server(workdir)
+        bare = asyncio.run(drive(echo.base, [""] * handhelds, rate, warmup_s, duration_s, echo))
+    finally:
+        for s in (server, echo):
+            if s is not None:
+                s.stop()
+        database.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "db": db,
+        "serve": serve,
+        "handhelds": handhelds,
+        "rate": rate,
+        "duration_s": duration_s,
+        "orders": n_orders,
+        "pick_lists": planned["pick_lists"],
+        "floor": floor,
+        "echo": bare,
+    }
+
+
+async def _all_cookies(base: str, handhelds: int) -> list[str]:
+    gate = asyncio.Semaphore(16)
+
+    async def one(n: int) -> str:
+        async with gate:
+            return await badge_cookie(base, n)
+
+    return list(await asyncio.gather(*(one(n) for n in range(handhelds))))
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+
+
+def load_label(row: dict[str, Any]) -> str:
+    who = f"{row['handhelds']} handheld{'s' if row['handhelds'] != 1 else ''}"
+    if row["rate"] is None:
+        return f"{who}, flat out"
+    return f"{who}, {row['rate']:g} scan/s each"
+
+
+def errors_text(r: dict[str, Any]) -> str:
+    parts = [f"{k} {v}" for k, v in sorted(r["errors"].items())]
+    if r["connect_failures"]:
+        parts.append(f"connect failed {r['connect_failures']}")
+    if r["out_of_work"]:
+        parts.append(f"out of work {r['out_of_work']}")
+    return ", ".join(parts) or "0"
+
+
+def markdown_row(row: dict[str, Any]) -> str:
+    f, e = row["floor"], row["echo"]
+    asked = f" of {f['asked_per_s']:g} asked" if f["asked_per_s"] else ""
+    sql = f"{f['sql_per_scan']:.1f}" if f["sql_per_scan"] is not None else "—"
+    return (
+        f"| {load_label(row)} | {row['db']}{'' if row['serve'] == 'flask' else ', ' + row['serve']}"
+        f" | {f['scans_per_s']:.1f}{asked} | "
+        f"{f['p50_ms']:,.0f} / {f['p95_ms']:,.0f} / {f['p99_ms']:,.0f} ms | "
+        f"{errors_text(f)} | {sql} | {f['server_cpu_pct']:.0f} % | {f['load_1m']:.1f} | "
+        f"{e['scans_per_s']:,.0f}; {e['p50_ms']:.1f} / {e['p95_ms']:.1f} / {e['p99_ms']:.1f} ms"
+        f" | {errors_text(e)} |"
+    )
+
+
+TABLE_HEAD = (
+    "| load | db | scans/s | scan → ack p50 / p95 / p99 | errors | SQL per scan | server CPU |"
+    " load avg | bare echo, same clients: round trips/s; p50 / p95 / p99 | echo errors |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def machine() -> str:
+    mem = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout
+    return (
+        f"{platform.platform()}, Python {platform.python_version()}, `nproc` = {os.cpu_count()}\n\n"
+        f"```\n$ free -h\n{mem.rstrip()}\n```"
+    )
+
+
+def write_doc(rows: list[dict[str, Any]], command: str) -> None:
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    DOC.write_text(
+        "# Scan loop benchmark\n\n"
+        "Written by `bench/bench_scanloop.py` (how it works: its docstring). Handhelds are\n"
+        "real python-socketio `AsyncClient`s in one asyncio process on the same machine, logged\n"
+        "in by badge, running `task:next` → `scan` against `flask --app app serve` (Werkzeug,\n"
+        "threading) on a fresh database; the bare Flask-SocketIO echo\n"
+        "(`bench/serving/echo_app.py`, threading mode) is measured by the same clients with the\n"
+        "same load in the same run.\n\n"
+        f"- Date: {today}\n- Command: `{command}`\n- Machine: {machine()}\n\n"
+        f"{TABLE_HEAD}\n" + "\n".join(markdown_row(r) for r in rows) + "\n\n"
+        "- *scans/s*: acknowledged `ok` scans sent in the window ÷ window; paced rows say how\n"
+        "  many were asked for.\n"
+        "- *SQL per scan*: every statement the server process ran in the window (the scans, the\n"
+        "  `task:next` calls between pick lists, the scheduler's jobs) ÷ good scans whose ack\n"
+        "  arrived in the window (the server's work in the window), counted by\n"
+        "  `bench/_sqlcount.py` (a SQLAlchemy `before_cursor_execute` listener;\n"
+        "  an `executemany` counts once).\n"
+        "- *server CPU*: the server process's user+system CPU over the window, % of one core.\n"
+        "- *load avg*: the machine's 1-minute load average as the window began (the machine\n"
+        "  has 2 cores and may be shared with other work: a load above ~2.5 means contention).\n\n"
+        "Raw results (JSON):\n\n```json\n" + json.dumps(rows, indent=1) + "\n```\n"
+    )
+    print(f"written {DOC.relative_to(ROOT)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--handhelds", type=int, default=None)
+    parser.add_argument("--rate", type=float, default=1.0, help="scans/s per handheld when paced")
+    parser.add_argument("--flat-out", action="store_true", help="no pacing: next scan on ack")
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("TEST_DATABASE_URL", ""),
+        help="PostgreSQL server to create a scratch database on (default: TEST_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--serve",
+        choices=SERVE_MODES,
+        default="flask",
+        help="flask serve (Werkzeug threading) or the app under one gunicorn gthread/gevent worker",
+    )
+    parser.add_argument("--write", action="store_true", help="write docs/benchmarks-scanloop.md")
+    args = parser.parse_args()
+    if args.db == "postgresql" and not args.pg_url:
+        parser.error("--db postgresql needs --pg-url (or TEST_DATABASE_URL)")
+    if args.rate <= 0:
+        parser.error("--rate must be > 0")
+    if args.handhelds is None:  # make bench: the standard rows, written to the doc
+        plan = [(p, r) for p, r in STANDARD_ROWS]
+        write = True
+    else:
+        plan = [(args.handhelds, None if args.flat_out else args.rate)]
+        write = args.write
+    rows = []
+    print(TABLE_HEAD, flush=True)
+    for handhelds, rate in plan:
+        row = run_row(args.db, args.pg_url, handhelds, rate, args.duration, args.warmup, args.serve)
+        rows.append(row)
+        print(markdown_row(row), flush=True)
+    if write:
+        write_doc(rows, "python -m bench.bench_scanloop " + " ".join(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
