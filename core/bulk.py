@@ -124,12 +124,23 @@ def insert_rows(
 
 
 def update_rows(
-    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], key: str = "id"
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    key: str = "id",
+    *,
+    status_checked: bool = False,
 ) -> None:
-    """UPDATE one row of ``table`` per mapping (all with the same keys), found by ``key``."""
+    """UPDATE one row of ``table`` per mapping (all with the same keys), found by ``key``.
+
+    A ``status`` column is refused unless ``status_checked``: status changes go through the
+    entity's state machine (``core.statemachine``), which checks every move and then calls
+    this."""
     if not rows:
         return
     columns = [c for c in rows[0] if c != key]
+    if "status" in columns and not status_checked:
+        raise ValueError("status changes go through core.statemachine (StateMachine.move_rows)")
     dialect = session.get_bind().dialect
     procs = _processors(table, [key, *columns], dialect)
     quote = dialect.identifier_preparer.quote

@@ -231,7 +231,7 @@ def import_csv(session: Session, text: str, actor: Actor) -> ImportResult:
                 continue
             res = next(intake)
             result.orders.append(
-                ImportedOrder(res.external_id or ext, group.rows, res.outcome, res.status)
+                ImportedOrder(res.external_id or ext, group.rows, res.outcome, res.order_status)
             )
             result.errors.extend(_row_error(group, e.code, e.field, e.message) for e in res.errors)
             if res.outcome == "conflict":

@@ -33,9 +33,9 @@ from floor.site.reservation import allocate, apply_allocation
 from floor.site.stock import Reservation
 from orders.intake import CanonicalOrder, FieldError, check_world, storable, validate
 from orders.models import Order, OrderLine
-from orders.outbox import lock_feed, record_events
+from orders.outbox import lock_feed
 from orders.states import ORDER_MACHINE, OrderStatus, ShortPolicy
-from orders.transitions import event_payload, transition
+from orders.transitions import receive_many, received_times, transition
 
 MAX_BATCH = 1000
 _CHUNK = 500  # IN-list size for lookups
@@ -80,7 +80,7 @@ class IntakeResult:
     external_id: str | None
     outcome: str  # created | unchanged | conflict | invalid
     order_id: int | None = None
-    status: str | None = None  # the order's status (created / unchanged / conflict)
+    order_status: str | None = None  # the order's status (created / unchanged / conflict)
     errors: list[FieldError] = field(default_factory=list)
     missing: list[dict[str, Any]] = field(default_factory=list)  # when created short
 
@@ -152,7 +152,7 @@ def create_orders(
     if accepted:
         _insert(session, accepted, sku_ids, actor, now)
     for result, first in repeats:
-        result.order_id, result.status = first.order_id, first.status
+        result.order_id, result.order_status = first.order_id, first.order_status
     return results
 
 
@@ -200,11 +200,12 @@ def _insert(
     now: dt.datetime,
 ) -> None:
     """Write accepted orders set-based: allocate, then orders, lines, reservations, stock,
-    outbox events (received + allocated/short) and shortage exceptions."""
+        then the orders move from ``received`` to allocated/short through ``orders.transitions``
+    (outbox events included), and shortage exceptions."""
     demands = [(sku_ids[ln.sku], ln.quantity) for _, o in accepted for ln in o.lines]
     allocation = allocate(session, demands)
     reserved = [sum(q for _, q in picks) for picks in allocation.picks]
-    stamp = now.isoformat()
+    received, times = OrderStatus.received, received_times(now)
 
     order_rows = []
     finals: list[OrderStatus] = []
@@ -225,9 +226,7 @@ def _insert(
                     }
                 )
             k += 1
-        final = OrderStatus.short if missing else OrderStatus.allocated
-        ORDER_MACHINE.check(OrderStatus.received, final)
-        finals.append(final)
+        finals.append(OrderStatus.short if missing else OrderStatus.allocated)
         missing_by_order.append(missing)
         order_rows.append(
             (
@@ -239,10 +238,10 @@ def _insert(
                 o.service,
                 o.ship_to,
                 o.notes,
-                final,
+                received,
                 ShortPolicy.ship_partial,
                 o.content_hash,
-                {OrderStatus.received.value: stamp, final.value: stamp},
+                times,
                 now,
                 now,
             )
@@ -284,34 +283,22 @@ def _insert(
     )
     apply_allocation(session, allocation)
 
-    events = []
+    # Every order was written in ``received``; the transition path moves it on.
+    receive_many(
+        session,
+        [(order_id, o.external_id) for order_id, (_, o) in zip(order_ids, accepted, strict=True)],
+        finals,
+        actor,
+        [{"missing": missing} if missing else None for missing in missing_by_order],
+        now=now,
+    )
     exceptions = []
     for order_id, (result, o), final, missing in zip(
         order_ids, accepted, finals, missing_by_order, strict=True
     ):
-        result.order_id, result.status, result.missing = order_id, final.value, missing
-        ext = o.external_id
-        events.append(
-            {
-                "type": "order.received",
-                "aggregate_id": ext,
-                "from_state": None,
-                "to_state": OrderStatus.received.value,
-                "payload": event_payload(ext, OrderStatus.received, actor),
-            }
-        )
-        extra = {"missing": missing} if missing else None
-        events.append(
-            {
-                "type": f"order.{final.value}",
-                "aggregate_id": ext,
-                "from_state": OrderStatus.received.value,
-                "to_state": final.value,
-                "payload": event_payload(ext, final, actor, extra),
-            }
-        )
-        publish(session, "order.status", {"order": ext, "from": None, "to": final.value})
+        result.order_id, result.order_status, result.missing = order_id, final.value, missing
         if missing:
+            ext = o.external_id
             exceptions.append(
                 {
                     "reason": ExceptionReason.short_allocation,
@@ -323,7 +310,6 @@ def _insert(
                 }
             )
             publish(session, "exception.opened", {"reason": "short_allocation", "order": ext})
-    record_events(session, events)
     if exceptions:
         session.execute(insert(FloorException.__table__), exceptions)
 

@@ -3,18 +3,22 @@ event in the same transaction and tell the dashboard.
 
 ``transition`` moves one order; ``transition_many`` moves many at once with the same checks,
 stamps, outbox events and domain events, written set-based (one UPDATE for all the orders, one
-bulk INSERT of their events) for callers such as wave planning that move thousands together."""
+bulk INSERT of their events) for callers such as wave planning that move thousands together.
+``record_received`` and ``receive_many`` are an order's first steps: it exists in ``received`` (its
+first event), and batch intake moves it straight on to ``allocated`` or ``short`` the same way,
+set-based, from rows it wrote without loading them as objects.
+
+The status columns themselves are written by ``ORDER_MACHINE`` (``core.statemachine``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from core.actors import Actor
-from core.bulk import update_rows
 from core.db import utcnow
 from core.events import publish
 from orders.models import Order
@@ -25,11 +29,42 @@ from orders.states import ORDER_MACHINE, OrderStatus
 def event_payload(
     external_id: str, target: OrderStatus, actor: Actor, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The payload of an order's outbox event (also used by bulk intake, which writes the same
-    events set-based)."""
+    """The payload of an order's outbox event."""
     body: dict[str, Any] = {"order": external_id, "status": target.value, "actor": actor.name}
     body.update(extra or {})
     return body
+
+
+def _event(
+    external_id: str,
+    current: OrderStatus | None,
+    target: OrderStatus,
+    actor: Actor,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One outbox event (``record_event``'s keyword arguments) for a move of an order."""
+    return {
+        "type": f"order.{target.value}",
+        "aggregate_id": external_id,
+        "from_state": current.value if current is not None else None,
+        "to_state": target.value,
+        "payload": event_payload(external_id, target, actor, extra),
+    }
+
+
+def _announce(
+    session: Session, external_id: str, current: OrderStatus | None, target: OrderStatus
+) -> None:
+    """Tell the dashboard (after commit) that an order moved."""
+    publish(
+        session,
+        "order.status",
+        {
+            "order": external_id,
+            "from": current.value if current is not None else None,
+            "to": target.value,
+        },
+    )
 
 
 def transition(
@@ -41,28 +76,14 @@ def transition(
     payload: dict[str, Any] | None = None,
 ) -> bool:
     """Move ``order`` to ``target``. Returns False (and does nothing) if it is already there."""
-    current = order.status
-    if current == target:
+    if order.status == target:
         return False
-    ORDER_MACHINE.check(current, target)
+    current = ORDER_MACHINE.move(order, target)
     now = utcnow()
-    order.status = target
     order.updated_at = now
-    order.status_times = {**(order.status_times or {}), target.value: now.isoformat()}
-    body = event_payload(order.external_id, target, actor, payload)
-    record_event(
-        session,
-        type=f"order.{target.value}",
-        aggregate_id=order.external_id,
-        from_state=current.value,
-        to_state=target.value,
-        payload=body,
-    )
-    publish(
-        session,
-        "order.status",
-        {"order": order.external_id, "from": current.value, "to": target.value},
-    )
+    order.status_times = _times(order.status_times, target, now.isoformat())
+    record_event(session, **_event(order.external_id, current, target, actor, payload))
+    _announce(session, order.external_id, current, target)
     return True
 
 
@@ -87,79 +108,84 @@ def transition_many(
         raise ValueError("one payload per order")
     if values is not None and len(values) != len(orders):
         raise ValueError("one values mapping per order")
-    picked: list[tuple[Order, bool, dict[str, Any] | None, Mapping[str, Any]]] = []
-    seen: set[int] = set()
-    for i, order in enumerate(orders):
-        if id(order) in seen:
-            continue
-        seen.add(id(order))
-        moves = order.status != target
-        if moves:
-            ORDER_MACHINE.check(order.status, target)
-        extra = values[i] if values is not None else {}
-        if moves or extra:
-            picked.append((order, moves, payloads[i] if payloads is not None else None, extra))
-    if not picked:
-        return []
-    if any(order.id is None for order, *_ in picked):
-        session.flush()
     now = utcnow()
     stamp = now.isoformat()
-    rows: list[dict[str, Any]] = []
-    for order, moves, _, extra in picked:
-        row: dict[str, Any] = {"id": order.id, **extra}
-        if values is not None:
-            # A mix of moving and staying orders: the staying keep status and stamps.
-            row["status"] = target if moves else order.status
-            row["updated_at"] = now
-            row["status_times"] = _times(order, target, stamp) if moves else order.status_times
+    before: dict[int, tuple[OrderStatus, dict[str, Any] | None]] = {}
+    columns: list[Mapping[str, Any]] = []
+    for i, order in enumerate(orders):
+        extra = values[i] if values is not None else {}
+        if order.status != target:
+            payload = payloads[i] if payloads is not None else None
+            before.setdefault(id(order), (order.status, payload))
+            times = _times(order.status_times, target, stamp)
+            columns.append({**extra, "updated_at": now, "status_times": times})
+        elif values is not None:
+            # A mix of moving and staying orders: the staying keep their stamps.
+            columns.append({**extra, "updated_at": now, "status_times": order.status_times})
         else:
-            row.update(status=target, updated_at=now, status_times=_times(order, target, stamp))
-        rows.append(row)
-    update_rows(session, Order.__table__, rows)
-    moved: list[Order] = []
-    events: list[dict[str, Any]] = []
-    for (order, moves, payload, _), row in zip(picked, rows, strict=True):
-        current = order.status
-        for column, value in row.items():
-            if column != "id":
-                set_committed_value(order, column, value)
-        if not moves:
-            continue
-        moved.append(order)
-        events.append(
-            {
-                "type": f"order.{target.value}",
-                "aggregate_id": order.external_id,
-                "from_state": current.value,
-                "to_state": target.value,
-                "payload": event_payload(order.external_id, target, actor, payload),
-            }
-        )
-        publish(
-            session,
-            "order.status",
-            {"order": order.external_id, "from": current.value, "to": target.value},
-        )
+            columns.append({})
+    moved = ORDER_MACHINE.move_many(session, orders, target, columns)
+    events = []
+    for order in moved:
+        current, payload = before[id(order)]
+        events.append(_event(order.external_id, current, target, actor, payload))
+        _announce(session, order.external_id, current, target)
     record_events(session, events)
     return moved
 
 
-def _times(order: Order, target: OrderStatus, stamp: str) -> dict[str, Any]:
-    return {**(order.status_times or {}), target.value: stamp}
+def _times(times: dict[str, Any] | None, target: OrderStatus, stamp: str) -> dict[str, Any]:
+    return {**(times or {}), target.value: stamp}
 
 
 def record_received(session: Session, order: Order, actor: Actor) -> None:
     """The first event of every order: it exists, in status ``received``."""
     now = utcnow()
-    order.status = OrderStatus.received
+    ORDER_MACHINE.start(order, OrderStatus.received)
     order.status_times = {OrderStatus.received.value: now.isoformat()}
-    record_event(
-        session,
-        type="order.received",
-        aggregate_id=order.external_id,
-        from_state=None,
-        to_state=OrderStatus.received.value,
-        payload=event_payload(order.external_id, OrderStatus.received, actor),
-    )
-    publish(session, "order.status", {"order": order.external_id, "from": None, "to": "received"})
+    record_event(session, **_event(order.external_id, None, OrderStatus.received, actor))
+    _announce(session, order.external_id, None, OrderStatus.received)
+
+
+def receive_many(
+    session: Session,
+    orders: Sequence[tuple[int, str]],
+    targets: Sequence[OrderStatus],
+    actor: Actor,
+    payloads: Sequence[dict[str, Any] | None],
+    *,
+    now: dt.datetime,
+) -> None:
+    """Batch intake's transitions: ``orders`` (``(id, external_id)``) were just written in
+    ``received`` with ``received_times(now)``; move ``orders[i]`` on to ``targets[i]``
+    (``allocated`` or ``short``) through ``ORDER_MACHINE`` (checked, one UPDATE per target).
+
+    Writes each order's two outbox events, ``order.received`` then the move (with
+    ``payloads[i]``), in one bulk INSERT, and one dashboard event per order: from nothing to
+    where it settled, as a screen that never saw it in ``received`` should count it."""
+    stamp = now.isoformat()
+    received = OrderStatus.received
+    groups: dict[OrderStatus, list[int]] = {}
+    for i, target in enumerate(targets):
+        groups.setdefault(target, []).append(i)
+    for target, members in groups.items():
+        # One stamp dict per target: every row of the group gets the very same value.
+        times = {received.value: stamp, target.value: stamp}
+        ORDER_MACHINE.move_rows(
+            session,
+            Order.__table__,
+            [(orders[i][0], received) for i in members],
+            target,
+            [{"updated_at": now, "status_times": times}] * len(members),
+        )
+    events = []
+    for (_, external_id), target, payload in zip(orders, targets, payloads, strict=True):
+        events.append(_event(external_id, None, received, actor))
+        events.append(_event(external_id, received, target, actor, payload))
+        _announce(session, external_id, None, target)
+    record_events(session, events)
+
+
+def received_times(now: dt.datetime) -> dict[str, Any]:
+    """``status_times`` of an order written in ``received`` at ``now``."""
+    return {OrderStatus.received.value: now.isoformat()}

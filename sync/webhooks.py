@@ -27,7 +27,12 @@ from core.actors import Actor
 from core.audit import audit
 from core.db import utcnow
 from core.events import publish
-from core.exception_queue import ExceptionReason, ExceptionStatus, FloorException
+from core.exception_queue import (
+    EXCEPTION_MACHINE,
+    ExceptionReason,
+    ExceptionStatus,
+    FloorException,
+)
 from core.settings import Settings
 from orders.models import Order
 from orders.outbox import OUTBOX_MACHINE, OutboxEvent, OutboxStatus
@@ -233,8 +238,7 @@ def apply_outcome(
     ev.last_attempt_at = now
     ev.last_status_code = outcome.status_code
     if outcome.kind == "delivered":
-        OUTBOX_MACHINE.check(ev.status, OutboxStatus.delivered)
-        ev.status = OutboxStatus.delivered
+        OUTBOX_MACHINE.move(ev, OutboxStatus.delivered)
         ev.delivered_at = now
         ev.next_attempt_at = None
         ev.last_error = ""
@@ -252,8 +256,7 @@ def apply_outcome(
 
 def dead_letter(session: Session, ev: OutboxEvent, now: dt.datetime, why: str) -> None:
     """Park the event (it blocks later events of its order) and tell the supervisor."""
-    OUTBOX_MACHINE.check(ev.status, OutboxStatus.dead)
-    ev.status = OutboxStatus.dead
+    OUTBOX_MACHINE.move(ev, OutboxStatus.dead)
     ev.dead_at = now
     ev.next_attempt_at = None
     ev.last_error = why
@@ -305,7 +308,7 @@ def _resolve_exceptions(
         )
     ):
         if (exc.details or {}).get("event_id") in ids:
-            exc.status = ExceptionStatus.resolved
+            EXCEPTION_MACHINE.move(exc, ExceptionStatus.resolved)
             exc.resolved_at = now
             exc.resolved_by_id = actor.user_id
             exc.resolution = resolution
@@ -330,8 +333,7 @@ def redeliver(
         raise OutboxActionError("not_dead", "only dead letters can be redelivered")
     now = utcnow()
     for ev in events:
-        OUTBOX_MACHINE.check(ev.status, OutboxStatus.pending)
-        ev.status = OutboxStatus.pending
+        OUTBOX_MACHINE.move(ev, OutboxStatus.pending)
         ev.attempts = 0
         ev.next_attempt_at = now
         ev.dead_at = None
@@ -360,8 +362,7 @@ def skip(session: Session, actor: Actor, cursor: int, *, reason: str) -> str:
     if not events:
         raise OutboxActionError("not_dead", "only dead letters can be skipped")
     ev = events[0]
-    OUTBOX_MACHINE.check(ev.status, OutboxStatus.skipped)
-    ev.status = OutboxStatus.skipped
+    OUTBOX_MACHINE.move(ev, OutboxStatus.skipped)
     ev.next_attempt_at = None
     _resolve_exceptions(session, [ev], actor, f"skipped by {actor.name}: {reason}")
     audit(

@@ -330,7 +330,7 @@ def _result_json(r: IntakeResult) -> dict[str, Any]:
         "external_id": r.external_id,
         "outcome": r.outcome,
         "http_status": r.http_status,
-        "status": r.status,
+        "status": r.order_status,
     }
     if r.outcome == INVALID:
         out["errors"] = [e.as_dict() for e in r.errors]

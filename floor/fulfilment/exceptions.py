@@ -62,7 +62,7 @@ def resolve_exception(
         raise ExceptionError("not_found", f"no exception {exception_id}", 404)
     if not EXCEPTION_MACHINE.can(exc.status, ExceptionStatus.resolved):
         raise ExceptionError("invalid_transition", f"exception is {exc.status.value}")
-    exc.status = ExceptionStatus.resolved
+    EXCEPTION_MACHINE.move(exc, ExceptionStatus.resolved)
     exc.resolved_at = utcnow()
     exc.resolved_by_id = actor.user_id
     exc.resolution = resolution.strip()

@@ -172,8 +172,7 @@ def complete_replenishment(
             break
     if moved == 0:
         raise ReplenishmentError("nothing_to_move", "the reserve location has no free stock")
-    REPLENISHMENT_MACHINE.check(task.status, ReplenishmentStatus.done)
-    task.status = ReplenishmentStatus.done
+    REPLENISHMENT_MACHINE.move(task, ReplenishmentStatus.done)
     task.quantity = moved
     task.done_at = utcnow()
     audit(
@@ -193,7 +192,7 @@ def cancel_replenishment(
     session: Session, task_id: int, actor: Actor, reason: str = ""
 ) -> ReplenishmentTask:
     task = _get_open(session, task_id)
-    task.status = ReplenishmentStatus.canceled
+    REPLENISHMENT_MACHINE.move(task, ReplenishmentStatus.canceled)
     task.done_at = utcnow()
     audit(
         session,

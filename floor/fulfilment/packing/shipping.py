@@ -123,11 +123,9 @@ def ship_order(
             pkg.carrier = carrier.name
             pkg.service = shipment.service
             pkg.tracking_number = shipment.tracking_number
-            PACKAGE_MACHINE.check(pkg.status, PackageStatus.labeled)
-            pkg.status = PackageStatus.labeled
+            PACKAGE_MACHINE.move(pkg, PackageStatus.labeled)
             labels[pkg.sscc] = shipment.label
-        PACKAGE_MACHINE.check(pkg.status, PackageStatus.shipped)
-        pkg.status = PackageStatus.shipped
+        PACKAGE_MACHINE.move(pkg, PackageStatus.shipped)
         pkg.shipped_at = now
     shipped: dict[int, int] = defaultdict(int)
     for pkg in packages:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.actors import Actor
 from core.db import utcnow
 from core.events import publish
-from core.exception_queue import ExceptionStatus, FloorException
+from core.exception_queue import EXCEPTION_MACHINE, ExceptionStatus, FloorException
 from floor.fulfilment.models import PickList, PickTask
 from floor.fulfilment.states import TASK_MACHINE, TaskStatus
 from floor.fulfilment.waves.planning import settle_pick_list
@@ -47,8 +47,7 @@ def cancel_open_tasks(
     lists: set[int] = set()
     for task, list_user_id in session.execute(stmt).all():
         lists.add(task.pick_list_id)
-        TASK_MACHINE.check(task.status, TaskStatus.canceled)
-        task.status = TaskStatus.canceled
+        TASK_MACHINE.move(task, TaskStatus.canceled)
         user_id = task.assigned_user_id or list_user_id
         rooms = (f"user:{user_id}", "dashboard") if user_id else ("dashboard",)
         publish(
@@ -77,14 +76,13 @@ def cancel_order(session: Session, external_id: str, actor: Actor, reason: str =
     released = release_order(session, order)
     tasks = cancel_open_tasks(session, order, actor)
     now = utcnow()
-    session.execute(
-        update(FloorException)
-        .where(
-            FloorException.order_id == order.id,
-            FloorException.status == ExceptionStatus.open,
-        )
-        .values(status=ExceptionStatus.resolved, resolved_at=now, resolution="order canceled")
-        .execution_options(synchronize_session=False)
+    EXCEPTION_MACHINE.move_where(
+        session,
+        FloorException,
+        FloorException.order_id == order.id,
+        FloorException.status == ExceptionStatus.open,
+        target=ExceptionStatus.resolved,
+        values={"resolved_at": now, "resolution": "order canceled"},
     )
     payload: dict[str, Any] = {"released_units": released, "canceled_tasks": tasks}
     if reason:

@@ -37,7 +37,7 @@ from core.errors import ServiceError
 from core.events import publish
 from core.users import Role, User
 from floor.fulfilment.models import PickList, PickTask, Scan, Tote, Wave
-from floor.fulfilment.states import PickListStatus, TaskStatus
+from floor.fulfilment.states import PICK_LIST_MACHINE, TASK_MACHINE, PickListStatus, TaskStatus
 from floor.fulfilment.waves.planning import (
     ACTIVE_WAVE,
     OPEN_TASK,
@@ -117,7 +117,7 @@ def _first_pending(session: Session, pick_list_id: int) -> PickTask | None:
 
 
 def _assign(task: PickTask, user: Actor) -> PickTask:
-    task.status = TaskStatus.assigned
+    TASK_MACHINE.move(task, TaskStatus.assigned)
     task.assigned_user_id = user.user_id
     return task
 
@@ -159,7 +159,7 @@ def next_task(session: Session, user: Actor | User) -> PickTask | None:
     task = _first_pending(session, pick_list.id)
     assert task is not None
     pick_list.assigned_user_id = user.user_id
-    pick_list.status = PickListStatus.in_progress
+    PICK_LIST_MACHINE.move(pick_list, PickListStatus.in_progress)
     _give_totes(session, pick_list)
     return _assign(task, user)
 
@@ -420,7 +420,7 @@ def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> Non
     if order.status == OrderStatus.waved:
         transition(session, order, OrderStatus.picking, user, payload={"task": task.id})
     if task.picked_qty >= task.quantity:
-        task.status = TaskStatus.picked
+        TASK_MACHINE.move(task, TaskStatus.picked)
         after_task(session, user, task, order)
     else:
         _progress(session, task)

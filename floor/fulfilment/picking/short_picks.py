@@ -31,7 +31,7 @@ from floor.fulfilment.picking.scans import (
     replay,
     task_for,
 )
-from floor.fulfilment.states import TaskStatus
+from floor.fulfilment.states import TASK_MACHINE, TaskStatus
 from floor.fulfilment.waves.planning import OPEN_TASK, as_actor, settle_pick_list
 from floor.site import replenishment
 from floor.site.geometry import geometry
@@ -106,7 +106,7 @@ def _short(session: Session, user: Actor, task: PickTask, reason: str) -> dict[s
     if res is not None:
         stock_id = res.stock_id
         _write_down(session, user, res, remaining, reason)
-    task.status = TaskStatus.short
+    TASK_MACHINE.move(task, TaskStatus.short)
     task.short_reason = SHORT_REASONS[reason]
     session.flush()
     # Re-reserve elsewhere.
@@ -249,7 +249,7 @@ def _hold(session: Session, user: Actor, order: Order) -> None:
         select(PickTask).where(PickTask.order_line_id.in_(line_ids), PickTask.status.in_(OPEN_TASK))
     ).all()
     for t in tasks:
-        t.status = TaskStatus.canceled
+        TASK_MACHINE.move(t, TaskStatus.canceled)
         if t.assigned_user_id:
             publish(
                 session,

@@ -17,7 +17,14 @@ from core.db import utcnow
 from core.events import publish
 from core.users import Role, User
 from floor.fulfilment.models import PickList, PickTask, Tote, Wave
-from floor.fulfilment.states import WAVE_MACHINE, PickListStatus, TaskStatus, WaveStatus
+from floor.fulfilment.states import (
+    PICK_LIST_MACHINE,
+    TASK_MACHINE,
+    WAVE_MACHINE,
+    PickListStatus,
+    TaskStatus,
+    WaveStatus,
+)
 from floor.fulfilment.waves.rules import (
     _CHUNK,
     ACTIVE_WAVE,
@@ -60,7 +67,7 @@ def release_wave(session: Session, wave_id: int | Wave, actor: Actor | User) -> 
     wave = _lock_wave(session, wave_id)
     if not WAVE_MACHINE.can(wave.status, WaveStatus.released):
         raise WaveError("invalid_transition", f"wave {wave.code} is {wave.status.value}")
-    wave.status = WaveStatus.released
+    WAVE_MACHINE.move(wave, WaveStatus.released)
     wave.released_at = utcnow()
     audit(session, actor, "wave.release", entity="wave", entity_id=wave.code)
     summary = wave_summary(session, wave)
@@ -98,17 +105,16 @@ def cancel_wave(
             PickTask.assigned_user_id.is_not(None),
         )
     ).all()
-    session.execute(
-        update(PickTask)
-        .where(PickTask.pick_list_id.in_(list_ids), PickTask.status.in_(OPEN_TASK))
-        .values(status=TaskStatus.canceled, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+    TASK_MACHINE.move_where(
+        session,
+        PickTask,
+        PickTask.pick_list_id.in_(list_ids),
+        PickTask.status.in_(OPEN_TASK),
+        target=TaskStatus.canceled,
+        values={"updated_at": utcnow()},
     )
-    session.execute(
-        update(PickList)
-        .where(PickList.wave_id == wave.id)
-        .values(status=PickListStatus.canceled)
-        .execution_options(synchronize_session=False)
+    PICK_LIST_MACHINE.move_where(
+        session, PickList, PickList.wave_id == wave.id, target=PickListStatus.canceled
     )
     session.execute(
         update(Tote)
@@ -132,7 +138,7 @@ def cancel_wave(
             [{"wave_canceled": wave.code}] * len(group),
             values=[{"wave_id": None}] * len(group),
         )
-    wave.status = WaveStatus.canceled
+    WAVE_MACHINE.move(wave, WaveStatus.canceled)
     audit(session, actor, "wave.cancel", entity="wave", entity_id=wave.code, reason=reason)
     publish(session, "wave.progress", wave_summary(session, wave), "dashboard")
     for task_id, uid in assigned:
@@ -309,11 +315,11 @@ def settle_pick_list(session: Session, pick_list_id: int, *, picking: bool = Tru
                 PickTask.pick_list_id == pick_list_id, PickTask.status.in_(DONE_TASK)
             )
         )
-        pick_list.status = PickListStatus.done if done else PickListStatus.canceled
+        PICK_LIST_MACHINE.move(pick_list, PickListStatus.done if done else PickListStatus.canceled)
     wave = session.get(Wave, pick_list.wave_id)
     assert wave is not None
     if picking and wave.status == WaveStatus.released:
-        wave.status = WaveStatus.in_progress
+        WAVE_MACHINE.move(wave, WaveStatus.in_progress)
     session.flush()
     lists = dict(
         session.execute(
@@ -325,10 +331,10 @@ def settle_pick_list(session: Session, pick_list_id: int, *, picking: bool = Tru
     still_open = lists.get(PickListStatus.open, 0) + lists.get(PickListStatus.in_progress, 0)
     if not still_open and wave.status in ACTIVE_WAVE:
         if lists.get(PickListStatus.done, 0):
-            wave.status = WaveStatus.completed
+            WAVE_MACHINE.move(wave, WaveStatus.completed)
             wave.completed_at = utcnow()
         else:
-            wave.status = WaveStatus.canceled
+            WAVE_MACHINE.move(wave, WaveStatus.canceled)
     publish(session, "wave.progress", wave_summary(session, wave), "dashboard", f"wave:{wave.id}")
 
 
