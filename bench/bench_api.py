@@ -279,7 +279,12 @@ PHASES = (
     ("orders.service", "_sku_ids", "look up SKUs"),
     ("orders.service", "allocate", "allocate stock (one query + plan)"),
     ("orders.service", "apply_allocation", "UPDATE stock (one statement)"),
-    ("orders.service", "record_events", "INSERT outbox events (bulk)"),
+    ("orders.transitions", "record_events", "INSERT outbox events (bulk)"),
+    (
+        "orders.service",
+        "receive_many",
+        "move received → allocated/short, with events (orders/transitions.py)",
+    ),
     ("orders.service", "_insert", "all writes (orders, lines, reservations, events, stock)"),
     ("web.api", "create_orders", "intake service in all"),
     ("web.api", "json_body", "read + json.loads the request body"),

@@ -124,9 +124,9 @@ class StateMachine(Generic[S]):
             if id(entity) in seen:
                 continue
             seen.add(id(entity))
-            moves = entity.status != target  # type: ignore[attr-defined]
+            moves = entity.status != target
             if moves:
-                self.check(entity.status, target)  # type: ignore[attr-defined]
+                self.check(entity.status, target)
             extra = values[i] if values is not None else {}
             if moves or extra:
                 picked.append((entity, moves, extra))
@@ -175,7 +175,7 @@ class StateMachine(Generic[S]):
             .values({"status": target, **(values or {})})
             .execution_options(synchronize_session=False)
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(result.rowcount or 0)
 
     @staticmethod
     def _write(
