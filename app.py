@@ -24,8 +24,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from core.db import default_sqlite_url, make_engine, make_session_factory
     from core.events import on_commit
     from core.settings import Settings
-    from web import auth, cli, health, pages, picking_sockets, sockets
+    from web import auth, cli, health, pages, picking_sockets, shift_pages, sockets
     from web.context import FloorContext
+    from web.live import DashboardLive
     from web.scheduler import build_scheduler
 
     settings = Settings.from_env().with_overrides(config)
@@ -55,13 +56,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         message_queue=settings.redis_url or None,
         cors_allowed_origins=[],
     )
-    floor_ctx = FloorContext(settings=settings, engine=engine, sessions=sessions, socketio=socketio)
+    live = DashboardLive(
+        lambda name, data, room: socketio.emit(name, data, to=room, namespace=sockets.NAMESPACE),
+        sessions,
+    )
+    floor_ctx = FloorContext(
+        settings=settings, engine=engine, sessions=sessions, socketio=socketio, live=live
+    )
     app.extensions["floor"] = floor_ctx
-    on_commit(sessions, sockets.emitter(socketio))
+    on_commit(sessions, sockets.emitter(socketio, live.add))
     wire_domain_handlers(sessions)
 
     csrf = CSRFProtect(app)
-    for bp in (auth.bp, health.bp, pages.bp):
+    for bp in (auth.bp, health.bp, pages.bp, shift_pages.bp):
         app.register_blueprint(bp)
     for module in _optional_blueprints():
         app.register_blueprint(module.bp)

@@ -22,6 +22,7 @@ class FloorContext:
     sessions: sessionmaker[Session]
     socketio: Any = None
     scheduler: Any = None
+    live: Any = None  # web.live.DashboardLive
 
 
 def ctx() -> FloorContext:

@@ -23,7 +23,7 @@ from floor.fulfilment.picking.scans import (
 )
 from floor.fulfilment.picking.short_picks import report_short
 from web.auth import current_actor
-from web.context import uow
+from web.context import ctx, uow
 from web.sockets import NAMESPACE, socket_roles
 
 
@@ -74,6 +74,8 @@ def _run(service: Callable[..., PickOutcome], *args: Any) -> dict[str, Any]:
             body = _outcome(s, service(s, current_actor(), *args))
     except PickError as e:
         return _fail(e.code, e.message)
+    if ctx().live is not None:
+        ctx().live.touch()  # a scan moves the people table even when it published nothing
     return body
 
 

@@ -1,7 +1,8 @@
 """Socket.IO: one namespace, ``/floor``; rooms are the fan-out unit.
 
 On connect the Flask session cookie decides who you are; you join ``user:<id>`` and the rooms of
-your role (supervisors: ``dashboard``; packers: ``station:<code>`` when they pick one). Anonymous
+your role (supervisors: ``dashboard``, or ``dashboard:live`` once the dashboard page asks for
+the coalesced feed of ``web.live``; packers: ``station:<code>`` when they pick one). Anonymous
 connections are refused. Committed domain events are emitted to the rooms they name.
 """
 
@@ -11,12 +12,13 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask_socketio import SocketIO, join_room
+from flask_socketio import SocketIO, join_room, leave_room
 
 from core.accounts import has_role
 from core.events import DomainEvent
 from core.users import Role
 from web.auth import current_actor
+from web.live import ROOM as LIVE_ROOM
 
 NAMESPACE = "/floor"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,11 +69,26 @@ def register(socketio: SocketIO) -> None:
         join_room("dashboard")
         return {"ok": True}
 
+    @socketio.on("dashboard:live", namespace=NAMESPACE)
+    @socket_roles(Role.supervisor)
+    def join_dashboard_live(_data: Any = None) -> dict[str, Any]:
+        """The dashboard page: one coalesced message a second instead of every event."""
+        leave_room("dashboard")
+        join_room(LIVE_ROOM)
+        return {"ok": True, "room": LIVE_ROOM}
 
-def emitter(socketio: SocketIO) -> Callable[[list[DomainEvent]], None]:
+
+def emitter(
+    socketio: SocketIO, also: Callable[[list[DomainEvent]], None] | None = None
+) -> Callable[[list[DomainEvent]], None]:
+    """Emit each committed event to its rooms, then hand the batch to ``also`` (the live
+    dashboard's coalescer, ``web.live``)."""
+
     def emit(events: list[DomainEvent]) -> None:
         for ev in events:
             for room in ev.rooms:
                 socketio.emit(ev.name, ev.data, to=room, namespace=NAMESPACE)
+        if also is not None:
+            also(events)
 
     return emit

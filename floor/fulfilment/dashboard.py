@@ -3,6 +3,10 @@
 The page renders it server-side for the first paint, and the browser fetches it again each time
 its Socket.IO connection (re)joins the ``dashboard`` room, so nothing published while it was
 away is missed; from then on the events of ``core.events`` keep it current.
+
+``live_state`` is the part that changes with every scan — the people table and each open
+wave's projected finish — which the web layer recomputes at most once a second while the
+floor is busy and sends to open dashboards in one message (``web.live``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from floor.fulfilment import exceptions as floor_exceptions
+from floor.fulfilment import people as floor_people
+from floor.fulfilment import projections as floor_projections
+from floor.fulfilment import shift_figures
 from floor.fulfilment.models import Wave
 from floor.fulfilment.order_views import order_counts, recent_orders
 from floor.fulfilment.states import WaveStatus
@@ -48,13 +55,46 @@ def board_waves(session: Session, now: dt.datetime | None = None) -> list[dict[s
     return [sums[w.id] for w in rows]
 
 
+def shift_start(now: dt.datetime) -> dt.datetime:
+    """Where "this shift" begins: the start of the UTC day (one shift a day for now)."""
+    return shift_figures.day_bounds(now.date())[0]
+
+
+def live_state(
+    session: Session,
+    now: dt.datetime | None = None,
+    waves: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The people on the floor and every open wave's projected finish, computed together (the
+    projections use the people's current rates)."""
+    now = now or utcnow()
+    crew = floor_people.people(session, now, shift_start(now))
+    rates = {r["user_id"]: r["hour"]["units_per_h"] for r in crew if r["role"] == "picker"}
+    waves = board_waves(session, now) if waves is None else waves
+    proj = floor_projections.projections(session, waves, rates, now)
+    return {
+        "people": crew,
+        "projections": {str(k): v for k, v in proj.items()},
+        "generated_at": now.isoformat(),
+    }
+
+
+def figures(session: Session, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Today's figures (``shift_figures``) as JSON."""
+    return shift_figures.load(session, (now or utcnow()).date()).to_dict()
+
+
 def snapshot(session: Session) -> dict[str, Any]:
-    """Order counts by status, waves with progress, open exceptions and replenishment tasks,
-    and the newest orders."""
+    """Order counts by status, waves with progress and projected finish, the people, open
+    exceptions and replenishment tasks, the newest orders and the day's figures."""
     recent = recent_orders(session, limit=RECENT_ORDERS).rows
+    now = utcnow()
+    waves = board_waves(session, now)
     return {
         "counts": order_counts(session),
-        "waves": board_waves(session),
+        "waves": waves,
+        "live": live_state(session, now, waves),
+        "figures": figures(session, now),
         "exceptions": [
             floor_exceptions.to_dict(session, e) for e in floor_exceptions.list_exceptions(session)
         ],

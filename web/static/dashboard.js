@@ -1,8 +1,10 @@
 // The supervisor's live dashboard. The server renders a snapshot (works without JS); this script
-// keeps it current from the Socket.IO events of room "dashboard" (order.status, wave.*,
-// exception.*, replenishment.*), re-reads the snapshot (GET /dashboard/state) whenever the
-// connection (re)joins so nothing sent while it was away is missed, counts the time to each
-// wave's cut-off down every second, and sends the row buttons as JSON calls with the CSRF header.
+// keeps it current: on (re)connect it asks for the coalesced feed (socket "dashboard:live",
+// web/live.py) and re-reads the snapshot (GET /dashboard/state) so nothing sent while it was
+// away is missed; from then on one "dashboard.live" message a second at most carries the events
+// (order.status, wave.*, exception.*, replenishment.*) and the live people/projections/figures
+// (drawn by shift.js). It counts the time to each wave's cut-off down every second, and sends
+// the row buttons as JSON calls with the CSRF header.
 (function () {
   "use strict";
   const socket = window.floorSocket;
@@ -112,6 +114,9 @@
       countdown.dataset.deadline = String(Date.now() + w.seconds_to_cutoff * 1000);
     }
     const actions = h("td", { class: "actions" });
+    if (w.status === "released" || w.status === "in_progress") {
+      actions.append(h("button", { type: "button", class: "drill", "data-drill": w.id }, "Lists"));
+    }
     if (w.status === "planned") {
       actions.append(actionForm("/dashboard/waves/" + w.id + "/release", "/waves/" + w.id + "/release",
         h("button", { type: "submit" }, "Release")));
@@ -128,6 +133,7 @@
         h("div", { class: "ptext" }, w.tasks.done + " / " + total + " tasks · " + w.tasks.short +
           " short · " + w.units.picked + " / " + w.units.total + " units · " + percent + " %")),
       h("td", { class: "cutoff" }, w.cutoff_at ? w.cutoff_at.slice(0, 16).replace("T", " ") : "—"),
+      window.Shift ? Shift.projCell(Shift.projections()[w.id]) : h("td", { class: "proj" }),
       countdown,
       actions);
   }
@@ -211,6 +217,7 @@
     replaceRows($("#recent"), state.recent_orders, recentItem);
     replaceRows(exceptions(), state.exceptions, exceptionRow);
     replaceRows(replenishments(), state.replenishments, replenishmentRow);
+    if (window.Shift) { Shift.apply(state.live); Shift.figures(state.figures); }
     tick();
   }
 
@@ -265,8 +272,36 @@
   tick();
   setInterval(tick, 1000);
 
+  // One coalesced message: the events since the last one, then the live state.
+  const HANDLERS = {
+    "order.status": onOrderStatus,
+    "wave.planned": upsertWave, "wave.released": upsertWave, "wave.progress": upsertWave,
+    "exception.opened": onExceptionOpened,
+    "exception.resolved": (e) => e && removeRow(exceptions(), "data-exception", e.id),
+    "replenishment.created": (r) => r && addRow(replenishments(), "data-replenishment", r, replenishmentRow),
+    "replenishment.done": (r) => r && removeRow(replenishments(), "data-replenishment", r.id),
+    "replenishment.canceled": (r) => r && removeRow(replenishments(), "data-replenishment", r.id),
+    "pick_list.reassigned": (e) => window.Shift && Shift.onReassigned(e),
+  };
+
+  function onLive(msg) {
+    if (!msg) return;
+    (msg.events || []).forEach((ev) => { const fn = HANDLERS[ev.name]; if (fn) fn(ev.data); });
+    if (window.Shift) {
+      Shift.apply(msg.live);
+      if (msg.figures) Shift.figures(msg.figures);
+    }
+    document.body.dataset.liveMessages = String(Number(document.body.dataset.liveMessages || 0) + 1);
+  }
+
+  function joinLive() {
+    // Leave the per-event room for the coalesced one, then read the snapshot.
+    socket.timeout(5000).emit("dashboard:live", {}, () => refresh());
+  }
+
   if (socket) {
-    socket.on("connect", refresh);
+    socket.on("connect", joinLive);
+    socket.on("dashboard.live", onLive);
     socket.on("disconnect", () => {
       const live = $("#live");
       if (live) live.textContent = "connection lost: reconnecting…";
@@ -278,6 +313,6 @@
     socket.on("replenishment.created", (r) => r && addRow(replenishments(), "data-replenishment", r, replenishmentRow));
     ["replenishment.done", "replenishment.canceled"].forEach((name) =>
       socket.on(name, (r) => r && removeRow(replenishments(), "data-replenishment", r.id)));
-    if (socket.connected) refresh();
+    if (socket.connected) joinLive();
   }
 })();

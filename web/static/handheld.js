@@ -177,6 +177,15 @@
         requestNext();
       }
     });
+    socket.on("pick_list.reassigned", (data) => {
+      // The supervisor moved a list this picker held: drop its task at once and say so.
+      if (!data) return;
+      const mine = task && data.pick_list_id === task.pick_list_id;
+      feedback("bad", "Pick list " + data.pick_list_id + " (" + (data.wave_code || "") +
+        ") was moved to " + (data.to || "another picker") + " by " + (data.by || "the supervisor") + ".");
+      $("feedback").dataset.reassigned = String(data.pick_list_id);
+      if (mine) { render(null); requestNext(); }
+    });
     socket.on("task.updated", (data) => { if (task && data && data.id === task.id) render(data); });
   }
   renderQueue();

@@ -1,0 +1,324 @@
+"""The people on the floor, as a supervisor runs a shift by them: who holds which pick list or
+station, how fast they go this hour and this shift, how long since their last scan, how often
+their scans are right.
+
+Sources: pickers from their stored scans (``shift_figures.load_scans``) and the pick lists they
+hold; packers from the ``order.packed`` events in the outbox (each names the acting user and the
+station; pack-station item checks are made in the browser and are not stored as scans, so a
+packer has no scan accuracy).
+
+Rates (``per_hour``): a count over a window divided by the time the person was actually at it:
+from the later of the window's start and their first activity of the shift, to now, but never
+less than ``MIN_SPAN`` (so a first scan does not read as thousands per hour). "This hour" is the
+rolling last 60 minutes; "this shift" runs from the shift start (the UTC day by default).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.users import Role, User
+from floor.fulfilment.models import PickList, PickTask, Wave
+from floor.fulfilment.shift_figures import (
+    ScanRow,
+    UnitsOf,
+    load_scans,
+    parse_time,
+    scan_tally,
+)
+from floor.fulfilment.states import PickListStatus
+from floor.fulfilment.waves.rules import ACTIVE_WAVE, OPEN_TASK
+from floor.site.layout import Location
+from orders.models import Order, OrderLine
+from orders.outbox import OutboxEvent
+
+HOUR = dt.timedelta(hours=1)
+MIN_SPAN = dt.timedelta(minutes=10)
+ROLES = (Role.picker, Role.packer)
+
+
+def per_hour(
+    count: float, window_start: dt.datetime, first_activity: dt.datetime | None, now: dt.datetime
+) -> float:
+    """``count`` per hour of work in the window (see the module docstring)."""
+    if first_activity is None or count == 0:
+        return 0.0
+    since = max(window_start, first_activity)
+    span = max(now - since, MIN_SPAN)
+    return count / (span / HOUR)
+
+
+@dataclass
+class Tally:
+    """Work done by one person in a window: lines (tasks or orders) and units."""
+
+    lines: int = 0
+    units: int = 0
+
+    def rates(
+        self, start: dt.datetime, first: dt.datetime | None, now: dt.datetime
+    ) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "units": self.units,
+            "lines_per_h": round(per_hour(self.lines, start, first, now), 1),
+            "units_per_h": round(per_hour(self.units, start, first, now), 1),
+        }
+
+
+def picker_tallies(scans: Iterable[ScanRow], since: dt.datetime) -> dict[int, Tally]:
+    """Per user: distinct tasks and units booked by ``ok`` item scans at or after ``since``."""
+    tasks: dict[int, set[int]] = defaultdict(set)
+    units: dict[int, int] = defaultdict(int)
+    for s in scans:
+        if s.user_id is None or s.scanned_at < since or s.result != "ok" or s.kind != "item":
+            continue
+        units[s.user_id] += s.units
+        if s.task_id is not None:
+            tasks[s.user_id].add(s.task_id)
+    return {u: Tally(len(tasks[u]), units[u]) for u in set(tasks) | set(units)}
+
+
+@dataclass(frozen=True)
+class PackRow:
+    username: str
+    order_id: int
+    station: str
+    at: dt.datetime
+    units: int
+
+
+def _held_lists(session: Session, user_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The pick list each picker is working (first by id), with what is left on it."""
+    if not user_ids:
+        return {}
+    rows = session.execute(
+        select(
+            PickList.assigned_user_id,
+            PickList.id,
+            Wave.id,
+            Wave.code,
+            func.count(PickTask.id),
+            func.coalesce(func.sum(PickTask.quantity - PickTask.picked_qty), 0),
+        )
+        .join(Wave, Wave.id == PickList.wave_id)
+        .outerjoin(
+            PickTask,
+            (PickTask.pick_list_id == PickList.id) & PickTask.status.in_(OPEN_TASK),
+        )
+        .where(
+            PickList.assigned_user_id.in_(user_ids),
+            PickList.status == PickListStatus.in_progress,
+            Wave.status.in_(ACTIVE_WAVE),
+        )
+        .group_by(PickList.assigned_user_id, PickList.id, Wave.id, Wave.code)
+        .order_by(PickList.id)
+    ).all()
+    held: dict[int, dict[str, Any]] = {}
+    for uid, list_id, wave_id, code, left, units_left in rows:
+        held.setdefault(
+            uid,
+            {
+                "id": list_id,
+                "wave_id": wave_id,
+                "wave_code": code,
+                "tasks_left": left,
+                "units_left": int(units_left),
+            },
+        )
+    return held
+
+
+def last_locations(session: Session, scans: Iterable[ScanRow]) -> dict[int, str]:
+    """Per user, the location of the task of their last ``ok`` scan (location or item): where
+    they last proved to be."""
+    last: dict[int, ScanRow] = {}
+    for s in scans:
+        if s.user_id is None or s.task_id is None or s.result != "ok":
+            continue
+        seen = last.get(s.user_id)
+        if seen is None or (s.scanned_at, s.id) > (seen.scanned_at, seen.id):
+            last[s.user_id] = s
+    task_ids = {s.task_id for s in last.values()}
+    if not task_ids:
+        return {}
+    codes = dict(
+        session.execute(
+            select(PickTask.id, Location.code)
+            .join(Location, Location.id == PickTask.location_id)
+            .where(PickTask.id.in_(task_ids))
+        ).all()
+    )
+    return {u: codes[s.task_id] for u, s in last.items() if s.task_id in codes}
+
+
+def load_packs(session: Session, since: dt.datetime) -> list[PackRow]:
+    """Orders packed since ``since``: who packed them (outbox ``order.packed`` payload)."""
+    rows = session.execute(
+        select(OutboxEvent.payload, OutboxEvent.created_at, Order.id)
+        .join(Order, Order.external_id == OutboxEvent.aggregate_id)
+        .where(OutboxEvent.type == "order.packed", OutboxEvent.created_at >= since)
+    ).all()
+    if not rows:
+        return []
+    units = dict(
+        session.execute(
+            select(OrderLine.order_id, func.sum(OrderLine.packed_qty))
+            .where(OrderLine.order_id.in_({r[2] for r in rows}))
+            .group_by(OrderLine.order_id)
+        ).all()
+    )
+    return [
+        PackRow(
+            str(payload.get("actor", "")),
+            order_id,
+            str(payload.get("station", "")),
+            parse_time(payload.get("at")) or created_at,
+            int(units.get(order_id) or 0),
+        )
+        for payload, created_at, order_id in rows
+    ]
+
+
+def people(
+    session: Session,
+    now: dt.datetime,
+    shift_start: dt.datetime,
+    *,
+    scans: list[ScanRow] | None = None,
+) -> list[dict[str, Any]]:
+    """Every active picker and packer, busiest first (holding work, then least idle)."""
+    users = list(
+        session.scalars(
+            select(User).where(User.active.is_(True), User.role.in_(ROLES)).order_by(User.id)
+        )
+    )
+    if scans is None:
+        scans = load_scans(session, shift_start, now + dt.timedelta(minutes=5), UnitsOf(session))
+    hour_start = now - HOUR
+    shift_t = picker_tallies(scans, shift_start)
+    hour_t = picker_tallies(scans, hour_start)
+    by_user: dict[int, list[ScanRow]] = defaultdict(list)
+    for s in scans:
+        if s.user_id is not None:
+            by_user[s.user_id].append(s)
+    held = _held_lists(session, [u.id for u in users if u.role == Role.picker])
+    where = last_locations(session, scans)
+    packs: dict[str, list[PackRow]] = defaultdict(list)
+    if any(u.role == Role.packer for u in users):
+        for p in load_packs(session, shift_start):
+            packs[p.username].append(p)
+    rows = []
+    for u in users:
+        row: dict[str, Any] = {
+            "user_id": u.id,
+            "username": u.username,
+            "name": u.display_name,
+            "role": u.role.value,
+            "pick_list": None,
+            "station": None,
+            "last_location": None,
+            "last_activity_at": None,
+            "idle_s": None,
+            "accuracy_pct": None,
+            "scans": {"ok": 0, "decisive": 0},
+        }
+        if u.role == Role.picker:
+            mine = by_user.get(u.id, [])
+            first = min((s.scanned_at for s in mine), default=None)
+            last = max((s.scanned_at for s in mine), default=None)
+            ok, decisive = scan_tally(mine)
+            row.update(
+                pick_list=held.get(u.id),
+                last_location=where.get(u.id),
+                accuracy_pct=round(100.0 * ok / decisive, 1) if decisive else None,
+                scans={"ok": ok, "decisive": decisive},
+                hour=hour_t.get(u.id, Tally()).rates(hour_start, first, now),
+                shift=shift_t.get(u.id, Tally()).rates(shift_start, first, now),
+            )
+        else:
+            mine_p = sorted(packs.get(u.username, []), key=lambda p: p.at)
+            first = mine_p[0].at if mine_p else None
+            last = mine_p[-1].at if mine_p else None
+            recent = [p for p in mine_p if p.at >= hour_start]
+            row.update(
+                station=mine_p[-1].station if mine_p else None,
+                hour=Tally(len(recent), sum(p.units for p in recent)).rates(hour_start, first, now),
+                shift=Tally(len(mine_p), sum(p.units for p in mine_p)).rates(
+                    shift_start, first, now
+                ),
+            )
+        if last is not None:
+            row["last_activity_at"] = last.isoformat()
+            row["idle_s"] = max(0, int((now - last).total_seconds()))
+        rows.append(row)
+    rows.sort(
+        key=lambda r: (
+            not (r["pick_list"] or r["station"]),
+            r["idle_s"] if r["idle_s"] is not None else 10**9,
+            r["username"],
+        )
+    )
+    return rows
+
+
+CSV_HEADER = [
+    "username",
+    "name",
+    "role",
+    "pick_list",
+    "wave",
+    "station",
+    "last_location",
+    "idle_s",
+    "lines_hour",
+    "units_hour",
+    "lines_per_h_hour",
+    "units_per_h_hour",
+    "lines_shift",
+    "units_shift",
+    "lines_per_h_shift",
+    "units_per_h_shift",
+    "accuracy_pct",
+]
+
+
+def csv_rows(rows: Iterable[dict[str, Any]]) -> list[list[Any]]:
+    """The people table as CSV rows (header first); empty cells for "none"."""
+
+    def cell(v: Any) -> Any:
+        return "" if v is None else v
+
+    out: list[list[Any]] = [CSV_HEADER]
+    for r in rows:
+        pl = r["pick_list"] or {}
+        h, s = r["hour"], r["shift"]
+        out.append(
+            [
+                r["username"],
+                r["name"],
+                r["role"],
+                cell(pl.get("id")),
+                cell(pl.get("wave_code")),
+                cell(r["station"]),
+                cell(r["last_location"]),
+                cell(r["idle_s"]),
+                h["lines"],
+                h["units"],
+                h["lines_per_h"],
+                h["units_per_h"],
+                s["lines"],
+                s["units"],
+                s["lines_per_h"],
+                s["units_per_h"],
+                cell(r["accuracy_pct"]),
+            ]
+        )
+    return out

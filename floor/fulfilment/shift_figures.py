@@ -1,0 +1,339 @@
+"""The day's figures operations managers are judged on, computed from what is stored.
+
+Everything here is derived from three sources, never from counters kept on the side:
+
+* **order timestamps** — ``Order.status_times`` (``{"received": iso, "picked": iso, ...}``, one
+  entry per status the order reached, written by ``orders.transitions``);
+* **scans** — one ``Scan`` row per barcode read (``user_id``, ``task_id``, ``kind``, ``result``,
+  ``scanned_at``);
+* **exceptions** — ``FloorException`` rows with their ``reason`` and ``created_at``.
+
+Definitions (the tests in ``tests/dash/test_shift_figures.py`` work a small day out by hand):
+
+``received / picked / packed / shipped``
+    orders whose ``status_times`` entry for that status falls inside the day.
+``order_to_ship``
+    for every order shipped in the day, ``shipped - received`` in seconds; reported as p50 and
+    p90 by the **nearest-rank** method: the p-th percentile of n sorted values is the value at
+    rank ``ceil(p / 100 * n)`` (1-based), so it is always one of the measured times.
+``first_pass_accuracy``
+    of the tasks scanned in the day, the share whose *first decisive* scan (``ok`` or a
+    mistake, see ``MISTAKES``) was ``ok``. Scans that say nothing about the picker's care
+    (``task_closed``, ``not_your_task``, ``pending``, short reports) are not decisive.
+``scan_accuracy``
+    ``ok / (ok + mistakes)`` over all decisive scans (used per person in ``people``).
+``exceptions``
+    exceptions opened in the day by reason; ``exception_rate`` is that count per 100 orders
+    received in the day (``None`` when no order was received).
+``units_by_hour``
+    units booked by ``ok`` item scans, per UTC clock hour of the day (24 buckets); a scan of a
+    multi-pack GTIN counts the GTIN's units. ``lines_by_hour``: distinct tasks those scans hit.
+
+The day is a UTC day ``[00:00, 24:00)``. The pure part (``compute``) takes plain rows, so it
+can be tested without a database; ``load`` reads the rows for one day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.exception_queue import FloorException
+from floor.fulfilment.models import Scan
+from floor.site.items import identify_item
+from orders.models import Order
+
+MILESTONES = ("received", "picked", "packed", "shipped")
+#: Scan results that are the picker's mistake (wrong thing or place, too many units).
+MISTAKES = frozenset({"wrong_item", "wrong_location", "over_pick"})
+DECISIVE = MISTAKES | {"ok"}
+
+
+@dataclass(frozen=True)
+class ScanRow:
+    """One stored scan, reduced to what the figures need (``units``: booked units, 0 unless an
+    ``ok`` item scan)."""
+
+    id: int
+    user_id: int | None
+    task_id: int | None
+    kind: str
+    result: str
+    scanned_at: dt.datetime
+    units: int = 0
+
+
+@dataclass(frozen=True)
+class OrderTimes:
+    external_id: str
+    times: dict[str, dt.datetime]  # status -> when it was reached
+
+
+@dataclass
+class DayFigures:
+    day: dt.date
+    start: dt.datetime
+    end: dt.datetime
+    counts: dict[str, int]
+    order_to_ship_s: list[float]
+    p50_s: float | None
+    p90_s: float | None
+    first_pass: tuple[int, int]  # (tasks right first time, tasks scanned)
+    scans: tuple[int, int]  # (ok, decisive)
+    exceptions: dict[str, int]
+    units_by_hour: list[int] = field(default_factory=lambda: [0] * 24)
+    lines_by_hour: list[int] = field(default_factory=lambda: [0] * 24)
+
+    @property
+    def first_pass_accuracy(self) -> float | None:
+        right, total = self.first_pass
+        return right / total if total else None
+
+    @property
+    def scan_accuracy(self) -> float | None:
+        ok, total = self.scans
+        return ok / total if total else None
+
+    def exception_rate(self) -> dict[str, float | None]:
+        """Exceptions per 100 orders received, by reason."""
+        received = self.counts["received"]
+        return {
+            reason: (100.0 * n / received if received else None)
+            for reason, n in self.exceptions.items()
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        def pct(x: float | None) -> float | None:
+            return None if x is None else round(100.0 * x, 1)
+
+        return {
+            "day": self.day.isoformat(),
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "orders": dict(self.counts),
+            "order_to_ship": {
+                "count": len(self.order_to_ship_s),
+                "p50_s": self.p50_s,
+                "p90_s": self.p90_s,
+            },
+            "first_pass_accuracy_pct": pct(self.first_pass_accuracy),
+            "first_pass": {"right": self.first_pass[0], "tasks": self.first_pass[1]},
+            "scan_accuracy_pct": pct(self.scan_accuracy),
+            "exceptions": {
+                "total": sum(self.exceptions.values()),
+                "by_reason": dict(sorted(self.exceptions.items())),
+                "per_100_orders": {
+                    k: (None if v is None else round(v, 2))
+                    for k, v in sorted(self.exception_rate().items())
+                },
+            },
+            "units_by_hour": list(self.units_by_hour),
+            "lines_by_hour": list(self.lines_by_hour),
+            "units": sum(self.units_by_hour),
+        }
+
+
+# --------------------------------------------------------------------------
+# Pure computations
+# --------------------------------------------------------------------------
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """Nearest-rank percentile: the value at rank ``ceil(p/100 * n)`` of the sorted values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def first_pass(scans: Iterable[ScanRow]) -> tuple[int, int]:
+    """(tasks whose first decisive scan was ok, tasks with a decisive scan)."""
+    first: dict[int, ScanRow] = {}
+    for s in scans:
+        if s.task_id is None or s.result not in DECISIVE:
+            continue
+        seen = first.get(s.task_id)
+        if seen is None or (s.scanned_at, s.id) < (seen.scanned_at, seen.id):
+            first[s.task_id] = s
+    return sum(1 for s in first.values() if s.result == "ok"), len(first)
+
+
+def scan_tally(scans: Iterable[ScanRow]) -> tuple[int, int]:
+    """(ok scans, decisive scans)."""
+    ok = total = 0
+    for s in scans:
+        if s.result in DECISIVE:
+            total += 1
+            ok += s.result == "ok"
+    return ok, total
+
+
+def compute(
+    day: dt.date,
+    orders: Iterable[OrderTimes],
+    scans: Iterable[ScanRow],
+    exceptions: Iterable[tuple[str, dt.datetime]],
+) -> DayFigures:
+    """The day's figures from plain rows (rows outside the day are ignored)."""
+    start, end = day_bounds(day)
+
+    def inside(t: dt.datetime | None) -> bool:
+        return t is not None and start <= t < end
+
+    counts = dict.fromkeys(MILESTONES, 0)
+    to_ship: list[float] = []
+    for o in orders:
+        for m in MILESTONES:
+            counts[m] += inside(o.times.get(m))
+        shipped, received = o.times.get("shipped"), o.times.get("received")
+        if inside(shipped) and received is not None:
+            assert shipped is not None
+            to_ship.append((shipped - received).total_seconds())
+    day_scans = [s for s in scans if inside(s.scanned_at)]
+    units = [0] * 24
+    lines: dict[int, set[int]] = defaultdict(set)
+    for s in day_scans:
+        if s.result == "ok" and s.kind == "item":
+            units[s.scanned_at.hour] += s.units
+            if s.task_id is not None:
+                lines[s.scanned_at.hour].add(s.task_id)
+    reasons = Counter(reason for reason, at in exceptions if inside(at))
+    return DayFigures(
+        day=day,
+        start=start,
+        end=end,
+        counts=counts,
+        order_to_ship_s=sorted(to_ship),
+        p50_s=percentile(to_ship, 50),
+        p90_s=percentile(to_ship, 90),
+        first_pass=first_pass(day_scans),
+        scans=scan_tally(day_scans),
+        exceptions=dict(reasons),
+        units_by_hour=units,
+        lines_by_hour=[len(lines[h]) for h in range(24)],
+    )
+
+
+# --------------------------------------------------------------------------
+# Reading the rows
+# --------------------------------------------------------------------------
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+class UnitsOf:
+    """Units an ``ok`` item scan booked, from its raw code (a multi-pack GTIN counts its
+    ``units``); each distinct code is looked up once."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cache: dict[str, int] = {}
+
+    def __call__(self, raw: str) -> int:
+        if raw not in self.cache:
+            self.cache[raw] = max(1, identify_item(self.session, raw)[1])
+        return self.cache[raw]
+
+
+def load_scans(
+    session: Session, start: dt.datetime, end: dt.datetime, units: UnitsOf | None = None
+) -> list[ScanRow]:
+    units = units or UnitsOf(session)
+    rows = session.execute(
+        select(
+            Scan.id, Scan.user_id, Scan.task_id, Scan.kind, Scan.result, Scan.scanned_at, Scan.raw
+        ).where(Scan.scanned_at >= start, Scan.scanned_at < end)
+    ).all()
+    return [
+        ScanRow(
+            r.id,
+            r.user_id,
+            r.task_id,
+            r.kind,
+            r.result,
+            r.scanned_at,
+            units(r.raw) if r.result == "ok" and r.kind == "item" else 0,
+        )
+        for r in rows
+    ]
+
+
+def load_orders(session: Session, start: dt.datetime) -> list[OrderTimes]:
+    """Orders touched since ``start`` (every transition bumps ``updated_at``)."""
+    rows = session.execute(
+        select(Order.external_id, Order.status_times, Order.created_at).where(
+            Order.updated_at >= start
+        )
+    ).all()
+    out = []
+    for external_id, times, created_at in rows:
+        parsed = {k: t for k, v in (times or {}).items() if (t := parse_time(v)) is not None}
+        parsed.setdefault("received", created_at)
+        out.append(OrderTimes(external_id, parsed))
+    return out
+
+
+def load(session: Session, day: dt.date) -> DayFigures:
+    """The figures of one UTC day, read from the database."""
+    start, end = day_bounds(day)
+    exceptions = session.execute(
+        select(FloorException.reason, FloorException.created_at).where(
+            FloorException.created_at >= start, FloorException.created_at < end
+        )
+    ).all()
+    return compute(
+        day,
+        load_orders(session, start),
+        load_scans(session, start, end),
+        [(r.value, at) for r, at in exceptions],
+    )
+
+
+def csv_rows(fig: DayFigures) -> list[list[Any]]:
+    """The day as ``figure, value`` rows (then the hourly table), for the CSV export."""
+    d = fig.to_dict()
+    rows: list[list[Any]] = [["figure", "value"], ["day", d["day"]]]
+    rows += [[f"orders_{m}", d["orders"][m]] for m in MILESTONES]
+    rows += [
+        ["order_to_ship_count", d["order_to_ship"]["count"]],
+        ["order_to_ship_p50_s", _blank(d["order_to_ship"]["p50_s"])],
+        ["order_to_ship_p90_s", _blank(d["order_to_ship"]["p90_s"])],
+        ["first_pass_accuracy_pct", _blank(d["first_pass_accuracy_pct"])],
+        ["scan_accuracy_pct", _blank(d["scan_accuracy_pct"])],
+        ["exceptions_total", d["exceptions"]["total"]],
+    ]
+    for reason, n in d["exceptions"]["by_reason"].items():
+        rows.append([f"exceptions_{reason}", n])
+        rows.append(
+            [
+                f"exceptions_{reason}_per_100_orders",
+                _blank(d["exceptions"]["per_100_orders"][reason]),
+            ]
+        )
+    rows.append(["units", d["units"]])
+    rows.append([])
+    rows.append(["hour_utc", "units", "lines"])
+    rows += [[f"{h:02d}:00", d["units_by_hour"][h], d["lines_by_hour"][h]] for h in range(24)]
+    return rows
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value

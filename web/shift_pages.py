@@ -1,0 +1,173 @@
+"""The supervisor's shift: JSON endpoints and CSV exports behind the dashboard's people table,
+wave drill-down, day figures and exception queue (thin: the work is in ``floor.fulfilment``).
+
+    GET  /dashboard/people            the people table (JSON)       /dashboard/people.csv
+    GET  /dashboard/figures?day=      the day's figures (JSON)      /dashboard/figures.csv?day=
+    GET  /dashboard/waves/<id>/drill  a wave's pick lists: holder, last location, what is left
+    POST /dashboard/pick-lists/<id>/reassign  {"to_user_id", "reason"} (CSRF header; audited)
+    GET  /dashboard/exceptions        the exception queue page
+    GET  /dashboard/exceptions/queue  open exceptions by reason, oldest first, with context
+    GET  /dashboard/exceptions/search?q=&reason=   resolved ones: who, when, why
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+
+from core.db import utcnow
+from core.errors import ServiceError
+from core.exception_queue import ExceptionReason
+from core.users import Role
+from floor.fulfilment import dashboard as floor_dashboard
+from floor.fulfilment import exception_views, people, projections, shift_figures
+from floor.fulfilment.models import Wave
+from floor.fulfilment.picking.reassign import reassign_pick_list
+from floor.fulfilment.waves import planning as waves
+from web.auth import current_actor, roles_required
+from web.context import uow
+
+bp = Blueprint("shift_pages", __name__)
+
+
+def _error(code: str, message: str, status: int) -> Any:
+    return jsonify(error={"code": code, "message": message}), status
+
+
+@bp.errorhandler(CSRFError)
+def _csrf(e: CSRFError) -> Any:
+    return _error("csrf_failed", e.description or "CSRF token missing or invalid", 400)
+
+
+@bp.errorhandler(ServiceError)
+def _domain_error(e: ServiceError) -> Any:
+    return _error(e.code, e.message, e.status)
+
+
+def _csv(rows: list[list[Any]], filename: str) -> Response:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    return Response(
+        buf.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _day() -> dt.date:
+    raw = request.args.get("day", "")
+    try:
+        return dt.date.fromisoformat(raw) if raw else utcnow().date()
+    except ValueError:
+        return utcnow().date()
+
+
+def _people() -> tuple[list[dict[str, Any]], dt.datetime]:
+    now = utcnow()
+    with uow() as s:
+        rows = people.people(s, now, floor_dashboard.shift_start(now))
+    return rows, now
+
+
+@bp.get("/dashboard/people")
+@roles_required(Role.supervisor)
+def people_json() -> Any:
+    rows, now = _people()
+    return jsonify(people=rows, generated_at=now.isoformat())
+
+
+@bp.get("/dashboard/people.csv")
+@roles_required(Role.supervisor)
+def people_csv() -> Any:
+    rows, now = _people()
+    return _csv(people.csv_rows(rows), f"people-{now:%Y-%m-%dT%H%M}.csv")
+
+
+@bp.get("/dashboard/figures")
+@roles_required(Role.supervisor)
+def figures_json() -> Any:
+    with uow() as s:
+        return jsonify(shift_figures.load(s, _day()).to_dict())
+
+
+@bp.get("/dashboard/figures.csv")
+@roles_required(Role.supervisor)
+def figures_csv() -> Any:
+    day = _day()
+    with uow() as s:
+        rows = shift_figures.csv_rows(shift_figures.load(s, day))
+    return _csv(rows, f"day-{day.isoformat()}.csv")
+
+
+@bp.get("/dashboard/waves/<int:wave_id>/drill")
+@roles_required(Role.supervisor)
+def wave_drill(wave_id: int) -> Any:
+    now = utcnow()
+    with uow() as s:
+        wave = s.get(Wave, wave_id)
+        if wave is None:
+            return _error("not_found", f"no wave {wave_id}", 404)
+        crew = people.people(s, now, floor_dashboard.shift_start(now))
+        summary = waves.wave_summary(s, wave)
+        rates = {r["user_id"]: r["hour"]["units_per_h"] for r in crew if r["role"] == "picker"}
+        proj = projections.projections(s, [summary], rates, now).get(wave.id)
+        lists = projections.drill(s, wave, {r["user_id"]: r for r in crew})
+    return jsonify(wave=summary, projection=proj, lists=lists)
+
+
+@bp.post("/dashboard/pick-lists/<int:pick_list_id>/reassign")
+@roles_required(Role.supervisor)
+def reassign(pick_list_id: int) -> Any:
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else request.form.to_dict()
+    try:
+        to_user = int(body.get("to_user_id", ""))
+    except (TypeError, ValueError):
+        return _error("invalid_picker", "to_user_id must be a user id", 422)
+    reason = str(body.get("reason", ""))[:500]
+    actor = current_actor()
+    assert actor is not None
+    with uow() as s:
+        pl = reassign_pick_list(s, actor, pick_list_id, to_user, reason)
+        out = {"pick_list_id": pl.id, "to_user_id": pl.assigned_user_id}
+    return jsonify(out)
+
+
+@bp.get("/dashboard/exceptions")
+@roles_required(Role.supervisor)
+def exception_page() -> Any:
+    q = request.args.get("q", "")[:200]
+    reason = request.args.get("reason", "")
+    with uow() as s:
+        groups = exception_views.open_queue(s)
+        resolved = exception_views.search_resolved(s, q, reason, limit=50)
+    return render_template(
+        "exceptions.html",
+        groups=groups,
+        resolved=resolved,
+        q=q,
+        reason=reason,
+        reasons=[r.value for r in ExceptionReason],
+    )
+
+
+@bp.get("/dashboard/exceptions/queue")
+@roles_required(Role.supervisor)
+def exception_queue() -> Any:
+    with uow() as s:
+        return jsonify(groups=exception_views.open_queue(s))
+
+
+@bp.get("/dashboard/exceptions/search")
+@roles_required(Role.supervisor)
+def exception_search() -> Any:
+    with uow() as s:
+        found = exception_views.search_resolved(
+            s, request.args.get("q", "")[:200], request.args.get("reason", "")
+        )
+    return jsonify(resolved=found)
