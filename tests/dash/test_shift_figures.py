@@ -1,0 +1,309 @@
+"""The day's figures, the people table and the projected finish on a small known day whose
+answers are worked out by hand (in the comments), first from plain rows, then from the database.
+
+The day: Monday 2 March 2026 (UTC). Two pickers: u1 and u2.
+
+Orders (status_times)            received  picked  packed  shipped   received→shipped
+  A                              08:00     09:00   09:30   10:00     2 h    =  7200 s
+  B                              08:30     08:45   08:50   09:00     30 min =  1800 s
+  C (received the day before)    -1d 23:00 07:00   07:30   08:00     9 h    = 32400 s
+  D                              09:00     11:00   —       12:00     3 h    = 10800 s
+  E                              10:00     —       —       —
+  F (shipped the next day)       11:00     —       —       +1d 01:00 (not today's)
+  received 5 (A B D E F), picked 4 (A B C D), packed 3 (A B C), shipped 4 (A B C D)
+  order→ship sorted [1800, 7200, 10800, 32400]: p50 = rank ceil(.5·4)=2 → 7200;
+                                                p90 = rank ceil(.9·4)=4 → 32400
+
+Scans (task, user, time, kind, result, units)
+  t10 u1 08:00 location ok · 08:01 item ok 1 · 08:02 item ok 1      first decisive: ok
+  t11 u1 08:10 item wrong_item · 08:11 item ok 1                    first decisive: wrong
+  t12 u2 09:00 item ok 6 (a six-pack GTIN)                           ok
+  t13 u2 09:30 location wrong_location · 09:31 location ok · 09:32 item ok 1    wrong
+  t14 u2 09:40 task_closed (not decisive) · 09:41 item ok 1          ok
+  t9  u1 the day before 23:59 item ok 1                              (not today's)
+  first pass 3 of 5 tasks = 60 %; decisive scans 10, ok 8 = 80 %
+  units by hour: 08h 1+1+1 = 3, 09h 6+1+1 = 8; lines: 08h {t10,t11} = 2, 09h {t12,t13,t14} = 3
+
+Exceptions: short_pick 08:20, short_pick 09:10, wrong_item 09:15, printer_failed the day before
+  → short_pick 2 (2/5 orders = 40 per 100), wrong_item 1 (20 per 100)
+
+People at 10:00, shift from 00:00:
+  u1: first scan 08:00, 3 units / 2 lines in the shift over 2 h → 1.5 u/h, 1.0 lines/h;
+      nothing in the last hour → 0; idle since 08:11 → 6540 s; accuracy ok 4 of 5 = 80 %
+  u2: first scan 09:00, 8 units / 3 lines over 1 h → 8.0 u/h, 3.0 lines/h (shift and hour);
+      idle since 09:41 → 1140 s; accuracy 4 of 5 = 80 %
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.actors import Actor
+from core.db import make_engine, make_session_factory, unit_of_work
+from core.exception_queue import ExceptionReason, FloorException
+from core.users import Role, User
+from floor.fulfilment import people as floor_people
+from floor.fulfilment import shift_figures as sf
+from floor.fulfilment.models import PickList, PickTask, Scan
+from floor.fulfilment.projections import project
+from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+from floor.site.gtin import check_digit
+from floor.site.layout import Sku, SkuGtin
+from orders.models import Order, OrderLine
+from orders.transitions import record_received
+
+DAY = dt.date(2026, 3, 2)
+
+
+def at(hh: int, mm: int = 0, day_offset: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 3, 2 + day_offset, hh, mm, tzinfo=dt.UTC)
+
+
+ORDER_TIMES = {
+    "A": {"received": at(8), "picked": at(9), "packed": at(9, 30), "shipped": at(10)},
+    "B": {"received": at(8, 30), "picked": at(8, 45), "packed": at(8, 50), "shipped": at(9)},
+    "C": {"received": at(23, 0, -1), "picked": at(7), "packed": at(7, 30), "shipped": at(8)},
+    "D": {"received": at(9), "picked": at(11), "shipped": at(12)},
+    "E": {"received": at(10)},
+    "F": {"received": at(11), "shipped": at(1, 0, 1)},
+}
+# (task key, user key, time, kind, result, units)
+SCANS = [
+    ("t10", "u1", at(8, 0), "location", "ok", 0),
+    ("t10", "u1", at(8, 1), "item", "ok", 1),
+    ("t10", "u1", at(8, 2), "item", "ok", 1),
+    ("t11", "u1", at(8, 10), "item", "wrong_item", 0),
+    ("t11", "u1", at(8, 11), "item", "ok", 1),
+    ("t12", "u2", at(9, 0), "item", "ok", 6),
+    ("t13", "u2", at(9, 30), "location", "wrong_location", 0),
+    ("t13", "u2", at(9, 31), "location", "ok", 0),
+    ("t13", "u2", at(9, 32), "item", "ok", 1),
+    ("t14", "u2", at(9, 40), "unknown", "task_closed", 0),
+    ("t14", "u2", at(9, 41), "item", "ok", 1),
+    ("t9", "u1", at(23, 59, -1), "item", "ok", 1),
+]
+EXCEPTIONS = [
+    ("short_pick", at(8, 20)),
+    ("short_pick", at(9, 10)),
+    ("wrong_item", at(9, 15)),
+    ("printer_failed", at(22, 0, -1)),
+]
+
+
+def check_day(fig: sf.DayFigures) -> None:
+    d = fig.to_dict()
+    assert d["orders"] == {"received": 5, "picked": 4, "packed": 3, "shipped": 4}
+    assert d["order_to_ship"] == {"count": 4, "p50_s": 7200.0, "p90_s": 32400.0}
+    assert d["first_pass"] == {"right": 3, "tasks": 5}
+    assert d["first_pass_accuracy_pct"] == 60.0
+    assert d["scan_accuracy_pct"] == 80.0
+    assert d["exceptions"]["by_reason"] == {"short_pick": 2, "wrong_item": 1}
+    assert d["exceptions"]["per_100_orders"] == {"short_pick": 40.0, "wrong_item": 20.0}
+    assert d["units_by_hour"][8] == 3 and d["units_by_hour"][9] == 8
+    assert sum(d["units_by_hour"]) == 11 == d["units"]
+    assert d["lines_by_hour"][8] == 2 and d["lines_by_hour"][9] == 3
+    assert sum(d["lines_by_hour"]) == 5
+
+
+# --------------------------------------------------------------------------
+# From plain rows
+# --------------------------------------------------------------------------
+
+
+def plain_scans(task_ids: dict[str, int], user_ids: dict[str, int]) -> list[sf.ScanRow]:
+    return [
+        sf.ScanRow(n, user_ids[u], task_ids[t], kind, result, when, units)
+        for n, (t, u, when, kind, result, units) in enumerate(SCANS, 1)
+    ]
+
+
+TASKS = {f"t{n}": n for n in range(9, 15)}
+USERS = {"u1": 1, "u2": 2}
+
+
+def test_percentile_is_nearest_rank():
+    assert sf.percentile([], 50) is None
+    assert sf.percentile([5.0], 90) == 5.0
+    assert sf.percentile([4, 1, 3, 2], 50) == 2
+    assert sf.percentile([4, 1, 3, 2], 90) == 4
+    assert sf.percentile(list(range(1, 11)), 90) == 9
+
+
+def test_the_known_day_from_plain_rows():
+    orders = [sf.OrderTimes(k, v) for k, v in ORDER_TIMES.items()]
+    fig = sf.compute(DAY, orders, plain_scans(TASKS, USERS), EXCEPTIONS)
+    check_day(fig)
+
+
+def test_no_work_is_no_figure_not_zero_percent():
+    fig = sf.compute(DAY, [], [], [])
+    d = fig.to_dict()
+    assert d["first_pass_accuracy_pct"] is None and d["order_to_ship"]["p50_s"] is None
+    assert d["orders"] == {"received": 0, "picked": 0, "packed": 0, "shipped": 0}
+    assert sf.compute(DAY, [], [], [("short_pick", at(9))]).exception_rate() == {
+        "short_pick": None
+    }
+
+
+def test_rates_per_hour_of_work():
+    now = at(10)
+    # 3 units since a first scan at 08:00: 2 h of work
+    assert floor_people.per_hour(3, at(0), at(8), now) == 1.5
+    # the window starts later than the first scan: the window counts
+    assert floor_people.per_hour(8, at(9), at(8), now) == 8.0
+    # a first scan a minute ago reads over MIN_SPAN (10 min), not over one minute
+    assert floor_people.per_hour(2, at(0), at(9, 59), now) == 12.0
+    assert floor_people.per_hour(0, at(0), at(8), now) == 0.0
+    assert floor_people.per_hour(5, at(0), None, now) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("remaining", "rate", "cutoff", "status", "finish"),
+    [
+        (100, 50.0, at(12, 30), "on_time", at(12)),  # 2 h of work, 30 min to spare
+        (100, 50.0, at(12, 10), "at_risk", at(12)),  # within the 15 min margin
+        (100, 50.0, at(11, 50), "late", at(12)),  # finishes after the truck
+        (100, 0.0, at(12), "at_risk", None),  # nobody picking, truck still ahead
+        (100, 0.0, at(9), "late", None),  # nobody picking, truck gone
+        (0, 0.0, at(9), "done", at(10)),
+        (30, 60.0, None, "no_cutoff", at(10, 30)),
+    ],
+)
+def test_projected_finish(remaining, rate, cutoff, status, finish):
+    p = project(remaining, rate, at(10), cutoff)
+    assert (p.status, p.finish_at) == (status, finish)
+
+
+# --------------------------------------------------------------------------
+# From the database
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(db_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def _users(s: Session) -> dict[str, User]:
+    by_name = {u.username: u for u in s.scalars(select(User))}
+    return {"u1": by_name["pat"], "u2": by_name["pia"]}
+
+
+def _known_day(s: Session) -> dict[str, int]:
+    """Store the known day: six orders with their times, five real tasks with their scans (a
+    six-pack GTIN for t12), the exceptions. Returns task key → id."""
+    system = Actor.system()
+    skus = list(s.scalars(select(Sku).order_by(Sku.id).limit(6)))
+    orders = {}
+    for key, sku in zip(ORDER_TIMES, skus, strict=True):
+        order = Order(
+            external_id=f"KNOWN-{key}",
+            ship_by=at(16),
+            carrier="demo",
+            ship_to={"name": "x"},
+            content_hash="0" * 64,
+        )
+        order.lines.append(OrderLine(line_id="1", sku_id=sku.id, quantity=2))
+        s.add(order)
+        record_received(s, order, system)
+        orders[key] = order
+    s.flush()
+    from orders.allocation import reserve_orders
+
+    reserve_orders(s, list(orders.values()), system)
+    result = plan_waves(s, RuleSpec(), system, now=at(7))
+    sup = s.scalars(select(User).where(User.username == "sam")).one()
+    for w in result.waves:
+        release_wave(s, w.id, Actor(sup.username, Role.supervisor, sup.id))
+    tasks = list(
+        s.scalars(
+            select(PickTask)
+            .join(OrderLine, OrderLine.id == PickTask.order_line_id)
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(Order.external_id.like("KNOWN-%"))
+            .order_by(Order.external_id)
+        )
+    )
+    assert len(tasks) == 6
+    task_ids = {f"t{n}": t.id for n, t in zip(range(9, 15), tasks, strict=True)}
+    six = "1" + "400000000999"
+    six += check_digit(six)
+    t12 = s.get(PickTask, task_ids["t12"])
+    assert t12 is not None
+    s.add(SkuGtin(sku_id=t12.sku_id, gtin=six, units=6))
+    users = _users(s)
+    for n, (t, u, when, kind, result_, units) in enumerate(SCANS, 1):
+        sku_code = s.scalar(
+            select(Sku.code).join(PickTask, PickTask.sku_id == Sku.id).where(
+                PickTask.id == task_ids[t]
+            )
+        )
+        raw = six if units == 6 else (sku_code or "?")
+        s.add(
+            Scan(
+                client_scan_id=f"known-{n}",
+                user_id=users[u].id,
+                task_id=task_ids[t],
+                raw=raw,
+                kind=kind,
+                result=result_,
+                scanned_at=when,
+            )
+        )
+    for key, times in ORDER_TIMES.items():
+        orders[key].status_times = {k: v.isoformat() for k, v in times.items()}
+    for reason, when in EXCEPTIONS:
+        s.add(FloorException(reason=ExceptionReason(reason), message="known", created_at=when))
+    return task_ids
+
+
+def test_the_known_day_from_the_database(db):
+    with unit_of_work(db) as s:
+        _known_day(s)
+    with unit_of_work(db) as s:
+        check_day(sf.load(s, DAY))
+        rows = sf.csv_rows(sf.load(s, DAY))
+    as_dict = {r[0]: r[1] for r in rows if len(r) == 2}
+    assert as_dict["orders_shipped"] == 4 and as_dict["order_to_ship_p90_s"] == 32400.0
+    assert as_dict["first_pass_accuracy_pct"] == 60.0
+    assert ["09:00", 8, 3] in rows
+
+
+def test_the_people_at_ten_from_the_database(db):
+    with unit_of_work(db) as s:
+        task_ids = _known_day(s)
+        users = _users(s)
+        # pia holds the list of t14 (as next_task would have given it to her)
+        t14 = s.get(PickTask, task_ids["t14"])
+        assert t14 is not None
+        pl = s.get(PickList, t14.pick_list_id)
+        assert pl is not None
+        from floor.fulfilment.states import PickListStatus
+
+        pl.status, pl.assigned_user_id = PickListStatus.in_progress, users["u2"].id
+    with unit_of_work(db) as s:
+        rows = {r["username"]: r for r in floor_people.people(s, at(10), at(0))}
+        loc14 = s.get(PickTask, task_ids["t14"]).location.code
+        loc11 = s.get(PickTask, task_ids["t11"]).location.code
+    pat, pia = rows["pat"], rows["pia"]
+    assert pat["shift"] == {"lines": 2, "units": 3, "lines_per_h": 1.0, "units_per_h": 1.5}
+    assert pat["hour"] == {"lines": 0, "units": 0, "lines_per_h": 0.0, "units_per_h": 0.0}
+    assert pat["idle_s"] == 6540 and pat["accuracy_pct"] == 80.0
+    assert pat["last_location"] == loc11 and pat["pick_list"] is None
+    assert pia["shift"] == {"lines": 3, "units": 8, "lines_per_h": 3.0, "units_per_h": 8.0}
+    assert pia["hour"] == pia["shift"]
+    assert pia["idle_s"] == 1140 and pia["accuracy_pct"] == 80.0
+    assert pia["last_location"] == loc14
+    assert pia["pick_list"]["id"] == pl.id
+    assert rows["paco"]["role"] == "packer" and rows["paco"]["idle_s"] is None
+    # busiest first: pia holds a list
+    assert next(iter(rows)) == "pia"
+    header, *lines = floor_people.csv_rows(rows.values())
+    assert header[0] == "username" and [r[0] for r in lines] == list(rows)
