@@ -87,6 +87,8 @@ def register(socketio: SocketIO) -> None:
         with uow() as s:
             task = next_task(s, actor)
             body = {"ok": True, "task": task_payload(s, task)}
+        if ctx().live is not None:
+            ctx().live.touch()  # claiming a list changes the people table
         return body
 
     @socketio.on("scan", namespace=NAMESPACE)

@@ -88,4 +88,3 @@ PACKAGE_MACHINE: StateMachine[PackageStatus] = StateMachine(
         P.voided: set(),
     },
 )
-

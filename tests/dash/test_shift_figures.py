@@ -145,9 +145,7 @@ def test_no_work_is_no_figure_not_zero_percent():
     d = fig.to_dict()
     assert d["first_pass_accuracy_pct"] is None and d["order_to_ship"]["p50_s"] is None
     assert d["orders"] == {"received": 0, "picked": 0, "packed": 0, "shipped": 0}
-    assert sf.compute(DAY, [], [], [("short_pick", at(9))]).exception_rate() == {
-        "short_pick": None
-    }
+    assert sf.compute(DAY, [], [], [("short_pick", at(9))]).exception_rate() == {"short_pick": None}
 
 
 def test_rates_per_hour_of_work():
@@ -241,9 +239,9 @@ def _known_day(s: Session) -> dict[str, int]:
     users = _users(s)
     for n, (t, u, when, kind, result_, units) in enumerate(SCANS, 1):
         sku_code = s.scalar(
-            select(Sku.code).join(PickTask, PickTask.sku_id == Sku.id).where(
-                PickTask.id == task_ids[t]
-            )
+            select(Sku.code)
+            .join(PickTask, PickTask.sku_id == Sku.id)
+            .where(PickTask.id == task_ids[t])
         )
         raw = six if units == 6 else (sku_code or "?")
         s.add(

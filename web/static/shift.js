@@ -110,7 +110,7 @@
     td.append(h("br"), h("small", {}, p.finish_at
       ? "done ≈ " + p.finish_at.slice(11, 16) + " · " + Math.round(p.units_per_hour) + " u/h · " +
         p.pickers + " picker(s)"
-      : "nobody picking"));
+      : "no pick rate yet"));
     return td;
   }
 
