@@ -121,6 +121,8 @@ class DashboardLive:
         self.last_flush_s = time.perf_counter() - started
         self.flushes += 1
         self.emit(EVENT, body, ROOM)
+        with self._lock:  # the next message comes at least ``interval`` after this one
+            self._last_flush = time.monotonic()
 
     def cancel(self) -> None:
         with self._lock:

@@ -126,7 +126,7 @@ def test_people_projection_reassignment_and_exports_live(
     expect(desktop.locator('#figures dd[data-fig="first_pass_accuracy_pct"]')).to_have_text(
         js(day["first_pass_accuracy_pct"]) + " %"
     )
-    bars = desktop.locator("#uph-chart rect.bar")
+    bars = desktop.locator("#uph-chart rect.col")
     expect(bars).to_have_count(24)
     hourly = {r[0]: r[1] for r in read_csv(desktop, base + "/dashboard/figures.csv") if len(r) == 3}
     drawn = {

@@ -28,7 +28,7 @@
       const x = 4 + i * step + step * 0.15;
       const y = o.height - o.pad - h;
       const bar = el("rect", { x: x.toFixed(1), y: y.toFixed(1), width: (step * 0.7).toFixed(1),
-                               height: h.toFixed(1), class: "bar", "data-value": v,
+                               height: h.toFixed(1), class: "col", "data-value": v,
                                "data-label": labels[i] });
       bar.append(el("title", {}, labels[i] + ": " + v + (o.unit ? " " + o.unit : "")));
       svg.append(bar);
