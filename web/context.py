@@ -22,6 +22,8 @@ class FloorContext:
     sessions: sessionmaker[Session]
     socketio: Any = None
     scheduler: Any = None
+    login_guard: Any = None  # web.login_guard.LoginGuard
+    sockets: Any = None  # web.sockets.SocketRegistry
 
 
 def ctx() -> FloorContext:
