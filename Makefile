@@ -25,9 +25,9 @@ $(DEV_STAMP): requirements.lock requirements-dev.lock $(STAMP)
 
 venv: $(STAMP)
 
-## make run: install, migrate, load the demo warehouse when empty, serve on http://127.0.0.1:5000
+## make run: install, migrate, load the demo warehouse when empty (--demo), serve on http://127.0.0.1:5000
 run: $(STAMP)
-	$(VENV)/bin/flask --app app serve
+	$(VENV)/bin/flask --app app serve --demo
 
 ## make test: install what the tests need (chromium, socat) and run the whole suite
 test: $(DEV_STAMP) system-deps

@@ -1,7 +1,8 @@
 """The floor server's composition root: ``create_app(config)`` wires the engine, sessions,
 Socket.IO, CSRF, blueprints and CLI. Nothing is built at import time.
 
-    flask --app app serve      # migrate, load the demo warehouse when empty, serve
+    flask --app app serve          # migrate and serve (an empty database stays empty)
+    flask --app app serve --demo   # … and load the demo warehouse into an empty database
     flask --app app --help     # every command
 """
 
@@ -24,9 +25,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from core.db import default_sqlite_url, make_engine, make_session_factory
     from core.events import on_commit
     from core.settings import Settings
-    from web import auth, cli, health, pages, picking_sockets, shift_pages, sockets
+    from web import (
+        auth,
+        cli,
+        health,
+        pages,
+        picking_sockets,
+        security_headers,
+        shift_pages,
+        sockets,
+    )
     from web.context import FloorContext
     from web.live import DashboardLive
+    from web.login_guard import LoginGuard
     from web.scheduler import build_scheduler
 
     settings = Settings.from_env().with_overrides(config)
@@ -41,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,
     )
@@ -48,21 +60,32 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     url = settings.database_url or default_sqlite_url(app.instance_path)
-    engine = make_engine(url)
+    engine = make_engine(url, sqlite_synchronous=settings.sqlite_synchronous)
     sessions = make_session_factory(engine)
     socketio = SocketIO(
         app,
         async_mode="threading",
         message_queue=settings.redis_url or None,
-        cors_allowed_origins=[],
+        cors_allowed_origins=sockets.same_origin_check(settings.origins()),
+    )
+    security_headers.install(app, trusted_proxies=settings.trusted_proxies)
+    floor_ctx = FloorContext(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        socketio=socketio,
+        login_guard=LoginGuard(
+            settings.redis_url or "memory://",
+            settings.login_limit_user,
+            settings.login_limit_address,
+        ),
+        sockets=sockets.SocketRegistry(socketio),
     )
     live = DashboardLive(
         lambda name, data, room: socketio.emit(name, data, to=room, namespace=sockets.NAMESPACE),
         sessions,
     )
-    floor_ctx = FloorContext(
-        settings=settings, engine=engine, sessions=sessions, socketio=socketio, live=live
-    )
+    floor_ctx.live = live
     app.extensions["floor"] = floor_ctx
     on_commit(sessions, sockets.emitter(socketio, live.add))
     wire_domain_handlers(sessions)
@@ -110,5 +133,6 @@ def _job_providers() -> list[Any]:
     """Scheduled-job providers (``web/scheduler.py``) register themselves here as they land."""
     from floor.fulfilment.waves import jobs as wave_jobs
     from sync import jobs as sync_jobs
+    from web import sockets
 
-    return [sync_jobs.register_jobs, wave_jobs.register_jobs]
+    return [sync_jobs.register_jobs, wave_jobs.register_jobs, sockets.register_jobs]

@@ -1,4 +1,16 @@
-"""Users, roles, badge and password login, and OMS API keys (all stored hashed)."""
+"""Users, roles, badge and password login, sessions that can be ended, and OMS API keys (all
+secrets stored hashed).
+
+Rules a reader should know (docs/security.md says why):
+
+* Desk roles (supervisor, admin) never log in by badge alone: a badge of theirs needs their
+  password with it. Pickers and packers may use the badge alone (shared handhelds and stations).
+* Demo credentials (rows made by the demo loader, ``is_demo``) are refused once the site has real
+  ones: demo *users* once a non-demo supervisor or admin exists; the demo *key* once
+  FLOOR_OMS_API_KEY is set or a non-demo API key was ever created.
+* ``users.session_version`` is signed into every session; ``end_sessions`` bumps it (logout,
+  deactivation), so every cookie of that user, on any device, stops working at its next request.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +19,9 @@ import functools
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -18,6 +31,7 @@ from core.db import utcnow
 from core.users import ApiKey, Role, User
 
 PASSWORD_ROLES = frozenset({Role.supervisor, Role.admin, Role.packer})
+DESK_ROLES = frozenset({Role.supervisor, Role.admin})  # badge + password, never badge alone
 # Who may do what: a higher role includes the lower ones' rights where it makes sense.
 ROLE_RANK = {Role.picker: 0, Role.packer: 1, Role.supervisor: 2, Role.admin: 3}
 
@@ -40,6 +54,7 @@ def create_user(
     password: str | None = None,
     badge: str | None = None,
     actor: Actor | None = None,
+    demo: bool = False,
 ) -> User:
     user = User(
         username=username,
@@ -47,6 +62,7 @@ def create_user(
         role=role,
         password_hash=generate_password_hash(password) if password else None,
         badge_hash=sha256(badge) if badge else None,
+        is_demo=demo,
     )
     session.add(user)
     session.flush()
@@ -61,34 +77,121 @@ def create_user(
     return user
 
 
-def login_with_password(session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.username == username, User.active))
+@dataclass(frozen=True)
+class LoginResult:
+    """What a login attempt found. ``user`` is set only on success; ``user_id`` also names the
+    account a failed attempt was aimed at (for the audit and the per-user lockout), when known."""
+
+    user: User | None
+    reason: str  # ok | bad_credentials | needs_password | demo_closed
+    user_id: int | None = None
+    username: str | None = None
+
+
+def demo_users_closed(session: Session) -> bool:
+    """True once a real (non-demo) supervisor or admin exists: then demo users are refused."""
+    real_desk = select(User.id).where(
+        User.is_demo.is_(False), User.role.in_(sorted(DESK_ROLES)), User.active.is_(True)
+    )
+    return session.scalar(real_desk.limit(1)) is not None
+
+
+def demo_key_closed(session: Session, configured: str | None) -> bool:
+    """True once FLOOR_OMS_API_KEY is set or a non-demo API key was ever created."""
+    if configured:
+        return True
+    return session.scalar(select(ApiKey.id).where(ApiKey.is_demo.is_(False)).limit(1)) is not None
+
+
+def _accept(session: Session, user: User) -> LoginResult:
+    if user.is_demo and demo_users_closed(session):
+        return LoginResult(None, "demo_closed", user.id, user.username)
+    user.last_login_at = utcnow()
+    return LoginResult(user, "ok", user.id, user.username)
+
+
+def _password_ok(user: User | None, password: str) -> bool:
     if user is None or not user.password_hash:
         # Same work either way, so a timing difference does not reveal which usernames exist.
         check_password_hash(_dummy_hash(), password)
+        return False
+    return check_password_hash(user.password_hash, password)
+
+
+def login_with_password(session: Session, username: str, password: str) -> LoginResult:
+    user = session.scalar(select(User).where(User.username == username, User.active))
+    if not _password_ok(user, password):
+        uid = user.id if user is not None else None
+        return LoginResult(None, "bad_credentials", uid, user.username if user else None)
+    assert user is not None
+    return _accept(session, user)
+
+
+def login_with_badge(session: Session, badge: str, password: str = "") -> LoginResult:
+    """A badge scan; desk roles must send their password with it (``needs_password``)."""
+    badge = badge.strip()
+    if not badge:
+        return LoginResult(None, "bad_credentials")
+    user = session.scalar(select(User).where(User.badge_hash == sha256(badge), User.active))
+    if user is None:
+        return LoginResult(None, "bad_credentials")
+    if user.role in DESK_ROLES and not (password and _password_ok(user, password)):
+        return LoginResult(None, "needs_password", user.id, user.username)
+    return _accept(session, user)
+
+
+def session_is_current(session: Session, user_id: int, version: object) -> User | None:
+    """The user a signed session names, if that session still holds: the user is active, the
+    session's version is the user's current one, and (for demo users) the demo is still open."""
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.session_version != version:
         return None
-    if not check_password_hash(user.password_hash, password):
+    if user.is_demo and demo_users_closed(session):
         return None
-    user.last_login_at = utcnow()
     return user
 
 
-def login_with_badge(session: Session, badge: str) -> User | None:
-    badge = badge.strip()
-    if not badge:
-        return None
-    user = session.scalar(select(User).where(User.badge_hash == sha256(badge), User.active))
-    if user is not None:
-        user.last_login_at = utcnow()
+def end_sessions(session: Session, user_id: int) -> None:
+    """Every session of this user ends (on every device) at its next request or socket event."""
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_version=User.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+
+
+def deactivate_user(session: Session, username: str, *, actor: Actor | None = None) -> User:
+    """Deactivate a user and end their sessions; audited. LookupError if no such user."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise LookupError(username)
+    user.active = False
+    session.flush()
+    end_sessions(session, user.id)
+    audit(
+        session,
+        actor or Actor.system(),
+        "user.deactivate",
+        entity="user",
+        entity_id=user.id,
+        details={"username": username},
+    )
     return user
 
 
 def create_api_key(
-    session: Session, name: str, *, key: str | None = None, actor: Actor | None = None
+    session: Session,
+    name: str,
+    *,
+    key: str | None = None,
+    actor: Actor | None = None,
+    demo: bool = False,
 ) -> tuple[ApiKey, str]:
     """Returns the stored row and the clear key (shown once, never stored)."""
     clear = key or f"floor_{secrets.token_urlsafe(32)}"
-    row = ApiKey(name=name, prefix=clear[:10], key_hash=sha256(clear))
+    row = ApiKey(name=name, prefix=clear[:10], key_hash=sha256(clear), is_demo=demo)
     session.add(row)
     session.flush()
     audit(
@@ -112,6 +215,8 @@ def check_api_key(session: Session, presented: str, configured: str | None = Non
         select(ApiKey).where(ApiKey.key_hash == sha256(presented), ApiKey.revoked_at.is_(None))
     )
     if row is None:
+        return None
+    if row.is_demo and demo_key_closed(session, configured):
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):

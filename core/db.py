@@ -81,12 +81,24 @@ def default_sqlite_url(instance_path: str | Path) -> str:
     return f"sqlite:///{path}"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout on every connection.
+
+    ``sqlite_synchronous`` (FLOOR_SQLITE_SYNCHRONOUS): FULL fsyncs the WAL at every commit, so an
+    order acknowledged to the OMS survives a power cut; NORMAL fsyncs only at checkpoints — still
+    safe against a crash of the process, but the last commits can be lost with the power.
+    docs/benchmarks.md measures the difference; docs/security.md explains the choice of FULL.
+    """
     if url.startswith("sqlite"):
+        mode = sqlite_synchronous.strip().upper()
+        if mode not in SQLITE_SYNCHRONOUS:
+            raise ValueError(f"sqlite_synchronous: one of {SQLITE_SYNCHRONOUS}, not {mode!r}")
         kwargs.setdefault("connect_args", {}).update({"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, mode)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
@@ -94,7 +106,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy issue BEGIN itself so that BEGIN IMMEDIATE below works.
@@ -103,7 +115,7 @@ def _configure_sqlite(engine: Engine) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 

@@ -36,6 +36,14 @@ class Settings:
     tracking_poll_s: int = 300  # FLOOR_TRACKING_POLL_S: 0 = no tracking polls
     eod_close_at: str = ""  # FLOOR_EOD_CLOSE_AT: "HH:MM" (UTC) auto end-of-day close; "" = by hand
     demo_delivery_min: float = 2.0  # FLOOR_DEMO_DELIVERY_MIN: demo carrier delivers after this
+    # Security (docs/security.md)
+    demo: bool = False  # FLOOR_DEMO: `serve` loads the demo warehouse into an empty database
+    allowed_origins: str = ""  # FLOOR_ALLOWED_ORIGINS: "https://a,https://b" besides our own
+    secure_cookies: bool = False  # FLOOR_SECURE_COOKIES: cookies only over HTTPS (behind TLS)
+    trusted_proxies: int = 0  # FLOOR_TRUSTED_PROXIES: reverse proxies whose X-Forwarded-* count
+    login_limit_user: str = "5/minute;20/hour"  # FLOOR_LOGIN_LIMIT_USER: failures per account
+    login_limit_address: str = "20/minute;100/hour"  # FLOOR_LOGIN_LIMIT_ADDRESS: per address
+    sqlite_synchronous: str = "FULL"  # FLOOR_SQLITE_SYNCHRONOUS: FULL (durable) or NORMAL
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -65,6 +73,9 @@ class Settings:
         mine = {k: v for k, v in overrides.items() if k in known}
         extra = {k: v for k, v in overrides.items() if k not in known}
         return replace(self, **mine, extra={**self.extra, **extra})
+
+    def origins(self) -> list[str]:
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
 
     def effective_secret_key(self) -> str:
         return self.secret_key or secrets.token_hex(32)

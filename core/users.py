@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +34,16 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
+    session_version: Mapped[int] = mapped_column(
+        default=0,
+        server_default="0",
+        comment="bumped on logout and deactivation: every session signed with an older one ends",
+    )
+    is_demo: Mapped[bool] = mapped_column(
+        default=False,
+        server_default=sa.false(),
+        comment="made by the demo loader; refused once a real supervisor or admin exists",
+    )
 
 
 class ApiKey(Base):
@@ -47,6 +58,11 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    is_demo: Mapped[bool] = mapped_column(
+        default=False,
+        server_default=sa.false(),
+        comment="the demo key; refused once FLOOR_OMS_API_KEY is set or a real key exists",
+    )
 
 
 class AuditEntry(Base):

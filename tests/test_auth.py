@@ -17,7 +17,8 @@ def test_supervisor_logs_in_with_password_and_lands_on_dashboard(client, session
     assert page.status_code == 200 and "Wave dashboard" in page.get_data(as_text=True)
     with unit_of_work(sessions) as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "login")).one()
-        assert entry.actor == "sam" and entry.details == {"method": "password"}
+        assert entry.actor == "sam"
+        assert entry.details == {"method": "password", "address": "127.0.0.1"}
 
 
 def test_wrong_password_is_refused_without_saying_which_part(client):

@@ -1,4 +1,5 @@
-"""`make run`'s command as a process: migrate, load the demo once, serve, stop, start again."""
+"""`make run`'s command as a process (`serve --demo`): migrate, load the demo once, serve, stop,
+start again. Without --demo an empty database stays empty (tests/security/test_blackbox.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db_path: Path, port: int) -> subprocess.Popen[str]:
+def start_server(db_path: Path, port: int, *args: str) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "FLOOR_DATABASE_URL": f"sqlite:///{db_path}",
@@ -29,7 +30,7 @@ def start_server(db_path: Path, port: int) -> subprocess.Popen[str]:
         "FLOOR_SECRET_KEY": "serve-test",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "serve"],
+        [sys.executable, "-m", "flask", "--app", "app", "serve", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -66,7 +67,7 @@ def stop(proc: subprocess.Popen[str]) -> str:
 def test_serve_migrates_loads_demo_prints_how_to_start_and_keeps_data(tmp_path):
     db = tmp_path / "floor.sqlite3"
     port = free_port()
-    proc = start_server(db, port)
+    proc = start_server(db, port, "--demo")
     try:
         health = wait_healthy(port, proc)
         assert health["migrations"]["at_head"] is True
@@ -78,7 +79,7 @@ def test_serve_migrates_loads_demo_prints_how_to_start_and_keeps_data(tmp_path):
     assert "BADGE-PICKER-1" in out and "supervisor-demo" in out
     assert "OMS API key: demo-oms-key-change-me" in out
 
-    # Start again on the same database: still healthy, demo not loaded twice.
+    # Start again on the same database (without --demo): still healthy, demo data kept.
     proc = start_server(db, port)
     try:
         wait_healthy(port, proc)

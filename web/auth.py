@@ -1,10 +1,17 @@
 """Login (password for desk users, badge scan for handhelds), logout, and role checks shared by
 pages, JSON routes and Socket.IO handlers. The session cookie is the one Flask signs; Socket.IO
-connections read the same cookie."""
+connections read the same cookie.
+
+A signed cookie alone is not enough: ``current_actor`` checks it against the database once per
+request or socket event (the user is active, its ``session_version`` is the one signed into the
+cookie), so logout and deactivation end a session everywhere at once. Failed logins are
+throttled (``web.login_guard``) and audited as ``login.failed`` without the secret tried.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,19 +19,33 @@ from flask import (
     Blueprint,
     abort,
     flash,
+    g,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from sqlalchemy import select
 
-from core.accounts import has_role, login_with_badge, login_with_password
+from core.accounts import (
+    LoginResult,
+    end_sessions,
+    has_role,
+    login_with_badge,
+    login_with_password,
+    session_is_current,
+    sha256,
+)
 from core.actors import Actor
 from core.audit import audit
 from core.users import Role, User
-from web.context import uow
+from web.context import ctx, uow
+from web.login_guard import Lock
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,15 +59,27 @@ HOME_BY_ROLE = {
 
 
 def current_actor() -> Actor | None:
+    """Who the signed session names, if that session still holds (checked in the database once
+    per request or socket event; the role comes from the database, so a change applies at once)."""
+    if "floor_actor" in g:
+        return g.floor_actor
+    actor = None
     uid = session.get("uid")
-    if uid is None:
-        return None
-    return Actor(name=session.get("username", "?"), role=Role(session["role"]), user_id=uid)
+    if isinstance(uid, int):
+        with ctx().sessions() as s:
+            user = session_is_current(s, uid, session.get("sv"))
+            if user is not None:
+                actor = Actor(name=user.username, role=user.role, user_id=user.id)
+    if actor is None and uid is not None:
+        session.clear()  # an ended session: the browser gets a cleared cookie
+    g.floor_actor = actor
+    return actor
 
 
 def _start_session(user: User) -> None:
     session.clear()
     session["uid"] = user.id
+    session["sv"] = user.session_version
     session["username"] = user.username
     session["role"] = user.role.value
     session.permanent = True
@@ -91,40 +124,110 @@ def login() -> Any:
     return render_template("login.html", next=request.args.get("next", ""))
 
 
+def client_address() -> str:
+    """The client's address (the proxy's unless FLOOR_TRUSTED_PROXIES lets ProxyFix see past it)."""
+    return request.remote_addr or "unknown"
+
+
+def _login_page(status: int) -> Any:
+    return render_template("login.html", next=request.form.get("next", "")), status
+
+
+def _throttled(lock: Lock, method: str) -> Any:
+    log.warning(
+        "login throttled: %s locked for %d s (method %s, address %s)",
+        lock.scope,
+        lock.retry_after_s,
+        method,
+        client_address(),
+    )
+    flash(f"Too many failed attempts. Try again in {lock.retry_after_s} s.", "error")
+    response = make_response(_login_page(429))
+    response.headers["Retry-After"] = str(lock.retry_after_s)
+    return response
+
+
+def _target_username(s: Any, badge: str, username: str) -> str:
+    """The account an attempt aims at, for the per-user lock (a badge's owner, or the typed
+    name whether or not it exists, so a lock does not reveal which usernames are real)."""
+    if not badge:
+        return username.lower()
+    owner = s.scalar(select(User.username).where(User.badge_hash == sha256(badge)))
+    return (owner or "").lower()
+
+
+def _audit_failure(s: Any, result: LoginResult, method: str) -> None:
+    """``login.failed``: the address, the method, why, and the account only when it exists —
+    never the password or badge tried (a typed username can be a password in the wrong box)."""
+    details = {"method": method, "reason": result.reason, "address": client_address()}
+    if result.username:
+        details["username"] = result.username
+    audit(
+        s,
+        Actor("anonymous"),
+        "login.failed",
+        entity="user" if result.user_id else "",
+        entity_id=result.user_id or "",
+        details=details,
+    )
+
+
 @bp.post("/login")
 def login_post() -> Any:
     badge = request.form.get("badge", "").strip()
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    method = "badge" if badge else "password"
+    guard = ctx().login_guard
+    address = client_address()
+    if (lock := guard.locked(address)) is not None:
+        return _throttled(lock, method)
     with uow() as s:
+        target = _target_username(s, badge, username)
+        if (lock := guard.locked(address, target or None)) is not None:
+            return _throttled(lock, method)
         if badge:
-            user = login_with_badge(s, badge)
-            method = "badge"
+            result = login_with_badge(s, badge, password)
         else:
-            user = login_with_password(
-                s, request.form.get("username", "").strip(), request.form.get("password", "")
-            )
-            method = "password"
-        if user is not None:
+            result = login_with_password(s, username, password)
+        user = result.user
+        if user is None:
+            _audit_failure(s, result, method)
+        else:
             audit(
                 s,
                 Actor(user.username, user.role, user.id),
                 "login",
                 entity="user",
                 entity_id=user.id,
-                details={"method": method},
+                details={"method": method, "address": address},
             )
     if user is None:
-        flash("Badge not recognised." if badge else "Wrong username or password.", "error")
-        return render_template("login.html", next=request.form.get("next", "")), 401
+        guard.failed(address, target or None)
+        flash(
+            "Badge not recognised (supervisors and admins: type your password, then scan)."
+            if badge
+            else "Wrong username or password.",
+            "error",
+        )
+        return _login_page(401)
     _start_session(user)
-    target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for(HOME_BY_ROLE[user.role])
-    return redirect(target)
+    target_url = request.form.get("next") or ""
+    if not target_url.startswith("/") or target_url.startswith("//"):
+        target_url = url_for(HOME_BY_ROLE[user.role])
+    return redirect(target_url)
 
 
 @bp.post("/logout")
 def logout() -> Any:
+    """Ends every session of this user (all devices) and closes their live sockets."""
+    actor = current_actor()
     session.clear()
+    if actor is not None and actor.user_id is not None:
+        with uow() as s:
+            end_sessions(s, actor.user_id)
+            audit(s, actor, "logout", entity="user", entity_id=actor.user_id)
+        ctx().sockets.disconnect_user(actor.user_id)
     return redirect(url_for("auth.login"))
 
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 from flask import Flask
+from sqlalchemy import func, select
 
 from core.db import unit_of_work
-from core.users import Role
+from core.users import Role, User
 from migrations import migrate
 
 
@@ -58,34 +59,39 @@ def register(app: Flask) -> None:
             _, clear = create_api_key(s, name)
         click.echo(clear)
 
+    @app.cli.command("deactivate-user")
+    @click.argument("username")
+    def deactivate_user_cmd(username: str) -> None:
+        """Deactivate a user: their sessions and live sockets end on every server process."""
+        from core.accounts import deactivate_user
+
+        try:
+            with unit_of_work(fctx().sessions) as s:
+                deactivate_user(s, username)
+        except LookupError:
+            raise click.ClickException(f"no user {username!r}") from None
+        click.echo(f"user {username} deactivated; their sessions are ended")
+
     @app.cli.command("serve")
     @click.option("--host", default=None)
     @click.option("--port", default=None, type=int)
-    def serve(host: str | None, port: int | None) -> None:
-        """Migrate, load the demo warehouse when the database is empty, and serve."""
-        from web.demo import DEMO_API_KEY, DEMO_USERS, is_loaded, load_demo
-
+    @click.option(
+        "--demo",
+        is_flag=True,
+        default=None,
+        help="Load the demo warehouse into an empty database (also FLOOR_DEMO=1).",
+    )
+    def serve(host: str | None, port: int | None, demo: bool | None) -> None:
+        """Migrate and serve; with --demo, load the demo warehouse into an empty database."""
         f = fctx()
-        migrate.upgrade(f.engine.url.render_as_string(hide_password=False))
-        with unit_of_work(f.sessions) as s:
-            fresh = not is_loaded(s)
-            if fresh:
-                load_demo(s)
+        demo = f.settings.demo if demo is None else demo
+        url = f.engine.url.render_as_string(hide_password=False)
+        with migrate.migration_lock(url):  # several processes may start at once
+            migrate.upgrade_holding_lock(url)
+            loaded = _load_demo_if_empty(f) if demo else False
         host = host or f.settings.host
         port = port or f.settings.port
-        lines: list[Any] = [
-            "",
-            f"Floor server on http://{host}:{port}/  (database: {f.engine.url.render_as_string()})",
-            "Demo users (log in at /login):",
-        ]
-        for u in DEMO_USERS:
-            how = f"password {u.password}" if u.password else ""
-            badge = f"badge {u.badge}" if u.badge else ""
-            lines.append(f"  {u.username:<6} {u.role.value:<11} {how:<26} {badge}")
-        key = f.settings.oms_api_key or DEMO_API_KEY
-        lines.append(f"OMS API key: {key}   (Authorization: Bearer {key})")
-        lines.append("Stop with Ctrl-C; everything is in the database, nothing is lost.")
-        click.echo("\n".join(lines))
+        click.echo("\n".join(_banner(f, host, port, demo=demo, loaded=loaded)))
         for hook in app.extensions.get("floor_serve_hooks", []):
             hook(app)
         if not f.scheduler.running:
@@ -101,3 +107,57 @@ def register(app: Flask) -> None:
             log_output=False,
         )
         sys.exit(0)
+
+
+def _load_demo_if_empty(f: Any) -> bool:
+    from web.demo import is_loaded, load_demo
+
+    with unit_of_work(f.sessions) as s:
+        if is_loaded(s):
+            return False
+        load_demo(s)
+    return True
+
+
+def _banner(f: Any, host: str, port: int, *, demo: bool, loaded: bool) -> list[str]:
+    """The start-up text. It never shows FLOOR_OMS_API_KEY or any stored key; the demo's
+    well-known credentials are shown only in demo mode and only while they are accepted."""
+    from core.accounts import demo_key_closed, demo_users_closed
+    from web.demo import DEMO_API_KEY, DEMO_USERS
+
+    lines = ["", f"Floor server on http://{host}:{port}/  (database: {f.engine.url!r})"]
+    with f.sessions() as s:
+        has_users = s.scalar(select(func.count()).select_from(User)) or 0
+        has_demo = s.scalar(select(User.id).where(User.is_demo.is_(True)).limit(1)) is not None
+        users_open = has_demo and not demo_users_closed(s)
+        key_open = not demo_key_closed(s, f.settings.oms_api_key or None)
+    if loaded:
+        lines.append("Demo warehouse loaded into the empty database.")
+    if demo and users_open:
+        lines.append("Demo users (log in at /login; refused once a real supervisor/admin exists):")
+        for u in DEMO_USERS:
+            how = f"password {u.password}" if u.password else ""
+            badge = f"badge {u.badge}" if u.badge else ""
+            lines.append(f"  {u.username:<6} {u.role.value:<11} {how:<26} {badge}")
+    elif has_demo:
+        lines.append(
+            "Demo users are "
+            + (
+                "closed: a real supervisor or admin exists."
+                if not users_open
+                else "present (start with --demo to list)."
+            )
+        )
+    if not has_users:
+        lines.append(
+            "No users yet: flask --app app create-user NAME admin --password … "
+            "(or start with --demo for the demo warehouse)."
+        )
+    if f.settings.oms_api_key:
+        lines.append("OMS API key: FLOOR_OMS_API_KEY (set; not shown)")
+    elif demo and has_demo and key_open:
+        lines.append(f"OMS API key: {DEMO_API_KEY}   (Authorization: Bearer {DEMO_API_KEY})")
+    else:
+        lines.append("OMS API key: create one with flask --app app create-api-key NAME")
+    lines.append("Stop with Ctrl-C; everything is in the database, nothing is lost.")
+    return lines

@@ -23,6 +23,8 @@ class FloorContext:
     socketio: Any = None
     scheduler: Any = None
     live: Any = None  # web.live.DashboardLive
+    login_guard: Any = None  # web.login_guard.LoginGuard
+    sockets: Any = None  # web.sockets.SocketRegistry
 
 
 def ctx() -> FloorContext:

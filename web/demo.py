@@ -240,8 +240,9 @@ def load_demo(session: Session) -> dict[str, int]:
             password=u.password,
             badge=u.badge,
             actor=actor,
+            demo=True,
         )
-    create_api_key(session, "demo OMS", key=DEMO_API_KEY, actor=actor)
+    create_api_key(session, "demo OMS", key=DEMO_API_KEY, actor=actor, demo=True)
 
     session.add_all(
         [

@@ -4,24 +4,109 @@ On connect the Flask session cookie decides who you are; you join ``user:<id>`` 
 your role (supervisors: ``dashboard``, or ``dashboard:live`` once the dashboard page asks for
 the coalesced feed of ``web.live``; packers: ``station:<code>`` when they pick one). Anonymous
 connections are refused. Committed domain events are emitted to the rooms they name.
+
+Only pages of this server may open a socket: the handshake's ``Origin`` must be this server's own
+(scheme and host as the client reached it) or one listed in FLOOR_ALLOWED_ORIGINS
+(``same_origin_check``). Every event re-checks the session (``web.auth.current_actor``), and the
+``SocketRegistry`` closes the sockets of a user whose sessions ended: at once in the process that
+ended them, within ``SWEEP_S`` seconds in any other process (the sweep job).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from flask import request, session
 from flask_socketio import SocketIO, join_room, leave_room
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.accounts import has_role
 from core.events import DomainEvent
-from core.users import Role
+from core.users import Role, User
 from web.auth import current_actor
+from web.context import ctx
 from web.live import ROOM as LIVE_ROOM
 
 NAMESPACE = "/floor"
+SWEEP_S = 5
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def same_origin_check(extra: Iterable[str]) -> Callable[[str | None, dict[str, Any]], bool]:
+    """The ``cors_allowed_origins`` callable for python-engineio: the request's own origin (as the
+    WSGI environ has it, after ProxyFix when proxies are trusted) plus the listed ones.
+
+    engineio reads ``cors_allowed_origins=[]`` as "CORS handling off" and then skips the Origin
+    check altogether; its default (None) does check, but trusts X-Forwarded-Host/-Proto from any
+    client. This callable trusts only the environ."""
+    allowed = {o.strip().rstrip("/").lower() for o in extra if o.strip()}
+
+    def check(origin: str | None, environ: dict[str, Any]) -> bool:
+        if not origin:
+            return True  # not a browser page (browsers always send Origin on a WebSocket)
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin.rstrip("/").lower() in allowed | {own.lower()}
+
+    return check
+
+
+class SocketRegistry:
+    """This process's live sockets: sid → (user id, session version it connected with)."""
+
+    def __init__(self, socketio: SocketIO) -> None:
+        self._socketio = socketio
+        self._lock = threading.Lock()
+        self._by_sid: dict[str, tuple[int, int]] = {}
+
+    def add(self, sid: str, user_id: int, version: int) -> None:
+        with self._lock:
+            self._by_sid[sid] = (user_id, version)
+
+    def remove(self, sid: str) -> None:
+        with self._lock:
+            self._by_sid.pop(sid, None)
+
+    def _close(self, sids: list[str]) -> None:
+        for sid in sids:
+            self.remove(sid)
+            self._socketio.server.disconnect(sid, namespace=NAMESPACE)
+
+    def disconnect_user(self, user_id: int) -> None:
+        with self._lock:
+            sids = [sid for sid, (uid, _) in self._by_sid.items() if uid == user_id]
+        self._close(sids)
+
+    def sweep(self, sessions: sessionmaker[Session]) -> int:
+        """Close sockets whose session no longer holds (ended elsewhere); returns how many."""
+        with self._lock:
+            live = dict(self._by_sid)
+        if not live:
+            return 0
+        ids = {uid for uid, _ in live.values()}
+        with sessions() as s:
+            rows = s.execute(
+                select(User.id, User.session_version, User.active).where(User.id.in_(ids))
+            ).all()
+        current = {r.id: r.session_version for r in rows if r.active}
+        stale = [sid for sid, (uid, ver) in live.items() if current.get(uid) != ver]
+        self._close(stale)
+        return len(stale)
+
+
+def register_jobs(scheduler: Any, floor_ctx: Any) -> None:
+    """Scheduler provider: the sweep that closes sockets of sessions ended in other processes."""
+    scheduler.add_job(
+        floor_ctx.sockets.sweep,
+        "interval",
+        seconds=SWEEP_S,
+        kwargs={"sessions": floor_ctx.sessions},
+        id="sockets.sweep",
+        replace_existing=True,
+    )
 
 
 def socket_roles(*roles: Role) -> Callable[[F], F]:
@@ -49,12 +134,17 @@ def register(socketio: SocketIO) -> None:
     @socketio.on("connect", namespace=NAMESPACE)
     def on_connect(auth: Any = None) -> bool:
         actor = current_actor()
-        if actor is None:
+        if actor is None or actor.user_id is None:
             return False
+        ctx().sockets.add(request.sid, actor.user_id, session["sv"])  # type: ignore[attr-defined]
         join_room(f"user:{actor.user_id}")
         if has_role(actor.role, Role.supervisor):
             join_room("dashboard")
         return True
+
+    @socketio.on("disconnect", namespace=NAMESPACE)
+    def on_disconnect(*_args: Any) -> None:
+        ctx().sockets.remove(request.sid)  # type: ignore[attr-defined]
 
     @socketio.on("whoami", namespace=NAMESPACE)
     @socket_roles()

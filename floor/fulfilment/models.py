@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, str_enum, utcnow
@@ -184,12 +184,14 @@ class Manifest(Base):
 
 
 class Scan(Base):
-    """One barcode read. ``client_scan_id`` makes replays (offline queue) idempotent."""
+    """One barcode read. ``client_scan_id`` makes replays (offline queue) idempotent; it is
+    unique per user, so one picker's id can neither collide with nor replay another's."""
 
     __tablename__ = "scans"
+    __table_args__ = (UniqueConstraint("user_id", "client_scan_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_scan_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_scan_id: Mapped[str] = mapped_column(String(64))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     task_id: Mapped[int | None] = mapped_column(ForeignKey("pick_tasks.id"), index=True)

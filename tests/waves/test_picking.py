@@ -123,6 +123,24 @@ def test_a_replayed_scan_returns_the_original_result_and_changes_nothing(db):
         assert _state(s, task) == after_first
 
 
+def test_scan_ids_are_per_picker_another_pickers_id_is_not_a_replay(db):
+    """Replaying another picker's ``client_scan_id`` neither returns their task nor collides."""
+    with unit_of_work(db) as s:
+        _released(s, [("SKU-00100", 3)])
+        pat, pia = actor_for(s, "pat"), actor_for(s, "pia")
+        task = next_task(s, pat)
+        gtin = _gtin(s, task.sku_id)
+        assert confirm_scan(s, pat, task.id, gtin, "shared-id").result == "ok"
+        stolen = confirm_scan(s, pia, task.id, gtin, "shared-id")
+        assert not stolen.replayed and stolen.result == "not_your_task"
+        assert stolen.task is None or stolen.task.assigned_user_id != pia.user_id
+        assert "already received" not in stolen.message
+        again = confirm_scan(s, pia, task.id, gtin, "shared-id")
+        assert again.replayed and again.result == "not_your_task"  # pia's own replay
+        ids = s.scalars(select(Scan.user_id).where(Scan.client_scan_id == "shared-id")).all()
+        assert sorted(ids) == sorted([pat.user_id, pia.user_id])
+
+
 def test_a_pick_list_belongs_to_one_picker(db):
     with unit_of_work(db) as s:
         _released(s, [("SKU-00100", 1)], rule=RuleSpec(split_by_zone=False))

@@ -15,10 +15,14 @@
   const RECENT = 10;
 
   // h("td", {class: "x"}, "text", child, ...) — builds DOM without innerHTML (no injection).
+  // A "width" attribute becomes the element's style width (set through the CSSOM: the
+  // Content-Security-Policy allows no inline style attributes).
   function h(tag, attrs, ...children) {
     const el = document.createElement(tag);
     Object.entries(attrs || {}).forEach(([k, v]) => {
-      if (v !== null && v !== undefined && v !== false) el.setAttribute(k, v === true ? "" : v);
+      if (v === null || v === undefined || v === false) return;
+      if (k === "width") el.style.width = v;
+      else el.setAttribute(k, v === true ? "" : v);
     });
     children.flat().forEach((c) => {
       if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
@@ -128,8 +132,8 @@
       h("td", { class: "progress" },
         h("div", { class: "bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100,
                    "aria-valuenow": percent },
-          h("span", { class: "picked", style: "width: " + pct(w.tasks.picked) }),
-          h("span", { class: "short", style: "width: " + pct(w.tasks.short) })),
+          h("span", { class: "picked", width: pct(w.tasks.picked) }),
+          h("span", { class: "short", width: pct(w.tasks.short) })),
         h("div", { class: "ptext" }, w.tasks.done + " / " + total + " tasks · " + w.tasks.short +
           " short · " + w.units.picked + " / " + w.units.total + " units · " + percent + " %")),
       h("td", { class: "cutoff" }, w.cutoff_at ? w.cutoff_at.slice(0, 16).replace("T", " ") : "—"),
@@ -269,6 +273,8 @@
   $$("td.countdown[data-seconds]").forEach((td) => {
     td.dataset.deadline = String(Date.now() + Number(td.dataset.seconds) * 1000);
   });
+  // The server-rendered bars carry their width as data-width (no inline styles under the CSP).
+  $$("[data-width]").forEach((el) => { el.style.width = el.dataset.width + "%"; });
   tick();
   setInterval(tick, 1000);
 

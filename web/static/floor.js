@@ -34,4 +34,7 @@
   }
 
   window.Floor = { api, connect, csrfToken };
+  // The page's one live connection (this file is loaded only for a logged-in user; no inline
+  // script does it, because the Content-Security-Policy allows none).
+  window.floorSocket = connect();
 })();

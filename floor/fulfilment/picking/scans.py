@@ -256,10 +256,13 @@ def claim_scan(
     kind: str,
     scanned_at: dt.datetime | None,
 ) -> Scan | None:
-    """Insert the scan row; None if ``client_scan_id`` was seen before (a replay)."""
+    """Insert the scan row; None if this user sent ``client_scan_id`` before (a replay). Ids are
+    per user: another picker's id is simply a new scan of this one, never their result."""
     if not client_scan_id or len(client_scan_id) > 64:
         raise PickError("invalid_client_scan_id", "client_scan_id must be 1-64 characters", 422)
-    if session.scalar(select(Scan.id).where(Scan.client_scan_id == client_scan_id)):
+    if user.user_id is None:
+        raise PickError("not_authenticated", "a picker must be logged in", 401)
+    if session.scalar(_own_scan(user, client_scan_id, Scan.id)):
         return None
     when = scanned_at or utcnow()
     if when.tzinfo is None:
@@ -282,8 +285,12 @@ def claim_scan(
     return scan
 
 
+def _own_scan(user: Actor, client_scan_id: str, *what: Any) -> Any:
+    return select(*what).where(Scan.user_id == user.user_id, Scan.client_scan_id == client_scan_id)
+
+
 def replay(session: Session, user: Actor, client_scan_id: str) -> PickOutcome:
-    scan = session.scalars(select(Scan).where(Scan.client_scan_id == client_scan_id)).one()
+    scan = session.scalars(_own_scan(user, client_scan_id, Scan)).one()
     task = session.get(PickTask, scan.task_id) if scan.task_id else None
     return PickOutcome(
         scan.result,

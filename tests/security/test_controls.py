@@ -1,0 +1,376 @@
+"""Security controls tested in process (docs/security.md lists each control and its test):
+session versions, demo doors, login throttling, badge + password for desk roles, security
+headers, proxy headers, cookies, Socket.IO origins, SQLite durability, migration lock."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import socketio
+from sqlalchemy import create_engine, select, text
+
+from core.accounts import create_api_key, create_user, deactivate_user
+from core.db import make_engine, unit_of_work
+from core.users import AuditEntry, Role
+from migrations import migrate
+from tests.conftest import PG_URL, LiveServer, login, make_test_app
+from web.demo import DEMO_API_KEY
+from web.login_guard import LoginGuard
+
+ROOT = Path(__file__).resolve().parents[2]
+JSON = {"Accept": "application/json"}
+
+
+@pytest.fixture
+def sec_app(sqlite_url):
+    apps = []
+
+    def build(**overrides):
+        application = make_test_app(sqlite_url, **overrides)
+        apps.append(application)
+        return application
+
+    yield build
+    for a in apps:
+        a.extensions["floor"].engine.dispose()
+
+
+def _sessions(app):
+    return app.extensions["floor"].sessions
+
+
+def _csrf(client, path="/login"):
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+def test_logout_ends_every_copy_of_the_session_cookie(sec_app):
+    app = sec_app()
+    a, stolen = app.test_client(), app.test_client()
+    assert login(a, username="sam", password="supervisor-demo").status_code == 302
+    cookie = a.get_cookie("session")
+    stolen.set_cookie("session", cookie.value)
+    assert stolen.get("/me", headers=JSON).status_code == 200
+    a.post("/logout", data={"csrf_token": _csrf(a, "/dashboard")})
+    r = stolen.get("/me", headers=JSON)
+    assert r.status_code == 401
+    assert stolen.get("/dashboard").status_code == 302
+
+
+def test_deactivation_ends_the_session_at_the_next_request(sec_app):
+    app = sec_app()
+    c = app.test_client()
+    login(c, badge="BADGE-PICKER-1")
+    assert c.get("/me", headers=JSON).status_code == 200
+    with unit_of_work(_sessions(app)) as s:
+        deactivate_user(s, "pat")
+    assert c.get("/me", headers=JSON).status_code == 401
+    assert login(c, badge="BADGE-PICKER-1").status_code == 401
+
+
+def test_role_comes_from_the_database_not_the_cookie(sec_app):
+    app = sec_app()
+    c = app.test_client()
+    login(c, username="sam", password="supervisor-demo")
+    with unit_of_work(_sessions(app)) as s:
+        s.execute(text("UPDATE users SET role = 'picker' WHERE username = 'sam'"))
+    assert c.get("/me", headers=JSON).get_json()["role"] == "picker"
+    assert c.get("/dashboard").status_code == 403
+
+
+# --- demo doors -----------------------------------------------------------------------------
+
+
+def test_demo_users_close_once_a_real_desk_user_exists(sec_app):
+    app = sec_app()
+    c = app.test_client()
+    login(c, username="ada", password="admin-demo")
+    assert c.get("/me", headers=JSON).status_code == 200
+    with unit_of_work(_sessions(app)) as s:
+        create_user(s, "packer2", Role.packer, password="pw-packer-2")
+    assert c.get("/me", headers=JSON).status_code == 200  # a packer does not close the demo
+    with unit_of_work(_sessions(app)) as s:
+        create_user(s, "boss", Role.admin, password="a-real-password")
+    assert c.get("/me", headers=JSON).status_code == 401  # the open demo session ends too
+    fresh = app.test_client()
+    assert login(fresh, username="ada", password="admin-demo").status_code == 401
+    assert login(fresh, badge="BADGE-PICKER-1").status_code == 401
+    assert login(fresh, username="boss", password="a-real-password").status_code == 302
+
+
+def test_demo_key_closes_once_a_real_key_is_created(sec_app):
+    app = sec_app()
+    c = app.test_client()
+    demo = {"Authorization": f"Bearer {DEMO_API_KEY}"}
+    assert c.get("/api/v1/inventory", headers=demo).status_code == 200
+    with unit_of_work(_sessions(app)) as s:
+        _, real = create_api_key(s, "erp")
+    assert c.get("/api/v1/inventory", headers=demo).status_code == 401
+    assert (
+        c.get("/api/v1/inventory", headers={"Authorization": f"Bearer {real}"}).status_code == 200
+    )
+
+
+def test_demo_key_is_refused_when_floor_oms_api_key_is_set(sec_app):
+    c = sec_app(oms_api_key="env-key-456").test_client()
+    assert (
+        c.get("/api/v1/inventory", headers={"Authorization": f"Bearer {DEMO_API_KEY}"}).status_code
+        == 401
+    )
+    assert (
+        c.get("/api/v1/inventory", headers={"Authorization": "Bearer env-key-456"}).status_code
+        == 200
+    )
+
+
+# --- logins -----------------------------------------------------------------------------
+
+
+def test_supervisor_badge_alone_is_refused_badge_and_password_works(sec_app):
+    app = sec_app()
+    c = app.test_client()
+    r = login(c, badge="BADGE-SUPER-1")
+    assert r.status_code == 401 and "Badge not recognised" in r.get_data(as_text=True)
+    r = c.post(
+        "/login",
+        data={"csrf_token": _csrf(c), "badge": "BADGE-SUPER-1", "password": "wrong"},
+    )
+    assert r.status_code == 401
+    r = c.post(
+        "/login",
+        data={"csrf_token": _csrf(c), "badge": "BADGE-SUPER-1", "password": "supervisor-demo"},
+    )
+    assert r.status_code == 302 and r.headers["Location"].endswith("/dashboard")
+    # packers work at stations: their badge alone is enough
+    assert login(app.test_client(), badge="BADGE-PACKER-1").status_code == 302
+
+
+def test_failed_logins_are_audited_without_the_secret(sec_app):
+    app = sec_app()
+    c = app.test_client()
+    login(c, username="sam", password="guess-1-secret")
+    login(c, username="guess-2-secret", password="x")  # a password typed in the wrong box
+    login(c, badge="BADGE-GUESS-secret")
+    with unit_of_work(_sessions(app)) as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "login.failed")).all()
+    assert len(rows) == 3
+    dump = repr([(r.actor, r.entity_id, r.reason, r.details) for r in rows])
+    assert "secret" not in dump
+    assert rows[0].details["username"] == "sam" and rows[0].details["method"] == "password"
+    assert "username" not in rows[1].details
+    assert rows[2].details == {
+        "method": "badge",
+        "reason": "bad_credentials",
+        "address": "127.0.0.1",
+    }
+
+
+def test_per_user_lockout_refuses_even_the_right_password(sec_app):
+    app = sec_app(login_limit_user="3/minute", login_limit_address="100/minute")
+    c = app.test_client()
+    for _ in range(3):
+        assert login(c, username="sam", password="nope").status_code == 401
+    r = login(c, username="sam", password="supervisor-demo")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert "Too many failed attempts" in r.get_data(as_text=True)
+    # another account from the same address is not locked
+    assert login(app.test_client(), username="paco", password="packer-demo").status_code == 302
+
+
+def test_per_address_limit_stops_badge_guessing(sec_app):
+    app = sec_app(login_limit_address="5/minute")
+    c = app.test_client()
+    codes = [login(c, badge=f"BADGE-GUESS-{i}").status_code for i in range(8)]
+    assert codes == [401] * 5 + [429] * 3
+    assert login(c, badge="BADGE-PICKER-1").status_code == 429  # locked, even for a real badge
+
+
+def test_lockout_backs_off_and_expires():
+    guard = LoginGuard("memory://", "2/second;3/5 seconds", "")
+    guard.failed("a", "u")
+    guard.failed("a", "u")
+    lock = guard.locked("a", "u")
+    assert lock is not None and lock.scope == "user" and lock.retry_after_s >= 1
+    time.sleep(1.1)
+    assert guard.locked("a", "u") is None  # the short lock expired by itself
+    guard.failed("a", "u")
+    lock = guard.locked("a", "u")
+    assert lock is not None and lock.retry_after_s >= 2  # the longer window: backed off
+    assert guard.locked("a", "other") is None
+
+
+# --- transport ------------------------------------------------------------------------------
+
+
+def test_security_headers_on_every_page(sec_app):
+    c = sec_app().test_client()
+    for path in ("/login", "/healthz", "/api/v1/openapi.json"):
+        r = c.get(path)
+        csp = r.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Referrer-Policy"] == "same-origin"
+        assert "Strict-Transport-Security" not in r.headers  # plain HTTP
+
+
+def test_pages_have_no_inline_scripts_or_styles():
+    """The CSP allows none; a template that adds one would silently break in the browser."""
+    for tpl in (ROOT / "web" / "templates").glob("*.html"):
+        html = tpl.read_text()
+        # JSON data blocks are never executed, so the CSP has nothing to say about them.
+        code = r"<script(?![^>]*\b(?:src=|type=\"application/json\"))[^>]*>"
+        assert not re.search(code, html), tpl.name
+        assert not re.search(r"\sstyle=", html), tpl.name
+        assert not re.search(r"\son[a-z]+=", html), tpl.name
+
+
+def _badge_attempt(client, badge, headers=None):
+    return client.post(
+        "/login", data={"csrf_token": _csrf(client), "badge": badge}, headers=headers or {}
+    )
+
+
+def test_hsts_and_client_address_only_through_trusted_proxies(sec_app):
+    fwd = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.9.9.9"}
+    plain = sec_app(login_limit_address="1/minute").test_client()
+    assert "Strict-Transport-Security" not in plain.get("/login", headers=fwd).headers
+    assert "Strict-Transport-Security" in plain.get("/login", base_url="https://floor").headers
+    # Untrusted X-Forwarded-For cannot dodge the per-address limit…
+    assert _badge_attempt(plain, "BADGE-X1").status_code == 401
+    assert _badge_attempt(plain, "BADGE-X2", fwd).status_code == 429
+    # …while behind a trusted proxy each forwarded client counts on its own. (Over HTTPS,
+    # Flask-WTF also wants a same-origin Referer: the Referrer-Policy keeps it.)
+    fwd["Referer"] = "https://localhost/login"
+    proxied = sec_app(trusted_proxies=1, login_limit_address="1/minute").test_client()
+    assert proxied.get("/login", headers=fwd).headers["Strict-Transport-Security"]
+    assert _badge_attempt(proxied, "BADGE-X1", fwd).status_code == 401
+    assert _badge_attempt(proxied, "BADGE-X2", fwd).status_code == 429
+    other = {**fwd, "X-Forwarded-For": "10.9.9.10"}
+    assert _badge_attempt(proxied, "BADGE-X3", other).status_code == 401
+
+
+def test_secure_cookies_setting(sec_app):
+    c = sec_app(secure_cookies=True).test_client()
+    r = login(c, username="sam", password="supervisor-demo")
+    cookie = r.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def _logged_in_cookie(url: str) -> str:
+    import requests
+
+    http = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(url + "/login").text)
+    http.post(
+        url + "/login",
+        data={"csrf_token": token.group(1), "username": "sam", "password": "supervisor-demo"},
+        allow_redirects=False,
+    )
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+def _connect(url: str, cookie: str, origin: str) -> socketio.Client:
+    """A WebSocket handshake sending exactly this Origin (as a browser page on it would)."""
+    sio = socketio.Client(reconnection=False, websocket_extra_options={"origin": origin})
+    sio.connect(
+        url,
+        namespaces=["/floor"],
+        headers={"Cookie": cookie},
+        transports=["websocket"],
+        wait_timeout=5,
+    )
+    return sio
+
+
+def test_allowed_origins_setting_admits_listed_origins_only(sqlite_url):
+    app = make_test_app(sqlite_url, allowed_origins="https://desk.example, http://10.0.0.5:8080")
+    server = LiveServer(app)
+    try:
+        cookie = _logged_in_cookie(server.url)
+        for origin in (server.url, "https://desk.example", "http://10.0.0.5:8080"):
+            sio = _connect(server.url, cookie, origin)
+            assert sio.call("whoami", namespace="/floor", timeout=5)["ok"]
+            sio.disconnect()
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            _connect(server.url, cookie, "https://evil.example")
+    finally:
+        server.stop()
+        app.extensions["floor"].engine.dispose()
+
+
+# --- storage --------------------------------------------------------------------------------
+
+
+def test_sqlite_commits_are_synchronous_full_by_default(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    engine.dispose()
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}", sqlite_synchronous="normal")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    engine.dispose()
+    with pytest.raises(ValueError):
+        make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}", sqlite_synchronous="OFF")
+
+
+@pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL is not set")
+def test_two_processes_migrating_an_empty_postgres_database_both_succeed():
+    from sqlalchemy.engine import make_url
+
+    base = make_url(PG_URL)
+    name = f"{base.database}_mig_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    code = "import sys; from migrations import migrate; migrate.upgrade(sys.argv[1])"
+    try:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, url],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        outs = [p.communicate(timeout=120)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], outs
+        engine = make_engine(url)
+        assert migrate.current_revision(engine) == migrate.head_revision()
+        assert migrate.schema_drift(engine) == []
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL is not set")
+def test_migration_lock_makes_a_second_migrator_wait():
+    order: list[str] = []
+
+    def second() -> None:
+        with migrate.migration_lock(PG_URL):
+            order.append("second")
+
+    with migrate.migration_lock(PG_URL):
+        t = threading.Thread(target=second, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        order.append("first done")
+    t.join(timeout=10)
+    assert order == ["first done", "second"]

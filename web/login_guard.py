@@ -1,0 +1,60 @@
+"""Throttled logins: failed attempts are counted per account and per client address, and a key
+that has failed too often is locked for a while.
+
+Only *failures* count, so a floor full of people logging in at shift start is never slowed. The
+limits are several moving windows at once (``FLOOR_LOGIN_LIMIT_USER`` = ``5/minute;20/hour``,
+``FLOOR_LOGIN_LIMIT_ADDRESS`` = ``20/minute;100/hour``): a few typos cost a minute, a guessing
+run soon costs an hour — a back-off — and every lock expires by itself, so nobody can lock an
+account or the floor for good; the worst an attacker can do to one account is keep it locked by
+failing 20 times an hour, which the audit trail (``login.failed``) shows.
+
+The counters live in the ``limits`` library's storage (the engine under Flask-Limiter): memory by
+default (one process), Redis when FLOOR_REDIS_URL is set, so that every server process shares
+them. Flask-Limiter itself counts *requests* per route; here the unit is a *failed login* keyed by
+the account it aimed at, which its decorator model does not express.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A refused attempt: which key is locked and for how many more seconds."""
+
+    scope: str  # "user" | "address"
+    retry_after_s: int
+
+
+class LoginGuard:
+    def __init__(self, storage_uri: str, per_user: str, per_address: str) -> None:
+        options = {"key_prefix": "floor-login"} if storage_uri.startswith("redis") else {}
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri, **options))
+        self._per_user = parse_many(per_user) if per_user else []
+        self._per_address = parse_many(per_address) if per_address else []
+
+    def _keys(self, address: str, user_id: int | None) -> list[tuple[str, RateLimitItem, str]]:
+        keys = [("address", item, address) for item in self._per_address]
+        if user_id is not None:
+            keys += [("user", item, str(user_id)) for item in self._per_user]
+        return keys
+
+    def locked(self, address: str, user_id: int | None = None) -> Lock | None:
+        """The lock that refuses this attempt before the secret is even checked, or None."""
+        for scope, item, key in self._keys(address, user_id):
+            if not self._limiter.test(item, scope, key):
+                reset = self._limiter.get_window_stats(item, scope, key).reset_time
+                return Lock(scope, max(1, math.ceil(reset - time.time())))
+        return None
+
+    def failed(self, address: str, user_id: int | None = None) -> None:
+        """Count one failed attempt against the address and, when known, the account."""
+        for scope, item, key in self._keys(address, user_id):
+            self._limiter.hit(item, scope, key)
