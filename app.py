@@ -24,7 +24,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from core.db import default_sqlite_url, make_engine, make_session_factory
     from core.events import on_commit
     from core.settings import Settings
-    from web import auth, cli, health, pages, picking_sockets, sockets
+    from web import (
+        auth,
+        cli,
+        health,
+        pages,
+        picking_sockets,
+        printing_pages,
+        printing_setup,
+        sockets,
+    )
     from web.context import FloorContext
     from web.scheduler import build_scheduler
 
@@ -58,7 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     floor_ctx = FloorContext(settings=settings, engine=engine, sessions=sessions, socketio=socketio)
     app.extensions["floor"] = floor_ctx
     on_commit(sessions, sockets.emitter(socketio))
-    wire_domain_handlers(sessions)
+    wire_domain_handlers(sessions, settings)
 
     csrf = CSRFProtect(app)
     for bp in (auth.bp, health.bp, pages.bp):
@@ -69,19 +78,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             csrf.exempt(module.bp)
     sockets.register(socketio)
     picking_sockets.register(socketio)
+    printing_pages.register_sockets(socketio)
     cli.register(app)
     floor_ctx.scheduler = build_scheduler(floor_ctx, _job_providers())
+    printing_setup.install(app)
     if settings.run_scheduler:
         floor_ctx.scheduler.start()
+        floor_ctx.print_worker.start()
     return app
 
 
-def wire_domain_handlers(sessions: Any) -> None:
+def wire_domain_handlers(sessions: Any, settings: Any) -> None:
     """Upper layers react to lower layers' domain events, in the same transaction."""
-    from core.events import handle
-    from printing.labels import queue_shipping_label
+    from functools import partial
 
-    handle(sessions, "package.shipped", queue_shipping_label)
+    from core.events import handle
+    from printing.labels import queue_shipping_label, site_address
+
+    site = site_address(settings.site_address)
+    handle(sessions, "package.shipped", partial(queue_shipping_label, site=site))
 
 
 def _optional_blueprints() -> list[Any]:
@@ -91,12 +106,22 @@ def _optional_blueprints() -> list[Any]:
         documents_pages,
         orders_pages,
         pack_pages,
+        printing_pages,
         sync_pages,
         waves_api,
         waves_pages,
     )
 
-    return [api, documents_pages, orders_pages, pack_pages, sync_pages, waves_api, waves_pages]
+    return [
+        api,
+        documents_pages,
+        orders_pages,
+        pack_pages,
+        printing_pages,
+        sync_pages,
+        waves_api,
+        waves_pages,
+    ]
 
 
 def _job_providers() -> list[Any]:

@@ -36,6 +36,16 @@ class Settings:
     tracking_poll_s: int = 300  # FLOOR_TRACKING_POLL_S: 0 = no tracking polls
     eod_close_at: str = ""  # FLOOR_EOD_CLOSE_AT: "HH:MM" (UTC) auto end-of-day close; "" = by hand
     demo_delivery_min: float = 2.0  # FLOOR_DEMO_DELIVERY_MIN: demo carrier delivers after this
+    # Printing (README → Configuration; printing/)
+    printers: str = ""  # FLOOR_PRINTERS: "NAME=URI,..." (tcp://, cups://, file:///); "" = virtual
+    site_address: str = (  # FLOOR_SITE_ADDRESS: ship-from, "name|line1|line2|city|region|zip|cc"
+        "Floor Demo Warehouse|1 Dock Road||Springfield|IL|62701|US"
+    )
+    print_timeout_s: float = 5.0  # FLOOR_PRINT_TIMEOUT_S: connect/send time-out per attempt
+    print_max_attempts: int = 8  # FLOOR_PRINT_MAX_ATTEMPTS: unreachable this often -> failed
+    print_backoff_base_s: float = 1.0  # FLOOR_PRINT_BACKOFF_BASE_S: first retry delay
+    print_backoff_max_s: float = 60.0  # FLOOR_PRINT_BACKOFF_MAX_S: longest retry delay
+    print_poll_s: float = 1.0  # FLOOR_PRINT_POLL_S: worker tick (held jobs re-check ~HS)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

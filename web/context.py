@@ -22,6 +22,7 @@ class FloorContext:
     sessions: sessionmaker[Session]
     socketio: Any = None
     scheduler: Any = None
+    print_worker: Any = None
 
 
 def ctx() -> FloorContext:
