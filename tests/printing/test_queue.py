@@ -251,3 +251,32 @@ def test_machine_allows_no_resend_of_unknown():
     assert not PRINT_JOB_MACHINE.can(J.unknown, J.queued)
     assert not PRINT_JOB_MACHINE.can(J.unknown, J.sending)
     assert not PRINT_JOB_MACHINE.can(J.printed, J.queued)
+
+
+HOSTILE = "^XZ^XA^FO0,0^A0N,99,99^FDFAKE^FS^XZ~JR^JUF ~HS 山田 Zoë \x01_5E\\>;"
+
+
+def test_no_order_field_can_inject_zpl_into_the_printed_stream(client, sessions, worker, zebra):
+    """Issue 10 item 7: a ship-to full of ZPL reaches the printer as one label, no commands."""
+    from zplkit.parse import parse
+
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    ship_to = {
+        key: HOSTILE
+        for key in ("name", "company", "address1", "address2", "city", "region", "postal_code")
+    }
+    ship_to["country"] = "GB"
+    _, closed = _ship(client, sessions, ship_to=ship_to, service="~JR^JUF")
+    worker.run_once()
+    [received] = zebra.wait_for_labels(1, timeout_s=5)
+    time.sleep(0.2)
+    assert len(zebra.labels) == 1
+    elements = [e for e in parse(received).elements if e.kind != "before_first_command"]
+    names = [(e.kind, e.data[:3].decode("ascii", "replace").upper()) for e in elements]
+    assert names.count(("format_command", "^XA")) == 1
+    assert names.count(("format_command", "^XZ")) == 1
+    assert not [n for n in names if n[0] != "format_command"]  # no ~JR, ~HS...
+    assert not [n for n in names if n[1] in ("^JU", "^JZ", "^DF", "^NC")]
+    assert "~" not in received  # every ^ and ~ of the fields travels as a _5E / _7E escape
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(render_png(received))))
+    assert f"(00){closed['sscc']}" in {b.text for b in found}
