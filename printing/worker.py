@@ -1,6 +1,7 @@
 """The print worker: one thread per server process that sends due jobs to their printers.
 
-Each round (``run_once``) expires cut-off sends (``queue.expire_leases``), claims due jobs and
+Each round (``run_once``) expires cut-off sends (``queue.expire_leases``, at most once per
+``FLOOR_PRINT_POLL_S``), claims due jobs and
 handles them in parallel (one pool thread per job): ask the printer ``~HS`` (TCP printers),
 hold the job if the printer reports a problem, otherwise mark it ``sending``, send it, and record
 the outcome. The steps and their transactions are described in ``printing.queue``; several
@@ -100,7 +101,9 @@ class PrintWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(config.threads, thread_name_prefix="print")
-        self._last_poll = -1e9
+        self._last_poll = self._last_expiry = -1e9
+        self._in_flight = 0
+        self._count = threading.Lock()
 
     # -- life cycle --
 
@@ -129,31 +132,55 @@ class PrintWorker:
         while not self._stop.is_set():
             self._wake.clear()
             try:
-                self.run_once()
+                self.run_once(wait=False)
             except Exception:  # a bad round must not end the thread
                 log.exception("print worker round failed")
             self._wake.wait(self.config.poll_s)
 
     # -- one round --
 
-    def run_once(self) -> int:
-        """Expire, claim, handle; returns how many jobs were handled."""
-        with unit_of_work(self.sessions) as s:
-            queue.expire_leases(s, self.clock())
+    def run_once(self, wait: bool = True) -> int:
+        """Expire, claim, hand each claimed job to the pool; returns how many were claimed.
+        ``wait=False`` (the thread's loop) does not wait for the sends: a job queued meanwhile
+        is claimed at the next wake-up instead of after the slowest send of this batch."""
+        if time.monotonic() - self._last_expiry >= self.config.poll_s:
+            self._last_expiry = time.monotonic()
+            with unit_of_work(self.sessions) as s:
+                queue.expire_leases(s, self.clock())
         if time.monotonic() - self._last_poll >= self.config.status_every_s:
             self._last_poll = time.monotonic()
             self.poll_printers()
         handled = 0
+        futures = []
         while not self._stop.is_set():
+            free = self.config.threads - self._in_flight
+            if free <= 0:
+                break
             with unit_of_work(self.sessions) as s:
                 claims = queue.claim_due(
-                    s, self.clock(), self.config.batch, self.config.claim_lease_s
+                    s, self.clock(), min(self.config.batch, free), self.config.claim_lease_s
                 )
             if not claims:
                 break
-            list(self._pool.map(self.handle, claims))
+            for claim in claims:
+                with self._count:
+                    self._in_flight += 1
+                futures.append(self._pool.submit(self._handle_counted, claim))
             handled += len(claims)
+        if wait:
+            for future in futures:
+                future.result()
         return handled
+
+    def _handle_counted(self, claim: queue.Claim) -> None:
+        try:
+            self.handle(claim)
+        except Exception:
+            log.exception("print job %s", claim.job_id)
+        finally:
+            with self._count:
+                self._in_flight -= 1
+            self.wake()  # a slot is free: more may be due
 
     def handle(self, claim: queue.Claim) -> None:
         cfg = self.config
