@@ -155,7 +155,12 @@ class PrintWorker:
         while not self._stop.is_set():
             free = self.config.threads - self._in_flight
             if free <= 0:
-                break
+                if not wait:
+                    break  # the pool is busy; a finished job wakes the loop
+                for future in futures:
+                    future.result()
+                futures = []
+                continue
             with unit_of_work(self.sessions) as s:
                 claims = queue.claim_due(
                     s, self.clock(), min(self.config.batch, free), self.config.claim_lease_s
