@@ -31,6 +31,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         health,
         pages,
         picking_sockets,
+        printing_pages,
+        printing_setup,
         security_headers,
         shift_pages,
         sockets,
@@ -87,8 +89,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     floor_ctx.live = live
     app.extensions["floor"] = floor_ctx
-    on_commit(sessions, sockets.emitter(socketio, live.add))
-    wire_domain_handlers(sessions)
+    on_commit(sessions, sockets.emitter(socketio))
+    on_commit(sessions, live.add)  # the dashboard's coalesced feed (web/live.py)
+    wire_domain_handlers(sessions, settings)
 
     csrf = CSRFProtect(app)
     for bp in (auth.bp, health.bp, pages.bp, shift_pages.bp):
@@ -99,19 +102,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             csrf.exempt(module.bp)
     sockets.register(socketio)
     picking_sockets.register(socketio)
+    printing_pages.register_sockets(socketio)
     cli.register(app)
     floor_ctx.scheduler = build_scheduler(floor_ctx, _job_providers())
+    printing_setup.install(app)
     if settings.run_scheduler:
         floor_ctx.scheduler.start()
+        floor_ctx.print_worker.start()
     return app
 
 
-def wire_domain_handlers(sessions: Any) -> None:
+def wire_domain_handlers(sessions: Any, settings: Any) -> None:
     """Upper layers react to lower layers' domain events, in the same transaction."""
-    from core.events import handle
-    from printing.labels import queue_shipping_label
+    from functools import partial
 
-    handle(sessions, "package.shipped", queue_shipping_label)
+    from core.events import handle
+    from printing.labels import queue_shipping_label, site_address
+
+    site = site_address(settings.site_address)
+    handle(sessions, "package.shipped", partial(queue_shipping_label, site=site))
 
 
 def _optional_blueprints() -> list[Any]:
@@ -121,12 +130,22 @@ def _optional_blueprints() -> list[Any]:
         documents_pages,
         orders_pages,
         pack_pages,
+        printing_pages,
         sync_pages,
         waves_api,
         waves_pages,
     )
 
-    return [api, documents_pages, orders_pages, pack_pages, sync_pages, waves_api, waves_pages]
+    return [
+        api,
+        documents_pages,
+        orders_pages,
+        pack_pages,
+        printing_pages,
+        sync_pages,
+        waves_api,
+        waves_pages,
+    ]
 
 
 def _job_providers() -> list[Any]:

@@ -30,6 +30,9 @@ _HANDLED = "floor.domain_events_handled"
 
 Handler = Callable[[Session, "DomainEvent"], None]
 _handlers: weakref.WeakKeyDictionary[Any, dict[str, list[Handler]]] = weakref.WeakKeyDictionary()
+_listeners: weakref.WeakKeyDictionary[Any, list[Callable[[list[DomainEvent]], None]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True)
@@ -76,16 +79,24 @@ def pending(session: Session) -> list[DomainEvent]:
 def on_commit(
     factory: sessionmaker[Session], listener: Callable[[list[DomainEvent]], None]
 ) -> None:
-    """Call ``listener`` with the events of every committed transaction of this factory."""
+    """Call ``listener`` with the events of every committed transaction of this factory. Several
+    listeners may be registered (the socket fan-out, the print worker's wake-up...): each gets
+    every committed event, in registration order."""
+    listeners = _listeners.get(factory)
+    if listeners is None:
+        listeners = _listeners[factory] = []
 
-    @event.listens_for(factory, "after_commit")
-    def _after_commit(session: Session) -> None:
-        events = session.info.pop(_KEY, [])
-        session.info.pop(_HANDLED, None)
-        if events:
-            listener(events)
+        @event.listens_for(factory, "after_commit")
+        def _after_commit(session: Session) -> None:
+            events = session.info.pop(_KEY, [])
+            session.info.pop(_HANDLED, None)
+            if events:
+                for fn in list(listeners):
+                    fn(events)
 
-    @event.listens_for(factory, "after_soft_rollback")
-    def _after_rollback(session: Session, _previous: Any) -> None:
-        session.info.pop(_KEY, None)
-        session.info.pop(_HANDLED, None)
+        @event.listens_for(factory, "after_soft_rollback")
+        def _after_rollback(session: Session, _previous: Any) -> None:
+            session.info.pop(_KEY, None)
+            session.info.pop(_HANDLED, None)
+
+    listeners.append(listener)

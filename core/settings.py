@@ -44,6 +44,16 @@ class Settings:
     login_limit_user: str = "5/minute;20/hour"  # FLOOR_LOGIN_LIMIT_USER: failures per account
     login_limit_address: str = "20/minute;100/hour"  # FLOOR_LOGIN_LIMIT_ADDRESS: per address
     sqlite_synchronous: str = "FULL"  # FLOOR_SQLITE_SYNCHRONOUS: FULL (durable) or NORMAL
+    # Printing (README → Configuration; printing/)
+    printers: str = ""  # FLOOR_PRINTERS: "NAME=URI,..." (tcp://, cups://, file:///); "" = virtual
+    site_address: str = (  # FLOOR_SITE_ADDRESS: ship-from, "name|line1|line2|city|region|zip|cc"
+        "Floor Demo Warehouse|1 Dock Road||Springfield|IL|62701|US"
+    )
+    print_timeout_s: float = 5.0  # FLOOR_PRINT_TIMEOUT_S: connect/send time-out per attempt
+    print_max_attempts: int = 8  # FLOOR_PRINT_MAX_ATTEMPTS: unreachable this often -> failed
+    print_backoff_base_s: float = 1.0  # FLOOR_PRINT_BACKOFF_BASE_S: first retry delay
+    print_backoff_max_s: float = 60.0  # FLOOR_PRINT_BACKOFF_MAX_S: longest retry delay
+    print_poll_s: float = 1.0  # FLOOR_PRINT_POLL_S: worker tick (held jobs re-check ~HS)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

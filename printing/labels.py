@@ -4,46 +4,143 @@
 ``queue_shipping_label`` handles it inside the same transaction (wired in ``app.create_app``),
 so a shipment and its print job commit together or not at all. The job id is derived from the
 SSCC: a retried close can never queue a second label for one package.
+
+Which ZPL: a carrier that sends its own label (``label_format == "zpl"``) gets it printed
+unchanged, once ``zpl.passthrough`` has checked it is one plain label (a refused one becomes a
+``failed`` job, so a supervisor sees it). The demo carrier (``label_format == "demo"``) has no
+label of its own: this module builds the GS1 label from the package and its order - ship-from
+from ``FLOOR_SITE_ADDRESS``, ship-to, carrier and service *of the order* marked ``· demo``,
+tracking number, SSCC, order reference, package n of m, weight and a QR code.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.events import DomainEvent
 from floor.fulfilment.models import Package
-from floor.site.layout import Location
-from printing.models import Printer, PrintJob
+from floor.fulfilment.states import PackageStatus
+from orders.models import Order
+from printing.models import PrintJob
+from printing.printers import station_printer
+from printing.queue import enqueue, failed_job
+from printing.zpl import Address, LabelError, ShippingLabel, build_shipping_label, passthrough
+
+DEFAULT_SITE = "Floor Demo Warehouse|1 Dock Road||Springfield|IL|62701|US"
 
 
 def label_job_id(sscc: str) -> str:
     return f"label-{sscc}"
 
 
-def queue_shipping_label(session: Session, event: DomainEvent) -> None:
-    data = event.data
-    if data.get("label_format") != "zpl":
-        return
-    printer_id = session.scalar(
-        select(Printer.id)
-        .join(Location, Location.id == Printer.station_location_id)
-        .where(Location.code == data["station"])
+def site_address(raw: str) -> Address:
+    """``FLOOR_SITE_ADDRESS`` (``name|line1|line2|city|region|postcode|country``) as an Address;
+    missing trailing parts are empty."""
+    parts = [p.strip() for p in (raw or DEFAULT_SITE).split("|")]
+    parts += [""] * (7 - len(parts))
+    return Address(*parts[:7])
+
+
+def ship_to_address(ship_to: Mapping[str, Any]) -> Address:
+    def get(key: str) -> str:
+        value = ship_to.get(key)
+        return value if isinstance(value, str) else ""
+
+    name = get("name")
+    company = get("company")
+    return Address(
+        name=f"{name} / {company}" if company else name,
+        line1=get("address1"),
+        line2=get("address2"),
+        city=get("city"),
+        region=get("region"),
+        postcode=get("postal_code"),
+        country=get("country"),
     )
-    job_id = label_job_id(data["sscc"])
-    if printer_id is None or session.scalar(select(PrintJob.id).where(PrintJob.job_id == job_id)):
-        return
-    package_id = session.scalar(select(Package.id).where(Package.sscc == data["sscc"]))
-    session.add(
-        PrintJob(
-            job_id=job_id,
-            printer_id=printer_id,
-            package_id=package_id,
-            kind="shipping_label",
-            zpl=data["label"],
+
+
+def shipping_label(
+    session: Session, package: Package, order: Order, site: Address, *, demo: bool
+) -> ShippingLabel:
+    """The label data of one package (number n of the order's m live packages)."""
+    siblings = list(
+        session.scalars(
+            select(Package.id)
+            .where(Package.order_id == order.id, Package.status != PackageStatus.voided)
+            .order_by(Package.id)
         )
     )
+    number = siblings.index(package.id) + 1 if package.id in siblings else 1
+    count = max(len(siblings), number)
+    tracking = package.tracking_number or ""
+    return ShippingLabel(
+        ship_from=site,
+        ship_to=ship_to_address(order.ship_to or {}),
+        carrier=order.carrier,
+        service=order.service or package.service or "",
+        carrier_is_demo=demo,
+        tracking_number=tracking,
+        sscc=package.sscc,
+        order_ref=order.external_id,
+        package_no=number,
+        package_count=count,
+        weight_g=package.weight_g,
+        qr_payload=f"(00){package.sscc}|{tracking}|{order.external_id}|{number}/{count}",
+    )
 
 
-def label_zpl(session: Session, sscc: str) -> str | None:
-    return session.scalar(select(PrintJob.zpl).where(PrintJob.job_id == label_job_id(sscc)))
+def build_package_label(session: Session, package: Package, site: Address) -> str:
+    order = session.get(Order, package.order_id)
+    assert order is not None
+    return build_shipping_label(shipping_label(session, package, order, site, demo=True))
+
+
+def queue_shipping_label(session: Session, event: DomainEvent, *, site: Address) -> None:
+    """``package.shipped`` handler: one print job for the package's label at its station."""
+    data = event.data
+    fmt = data.get("label_format")
+    if fmt not in ("zpl", "demo"):
+        return  # a PDF label is for an office printer, not the station's Zebra
+    printer = station_printer(session, data["station"])
+    job_id = label_job_id(data["sscc"])
+    if printer is None or session.scalar(select(PrintJob.id).where(PrintJob.job_id == job_id)):
+        return
+    package = session.scalar(select(Package).where(Package.sscc == data["sscc"]))
+    package_id = package.id if package is not None else None
+    try:
+        if fmt == "zpl":
+            zpl = passthrough(data["label"])
+        else:
+            assert package is not None
+            zpl = build_package_label(session, package, site)
+    except LabelError as exc:
+        failed_job(
+            session,
+            printer,
+            data.get("label", ""),
+            job_id=job_id,
+            kind="shipping_label",
+            package_id=package_id,
+            error=str(exc),
+        )
+        return
+    enqueue(session, printer, zpl, job_id=job_id, kind="shipping_label", package_id=package_id)
+
+
+def label_zpl(session: Session, sscc: str, site: Address) -> str | None:
+    """The ZPL of a package's label: its print job's, else (no printer at the station) built
+    now for a demo-carrier package. None for an unknown SSCC or a carrier label never queued."""
+    zpl = session.scalar(select(PrintJob.zpl).where(PrintJob.job_id == label_job_id(sscc)))
+    if zpl is not None:
+        return zpl
+    package = session.scalar(select(Package).where(Package.sscc == sscc))
+    if package is None or not package.tracking_number:
+        return None
+    try:
+        return build_package_label(session, package, site)
+    except LabelError:
+        return None

@@ -25,6 +25,7 @@ class FloorContext:
     live: Any = None  # web.live.DashboardLive
     login_guard: Any = None  # web.login_guard.LoginGuard
     sockets: Any = None  # web.sockets.SocketRegistry
+    print_worker: Any = None
 
 
 def ctx() -> FloorContext:

@@ -4,7 +4,8 @@ Layout: 3 zones × 4 aisles (A–L), aisles 3 m apart and 30 m long between a fr
 (y = 2 m) and a back cross aisle (y = 32 m); 20 bays per aisle (odd on the left, even on the
 right), levels A–D (A/B pick faces, C/D reserve) → 960 rack locations, plus pack stations,
 staging lanes and docks on the front cross aisle. 300 SKUs with valid GTIN-13s, stock with some
-lots and expiry dates, one user per role, two printers at the pack stations, 200 totes.
+lots and expiry dates, one user per role, two pack stations, 200 totes. No printers: ``serve``
+starts a virtual Zebra per pack station (or syncs FLOOR_PRINTERS), see ``web/printing_setup.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from floor.fulfilment.models import Tote, WaveRule
 from floor.site.gtin import check_digit
 from floor.site.layout import Aisle, Location, LocationType, Sku, SkuGtin, Zone
 from floor.site.stock import Stock
-from printing.models import Printer, PrinterTransport
 
 SEED = 20261123
 AISLE_CODES = "ABCDEFGHIJKL"
@@ -171,7 +171,6 @@ def load_demo(session: Session) -> dict[str, int]:
     ]
     specials += [(f"STAGE-{n:02d}", LocationType.staging, 20.0 + 3 * n) for n in range(1, 5)]
     specials += [(f"DOCK-{n:02d}", LocationType.dock, 10.0 * n) for n in range(1, 3)]
-    stations: dict[str, Location] = {}
     for code, kind, x in specials:
         loc = Location(
             code=code,
@@ -182,7 +181,6 @@ def load_demo(session: Session) -> dict[str, int]:
             check_code=check_code(code),
         )
         session.add(loc)
-        stations[code] = loc
     session.flush()
 
     skus = []
@@ -244,22 +242,6 @@ def load_demo(session: Session) -> dict[str, int]:
         )
     create_api_key(session, "demo OMS", key=DEMO_API_KEY, actor=actor, demo=True)
 
-    session.add_all(
-        [
-            Printer(
-                name="ZEBRA-PACK-01",
-                transport=PrinterTransport.tcp,
-                address="127.0.0.1:9101",
-                station_location_id=stations["PACK-01"].id,
-            ),
-            Printer(
-                name="ZEBRA-PACK-02",
-                transport=PrinterTransport.tcp,
-                address="127.0.0.1:9102",
-                station_location_id=stations["PACK-02"].id,
-            ),
-        ]
-    )
     session.add_all([Tote(code=f"T{n:04d}") for n in range(1, 201)])
     session.add(WaveRule(name="Default"))
     session.flush()

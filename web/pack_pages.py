@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
+from sqlalchemy import select
 
 from core.errors import ServiceError
 from core.users import Role
@@ -16,7 +17,9 @@ from floor.fulfilment.packing.station import (
     stations,
     verify_item,
 )
-from printing.labels import label_zpl
+from printing.labels import label_job_id, label_zpl, site_address
+from printing.models import PrintJob
+from printing.queue import job_view
 from sync.carriers import carrier_for
 from web.auth import current_actor, roles_required
 from web.context import ctx, uow
@@ -92,6 +95,13 @@ def close() -> Any:
             dims_mm=(dims[0], dims[1], dims[2]),
             settings=PackSettings(settings.gs1_company_prefix, settings.sscc_extension_digit),
         )
+    with uow() as s:  # committed: the label jobs exist (or not, with no printer at the station)
+        jobs = s.scalars(
+            select(PrintJob).where(
+                PrintJob.job_id.in_([label_job_id(sscc) for sscc in result["labels"]])
+            )
+        )
+        result["print_jobs"] = [job_view(s, job) for job in jobs]
     return jsonify(result), 201
 
 
@@ -99,7 +109,7 @@ def close() -> Any:
 @roles_required(Role.packer)
 def label(sscc: str) -> Any:
     with uow() as s:
-        zpl = label_zpl(s, sscc)
+        zpl = label_zpl(s, sscc, site_address(ctx().settings.site_address))
     if zpl is None:
         return jsonify(error={"code": "not_found", "message": f"no label for {sscc}"}), 404
     return Response(

@@ -168,17 +168,12 @@ def register(socketio: SocketIO) -> None:
         return {"ok": True, "room": LIVE_ROOM}
 
 
-def emitter(
-    socketio: SocketIO, also: Callable[[list[DomainEvent]], None] | None = None
-) -> Callable[[list[DomainEvent]], None]:
-    """Emit each committed event to its rooms, then hand the batch to ``also`` (the live
-    dashboard's coalescer, ``web.live``)."""
+def emitter(socketio: SocketIO) -> Callable[[list[DomainEvent]], None]:
+    """Emit each committed event to the rooms it names."""
 
     def emit(events: list[DomainEvent]) -> None:
         for ev in events:
             for room in ev.rooms:
                 socketio.emit(ev.name, ev.data, to=room, namespace=NAMESPACE)
-        if also is not None:
-            also(events)
 
     return emit

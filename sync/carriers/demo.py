@@ -1,5 +1,10 @@
 """A local carrier that needs no network: deterministic tracking numbers with a check digit,
-a ZPL label, and "delivered" a configurable time after shipment (so a demo shows it)."""
+and "delivered" a configurable time after shipment (so a demo shows it).
+
+It stands in for whichever carrier an order names (``DemoCarrier("ups")``) and makes no label of
+its own: its ``Label`` has the format ``"demo"`` and no data, and ``printing.labels`` builds the
+GS1 shipping label from the package and its order, with the order's carrier and service marked
+"· demo" (``UPS GROUND · demo``)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from floor.fulfilment.packing.carriers import CarrierError, Label, Shipment, Tra
 from orders.models import Order
 
 PREFIX = "DM"
+DEMO_LABEL_FORMAT = "demo"  # no carrier label: the floor prints its own, marked "demo"
 
 
 def luhn_digit(digits: str) -> str:
@@ -39,28 +45,6 @@ def is_valid_tracking(number: str) -> bool:
     )
 
 
-def _zpl(package: Package, order: Order, tracking: str, service: str) -> str:
-    to = order.ship_to or {}
-    lines = [
-        to.get("name", ""),
-        to.get("address1", ""),
-        " ".join(str(to.get(k, "")) for k in ("postal_code", "city")).strip(),
-        to.get("country", ""),
-    ]
-    text = "".join(
-        f"^FO40,{60 + 40 * i}^A0N,32,32^FD{line}^FS" for i, line in enumerate(lines) if line
-    )
-    return (
-        "^XA^CI28"
-        f"^FO40,20^A0N,36,36^FDDEMO CARRIER {service.upper()}^FS"
-        f"{text}"
-        f"^FO40,260^BY3^BCN,120,Y,N,N^FD{tracking}^FS"
-        f"^FO40,440^BY3^BCN,120,Y,N,N^FD>;>800{package.sscc}^FS"
-        f"^FO40,620^A0N,28,28^FDOrder {order.external_id}  {package.weight_g / 1000:.2f} kg^FS"
-        "^XZ"
-    )
-
-
 class DemoCarrier:
     def __init__(self, name: str = "demo", *, delivery_after: dt.timedelta | None = None) -> None:
         self.name = name
@@ -71,9 +55,7 @@ class DemoCarrier:
             raise CarrierError("invalid_weight", "package weight must be positive")
         tracking = tracking_number_for(package.sscc)
         service = order.service or "ground"
-        return Shipment(
-            tracking, service, Label("zpl", _zpl(package, order, tracking, service).encode())
-        )
+        return Shipment(tracking, service, Label(DEMO_LABEL_FORMAT, b""))
 
     def tracking_status(
         self, tracking_number: str, *, shipped_at: dt.datetime | None = None

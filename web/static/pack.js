@@ -78,12 +78,57 @@
     $("sscc").textContent = r.data.sscc;
     $("tracking").textContent = (r.data.tracking || {})[r.data.sscc] || "(ships when the order is complete)";
     $("label-link").href = "/pack/labels/" + r.data.sscc + ".zpl";
+    const job = (r.data.print_jobs || [])[0] || null;
+    showJob(job);
     $("shipped").hidden = false;
     feedback(true, "Package closed: " + r.data.status);
     current = null; scanned = {};
     render();
     $("scan-label").textContent = "Scan the next tote";
     $("scan").focus();
+  });
+
+  // The label's print job, live: the server publishes "print.job" to the station's room.
+  let job = null;
+  function showJob(j) {
+    job = j;
+    const state = $("print-state");
+    state.textContent = j ? j.status : "no printer at this station";
+    state.className = "print-state " + (j ? "status-" + j.status : "");
+    $("print-detail").textContent = j && j.detail ? j.detail : "";
+    $("print-actions").hidden = !j || ["queued", "sending", "held"].includes(j.status);
+    $("print-confirm").hidden = !j || j.status !== "unknown";
+    const pic = $("label-picture");
+    if (j) { pic.src = "/printers/jobs/" + encodeURIComponent(j.job_id) + ".png"; pic.hidden = false; }
+    else { pic.hidden = true; }
+  }
+  const socket = window.floorSocket;
+  function joinStation() {
+    if (socket) socket.emit("join_station", { station: $("station").value });
+  }
+  if (socket) {
+    socket.on("connect", joinStation);
+    socket.on("print.job", (j) => {
+      if (!job) return;
+      if (j.job_id === job.job_id || j.reprint_of === job.job_id) showJob(j);
+    });
+    // Missed events while offline: ask for the job's state when the socket comes back.
+    socket.on("connect", async () => {
+      if (!job) return;
+      const r = await Floor.api("GET", "/printers/jobs/" + encodeURIComponent(job.job_id));
+      if (r.ok) showJob(r.data);
+    });
+  }
+  $("station").addEventListener("change", joinStation);
+  $("print-confirm").addEventListener("click", async () => {
+    const r = await Floor.api("POST", "/printers/jobs/" + encodeURIComponent(job.job_id) + "/confirm", {});
+    if (r.ok) showJob(r.data); else feedback(false, (r.data && r.data.error && r.data.error.message) || "error");
+  });
+  $("print-reprint").addEventListener("click", async () => {
+    const r = await Floor.api("POST", "/printers/jobs/" + encodeURIComponent(job.job_id) + "/reprint",
+                              { reason: $("print-reason").value });
+    if (r.ok) { $("print-reason").value = ""; showJob(r.data); }
+    else feedback(false, (r.data && r.data.error && r.data.error.message) || "error");
   });
 
   document.addEventListener("click", (ev) => {

@@ -14,7 +14,7 @@ from orders.models import Order
 
 @dataclass(frozen=True)
 class Label:
-    format: str  # "zpl" or "pdf"
+    format: str  # "zpl" or "pdf"; "demo": none, the floor prints its own label (printing/)
     data: bytes
 
 

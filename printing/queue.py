@@ -1,0 +1,521 @@
+"""The durable print queue: jobs in the database, a state machine, claims that several processes
+can share, and the two actions a person takes (confirm printed, reprint).
+
+Every status change goes through ``move`` (the one place that asks ``PRINT_JOB_MACHINE`` and
+assigns), which also publishes ``print.job`` for the station's screen and the supervisors, and
+opens a ``printer_failed`` exception when a job ends ``failed`` or ``unknown``.
+
+How a job is sent (the worker in ``printing.worker`` drives these steps; the network calls happen
+outside any transaction):
+
+1. ``claim_due``: take up to N waiting jobs (``queued``/``held``, due now, not claimed by a live
+   claim) and stamp them with a claim token and a lease. PostgreSQL locks the candidates
+   ``FOR UPDATE SKIP LOCKED`` and SQLite serialises writers (``BEGIN IMMEDIATE``), so two worker
+   processes never claim the same job.
+2. Ask the printer ``~HS``. A problem (paper out...) -> ``hold``: the job waits, not sent.
+3. ``start_sending``: ``sending`` with a lease that covers the longest a send may take. Committed
+   *before* the first byte leaves, so a crash during the send leaves the job in ``sending``.
+4. ``finish``: ``printed``, or back to ``queued`` with exponential back-off while the printer is
+   unreachable, or ``failed`` after the last attempt. Written only if the claim still holds.
+
+A job still ``sending`` when its lease has run out was cut off (the process died, or was killed):
+``expire_leases`` (run by every worker at start-up and on every tick) makes it ``unknown``. It is
+never sent again on its own; a person confirms it printed or reprints it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.actors import Actor
+from core.audit import audit
+from core.db import is_postgres, utcnow
+from core.errors import ServiceError
+from core.events import publish
+from core.exception_queue import (
+    EXCEPTION_MACHINE,
+    ExceptionReason,
+    ExceptionStatus,
+    FloorException,
+)
+from floor.fulfilment.models import Package
+from floor.site.layout import Location
+from printing.models import (
+    NEEDS_A_PERSON,
+    PRINT_JOB_MACHINE,
+    WAITING,
+    Printer,
+    PrintJob,
+    PrintJobStatus,
+)
+
+J = PrintJobStatus
+
+
+class PrintQueueError(ServiceError):
+    """A refused print-queue action (reprint, confirm)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+
+    def delay_s(self, attempts: int) -> float:
+        """Delay before the next attempt after ``attempts`` failed ones: 1, 2, 4... s, capped."""
+        return min(self.backoff_max_s, self.backoff_base_s * 2 ** max(attempts - 1, 0))
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    job_id: str
+    token: str
+    printer_id: int
+    uri: str
+    zpl: str
+
+
+# --- the one place a job's status changes -------------------------------------------------------
+
+
+def move(session: Session, job: PrintJob, target: PrintJobStatus, *, detail: str = "") -> None:
+    """Move ``job`` to ``target`` (``InvalidTransition`` if the machine forbids it), tell the
+    station's screen, and open a ``printer_failed`` exception when a person is needed."""
+    PRINT_JOB_MACHINE.check(job.status, target)
+    job.status = target
+    if detail or target in (J.printed, J.queued):
+        job.last_error = detail
+    printer = session.get(Printer, job.printer_id)
+    station = _station_code(session, printer)
+    if target in NEEDS_A_PERSON:
+        _open_exception(session, job, printer, detail)
+    publish(session, "print.job", job_view(session, job, printer, station), *_rooms(station))
+
+
+def _announce(session: Session, job: PrintJob) -> None:
+    printer = session.get(Printer, job.printer_id)
+    station = _station_code(session, printer)
+    publish(session, "print.job", job_view(session, job, printer, station), *_rooms(station))
+
+
+def _rooms(station: str | None) -> tuple[str, ...]:
+    return ("dashboard", f"station:{station}") if station else ("dashboard",)
+
+
+def _station_code(session: Session, printer: Printer | None) -> str | None:
+    if printer is None or printer.station_location_id is None:
+        return None
+    return session.scalar(select(Location.code).where(Location.id == printer.station_location_id))
+
+
+def _open_exception(session: Session, job: PrintJob, printer: Printer | None, detail: str) -> None:
+    what = "could not be printed" if job.status == J.failed else "may or may not have printed"
+    message = f"Label {job.job_id} {what} on {printer.name if printer else '?'}"
+    if detail:
+        message += f": {detail}"
+    session.add(
+        FloorException(
+            reason=ExceptionReason.printer_failed,
+            subject=printer.name if printer else "",
+            message=message,
+            details={"job_id": job.job_id, "status": job.status.value},
+        )
+    )
+    publish(
+        session,
+        "exception.opened",
+        {"reason": ExceptionReason.printer_failed.value, "subject": message, "job_id": job.job_id},
+    )
+
+
+def _resolve_exceptions(session: Session, job: PrintJob, actor: Actor, resolution: str) -> None:
+    """Close the job's open ``printer_failed`` exceptions (a person has dealt with the job)."""
+    for exc in session.scalars(
+        select(FloorException).where(
+            FloorException.reason == ExceptionReason.printer_failed,
+            FloorException.status == ExceptionStatus.open,
+        )
+    ):
+        if exc.details.get("job_id") != job.job_id:
+            continue
+        EXCEPTION_MACHINE.check(exc.status, ExceptionStatus.resolved)
+        exc.status = ExceptionStatus.resolved
+        exc.resolved_at = utcnow()
+        exc.resolved_by_id = actor.user_id
+        exc.resolution = resolution
+        publish(session, "exception.resolved", {"id": exc.id, "reason": exc.reason.value})
+
+
+# --- views --------------------------------------------------------------------------------------
+
+
+def job_view(
+    session: Session,
+    job: PrintJob,
+    printer: Printer | None = None,
+    station: str | None = None,
+) -> dict[str, Any]:
+    printer = printer or session.get(Printer, job.printer_id)
+    if station is None:
+        station = _station_code(session, printer)
+    sscc = (
+        session.scalar(select(Package.sscc).where(Package.id == job.package_id))
+        if job.package_id is not None
+        else None
+    )
+    return {
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "detail": job.last_error,
+        "attempts": job.attempts,
+        "printer": printer.name if printer else None,
+        "station": station,
+        "sscc": sscc,
+        "kind": job.kind,
+        "reprint_of": _job_id_of(session, job.reprint_of_id),
+        "reason": job.reason,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "printed_at": job.printed_at.isoformat() if job.printed_at else None,
+    }
+
+
+def _job_id_of(session: Session, pk: int | None) -> str | None:
+    return None if pk is None else session.scalar(select(PrintJob.job_id).where(PrintJob.id == pk))
+
+
+# --- queueing -----------------------------------------------------------------------------------
+
+
+def enqueue(
+    session: Session,
+    printer: Printer,
+    zpl: str,
+    *,
+    job_id: str,
+    kind: str,
+    package_id: int | None = None,
+    reprint_of: PrintJob | None = None,
+    reason: str = "",
+) -> PrintJob:
+    """A new ``queued`` job, due now (the worker is woken after the commit)."""
+    job = PrintJob(
+        job_id=job_id,
+        printer_id=printer.id,
+        package_id=package_id,
+        kind=kind,
+        zpl=zpl,
+        status=J.queued,
+        attempts=0,
+        last_error="",
+        reason=reason,
+        next_attempt_at=utcnow(),
+        reprint_of_id=reprint_of.id if reprint_of is not None else None,
+    )
+    session.add(job)
+    session.flush()
+    station = _station_code(session, printer)
+    publish(session, "print.job", job_view(session, job, printer, station), *_rooms(station))
+    return job
+
+
+def failed_job(
+    session: Session,
+    printer: Printer,
+    zpl: str,
+    *,
+    job_id: str,
+    kind: str,
+    package_id: int | None,
+    error: str,
+) -> PrintJob:
+    """A job that can never be sent (e.g. a carrier label refused by ``zpl.passthrough``)."""
+    job = enqueue(session, printer, zpl, job_id=job_id, kind=kind, package_id=package_id)
+    move(session, job, J.failed, detail=error)
+    job.next_attempt_at = None
+    return job
+
+
+# --- the worker's steps -------------------------------------------------------------------------
+
+
+def claim_due(session: Session, now: dt.datetime, limit: int, lease_s: float) -> list[Claim]:
+    """Lease up to ``limit`` waiting jobs that are due (step 1 of the module docstring)."""
+    stmt = (
+        select(PrintJob, Printer.uri)
+        .join(Printer, Printer.id == PrintJob.printer_id)
+        .where(
+            PrintJob.status.in_(WAITING),
+            PrintJob.next_attempt_at <= now,
+            or_(PrintJob.claim_token.is_(None), PrintJob.lease_until < now),
+        )
+        .order_by(PrintJob.next_attempt_at, PrintJob.id)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True, of=PrintJob)
+    token = str(uuid.uuid4())
+    until = now + dt.timedelta(seconds=lease_s)
+    claims = []
+    for job, uri in session.execute(stmt).all():
+        job.claim_token = token
+        job.lease_until = until
+        claims.append(Claim(job.id, job.job_id, token, job.printer_id, uri, job.zpl))
+    return claims
+
+
+def _claimed(session: Session, claim: Claim, *states: PrintJobStatus) -> PrintJob | None:
+    stmt = select(PrintJob).where(PrintJob.id == claim.id)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    job = session.scalar(stmt)
+    if job is None or job.claim_token != claim.token or job.status not in states:
+        return None  # the claim was lost (lease expired and someone else took the job)
+    return job
+
+
+def hold(session: Session, claim: Claim, problems: str, now: dt.datetime, poll_s: float) -> bool:
+    """The printer is not ready: keep the job (not sent) and look again in ``poll_s``."""
+    job = _claimed(session, claim, *WAITING)
+    if job is None:
+        return False
+    if job.status != J.held:
+        move(session, job, J.held, detail=problems)
+    elif job.last_error != problems:  # still held, for another reason: no status change
+        job.last_error = problems
+        _announce(session, job)
+    job.claim_token = None
+    job.lease_until = None
+    job.next_attempt_at = now + dt.timedelta(seconds=poll_s)
+    return True
+
+
+def start_sending(session: Session, claim: Claim, now: dt.datetime, send_lease_s: float) -> bool:
+    """``sending``, committed before the first byte leaves (step 3)."""
+    job = _claimed(session, claim, *WAITING)
+    if job is None:
+        return False
+    move(session, job, J.sending)
+    job.attempts += 1
+    job.lease_until = now + dt.timedelta(seconds=send_lease_s)
+    return True
+
+
+def finish(
+    session: Session,
+    claim: Claim,
+    error: str | None,
+    now: dt.datetime,
+    policy: RetryPolicy,
+) -> PrintJobStatus | None:
+    """Record a send: ``error`` None -> printed; else a retry later, or failed at the last
+    attempt."""
+    job = _claimed(session, claim, J.sending)
+    if job is None:
+        return None
+    job.claim_token = None
+    job.lease_until = None
+    if error is None:
+        move(session, job, J.printed)
+        job.sent_at = job.printed_at = now
+        job.next_attempt_at = None
+        _wake_printer(session, job.printer_id, now)
+    elif job.attempts >= policy.max_attempts:
+        move(session, job, J.failed, detail=f"{error} (after {job.attempts} attempts)")
+        job.next_attempt_at = None
+    else:
+        move(session, job, J.queued, detail=error)
+        job.next_attempt_at = now + dt.timedelta(seconds=policy.delay_s(job.attempts))
+    return job.status
+
+
+def release(session: Session, claim: Claim) -> None:
+    """Give a claimed job back untouched (e.g. the worker is stopping)."""
+    job = _claimed(session, claim, *WAITING)
+    if job is not None:
+        job.claim_token = None
+        job.lease_until = None
+
+
+def _wake_printer(session: Session, printer_id: int, now: dt.datetime) -> int:
+    """The printer answered: jobs that wait only for their back-off are due now."""
+    result = session.execute(
+        update(PrintJob)
+        .where(
+            PrintJob.printer_id == printer_id,
+            PrintJob.status == J.queued,
+            PrintJob.attempts > 0,
+            PrintJob.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def record_printer_state(session: Session, printer_id: int, state: str, now: dt.datetime) -> int:
+    """The last thing a printer told us (``ready``, ``paper_out,head_open``, ``unreachable``...).
+    Returns how many of its jobs waiting for a retry were made due now (it answered)."""
+    printer = session.get(Printer, printer_id)
+    if printer is None:
+        return 0
+    reachable = state != "unreachable"
+    woken = 0
+    if reachable:
+        printer.last_seen_at = now
+        woken = _wake_printer(session, printer_id, now)
+    if printer.state != state or printer.online != reachable:
+        printer.state = state
+        printer.online = reachable
+        station = _station_code(session, printer)
+        publish(
+            session,
+            "printer.status",
+            {"printer": printer.name, "state": state, "station": station},
+            *_rooms(station),
+        )
+    printer.state_at = now
+    return woken
+
+
+def expire_leases(session: Session, now: dt.datetime) -> int:
+    """Jobs whose send was cut off (``sending`` past its lease) become ``unknown``; claims of
+    waiting jobs past their lease are dropped. Returns the number of jobs made ``unknown``."""
+    cut_off = list(
+        session.scalars(
+            select(PrintJob).where(PrintJob.status == J.sending, PrintJob.lease_until < now)
+        )
+    )
+    for job in cut_off:
+        job.claim_token = None
+        job.lease_until = None
+        job.next_attempt_at = None
+        move(session, job, J.unknown, detail="the send was cut off; check the printer")
+    session.execute(
+        update(PrintJob)
+        .where(PrintJob.status.in_(WAITING), PrintJob.lease_until < now)
+        .values(claim_token=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return len(cut_off)
+
+
+# --- what a person does -------------------------------------------------------------------------
+
+
+def get_job(session: Session, job_id: str) -> PrintJob:
+    job = session.scalar(select(PrintJob).where(PrintJob.job_id == job_id))
+    if job is None:
+        raise PrintQueueError("not_found", f"no print job {job_id}", 404)
+    return job
+
+
+def confirm_printed(session: Session, job_id: str, actor: Actor) -> PrintJob:
+    """A person checked the printer: the ``unknown`` job did print. Audited."""
+    job = get_job(session, job_id)
+    if job.status != J.unknown:
+        raise PrintQueueError(
+            "not_unknown", f"job {job_id} is {job.status.value}; only unknown jobs are confirmed"
+        )
+    move(session, job, J.printed, detail="confirmed by " + actor.name)
+    job.printed_at = utcnow()
+    audit(session, actor, "print_job.confirm_printed", entity="print_job", entity_id=job.job_id)
+    _resolve_exceptions(session, job, actor, f"confirmed printed by {actor.name}")
+    return job
+
+
+def reprint(session: Session, job_id: str, actor: Actor, reason: str) -> PrintJob:
+    """Print a job's label again as a new job (new job id), with a reason. Audited. A ``failed``
+    or ``unknown`` original becomes ``replaced``; a queued or sending one is refused (it has not
+    finished yet)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise PrintQueueError("reason_required", "say why the label is printed again", 422)
+    if len(reason) > 500:
+        raise PrintQueueError("reason_too_long", "at most 500 characters", 422)
+    original = get_job(session, job_id)
+    if original.status in (J.queued, J.held, J.sending):
+        raise PrintQueueError(
+            "not_finished", f"job {job_id} is {original.status.value}: wait for it, then reprint"
+        )
+    printer = session.get(Printer, original.printer_id)
+    assert printer is not None
+    root = original
+    while root.reprint_of_id is not None:
+        parent = session.get(PrintJob, root.reprint_of_id)
+        assert parent is not None
+        root = parent
+    copies = session.scalars(select(PrintJob.job_id).where(PrintJob.job_id.startswith(root.job_id)))
+    new_id = f"{root.job_id}-r{len(list(copies))}"
+    if original.status in NEEDS_A_PERSON:
+        move(session, original, J.replaced, detail=f"reprinted as {new_id}")
+        _resolve_exceptions(session, original, actor, f"reprinted as {new_id}: {reason}")
+    job = enqueue(
+        session,
+        printer,
+        original.zpl,
+        job_id=new_id,
+        kind=original.kind,
+        package_id=original.package_id,
+        reprint_of=original,
+        reason=reason,
+    )
+    audit(
+        session,
+        actor,
+        "print_job.reprint",
+        entity="print_job",
+        entity_id=new_id,
+        reason=reason,
+        details={"reprint_of": original.job_id, "printer": printer.name},
+    )
+    return job
+
+
+def printers_overview(
+    session: Session, station: str | None = None, jobs_per_printer: int = 12
+) -> list[dict[str, Any]]:
+    """Every printer (or the one of ``station``) with its last status and its latest jobs."""
+    stations = dict(session.execute(select(Location.id, Location.code)).all())
+    stmt = select(Printer).order_by(Printer.name)
+    printers = [
+        p
+        for p in session.scalars(stmt)
+        if station is None or stations.get(p.station_location_id) == station
+    ]
+    out = []
+    for p in printers:
+        code = stations.get(p.station_location_id)
+        jobs = session.scalars(
+            select(PrintJob)
+            .where(PrintJob.printer_id == p.id)
+            .order_by(PrintJob.id.desc())
+            .limit(jobs_per_printer)
+        )
+        out.append(
+            {
+                "id": p.id,
+                "name": p.name,
+                "uri": p.uri,
+                "source": p.source,
+                "station": code,
+                "state": p.state or "not polled yet",
+                "online": p.online,
+                "state_at": p.state_at.isoformat() if p.state_at else None,
+                "waiting": session.scalar(
+                    select(func.count())
+                    .select_from(PrintJob)
+                    .where(PrintJob.printer_id == p.id, PrintJob.status.in_(WAITING))
+                )
+                or 0,
+                "jobs": [job_view(session, j, p, code) for j in jobs],
+            }
+        )
+    return out

@@ -1,0 +1,232 @@
+"""The print worker: one thread per server process that sends due jobs to their printers.
+
+Each round (``run_once``) expires cut-off sends (``queue.expire_leases``, at most once per
+``FLOOR_PRINT_POLL_S``), claims due jobs and
+handles them in parallel (one pool thread per job): ask the printer ``~HS`` (TCP printers),
+hold the job if the printer reports a problem, otherwise mark it ``sending``, send it, and record
+the outcome. The steps and their transactions are described in ``printing.queue``; several
+processes may run a worker each on the same database.
+
+The thread wakes every ``FLOOR_PRINT_POLL_S`` and at once when ``wake()`` is called (the app
+calls it after the commit of a transaction that queued a job, so a label leaves within
+milliseconds of "close package"). Every few rounds it also asks each TCP printer for its status,
+so the ``/printers`` page is current and jobs waiting for an unreachable printer go out as soon
+as it answers again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import unit_of_work, utcnow
+from core.settings import Settings
+from printing import queue
+from printing.models import Printer, PrinterTransport
+from printing.transports import (
+    PrinterError,
+    PrinterUriError,
+    parse_printer_uri,
+    query_host_status,
+    send,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    timeout_s: float = 5.0
+    poll_s: float = 1.0
+    batch: int = 32
+    threads: int = 16
+    status_every_s: float = 5.0  # between printer status polls
+    policy: queue.RetryPolicy = queue.RetryPolicy()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerConfig:
+        return cls(
+            timeout_s=settings.print_timeout_s,
+            poll_s=settings.print_poll_s,
+            status_every_s=max(5 * settings.print_poll_s, 1.0),
+            policy=queue.RetryPolicy(
+                settings.print_max_attempts,
+                settings.print_backoff_base_s,
+                settings.print_backoff_max_s,
+            ),
+        )
+
+    @property
+    def claim_lease_s(self) -> float:
+        """Long enough for a status query and the step to ``sending``."""
+        return 2 * self.timeout_s + 10
+
+    @property
+    def send_lease_s(self) -> float:
+        """Long enough for connect + send (a time-out each); past it the send was cut off."""
+        return 2 * self.timeout_s + 2
+
+
+def problems_of(uri: str, timeout_s: float) -> str:
+    """``ready``, the printer's problems (``paper_out,head_open``), ``no_status`` (accepts but
+    does not answer ``~HS``, or not a TCP printer) or ``unreachable``."""
+    try:
+        status = query_host_status(parse_printer_uri(uri), timeout_s)
+    except (PrinterError, PrinterUriError):
+        return "unreachable"
+    if status is None:
+        return "no_status"
+    return "ready" if status.ready else ",".join(status.problems)
+
+
+class PrintWorker:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        config: WorkerConfig,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(config.threads, thread_name_prefix="print")
+        self._last_poll = self._last_expiry = -1e9
+        self._in_flight = 0
+        self._count = threading.Lock()
+
+    # -- life cycle --
+
+    def start(self) -> PrintWorker:
+        if self._thread is None:
+            with unit_of_work(self.sessions) as s:
+                cut_off = queue.expire_leases(s, self.clock())
+            if cut_off:
+                log.warning("%d print job(s) were cut off mid-send: now unknown", cut_off)
+            self._thread = threading.Thread(target=self._loop, name="print-worker", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self._pool.shutdown(wait=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.run_once(wait=False)
+            except Exception:  # a bad round must not end the thread
+                log.exception("print worker round failed")
+            self._wake.wait(self.config.poll_s)
+
+    # -- one round --
+
+    def run_once(self, wait: bool = True) -> int:
+        """Expire, claim, hand each claimed job to the pool; returns how many were claimed.
+        ``wait=False`` (the thread's loop) does not wait for the sends: a job queued meanwhile
+        is claimed at the next wake-up instead of after the slowest send of this batch."""
+        if time.monotonic() - self._last_expiry >= self.config.poll_s:
+            self._last_expiry = time.monotonic()
+            with unit_of_work(self.sessions) as s:
+                queue.expire_leases(s, self.clock())
+        if time.monotonic() - self._last_poll >= self.config.status_every_s:
+            self._last_poll = time.monotonic()
+            self.poll_printers()
+        handled = 0
+        futures = []
+        while not self._stop.is_set():
+            free = self.config.threads - self._in_flight
+            if free <= 0:
+                if not wait:
+                    break  # the pool is busy; a finished job wakes the loop
+                for future in futures:
+                    future.result()
+                futures = []
+                continue
+            with unit_of_work(self.sessions) as s:
+                claims = queue.claim_due(
+                    s, self.clock(), min(self.config.batch, free), self.config.claim_lease_s
+                )
+            if not claims:
+                break
+            for claim in claims:
+                with self._count:
+                    self._in_flight += 1
+                futures.append(self._pool.submit(self._handle_counted, claim))
+            handled += len(claims)
+        if wait:
+            for future in futures:
+                future.result()
+        return handled
+
+    def _handle_counted(self, claim: queue.Claim) -> None:
+        try:
+            self.handle(claim)
+        except Exception:
+            log.exception("print job %s", claim.job_id)
+        finally:
+            with self._count:
+                self._in_flight -= 1
+            self.wake()  # a slot is free: more may be due
+
+    def handle(self, claim: queue.Claim) -> None:
+        cfg = self.config
+        state = problems_of(claim.uri, cfg.timeout_s)
+        if state not in ("ready", "no_status", "unreachable"):
+            with unit_of_work(self.sessions) as s:
+                queue.record_printer_state(s, claim.printer_id, state, self.clock())
+                queue.hold(s, claim, state, self.clock(), cfg.poll_s)
+            return
+        with unit_of_work(self.sessions) as s:
+            if state == "ready":
+                queue.record_printer_state(s, claim.printer_id, state, self.clock())
+            if not queue.start_sending(s, claim, self.clock(), cfg.send_lease_s):
+                return
+        error: str | None = None
+        try:
+            send(parse_printer_uri(claim.uri), claim.job_id, claim.zpl.encode(), cfg.timeout_s)
+        except (PrinterError, PrinterUriError) as exc:
+            error = str(exc)
+        with unit_of_work(self.sessions) as s:
+            status = queue.finish(s, claim, error, self.clock(), cfg.policy)
+            if error is not None and "unreachable" in error:
+                queue.record_printer_state(s, claim.printer_id, "unreachable", self.clock())
+        if error is not None:
+            log.warning("print job %s: %s (now %s)", claim.job_id, error, status)
+
+    def poll_printers(self) -> None:
+        """Ask every TCP printer for its status (in the pool; results recorded as they come)."""
+        with unit_of_work(self.sessions) as s:
+            printers = list(
+                s.execute(
+                    select(Printer.id, Printer.uri).where(Printer.transport == PrinterTransport.tcp)
+                )
+            )
+
+        def poll(pk: int, uri: str) -> None:
+            state = problems_of(uri, self.config.timeout_s)
+            with unit_of_work(self.sessions) as s:
+                woken = queue.record_printer_state(s, pk, state, self.clock())
+            if woken:
+                self.wake()
+
+        for pk, uri in printers:
+            self._pool.submit(poll, pk, uri)

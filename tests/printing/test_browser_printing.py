@@ -1,0 +1,80 @@
+"""In a real (headless) Chromium: a packer packs a tote and closes the package; the label reaches
+the station's virtual Zebra (started as ``serve`` starts it), the pack page shows "printed" live,
+and ``/printers`` shows the label as a picture. Screenshots go to docs/screenshots/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from core.db import unit_of_work
+from floor.site.layout import Sku, SkuGtin
+from orders.models import Order
+from tests.printing.flow import picked_order
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def db_url(sqlite_url):  # the subject here is the page, not the database backend
+    return sqlite_url
+
+
+@pytest.fixture
+def printing_app(app):
+    from web.printing_setup import start_printing
+
+    start_printing(app)  # what `serve` does: a virtual Zebra per station, then the worker
+    yield app
+    app.extensions["floor"].print_worker.stop()
+    for zebra in app.extensions["virtual_zebras"].values():
+        zebra.stop()
+
+
+def test_pack_close_prints_and_printers_page_shows_the_label(printing_app, live_server, desktop):
+    sessions = printing_app.extensions["floor"].sessions
+    external_id, tote = picked_order(sessions, [("SKU-00005", 2), ("SKU-00006", 1)])
+    with unit_of_work(sessions) as s:
+        order = s.scalars(select(Order).where(Order.external_id == external_id)).one()
+        scans = []
+        for line in order.lines:
+            gtin = s.scalar(
+                select(SkuGtin.gtin).join(Sku).where(Sku.id == line.sku_id).order_by(SkuGtin.id)
+            )
+            scans += [gtin] * line.quantity
+
+    page = desktop
+    page.goto(live_server.url + "/login")
+    page.fill("#username", "paco")
+    page.fill("#password", "packer-demo")
+    page.click("#password-form button[type=submit]")
+    page.wait_for_url("**/pack")
+    page.wait_for_selector("#conn.online", timeout=10_000)
+    for code in [tote, *scans]:
+        page.locator("#scan").fill(code)
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(150)
+    page.wait_for_selector("#close:not([disabled])")
+    page.click("#close")
+    page.wait_for_selector("#shipped:not([hidden])")
+    page.wait_for_function(
+        "document.getElementById('print-state').textContent === 'printed'", timeout=15_000
+    )
+    page.wait_for_function("document.getElementById('label-picture').naturalWidth > 0")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "pack-label-printed.png"), full_page=True)
+
+    zebra = printing_app.extensions["virtual_zebras"]["PACK-01"]
+    assert len(zebra.labels) == 1 and external_id in zebra.labels[0]
+
+    page.goto(live_server.url + "/printers?station=PACK-01")
+    received = page.locator("img.label-png.received")
+    assert received.count() == 1
+    page.wait_for_function(
+        "[...document.querySelectorAll('img.label-png')].every(i => i.naturalWidth > 0)"
+    )
+    assert page.locator(".job .job-status").first.inner_text().lower() == "printed"
+    page.screenshot(path=str(SHOTS / "printers-page.png"), full_page=True)

@@ -1,0 +1,140 @@
+"""Printers configuration and pages: FLOOR_PRINTERS parsing and sync, the admin page (admin only,
+CSRF, audited), /printers for supervisors and packers with each label as a PNG, and ``serve``
+starting a virtual Zebra per station when FLOOR_PRINTERS is unset."""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import pytest
+from sqlalchemy import select
+
+from core.db import unit_of_work
+from core.users import AuditEntry
+from floor.site.layout import Location
+from printing.models import Printer
+from printing.printers import (
+    PrinterConfigError,
+    parse_printer_list,
+    station_printer,
+    sync_printers,
+)
+from printing.virtual_zebra import VirtualZebra
+from tests.conftest import login
+from tests.printing.flow import Packer, picked_order, use_printer
+from tests.test_serve import free_port, start_server, stop, wait_healthy
+
+
+def test_floor_printers_parses_every_transport_and_refuses_bad_entries():
+    specs = parse_printer_list(
+        " PACK-01=tcp://10.0.0.21:9100, OFFICE=cups://zebra_raw ,ARCHIVE=file:///var/labels,"
+    )
+    assert [(s.name, s.uri) for s in specs] == [
+        ("PACK-01", "tcp://10.0.0.21:9100"),
+        ("OFFICE", "cups://zebra_raw"),
+        ("ARCHIVE", "file:///var/labels"),
+    ]
+    for bad in ("PACK-01", "PACK-01=http://x", "A=tcp://h:1,a=tcp://h:2", "A B=tcp://h:1"):
+        with pytest.raises(PrinterConfigError):
+            parse_printer_list(bad)
+
+
+def test_sync_binds_printers_named_like_stations_one_printer_per_station(db_url):
+    from core.db import make_engine, make_session_factory
+
+    engine = make_engine(db_url)
+    sessions = make_session_factory(engine)
+    try:
+        use_printer(sessions, "PACK-01", "tcp://127.0.0.1:9")
+        use_printer(sessions, "PACK-01", "file:///tmp")  # changed URI: updated, not duplicated
+        with unit_of_work(sessions) as s:
+            [p] = s.scalars(select(Printer)).all()
+            assert (p.name, p.uri, p.transport.value, p.source) == (
+                "PACK-01",
+                "file:///tmp",
+                "file",
+                "env",
+            )
+            assert station_printer(s, "PACK-01") is p and station_printer(s, "PACK-02") is None
+    finally:
+        engine.dispose()
+
+
+def _csrf(client, url: str) -> str:
+    page = client.get(url).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_admin_adds_and_binds_printers_audited_with_csrf(client, sessions):
+    login(client, username="sam", password="supervisor-demo")
+    assert client.get("/admin/printers").status_code == 403  # supervisors are not admins
+    client.post("/logout", data={"csrf_token": _csrf(client, "/printers")})
+
+    from web.demo import DEMO_USERS
+
+    admin = next(u for u in DEMO_USERS if u.role.value == "admin")
+    login(client, username=admin.username, password=admin.password)
+    token = _csrf(client, "/admin/printers")
+    assert client.post("/admin/printers", data={"name": "X", "uri": "tcp://h:1"}).status_code == 400
+    r = client.post(
+        "/admin/printers",
+        data={"csrf_token": token, "name": "ZEBRA-7", "uri": "tcp://10.0.0.7:9100"},
+    )
+    assert r.status_code == 303
+    bad = client.post("/admin/printers", data={"csrf_token": token, "name": "Y", "uri": "lpd://x"})
+    assert bad.status_code == 303
+    with unit_of_work(sessions) as s:
+        printer = s.scalars(select(Printer).where(Printer.name == "ZEBRA-7")).one()
+        assert s.scalar(select(Printer).where(Printer.name == "Y")) is None
+        pid = printer.id
+    r = client.post(f"/admin/printers/{pid}/bind", data={"csrf_token": token, "station": "PACK-02"})
+    assert r.status_code == 303
+    with unit_of_work(sessions) as s:
+        assert station_printer(s, "PACK-02").name == "ZEBRA-7"
+        station = s.scalar(select(Location.id).where(Location.code == "PACK-02"))
+        assert s.get(Printer, pid).station_location_id == station
+        actions = s.scalars(
+            select(AuditEntry.action).where(AuditEntry.entity == "printer").order_by(AuditEntry.id)
+        ).all()
+        assert actions == ["printer.save", "printer.bind"]
+
+
+def test_printers_page_shows_each_job_as_a_picture_packers_see_their_station(client, sessions):
+    zebra = VirtualZebra(0).start()
+    try:
+        with unit_of_work(sessions) as s:  # FLOOR_PRINTERS with both stations' printers
+            sync_printers(
+                s,
+                parse_printer_list(
+                    f"PACK-01=tcp://127.0.0.1:{zebra.port},PACK-02=tcp://127.0.0.1:9"
+                ),
+            )
+        external_id, _ = picked_order(sessions, [("SKU-00005", 1)])
+        closed = Packer(client).close(external_id)
+        job_id = closed["print_jobs"][0]["job_id"]
+        page = client.get("/printers?station=PACK-01").get_data(as_text=True)
+        assert f"/printers/jobs/{job_id}.png" in page
+        assert 'data-printer="PACK-01"' in page and 'data-printer="PACK-02"' not in page
+        png = client.get(f"/printers/jobs/{job_id}.png")
+        assert png.status_code == 200 and png.data.startswith(b"\x89PNG")
+        assert client.get("/printers/jobs/nope.png").status_code == 404
+        assert client.get("/printers?station=NOPE").status_code == 404
+    finally:
+        zebra.stop()
+    anonymous = client.application.test_client()
+    assert anonymous.get("/printers/jobs/x.png").status_code in (302, 401)
+
+
+def test_serve_without_floor_printers_starts_a_virtual_zebra_per_station(tmp_path):
+    port = free_port()
+    proc = start_server(tmp_path / "floor.sqlite3", port, "--demo")
+    try:
+        wait_healthy(port, proc)
+    finally:
+        out = stop(proc)
+    found = dict(re.findall(r"^\s+(PACK-0\d)\s+tcp://127\.0\.0\.1:(\d+)$", out, re.M))
+    assert set(found) == {"PACK-01", "PACK-02"}, out
+    for printer_port in found.values():  # gone with the server
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(printer_port)), 1):
+            pass

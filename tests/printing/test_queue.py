@@ -1,0 +1,282 @@
+"""The print queue end to end: close a package over HTTP, the worker sends its label to a real TCP
+listener (a virtual Zebra), and the job's state is what a packer must see - exactly one copy
+through a printer outage, held (not sent) while out of paper, a supervisor's exception when it
+cannot print, reprint and confirm as audited actions."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import zxingcpp
+from PIL import Image
+from sqlalchemy import func, select
+
+from core.db import unit_of_work
+from core.exception_queue import ExceptionReason, ExceptionStatus, FloorException
+from core.users import AuditEntry
+from floor.fulfilment.models import Package
+from printing.labels import label_job_id
+from printing.models import PRINT_JOB_MACHINE, PrintJob, PrintJobStatus
+from printing.render import render_png
+from printing.virtual_zebra import VirtualZebra
+from printing.worker import PrintWorker, WorkerConfig
+from tests.conftest import make_test_app
+from tests.printing.flow import Packer, job, picked_order, use_printer, wait_until
+
+FAST = {
+    "print_timeout_s": 1.0,
+    "print_poll_s": 0.05,
+    "print_backoff_base_s": 0.05,
+    "print_backoff_max_s": 0.2,
+    "print_max_attempts": 4,
+}
+J = PrintJobStatus
+
+
+@pytest.fixture
+def zebra() -> Iterator[VirtualZebra]:
+    z = VirtualZebra(0).start()
+    yield z
+    z.stop()
+
+
+@pytest.fixture
+def app(db_url: str) -> Iterator[Any]:
+    application = make_test_app(db_url, **FAST)
+    yield application
+    worker = application.extensions["floor"].print_worker
+    worker.stop()
+    application.extensions["floor"].engine.dispose()
+
+
+@pytest.fixture
+def worker(app: Any) -> PrintWorker:
+    return app.extensions["floor"].print_worker
+
+
+def _ship(client: Any, sessions: Any, **order: Any) -> tuple[str, dict[str, Any]]:
+    external_id, _tote = picked_order(sessions, [("SKU-00005", 2), ("SKU-00006", 1)], **order)
+    return external_id, Packer(client).close(external_id)
+
+
+def test_close_prints_the_label_built_from_package_and_order_once(client, sessions, worker, zebra):
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    external_id, closed = _ship(client, sessions)
+    sscc = closed["sscc"]
+    [queued] = closed["print_jobs"]
+    assert queued["job_id"] == label_job_id(sscc) and queued["status"] == "queued"
+    assert queued["station"] == "PACK-01" and queued["sscc"] == sscc
+
+    worker.run_once()
+    [received] = zebra.wait_for_labels(1, timeout_s=5)
+    done = job(sessions, label_job_id(sscc))
+    assert done.status == J.printed and done.attempts == 1 and done.printed_at is not None
+    assert received == done.zpl.strip()
+    # The label says what a person needs: the order's carrier (demo stands in), n of m, weight.
+    assert "UPS GROUND _C2_B7 demo" in received  # "·" as UTF-8 hex escapes
+    assert "PACKAGE 1 OF 1" in received and "1.25 kg" in received
+    assert f"ORDER {external_id}" in received
+    assert "DEMO CARRIER" not in received
+
+    # Read back as a scanner reads the printed label: SSCC with its AI, and tracking number.
+    with unit_of_work(sessions) as s:
+        tracking = s.scalar(select(Package.tracking_number).where(Package.sscc == sscc))
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(render_png(received))))
+    texts = {(b.format.name, b.symbology_identifier): b.text for b in found}
+    assert texts[("Code128", "]C1")] == f"(00){sscc}"
+    assert texts[("Code128", "]C0")] == tracking
+    assert texts[("QRCode", "]Q1")].startswith(f"(00){sscc}|{tracking}|{external_id}|1/1")
+
+    worker.run_once()  # nothing due: the job is not sent twice
+    time.sleep(0.2)
+    assert len(zebra.labels) == 1
+
+
+def test_printer_down_at_close_then_up_prints_exactly_one_copy(client, sessions, worker, zebra):
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    zebra.set_online(False)
+    _, closed = _ship(client, sessions)
+    job_id = closed["print_jobs"][0]["job_id"]
+
+    worker.run_once()  # refused: back to the queue with a back-off
+    first = job(sessions, job_id)
+    assert first.status == J.queued and first.attempts == 1
+    assert "unreachable" in first.last_error
+
+    worker.start()
+    time.sleep(0.15)  # a retry or two while the printer is still off
+    zebra.set_online(True)
+    wait_until(lambda: job(sessions, job_id).status == J.printed, what="printed")
+    time.sleep(0.5)  # more rounds: nothing else arrives
+    assert len(zebra.labels) == 1
+
+
+def test_paper_out_holds_the_job_until_paper_is_back_then_prints_once(
+    client, sessions, worker, zebra
+):
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    zebra.set_status(paper_out=True)
+    _, closed = _ship(client, sessions)
+    job_id = closed["print_jobs"][0]["job_id"]
+
+    worker.run_once()
+    held = job(sessions, job_id)
+    assert held.status == J.held and held.last_error == "paper_out"
+    assert held.attempts == 0  # nothing was sent
+    worker.start()
+    time.sleep(0.3)
+    assert zebra.labels == [] and job(sessions, job_id).status == J.held
+
+    zebra.set_status(paper_out=False)
+    wait_until(lambda: job(sessions, job_id).status == J.printed, what="printed")
+    time.sleep(0.3)
+    assert len(zebra.labels) == 1
+
+
+def test_unreachable_printer_fails_after_its_attempts_and_opens_printer_failed(
+    client, sessions, worker, zebra
+):
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    zebra.stop()  # gone for good
+    _, closed = _ship(client, sessions)
+    job_id = closed["print_jobs"][0]["job_id"]
+    worker.start()
+    wait_until(lambda: job(sessions, job_id).status == J.failed, what="failed")
+    failed = job(sessions, job_id)
+    assert failed.attempts == FAST["print_max_attempts"]
+    with unit_of_work(sessions) as s:
+        [exc] = s.scalars(
+            select(FloorException).where(FloorException.reason == ExceptionReason.printer_failed)
+        ).all()
+        assert exc.status == ExceptionStatus.open and exc.details["job_id"] == job_id
+        assert exc.subject == "PACK-01"
+
+    # The dashboard lists it.
+    from tests.conftest import login
+
+    sup = client.application.test_client()
+    login(sup, username="sam", password="supervisor-demo")
+    state = sup.get("/dashboard/state").get_json()
+    assert [e["reason"] for e in state["exceptions"]] == ["printer_failed"]
+
+    # Reprint: a new job id, a reason, audited; the failed one is replaced, the exception closed.
+    zebra.set_online(True)
+    packer = Packer(client)
+    refused = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": " "})
+    assert refused.status_code == 422
+    again = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": "printer was unplugged"})
+    assert again.status_code == 200, again.get_json()
+    new_id = again.get_json()["job_id"]
+    assert new_id == f"{job_id}-r1" and again.get_json()["reprint_of"] == job_id
+    wait_until(lambda: job(sessions, new_id).status == J.printed, what="reprint printed")
+    assert len(zebra.labels) == 1
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(PrintJob.status).where(PrintJob.job_id == job_id)) == J.replaced
+        assert s.scalar(select(FloorException.status)) == ExceptionStatus.resolved
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "print_job.reprint")).one()
+        assert entry.actor == "paco" and entry.reason == "printer was unplugged"
+        assert entry.details["reprint_of"] == job_id
+
+
+def test_unknown_job_is_confirmed_by_a_person_and_audited(client, sessions, worker, zebra):
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    _, closed = _ship(client, sessions)
+    job_id = closed["print_jobs"][0]["job_id"]
+    # A send cut off: the job is "sending" and its lease has run out (its process died).
+    with unit_of_work(sessions) as s:
+        j = s.scalars(select(PrintJob).where(PrintJob.job_id == job_id)).one()
+        j.status = J.sending  # test set-up: the state a killed process leaves behind
+        j.lease_until = j.created_at
+    worker.run_once()
+    assert job(sessions, job_id).status == J.unknown
+    worker.run_once()
+    assert zebra.labels == []  # never re-sent on its own
+
+    packer = Packer(client)
+    ok = packer.post(f"/printers/jobs/{job_id}/confirm", {})
+    assert ok.status_code == 200 and ok.get_json()["status"] == "printed"
+    twice = packer.post(f"/printers/jobs/{job_id}/confirm", {})
+    assert twice.status_code == 409
+    with unit_of_work(sessions) as s:
+        assert (
+            s.scalar(select(func.count()).where(AuditEntry.action == "print_job.confirm_printed"))
+            == 1
+        )
+        assert s.scalar(select(FloorException.status)) == ExceptionStatus.resolved
+
+
+def test_two_workers_on_one_database_send_every_label_once(app, db_url, zebra):
+    """Two processes' workers (two engines on one database) claim without overlap."""
+    from core.db import make_engine, make_session_factory
+    from printing.labels import site_address
+    from printing.models import Printer
+    from printing.printers import station_printer
+    from printing.queue import enqueue
+    from printing.zpl import build_shipping_label
+    from tests.printing.conftest import make_label
+
+    sessions = app.extensions["floor"].sessions
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    zpl = build_shipping_label(make_label(ship_from=site_address("")))
+    with unit_of_work(sessions) as s:
+        printer = station_printer(s, "PACK-01")
+        assert isinstance(printer, Printer)
+        for n in range(40):
+            enqueue(s, printer, zpl, job_id=f"job-{n:03d}", kind="test")
+    engines = [make_engine(db_url) for _ in range(2)]
+    workers = [
+        PrintWorker(make_session_factory(e), WorkerConfig(timeout_s=2, batch=4)) for e in engines
+    ]
+    threads = [threading.Thread(target=w.run_once) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for w, e in zip(workers, engines, strict=True):
+        w.stop()
+        e.dispose()
+    assert len(zebra.wait_for_labels(40, timeout_s=10)) == 40
+    time.sleep(0.2)
+    assert len(zebra.labels) == 40
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(func.sum(PrintJob.attempts))) == 40
+
+
+def test_machine_allows_no_resend_of_unknown():
+    assert not PRINT_JOB_MACHINE.can(J.unknown, J.queued)
+    assert not PRINT_JOB_MACHINE.can(J.unknown, J.sending)
+    assert not PRINT_JOB_MACHINE.can(J.printed, J.queued)
+
+
+HOSTILE = "^XZ^XA^FO0,0^A0N,99,99^FDFAKE^FS^XZ~JR^JUF ~HS 山田 Zoë \x01_5E\\>;"
+
+
+def test_no_order_field_can_inject_zpl_into_the_printed_stream(client, sessions, worker, zebra):
+    """Issue 10 item 7: a ship-to full of ZPL reaches the printer as one label, no commands."""
+    from zplkit.parse import parse
+
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    ship_to = {
+        key: HOSTILE
+        for key in ("name", "company", "address1", "address2", "city", "region", "postal_code")
+    }
+    ship_to["country"] = "GB"
+    _, closed = _ship(client, sessions, ship_to=ship_to, service="~JR^JUF")
+    worker.run_once()
+    [received] = zebra.wait_for_labels(1, timeout_s=5)
+    time.sleep(0.2)
+    assert len(zebra.labels) == 1
+    elements = [e for e in parse(received).elements if e.kind != "before_first_command"]
+    names = [(e.kind, e.data[:3].decode("ascii", "replace").upper()) for e in elements]
+    assert names.count(("format_command", "^XA")) == 1
+    assert names.count(("format_command", "^XZ")) == 1
+    assert not [n for n in names if n[0] != "format_command"]  # no ~JR, ~HS...
+    assert not [n for n in names if n[1] in ("^JU", "^JZ", "^DF", "^NC")]
+    assert "~" not in received  # every ^ and ~ of the fields travels as a _5E / _7E escape
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(render_png(received))))
+    assert f"(00){closed['sscc']}" in {b.text for b in found}

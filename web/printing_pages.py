@@ -1,0 +1,230 @@
+"""Printers on the web: ``/printers`` (status, queue and every label as a picture), the actions
+on a job (reprint with a reason, confirm printed; audited), the admin page (add/edit printers,
+bind one to a station; audited) and the live station room for the pack page.
+
+Who sees what: supervisors (and admins) every printer; packers the printer of the station they
+pick (``?station=PACK-01``). Pictures are rendered from the job's ZPL by ``printing.render``
+(zplkit, offline) and kept in a small in-process cache; for a virtual Zebra started by ``serve``
+the labels it actually received are shown as well.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_socketio import join_room, leave_room
+
+from core.accounts import has_role
+from core.errors import ServiceError
+from core.users import Role
+from floor.fulfilment.packing.station import stations
+from printing import queue
+from printing.models import Printer
+from printing.printers import bind_printer, save_printer
+from printing.render import RenderError, render_png
+from web.auth import current_actor, roles_required
+from web.context import uow
+
+bp = Blueprint("printing_pages", __name__)
+NAMESPACE = "/floor"
+
+
+@bp.errorhandler(ServiceError)
+def _error(exc: ServiceError) -> Any:
+    return jsonify(error={"code": exc.code, "message": exc.message}), exc.status
+
+
+def _station_arg(codes: list[str]) -> str | None:
+    """Supervisors: None (all) unless a station is asked for; packers: always one station."""
+    actor = current_actor()
+    assert actor is not None
+    wanted = request.args.get("station", "")
+    if wanted and wanted not in codes:
+        abort(404)
+    if has_role(actor.role, Role.supervisor):
+        return wanted or None
+    return wanted or (codes[0] if codes else "")
+
+
+@bp.get("/printers")
+@roles_required(Role.packer, Role.supervisor)
+def printers_page() -> Any:
+    with uow() as s:
+        codes = stations(s)
+        station = _station_arg(codes)
+        printers = queue.printers_overview(s, station)
+    received = {name: len(z.labels) for name, z in _virtual_zebras().items()}
+    return render_template(
+        "printers.html", printers=printers, stations=codes, station=station, received=received
+    )
+
+
+@bp.get("/printers/state")
+@roles_required(Role.packer, Role.supervisor)
+def printers_state() -> Any:
+    with uow() as s:
+        station = _station_arg(stations(s))
+        return jsonify(printers=queue.printers_overview(s, station))
+
+
+@bp.get("/printers/jobs/<job_id>")
+@roles_required(Role.packer, Role.supervisor)
+def job_state(job_id: str) -> Any:
+    with uow() as s:
+        return jsonify(queue.job_view(s, queue.get_job(s, job_id)))
+
+
+@functools.lru_cache(maxsize=256)
+def _png(zpl: str) -> bytes:
+    return render_png(zpl)
+
+
+def _png_response(zpl: str) -> Any:
+    try:
+        png = _png(zpl)
+    except RenderError as exc:
+        return jsonify(error={"code": exc.code, "message": str(exc)}), 422
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
+
+
+@bp.get("/printers/jobs/<job_id>.png")
+@roles_required(Role.packer, Role.supervisor)
+def job_png(job_id: str) -> Any:
+    with uow() as s:
+        zpl = queue.get_job(s, job_id).zpl
+    return _png_response(zpl)
+
+
+@bp.get("/printers/received/<name>/<int:number>.png")
+@roles_required(Role.packer, Role.supervisor)
+def received_png(name: str, number: int) -> Any:
+    """The ``number``-th label (1-based) a virtual Zebra started by ``serve`` received."""
+    zebra = _virtual_zebras().get(name)
+    if zebra is None or not 1 <= number <= len(zebra.labels):
+        abort(404)
+    return _png_response(zebra.labels[number - 1])
+
+
+def _virtual_zebras() -> dict[str, Any]:
+    from flask import current_app
+
+    return current_app.extensions.get("virtual_zebras", {})
+
+
+def _json_or_form() -> dict[str, Any]:
+    body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    if not isinstance(body, dict):
+        raise ServiceError("malformed_json", "send a JSON object", 400)
+    return body
+
+
+def _after(view: dict[str, Any]) -> Any:
+    if request.is_json:
+        return jsonify(view)
+    flash(f"Job {view['job_id']}: {view['status']}", "ok")
+    return redirect(request.form.get("next") or url_for("printing_pages.printers_page"))
+
+
+@bp.post("/printers/jobs/<job_id>/reprint")
+@roles_required(Role.packer, Role.supervisor)
+def reprint(job_id: str) -> Any:
+    reason = _json_or_form().get("reason", "")
+    actor = current_actor()
+    assert actor is not None
+    with uow() as s:
+        job = queue.reprint(s, job_id, actor, reason if isinstance(reason, str) else "")
+        view = queue.job_view(s, job)
+    return _after(view)
+
+
+@bp.post("/printers/jobs/<job_id>/confirm")
+@roles_required(Role.packer, Role.supervisor)
+def confirm(job_id: str) -> Any:
+    actor = current_actor()
+    assert actor is not None
+    with uow() as s:
+        view = queue.job_view(s, queue.confirm_printed(s, job_id, actor))
+    return _after(view)
+
+
+# --- admin --------------------------------------------------------------------------------------
+
+
+@bp.get("/admin/printers")
+@roles_required(Role.admin)
+def admin_page() -> Any:
+    with uow() as s:
+        codes = stations(s)
+        printers = queue.printers_overview(s, None, jobs_per_printer=0)
+    return render_template("admin_printers.html", printers=printers, stations=codes)
+
+
+def _admin_do(action: Any) -> Any:
+    actor = current_actor()
+    assert actor is not None
+    try:
+        with uow() as s:
+            printer: Printer = action(s, actor)
+            name = printer.name
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("printing_pages.admin_page")), 303
+    flash(f"Printer {name} saved", "ok")
+    return redirect(url_for("printing_pages.admin_page")), 303
+
+
+@bp.post("/admin/printers")
+@roles_required(Role.admin)
+def admin_add() -> Any:
+    form = request.form
+    return _admin_do(lambda s, a: save_printer(s, a, form.get("name", ""), form.get("uri", "")))
+
+
+@bp.post("/admin/printers/<int:printer_id>")
+@roles_required(Role.admin)
+def admin_edit(printer_id: int) -> Any:
+    form = request.form
+    return _admin_do(
+        lambda s, a: save_printer(s, a, form.get("name", ""), form.get("uri", ""), printer_id)
+    )
+
+
+@bp.post("/admin/printers/<int:printer_id>/bind")
+@roles_required(Role.admin)
+def admin_bind(printer_id: int) -> Any:
+    station = request.form.get("station", "")
+    return _admin_do(lambda s, a: bind_printer(s, a, printer_id, station))
+
+
+# --- live station room --------------------------------------------------------------------------
+
+
+def register_sockets(socketio: Any) -> None:
+    """``join_station``: a pack page follows its station's print jobs (``print.job`` events)."""
+    from web.sockets import socket_roles
+
+    @socketio.on("join_station", namespace=NAMESPACE)
+    @socket_roles(Role.packer, Role.supervisor)
+    def join_station(data: Any = None) -> dict[str, Any]:
+        code = data.get("station") if isinstance(data, dict) else None
+        previous = data.get("previous") if isinstance(data, dict) else None
+        with uow() as s:
+            codes = stations(s)
+        if not isinstance(code, str) or code not in codes:
+            return {"ok": False, "error": {"code": "unknown_station"}}
+        if isinstance(previous, str) and previous in codes and previous != code:
+            leave_room(f"station:{previous}")
+        join_room(f"station:{code}")
+        return {"ok": True, "station": code}
