@@ -37,7 +37,8 @@ UNDELIVERED = (O.pending, O.dead)
 
 
 class OutboxEvent(Base):
-    """``id`` is the feed cursor (monotonic); ``event_id`` is the idempotency key receivers see."""
+    """``id`` is the feed position (monotonic, sent as the string ``cursor``); ``event_id`` is
+    the idempotency key receivers see. ``event_json`` below is how the OMS sees a row."""
 
     __tablename__ = "outbox_events"
     __table_args__ = (Index("ix_outbox_events_status_next", "status", "next_attempt_at"),)
@@ -64,6 +65,29 @@ class OutboxEvent(Base):
     last_attempt_at: Mapped[dt.datetime | None]
     last_status_code: Mapped[int | None]
     dead_at: Mapped[dt.datetime | None]
+
+
+def event_cursor(ev: OutboxEvent) -> str:
+    """The event's position in the feed as the OMS sees it: a string. It happens to be the
+    decimal id, but the OMS treats it as opaque (stores it, sends it back as ``after=``), so
+    the server may change how positions are written without breaking a receiver."""
+    return str(ev.id)
+
+
+def event_json(ev: OutboxEvent) -> dict[str, Any]:
+    """One outbox event as the OMS sees it, the single serialiser of the contract: an item of
+    ``GET /api/v1/events`` and, byte for byte once encoded, the body of a webhook delivery
+    (docs/api.md, schema ``Event`` in web/openapi.py). Key order is part of what is signed."""
+    return {
+        "cursor": event_cursor(ev),
+        "event_id": ev.event_id,
+        "type": ev.type,
+        "order": ev.aggregate_id,
+        "from": ev.from_state,
+        "to": ev.to_state,
+        "at": ev.created_at.astimezone(dt.UTC).isoformat(),
+        "payload": ev.payload,
+    }
 
 
 # Readers page the feed by id. On PostgreSQL two transactions could commit their ids out of

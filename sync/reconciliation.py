@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from orders.models import Order
-from orders.outbox import OutboxEvent, OutboxStatus
+from orders.outbox import OutboxEvent, OutboxStatus, event_cursor
 from orders.states import OPEN_STATUSES, OrderStatus
 
 # Statuses an order may sit in for long without anyone having to act (waiting for the carrier).
@@ -24,7 +24,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def event_row(ev: OutboxEvent) -> dict[str, Any]:
     return {
-        "cursor": ev.id,
+        "cursor": event_cursor(ev),
         "event_id": ev.event_id,
         "type": ev.type,
         "order": ev.aggregate_id,

@@ -243,9 +243,12 @@ class OmsReceiver(_Base):
             if event["event_id"] in self.accepted_ids:
                 self.counters["duplicates"] += 1
                 return False
-            if event["cursor"] < self._last_cursor[event["order"]]:
+            # A real OMS treats the cursor as opaque; the sandbox knows it is the decimal feed
+            # position and uses it to check that each order's events arrive in order.
+            position = int(event["cursor"])
+            if position < self._last_cursor[event["order"]]:
                 self.out_of_order.append(event["event_id"])
-            self._last_cursor[event["order"]] = event["cursor"]
+            self._last_cursor[event["order"]] = position
             self.accepted_ids.add(event["event_id"])
             self.accepted.append(event)
             return True

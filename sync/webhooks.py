@@ -35,7 +35,7 @@ from core.exception_queue import (
 )
 from core.settings import Settings
 from orders.models import Order
-from orders.outbox import OUTBOX_MACHINE, OutboxEvent, OutboxStatus
+from orders.outbox import OUTBOX_MACHINE, OutboxEvent, OutboxStatus, event_json
 
 EVENT_ID_HEADER = "X-Floor-Event-Id"
 TIMESTAMP_HEADER = "X-Floor-Timestamp"
@@ -51,17 +51,8 @@ UNREACHABLE = "unreachable: "
 
 
 def event_body(ev: OutboxEvent) -> dict[str, Any]:
-    """One event as the OMS sees it: the same shape as an item of ``GET /api/v1/events``."""
-    return {
-        "cursor": ev.id,
-        "event_id": ev.event_id,
-        "type": ev.type,
-        "order": ev.aggregate_id,
-        "from": ev.from_state,
-        "to": ev.to_state,
-        "at": ev.created_at.isoformat(),
-        "payload": ev.payload,
-    }
+    """The body of a delivery: exactly one item of ``GET /api/v1/events`` (``event_json``)."""
+    return event_json(ev)
 
 
 def encode_body(body: Mapping[str, Any]) -> bytes:

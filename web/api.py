@@ -33,7 +33,7 @@ from floor.fulfilment.picking.cancellation import cancel_order
 from floor.site.reservation import available_to_promise
 from orders import csv_import
 from orders.intake import FieldError, parse_datetime, storable
-from orders.outbox import OutboxEvent
+from orders.outbox import OutboxEvent, event_cursor, event_json
 from orders.service import (
     CONFLICT,
     CREATED,
@@ -455,19 +455,6 @@ def release(external_id: str) -> Any:
 # --- events feed and inventory ----------------------------------------------------------------
 
 
-def event_json(ev: OutboxEvent) -> dict[str, Any]:
-    return {
-        "cursor": str(ev.id),
-        "event_id": ev.event_id,
-        "type": ev.type,
-        "order": ev.aggregate_id,
-        "from": ev.from_state,
-        "to": ev.to_state,
-        "at": ev.created_at.astimezone(dt.UTC).isoformat(),
-        "payload": ev.payload,
-    }
-
-
 @bp.get("/events")
 def events() -> Any:
     errors: list[FieldError] = []
@@ -491,7 +478,7 @@ def events() -> Any:
     rows = rows[:limit]
     return jsonify(
         events=[event_json(ev) for ev in rows],
-        next_cursor=str(rows[-1].id) if rows else str(after),
+        next_cursor=event_cursor(rows[-1]) if rows else str(after),
         has_more=more,
     )
 

@@ -263,7 +263,12 @@ def _schemas() -> dict[str, Any]:
         },
         "Event": _obj(
             {
-                "cursor": STR,
+                "cursor": {
+                    "type": "string",
+                    "description": "the event's position in the feed, opaque: store it and "
+                    "send it back as `after`",
+                    "examples": ["1043"],
+                },
                 "event_id": {"type": "string", "format": "uuid"},
                 "type": {"type": "string", "examples": ["order.received", "order.allocated"]},
                 "order": STR,
@@ -568,6 +573,28 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _webhooks() -> dict[str, Any]:
+    """The push side of the feed: each order event is POSTed to ``FLOOR_OMS_WEBHOOK_URL`` with
+    the same body as an item of ``GET /events`` (one serialiser, orders/outbox.py)."""
+    return {
+        "orderEvent": {
+            "post": {
+                "operationId": "receiveOrderEvent",
+                "summary": "One order event pushed to the OMS (signed; at least once)",
+                "description": "Headers `X-Floor-Event-Id`, `X-Floor-Timestamp` and "
+                "`X-Floor-Signature` (`sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>`). "
+                "Any 2xx acknowledges; 408, 429 and 5xx are retried; other answers make the "
+                "event a dead letter. De-duplicate by `event_id`.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("Event")}},
+                },
+                "responses": {"2XX": {"description": "received; the next event may go"}},
+            }
+        }
+    }
+
+
 def spec() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -582,6 +609,7 @@ def spec() -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": _paths(),
+        "webhooks": _webhooks(),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": _schemas(),

@@ -4,13 +4,17 @@ filters) and GET /api/v1/inventory (available to promise)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import urllib.parse
 
+from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
 from core.db import unit_of_work
 from floor.site.layout import Location, LocationType, Sku
 from floor.site.stock import Stock
+from orders.outbox import OutboxEvent
+from sync.webhooks import encode_body, event_body
 from tests.api.conftest import order_payload
 
 
@@ -50,6 +54,26 @@ def test_event_feed_is_ordered_complete_once_and_resumable(api):
     api.post("/orders/EV-2/cancel")
     more, _ = _drain(api, after=cursor)
     assert [(e["order"], e["to"]) for e in more] == [("EV-1", "allocated"), ("EV-2", "canceled")]
+
+
+def test_a_webhook_body_is_exactly_an_item_of_the_feed(api, sessions, spec_checker):
+    """One serialiser: the bytes a webhook signs decode to the feed's item, cursor a string in
+    both, and both validate against the OpenAPI ``Event`` (the webhook via ``webhooks``)."""
+    api.post("/orders/batch", json=[order_payload(f"WH-{n}") for n in range(2)])
+    api.post("/orders/WH-1/cancel")
+    feed = api.get("/events?limit=1000").get_json()["events"]
+    spec = spec_checker.spec
+    webhook = spec["webhooks"]["orderEvent"]["post"]["requestBody"]["content"]
+    validator = Draft202012Validator(
+        {**webhook["application/json"]["schema"], "components": spec["components"]}
+    )
+    with unit_of_work(sessions) as s:
+        rows = s.scalars(select(OutboxEvent).order_by(OutboxEvent.id)).all()
+        bodies = [json.loads(encode_body(event_body(ev))) for ev in rows]
+    assert bodies == feed and len(feed) == 5
+    for body in bodies:
+        assert isinstance(body["cursor"], str)
+        validator.validate(body)
 
 
 def test_event_feed_rejects_bad_cursor_and_limit(api):

@@ -101,7 +101,7 @@ def test_attempt_against_a_real_receiver_refused_and_timed_out():
             oms.url,
             "k",
             "e-1",
-            b'{"event_id":"e-1","cursor":1,"order":"A"}',
+            b'{"event_id":"e-1","cursor":"1","order":"A"}',
             timeout_s=2,
             now=dt.datetime.now(dt.UTC),
         )
@@ -126,7 +126,7 @@ def test_attempt_against_a_real_receiver_refused_and_timed_out():
             slow.url,
             "k",
             "e-4",
-            b'{"event_id":"e-4","cursor":1,"order":"A"}',
+            b'{"event_id":"e-4","cursor":"4","order":"A"}',
             timeout_s=0.2,
             now=dt.datetime.now(dt.UTC),
         )

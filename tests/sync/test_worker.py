@@ -55,6 +55,7 @@ def test_every_event_arrives_signed_once_in_order_with_the_feed_shape(db_session
     assert oms.counters["bad_signature"] == 0 and sum(oms.seen.values()) == 20
     first = oms.accepted[0]
     assert list(first) == ["cursor", "event_id", "type", "order", "from", "to", "at", "payload"]
+    assert isinstance(first["cursor"], str) and first["cursor"].isdigit()  # opaque, a string
     assert first["type"] == "order.received" and first["from"] is None
     assert dt.datetime.fromisoformat(first["at"]).tzinfo is not None
     assert statuses(db_sessions) == {OutboxStatus.delivered: 20}
