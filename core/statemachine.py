@@ -33,19 +33,26 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.bulk import update_rows
+from core.errors import CoreErrorCode, FloorError
 
 S = TypeVar("S", bound=enum.Enum)
 E = TypeVar("E")
 
 
-class InvalidTransition(Exception):
-    """Raised when an entity is asked to move to a state its machine does not allow."""
+class InvalidTransition(FloorError):
+    """Raised when an entity is asked to move to a state its machine does not allow (409
+    ``invalid_transition`` on every surface)."""
 
-    code = "invalid_transition"
+    code = CoreErrorCode.invalid_transition
+    http_status = 409
 
     def __init__(self, entity: str, current: enum.Enum | None, target: enum.Enum) -> None:
         now = current.value if current is not None else "nothing"
-        super().__init__(f"{entity} cannot go from {now} to {target.value}")
+        super().__init__(
+            None,
+            f"{entity} cannot go from {now} to {target.value}",
+            details={"entity": entity, "from": now, "to": target.value},
+        )
         self.entity = entity
         self.current = current
         self.target = target

@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.actors import Actor
+from core.errors import Invalid
+from orders.errors import IntakeFieldCode
 from orders.intake import SHIP_TO_FIELDS
 from orders.service import MAX_BATCH, create_orders
 
@@ -44,13 +46,21 @@ _LINE_FIELD = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?$")
 
 @dataclass(frozen=True)
 class RowError:
+    """A ``core.errors.FieldError`` with the file row it came from (header = row 1; 0 for the
+    file as a whole); ``field`` is the CSV column."""
+
     row: int
-    code: str
+    code: IntakeFieldCode
     field: str
     message: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "code": self.code, "field": self.field, "message": self.message}
+        return {
+            "row": self.row,
+            "code": str(self.code),
+            "field": self.field,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -89,11 +99,11 @@ class ImportResult:
         }
 
 
-class CsvFileError(Exception):
-    """The file as a whole cannot be read (encoding, header, size)."""
+class CsvFileError(Invalid):
+    """The file as a whole cannot be read (encoding, header, size): 422 with its row errors."""
 
     def __init__(self, errors: list[RowError]) -> None:
-        super().__init__("; ".join(e.message for e in errors))
+        super().__init__(errors, "; ".join(e.message for e in errors))
         self.errors = errors
 
 
@@ -102,7 +112,14 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CsvFileError(
-            [RowError(0, "invalid_encoding", "", "the file must be UTF-8 (Excel: CSV UTF-8)")]
+            [
+                RowError(
+                    0,
+                    IntakeFieldCode.invalid_encoding,
+                    "",
+                    "the file must be UTF-8 (Excel: CSV UTF-8)",
+                )
+            ]
         ) from exc
 
 
@@ -121,14 +138,19 @@ def parse(text: str) -> list[_Group]:
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise CsvFileError([RowError(1, "malformed_csv", "", str(exc))]) from exc
+        raise CsvFileError([RowError(1, IntakeFieldCode.malformed_csv, "", str(exc))]) from exc
     if not header or not any(h.strip() for h in header):
-        raise CsvFileError([RowError(1, "empty_file", "", "the file has no header row")])
+        raise CsvFileError(
+            [RowError(1, IntakeFieldCode.empty_file, "", "the file has no header row")]
+        )
     names = [h.strip().lower() for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         raise CsvFileError(
-            [RowError(1, "missing_column", c, f"the header has no column {c!r}") for c in missing]
+            [
+                RowError(1, IntakeFieldCode.missing_column, c, f"the header has no column {c!r}")
+                for c in missing
+            ]
         )
     index = {name: names.index(name) for name in COLUMNS if name in names}
     groups: dict[str, _Group] = {}
@@ -141,12 +163,19 @@ def parse(text: str) -> list[_Group]:
                 continue
             if row_no > MAX_ROWS + 1:
                 raise CsvFileError(
-                    [RowError(row_no, "too_many_rows", "", f"at most {MAX_ROWS} rows per file")]
+                    [
+                        RowError(
+                            row_no,
+                            IntakeFieldCode.too_many_rows,
+                            "",
+                            f"at most {MAX_ROWS} rows per file",
+                        )
+                    ]
                 )
             values = {name: cells[i].strip() if i < len(cells) else "" for name, i in index.items()}
             _add_row(groups, anonymous, row_no, values)
     except csv.Error as exc:
-        raise CsvFileError([RowError(row_no, "malformed_csv", "", str(exc))]) from exc
+        raise CsvFileError([RowError(row_no, IntakeFieldCode.malformed_csv, "", str(exc))]) from exc
     return list(groups.values()) + anonymous
 
 
@@ -184,7 +213,7 @@ def _add_row(
                 group.errors.append(
                     RowError(
                         row_no,
-                        "inconsistent_order",
+                        IntakeFieldCode.inconsistent_order,
                         key,
                         f"{key} differs from the first row of order {ext}",
                     )
@@ -204,7 +233,7 @@ def _number(text: str) -> Any:
         return text  # intake answers invalid_quantity
 
 
-def _row_error(group: _Group, code: str, field_path: str, message: str) -> RowError:
+def _row_error(group: _Group, code: IntakeFieldCode, field_path: str, message: str) -> RowError:
     match = _LINE_FIELD.match(field_path)
     if match:
         i = int(match.group(1))
@@ -238,7 +267,7 @@ def import_csv(session: Session, text: str, actor: Actor) -> ImportResult:
                 result.errors.append(
                     RowError(
                         group.rows[0],
-                        "external_id_conflict",
+                        IntakeFieldCode.external_id_conflict,
                         "external_id",
                         f"order {res.external_id} exists with different content",
                     )

@@ -28,8 +28,12 @@ from typing import Any
 
 import pycountry
 
+from core.errors import FieldError
 from orders import carriers
+from orders.errors import IntakeFieldCode
 from orders.states import Priority
+
+F = IntakeFieldCode
 
 MAX_LINES = 1000
 MAX_QUANTITY = 1_000_000
@@ -58,16 +62,6 @@ SHIP_TO_FIELDS: tuple[tuple[str, bool, int], ...] = (
     ("phone", False, 40),
     ("email", False, 254),
 )
-
-
-@dataclass(frozen=True)
-class FieldError:
-    code: str
-    field: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "field": self.field, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -132,7 +126,7 @@ class _Checker:
         self.errors: list[FieldError] = []
         self.skus: list[tuple[str, str]] = []
 
-    def add(self, code: str, field_name: str, message: str) -> None:
+    def add(self, code: IntakeFieldCode, field_name: str, message: str) -> None:
         self.errors.append(FieldError(code, field_name, message))
 
     def text(
@@ -149,23 +143,23 @@ class _Checker:
         value = obj.get(key)
         if value is None:
             if required:
-                self.add("missing_field", path, f"{path} is required")
+                self.add(F.missing_field, path, f"{path} is required")
                 return None
             return ""
         if allow_int and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
-            self.add("invalid_type", path, f"{path} must be a string")
+            self.add(F.invalid_type, path, f"{path} must be a string")
             return None
         value = value.strip()
         if _UNSTORABLE.search(value):
-            self.add("invalid_characters", path, f"{path} contains NUL or unpaired surrogates")
+            self.add(F.invalid_characters, path, f"{path} contains NUL or unpaired surrogates")
             return None
         if not value and required:
-            self.add("missing_field", path, f"{path} is required")
+            self.add(F.missing_field, path, f"{path} is required")
             return None
         if len(value) > max_len:
-            self.add("too_long", path, f"{path} is longer than {max_len} characters")
+            self.add(F.too_long, path, f"{path} is longer than {max_len} characters")
             return None
         return value
 
@@ -201,14 +195,14 @@ def _quantity(value: Any) -> int | None:
 def validate(payload: Any) -> Validated:
     """Check and normalise one order payload (no database, no clock)."""
     if not isinstance(payload, dict):
-        return Validated(None, [FieldError("invalid_type", "", "an order is a JSON object")])
+        return Validated(None, [FieldError(F.invalid_type, "", "an order is a JSON object")])
     c = _Checker()
     external_id = c.text(
         payload, "external_id", "external_id", required=True, max_len=100, allow_int=True
     )
     if external_id and ("/" in external_id or _CONTROL.search(external_id)):
         c.add(
-            "invalid_external_id",
+            F.invalid_external_id,
             "external_id",
             "external_id must not contain '/' or control characters",
         )
@@ -222,17 +216,17 @@ def validate(payload: Any) -> Validated:
         if value in Priority.__members__:
             priority = Priority(value)
         else:
-            c.add("invalid_priority", "priority", "priority must be 'standard' or 'express'")
+            c.add(F.invalid_priority, "priority", "priority must be 'standard' or 'express'")
             priority = None
 
     ship_by: dt.datetime | None = None
     if payload.get("ship_by") is None:
-        c.add("missing_field", "ship_by", "ship_by is required")
+        c.add(F.missing_field, "ship_by", "ship_by is required")
     else:
         ship_by = parse_datetime(payload["ship_by"])
         if ship_by is None:
             c.add(
-                "invalid_datetime",
+                F.invalid_datetime,
                 "ship_by",
                 "ship_by must be an ISO 8601 date-time with an offset, "
                 "e.g. 2026-11-24T17:00:00+01:00",
@@ -244,7 +238,7 @@ def validate(payload: Any) -> Validated:
         carrier = carrier.lower()
         if not carriers.is_supported(carrier):
             c.add(
-                "unsupported_carrier",
+                F.unsupported_carrier,
                 "carrier",
                 f"carrier must be one of {', '.join(carriers.CARRIERS)}",
             )
@@ -253,7 +247,7 @@ def validate(payload: Any) -> Validated:
             service = service.lower() or carriers.default_service(carrier)
             if service not in carriers.services(carrier):
                 c.add(
-                    "unsupported_service",
+                    F.unsupported_service,
                     "service",
                     f"{carrier} services are {', '.join(carriers.services(carrier))}",
                 )
@@ -284,10 +278,10 @@ def validate(payload: Any) -> Validated:
 
 def _ship_to(c: _Checker, raw: Any) -> dict[str, str] | None:
     if raw is None:
-        c.add("missing_field", "ship_to", "ship_to is required")
+        c.add(F.missing_field, "ship_to", "ship_to is required")
         return None
     if not isinstance(raw, dict):
-        c.add("invalid_type", "ship_to", "ship_to must be an object")
+        c.add(F.invalid_type, "ship_to", "ship_to must be an object")
         return None
     before = len(c.errors)
     out: dict[str, str] = {}
@@ -306,13 +300,13 @@ def _ship_to(c: _Checker, raw: Any) -> dict[str, str] | None:
             value = value.upper()
             if value not in COUNTRIES:
                 c.add(
-                    "invalid_country",
+                    F.invalid_country,
                     path,
                     "country must be an ISO 3166-1 alpha-2 code, e.g. US, DE",
                 )
                 continue
         elif name == "email" and value and not _EMAIL.match(value):
-            c.add("invalid_email", path, "email is not an e-mail address")
+            c.add(F.invalid_email, path, "email is not an e-mail address")
             continue
         out[name] = value
     return out if len(c.errors) == before else None
@@ -320,16 +314,16 @@ def _ship_to(c: _Checker, raw: Any) -> dict[str, str] | None:
 
 def _lines(c: _Checker, raw: Any) -> list[CanonicalLine] | None:
     if raw is None:
-        c.add("missing_field", "lines", "lines is required")
+        c.add(F.missing_field, "lines", "lines is required")
         return None
     if not isinstance(raw, list):
-        c.add("invalid_type", "lines", "lines must be a list")
+        c.add(F.invalid_type, "lines", "lines must be a list")
         return None
     if not raw:
-        c.add("invalid_lines", "lines", "an order needs at least one line")
+        c.add(F.invalid_lines, "lines", "an order needs at least one line")
         return None
     if len(raw) > MAX_LINES:
-        c.add("too_many_lines", "lines", f"an order has at most {MAX_LINES} lines")
+        c.add(F.too_many_lines, "lines", f"an order has at most {MAX_LINES} lines")
         return None
     before = len(c.errors)
     out: list[CanonicalLine] = []
@@ -337,7 +331,7 @@ def _lines(c: _Checker, raw: Any) -> list[CanonicalLine] | None:
     for i, item in enumerate(raw):
         path = f"lines[{i}]"
         if not isinstance(item, dict):
-            c.add("invalid_type", path, f"{path} must be an object")
+            c.add(F.invalid_type, path, f"{path} must be an object")
             continue
         line_id = c.text(
             item, "line_id", f"{path}.line_id", required=True, max_len=60, allow_int=True
@@ -345,7 +339,7 @@ def _lines(c: _Checker, raw: Any) -> list[CanonicalLine] | None:
         if line_id is not None:
             if line_id in seen:
                 c.add(
-                    "duplicate_line",
+                    F.duplicate_line,
                     f"{path}.line_id",
                     f"line_id {line_id!r} appears more than once",
                 )
@@ -355,12 +349,12 @@ def _lines(c: _Checker, raw: Any) -> list[CanonicalLine] | None:
             c.skus.append((f"{path}.sku", sku))
         qty: int | None = None
         if item.get("quantity") is None:
-            c.add("missing_field", f"{path}.quantity", f"{path}.quantity is required")
+            c.add(F.missing_field, f"{path}.quantity", f"{path}.quantity is required")
         else:
             qty = _quantity(item["quantity"])
             if qty is None:
                 c.add(
-                    "invalid_quantity",
+                    F.invalid_quantity,
                     f"{path}.quantity",
                     f"quantity must be a whole number from 1 to {MAX_QUANTITY}",
                 )
@@ -375,8 +369,8 @@ def check_world(
     """The checks that depend on the database and the clock, for an order not yet accepted."""
     errors = []
     if validated.ship_by is not None and validated.ship_by < now:
-        errors.append(FieldError("ship_by_in_past", "ship_by", "ship_by is in the past"))
+        errors.append(FieldError(F.ship_by_in_past, "ship_by", "ship_by is in the past"))
     for path, sku in validated.skus:
         if sku not in sku_ids:
-            errors.append(FieldError("unknown_sku", path, f"SKU {sku!r} is not known here"))
+            errors.append(FieldError(F.unknown_sku, path, f"SKU {sku!r} is not known here"))
     return errors

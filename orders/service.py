@@ -31,6 +31,7 @@ from core.statemachine import InvalidTransition
 from floor.site.layout import Sku
 from floor.site.reservation import allocate, apply_allocation
 from floor.site.stock import Reservation
+from orders.errors import OrderActionError, OrderErrorCode
 from orders.intake import CanonicalOrder, FieldError, check_world, storable, validate
 from orders.models import Order, OrderLine
 from orders.outbox import lock_feed
@@ -87,16 +88,6 @@ class IntakeResult:
     @property
     def http_status(self) -> int:
         return HTTP_STATUS[self.outcome]
-
-
-class OrderActionError(Exception):
-    """A refused order action; ``code`` is one of not_found, already_shipped,
-    invalid_transition."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -319,13 +310,13 @@ def _insert(
 
 def load_order(session: Session, external_id: str, *, lock: bool = False) -> Order:
     if not storable(external_id):
-        raise OrderActionError("not_found", "no such order")
+        raise OrderActionError(OrderErrorCode.not_found, "no such order", 404)
     stmt = select(Order).where(Order.external_id == external_id)
     if lock:
         stmt = stmt.with_for_update()
     order = session.scalar(stmt)
     if order is None:
-        raise OrderActionError("not_found", f"no order {external_id!r}")
+        raise OrderActionError(OrderErrorCode.not_found, f"no order {external_id!r}", 404)
     return order
 
 
@@ -335,7 +326,8 @@ _SHIPPED = frozenset({OrderStatus.shipped, OrderStatus.delivered})
 def refuse_shipped(order: Order) -> None:
     if order.status in _SHIPPED:
         raise OrderActionError(
-            "already_shipped", f"order {order.external_id} is already {order.status.value}"
+            OrderErrorCode.already_shipped,
+            f"order {order.external_id} is already {order.status.value}",
         )
 
 

@@ -17,6 +17,7 @@ import zplkit
 from zplkit.output import OutputError
 from zplkit.rendering import RenderError as ZplkitRenderError
 
+from core.errors import FloorError
 from printing.zpl import LABEL_HEIGHT_DOTS, LABEL_WIDTH_DOTS
 
 DPI = 203
@@ -27,10 +28,16 @@ class RenderErrorCode(enum.StrEnum):
     no_label = "no_label"
 
 
-class RenderError(ValueError):
+class RenderError(FloorError, ValueError):
+    """A label the renderer cannot draw."""
+
+    http_status = 422
+
     def __init__(self, code: RenderErrorCode, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
+        super().__init__(code, message)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ from urllib.parse import unquote, urlsplit
 
 from zebra import Zebra
 
+from core.errors import FloorError
+
 STX, ETX = b"\x02", b"\x03"
 HOST_STATUS_COMMAND = b"~HS"
 _JOB_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -90,16 +92,28 @@ class PrinterErrorCode(enum.StrEnum):
     write_failed = "write_failed"
 
 
-class PrinterUriError(ValueError):
+class PrinterUriError(FloorError, ValueError):
+    """A printer address that cannot be used."""
+
+    http_status = 422
+
     def __init__(self, code: PrinterUriErrorCode, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
+        super().__init__(code, message)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
-class PrinterError(Exception):
+class PrinterError(FloorError):
+    """The printer could not be reached or refused the job."""
+
+    http_status = 502
+
     def __init__(self, code: PrinterErrorCode, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
+        super().__init__(code, message)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ from biip import ParseError as BiipParseError
 from biip.sscc import Sscc
 from zplkit.parse import ParseError, parse
 
+from core.errors import FloorError
+
 LABEL_WIDTH_DOTS = 812  # 4 in at 203 dpi
 LABEL_HEIGHT_DOTS = 1218  # 6 in at 203 dpi
 MARGIN_DOTS = 30
@@ -89,12 +91,16 @@ class LabelErrorCode(enum.StrEnum):
     config_command = "config_command"
 
 
-class LabelError(ValueError):
+class LabelError(FloorError, ValueError):
     """A label that cannot be built or passed through; ``code`` says why."""
 
+    http_status = 422
+
     def __init__(self, code: LabelErrorCode, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
+        super().__init__(code, message)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,17 @@ from sqlalchemy.orm import Session
 from core.actors import Actor
 from core.audit import audit
 from core.db import utcnow
+from core.errors import FloorError
 from core.events import publish
 from floor.fulfilment.models import Manifest, Package
 from floor.fulfilment.packing.carriers import CarrierAdapter
 from floor.fulfilment.states import PackageStatus
 from orders.models import Order
+from sync.errors import SyncErrorCode
 
 
-class ManifestError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class ManifestError(FloorError):
+    """A day that cannot be closed for a carrier (409)."""
 
 
 def _day_end(day: dt.date) -> dt.datetime:
@@ -78,7 +77,8 @@ def close_day(
     packages = list(session.scalars(unmanifested(session, carrier.name, before=_day_end(day))))
     if not packages:
         raise ManifestError(
-            "nothing_to_close", f"no shipped packages of {carrier.name} wait for a manifest"
+            SyncErrorCode.nothing_to_close,
+            f"no shipped packages of {carrier.name} wait for a manifest",
         )
     reference = carrier.manifest(packages, day.isoformat())
     orders = dict(

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from core.actors import Actor
 from core.audit import audit
 from core.db import utcnow
+from core.errors import FloorError
 from core.events import publish
 from core.exception_queue import (
     EXCEPTION_MACHINE,
@@ -36,6 +37,7 @@ from core.exception_queue import (
 from core.settings import Settings
 from orders.models import Order
 from orders.outbox import OUTBOX_MACHINE, OutboxEvent, OutboxStatus, event_json
+from sync.errors import SyncErrorCode
 
 EVENT_ID_HEADER = "X-Floor-Event-Id"
 TIMESTAMP_HEADER = "X-Floor-Timestamp"
@@ -278,11 +280,8 @@ def dead_letter(session: Session, ev: OutboxEvent, now: dt.datetime, why: str) -
 # --------------------------------------------------------------------------- supervisor actions
 
 
-class OutboxActionError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class OutboxActionError(FloorError):
+    """A refused dead-letter action (409 unless the raise says otherwise)."""
 
 
 def _resolve_exceptions(
@@ -321,7 +320,7 @@ def redeliver(
         cursors = list(cursors)
     events = _dead_events(session, cursors)
     if cursors is not None and len(events) != len(set(cursors)):
-        raise OutboxActionError("not_dead", "only dead letters can be redelivered")
+        raise OutboxActionError(SyncErrorCode.not_dead, "only dead letters can be redelivered")
     now = utcnow()
     for ev in events:
         OUTBOX_MACHINE.move(ev, OutboxStatus.pending)
@@ -348,10 +347,10 @@ def redeliver(
 def skip(session: Session, actor: Actor, cursor: int, *, reason: str) -> str:
     """Give up on one dead letter for good so later events of its order can flow (audited)."""
     if not reason.strip():
-        raise OutboxActionError("reason_required", "say why the event is skipped")
+        raise OutboxActionError(SyncErrorCode.reason_required, "say why the event is skipped", 422)
     events = _dead_events(session, [cursor])
     if not events:
-        raise OutboxActionError("not_dead", "only dead letters can be skipped")
+        raise OutboxActionError(SyncErrorCode.not_dead, "only dead letters can be skipped")
     ev = events[0]
     OUTBOX_MACHINE.move(ev, OutboxStatus.skipped)
     ev.next_attempt_at = None

@@ -2,8 +2,9 @@
 ``/api/v1/openapi.json``, built in web/openapi.py).
 
 Every route needs ``Authorization: Bearer <key>``; the key is checked and never logged. Every
-answer is JSON, errors included: 422 ``{"errors": [{code, field, message}]}`` for invalid input,
-``{"error": {code, message}}`` for everything else. Routes are thin: the work is in
+answer is JSON, errors included (web/errors.py renders every ``FloorError``): 422
+``{"errors": [{code, field, message}]}`` for invalid input, ``{"error": {code, message}}`` for
+everything else. Routes are thin: the work is in
 orders/service.py, orders/csv_import.py and floor/reservation.py.
 """
 
@@ -20,19 +21,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from core.accounts import check_api_key
-from core.statemachine import InvalidTransition
+from core.errors import CoreErrorCode, FieldError, FloorError, Invalid
 from floor.fulfilment.order_views import list_orders, order_view, order_views
 from floor.fulfilment.picking.cancellation import cancel_order
 from floor.site.reservation import available_to_promise
 from orders import csv_import
-from orders.intake import FieldError, parse_datetime, storable
+from orders.errors import IntakeFieldCode, OrderErrorCode
+from orders.intake import parse_datetime, storable
 from orders.outbox import OutboxEvent, event_cursor, event_json
 from orders.service import (
     CONFLICT,
@@ -41,7 +43,6 @@ from orders.service import (
     MAX_BATCH,
     UNCHANGED,
     IntakeResult,
-    OrderActionError,
     create_orders,
     hold_order,
     load_order,
@@ -49,6 +50,7 @@ from orders.service import (
 )
 from orders.states import OrderStatus
 from web.context import ctx, uow
+from web.errors import WebErrorCode, from_http, json_error, register_json_errors
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 CSRF_EXEMPT = True
@@ -56,88 +58,41 @@ log = logging.getLogger(__name__)
 
 INTAKE_ATTEMPTS = 3
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
-_ERROR_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "invalid",
-    503: "unavailable",
-}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-class Invalid(Exception):
-    """422 with a list of field errors."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__(errors[0].message if errors else "invalid")
-        self.errors = errors
-
-
-def error(status: int, code: str, message: str) -> tuple[Response, int]:
-    return jsonify(error={"code": code, "message": message}), status
 
 
 # --- errors: nothing under /api/v1 answers HTML ---------------------------------------------
+# The shared handlers (web/errors.py) answer every FloorError, HTTP error and unexpected error;
+# the API overrides two of them for its headers and adds the busy database.
+
+register_json_errors(bp, csrf=False)
 
 
-@bp.errorhandler(ApiError)
-def _api_error(exc: ApiError) -> Any:
-    resp, status = error(exc.status, exc.code, exc.message)
+@bp.errorhandler(FloorError)
+def _floor_error(exc: FloorError) -> Any:
+    resp, status = json_error(exc)
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="floor"'
     return resp, status
 
 
-@bp.errorhandler(Invalid)
-def _invalid(exc: Invalid) -> Any:
-    return jsonify(errors=[e.as_dict() for e in exc.errors]), 422
-
-
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Any:
-    status = exc.code or 500
-    message = exc.description or exc.name
-    if status == 413:
-        message = f"the body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
-    resp, status = error(status, _ERROR_CODES.get(status, f"http_{status}"), message)
+    err = from_http(exc)
+    if err.http_status == 413:
+        err.message = f"the body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+    resp, status = json_error(err)
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         resp.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
     return resp, status
 
 
-@bp.errorhandler(OrderActionError)
-def _order_action(exc: OrderActionError) -> Any:
-    return error(404 if exc.code == "not_found" else 409, exc.code, exc.message)
-
-
-@bp.errorhandler(InvalidTransition)
-def _invalid_transition(exc: InvalidTransition) -> Any:
-    return error(409, "invalid_transition", str(exc))
-
-
 @bp.errorhandler(OperationalError)
 def _database_busy(exc: OperationalError) -> Any:
     log.warning("database unavailable: %s", type(exc.orig).__name__)
-    resp, status = error(503, "unavailable", "the database is busy or unreachable; retry")
+    busy = FloorError(CoreErrorCode.unavailable, "the database is busy or unreachable; retry", 503)
+    resp, status = json_error(busy)
     resp.headers["Retry-After"] = "1"
     return resp, status
-
-
-@bp.errorhandler(Exception)
-def _unexpected(exc: Exception) -> Any:
-    log.exception("unexpected error on %s %s", request.method, request.path)
-    return error(500, "internal_error", "unexpected error; it has been logged")
 
 
 @bp.route(
@@ -173,7 +128,11 @@ def _authenticate() -> None:
         with uow() as s:
             actor = check_api_key(s, key, ctx().settings.oms_api_key or None)
     if actor is None:
-        raise ApiError(401, "unauthorized", "send a valid API key as 'Authorization: Bearer <key>'")
+        raise FloorError(
+            CoreErrorCode.unauthorized,
+            "send a valid API key as 'Authorization: Bearer <key>'",
+            401,
+        )
     g.actor = actor
 
 
@@ -191,14 +150,20 @@ def json_body(*, optional: bool = False) -> Any:
         return None
     mimetype = request.mimetype
     if mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise ApiError(415, "unsupported_media_type", "send Content-Type: application/json")
+        raise FloorError(
+            CoreErrorCode.unsupported_media_type, "send Content-Type: application/json", 415
+        )
     try:
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+        raise FloorError(
+            CoreErrorCode.malformed_json, f"the body is not valid JSON: {exc}", 400
+        ) from None
 
 
 def _int_arg(name: str, default: int, low: int, high: int, errors: list[FieldError]) -> int:
+    """A whole-number query parameter in low..high (``invalid_limit``: ``limit`` is the only
+    one so far)."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -207,7 +172,7 @@ def _int_arg(name: str, default: int, low: int, high: int, errors: list[FieldErr
     except ValueError:
         value = low - 1
     if not low <= value <= high:
-        errors.append(FieldError(f"invalid_{name}", name, f"{name} must be {low}..{high}"))
+        errors.append(FieldError(WebErrorCode.invalid_limit, name, f"{name} must be {low}..{high}"))
         return default
     return value
 
@@ -234,16 +199,22 @@ def _reason_arg() -> str:
     if body is None:
         return ""
     if not isinstance(body, dict):
-        raise Invalid([FieldError("invalid_type", "", "the body is a JSON object")])
+        raise Invalid([FieldError(IntakeFieldCode.invalid_type, "", "the body is a JSON object")])
     reason = body.get("reason", "")
     if reason is None:
         return ""
     if not isinstance(reason, str):
-        raise Invalid([FieldError("invalid_type", "reason", "reason must be a string")])
+        raise Invalid(
+            [FieldError(IntakeFieldCode.invalid_type, "reason", "reason must be a string")]
+        )
     if not storable(reason):
-        raise Invalid([FieldError("invalid_characters", "reason", "reason contains NUL")])
+        raise Invalid(
+            [FieldError(IntakeFieldCode.invalid_characters, "reason", "reason contains NUL")]
+        )
     if len(reason) > 500:
-        raise Invalid([FieldError("too_long", "reason", "reason is longer than 500 characters")])
+        raise Invalid(
+            [FieldError(IntakeFieldCode.too_long, "reason", "reason is longer than 500 characters")]
+        )
     return reason.strip()
 
 
@@ -301,11 +272,11 @@ def _retrying(work: Callable[[Session], Any]) -> Any:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _conflict_error(external_id: str | None) -> dict[str, str]:
-    return {
-        "code": "external_id_conflict",
-        "message": f"order {external_id} was already received with different content",
-    }
+def _conflict_error(external_id: str | None) -> FloorError:
+    return FloorError(
+        OrderErrorCode.external_id_conflict,
+        f"order {external_id} was already received with different content",
+    )
 
 
 @bp.post("/orders")
@@ -317,7 +288,7 @@ def create() -> Any:
         if r.outcome == INVALID:
             raise Invalid(r.errors)
         if r.outcome == CONFLICT:
-            return jsonify(error=_conflict_error(r.external_id)), 409
+            return json_error(_conflict_error(r.external_id))
         order = load_order(s, r.external_id or "")
         return jsonify(order_view(s, order)), r.http_status
 
@@ -335,7 +306,7 @@ def _result_json(r: IntakeResult) -> dict[str, Any]:
     if r.outcome == INVALID:
         out["errors"] = [e.as_dict() for e in r.errors]
     elif r.outcome == CONFLICT:
-        out["error"] = _conflict_error(r.external_id)
+        out["error"] = _conflict_error(r.external_id).error_body()
     if r.missing:
         out["missing"] = r.missing
     return out
@@ -347,10 +318,18 @@ def create_batch() -> Any:
     body = json_body()
     orders = body.get("orders") if isinstance(body, dict) else body
     if not isinstance(orders, list):
-        raise Invalid([FieldError("invalid_type", "orders", 'send {"orders": [order, ...]}')])
+        raise Invalid(
+            [FieldError(IntakeFieldCode.invalid_type, "orders", 'send {"orders": [order, ...]}')]
+        )
     if len(orders) > MAX_BATCH:
         raise Invalid(
-            [FieldError("too_many_orders", "orders", f"at most {MAX_BATCH} orders per batch")]
+            [
+                FieldError(
+                    IntakeFieldCode.too_many_orders,
+                    "orders",
+                    f"at most {MAX_BATCH} orders per batch",
+                )
+            ]
         )
 
     def work(s: Session) -> Any:
@@ -372,16 +351,13 @@ def import_orders() -> Any:
     elif request.mimetype in ("text/csv", "text/plain", "application/csv"):
         data = request.get_data()
     else:
-        raise ApiError(
-            415,
-            "unsupported_media_type",
+        raise FloorError(
+            CoreErrorCode.unsupported_media_type,
             "send the CSV as Content-Type: text/csv, or multipart/form-data with a 'file' part",
+            415,
         )
-    try:
-        text = csv_import.decode(data)
-        return _retrying(lambda s: jsonify(csv_import.import_csv(s, text, g.actor).as_dict()))
-    except csv_import.CsvFileError as exc:
-        return jsonify(errors=[e.as_dict() for e in exc.errors]), 422
+    text = csv_import.decode(data)  # CsvFileError: 422 with its row errors
+    return _retrying(lambda s: jsonify(csv_import.import_csv(s, text, g.actor).as_dict()))
 
 
 @bp.get("/orders/<external_id>")
@@ -400,7 +376,9 @@ def list_all() -> Any:
                 statuses.append(OrderStatus(name))
             else:
                 errors.append(
-                    FieldError("invalid_status", "status", f"unknown order status {name!r}")
+                    FieldError(
+                        WebErrorCode.invalid_status, "status", f"unknown order status {name!r}"
+                    )
                 )
     since = None
     if request.args.get("updated_since"):
@@ -408,7 +386,7 @@ def list_all() -> Any:
         if since is None:
             errors.append(
                 FieldError(
-                    "invalid_datetime",
+                    IntakeFieldCode.invalid_datetime,
                     "updated_since",
                     "updated_since must be ISO 8601 with an offset",
                 )
@@ -418,7 +396,9 @@ def list_all() -> Any:
     if request.args.get("cursor"):
         after = _decode_cursor(request.args["cursor"])
         if after is None:
-            errors.append(FieldError("invalid_cursor", "cursor", "cursor is not one we gave out"))
+            errors.append(
+                FieldError(WebErrorCode.invalid_cursor, "cursor", "cursor is not one we gave out")
+            )
     if errors:
         raise Invalid(errors)
     with uow() as s:
@@ -461,7 +441,9 @@ def events() -> Any:
     after_raw = request.args.get("after", "") or "0"
     after = int(after_raw) if after_raw.isdigit() and len(after_raw) < 19 else None
     if after is None:
-        errors.append(FieldError("invalid_cursor", "after", "after must be a cursor we gave out"))
+        errors.append(
+            FieldError(WebErrorCode.invalid_cursor, "after", "after must be a cursor we gave out")
+        )
     limit = _int_arg("limit", 100, 1, 1000, errors)
     if errors:
         raise Invalid(errors)

@@ -41,8 +41,10 @@ from core.accounts import (
 )
 from core.actors import Actor
 from core.audit import audit
+from core.errors import CoreErrorCode, FloorError
 from core.users import Role, User
 from web.context import ctx, uow
+from web.errors import json_error, wants_json
 from web.login_guard import Lock
 
 log = logging.getLogger(__name__)
@@ -85,14 +87,6 @@ def _start_session(user: User) -> None:
     session.permanent = True
 
 
-def _wants_json() -> bool:
-    return (
-        request.is_json
-        or request.accept_mimetypes.best == "application/json"
-        or request.path.startswith("/api/")
-    )
-
-
 def roles_required(*roles: Role) -> Callable[[F], F]:
     """Page/JSON guard: 401 (or redirect to login) when anonymous, 403 when the role is wrong."""
 
@@ -101,16 +95,16 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             actor = current_actor()
             if actor is None:
-                if _wants_json():
-                    return jsonify(
-                        error={"code": "not_authenticated", "message": "log in first"}
-                    ), 401
+                if wants_json():
+                    return json_error(
+                        FloorError(CoreErrorCode.not_authenticated, "log in first", 401)
+                    )
                 return redirect(url_for("auth.login", next=request.full_path))
             if roles and not has_role(actor.role, *roles):
-                if _wants_json():
-                    return jsonify(
-                        error={"code": "forbidden", "message": f"needs role {'/'.join(roles)}"}
-                    ), 403
+                if wants_json():
+                    return json_error(
+                        FloorError(CoreErrorCode.forbidden, f"needs role {'/'.join(roles)}", 403)
+                    )
                 abort(403)
             return view(*args, **kwargs)
 

@@ -11,55 +11,37 @@ from __future__ import annotations
 from typing import Any
 
 from core import __version__
+from core.errors import CoreErrorCode
 from orders import carriers
+from orders.errors import CSV_FILE_CODES, IntakeFieldCode, OrderErrorCode
 from orders.intake import MAX_LINES, MAX_QUANTITY
 from orders.service import MAX_BATCH
 from orders.states import OrderStatus
+from web.errors import WebErrorCode
 
-REASON_CODES = [
-    "invalid_type",
-    "invalid_characters",
-    "missing_field",
-    "too_long",
-    "invalid_external_id",
-    "invalid_priority",
-    "invalid_datetime",
-    "ship_by_in_past",
-    "unsupported_carrier",
-    "unsupported_service",
-    "invalid_country",
-    "invalid_email",
-    "invalid_lines",
-    "too_many_lines",
-    "invalid_quantity",
-    "duplicate_line",
-    "unknown_sku",
-    "too_many_orders",
-    "invalid_status",
-    "invalid_limit",
-    "invalid_cursor",
+# Reason codes of a 422 (docs/api.md "Reason codes"): the enums the code raises, so the document
+# cannot drift from them.
+REASON_CODES = [c.value for c in IntakeFieldCode if c not in CSV_FILE_CODES] + [
+    WebErrorCode.invalid_status.value,
+    WebErrorCode.invalid_limit.value,
+    WebErrorCode.invalid_cursor.value,
 ]
-CSV_CODES = [
-    "invalid_encoding",
-    "malformed_csv",
-    "empty_file",
-    "missing_column",
-    "too_many_rows",
-    "inconsistent_order",
-    "external_id_conflict",
-]
+CSV_CODES = [c.value for c in IntakeFieldCode if c in CSV_FILE_CODES]
 ERROR_CODES = [
-    "malformed_json",
-    "unauthorized",
-    "not_found",
-    "method_not_allowed",
-    "external_id_conflict",
-    "already_shipped",
-    "invalid_transition",
-    "payload_too_large",
-    "unsupported_media_type",
-    "unavailable",
-    "internal_error",
+    c.value
+    for c in (
+        CoreErrorCode.malformed_json,
+        CoreErrorCode.unauthorized,
+        CoreErrorCode.not_found,
+        CoreErrorCode.method_not_allowed,
+        OrderErrorCode.external_id_conflict,
+        OrderErrorCode.already_shipped,
+        CoreErrorCode.invalid_transition,
+        CoreErrorCode.payload_too_large,
+        CoreErrorCode.unsupported_media_type,
+        CoreErrorCode.unavailable,
+        CoreErrorCode.internal_error,
+    )
 ]
 STATUSES = [s.value for s in OrderStatus]
 

@@ -1,4 +1,5 @@
-"""The pack station page and its JSON calls (session auth, role packer, CSRF header)."""
+"""The pack station page and its JSON calls (session auth, role packer, CSRF header). A refused
+call answers ``{"error": {"code", "message"}}`` with its status (web/errors.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import select
 
-from core.errors import ServiceError
+from core.errors import CoreErrorCode
 from core.users import Role
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.packing.station import (
     PackSettings,
+    StationError,
     close_package,
     find_order,
     packing_view,
@@ -23,20 +26,16 @@ from printing.queue import job_view
 from sync.carriers import carrier_for
 from web.auth import current_actor, roles_required
 from web.context import ctx, uow
+from web.errors import register_json_errors
 
 bp = Blueprint("pack", __name__)
-
-
-@bp.errorhandler(ServiceError)
-def _error(exc: ServiceError) -> Any:
-    """Every refused pack-station call answers JSON with its reason code."""
-    return jsonify(error={"code": exc.code, "message": exc.message}), exc.status
+register_json_errors(bp, pages=True)
 
 
 def _body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ServiceError("malformed_json", "send a JSON object", 400)
+        raise StationError(CoreErrorCode.malformed_json, "send a JSON object", 400)
     return body
 
 
@@ -73,13 +72,19 @@ def close() -> Any:
     if not isinstance(items, dict) or not all(
         isinstance(q, int) and not isinstance(q, bool) for q in items.values()
     ):
-        raise ServiceError("invalid_items", "items must map line ids to whole numbers", 422)
+        raise StationError(
+            FulfilmentErrorCode.invalid_items, "items must map line ids to whole numbers", 422
+        )
     dims = body.get("dims_mm") or [0, 0, 0]
     weight = body.get("weight_g")
     if not isinstance(weight, int) or isinstance(weight, bool):
-        raise ServiceError("invalid_weight", "weight_g must be a whole number of grams", 422)
+        raise StationError(
+            FulfilmentErrorCode.invalid_weight, "weight_g must be a whole number of grams", 422
+        )
     if not (isinstance(dims, list) and len(dims) == 3 and all(isinstance(d, int) for d in dims)):
-        raise ServiceError("invalid_dimensions", "dims_mm must be [length, width, height]", 422)
+        raise StationError(
+            FulfilmentErrorCode.invalid_dimensions, "dims_mm must be [length, width, height]", 422
+        )
     actor = current_actor()
     assert actor is not None
     with uow() as s:
@@ -111,7 +116,7 @@ def label(sscc: str) -> Any:
     with uow() as s:
         zpl = label_zpl(s, sscc, site_address(ctx().settings.site_address))
     if zpl is None:
-        return jsonify(error={"code": "not_found", "message": f"no label for {sscc}"}), 404
+        raise StationError(CoreErrorCode.not_found, f"no label for {sscc}", 404)
     return Response(
         zpl,
         mimetype="application/zpl",

@@ -2,7 +2,9 @@
 
 ``task:next`` → ``{"ok", "task"}``; ``scan`` → ``{"ok", "result", "message", "task",
 "next_task", ...}``; ``short`` → the same with ``short_qty``/``replacements``. Thin: each call
-is one unit of work around a ``picking.scans`` service; events go out after the commit.
+is one unit of work around a ``picking.scans`` service; events go out after the commit. A
+refusal (a bad payload, or a ``PickError`` from the service) is raised and answered as the ack
+``{"ok": false, "error": {"code", "message"}}`` by the handlers' wrapper (``socket_roles``).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any
 
 from flask_socketio import SocketIO
 
+from core.errors import FloorError
 from core.users import Role
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.picking.scans import (
-    PickError,
     PickOutcome,
     confirm_scan,
     next_task,
@@ -24,11 +27,12 @@ from floor.fulfilment.picking.scans import (
 from floor.fulfilment.picking.short_picks import report_short
 from web.auth import current_actor
 from web.context import ctx, uow
+from web.errors import WebErrorCode
 from web.sockets import NAMESPACE, socket_roles
 
 
-def _fail(code: str, message: str) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": message}}
+def _refuse(code: WebErrorCode, message: str) -> FloorError:
+    return FloorError(code, message, 422)
 
 
 def _scanned_at(value: Any) -> dt.datetime | None:
@@ -57,23 +61,24 @@ def _outcome(s: Any, out: PickOutcome) -> dict[str, Any]:
     return body
 
 
-def _checked(data: Any) -> dict[str, Any] | None:
-    """The error ack for a malformed scan/short payload, or None when it is usable."""
+def _checked(data: Any) -> dict[str, Any]:
+    """A scan/short payload that is usable; raises the refusal of a malformed one."""
     if not isinstance(data, dict):
-        return _fail("invalid_payload", "send an object")
+        raise _refuse(WebErrorCode.invalid_payload, "send an object")
     csid = data.get("client_scan_id")
     if not isinstance(csid, str) or not 1 <= len(csid) <= 64:
-        return _fail("invalid_client_scan_id", "client_scan_id must be a 1-64 character string")
-    return None
+        raise FloorError(
+            FulfilmentErrorCode.invalid_client_scan_id,
+            "client_scan_id must be a 1-64 character string",
+            422,
+        )
+    return data
 
 
 def _run(service: Callable[..., PickOutcome], *args: Any) -> dict[str, Any]:
-    """One unit of work around a picking service; its refusals become error acks."""
-    try:
-        with uow() as s:
-            body = _outcome(s, service(s, current_actor(), *args))
-    except PickError as e:
-        return _fail(e.code, e.message)
+    """One unit of work around a picking service (a refusal rolls it back and is raised)."""
+    with uow() as s:
+        body = _outcome(s, service(s, current_actor(), *args))
     if ctx().live is not None:
         ctx().live.touch()  # a scan moves the people table even when it published nothing
     return body
@@ -94,21 +99,21 @@ def register(socketio: SocketIO) -> None:
     @socketio.on("scan", namespace=NAMESPACE)
     @socket_roles(Role.picker)
     def on_scan(data: Any = None) -> dict[str, Any]:
-        if (bad := _checked(data)) is not None:
-            return bad
+        data = _checked(data)
         code = data.get("code")
         if not isinstance(code, str):
-            return _fail("invalid_code", "code must be the scanned text")
+            raise _refuse(WebErrorCode.invalid_code, "code must be the scanned text")
         try:
             when = _scanned_at(data.get("scanned_at"))
         except (ValueError, OSError, OverflowError):
-            return _fail("invalid_scanned_at", "scanned_at must be ISO 8601 or epoch ms")
+            raise _refuse(
+                WebErrorCode.invalid_scanned_at, "scanned_at must be ISO 8601 or epoch ms"
+            ) from None
         return _run(confirm_scan, data.get("task_id"), code, data["client_scan_id"], when)
 
     @socketio.on("short", namespace=NAMESPACE)
     @socket_roles(Role.picker)
     def on_short(data: Any = None) -> dict[str, Any]:
-        if (bad := _checked(data)) is not None:
-            return bad
+        data = _checked(data)
         reason = str(data.get("reason") or "")
         return _run(report_short, data.get("task_id"), reason, data["client_scan_id"])

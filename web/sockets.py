@@ -25,10 +25,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.accounts import has_role
+from core.errors import CoreErrorCode, FloorError
 from core.events import DomainEvent
 from core.users import Role, User
 from web.auth import current_actor
 from web.context import ctx
+from web.errors import socket_ack
 from web.live import ROOM as LIVE_ROOM
 
 NAMESPACE = "/floor"
@@ -110,22 +112,22 @@ def register_jobs(scheduler: Any, floor_ctx: Any) -> None:
 
 
 def socket_roles(*roles: Role) -> Callable[[F], F]:
-    """Socket handler guard: answers ``{"ok": false, "error": {...}}`` instead of running."""
+    """Every Socket.IO handler's wrapper: checks the caller's role, runs the handler, and always
+    acks. Refusals (``not_authenticated``, ``forbidden``, any ``FloorError`` the handler raises)
+    and unexpected errors become ``{"ok": false, "error": {"code", "message"}}``
+    (``web.errors.socket_ack``)."""
 
     def decorator(handler: F) -> F:
         @functools.wraps(handler)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
+        def guarded(*args: Any, **kwargs: Any) -> Any:
             actor = current_actor()
             if actor is None:
-                return {"ok": False, "error": {"code": "not_authenticated"}}
+                raise FloorError(CoreErrorCode.not_authenticated, "log in first", 401)
             if roles and not has_role(actor.role, *roles):
-                return {
-                    "ok": False,
-                    "error": {"code": "forbidden", "message": f"needs role {'/'.join(roles)}"},
-                }
+                raise FloorError(CoreErrorCode.forbidden, f"needs role {'/'.join(roles)}", 403)
             return handler(*args, **kwargs)
 
-        return wrapped  # type: ignore[return-value]
+        return socket_ack(guarded)
 
     return decorator
 

@@ -20,6 +20,7 @@ from flask import (
 from sqlalchemy import select
 
 from core.accounts import check_api_key, has_role
+from core.errors import CoreErrorCode, FieldError, FloorError, Invalid
 from core.users import Role
 from floor.fulfilment.models import Manifest
 from sync.carriers import CarrierError, carrier_for
@@ -28,14 +29,11 @@ from sync.reconciliation import reconciliation
 from sync.webhooks import OutboxActionError, redeliver, skip
 from web.auth import current_actor, roles_required
 from web.context import ctx, uow
+from web.errors import WebErrorCode, register_json_errors
 
 bp = Blueprint("sync_pages", __name__)
-
-
-def _error(code: str, message: str, status: int, field: str | None = None) -> Any:
-    if field:
-        return jsonify(errors=[{"code": code, "field": field, "message": message}]), status
-    return jsonify(error={"code": code, "message": message}), status
+# The JSON routes answer refusals as JSON; the page's forms catch theirs and flash them.
+register_json_errors(bp, pages=True, csrf=False)
 
 
 def _stuck_after_min() -> int | None:
@@ -60,16 +58,20 @@ def reconciliation_json() -> Any:
                 else None
             )
             if actor is None:
-                return _error("invalid_api_key", "unknown or revoked API key", 401)
+                raise FloorError(WebErrorCode.invalid_api_key, "unknown or revoked API key", 401)
         else:
             session_actor = current_actor()
             if session_actor is None:
-                return _error("not_authenticated", "send Authorization: Bearer <key>", 401)
+                raise FloorError(
+                    CoreErrorCode.not_authenticated, "send Authorization: Bearer <key>", 401
+                )
             if not has_role(session_actor.role, Role.supervisor):
-                return _error("forbidden", "needs role supervisor", 403)
+                raise FloorError(CoreErrorCode.forbidden, "needs role supervisor", 403)
         stuck = _stuck_after_min()
         if stuck is None:
-            return _error("invalid_value", "minutes, 1 to 525600", 422, field="stuck_after_min")
+            raise Invalid(
+                [FieldError(WebErrorCode.invalid_value, "stuck_after_min", "minutes, 1 to 525600")]
+            )
         return jsonify(reconciliation(s, stuck_after_min=stuck))
 
 
@@ -178,5 +180,5 @@ def manifest_data(manifest_id: int) -> Any:
     with uow() as s:
         manifest = s.get(Manifest, manifest_id)
         if manifest is None:
-            return _error("not_found", f"no manifest {manifest_id}", 404)
+            raise FloorError(CoreErrorCode.not_found, f"no manifest {manifest_id}", 404)
         return jsonify(id=manifest.id, **manifest.data)

@@ -2,7 +2,8 @@
 
 Session auth (supervisor or admin); called by browser JS with the session cookie, so every
 POST/PUT needs the CSRF token in the ``X-CSRFToken`` header (``<meta name="csrf-token">``).
-Errors: ``{"error": {"code", "message"}}`` or ``{"errors": [{"code", "field", "message"}]}``.
+Errors (web/errors.py, the same shape as the OMS API): ``{"error": {"code", "message"}}``, or
+``{"errors": [{"code", "field", "message"}]}`` (422) when fields are named.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from core.errors import ServiceError
+from core.errors import CoreErrorCode, FieldError, FloorError
 from core.exception_queue import ExceptionStatus
 from core.users import Role
 from floor.fulfilment import exceptions as floor_exceptions
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Wave, WaveRule
 from floor.fulfilment.picking.scans import override_task
 from floor.fulfilment.states import WaveStatus
@@ -26,12 +27,10 @@ from floor.site import replenishment
 from floor.site.stock import ReplenishmentStatus
 from web.auth import current_actor, roles_required
 from web.context import uow
+from web.errors import WebErrorCode, register_json_errors
 
 bp = Blueprint("waves_api", __name__)
-
-
-def _error(code: str, message: str, status: int) -> Any:
-    return jsonify(error={"code": code, "message": message}), status
+register_json_errors(bp)
 
 
 def _body() -> dict[str, Any]:
@@ -45,27 +44,12 @@ def _actor() -> Any:
     return actor
 
 
-@bp.errorhandler(CSRFError)
-def _csrf(e: CSRFError) -> Any:
-    return _error("csrf_failed", e.description or "CSRF token missing or invalid", 400)
-
-
-@bp.errorhandler(ServiceError)
-def _domain_error(e: ServiceError) -> Any:
-    return _error(e.code, e.message, e.status)
-
-
-@bp.errorhandler(RuleErrors)
-def _rule_errors(e: RuleErrors) -> Any:
-    return jsonify(errors=e.errors), 422
-
-
 def _int_field(data: dict[str, Any], name: str, required: bool = False) -> int | None:
     value = data.get(name)
     if value is None and not required:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RuleErrors([{"code": "invalid", "field": name, "message": "must be an integer"}])
+        raise RuleErrors([FieldError(FulfilmentErrorCode.invalid, name, "must be an integer")])
     return value
 
 
@@ -82,7 +66,9 @@ def list_waves() -> Any:
         stmt = select(Wave).order_by(Wave.id.desc()).limit(200)
         if status:
             if status not in WaveStatus.__members__:
-                return _error("invalid_status", f"unknown wave status {status!r}", 422)
+                raise FloorError(
+                    WebErrorCode.invalid_status, f"unknown wave status {status!r}", 422
+                )
             stmt = stmt.where(Wave.status == WaveStatus(status))
         rows = list(s.scalars(stmt))
         sums = waves.summaries(s, rows)
@@ -99,22 +85,22 @@ def plan() -> Any:
     due = _int_field(data, "due_within_min")
     inline = data.get("rule")
     if inline is not None and not isinstance(inline, dict):
-        raise RuleErrors([{"code": "invalid", "field": "rule", "message": "must be an object"}])
+        raise RuleErrors([FieldError(FulfilmentErrorCode.invalid, "rule", "must be an object")])
     actor = _actor()
     with uow() as s:
         if rule_id is not None:
             rule = s.get(WaveRule, rule_id)
             if rule is None:
-                return _error("rule_not_found", f"no wave rule {rule_id}", 404)
+                raise WaveError(FulfilmentErrorCode.rule_not_found, f"no wave rule {rule_id}", 404)
             spec = RuleSpec.from_rule(rule)
             if inline:
                 spec = RuleSpec.parse(inline, spec)
         elif inline is not None:
             spec = RuleSpec.parse(inline)
         else:
-            return jsonify(
-                errors=[{"code": "required", "field": "rule_id", "message": "rule_id or rule"}]
-            ), 422
+            raise RuleErrors(
+                [FieldError(FulfilmentErrorCode.required, "rule_id", "rule_id or rule")]
+            )
         result = waves.plan_waves(s, spec, actor, due_within_min=due)
         if data.get("release") is True:
             for w in result.waves:
@@ -130,7 +116,7 @@ def wave_detail(wave_id: int) -> Any:
     with uow() as s:
         wave = s.get(Wave, wave_id)
         if wave is None:
-            return _error("not_found", f"no wave {wave_id}", 404)
+            raise WaveError(CoreErrorCode.not_found, f"no wave {wave_id}", 404)
         return jsonify(waves.wave_detail(s, wave))
 
 
@@ -173,13 +159,13 @@ def _save_rule(s: Any, data: dict[str, Any], rule_id: int | None) -> WaveRule:
     if rid is not None:
         rule = s.get(WaveRule, rid)
         if rule is None:
-            raise WaveError("rule_not_found", f"no wave rule {rid}", 404)
+            raise WaveError(FulfilmentErrorCode.rule_not_found, f"no wave rule {rid}", 404)
     else:
         name = data.get("name")
         rule = s.scalars(select(WaveRule).where(WaveRule.name == name)).one_or_none()
         if rule is None:
             if not isinstance(name, str) or not name.strip():
-                raise RuleErrors([{"code": "required", "field": "name", "message": "a new rule"}])
+                raise RuleErrors([FieldError(FulfilmentErrorCode.required, "name", "a new rule")])
             rule = WaveRule(name=name.strip())
             RuleSpec(name=rule.name).apply_to(rule)
             s.add(rule)
@@ -189,7 +175,7 @@ def _save_rule(s: Any, data: dict[str, Any], rule_id: int | None) -> WaveRule:
         select(WaveRule.id).where(WaveRule.name == spec.name, WaveRule.id != rule.id)
     ).first()
     if clash:
-        raise RuleErrors([{"code": "duplicate", "field": "name", "message": "name in use"}])
+        raise RuleErrors([FieldError(FulfilmentErrorCode.duplicate, "name", "name in use")])
     spec.apply_to(rule)
     s.flush()
     audit(
@@ -210,7 +196,7 @@ def put_rules() -> Any:
     data = request.get_json(silent=True)
     items = data.get("rules") if isinstance(data, dict) and "rules" in data else [data]
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        return _error("invalid_body", "send a rule object or {'rules': [...]}", 422)
+        raise FloorError(WebErrorCode.invalid_body, "send a rule object or {'rules': [...]}", 422)
     with uow() as s:
         saved = [_save_rule(s, item, None) for item in items]
         body = [waves.rule_to_dict(r) for r in saved]
@@ -236,7 +222,7 @@ def put_rule(rule_id: int) -> Any:
 def list_exceptions() -> Any:
     status = request.args.get("status", "open")
     if status not in ("open", "resolved", "all"):
-        return _error("invalid_status", "status is open, resolved or all", 422)
+        raise FloorError(WebErrorCode.invalid_status, "status is open, resolved or all", 422)
     with uow() as s:
         rows = floor_exceptions.list_exceptions(
             s, None if status == "all" else ExceptionStatus(status)
@@ -261,7 +247,7 @@ def resolve(exception_id: int) -> Any:
 def list_replenishments() -> Any:
     status = request.args.get("status", "open")
     if status != "all" and status not in ReplenishmentStatus.__members__:
-        return _error("invalid_status", "status is open, done, canceled or all", 422)
+        raise FloorError(WebErrorCode.invalid_status, "status is open, done, canceled or all", 422)
     with uow() as s:
         rows = replenishment.list_tasks(s, None if status == "all" else ReplenishmentStatus(status))
     return jsonify(replenishments=rows)

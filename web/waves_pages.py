@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from core.errors import ServiceError
+from core.errors import FloorError
 from core.users import Role
 from floor.fulfilment import exceptions as floor_exceptions
 from floor.fulfilment.models import WaveRule
@@ -75,7 +75,7 @@ def _act(action: Any, done: str) -> Any:
     try:
         with uow() as s:
             action(s)
-    except ServiceError as e:
+    except FloorError as e:
         flash(e.message, "error")
     else:
         flash(done, "ok")

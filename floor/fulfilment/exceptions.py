@@ -10,15 +10,16 @@ from sqlalchemy.orm import Session
 from core.actors import Actor
 from core.audit import audit
 from core.db import utcnow
-from core.errors import ServiceError
+from core.errors import CoreErrorCode, FloorError
 from core.events import publish
 from core.exception_queue import EXCEPTION_MACHINE, ExceptionStatus, FloorException
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.site.layout import Location, Sku
 from orders.models import Order
 
 
-class ExceptionError(ServiceError):
-    """A refused exception operation."""
+class ExceptionError(FloorError):
+    """A refused operation on the exception queue (409 unless the raise says otherwise)."""
 
 
 def to_dict(session: Session, exc: FloorException) -> dict[str, Any]:
@@ -56,12 +57,14 @@ def resolve_exception(
 ) -> FloorException:
     """Close an exception with a written resolution; writes an audit entry."""
     if not resolution or not resolution.strip():
-        raise ExceptionError("resolution_required", "say how it was resolved", 422)
+        raise ExceptionError(
+            FulfilmentErrorCode.resolution_required, "say how it was resolved", 422
+        )
     exc = session.get(FloorException, exception_id)
     if exc is None:
-        raise ExceptionError("not_found", f"no exception {exception_id}", 404)
+        raise ExceptionError(CoreErrorCode.not_found, f"no exception {exception_id}", 404)
     if not EXCEPTION_MACHINE.can(exc.status, ExceptionStatus.resolved):
-        raise ExceptionError("invalid_transition", f"exception is {exc.status.value}")
+        raise ExceptionError(CoreErrorCode.invalid_transition, f"exception is {exc.status.value}")
     EXCEPTION_MACHINE.move(exc, ExceptionStatus.resolved)
     exc.resolved_at = utcnow()
     exc.resolved_by_id = actor.user_id

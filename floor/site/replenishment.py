@@ -19,14 +19,15 @@ from sqlalchemy.orm import Session
 from core.actors import Actor
 from core.audit import audit
 from core.db import utcnow
-from core.errors import ServiceError
+from core.errors import CoreErrorCode, FloorError
 from core.events import publish
+from floor.site.errors import SiteErrorCode
 from floor.site.layout import Location, LocationType, Sku
 from floor.site.stock import REPLENISHMENT_MACHINE, ReplenishmentStatus, ReplenishmentTask, Stock
 
 
-class ReplenishmentError(ServiceError):
-    """A refused replenishment operation."""
+class ReplenishmentError(FloorError):
+    """A refused replenishment operation (409 unless the raise says otherwise)."""
 
 
 def _is_pg(session: Session) -> bool:
@@ -127,9 +128,9 @@ def _get_open(session: Session, task_id: int) -> ReplenishmentTask:
         stmt = stmt.with_for_update()
     task = session.scalars(stmt).one_or_none()
     if task is None:
-        raise ReplenishmentError("not_found", f"no replenishment task {task_id}", 404)
+        raise ReplenishmentError(CoreErrorCode.not_found, f"no replenishment task {task_id}", 404)
     if task.status != ReplenishmentStatus.open:
-        raise ReplenishmentError("invalid_transition", f"task is {task.status.value}")
+        raise ReplenishmentError(CoreErrorCode.invalid_transition, f"task is {task.status.value}")
     return task
 
 
@@ -140,7 +141,7 @@ def complete_replenishment(
     task = _get_open(session, task_id)
     want = task.quantity if quantity is None else quantity
     if want <= 0:
-        raise ReplenishmentError("invalid_quantity", "quantity must be positive", 422)
+        raise ReplenishmentError(SiteErrorCode.invalid_quantity, "quantity must be positive", 422)
     moved = 0
     lots = []
     for src in _reserve_rows(session, task.sku_id, task.from_location_id):
@@ -171,7 +172,9 @@ def complete_replenishment(
         if moved >= want:
             break
     if moved == 0:
-        raise ReplenishmentError("nothing_to_move", "the reserve location has no free stock")
+        raise ReplenishmentError(
+            SiteErrorCode.nothing_to_move, "the reserve location has no free stock"
+        )
     REPLENISHMENT_MACHINE.move(task, ReplenishmentStatus.done)
     task.quantity = moved
     task.done_at = utcnow()

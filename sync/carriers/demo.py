@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Sequence
 
 from core.db import utcnow
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Package
 from floor.fulfilment.packing.carriers import CarrierError, Label, Shipment, TrackingStatus
 from orders.models import Order
@@ -52,7 +53,9 @@ class DemoCarrier:
 
     def create_shipment(self, package: Package, order: Order) -> Shipment:
         if package.weight_g <= 0:
-            raise CarrierError("invalid_weight", "package weight must be positive")
+            raise CarrierError(
+                FulfilmentErrorCode.invalid_weight, "package weight must be positive"
+            )
         tracking = tracking_number_for(package.sscc)
         service = order.service or "ground"
         return Shipment(tracking, service, Label(DEMO_LABEL_FORMAT, b""))
@@ -61,7 +64,10 @@ class DemoCarrier:
         self, tracking_number: str, *, shipped_at: dt.datetime | None = None
     ) -> TrackingStatus:
         if not is_valid_tracking(tracking_number):
-            raise CarrierError("unknown_tracking", f"not a demo tracking number: {tracking_number}")
+            raise CarrierError(
+                FulfilmentErrorCode.unknown_tracking,
+                f"not a demo tracking number: {tracking_number}",
+            )
         if shipped_at is None:
             return TrackingStatus("unknown")
         due = shipped_at + self.delivery_after

@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Package
 from floor.fulfilment.packing.carriers import (
     CarrierError,
@@ -55,7 +56,9 @@ class HttpCarrier:
                 method, self.base_url + path, headers=headers, timeout=self.timeout_s, **kw
             )
         except requests.RequestException as exc:
-            raise CarrierError("carrier_unreachable", str(exc)[:200], retryable=True) from exc
+            raise CarrierError(
+                FulfilmentErrorCode.carrier_unreachable, str(exc)[:200], retryable=True
+            ) from exc
         try:
             body = resp.json()
         except ValueError:
@@ -83,7 +86,7 @@ class HttpCarrier:
                 Label(body.get("label_format", "zpl"), base64.b64decode(body["label_base64"])),
             )
         except (KeyError, ValueError) as exc:
-            raise CarrierError("bad_carrier_answer", f"missing {exc}") from exc
+            raise CarrierError(FulfilmentErrorCode.bad_carrier_answer, f"missing {exc}") from exc
 
     def tracking_status(
         self, tracking_number: str, *, shipped_at: dt.datetime | None = None

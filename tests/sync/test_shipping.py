@@ -69,11 +69,17 @@ def test_pack_validates_quantities_and_changes_nothing_on_error(db_sessions):
                 "PACK-01",
                 SYSTEM,
             )
-        codes = {e["code"] for e in err.value.errors}
+        codes = {e.code for e in err.value.errors}
         assert codes == {"over_packed", "invalid_weight", "unknown_line"}
+        assert err.value.http_status == 422 and err.value.code == "invalid_weight"
+        assert {e["field"] for e in err.value.to_json()["errors"]} == {
+            "items.1",
+            "packages[0].weight_g",
+            "packages[1].items.9",
+        }
         with pytest.raises(PackError) as err:
             pack_order(s, order, TWO_CARTONS, "A-01-A-1", SYSTEM)
-        assert err.value.errors[0]["code"] == "unknown_station"
+        assert err.value.errors[0].code == "unknown_station"
         assert s.scalars(select(Package)).all() == []
         assert order.status == OrderStatus.picked
 

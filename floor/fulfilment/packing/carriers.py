@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.errors import FloorError
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Package
 from orders.models import Order
 
@@ -35,13 +37,19 @@ class TrackingStatus:
         return self.status == "delivered"
 
 
-class CarrierError(Exception):
-    """The carrier refused or could not be reached; ``retryable`` says whether to try later."""
+class CarrierError(FloorError):
+    """The carrier refused or could not be reached (502: the floor's gateway failed);
+    ``retryable`` says whether to try later. ``code`` is a ``FulfilmentErrorCode`` when the
+    floor names the reason, or the carrier's own reason code (a str) passed through as it came:
+    the one place a code is not an enum member, because the vocabulary is the carrier's."""
 
-    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    code = FulfilmentErrorCode.carrier_failed
+    http_status = 502
+
+    def __init__(
+        self, code: FulfilmentErrorCode | str, message: str, *, retryable: bool = False
+    ) -> None:
+        super().__init__(code, message)  # type: ignore[arg-type]  # a carrier's code: a str
         self.retryable = retryable
 
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.actors import Actor
 from core.db import utcnow
+from core.errors import FieldError, Invalid
 from core.events import publish
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Package, PackageItem
 from floor.fulfilment.states import PackageStatus
 from floor.site.gtin import check_digit
@@ -40,12 +41,14 @@ class PackSpec:
     height_mm: int = 0
 
 
-@dataclass
-class PackError(Exception):
-    errors: list[dict[str, Any]] = field(default_factory=list)
+class PackError(Invalid):
+    """The cartons cannot be packed as given: 422, one ``FieldError`` per problem (all of them;
+    nothing is written). ``code`` is the first problem's."""
 
-    def __str__(self) -> str:
-        return "; ".join(e["message"] for e in self.errors)
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(errors, "; ".join(e.message for e in errors))
+        self.code = errors[0].code
+        self.errors = errors
 
 
 def make_sscc(serial: int, company_prefix: str = "0614141", extension_digit: int = 0) -> str:
@@ -64,31 +67,55 @@ def is_valid_sscc(code: str) -> bool:
     return len(code) == 18 and code.isdigit() and check_digit(code[:-1]) == code[-1]
 
 
-def _validate(order: Order, specs: Sequence[PackSpec]) -> list[dict[str, Any]]:
-    errors: list[dict[str, Any]] = []
+def _validate(order: Order, specs: Sequence[PackSpec]) -> list[FieldError]:
+    errors: list[FieldError] = []
 
-    def err(code: str, fld: str, message: str) -> None:
-        errors.append({"code": code, "field": fld, "message": message})
+    def err(code: FulfilmentErrorCode, fld: str, message: str) -> None:
+        errors.append(FieldError(code, fld, message))
 
     if order.status != OrderStatus.picked:
-        err("wrong_status", "order", f"order {order.external_id} is {order.status}, not picked")
+        err(
+            FulfilmentErrorCode.wrong_status,
+            "order",
+            f"order {order.external_id} is {order.status}, not picked",
+        )
     if not specs:
-        err("no_packages", "packages", "give at least one package")
+        err(FulfilmentErrorCode.no_packages, "packages", "give at least one package")
     lines = {line.line_id: line for line in order.lines}
     wanted: dict[str, int] = defaultdict(int)
     for i, spec in enumerate(specs):
         where = f"packages[{i}]"
         if not spec.items or not any(q > 0 for q in spec.items.values()):
-            err("empty_package", f"{where}.items", "a package holds at least one unit")
+            err(
+                FulfilmentErrorCode.empty_package,
+                f"{where}.items",
+                "a package holds at least one unit",
+            )
         if spec.weight_g <= 0:
-            err("invalid_weight", f"{where}.weight_g", "weight must be a positive number of grams")
+            err(
+                FulfilmentErrorCode.invalid_weight,
+                f"{where}.weight_g",
+                "weight must be a positive number of grams",
+            )
         if min(spec.length_mm, spec.width_mm, spec.height_mm) < 0:
-            err("invalid_dimensions", where, "dimensions are millimetres, not negative")
+            err(
+                FulfilmentErrorCode.invalid_dimensions,
+                where,
+                "dimensions are millimetres, not negative",
+            )
         for line_id, qty in spec.items.items():
             if line_id not in lines:
-                err("unknown_line", f"{where}.items.{line_id}", f"order has no line {line_id}")
+                err(
+                    FulfilmentErrorCode.unknown_line,
+                    f"{where}.items.{line_id}",
+                    f"order has no line {line_id}",
+                )
             elif qty <= 0:
-                err("invalid_quantity", f"{where}.items.{line_id}", "quantity must be positive")
+                err(
+                    FulfilmentErrorCode.invalid_quantity,
+                    f"{where}.items.{line_id}",
+                    "quantity must be positive",
+                )
             else:
                 wanted[line_id] += qty
     for line_id, qty in wanted.items():
@@ -96,7 +123,7 @@ def _validate(order: Order, specs: Sequence[PackSpec]) -> list[dict[str, Any]]:
         free = line.picked_qty - line.packed_qty
         if qty > free:
             err(
-                "over_packed",
+                FulfilmentErrorCode.over_packed,
                 f"items.{line_id}",
                 f"line {line_id}: {qty} packed but only {free} picked and not yet packed",
             )
@@ -121,7 +148,7 @@ def pack_order(
     )
     if loc is None:
         errors.append(
-            {"code": "unknown_station", "field": "station", "message": f"no pack station {station}"}
+            FieldError(FulfilmentErrorCode.unknown_station, "station", f"no pack station {station}")
         )
     if errors:
         raise PackError(errors)

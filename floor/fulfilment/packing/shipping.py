@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from core.actors import Actor
 from core.db import utcnow
+from core.errors import FloorError
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Package
 from floor.fulfilment.packing.carriers import CarrierAdapter, Label
 from floor.fulfilment.states import PACKAGE_MACHINE, PackageStatus
@@ -26,11 +28,8 @@ from orders.states import OrderStatus
 from orders.transitions import transition
 
 
-class ShipError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class ShipError(FloorError):
+    """The order cannot be shipped (409)."""
 
 
 @dataclass
@@ -111,10 +110,15 @@ def ship_order(
     the order to ``shipped`` with the confirmation payload. CarrierError propagates (and the
     caller's transaction rolls back); carriers de-duplicate a retry by SSCC."""
     if order.status != OrderStatus.packed:
-        raise ShipError("wrong_status", f"order {order.external_id} is {order.status}, not packed")
+        raise ShipError(
+            FulfilmentErrorCode.wrong_status,
+            f"order {order.external_id} is {order.status}, not packed",
+        )
     packages = live_packages(session, order)
     if not packages:
-        raise ShipError("no_packages", f"order {order.external_id} has no packages")
+        raise ShipError(
+            FulfilmentErrorCode.no_packages, f"order {order.external_id} has no packages"
+        )
     now = now or utcnow()
     labels: dict[str, Label] = {}
     for pkg in packages:

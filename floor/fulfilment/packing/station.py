@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.actors import Actor
-from core.errors import ServiceError
+from core.errors import FloorError
 from core.events import record
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Tote
 from floor.fulfilment.packing.carriers import CarrierAdapter, CarrierError
 from floor.fulfilment.packing.packages import PackError, PackSpec, pack_order
@@ -29,6 +30,11 @@ from orders.models import Order
 from orders.states import OrderStatus
 
 CARTON_TARE_G = 150  # an empty demo carton, grams
+
+
+class StationError(FloorError):
+    """A refused pack-station call (409 unless the raise says otherwise). Packing and
+    shipping refusals reach the packer as one of these, with their code and status."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,9 @@ def find_order(session: Session, code: str) -> Order:
     """The order in a tote (scan the tote) or by its external id."""
     code = code.strip()
     if not code:
-        raise ServiceError("missing_code", "scan a tote or type an order number", 422)
+        raise StationError(
+            FulfilmentErrorCode.missing_code, "scan a tote or type an order number", 422
+        )
     order_id = session.scalar(
         select(Tote.order_id).where(
             func.upper(Tote.code) == code.upper(), Tote.order_id.is_not(None)
@@ -63,12 +71,16 @@ def find_order(session: Session, code: str) -> Order:
         else session.scalar(select(Order).where(Order.external_id == code))
     )
     if order is None:
-        raise ServiceError("unknown_code", f"{code!r} is neither a tote in use nor an order", 404)
+        raise StationError(
+            FulfilmentErrorCode.unknown_code, f"{code!r} is neither a tote in use nor an order", 404
+        )
     if order.status == OrderStatus.shipped or order.status == OrderStatus.delivered:
-        raise ServiceError("already_shipped", f"order {order.external_id} has already shipped")
+        raise StationError(
+            FulfilmentErrorCode.already_shipped, f"order {order.external_id} has already shipped"
+        )
     if order.status != OrderStatus.picked:
-        raise ServiceError(
-            "not_ready",
+        raise StationError(
+            FulfilmentErrorCode.not_ready,
             f"order {order.external_id} is {order.status.value}; it can be packed once picked",
         )
     return order
@@ -150,7 +162,9 @@ def close_package(
     """Pack the verified items into one carton; once everything picked is packed, ship the
     order (tracking number and label per package) and free its totes."""
     if weight_g <= 0:
-        raise ServiceError("invalid_weight", "weigh the carton: weight must be > 0 g", 422)
+        raise StationError(
+            FulfilmentErrorCode.invalid_weight, "weigh the carton: weight must be > 0 g", 422
+        )
     try:
         [package] = pack_order(
             session,
@@ -170,16 +184,14 @@ def close_package(
             extension_digit=settings.extension_digit,
         )
     except PackError as exc:
-        raise ServiceError(exc.errors[0]["code"], str(exc), 422) from exc
+        # The packer reads one line: the first problem's code and every message (no fields).
+        raise StationError(exc.code, exc.message, 422) from exc
     result: dict[str, Any] = {"order": order.external_id, "sscc": package.sscc, "labels": []}
     if order.status == OrderStatus.packed:
         try:
             shipped = ship_order(session, order, carrier, actor)
         except (ShipError, CarrierError) as exc:
-            code = getattr(exc, "code", "carrier_failed")
-            raise ServiceError(
-                code, str(exc), 502 if isinstance(exc, CarrierError) else 409
-            ) from exc
+            raise StationError(exc.code, exc.message, exc.http_status) from exc
         for sscc, label in shipped.labels.items():
             # printing/ subscribes to this (one print job per label, in this transaction).
             record(

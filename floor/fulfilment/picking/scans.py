@@ -33,9 +33,10 @@ from core.accounts import has_role
 from core.actors import Actor
 from core.audit import audit
 from core.db import is_postgres, utcnow
-from core.errors import ServiceError
+from core.errors import CoreErrorCode, FloorError
 from core.events import publish
 from core.users import Role, User
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Scan, Tote, Wave
 from floor.fulfilment.states import PICK_LIST_MACHINE, TASK_MACHINE, PickListStatus, TaskStatus
 from floor.fulfilment.waves.planning import (
@@ -55,8 +56,8 @@ from orders.states import OrderStatus
 from orders.transitions import transition
 
 
-class PickError(ServiceError):
-    """A refused picking operation."""
+class PickError(FloorError):
+    """A refused picking operation (409 unless the raise says otherwise)."""
 
 
 @dataclass
@@ -126,7 +127,7 @@ def next_task(session: Session, user: Actor | User) -> PickTask | None:
     """The task the picker should do now (assigning one if needed), or None."""
     user = as_actor(user)
     if user.user_id is None:
-        raise PickError("not_authenticated", "a picker must be logged in", 401)
+        raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
     task = current_task(session, user)
     if task is not None:
         return task
@@ -259,9 +260,13 @@ def claim_scan(
     """Insert the scan row; None if this user sent ``client_scan_id`` before (a replay). Ids are
     per user: another picker's id is simply a new scan of this one, never their result."""
     if not client_scan_id or len(client_scan_id) > 64:
-        raise PickError("invalid_client_scan_id", "client_scan_id must be 1-64 characters", 422)
+        raise PickError(
+            FulfilmentErrorCode.invalid_client_scan_id,
+            "client_scan_id must be 1-64 characters",
+            422,
+        )
     if user.user_id is None:
-        raise PickError("not_authenticated", "a picker must be logged in", 401)
+        raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
     if session.scalar(_own_scan(user, client_scan_id, Scan.id)):
         return None
     when = scanned_at or utcnow()
@@ -405,7 +410,7 @@ def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> Non
     """Book ``units`` picked on ``task``: stock, reservation, line, order, list, wave."""
     res = session.get(Reservation, task.reservation_id) if task.reservation_id else None
     if res is None:
-        raise PickError("no_reservation", f"task {task.id} has no reservation")
+        raise PickError(FulfilmentErrorCode.no_reservation, f"task {task.id} has no reservation")
     result = session.execute(
         update(Stock)
         .where(Stock.id == res.stock_id, Stock.on_hand >= units, Stock.reserved >= units)
@@ -413,7 +418,9 @@ def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> Non
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise PickError("stock_mismatch", "the location's stock does not cover this pick")
+        raise PickError(
+            FulfilmentErrorCode.stock_mismatch, "the location's stock does not cover this pick"
+        )
     stock = session.get(Stock, res.stock_id)
     if stock is not None:
         session.expire(stock, ["on_hand", "reserved"])
@@ -470,26 +477,28 @@ def override_task(
     """A supervisor confirms a task's units without a scan (audited)."""
     actor = as_actor(actor)
     if not has_role(actor.role, Role.supervisor):
-        raise PickError("forbidden", "only a supervisor may override", 403)
+        raise PickError(CoreErrorCode.forbidden, "only a supervisor may override", 403)
     if not reason or not reason.strip():
-        raise PickError("reason_required", "an override needs a reason", 422)
+        raise PickError(FulfilmentErrorCode.reason_required, "an override needs a reason", 422)
     stmt = select(PickTask).where(PickTask.id == task_id)
     if is_postgres(session):
         stmt = stmt.with_for_update(of=PickTask)
     task = session.scalars(stmt).one_or_none()
     if task is None:
-        raise PickError("not_found", f"no task {task_id}", 404)
+        raise PickError(CoreErrorCode.not_found, f"no task {task_id}", 404)
     wave = session.scalar(
         select(Wave)
         .join(PickList, PickList.wave_id == Wave.id)
         .where(PickList.id == task.pick_list_id)
     )
     if task.status not in OPEN_TASK or wave is None or wave.status not in ACTIVE_WAVE:
-        raise PickError("task_closed", f"task {task_id} is {task.status.value}")
+        raise PickError(FulfilmentErrorCode.task_closed, f"task {task_id} is {task.status.value}")
     remaining = task.quantity - task.picked_qty
     qty = remaining if quantity is None else quantity
     if not 1 <= qty <= remaining:
-        raise PickError("invalid_quantity", f"quantity must be 1..{remaining}", 422)
+        raise PickError(
+            FulfilmentErrorCode.invalid_quantity, f"quantity must be 1..{remaining}", 422
+        )
     before = task.picked_qty
     pick_units(session, actor, task, qty)
     audit(

@@ -19,6 +19,7 @@ from core.db import is_postgres
 from core.events import publish
 from core.exception_queue import ExceptionReason, FloorException
 from core.users import User
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask
 from floor.fulfilment.picking.reroute import reroute
 from floor.fulfilment.picking.scans import (
@@ -75,7 +76,9 @@ def report_short(
     reason = _REASON_ALIASES.get(reason, reason)
     if reason not in SHORT_REASONS:
         raise PickError(
-            "invalid_reason", f"reason must be one of {', '.join(sorted(SHORT_REASONS))}", 422
+            FulfilmentErrorCode.invalid_reason,
+            f"reason must be one of {', '.join(sorted(SHORT_REASONS))}",
+            422,
         )
     scan = claim_scan(session, client_scan_id, user, None, reason, "short", None)
     if scan is None:

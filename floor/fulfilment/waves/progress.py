@@ -14,8 +14,10 @@ from core.actors import Actor
 from core.audit import audit
 from core.bulk import among
 from core.db import utcnow
+from core.errors import CoreErrorCode
 from core.events import publish
 from core.users import Role, User
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Tote, Wave
 from floor.fulfilment.states import (
     PICK_LIST_MACHINE,
@@ -50,7 +52,7 @@ def _lock_wave(session: Session, wave_id: int | Wave) -> Wave:
         stmt = stmt.with_for_update()
     wave = session.scalars(stmt).one_or_none()
     if wave is None:
-        raise WaveError("not_found", f"no wave {wave_id}", 404)
+        raise WaveError(CoreErrorCode.not_found, f"no wave {wave_id}", 404)
     return wave
 
 
@@ -66,7 +68,9 @@ def release_wave(session: Session, wave_id: int | Wave, actor: Actor | User) -> 
     actor = as_actor(actor)
     wave = _lock_wave(session, wave_id)
     if not WAVE_MACHINE.can(wave.status, WaveStatus.released):
-        raise WaveError("invalid_transition", f"wave {wave.code} is {wave.status.value}")
+        raise WaveError(
+            CoreErrorCode.invalid_transition, f"wave {wave.code} is {wave.status.value}"
+        )
     WAVE_MACHINE.move(wave, WaveStatus.released)
     wave.released_at = utcnow()
     audit(session, actor, "wave.release", entity="wave", entity_id=wave.code)
@@ -86,7 +90,9 @@ def cancel_wave(
     actor = as_actor(actor)
     wave = _lock_wave(session, wave_id)
     if not WAVE_MACHINE.can(wave.status, WaveStatus.canceled):
-        raise WaveError("invalid_transition", f"wave {wave.code} is {wave.status.value}")
+        raise WaveError(
+            CoreErrorCode.invalid_transition, f"wave {wave.code} is {wave.status.value}"
+        )
     started = session.scalar(
         select(func.count(PickTask.id))
         .join(PickList, PickList.id == PickTask.pick_list_id)
@@ -96,7 +102,10 @@ def cancel_wave(
         )
     )
     if started:
-        raise WaveError("wave_started", f"wave {wave.code} has picked tasks; cancel its orders")
+        raise WaveError(
+            FulfilmentErrorCode.wave_started,
+            f"wave {wave.code} has picked tasks; cancel its orders",
+        )
     list_ids = select(PickList.id).where(PickList.wave_id == wave.id).scalar_subquery()
     assigned = session.execute(
         select(PickTask.id, PickTask.assigned_user_id).where(

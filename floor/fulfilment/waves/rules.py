@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from core.actors import Actor
-from core.errors import ServiceError
+from core.errors import FieldError, FloorError, Invalid
 from core.users import Role, User
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import WaveRule
 from floor.fulfilment.states import TaskStatus, WaveStatus
 
@@ -25,8 +26,8 @@ def as_actor(user: Actor | User) -> Actor:
     return user
 
 
-class WaveError(ServiceError):
-    """A refused wave operation."""
+class WaveError(FloorError):
+    """A refused wave operation (409 unless the raise says otherwise)."""
 
 
 # --------------------------------------------------------------------------
@@ -75,28 +76,38 @@ class RuleSpec:
     def parse(cls, data: Mapping[str, Any], base: RuleSpec | None = None) -> RuleSpec:
         """Validated values over ``base``; raises ``RuleErrors`` listing every bad field."""
         values = asdict(base or cls())
-        errors: list[dict[str, str]] = []
+        errors: list[FieldError] = []
         for key, value in data.items():
             if key in ("id", "rule_id", "last_run_at"):
                 continue
             if key == "name":
                 if not isinstance(value, str) or not value.strip() or len(value) > 80:
-                    errors.append(_err("invalid", key, "name must be 1-80 characters"))
+                    errors.append(
+                        FieldError(FulfilmentErrorCode.invalid, key, "name must be 1-80 characters")
+                    )
                 else:
                     values[key] = value.strip()
             elif key in _FLAGS:
                 if not isinstance(value, bool):
-                    errors.append(_err("invalid", key, "must be true or false"))
+                    errors.append(
+                        FieldError(FulfilmentErrorCode.invalid, key, "must be true or false")
+                    )
                 else:
                     values[key] = value
             elif key in _BOUNDS:
                 lo, hi = _BOUNDS[key]
                 if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                    errors.append(_err("out_of_range", key, f"must be an integer {lo}..{hi}"))
+                    errors.append(
+                        FieldError(
+                            FulfilmentErrorCode.out_of_range, key, f"must be an integer {lo}..{hi}"
+                        )
+                    )
                 else:
                     values[key] = value
             else:
-                errors.append(_err("unknown_field", key, "not a wave rule setting"))
+                errors.append(
+                    FieldError(FulfilmentErrorCode.unknown_field, key, "not a wave rule setting")
+                )
         if errors:
             raise RuleErrors(errors)
         return cls(**values)
@@ -107,14 +118,12 @@ class RuleSpec:
                 setattr(rule, f.name, getattr(self, f.name))
 
 
-class RuleErrors(Exception):
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(e["message"] for e in errors))
+class RuleErrors(Invalid):
+    """A wave rule with invalid settings: 422, one ``FieldError`` per bad field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(errors)
         self.errors = errors
-
-
-def _err(code: str, field_name: str, message: str) -> dict[str, str]:
-    return {"code": code, "field": field_name, "message": message}
 
 
 def rule_to_dict(rule: WaveRule) -> dict[str, Any]:

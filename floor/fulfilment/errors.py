@@ -1,0 +1,51 @@
+"""Error codes of the floor's work: waves and their rules, picking, packing, shipping, carriers
+and the exception queue. Each refusal is a ``core.errors.FloorError`` subclass named after what
+refused (``WaveError``, ``PickError``, ``PackError``, ``ShipError``, ``CarrierError``,
+``ExceptionError``) with one of these codes; generic reasons (``not_found``, ``forbidden``,
+``not_authenticated``, ``invalid_transition``) come from ``core.errors.CoreErrorCode``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class FulfilmentErrorCode(enum.StrEnum):
+    # waves and wave rules (rule fields: 422 per field)
+    wave_started = "wave_started"
+    rule_not_found = "rule_not_found"
+    invalid = "invalid"
+    out_of_range = "out_of_range"
+    unknown_field = "unknown_field"
+    required = "required"
+    duplicate = "duplicate"
+    # picking (handheld and supervisor override)
+    invalid_client_scan_id = "invalid_client_scan_id"
+    no_reservation = "no_reservation"
+    stock_mismatch = "stock_mismatch"
+    reason_required = "reason_required"
+    task_closed = "task_closed"
+    invalid_quantity = "invalid_quantity"
+    invalid_reason = "invalid_reason"
+    # the pack station
+    missing_code = "missing_code"
+    unknown_code = "unknown_code"
+    already_shipped = "already_shipped"
+    not_ready = "not_ready"
+    invalid_weight = "invalid_weight"
+    invalid_dimensions = "invalid_dimensions"
+    invalid_items = "invalid_items"
+    # packing a carton (fields of the package)
+    wrong_status = "wrong_status"
+    no_packages = "no_packages"
+    empty_package = "empty_package"
+    unknown_line = "unknown_line"
+    over_packed = "over_packed"
+    unknown_station = "unknown_station"
+    # carriers (a carrier's own reason code is passed through as it came, see CarrierError)
+    carrier_failed = "carrier_failed"
+    carrier_unreachable = "carrier_unreachable"
+    bad_carrier_answer = "bad_carrier_answer"
+    unknown_tracking = "unknown_tracking"
+    # the exception queue
+    resolution_required = "resolution_required"
