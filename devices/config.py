@@ -40,6 +40,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from core.errors import FloorError
+
 GS = "\x1d"
 MAX_BAUD = 4_000_000
 
@@ -66,13 +68,13 @@ class ConfigErrorCode(enum.StrEnum):
     bad_retry = "bad_retry"
 
 
-class DeviceConfigError(ValueError):
+class DeviceConfigError(FloorError, ValueError):
     """A device setting that cannot be used; ``code`` says why, ``message`` says where."""
 
+    http_status = 422
+
     def __init__(self, code: ConfigErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
 
 
 class Suffix(enum.StrEnum):

@@ -37,6 +37,8 @@ import biip
 from biip.gtin import Gtin
 from biip.symbology import GS1Symbology
 
+from core.errors import FloorError
+
 GS = "\x1d"
 _KEY_START = re.compile(r"(0[12]\d{14}|00\d{18})")
 _GTIN_LENGTHS = frozenset({8, 12, 13, 14})
@@ -57,13 +59,13 @@ class Gs1ErrorCode(enum.StrEnum):
     malformed = "malformed"
 
 
-class Gs1Error(ValueError):
+class Gs1Error(FloorError, ValueError):
     """A scan that claims to be GS1 but is not valid; ``code`` says what is wrong."""
 
+    http_status = 422
+
     def __init__(self, code: Gs1ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
 
 
 @dataclass(frozen=True)

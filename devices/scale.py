@@ -41,6 +41,8 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from core.errors import FloorError
+
 _GRAMS_PER_UNIT = {
     "kg": Decimal(1000),
     "g": Decimal(1),
@@ -78,13 +80,13 @@ class ScaleErrorCode(enum.StrEnum):
     tare_frame = "tare_frame"
 
 
-class ScaleError(ValueError):
+class ScaleError(FloorError, ValueError):
     """A scale line that is no usable weight; ``code`` says why."""
 
+    http_status = 422
+
     def __init__(self, code: ScaleErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ import qrcode.image.pil
 import qrcode.image.svg
 from barcode.writer import SVGWriter
 
+from core.errors import FloorError
+
 #: Longest Code 128 data accepted: a longer symbol no longer fits a label or a handheld's window.
 CODE128_MAX_CHARS = 48
 
@@ -45,13 +47,13 @@ class BarcodeErrorCode(enum.StrEnum):
     too_long = "too_long"  # more than the symbol (or a label) can hold
 
 
-class BarcodeError(ValueError):
+class BarcodeError(FloorError, ValueError):
     """Data that cannot be drawn as the asked barcode; ``code`` says why."""
 
+    http_status = 422
+
     def __init__(self, code: BarcodeErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
 
 
 def check_code128_data(data: str) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from reportlab.lib.pagesizes import A4, LETTER
 
+from core.errors import FloorError
 from printing.barcode_images import BarcodeError, check_code128_data
 
 
@@ -46,13 +47,13 @@ class DocumentErrorCode(enum.StrEnum):
     missing_field = "missing_field"  # a required text is empty
 
 
-class DocumentError(ValueError):
+class DocumentError(FloorError, ValueError):
     """Data a document cannot be made from; ``code`` says why, ``message`` says where."""
 
+    http_status = 422
+
     def __init__(self, code: DocumentErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
 
 
 def _barcode_text(what: str, value: str) -> None:
