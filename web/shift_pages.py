@@ -18,35 +18,25 @@ import io
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
-from flask_wtf.csrf import CSRFError
 
 from core.db import utcnow
-from core.errors import ServiceError
+from core.errors import CoreErrorCode
 from core.exception_queue import ExceptionReason
 from core.users import Role
 from floor.fulfilment import dashboard as floor_dashboard
 from floor.fulfilment import exception_views, people, projections, shift_figures
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Wave
-from floor.fulfilment.picking.reassign import reassign_pick_list
+from floor.fulfilment.picking.reassign import ReassignError, reassign_pick_list
 from floor.fulfilment.waves import planning as waves
+from floor.fulfilment.waves.planning import WaveError
 from web.auth import current_actor, roles_required
 from web.context import uow
+from web.errors import register_json_errors
 
 bp = Blueprint("shift_pages", __name__)
-
-
-def _error(code: str, message: str, status: int) -> Any:
-    return jsonify(error={"code": code, "message": message}), status
-
-
-@bp.errorhandler(CSRFError)
-def _csrf(e: CSRFError) -> Any:
-    return _error("csrf_failed", e.description or "CSRF token missing or invalid", 400)
-
-
-@bp.errorhandler(ServiceError)
-def _domain_error(e: ServiceError) -> Any:
-    return _error(e.code, e.message, e.status)
+# Refusals answer JSON (web/errors.py); the exception queue page keeps Flask's HTML errors.
+register_json_errors(bp, pages=True)
 
 
 def _csv(rows: list[list[Any]], filename: str) -> Response:
@@ -111,7 +101,7 @@ def wave_drill(wave_id: int) -> Any:
     with uow() as s:
         wave = s.get(Wave, wave_id)
         if wave is None:
-            return _error("not_found", f"no wave {wave_id}", 404)
+            raise WaveError(CoreErrorCode.not_found, f"no wave {wave_id}", 404)
         crew = people.people(s, now, floor_dashboard.shift_start(now))
         summary = waves.wave_summary(s, wave)
         rates = {r["user_id"]: r["hour"]["units_per_h"] for r in crew if r["role"] == "picker"}
@@ -128,7 +118,9 @@ def reassign(pick_list_id: int) -> Any:
     try:
         to_user = int(body.get("to_user_id", ""))
     except (TypeError, ValueError):
-        return _error("invalid_picker", "to_user_id must be a user id", 422)
+        raise ReassignError(
+            FulfilmentErrorCode.invalid_picker, "to_user_id must be a user id", 422
+        ) from None
     reason = str(body.get("reason", ""))[:500]
     actor = current_actor()
     assert actor is not None

@@ -27,6 +27,10 @@ class FulfilmentErrorCode(enum.StrEnum):
     task_closed = "task_closed"
     invalid_quantity = "invalid_quantity"
     invalid_reason = "invalid_reason"
+    # moving a started pick list to another picker
+    not_held = "not_held"
+    invalid_picker = "invalid_picker"
+    same_picker = "same_picker"
     # the pack station
     missing_code = "missing_code"
     unknown_code = "unknown_code"

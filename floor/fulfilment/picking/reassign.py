@@ -25,16 +25,17 @@ from core.accounts import has_role
 from core.actors import Actor
 from core.audit import audit
 from core.db import is_postgres, utcnow
-from core.errors import ServiceError
+from core.errors import CoreErrorCode, FloorError
 from core.events import publish
 from core.users import Role, User
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Wave
 from floor.fulfilment.states import PickListStatus, TaskStatus
 from floor.fulfilment.waves.rules import ACTIVE_WAVE, OPEN_TASK
 
 
-class ReassignError(ServiceError):
-    """A refused reassignment."""
+class ReassignError(FloorError):
+    """A refused reassignment (409 unless the raise says otherwise)."""
 
 
 def reassign_pick_list(
@@ -42,27 +43,33 @@ def reassign_pick_list(
 ) -> PickList:
     """Move ``pick_list_id`` to picker ``to_user_id`` (see the module docstring)."""
     if not has_role(actor.role, Role.supervisor):
-        raise ReassignError("forbidden", "only a supervisor may reassign a pick list", 403)
+        raise ReassignError(
+            CoreErrorCode.forbidden, "only a supervisor may reassign a pick list", 403
+        )
     stmt = select(PickList).where(PickList.id == pick_list_id)
     if is_postgres(session):
         stmt = stmt.with_for_update()
     pick_list = session.scalars(stmt).one_or_none()
     if pick_list is None:
-        raise ReassignError("not_found", f"no pick list {pick_list_id}", 404)
+        raise ReassignError(CoreErrorCode.not_found, f"no pick list {pick_list_id}", 404)
     wave = session.get(Wave, pick_list.wave_id)
     assert wave is not None
     if pick_list.status != PickListStatus.in_progress or wave.status not in ACTIVE_WAVE:
         raise ReassignError(
-            "not_held",
+            FulfilmentErrorCode.not_held,
             f"pick list {pick_list_id} is {pick_list.status.value} in a {wave.status.value} wave"
             " (only a list a picker has started can move)",
         )
     target = session.get(User, to_user_id)
     if target is None or not target.active or target.role != Role.picker:
-        raise ReassignError("invalid_picker", f"user {to_user_id} is not an active picker", 422)
+        raise ReassignError(
+            FulfilmentErrorCode.invalid_picker, f"user {to_user_id} is not an active picker", 422
+        )
     old = pick_list.assigned_user_id
     if old == target.id:
-        raise ReassignError("same_picker", f"{target.username} already holds this list", 409)
+        raise ReassignError(
+            FulfilmentErrorCode.same_picker, f"{target.username} already holds this list", 409
+        )
     current = session.scalars(
         select(PickTask.id).where(
             PickTask.pick_list_id == pick_list.id, PickTask.status == TaskStatus.assigned
