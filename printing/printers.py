@@ -15,6 +15,7 @@ A station has at most one label printer: binding a printer to a station unbinds 
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 
@@ -23,19 +24,43 @@ from sqlalchemy.orm import Session
 
 from core.actors import Actor
 from core.audit import audit
-from core.errors import ServiceError
+from core.errors import CoreErrorCode, FloorError
 from floor.site.layout import Location, LocationType
 from printing.models import Printer, PrinterTransport
-from printing.transports import PrinterAddress, PrinterUriError, Transport, parse_printer_uri
+from printing.transports import (
+    PrinterAddress,
+    PrinterUriError,
+    PrinterUriErrorCode,
+    Transport,
+    parse_printer_uri,
+)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
 
 
-class PrinterConfigError(ServiceError):
-    """A printer setting that cannot be used; ``code`` says why."""
+class PrinterConfigErrorCode(enum.StrEnum):
+    bad_printer_entry = "bad_printer_entry"
+    duplicate_printer = "duplicate_printer"
+    bad_printer_name = "bad_printer_name"
+    unknown_station = "unknown_station"
+    # a URI refused by parse_printer_uri: ``bad_printer_uri.<PrinterUriErrorCode>``
+    bad_printer_uri_unknown_scheme = "bad_printer_uri.unknown_scheme"
+    bad_printer_uri_missing_host = "bad_printer_uri.missing_host"
+    bad_printer_uri_bad_port = "bad_printer_uri.bad_port"
+    bad_printer_uri_bad_queue = "bad_printer_uri.bad_queue"
+    bad_printer_uri_bad_directory = "bad_printer_uri.bad_directory"
+    bad_printer_uri_unexpected_part = "bad_printer_uri.unexpected_part"
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message, 422)
+
+def uri_refusal(code: PrinterUriErrorCode) -> PrinterConfigErrorCode:
+    """The printer-setting code for a refused URI (every PrinterUriErrorCode has one)."""
+    return PrinterConfigErrorCode(f"bad_printer_uri.{code}")
+
+
+class PrinterConfigError(FloorError):
+    """A printer setting that cannot be used (422); ``code`` says why."""
+
+    http_status = 422
 
 
 @dataclass(frozen=True)
@@ -58,9 +83,13 @@ def parse_printer_list(raw: str) -> list[PrinterSpec]:
         name, sep, uri = item.strip().partition("=")
         spec = make_spec(name.strip(), uri.strip()) if sep else None
         if spec is None:
-            raise PrinterConfigError("bad_printer_entry", f"{item.strip()!r}: use NAME=URI")
+            raise PrinterConfigError(
+                PrinterConfigErrorCode.bad_printer_entry, f"{item.strip()!r}: use NAME=URI"
+            )
         if spec.name.upper() in seen:
-            raise PrinterConfigError("duplicate_printer", f"printer {spec.name} named twice")
+            raise PrinterConfigError(
+                PrinterConfigErrorCode.duplicate_printer, f"printer {spec.name} named twice"
+            )
         seen.add(spec.name.upper())
         specs.append(spec)
     return specs
@@ -69,12 +98,13 @@ def parse_printer_list(raw: str) -> list[PrinterSpec]:
 def make_spec(name: str, uri: str) -> PrinterSpec:
     if not _NAME_RE.fullmatch(name):
         raise PrinterConfigError(
-            "bad_printer_name", f"{name!r}: letters, digits, '.', '_', '-' (up to 60)"
+            PrinterConfigErrorCode.bad_printer_name,
+            f"{name!r}: letters, digits, '.', '_', '-' (up to 60)",
         )
     try:
         return PrinterSpec(name, parse_printer_uri(uri))
     except PrinterUriError as exc:
-        raise PrinterConfigError(f"bad_printer_uri.{exc.code}", f"{name}: {exc}") from exc
+        raise PrinterConfigError(uri_refusal(exc.code), f"{name}: {exc}") from exc
 
 
 def _address_column(address: PrinterAddress) -> str:
@@ -149,7 +179,9 @@ def save_printer(
     spec = make_spec(name.strip(), uri.strip())
     clash = session.scalar(select(Printer).where(Printer.name == spec.name))
     if clash is not None and clash.id != printer_id:
-        raise PrinterConfigError("duplicate_printer", f"a printer is already named {spec.name}")
+        raise PrinterConfigError(
+            PrinterConfigErrorCode.duplicate_printer, f"a printer is already named {spec.name}"
+        )
     if printer_id is None:
         printer = Printer(name=spec.name, dpmm=8, online=True, state="", source="admin")
         session.add(printer)
@@ -157,7 +189,7 @@ def save_printer(
     else:
         found = session.get(Printer, printer_id)
         if found is None:
-            raise ServiceError("not_found", f"no printer {printer_id}", 404)
+            raise PrinterConfigError(CoreErrorCode.not_found, f"no printer {printer_id}", 404)
         printer = found
         before = {"name": printer.name, "uri": printer.uri}
     printer.name = spec.name
@@ -178,12 +210,14 @@ def bind_printer(session: Session, actor: Actor, printer_id: int, station: str) 
     """Make ``printer_id`` the label printer of ``station`` ("" = of no station). Audited."""
     printer = session.get(Printer, printer_id)
     if printer is None:
-        raise ServiceError("not_found", f"no printer {printer_id}", 404)
+        raise PrinterConfigError(CoreErrorCode.not_found, f"no printer {printer_id}", 404)
     station_id = None
     if station:
         station_id = _station_ids(session).get(station.upper())
         if station_id is None:
-            raise PrinterConfigError("unknown_station", f"{station!r} is not a pack station")
+            raise PrinterConfigError(
+                PrinterConfigErrorCode.unknown_station, f"{station!r} is not a pack station"
+            )
     before = printer.station_location_id
     _bind(session, printer, station_id)
     session.flush()

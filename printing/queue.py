@@ -26,6 +26,7 @@ never sent again on its own; a person confirms it printed or reprints it.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ from sqlalchemy.orm import Session
 from core.actors import Actor
 from core.audit import audit
 from core.db import is_postgres, utcnow
-from core.errors import ServiceError
+from core.errors import CoreErrorCode, FloorError
 from core.events import publish
 from core.exception_queue import (
     EXCEPTION_MACHINE,
@@ -58,8 +59,15 @@ from printing.models import (
 J = PrintJobStatus
 
 
-class PrintQueueError(ServiceError):
-    """A refused print-queue action (reprint, confirm)."""
+class PrintQueueErrorCode(enum.StrEnum):
+    not_unknown = "not_unknown"
+    not_finished = "not_finished"
+    reason_required = "reason_required"
+    reason_too_long = "reason_too_long"
+
+
+class PrintQueueError(FloorError):
+    """A refused print-queue action (reprint, confirm): 409 unless the raise says otherwise."""
 
 
 @dataclass(frozen=True)
@@ -413,7 +421,7 @@ def expire_leases(session: Session, now: dt.datetime) -> int:
 def get_job(session: Session, job_id: str) -> PrintJob:
     job = session.scalar(select(PrintJob).where(PrintJob.job_id == job_id))
     if job is None:
-        raise PrintQueueError("not_found", f"no print job {job_id}", 404)
+        raise PrintQueueError(CoreErrorCode.not_found, f"no print job {job_id}", 404)
     return job
 
 
@@ -422,7 +430,8 @@ def confirm_printed(session: Session, job_id: str, actor: Actor) -> PrintJob:
     job = get_job(session, job_id)
     if job.status != J.unknown:
         raise PrintQueueError(
-            "not_unknown", f"job {job_id} is {job.status.value}; only unknown jobs are confirmed"
+            PrintQueueErrorCode.not_unknown,
+            f"job {job_id} is {job.status.value}; only unknown jobs are confirmed",
         )
     move(session, job, J.printed, detail="confirmed by " + actor.name)
     job.printed_at = utcnow()
@@ -437,13 +446,16 @@ def reprint(session: Session, job_id: str, actor: Actor, reason: str) -> PrintJo
     finished yet)."""
     reason = (reason or "").strip()
     if not reason:
-        raise PrintQueueError("reason_required", "say why the label is printed again", 422)
+        raise PrintQueueError(
+            PrintQueueErrorCode.reason_required, "say why the label is printed again", 422
+        )
     if len(reason) > 500:
-        raise PrintQueueError("reason_too_long", "at most 500 characters", 422)
+        raise PrintQueueError(PrintQueueErrorCode.reason_too_long, "at most 500 characters", 422)
     original = get_job(session, job_id)
     if original.status in (J.queued, J.held, J.sending):
         raise PrintQueueError(
-            "not_finished", f"job {job_id} is {original.status.value}: wait for it, then reprint"
+            PrintQueueErrorCode.not_finished,
+            f"job {job_id} is {original.status.value}: wait for it, then reprint",
         )
     printer = session.get(Printer, original.printer_id)
     assert printer is not None

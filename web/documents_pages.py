@@ -10,12 +10,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import select
 
+from core.errors import FloorError
 from core.users import Role, User
 from floor.fulfilment.models import PickList, Wave
 from floor.fulfilment.states import PickListStatus
 from printing import sheets
 from printing.documents import (
-    DocumentError,
     PageSize,
     badge_sheet_pdf,
     location_labels_pdf,
@@ -24,8 +24,11 @@ from printing.documents import (
 )
 from web.auth import current_actor, roles_required
 from web.context import ctx, uow
+from web.errors import WebErrorCode, register_json_errors
 
 bp = Blueprint("documents_pages", __name__)
+# A refused download (DocumentError, bad parameters) answers 422 JSON (web/errors.py).
+register_json_errors(bp, pages=True, csrf=False)
 
 MAX_PREFIX = 24
 
@@ -47,10 +50,6 @@ def _pdf(data: bytes, filename: str) -> Response:
 
 def _site_address() -> str:
     return str(getattr(ctx().settings, "site_address", sheets.DEFAULT_SITE_ADDRESS))
-
-
-def _refused(exc: DocumentError) -> Any:
-    return {"error": {"code": exc.code.value, "message": str(exc)}}, 422
 
 
 @bp.get("/documents")
@@ -87,13 +86,10 @@ def pick_list(pick_list_id: int) -> Any:
 def location_labels() -> Any:
     prefix = request.args.get("prefix", "").strip().upper()
     if len(prefix) > MAX_PREFIX or not all(c.isalnum() or c == "-" for c in prefix):
-        return {"error": {"code": "invalid_prefix", "message": "letters, digits and '-' only"}}, 422
+        raise FloorError(WebErrorCode.invalid_prefix, "letters, digits and '-' only", 422)
     with uow() as s:
         labels = sheets.location_labels(s, prefix=prefix)
-    try:
-        data = location_labels_pdf(labels, _page_size())
-    except DocumentError as exc:
-        return _refused(exc)
+    data = location_labels_pdf(labels, _page_size())  # DocumentError: 422
     return _pdf(data, f"locations-{prefix or 'all'}.pdf")
 
 
@@ -106,13 +102,13 @@ def badges() -> Any:
     except ValueError:
         ids = []
     if not ids or len(ids) > 500:
-        return {"error": {"code": "no_users", "message": "choose 1 to 500 users"}}, 422
+        raise FloorError(WebErrorCode.no_users, "choose 1 to 500 users", 422)
     actor = current_actor()
     assert actor is not None
     with uow() as s:
         cards = sheets.issue_badges(s, ids, actor)
         if not cards:
-            return {"error": {"code": "no_users", "message": "no active user chosen"}}, 422
+            raise FloorError(WebErrorCode.no_users, "no active user chosen", 422)
         site = sheets.site_address_fields(_site_address())["name"]
         data = badge_sheet_pdf(cards, _page_size(), site_name=site)
     return _pdf(data, "badges.pdf")

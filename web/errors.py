@@ -44,6 +44,9 @@ class WebErrorCode(enum.StrEnum):
     invalid_status = "invalid_status"
     invalid_limit = "invalid_limit"
     invalid_cursor = "invalid_cursor"
+    # office documents
+    invalid_prefix = "invalid_prefix"
+    no_users = "no_users"
     # the handheld's socket payloads (docs/picking.md)
     invalid_payload = "invalid_payload"
     invalid_code = "invalid_code"

@@ -27,23 +27,25 @@ from flask import (
 from flask_socketio import join_room, leave_room
 
 from core.accounts import has_role
-from core.errors import ServiceError
+from core.errors import CoreErrorCode, FloorError
 from core.users import Role
+from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.packing.station import stations
 from printing import queue
 from printing.models import Printer
 from printing.printers import bind_printer, save_printer
-from printing.render import RenderError, render_png
+from printing.render import render_png
 from web.auth import current_actor, roles_required
 from web.context import uow
+from web.errors import register_json_errors
 
 bp = Blueprint("printing_pages", __name__)
 NAMESPACE = "/floor"
 
 
-@bp.errorhandler(ServiceError)
-def _error(exc: ServiceError) -> Any:
-    return jsonify(error={"code": exc.code, "message": exc.message}), exc.status
+# Refusals (a queue action, a label that cannot be drawn) answer JSON (web/errors.py); the pages
+# keep Flask's HTML errors; the admin forms catch theirs and flash them.
+register_json_errors(bp, pages=True)
 
 
 def _station_arg(codes: list[str]) -> str | None:
@@ -92,10 +94,7 @@ def _png(zpl: str) -> bytes:
 
 
 def _png_response(zpl: str) -> Any:
-    try:
-        png = _png(zpl)
-    except RenderError as exc:
-        return jsonify(error={"code": exc.code, "message": str(exc)}), 422
+    png = _png(zpl)  # RenderError: 422 {"error": {"code", "message"}}
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
 
 
@@ -126,7 +125,7 @@ def _virtual_zebras() -> dict[str, Any]:
 def _json_or_form() -> dict[str, Any]:
     body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if not isinstance(body, dict):
-        raise ServiceError("malformed_json", "send a JSON object", 400)
+        raise FloorError(CoreErrorCode.malformed_json, "send a JSON object", 400)
     return body
 
 
@@ -178,7 +177,7 @@ def _admin_do(action: Any) -> Any:
         with uow() as s:
             printer: Printer = action(s, actor)
             name = printer.name
-    except ServiceError as exc:
+    except FloorError as exc:
         flash(exc.message, "error")
         return redirect(url_for("printing_pages.admin_page")), 303
     flash(f"Printer {name} saved", "ok")
@@ -223,7 +222,9 @@ def register_sockets(socketio: Any) -> None:
         with uow() as s:
             codes = stations(s)
         if not isinstance(code, str) or code not in codes:
-            return {"ok": False, "error": {"code": "unknown_station"}}
+            raise FloorError(
+                FulfilmentErrorCode.unknown_station, f"{code!r} is not a pack station", 404
+            )
         if isinstance(previous, str) and previous in codes and previous != code:
             leave_room(f"station:{previous}")
         join_room(f"station:{code}")
