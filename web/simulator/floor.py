@@ -17,6 +17,7 @@ the server suggests, and fetches the label the station's printer got.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import secrets
 import time
@@ -30,7 +31,8 @@ from web.simulator.state import Day, pause
 
 NAMESPACE = "/floor"
 SHORT_REASONS = ("empty", "damaged", "not_found")
-ACK_TIMEOUT_S = 120
+ACK_TIMEOUT_S = 30  # no ack by then: resend on a new connection (the page's queue does so)
+ACK_ATTEMPTS = 4
 
 
 # --------------------------------------------------------------------------
@@ -108,11 +110,32 @@ class Handheld:
         self.sio = sio
 
     async def call(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
-        assert self.sio is not None
-        ack = await self.sio.call(event, payload, namespace=NAMESPACE, timeout=ACK_TIMEOUT_S)
-        if not isinstance(ack, dict) or not ack.get("ok"):
-            raise SimError(f"handheld {self.n}: {event} refused: {ack}")
-        return ack
+        """Emit and wait for the ack. An ack that never comes (a dropped socket, a handler that
+        died) is what the handheld page handles by sending the same payload again on a fresh
+        connection — the same ``client_scan_id``, so the server counts it at most once. The
+        answer to such a resend carries ``"resent": True``."""
+        for attempt in range(ACK_ATTEMPTS):
+            try:
+                if self.sio is None or not self.sio.connected:
+                    await self.connect()
+                assert self.sio is not None
+                ack = await self.sio.call(
+                    event, payload, namespace=NAMESPACE, timeout=ACK_TIMEOUT_S
+                )
+            except (socketio.exceptions.SocketIOError, OSError) as exc:
+                self.day.tally.acks_lost[f"{event}:{type(exc).__name__}"] += 1
+                await self.drop()
+                continue
+            if not isinstance(ack, dict) or not ack.get("ok"):
+                raise SimError(f"handheld {self.n}: {event} refused: {ack}")
+            return ack | {"resent": attempt > 0}
+        raise SimError(f"handheld {self.n}: no answer to {event} after {ACK_ATTEMPTS} tries")
+
+    async def drop(self) -> None:
+        if self.sio is not None:
+            with contextlib.suppress(Exception):
+                await self.sio.disconnect()
+        self.sio = None
 
     async def scan(self, task: dict[str, Any], code: str) -> dict[str, Any]:
         payload = {
@@ -142,8 +165,7 @@ class Handheld:
                 if self.day.config.think_s:
                     await asyncio.sleep(self.day.config.think_s)
         finally:
-            if self.sio is not None:
-                await self.sio.disconnect()
+            await self.drop()
 
     async def _idle(self) -> None:
         """Nothing to do: wait for ``task.available`` (or look again after a while)."""
@@ -182,7 +204,7 @@ class Handheld:
         return self._after_good(task, ack)
 
     def _after_good(self, task: dict[str, Any], ack: dict[str, Any]) -> dict[str, Any] | None:
-        if ack["result"] == "ok" and not ack.get("replayed"):
+        if ack["result"] == "ok" and (ack["resent"] or not ack.get("replayed")):
             self.day.tally.scans["ok"] += 1
             self.good_scans += 1
             return ack["task"] if _open(ack.get("task")) else ack.get("next_task")
@@ -194,8 +216,7 @@ class Handheld:
         """Wi-Fi gone mid-task: queue the rest of the task, come back, replay, replay again."""
         tally = self.day.tally
         self.went_offline = True
-        assert self.sio is not None
-        await self.sio.disconnect()
+        await self.drop()
         code = _item_code(task)
         queue = [
             {

@@ -96,6 +96,7 @@ def summarise(
             "unexpected": {k: v for k, v in t.scans.items() if k.startswith("unexpected")},
             "per_s": round(scans_ok / elapsed_s, 1) if elapsed_s else None,
             "scan_to_ack_ms": _ms(t.latencies_s),
+            "acks_lost_and_resent": dict(t.acks_lost),
             "offline_queued": t.offline_queued,
             "replays_sent": t.replays_sent,
             "replays_acknowledged": t.replays_acknowledged,
@@ -131,7 +132,8 @@ def render(s: dict[str, Any]) -> str:
         f"{s['waves']['pick_lists']} pick lists",
         f"  scans    {sc['ok']} ok ({sc['per_s']}/s), {sc['wrong_item_caught']} wrong items "
         f"caught, unexpected {sc['unexpected'] or 0}; offline queued {sc['offline_queued']}, "
-        f"replays {sc['replays_acknowledged']}/{sc['replays_sent']} answered 'replayed'",
+        f"replays {sc['replays_acknowledged']}/{sc['replays_sent']} answered 'replayed'; "
+        f"acks lost and resent {sc['acks_lost_and_resent'] or 0}",
         f"  latency  scan→ack p50 {lat['p50']} / p95 {lat['p95']} / p99 {lat['p99']} ms "
         f"(max {lat['max']}); pack close p50 {close['p50']} / p95 {close['p95']} ms",
         f"  shorts   {s['exceptions']['short_picks'] or 0}; "

@@ -62,6 +62,7 @@ class Tally:
     latencies_s: list[float] = field(default_factory=list)  # scan → ack, online scans
     shorts: Counter[str] = field(default_factory=Counter)  # by reason
     exceptions: Counter[str] = field(default_factory=Counter)  # what the server opened, by kind
+    acks_lost: Counter[str] = field(default_factory=Counter)  # resent on a new connection
     offline_queued: int = 0
     replays_sent: int = 0
     replays_acknowledged: int = 0  # answered ``replayed: true`` and changed nothing
