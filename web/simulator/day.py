@@ -170,7 +170,7 @@ async def simulate(
             follower = asyncio.ensure_future(oms.tail_events(oms_http, day, cursor))
             results = await asyncio.gather(*actors, return_exceptions=True)
             day.finished.set()
-            await follower
+            await oms.drain_events(oms_http, day, await follower)
             elapsed = time.monotonic() - day.started
             for r in results:
                 if isinstance(r, BaseException) and not isinstance(r, Exception):

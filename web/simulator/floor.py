@@ -32,7 +32,7 @@ from web.simulator.state import Day, pause
 NAMESPACE = "/floor"
 SHORT_REASONS = ("empty", "damaged", "not_found")
 ACK_TIMEOUT_S = 30  # no ack by then: resend on a new connection (the page's queue does so)
-ACK_ATTEMPTS = 4
+PACK_TRIES = 5  # a pack station tries an order again after a server error (5xx)
 
 
 # --------------------------------------------------------------------------
@@ -114,7 +114,8 @@ class Handheld:
         died) is what the handheld page handles by sending the same payload again on a fresh
         connection — the same ``client_scan_id``, so the server counts it at most once. The
         answer to such a resend carries ``"resent": True``."""
-        for attempt in range(ACK_ATTEMPTS):
+        attempt = 0
+        while True:
             try:
                 if self.sio is None or not self.sio.connected:
                     await self.connect()
@@ -125,11 +126,14 @@ class Handheld:
             except (socketio.exceptions.SocketIOError, OSError) as exc:
                 self.day.tally.acks_lost[f"{event}:{type(exc).__name__}"] += 1
                 await self.drop()
+                attempt += 1
+                if self.day.finished.is_set():  # the day is over (stalled): stop resending
+                    raise SimError(f"handheld {self.n}: no answer to {event}") from exc
+                await pause(self.day.finished, min(30.0, 2.0**attempt))
                 continue
             if not isinstance(ack, dict) or not ack.get("ok"):
                 raise SimError(f"handheld {self.n}: {event} refused: {ack}")
             return ack | {"resent": attempt > 0}
-        raise SimError(f"handheld {self.n}: no answer to {event} after {ACK_ATTEMPTS} tries")
 
     async def drop(self) -> None:
         if self.sio is not None:
@@ -260,6 +264,7 @@ class PackStation:
         self.n, self.badge, self.station, self.day = n, badge, station, day
         self.rng = random.Random(day.config.seed * 7919 + n)
         self.base = day.config.url.rstrip("/")
+        self.tries: dict[str, int] = {}
 
     async def run(self) -> None:
         async with browser() as http:
@@ -272,20 +277,28 @@ class PackStation:
                     if self.day.finished.is_set():
                         return
                     continue
-                await self.pack(http, token, order)
+                if await self.pack(http, token, order) == "retry":
+                    self.tries[order] = self.tries.get(order, 0) + 1
+                    self.day.tally.pack["retried_after_5xx"] += 1
+                    if self.tries[order] < PACK_TRIES:
+                        await pause(self.day.finished, 1.0)
+                        self.day.pack_queue.put_nowait(order)
 
     async def _post(
         self, http: aiohttp.ClientSession, token: str, path: str, body: dict[str, Any]
     ) -> tuple[int, Any]:
         return await json_call(http, "POST", self.base + path, body, csrf=token)
 
-    async def pack(self, http: aiohttp.ClientSession, token: str, order: str) -> None:
+    async def pack(self, http: aiohttp.ClientSession, token: str, order: str) -> str:
+        """``"done"``, ``"refused"`` (counted, not retried) or ``"retry"`` (a server error)."""
         tally = self.day.tally
         status, view = await self._post(http, token, "/pack/open", {"code": order})
+        if status >= 500:
+            return "retry"
         if status != 200:
             tally.pack[f"open_refused:{(view or {}).get('error', {}).get('code')}"] += 1
             tally.problem(f"pack open {order}: {status} {view}")
-            return
+            return "refused"
         tally.pack["opened"] += 1
         items: dict[str, int] = {}
         for line in view["lines"]:
@@ -306,9 +319,11 @@ class PackStation:
                 status, ans = await self._post(
                     http, token, "/pack/verify", {"order": order, "code": code}
                 )
+                if status >= 500:
+                    return "retry"
                 if status != 200 or ans.get("result") != "ok" or ans["line_id"] != line["line_id"]:
                     tally.problem(f"pack verify {order} {code}: {status} {ans}")
-                    return
+                    return "refused"
                 tally.pack["verified"] += 1
                 counted += ans.get("units") or 1
             items[line["line_id"]] = line["to_pack"]
@@ -326,10 +341,12 @@ class PackStation:
             },
         )
         tally.close_latencies_s.append(time.perf_counter() - sent)
+        if status >= 500:
+            return "retry"
         if status != 201:
             tally.pack[f"close_refused:{(closed or {}).get('error', {}).get('code')}"] += 1
             tally.problem(f"pack close {order}: {status} {closed}")
-            return
+            return "refused"
         tally.pack["closed"] += 1
         tally.sscc_by_order.setdefault(order, []).append(closed["sscc"])
         for sscc in closed.get("labels", []):
@@ -338,6 +355,7 @@ class PackStation:
                     tally.labels_fetched += 1
                 else:
                     tally.problem(f"label {sscc}: {r.status}")
+        return "done"
 
 
 def new_badge() -> str:

@@ -169,6 +169,20 @@ async def tail_events(http: aiohttp.ClientSession, day: Day, cursor: str) -> str
             await asyncio.sleep(0.3)
 
 
+async def drain_events(http: aiohttp.ClientSession, day: Day, cursor: str) -> None:
+    """The feed's last events, once every actor has stopped (a carton closed at the very end)."""
+    _, base = api(http, day)
+    while True:
+        status, body = await json_call(http, "GET", f"{base}/events?after={cursor}&limit=1000")
+        if status != 200:
+            raise SimError(f"GET /api/v1/events answered {status}: {body}")
+        for ev in body["events"]:
+            take_event(day, ev)
+        cursor = body["next_cursor"]
+        if not body["has_more"]:
+            return
+
+
 async def final_orders(http: aiohttp.ClientSession, day: Day, since: str) -> dict[str, Any]:
     """Every order of the day as ``GET /api/v1/orders`` shows it at the end."""
     _, base = api(http, day)
