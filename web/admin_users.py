@@ -11,7 +11,8 @@ Who may call it and what it may do, on purpose narrow:
   admin) carry a password and more rights, and stay with ``flask create-user`` — a bulk door for
   them would be a bulk door for privilege;
 * a user that already exists with the **same** role gets the new badge (its old badge stops
-  working); one with another role is refused (``role_mismatch``), never changed;
+  working and its open sessions end, as on logout); one with another role is refused
+  (``role_mismatch``), never changed;
 * every row is audited with the admin as actor (``user.create`` / ``user.badge``); the badge
   itself is stored only as a hash and never written to the audit trail or the answer;
 * at most 500 users per call; the whole call is one transaction (all or nothing).
@@ -28,7 +29,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from core.accounts import create_user, sha256
+from core.accounts import create_user, end_sessions, sha256
 from core.audit import audit
 from core.users import Role, User
 from web.auth import current_actor, roles_required
@@ -99,6 +100,8 @@ def bulk_users() -> Any:
                 outcome = "created"
             else:
                 user.badge_hash = sha256(badge)
+                s.flush()
+                end_sessions(s, user.id)  # a replaced badge ends the sessions made with the old
                 audit(
                     s,
                     actor,

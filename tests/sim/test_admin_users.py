@@ -27,6 +27,7 @@ def _badge_login(app: Any, badge: str) -> int:
     return login(app.test_client(), badge=badge).status_code
 
 
+JSON = {"Accept": "application/json"}
 PICKER = {"username": "floor-p1", "role": "picker", "badge": "BADGE-FLOOR-P1"}
 
 
@@ -49,10 +50,14 @@ def test_rebadge_replaces_the_old_badge(app: Any, client: Any, sessions: Any) ->
     login(client, username="ada", password="admin-demo")
     token = _csrf(client)
     assert _post(client, [PICKER], token).status_code == 200
+    handheld = app.test_client()
+    assert login(handheld, badge="BADGE-FLOOR-P1").status_code == 302
+    assert handheld.get("/me", headers=JSON).status_code == 200
     again = _post(client, [PICKER | {"badge": "BADGE-FLOOR-P1-NEW"}], token)
     assert again.get_json()["rebadged"] == 1
     assert _badge_login(app, "BADGE-FLOOR-P1") == 401
     assert _badge_login(app, "BADGE-FLOOR-P1-NEW") == 302
+    assert handheld.get("/me", headers=JSON).status_code == 401  # the old session ended
     with sessions() as s:
         assert s.scalar(select(AuditEntry.id).where(AuditEntry.action == "user.badge"))
 
