@@ -126,6 +126,7 @@ def wire_domain_handlers(sessions: Any, settings: Any) -> None:
 def _optional_blueprints() -> list[Any]:
     """Feature blueprints (API, sync, …) register themselves here as they land."""
     from web import (
+        admin_users,
         api,
         documents_pages,
         orders_pages,
@@ -137,6 +138,7 @@ def _optional_blueprints() -> list[Any]:
     )
 
     return [
+        admin_users,
         api,
         documents_pages,
         orders_pages,

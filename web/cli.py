@@ -72,6 +72,53 @@ def register(app: Flask) -> None:
             raise click.ClickException(f"no user {username!r}") from None
         click.echo(f"user {username} deactivated; their sessions are ended")
 
+    @app.cli.command("simulate")
+    @click.option("--orders", default=100, show_default=True, type=click.IntRange(1))
+    @click.option("--pickers", default=5, show_default=True, type=click.IntRange(1))
+    @click.option("--packers", default=1, show_default=True, type=click.IntRange(1))
+    @click.option(
+        "--duration",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="Orders arrive evenly over this many seconds (default: all at once).",
+    )
+    @click.option("--wrong-scan-rate", default=0.02, show_default=True, type=click.FloatRange(0, 1))
+    @click.option("--short-rate", default=0.01, show_default=True, type=click.FloatRange(0, 1))
+    @click.option(
+        "--offline",
+        default=1,
+        show_default=True,
+        type=click.IntRange(0),
+        help="Handhelds that drop off the Wi-Fi once and replay their queue.",
+    )
+    @click.option("--url", default="http://127.0.0.1:5000", show_default=True)
+    @click.option(
+        "--api-key",
+        envvar="FLOOR_SIM_API_KEY",
+        default=None,
+        help="OMS key (default: FLOOR_OMS_API_KEY, else the demo key).",
+    )
+    @click.option("--admin", default="ada", show_default=True, help="Admin who creates users.")
+    @click.option("--admin-password", envvar="FLOOR_SIM_ADMIN_PASSWORD", default="admin-demo")
+    @click.option("--supervisor", default="sam", show_default=True, help="Plans the waves.")
+    @click.option(
+        "--supervisor-password", envvar="FLOOR_SIM_SUPERVISOR_PASSWORD", default="supervisor-demo"
+    )
+    @click.option(
+        "--stall",
+        default=60.0,
+        show_default=True,
+        help="Give up when nothing has moved for this many seconds.",
+    )
+    @click.option("--seed", default=12, show_default=True)
+    @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+    @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+    def simulate_cmd(**opts: Any) -> None:
+        """Run a simulated day against a running server (see web/simulator/)."""
+        from web.simulator.cli import run
+
+        sys.exit(run(fctx(), opts))
+
     @app.cli.command("serve")
     @click.option("--host", default=None)
     @click.option("--port", default=None, type=int)
