@@ -104,8 +104,8 @@ async def push_orders(http: aiohttp.ClientSession, day: Day, orders: list[dict[s
                 day.tally.intake[str(res["outcome"])] += 1
                 day.tally.intake[f"status:{res['status']}"] += 1
                 track = day.orders[res["external_id"]]
-                if res["status"] and track.status == "pushed":
-                    track.status = res["status"]  # the feed will say it too
+                if res["status"] and track.seen == "pushed":
+                    track.seen = res["status"]  # the feed will say it too
     day.pushed_all = True
 
 
@@ -132,10 +132,10 @@ def take_event(day: Day, ev: dict[str, Any]) -> None:
     track = day.orders.get(ev["order"])
     if track is None or ev["to"] is None:
         return
-    if ev["from"] is not None and track.status not in ("pushed", ev["from"]):
+    if ev["from"] is not None and track.seen not in ("pushed", ev["from"]):
         track.broken_chain += 1
-        day.tally.problem(f"{ev['order']}: event {ev['from']}→{ev['to']} after {track.status}")
-    track.status = ev["to"]
+        day.tally.problem(f"{ev['order']}: event {ev['from']}→{ev['to']} after {track.seen}")
+    track.seen = ev["to"]
     day.last_progress = time.monotonic()
     if ev["to"] == "waved":
         track.waved = True

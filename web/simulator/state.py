@@ -43,7 +43,7 @@ class SimConfig:
 class OrderTrack:
     """One of the day's orders as the events feed shows it."""
 
-    status: str = "pushed"
+    seen: str = "pushed"  # the state the feed (or the intake answer) last showed
     waved: bool = False
     shipped_events: int = 0
     broken_chain: int = 0  # an event whose ``from`` is not the previous ``to`` (one went missing)
@@ -51,7 +51,7 @@ class OrderTrack:
 
     @property
     def done(self) -> bool:
-        return self.status in TERMINAL or (self.status == "short" and self.waved)
+        return self.seen in TERMINAL or (self.seen == "short" and self.waved)
 
 
 @dataclass
@@ -97,7 +97,7 @@ class Day:
     item_codes: set[str] = field(default_factory=set)  # GTINs seen, for wrong scans
 
     def shipped(self) -> int:
-        return sum(1 for t in self.orders.values() if t.status in SHIPPED)
+        return sum(1 for t in self.orders.values() if t.seen in SHIPPED)
 
     def all_done(self) -> bool:
         return self.pushed_all and all(t.done for t in self.orders.values())
