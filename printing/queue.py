@@ -97,8 +97,7 @@ class Claim:
 def move(session: Session, job: PrintJob, target: PrintJobStatus, *, detail: str = "") -> None:
     """Move ``job`` to ``target`` (``InvalidTransition`` if the machine forbids it), tell the
     station's screen, and open a ``printer_failed`` exception when a person is needed."""
-    PRINT_JOB_MACHINE.check(job.status, target)
-    job.status = target
+    PRINT_JOB_MACHINE.move(job, target)
     if detail or target in (J.printed, J.queued):
         job.last_error = detail
     printer = session.get(Printer, job.printer_id)
@@ -154,8 +153,7 @@ def _resolve_exceptions(session: Session, job: PrintJob, actor: Actor, resolutio
     ):
         if exc.details.get("job_id") != job.job_id:
             continue
-        EXCEPTION_MACHINE.check(exc.status, ExceptionStatus.resolved)
-        exc.status = ExceptionStatus.resolved
+        EXCEPTION_MACHINE.move(exc, ExceptionStatus.resolved)
         exc.resolved_at = utcnow()
         exc.resolved_by_id = actor.user_id
         exc.resolution = resolution
