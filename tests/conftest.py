@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +19,11 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from werkzeug.serving import make_server
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, make_session_factory, unit_of_work
 from migrations import migrate
+from tests.factories import LiveServer, make_test_app
 
 pytest_plugins = ["tests.browser"]
 
@@ -149,14 +149,6 @@ def sqlite_url(sqlite_templates: dict[str, Path], tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def make_test_app(url: str, **overrides: Any) -> Any:
-    from app import create_app
-
-    config = {"database_url": url, "secret_key": "test-secret", "TESTING": True}
-    config.update(overrides)
-    return create_app(config)
-
-
 @pytest.fixture
 def app(db_url: str) -> Iterator[Any]:
     application = make_test_app(db_url)
@@ -170,22 +162,16 @@ def client(app: Any) -> Any:
 
 
 @pytest.fixture
-def sessions(app: Any) -> Any:
-    return app.extensions["floor"].sessions
-
-
-class LiveServer:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=5)
+def sessions(request: pytest.FixtureRequest, db_url: str) -> Iterator[sessionmaker[Session]]:
+    """The session factory on this test's database. When the test also has the app, it is the
+    app's own factory, so commits reach its sockets and domain handlers as in production;
+    otherwise a plain factory (the domain without the web)."""
+    if "app" in request.fixturenames:
+        yield request.getfixturevalue("app").extensions["floor"].sessions
+        return
+    engine = make_engine(db_url)
+    yield make_session_factory(engine)
+    engine.dispose()
 
 
 @pytest.fixture
@@ -193,24 +179,3 @@ def live_server(app: Any) -> Iterator[LiveServer]:
     server = LiveServer(app)
     yield server
     server.stop()
-
-
-def login(
-    client: Any,
-    *,
-    username: str | None = None,
-    password: str | None = None,
-    badge: str | None = None,
-) -> Any:
-    """Log a Flask test client in through the real form (with its CSRF token)."""
-    import re
-
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token, "login page has no CSRF token"
-    data = {"csrf_token": token.group(1)}
-    if badge is not None:
-        data["badge"] = badge
-    else:
-        data.update(username=username or "", password=password or "")
-    return client.post("/login", data=data)

@@ -10,8 +10,7 @@ import pytest
 
 from core.db import unit_of_work
 from core.events import publish
-from tests.conftest import LiveServer, make_test_app
-from tests.test_auth import _socket_for
+from tests.factories import LiveServer, make_test_app, socket_for
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set: Redis tests skipped")
@@ -23,7 +22,7 @@ def test_dashboard_event_crosses_servers_through_redis(sqlite_url):
     server_b = LiveServer(app_b)
     received: list[dict] = []
     got = threading.Event()
-    sio = _socket_for(server_b, username="sam", password="supervisor-demo")
+    sio = socket_for(server_b.url, username="sam", password="supervisor-demo")
     try:
 
         @sio.on("order.status", namespace="/floor")

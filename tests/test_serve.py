@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
 
+from tests.factories import csrf_token, free_port, wait_healthy
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(db_path: Path, port: int, *args: str) -> subprocess.Popen[str]:
@@ -37,21 +31,6 @@ def start_server(db_path: Path, port: int, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def wait_healthy(port: int, proc: subprocess.Popen[str], timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            r = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            if r.status_code == 200:
-                return r.json()
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("server did not become healthy")
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
@@ -85,7 +64,7 @@ def test_serve_migrates_loads_demo_prints_how_to_start_and_keeps_data(tmp_path):
         wait_healthy(port, proc)
         http = requests.Session()
         page = http.get(f"http://127.0.0.1:{port}/login", timeout=5).text
-        token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        token = csrf_token(page)
         r = http.post(
             f"http://127.0.0.1:{port}/login",
             data={"csrf_token": token, "username": "sam", "password": "supervisor-demo"},
