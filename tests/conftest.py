@@ -1,10 +1,13 @@
 """Test fixtures on real parts: a migrated database (SQLite always; PostgreSQL where
-TEST_DATABASE_URL is set), the real app, a real HTTP server on a free port for Socket.IO and
-browser tests.
+TEST_DATABASE_URL is set, required in CI: tests/services.py), the real app, a real HTTP server
+on a free port for Socket.IO and browser tests. Builders for the data and the people in a test
+live in tests/factories.py; test modules import from there, never from a conftest.
 
 Every test that takes ``db_url`` (directly or through ``app``) runs once per backend. The
 schema is built with Alembic once per backend into a template (demo warehouse loaded); each test
-gets a copy: a file copy for SQLite, ``CREATE DATABASE … TEMPLATE`` for PostgreSQL.
+gets a copy: a file copy for SQLite, ``CREATE DATABASE … TEMPLATE`` for PostgreSQL. Under
+pytest-xdist every worker builds its own templates (named after the worker), so workers never
+drop each other's databases.
 """
 
 from __future__ import annotations
@@ -23,13 +26,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, make_session_factory, unit_of_work
 from migrations import migrate
+from tests import services
 from tests.factories import LiveServer, make_test_app
 
 pytest_plugins = ["tests.browser"]
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
-REDIS_URL = os.environ.get("REDIS_URL", "")
 BACKENDS = ["sqlite", "postgresql"]
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", … under pytest-xdist
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    missing = services.missing_variables()
+    if missing:
+        raise pytest.UsageError(
+            f"FLOOR_REQUIRE_SERVICES=1 but {' and '.join(missing)} not set: "
+            "CI runs every test on PostgreSQL and Redis (see .ci/run)"
+        )
 
 
 def _load_demo(url: str) -> None:
@@ -74,7 +86,7 @@ class PgTemplates:
         self.url = make_url(url)
         self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
         base = self.url.database or "test"
-        self.prefix = f"{base}_floor"
+        self.prefix = f"{base}_floor{'_' + WORKER if WORKER else ''}"
         self.templates = {"empty": f"{self.prefix}_tpl_empty", "demo": f"{self.prefix}_tpl_demo"}
         self._drop(self.templates["demo"])
         self._drop(self.templates["empty"])
@@ -106,9 +118,9 @@ class PgTemplates:
 
 @pytest.fixture(scope="session")
 def pg_templates() -> Iterator[PgTemplates]:
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
-    t = PgTemplates(PG_URL)
+    if not services.PG_URL:
+        services.skip_or_fail("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
+    t = PgTemplates(services.PG_URL)
     yield t
     t.admin.dispose()
 
@@ -179,3 +191,11 @@ def live_server(app: Any) -> Iterator[LiveServer]:
     server = LiveServer(app)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis server of ``REDIS_URL`` (the tests that need one skip, or fail in CI)."""
+    if not services.REDIS_URL:
+        services.skip_or_fail("REDIS_URL is not set: Redis tests skipped")
+    return services.REDIS_URL

@@ -3,22 +3,16 @@ connected to another, through the Redis message queue (FLOOR_REDIS_URL)."""
 
 from __future__ import annotations
 
-import os
 import threading
-
-import pytest
 
 from core.db import unit_of_work
 from core.events import publish
 from tests.factories import LiveServer, make_test_app, socket_for
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
-pytestmark = pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set: Redis tests skipped")
 
-
-def test_dashboard_event_crosses_servers_through_redis(sqlite_url):
-    app_a = make_test_app(sqlite_url, redis_url=REDIS_URL)
-    app_b = make_test_app(sqlite_url, redis_url=REDIS_URL)
+def test_dashboard_event_crosses_servers_through_redis(sqlite_url, redis_url):
+    app_a = make_test_app(sqlite_url, redis_url=redis_url)
+    app_b = make_test_app(sqlite_url, redis_url=redis_url)
     server_b = LiveServer(app_b)
     received: list[dict] = []
     got = threading.Event()
