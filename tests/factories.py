@@ -8,7 +8,8 @@ Four kinds, from the outside in:
 - people: ``actor_for`` / ``supervisor`` inside a transaction; ``login`` (Flask test client),
   ``http_login`` and ``socket_for`` (a live server), ``log_in_picker`` / ``log_in_supervisor``
   (a browser page); ``csrf_token`` reads the token from any page that carries one;
-- the app itself: ``make_test_app`` and ``LiveServer`` (a real HTTP server on a free port).
+- the app itself: ``make_test_app`` and ``LiveServer`` (a real HTTP server on a free port);
+  ``start_server`` / ``wait_healthy`` / ``stop`` run ``flask serve`` as a process.
 
 Plain functions rather than factory classes: each builder is a dozen lines that say which
 fields matter, and a test that needs another value passes it by keyword.
@@ -18,12 +19,16 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 import re
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -397,3 +402,35 @@ def wait_healthy(port: int, proc: subprocess.Popen[str], timeout: float = 60) ->
             pass
         time.sleep(0.2)
     raise AssertionError("server did not become healthy")
+
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: where `flask --app app` runs
+
+
+def start_server(db_path: Path, port: int, *args: str) -> subprocess.Popen[str]:
+    """`flask serve` (`make run`'s command) as a process on ``port``, on a SQLite file."""
+    env = {
+        **os.environ,
+        "FLOOR_DATABASE_URL": f"sqlite:///{db_path}",
+        "FLOOR_PORT": str(port),
+        "FLOOR_SECRET_KEY": "serve-test",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "serve", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    """Ctrl-C a server process and return everything it printed."""
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    try:
+        out, _ = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out

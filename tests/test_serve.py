@@ -3,44 +3,9 @@ start again. Without --demo an empty database stays empty (tests/security/test_b
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 import requests
 
-from tests.factories import csrf_token, free_port, wait_healthy
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_server(db_path: Path, port: int, *args: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "FLOOR_DATABASE_URL": f"sqlite:///{db_path}",
-        "FLOOR_PORT": str(port),
-        "FLOOR_SECRET_KEY": "serve-test",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "serve", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def stop(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGINT)  # Ctrl-C
-    try:
-        out, _ = proc.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    return out
+from tests.factories import csrf_token, free_port, start_server, stop, wait_healthy
 
 
 def test_serve_migrates_loads_demo_prints_how_to_start_and_keeps_data(tmp_path):
