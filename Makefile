@@ -6,6 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint bench venv dev-deps system-deps clean lock
 
@@ -29,9 +30,10 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/flask --app app serve --demo
 
-## make test: install what the tests need (chromium, socat) and run the whole suite
+## make test: install what the tests need (chromium, socat) and run the whole suite, on
+## TEST_WORKERS processes (pytest-xdist; TEST_WORKERS=0 runs it in this one process)
 test: $(DEV_STAMP) system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## system packages the tests drive for real: headless Chromium, socat (pty pairs), poppler
 ## (PDF pages to pictures), a private CUPS (cups:// printers) and the DejaVu fonts

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.services import skip_or_fail
+
 CHROMIUM = os.environ.get("FLOOR_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
     "--no-sandbox",
@@ -24,7 +26,7 @@ ARGS = [
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium is not installed (make test installs Debian's chromium)")
+        skip_or_fail("chromium is not installed (make test installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

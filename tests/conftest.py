@@ -1,17 +1,19 @@
 """Test fixtures on real parts: a migrated database (SQLite always; PostgreSQL where
-TEST_DATABASE_URL is set), the real app, a real HTTP server on a free port for Socket.IO and
-browser tests.
+TEST_DATABASE_URL is set, required in CI: tests/services.py), the real app, a real HTTP server
+on a free port for Socket.IO and browser tests. Builders for the data and the people in a test
+live in tests/factories.py; test modules import from there, never from a conftest.
 
 Every test that takes ``db_url`` (directly or through ``app``) runs once per backend. The
 schema is built with Alembic once per backend into a template (demo warehouse loaded); each test
-gets a copy: a file copy for SQLite, ``CREATE DATABASE … TEMPLATE`` for PostgreSQL.
+gets a copy: a file copy for SQLite, ``CREATE DATABASE … TEMPLATE`` for PostgreSQL. Under
+pytest-xdist every worker builds its own templates (named after the worker), so workers never
+drop each other's databases.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,16 +22,26 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from werkzeug.serving import make_server
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, make_session_factory, unit_of_work
 from migrations import migrate
+from tests import services
+from tests.factories import LiveServer, make_test_app
 
 pytest_plugins = ["tests.browser"]
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
-REDIS_URL = os.environ.get("REDIS_URL", "")
 BACKENDS = ["sqlite", "postgresql"]
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", … under pytest-xdist
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    missing = services.missing_variables()
+    if missing:
+        raise pytest.UsageError(
+            f"FLOOR_REQUIRE_SERVICES=1 but {' and '.join(missing)} not set: "
+            "CI runs every test on PostgreSQL and Redis (see .ci/run)"
+        )
 
 
 def _load_demo(url: str) -> None:
@@ -74,7 +86,7 @@ class PgTemplates:
         self.url = make_url(url)
         self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
         base = self.url.database or "test"
-        self.prefix = f"{base}_floor"
+        self.prefix = f"{base}_floor{'_' + WORKER if WORKER else ''}"
         self.templates = {"empty": f"{self.prefix}_tpl_empty", "demo": f"{self.prefix}_tpl_demo"}
         self._drop(self.templates["demo"])
         self._drop(self.templates["empty"])
@@ -106,9 +118,9 @@ class PgTemplates:
 
 @pytest.fixture(scope="session")
 def pg_templates() -> Iterator[PgTemplates]:
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
-    t = PgTemplates(PG_URL)
+    if not services.PG_URL:
+        services.skip_or_fail("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
+    t = PgTemplates(services.PG_URL)
     yield t
     t.admin.dispose()
 
@@ -149,14 +161,6 @@ def sqlite_url(sqlite_templates: dict[str, Path], tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def make_test_app(url: str, **overrides: Any) -> Any:
-    from app import create_app
-
-    config = {"database_url": url, "secret_key": "test-secret", "TESTING": True}
-    config.update(overrides)
-    return create_app(config)
-
-
 @pytest.fixture
 def app(db_url: str) -> Iterator[Any]:
     application = make_test_app(db_url)
@@ -170,22 +174,16 @@ def client(app: Any) -> Any:
 
 
 @pytest.fixture
-def sessions(app: Any) -> Any:
-    return app.extensions["floor"].sessions
-
-
-class LiveServer:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=5)
+def sessions(request: pytest.FixtureRequest, db_url: str) -> Iterator[sessionmaker[Session]]:
+    """The session factory on this test's database. When the test also has the app, it is the
+    app's own factory, so commits reach its sockets and domain handlers as in production;
+    otherwise a plain factory (the domain without the web)."""
+    if "app" in request.fixturenames:
+        yield request.getfixturevalue("app").extensions["floor"].sessions
+        return
+    engine = make_engine(db_url)
+    yield make_session_factory(engine)
+    engine.dispose()
 
 
 @pytest.fixture
@@ -195,22 +193,9 @@ def live_server(app: Any) -> Iterator[LiveServer]:
     server.stop()
 
 
-def login(
-    client: Any,
-    *,
-    username: str | None = None,
-    password: str | None = None,
-    badge: str | None = None,
-) -> Any:
-    """Log a Flask test client in through the real form (with its CSRF token)."""
-    import re
-
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token, "login page has no CSRF token"
-    data = {"csrf_token": token.group(1)}
-    if badge is not None:
-        data["badge"] = badge
-    else:
-        data.update(username=username or "", password=password or "")
-    return client.post("/login", data=data)
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis server of ``REDIS_URL`` (the tests that need one skip, or fail in CI)."""
+    if not services.REDIS_URL:
+        services.skip_or_fail("REDIS_URL is not set: Redis tests skipped")
+    return services.REDIS_URL

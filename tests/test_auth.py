@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from core.db import unit_of_work
 from core.users import AuditEntry
-from tests.conftest import login
+from tests.factories import login, page_csrf, socket_for
 
 
 def test_supervisor_logs_in_with_password_and_lands_on_dashboard(client, sessions):
@@ -53,10 +53,7 @@ def test_login_form_requires_csrf_token(client):
 
 
 def test_open_redirect_after_login_is_refused(client):
-    import re
-
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = page_csrf(client, "/login")
     r = client.post(
         "/login",
         data={
@@ -67,29 +64,6 @@ def test_open_redirect_after_login_is_refused(client):
         },
     )
     assert r.headers["Location"].endswith("/dashboard")
-
-
-def _socket_for(live_server, **creds):
-    import requests
-
-    http = requests.Session()
-    page = http.get(live_server.url + "/login").text
-    import re
-
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    http.post(
-        live_server.url + "/login", data={"csrf_token": token, **creds}, allow_redirects=False
-    )
-    cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-    sio = socketio.Client(reconnection=False)
-    sio.connect(
-        live_server.url,
-        namespaces=["/floor"],
-        headers={"Cookie": cookie},
-        transports=["websocket"],
-        wait_timeout=5,
-    )
-    return sio
 
 
 def test_socket_refuses_anonymous_connections(live_server):
@@ -103,7 +77,7 @@ def test_socket_refuses_anonymous_connections(live_server):
 
 
 def test_socket_shares_the_page_session_and_checks_roles(live_server):
-    picker = _socket_for(live_server, badge="BADGE-PICKER-1")
+    picker = socket_for(live_server.url, badge="BADGE-PICKER-1")
     try:
         me = picker.call("whoami", namespace="/floor", timeout=5)
         assert me["ok"] and me["username"] == "pat" and me["role"] == "picker"
@@ -114,7 +88,7 @@ def test_socket_shares_the_page_session_and_checks_roles(live_server):
         }
     finally:
         picker.disconnect()
-    sup = _socket_for(live_server, username="sam", password="supervisor-demo")
+    sup = socket_for(live_server.url, username="sam", password="supervisor-demo")
     try:
         assert sup.call("join_dashboard", namespace="/floor", timeout=5) == {"ok": True}
     finally:

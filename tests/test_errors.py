@@ -16,7 +16,7 @@ import pytest
 from core.errors import CoreErrorCode, FieldError, FloorError, Invalid
 from core.statemachine import InvalidTransition
 from orders.errors import CSV_FILE_CODES, IntakeFieldCode
-from tests.conftest import login
+from tests.factories import csrf_token, login
 from web.openapi import CSV_CODES, REASON_CODES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +116,7 @@ def test_docs_and_openapi_list_the_intake_codes_the_code_raises():
 def _supervisor(client):
     login(client, username="sam", password="supervisor-demo")
     page = client.get("/dashboard").get_data(as_text=True)
-    return {"X-CSRFToken": re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)}
+    return {"X-CSRFToken": csrf_token(page)}
 
 
 def test_supervisor_json_uses_the_api_shapes_and_answers_json_when_something_breaks(
@@ -145,7 +145,7 @@ def test_supervisor_json_uses_the_api_shapes_and_answers_json_when_something_bre
 def test_pack_station_refusals_answer_one_error(client):
     login(client, badge="BADGE-PACKER-1")
     page = client.get("/pack").get_data(as_text=True)
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     r = client.post("/pack/open", json={"code": "NOPE"}, headers={"X-CSRFToken": token})
     assert r.status_code == 404
     assert set(r.get_json()) == {"error"} and r.get_json()["error"]["code"] == "unknown_code"

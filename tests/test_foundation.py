@@ -19,7 +19,8 @@ from migrations import migrate
 from orders.models import Order
 from orders.outbox import OutboxEvent
 from orders.states import OrderStatus
-from orders.transitions import record_received, transition
+from orders.transitions import transition
+from tests.factories import SHIP_BY, add_order, make_test_app
 from web.demo import DEMO_API_KEY, load_demo
 
 
@@ -35,8 +36,6 @@ def test_healthz_reports_database_and_migrations(client):
 
 
 def test_healthz_is_503_when_schema_is_behind(tmp_path):
-    from tests.conftest import make_test_app
-
     url = f"sqlite:///{tmp_path / 'unmigrated.sqlite3'}"
     app = make_test_app(url)
     r = app.test_client().get("/healthz")
@@ -116,17 +115,7 @@ def test_api_keys_are_stored_hashed(sessions):
 
 
 def _order(s, external_id="O-1"):
-    order = Order(
-        external_id=external_id,
-        ship_by=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
-        carrier="demo",
-        ship_to={"name": "x"},
-        content_hash="0" * 64,
-    )
-    s.add(order)
-    record_received(s, order, Actor.system())
-    s.flush()
-    return order
+    return add_order(s, (), external_id=external_id, reserve=False)
 
 
 def test_order_transition_writes_outbox_event_in_same_transaction(sessions):
@@ -168,7 +157,7 @@ def test_timestamps_are_timezone_aware_utc(sessions):
         order = s.scalars(select(Order)).one()
         assert order.created_at.tzinfo is not None
         assert order.created_at.utcoffset() == dt.timedelta(0)
-        assert order.ship_by == dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+        assert order.ship_by == SHIP_BY
 
 
 def test_naive_datetimes_are_refused(sessions):

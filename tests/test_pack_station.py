@@ -3,8 +3,6 @@ label; the OMS then sees the order shipped with its tracking number."""
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 
 from core.db import unit_of_work
@@ -14,10 +12,7 @@ from floor.fulfilment.packing.packages import is_valid_sscc
 from floor.fulfilment.picking.scans import confirm_scan, next_task
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
 from floor.site.layout import SkuGtin
-from tests.conftest import login
-from tests.waves.conftest import actor_for, add_order, supervisor
-
-OMS = {"Authorization": "Bearer demo-oms-key-change-me"}
+from tests.factories import OMS_AUTH, actor_for, add_order, login, page_csrf, supervisor
 
 
 def _picked_order(sessions, lines):
@@ -37,11 +32,6 @@ def _picked_order(sessions, lines):
         return order.external_id, tote
 
 
-def _csrf(client) -> str:
-    page = client.get("/pack").get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-
-
 def _post(client, url, body, token):
     return client.post(url, json=body, headers={"X-CSRFToken": token})
 
@@ -49,7 +39,7 @@ def _post(client, url, body, token):
 def test_packer_verifies_items_closes_and_the_oms_sees_tracking(client, sessions):
     external_id, tote = _picked_order(sessions, [("SKU-00005", 2), ("SKU-00006", 1)])
     login(client, username="paco", password="packer-demo")
-    token = _csrf(client)
+    token = page_csrf(client, "/pack")
 
     opened = _post(client, "/pack/open", {"code": tote}, token)
     assert opened.status_code == 200, opened.get_json()
@@ -95,7 +85,7 @@ def test_packer_verifies_items_closes_and_the_oms_sees_tracking(client, sessions
     assert label.status_code == 200 and label.data.startswith(b"^XA")
     assert tracking.encode() in label.data
 
-    seen = client.get(f"/api/v1/orders/{external_id}", headers=OMS).get_json()
+    seen = client.get(f"/api/v1/orders/{external_id}", headers=OMS_AUTH).get_json()
     assert seen["status"] == "shipped"
     assert [(p["sscc"], p["tracking_number"], p["weight_g"]) for p in seen["packages"]] == [
         (result["sscc"], tracking, 900)
@@ -112,7 +102,7 @@ def test_an_order_still_being_picked_cannot_be_packed(client, sessions):
         order = add_order(s, [("SKU-00010", 1)])
         external_id = order.external_id
     login(client, username="paco", password="packer-demo")
-    r = _post(client, "/pack/open", {"code": external_id}, _csrf(client))
+    r = _post(client, "/pack/open", {"code": external_id}, page_csrf(client, "/pack"))
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_ready"
 
 
@@ -125,7 +115,7 @@ def test_a_picker_cannot_use_the_pack_station(client, sessions):
 
 def test_pack_station_page_in_a_browser(sqlite_url, desktop):
     from core.db import make_engine, make_session_factory
-    from tests.conftest import LiveServer, make_test_app
+    from tests.factories import LiveServer, make_test_app
 
     app = make_test_app(sqlite_url)
     server = LiveServer(app)
@@ -161,7 +151,7 @@ def test_pack_station_page_in_a_browser(sqlite_url, desktop):
 def test_bad_input_and_an_unreachable_carrier_change_nothing(sessions, app):
     from floor.fulfilment.models import Package
     from orders.models import Order
-    from tests.test_serve import free_port
+    from tests.factories import free_port
 
     external_id, tote = _picked_order(sessions, [("SKU-00030", 1)])
     # The order's carrier is served by an HTTP carrier that does not answer (nothing listens).
@@ -170,7 +160,7 @@ def test_bad_input_and_an_unreachable_carrier_change_nothing(sessions, app):
     )
     client = app.test_client()
     login(client, username="paco", password="packer-demo")
-    token = _csrf(client)
+    token = page_csrf(client, "/pack")
 
     malformed = client.post(
         "/pack/close",

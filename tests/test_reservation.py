@@ -16,27 +16,16 @@ from floor.site.stock import Reservation, Stock
 from orders.allocation import release_order, reserve_orders
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
-from orders.transitions import record_received
-
-SHIP_BY = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-
-
-def make_order(s, external_id: str, lines: list[tuple[str, int]]) -> Order:
-    order = Order(external_id=external_id, ship_by=SHIP_BY, carrier="demo",
-                  ship_to={"name": "x"}, content_hash="0" * 64)
-    for n, (sku_code, qty) in enumerate(lines, 1):
-        sku_id = s.scalar(select(Sku.id).where(Sku.code == sku_code))
-        order.lines.append(OrderLine(line_id=str(n), sku_id=sku_id, quantity=qty))
-    s.add(order)
-    record_received(s, order, Actor.system())
-    s.flush()
-    return order
+from tests.factories import add_order
 
 
 def _stock(s, sku_code: str) -> list[tuple[LocationType, int, int, dt.date | None]]:
     rows = s.execute(
         select(Location.type, Stock.on_hand, Stock.reserved, Stock.expiry)
-        .join(Location).join(Sku).where(Sku.code == sku_code).order_by(Stock.id)
+        .join(Location)
+        .join(Sku)
+        .where(Sku.code == sku_code)
+        .order_by(Stock.id)
     ).all()
     return [tuple(r) for r in rows]
 
@@ -44,7 +33,7 @@ def _stock(s, sku_code: str) -> list[tuple[LocationType, int, int, dt.date | Non
 def test_pick_face_is_used_before_reserve(sessions):
     with unit_of_work(sessions) as s:
         face_qty = sum(r[1] for r in _stock(s, "SKU-00100") if r[0] == LocationType.pick_face)
-        order = make_order(s, "R-1", [("SKU-00100", face_qty + 5)])
+        order = add_order(s, [("SKU-00100", face_qty + 5)], external_id="R-1", reserve=False)
         [result] = reserve_orders(s, [order], Actor.system())
         assert result.status == OrderStatus.allocated
     with unit_of_work(sessions) as s:
@@ -60,23 +49,41 @@ def test_first_expired_first_out_among_reserve_lots(sessions):
         sku = s.scalars(select(Sku).where(Sku.code == "SKU-00250")).one()  # pick face only
         for face in s.scalars(select(Stock).where(Stock.sku_id == sku.id)):
             face.on_hand = 0  # empty pick face: the reserve lots decide
-        reserves = s.scalars(select(Location).where(Location.type == LocationType.reserve)
-                             .order_by(Location.id.desc()).limit(3)).all()
+        reserves = s.scalars(
+            select(Location)
+            .where(Location.type == LocationType.reserve)
+            .order_by(Location.id.desc())
+            .limit(3)
+        ).all()
         for loc, days, lot in zip(reserves, (300, 30, 120), ("LATE", "SOON", "MID"), strict=True):
-            s.add(Stock(location_id=loc.id, sku_id=sku.id, lot=lot, on_hand=10,
-                        expiry=dt.date(2026, 11, 23) + dt.timedelta(days=days)))
+            s.add(
+                Stock(
+                    location_id=loc.id,
+                    sku_id=sku.id,
+                    lot=lot,
+                    on_hand=10,
+                    expiry=dt.date(2026, 11, 23) + dt.timedelta(days=days),
+                )
+            )
         s.flush()
-        order = make_order(s, "R-2", [("SKU-00250", 15)])
+        order = add_order(s, [("SKU-00250", 15)], external_id="R-2", reserve=False)
         reserve_orders(s, [order], Actor.system())
-        got = dict(s.execute(select(Stock.lot, Reservation.quantity).join(Reservation)
-                             .where(Stock.sku_id == sku.id)).all())
+        got = dict(
+            s.execute(
+                select(Stock.lot, Reservation.quantity)
+                .join(Reservation)
+                .where(Stock.sku_id == sku.id)
+            ).all()
+        )
         assert got == {"SOON": 10, "MID": 5}
 
 
 def test_shortage_makes_the_order_short_with_an_exception(sessions):
     with unit_of_work(sessions) as s:
         total = sum(r[1] - r[2] for r in _stock(s, "SKU-00001"))
-        order = make_order(s, "R-3", [("SKU-00001", total + 7), ("SKU-00002", 1)])
+        order = add_order(
+            s, [("SKU-00001", total + 7), ("SKU-00002", 1)], external_id="R-3", reserve=False
+        )
         [result] = reserve_orders(s, [order], Actor.system())
         assert result.status == OrderStatus.short
         assert [(f.sku, f.missing) for f in result.shortfalls] == [("SKU-00001", 7)]
@@ -90,7 +97,7 @@ def test_shortage_makes_the_order_short_with_an_exception(sessions):
 def test_release_gives_stock_back(sessions):
     with unit_of_work(sessions) as s:
         before = available_to_promise(s, ["SKU-00003"])["SKU-00003"]
-        order = make_order(s, "R-4", [("SKU-00003", 4)])
+        order = add_order(s, [("SKU-00003", 4)], external_id="R-4", reserve=False)
         reserve_orders(s, [order], Actor.system())
     with unit_of_work(sessions) as s:
         assert available_to_promise(s, ["SKU-00003"])["SKU-00003"] == before - 4
@@ -115,7 +122,9 @@ def test_concurrent_intake_never_oversells(db_url):
             barrier.wait()
             for k in range(5):
                 with unit_of_work(factory) as s:
-                    order = make_order(s, f"C-{n}-{k}", [("SKU-00010", 7)])
+                    order = add_order(
+                        s, [("SKU-00010", 7)], external_id=f"C-{n}-{k}", reserve=False
+                    )
                     reserve_orders(s, [order], Actor.system())
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)

@@ -3,65 +3,9 @@ start again. Without --demo an empty database stays empty (tests/security/test_b
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(db_path: Path, port: int, *args: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "FLOOR_DATABASE_URL": f"sqlite:///{db_path}",
-        "FLOOR_PORT": str(port),
-        "FLOOR_SECRET_KEY": "serve-test",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "serve", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def wait_healthy(port: int, proc: subprocess.Popen[str], timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            r = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            if r.status_code == 200:
-                return r.json()
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("server did not become healthy")
-
-
-def stop(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGINT)  # Ctrl-C
-    try:
-        out, _ = proc.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    return out
+from tests.factories import csrf_token, free_port, start_server, stop, wait_healthy
 
 
 def test_serve_migrates_loads_demo_prints_how_to_start_and_keeps_data(tmp_path):
@@ -85,7 +29,7 @@ def test_serve_migrates_loads_demo_prints_how_to_start_and_keeps_data(tmp_path):
         wait_healthy(port, proc)
         http = requests.Session()
         page = http.get(f"http://127.0.0.1:{port}/login", timeout=5).text
-        token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        token = csrf_token(page)
         r = http.post(
             f"http://127.0.0.1:{port}/login",
             data={"csrf_token": token, "username": "sam", "password": "supervisor-demo"},

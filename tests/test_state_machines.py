@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import importlib
 import itertools
 import pkgutil
@@ -35,7 +34,8 @@ from core.statemachine import InvalidTransition, StateMachine
 from orders.models import Order
 from orders.outbox import OutboxEvent
 from orders.states import ORDER_MACHINE, OrderStatus
-from orders.transitions import record_received, transition_many
+from orders.transitions import transition_many
+from tests.factories import add_order
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("core", "orders", "floor", "devices", "printing", "sync", "web")
@@ -265,17 +265,7 @@ def test_update_rows_refuses_an_unchecked_status_column():
 
 
 def _new_order(s, external_id):
-    order = Order(
-        external_id=external_id,
-        ship_by=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
-        carrier="demo",
-        ship_to={"name": "x"},
-        content_hash="0" * 64,
-    )
-    s.add(order)
-    record_received(s, order, Actor.system())
-    s.flush()
-    return order
+    return add_order(s, (), external_id=external_id, reserve=False)
 
 
 def _statuses(s):

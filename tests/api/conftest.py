@@ -4,59 +4,14 @@ against the served OpenAPI document (status documented, body valid against its s
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from sqlalchemy import func, select
 
-from core.db import unit_of_work
-from core.exception_queue import FloorException
-from floor.fulfilment.models import PickTask
-from floor.site.stock import Reservation, Stock
-from orders.models import Order, OrderLine
-from orders.outbox import OutboxEvent
-from web.demo import DEMO_API_KEY
+from tests.factories import OMS_AUTH
 
-AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
 PREFIX = "/api/v1"
-
-
-def future() -> str:
-    """A ship-by time safely ahead, and the same on every call (payloads must compare equal)."""
-    return f"{dt.datetime.now(dt.UTC).year + 2}-06-01T17:00:00+02:00"
-
-
-def order_payload(external_id: str = "OMS-1", **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "external_id": external_id,
-        "channel": "web",
-        "priority": "standard",
-        "ship_by": future(),
-        "carrier": "ups",
-        "service": "ground",
-        "ship_to": {
-            "name": "Ada Lovelace",
-            "company": "Analytical Engines Ltd",
-            "address1": "12 St James's Square",
-            "address2": "",
-            "city": "London",
-            "region": "",
-            "postal_code": "SW1Y 4JH",
-            "country": "GB",
-            "phone": "+44 20 7946 0000",
-            "email": "ada@example.com",
-        },
-        "lines": [
-            {"line_id": "1", "sku": "SKU-00001", "quantity": 2},
-            {"line_id": "2", "sku": "SKU-00002", "quantity": 1},
-            {"line_id": "3", "sku": "SKU-00003", "quantity": 3},
-        ],
-        "notes": "",
-    }
-    body.update(overrides)
-    return body
 
 
 class SpecChecker:
@@ -104,7 +59,7 @@ class ApiClient:
     def __init__(self, app: Any, checker: SpecChecker, headers: dict[str, str] | None = None):
         self.client = app.test_client()
         self.checker = checker
-        self.headers = AUTH if headers is None else headers
+        self.headers = OMS_AUTH if headers is None else headers
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {**self.headers, **kwargs.pop("headers", {})}
@@ -131,14 +86,3 @@ def spec_checker(app: Any) -> SpecChecker:
 @pytest.fixture
 def api(app: Any, spec_checker: SpecChecker) -> ApiClient:
     return ApiClient(app, spec_checker)
-
-
-def counts(sessions: Any) -> dict[str, int]:
-    """How many rows each table intake writes holds, plus total reserved stock."""
-    with unit_of_work(sessions) as s:
-        out = {
-            model.__tablename__: s.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Order, OrderLine, Reservation, OutboxEvent, FloorException, PickTask)
-        }
-        out["reserved_units"] = s.scalar(select(func.coalesce(func.sum(Stock.reserved), 0)))
-        return out

@@ -19,8 +19,7 @@ from floor.site.stock import Reservation
 from orders.models import Order, OrderLine
 from orders.outbox import OutboxEvent
 from orders.states import OrderStatus
-from tests.api.conftest import AUTH, counts, order_payload
-from tests.test_auth import _socket_for
+from tests.factories import OMS_AUTH, counts, order_payload, socket_for
 
 
 def _events(sessions, ext):
@@ -156,10 +155,10 @@ def _task_for(sessions, ext: str, username: str) -> tuple[int, int]:
 
 def test_cancel_cancels_open_pick_tasks_and_tells_the_picker_at_once(live_server, sessions):
     url = live_server.url + "/api/v1"
-    assert requests.post(url + "/orders", json=order_payload("T-1"), headers=AUTH).ok
+    assert requests.post(url + "/orders", json=order_payload("T-1"), headers=OMS_AUTH).ok
     task_id, _ = _task_for(sessions, "T-1", "pat")
-    picker = _socket_for(live_server, badge="BADGE-PICKER-1")
-    other = _socket_for(live_server, badge="BADGE-PICKER-2")
+    picker = socket_for(live_server.url, badge="BADGE-PICKER-1")
+    other = socket_for(live_server.url, badge="BADGE-PICKER-2")
     told, overheard = threading.Event(), []
     received = []
 
@@ -173,7 +172,7 @@ def test_cancel_cancels_open_pick_tasks_and_tells_the_picker_at_once(live_server
         overheard.append(data)
 
     try:
-        r = requests.post(url + "/orders/T-1/cancel", headers=AUTH, timeout=10)
+        r = requests.post(url + "/orders/T-1/cancel", headers=OMS_AUTH, timeout=10)
         assert r.status_code == 200
         assert told.wait(5), "the picker was not told"
         assert received[0] == {"task_id": task_id, "order": "T-1", "reason": "order_canceled"}

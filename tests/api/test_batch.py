@@ -8,7 +8,7 @@ from core.db import unit_of_work
 from floor.site.reservation import available_to_promise
 from orders.models import Order, OrderLine
 from orders.outbox import OutboxEvent
-from tests.api.conftest import counts, order_payload
+from tests.factories import counts, order_payload
 
 
 def test_mixed_batch_answers_each_order_and_writes_only_the_valid_ones(api, sessions):

@@ -13,7 +13,7 @@ from core.db import unit_of_work
 from floor.site.stock import Reservation
 from orders.models import Order, OrderLine
 from orders.outbox import OutboxEvent
-from tests.api.conftest import AUTH, order_payload
+from tests.factories import OMS_AUTH, order_payload
 
 THREADS = 8
 
@@ -25,7 +25,7 @@ def _post_all(url: str, payloads: list[dict]) -> list[requests.Response]:
     def worker(i: int) -> None:
         try:
             barrier.wait()
-            answers[i] = requests.post(url, json=payloads[i], headers=AUTH, timeout=60)
+            answers[i] = requests.post(url, json=payloads[i], headers=OMS_AUTH, timeout=60)
         except BaseException as exc:  # noqa: BLE001
             answers[i] = exc
 

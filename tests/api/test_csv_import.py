@@ -10,8 +10,7 @@ from sqlalchemy import select
 
 from core.db import unit_of_work
 from orders.models import Order
-from tests.api.conftest import counts, future
-from tests.conftest import login
+from tests.factories import counts, csrf_token, future, login
 
 HEADER = (
     "external_id,priority,ship_by,carrier,service,ship_to_name,ship_to_address1,ship_to_city,"
@@ -133,8 +132,7 @@ def test_supervisor_uploads_a_csv_on_the_page(client, sessions):
     login(client, username="sam", password="supervisor-demo")
     page = client.get("/orders/import")
     assert page.status_code == 200
-    html = page.get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    token = csrf_token(page.get_data(as_text=True))
     r = client.post(
         "/orders/import",
         data={"csrf_token": token, "file": (io.BytesIO(_file().encode()), "orders.csv")},

@@ -15,7 +15,7 @@ from floor.site.layout import Location, LocationType, Sku
 from floor.site.stock import Stock
 from orders.outbox import OutboxEvent
 from sync.webhooks import encode_body, event_body
-from tests.api.conftest import order_payload
+from tests.factories import order_payload
 
 
 def _drain(api, after=None, limit=3):

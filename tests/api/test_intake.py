@@ -17,8 +17,8 @@ from floor.site.stock import Reservation, Stock
 from orders.models import Order
 from orders.outbox import OutboxEvent
 from orders.service import create_orders
-from tests.api.conftest import ApiClient, counts, order_payload
-from tests.conftest import make_test_app
+from tests.api.conftest import ApiClient
+from tests.factories import counts, make_test_app, order_payload
 from web.demo import DEMO_API_KEY
 
 

@@ -8,7 +8,8 @@ import re
 
 from openapi_spec_validator import validate
 
-from tests.api.conftest import PREFIX, order_payload
+from tests.api.conftest import PREFIX
+from tests.factories import order_payload
 
 
 def test_document_is_valid_openapi_and_served_without_a_key(client):

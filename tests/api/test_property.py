@@ -15,8 +15,7 @@ from core.db import unit_of_work
 from floor.site.stock import Reservation, Stock
 from orders.models import Order, OrderLine
 from orders.outbox import OutboxEvent
-from tests.api.conftest import AUTH, counts, order_payload
-from tests.conftest import make_test_app
+from tests.factories import OMS_AUTH, counts, make_test_app, order_payload
 
 json_values = st.recursive(
     st.none()
@@ -148,7 +147,7 @@ def test_random_payloads_never_500_and_never_half_write(db_url):
         before = counts(sessions)
         raw = json.dumps(data).encode() if kind == "json" else data
         r = client.post(
-            "/api/v1" + path, data=raw, headers={**AUTH, "Content-Type": "application/json"}
+            "/api/v1" + path, data=raw, headers={**OMS_AUTH, "Content-Type": "application/json"}
         )
         assert r.status_code in (200, 201, 400, 409, 413, 422), r.get_data(as_text=True)
         assert r.mimetype == "application/json"

@@ -1,54 +1,18 @@
-"""Fixtures for the supervisor's and picker's screens: the OMS posting orders over real HTTP,
-a supervisor's JSON session, and log-ins typed into real (headless) Chromium pages."""
+"""Fixtures for the supervisor's and picker's screens: the OMS posting orders over real HTTP
+and a supervisor's JSON session (builders and log-ins: tests/factories.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import login
-from web.demo import DEMO_API_KEY, demo_gtin
+from tests.factories import OMS_AUTH, csrf_headers, login, order_payload
 
-
-def gtin(sku: str) -> str:
-    """The EAN-13 printed on a demo SKU's box (what a scanner types)."""
-    return demo_gtin(int(sku.rsplit("-", 1)[1]))
-
-
-API_AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
-
-
-def order_body(
-    external_id: str,
-    lines: Sequence[tuple[str, int]],
-    *,
-    due_in: dt.timedelta = dt.timedelta(hours=2),
-    priority: str = "standard",
-) -> dict[str, Any]:
-    """A canonical order as the OMS posts it (docs/api.md)."""
-    return {
-        "external_id": external_id,
-        "priority": priority,
-        "ship_by": (dt.datetime.now(dt.UTC) + due_in).isoformat(),
-        "carrier": "ups",
-        "service": "ground",
-        "ship_to": {
-            "name": "Ada Lovelace",
-            "address1": "12 St James Sq",
-            "city": "London",
-            "postal_code": "SW1Y 4JH",
-            "country": "GB",
-        },
-        "lines": [
-            {"line_id": str(n), "sku": sku, "quantity": qty}
-            for n, (sku, qty) in enumerate(lines, 1)
-        ],
-    }
+DUE_IN = dt.timedelta(hours=2)  # the dashboard's countdowns are read against this
 
 
 class Oms:
@@ -57,10 +21,13 @@ class Oms:
     def __init__(self, base: str) -> None:
         self.base = base + "/api/v1"
         self.http = requests.Session()
-        self.http.headers.update(API_AUTH)
+        self.http.headers.update(OMS_AUTH)
 
-    def post_order(self, external_id: str, lines: Sequence[tuple[str, int]], **kw: Any) -> Any:
-        r = self.http.post(self.base + "/orders", json=order_body(external_id, lines, **kw))
+    def post_order(
+        self, external_id: str, lines: Sequence[tuple[str, int]], due_in: dt.timedelta = DUE_IN
+    ) -> Any:
+        body = order_payload(external_id, lines, due_in=due_in)
+        r = self.http.post(self.base + "/orders", json=body)
         assert r.status_code == 201, r.text
         return r.json()
 
@@ -84,10 +51,7 @@ class Supervisor:
     def __init__(self, app: Any) -> None:
         self.client = app.test_client()
         login(self.client, username="sam", password="supervisor-demo")
-        page = self.client.get("/dashboard").get_data(as_text=True)
-        token = re.search(r'name="csrf-token" content="([^"]+)"', page)
-        assert token
-        self.headers = {"X-CSRFToken": token.group(1)}
+        self.headers = csrf_headers(self.client)
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         r = self.client.post(path, json=body or {}, headers=self.headers)
@@ -108,26 +72,3 @@ class Supervisor:
 @pytest.fixture
 def supervisor(app: Any) -> Supervisor:
     return Supervisor(app)
-
-
-def log_in_supervisor(page: Any, base: str) -> None:
-    page.goto(base + "/login")
-    page.fill("#username", "sam")
-    page.fill("#password", "supervisor-demo")
-    page.click("#password-form button[type=submit]")
-    page.wait_for_url("**/dashboard")
-    page.wait_for_selector("body[data-live]")  # the snapshot was read after the socket joined
-
-
-def log_in_picker(page: Any, base: str, badge: str = "BADGE-PICKER-1") -> None:
-    """As a keyboard-wedge scanner does: the badge code, then Enter."""
-    page.goto(base + "/login")
-    page.locator("#badge").press_sequentially(badge)
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/handheld")
-    page.wait_for_selector("#conn.online")
-
-
-def scan(page: Any, code: str) -> None:
-    page.locator("#scan").press_sequentially(code)
-    page.keyboard.press("Enter")

@@ -14,9 +14,8 @@ from core.exception_queue import ExceptionReason, FloorException
 from floor.fulfilment import order_views as queries
 from floor.fulfilment.waves import planning as waves
 from floor.fulfilment.waves.planning import RuleSpec
-from tests.conftest import login
-from tests.dash.conftest import API_AUTH, order_body
-from tests.waves.conftest import add_order
+from tests.dash.conftest import DUE_IN
+from tests.factories import OMS_AUTH, add_order, login, order_payload, page_csrf
 from web.pages import duration
 
 HOUR = dt.timedelta(hours=1)
@@ -24,7 +23,9 @@ HOUR = dt.timedelta(hours=1)
 
 def post_orders(client, *ids: str, sku: str = "SKU-00010") -> None:
     for ext in ids:
-        r = client.post("/api/v1/orders", json=order_body(ext, [(sku, 1)]), headers=API_AUTH)
+        r = client.post(
+            "/api/v1/orders", json=order_payload(ext, [(sku, 1)], due_in=DUE_IN), headers=OMS_AUTH
+        )
         assert r.status_code == 201, r.get_data(as_text=True)
 
 
@@ -70,9 +71,7 @@ def test_dashboard_first_paint_and_snapshot(client, sessions):
     with unit_of_work(sessions) as s:
         s.add(FloorException(reason=ExceptionReason.short_pick, message="SKU-00010 short 1"))
     login(client, username="sam", password="supervisor-demo")
-    token = re.search(
-        r'name="csrf-token" content="([^"]+)"', client.get("/dashboard").get_data(as_text=True)
-    ).group(1)
+    token = page_csrf(client)
     client.post("/waves", json={"rule_id": 1}, headers={"X-CSRFToken": token})
 
     html = client.get("/dashboard").get_data(as_text=True)

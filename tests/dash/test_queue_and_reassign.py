@@ -4,7 +4,6 @@ with who, when and why) and the reassignment service's refusals."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
 from sqlalchemy import select
@@ -16,13 +15,8 @@ from core.users import Role, User
 from floor.fulfilment.models import PickList
 from floor.fulfilment.picking.reassign import ReassignError, reassign_pick_list
 from floor.fulfilment.picking.scans import next_task
-from tests.conftest import login
-from tests.dash.conftest import API_AUTH, order_body
-
-
-def _csrf(client) -> str:
-    page = client.get("/dashboard").get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+from tests.dash.conftest import DUE_IN
+from tests.factories import OMS_AUTH, csrf_headers, login, order_payload, page_csrf
 
 
 def test_exception_queue_groups_oldest_first_and_search_finds_resolved(client, sessions):
@@ -52,7 +46,7 @@ def test_exception_queue_groups_oldest_first_and_search_finds_resolved(client, s
     assert html.index("short pick") < html.index("printer failed")
 
     exc_id = groups[0]["items"][0]["id"]
-    token = _csrf(client)
+    token = page_csrf(client)
     r = client.post(
         f"/exceptions/{exc_id}/resolve",
         json={"resolution": "counted again, 1 found behind"},
@@ -88,7 +82,7 @@ def test_reassign_refuses_what_it_must(client, sessions, supervisor_actor_and_li
     r = client.post(
         f"/dashboard/pick-lists/{list_id}/reassign",
         json={"to_user_id": pia.user_id},
-        headers={"X-CSRFToken": _csrf(client)},
+        headers=csrf_headers(client),
     )
     assert r.status_code == 200 and r.get_json()["to_user_id"] == pia.user_id
     with unit_of_work(sessions) as s:
@@ -102,16 +96,14 @@ def test_reassign_refuses_what_it_must(client, sessions, supervisor_actor_and_li
 def supervisor_actor_and_list(client, sessions):
     r = client.post(
         "/api/v1/orders",
-        json=order_body("RA-1", [("SKU-00005", 1), ("SKU-00006", 1)]),
-        headers=API_AUTH,
+        json=order_payload("RA-1", [("SKU-00005", 1), ("SKU-00006", 1)], due_in=DUE_IN),
+        headers=OMS_AUTH,
     )
     assert r.status_code == 201, r.get_data(as_text=True)
     login(client, username="sam", password="supervisor-demo")
-    r = client.post(
-        "/waves", json={"rule_id": 1, "release": True}, headers={"X-CSRFToken": _csrf(client)}
-    )
+    r = client.post("/waves", json={"rule_id": 1, "release": True}, headers=csrf_headers(client))
     assert r.status_code < 300, r.get_data(as_text=True)
-    client.post("/logout", headers={"X-CSRFToken": _csrf(client)})
+    client.post("/logout", headers=csrf_headers(client))
     with unit_of_work(sessions) as s:
         users = {u.username: u for u in s.scalars(select(User))}
         as_actor = {n: Actor(n, Role(u.role), u.id) for n, u in users.items()}

@@ -37,14 +37,13 @@ People at 10:00, shift from 00:00:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from core.actors import Actor
-from core.db import make_engine, make_session_factory, unit_of_work
+from core.db import unit_of_work
 from core.exception_queue import ExceptionReason, FloorException
 from core.users import Role, User
 from floor.fulfilment import people as floor_people
@@ -55,7 +54,7 @@ from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
 from floor.site.gtin import check_digit
 from floor.site.layout import Sku, SkuGtin
 from orders.models import Order, OrderLine
-from orders.transitions import record_received
+from tests.factories import add_order
 
 DAY = dt.date(2026, 3, 2)
 
@@ -182,13 +181,6 @@ def test_projected_finish(remaining, rate, cutoff, status, finish):
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def db(db_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(db_url)
-    yield make_session_factory(engine)
-    engine.dispose()
-
-
 def _users(s: Session) -> dict[str, User]:
     by_name = {u.username: u for u in s.scalars(select(User))}
     return {"u1": by_name["pat"], "u2": by_name["pia"]}
@@ -201,17 +193,9 @@ def _known_day(s: Session) -> dict[str, int]:
     skus = list(s.scalars(select(Sku).order_by(Sku.id).limit(6)))
     orders = {}
     for key, sku in zip(ORDER_TIMES, skus, strict=True):
-        order = Order(
-            external_id=f"KNOWN-{key}",
-            ship_by=at(16),
-            carrier="demo",
-            ship_to={"name": "x"},
-            content_hash="0" * 64,
+        orders[key] = add_order(
+            s, [(sku.code, 2)], external_id=f"KNOWN-{key}", ship_by=at(16), reserve=False
         )
-        order.lines.append(OrderLine(line_id="1", sku_id=sku.id, quantity=2))
-        s.add(order)
-        record_received(s, order, system)
-        orders[key] = order
     s.flush()
     from orders.allocation import reserve_orders
 
@@ -262,10 +246,10 @@ def _known_day(s: Session) -> dict[str, int]:
     return task_ids
 
 
-def test_the_known_day_from_the_database(db):
-    with unit_of_work(db) as s:
+def test_the_known_day_from_the_database(sessions):
+    with unit_of_work(sessions) as s:
         _known_day(s)
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         check_day(sf.load(s, DAY))
         rows = sf.csv_rows(sf.load(s, DAY))
     as_dict = {r[0]: r[1] for r in rows if len(r) == 2}
@@ -274,8 +258,8 @@ def test_the_known_day_from_the_database(db):
     assert ["09:00", 8, 3] in rows
 
 
-def test_the_people_at_ten_from_the_database(db):
-    with unit_of_work(db) as s:
+def test_the_people_at_ten_from_the_database(sessions):
+    with unit_of_work(sessions) as s:
         task_ids = _known_day(s)
         users = _users(s)
         # pia holds the list of t14 (as next_task would have given it to her)
@@ -286,7 +270,7 @@ def test_the_people_at_ten_from_the_database(db):
         from floor.fulfilment.states import PickListStatus
 
         pl.status, pl.assigned_user_id = PickListStatus.in_progress, users["u2"].id
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         rows = {r["username"]: r for r in floor_people.people(s, at(10), at(0))}
         loc14 = s.get(PickTask, task_ids["t14"]).location.code
         loc11 = s.get(PickTask, task_ids["t11"]).location.code

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from core.db import unit_of_work
 from core.users import AuditEntry
-from tests.dash.conftest import gtin, log_in_picker, log_in_supervisor, scan
+from tests.factories import gtin, log_in_picker, log_in_supervisor, scan
 
 pytestmark = pytest.mark.browser
 

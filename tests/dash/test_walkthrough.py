@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.dash.conftest import gtin, log_in_picker, log_in_supervisor, scan
+from tests.factories import gtin, log_in_picker, log_in_supervisor, scan
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,6 @@ over HTTP as a packer does, with the station's printer a real TCP listener (a vi
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,8 +17,7 @@ from floor.site.layout import SkuGtin
 from orders.models import Order
 from printing.models import PrintJob
 from printing.printers import make_spec, sync_printers
-from tests.conftest import login
-from tests.waves.conftest import actor_for, add_order, supervisor
+from tests.factories import actor_for, add_order, csrf_token, login, supervisor
 
 SHIP_TO = {
     "name": "Ada Lovelace",
@@ -69,7 +67,7 @@ class Packer:
         self.client = client
         login(client, username="paco", password="packer-demo")
         page = client.get("/pack").get_data(as_text=True)
-        self.token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        self.token = csrf_token(page)
 
     def post(self, url: str, body: dict[str, Any]) -> Any:
         return self.client.post(url, json=body, headers={"X-CSRFToken": self.token})

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from core.db import make_engine, make_session_factory, unit_of_work, utcnow
 from printing.models import Printer, PrintJob, PrintJobStatus
 from printing.virtual_zebra import StatusFlags, host_status_reply
-from tests.test_serve import free_port, wait_healthy
+from tests.factories import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 BIG_LABEL = "^XA^FX" + "0" * (16 * 1024 * 1024) + "^XZ"  # far more than the socket buffers

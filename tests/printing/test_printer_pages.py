@@ -21,9 +21,8 @@ from printing.printers import (
     sync_printers,
 )
 from printing.virtual_zebra import VirtualZebra
-from tests.conftest import login
+from tests.factories import free_port, login, page_csrf, start_server, stop, wait_healthy
 from tests.printing.flow import Packer, picked_order, use_printer
-from tests.test_serve import free_port, start_server, stop, wait_healthy
 
 
 def test_floor_printers_parses_every_transport_and_refuses_bad_entries():
@@ -62,8 +61,7 @@ def test_sync_binds_printers_named_like_stations_one_printer_per_station(db_url)
 
 
 def _csrf(client, url: str) -> str:
-    page = client.get(url).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return page_csrf(client, url)
 
 
 def test_admin_adds_and_binds_printers_audited_with_csrf(client, sessions):

@@ -25,7 +25,7 @@ from printing.models import PRINT_JOB_MACHINE, PrintJob, PrintJobStatus
 from printing.render import render_png
 from printing.virtual_zebra import VirtualZebra
 from printing.worker import PrintWorker, WorkerConfig
-from tests.conftest import make_test_app
+from tests.factories import login, make_test_app
 from tests.printing.flow import Packer, job, picked_order, use_printer, wait_until
 
 FAST = {
@@ -157,8 +157,6 @@ def test_unreachable_printer_fails_after_its_attempts_and_opens_printer_failed(
         assert exc.subject == "PACK-01"
 
     # The dashboard lists it.
-    from tests.conftest import login
-
     sup = client.application.test_client()
     login(sup, username="sam", password="supervisor-demo")
     state = sup.get("/dashboard/state").get_json()

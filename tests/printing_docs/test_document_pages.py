@@ -5,17 +5,14 @@ names the order's lines. Roles are checked on every download."""
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 
 from core.db import unit_of_work
 from floor.fulfilment.models import PickList, PickTask
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves
 from floor.site.layout import Location
-from tests.conftest import login
+from tests.factories import add_order, csrf_token, login, page_csrf, supervisor
 from tests.printing_docs.pdfs import page_texts
-from tests.waves.conftest import add_order, supervisor
 
 
 def _text(pdf: bytes) -> str:
@@ -76,15 +73,14 @@ def test_badge_sheet_is_admin_only_and_issues_working_badges(client, sessions, a
     login(before, badge="BADGE-PICKER-1")
     assert before.get("/handheld").status_code == 200
     login(client, username="sam", password="supervisor-demo")
-    page = client.get("/documents").get_data(as_text=True)
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    token = page_csrf(client, "/documents")
     refused = client.post("/documents/badges.pdf", data={"csrf_token": token, "user_id": pat_id})
     assert refused.status_code == 403
     client.post("/logout", data={"csrf_token": token})
 
     login(client, username="ada", password="admin-demo")
     page = client.get("/documents").get_data(as_text=True)
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     assert "Issue and print badges" in page
     response = client.post("/documents/badges.pdf", data={"csrf_token": token, "user_id": pat_id})
     assert response.status_code == 200 and response.mimetype == "application/pdf"

@@ -4,7 +4,6 @@ floor network would (login guessing, logout and deactivation, a cross-origin soc
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import pytest
 import requests
 import socketio
 
-from tests.test_serve import ROOT, free_port, stop, wait_healthy
+from tests.factories import ROOT, csrf_token, free_port, stop, wait_healthy
 from web.demo import DEMO_API_KEY
 
 
@@ -48,10 +47,8 @@ def demo_server(tmp_path):
 
 def form_login(base: str, http: requests.Session | None = None, **creds: str):
     http = http or requests.Session()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(base + "/login").text)
-    r = http.post(
-        base + "/login", data={"csrf_token": token.group(1), **creds}, allow_redirects=False
-    )
+    token = csrf_token(http.get(base + "/login").text)
+    r = http.post(base + "/login", data={"csrf_token": token, **creds}, allow_redirects=False)
     return http, r
 
 
@@ -154,8 +151,8 @@ def test_logout_ends_the_cookie_everywhere_and_closes_its_sockets(demo_server):
     sio = socket_for(base, cookie)
     assert sio.call("whoami", namespace="/floor", timeout=5)["username"] == "pat"
     assert thief.get(base + "/handheld", allow_redirects=False, timeout=5).status_code == 200
-    token = re.search(r'name="csrf-token" content="([^"]+)"', http.get(base + "/handheld").text)
-    http.post(base + "/logout", data={"csrf_token": token.group(1)}, timeout=5)
+    token = csrf_token(http.get(base + "/handheld").text)
+    http.post(base + "/logout", data={"csrf_token": token}, timeout=5)
     assert wait_until(lambda: not sio.connected, 5), "the socket stayed open after logout"
     r = thief.get(base + "/handheld", allow_redirects=False, timeout=5)
     assert r.status_code == 302 and "/login" in r.headers["Location"]

@@ -20,7 +20,8 @@ from core.accounts import create_api_key, create_user, deactivate_user
 from core.db import make_engine, unit_of_work
 from core.users import AuditEntry, Role
 from migrations import migrate
-from tests.conftest import PG_URL, LiveServer, login, make_test_app
+from tests.factories import LiveServer, csrf_token, login, make_test_app, page_csrf
+from tests.services import PG_URL
 from web.demo import DEMO_API_KEY
 from web.login_guard import LoginGuard
 
@@ -47,8 +48,7 @@ def _sessions(app):
 
 
 def _csrf(client, path="/login"):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return page_csrf(client, path)
 
 
 # --- sessions -----------------------------------------------------------------------------
@@ -271,10 +271,10 @@ def _logged_in_cookie(url: str) -> str:
     import requests
 
     http = requests.Session()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(url + "/login").text)
+    token = csrf_token(http.get(url + "/login").text)
     http.post(
         url + "/login",
-        data={"csrf_token": token.group(1), "username": "sam", "password": "supervisor-demo"},
+        data={"csrf_token": token, "username": "sam", "password": "supervisor-demo"},
         allow_redirects=False,
     )
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies)

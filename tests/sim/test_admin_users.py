@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import select
 
 from core.users import AuditEntry, User
-from tests.conftest import login
+from tests.factories import login, page_csrf
 
 
 def _csrf(client: Any) -> str:
-    page = client.get("/dashboard").get_data(as_text=True)
-    found = re.search(r'name="csrf-token" content="([^"]+)"', page)
-    assert found
-    return found.group(1)
+    return page_csrf(client)
 
 
 def _post(client: Any, users: Any, token: str | None) -> Any:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.test_serve import free_port, stop, wait_healthy
+from tests.factories import free_port, stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,8 +17,7 @@ from sqlalchemy import func, select
 from core.db import make_engine, make_session_factory, unit_of_work
 from orders.outbox import OutboxEvent, OutboxStatus
 from sync.sandbox import Chaos, OmsReceiver
-from tests.sync.conftest import SECRET, make_events
-from tests.test_serve import free_port, wait_healthy
+from tests.factories import SECRET, free_port, make_events, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDERS, PER_ORDER = 40, 4

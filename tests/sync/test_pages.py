@@ -20,15 +20,16 @@ from orders.models import Order
 from orders.outbox import OutboxEvent, OutboxStatus
 from sync.carriers import DemoCarrier
 from sync.webhooks import dead_letter
-from tests.conftest import login, make_test_app
-from tests.sync.conftest import SYSTEM, make_events, new_order, walk_to_picked
-
-KEY = {"Authorization": "Bearer demo-oms-key-change-me"}
-
-
-def csrf(client, path="/sync"):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+from tests.factories import (
+    OMS_AUTH,
+    SYSTEM,
+    add_order,
+    login,
+    make_events,
+    make_test_app,
+    page_csrf,
+    walk_to_picked,
+)
 
 
 def kill_first_event(sessions):
@@ -58,15 +59,15 @@ def test_reconciliation_json_needs_a_key_or_a_supervisor(app, client):
     assert client.get("/api/v1/reconciliation").status_code == 401
     bad = client.get("/api/v1/reconciliation", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401 and bad.json["error"]["code"] == "invalid_api_key"
-    ok = client.get("/api/v1/reconciliation", headers=KEY)
+    ok = client.get("/api/v1/reconciliation", headers=OMS_AUTH)
     assert ok.status_code == 200
     assert set(ok.json) == {"generated_at", "unacknowledged", "dead_letters", "stuck_orders"}
-    wrong = client.get("/api/v1/reconciliation?stuck_after_min=abc", headers=KEY)
+    wrong = client.get("/api/v1/reconciliation?stuck_after_min=abc", headers=OMS_AUTH)
     assert wrong.status_code == 422 and wrong.json["errors"][0]["field"] == "stuck_after_min"
     login(client, badge="BADGE-PICKER-1")
     assert client.get("/api/v1/reconciliation").status_code == 403
     assert client.get("/sync").status_code == 403
-    client.post("/logout", data={"csrf_token": csrf(client, "/login")})
+    client.post("/logout", data={"csrf_token": page_csrf(client, "/login")})
     login(client, username="sam", password="supervisor-demo")
     assert client.get("/api/v1/reconciliation").status_code == 200
 
@@ -79,7 +80,7 @@ def test_reconciliation_lists_unacknowledged_dead_and_stuck(app, client, session
         old = (utcnow() - dt.timedelta(hours=3)).isoformat()
         order.created_at = utcnow() - dt.timedelta(hours=4)
         order.status_times = {**order.status_times, order.status.value: old}
-    body = client.get("/api/v1/reconciliation", headers=KEY).json
+    body = client.get("/api/v1/reconciliation", headers=OMS_AUTH).json
     assert body["dead_letters"]["count"] == 1
     dead = body["dead_letters"]["events"][0]
     assert dead["event_id"] == event_id and dead["status"] == "dead" and dead["attempts"] == 3
@@ -88,7 +89,7 @@ def test_reconciliation_lists_unacknowledged_dead_and_stuck(app, client, session
     assert [o["order"] for o in body["stuck_orders"]["orders"]] == ["EV-00002"]
     assert body["stuck_orders"]["orders"][0]["minutes"] >= 179
     assert body["stuck_orders"]["threshold_min"] == 120
-    later = client.get("/api/v1/reconciliation?stuck_after_min=240", headers=KEY).json
+    later = client.get("/api/v1/reconciliation?stuck_after_min=240", headers=OMS_AUTH).json
     assert later["stuck_orders"]["count"] == 0
 
 
@@ -99,7 +100,9 @@ def test_supervisor_redelivers_and_skips_dead_letters_with_csrf_and_audit(app, c
     page = client.get("/sync").get_data(as_text=True)
     assert event_id in page and "Redeliver all" in page
     assert client.post(f"/sync/outbox/{cursor}/redeliver").status_code == 400  # no CSRF token
-    r = client.post(f"/sync/outbox/{cursor}/redeliver", data={"csrf_token": csrf(client)})
+    r = client.post(
+        f"/sync/outbox/{cursor}/redeliver", data={"csrf_token": page_csrf(client, "/sync")}
+    )
     assert r.status_code == 302
     with unit_of_work(sessions) as s:
         ev = s.get(OutboxEvent, cursor)
@@ -111,7 +114,7 @@ def test_supervisor_redelivers_and_skips_dead_letters_with_csrf_and_audit(app, c
     assert "No dead letters." in client.get("/sync").get_data(as_text=True)
 
     cursor, _ = kill_first_event(sessions)
-    token = csrf(client)
+    token = page_csrf(client, "/sync")
     r = client.post(f"/sync/outbox/{cursor}/skip", data={"csrf_token": token, "reason": ""})
     assert "say why" in client.get("/sync").get_data(as_text=True)
     r = client.post(
@@ -124,7 +127,7 @@ def test_supervisor_redelivers_and_skips_dead_letters_with_csrf_and_audit(app, c
         assert entry.reason == "duplicate order"
 
     cursor, _ = kill_first_event(sessions)  # the next oldest pending event
-    r = client.post("/sync/outbox/redeliver-all", data={"csrf_token": csrf(client)})
+    r = client.post("/sync/outbox/redeliver-all", data={"csrf_token": page_csrf(client, "/sync")})
     with unit_of_work(sessions) as s:
         assert s.get(OutboxEvent, cursor).status == OutboxStatus.pending
 
@@ -132,7 +135,7 @@ def test_supervisor_redelivers_and_skips_dead_letters_with_csrf_and_audit(app, c
 def test_end_of_day_close_makes_a_manifest_and_its_pdf(app, client, sessions):
     with unit_of_work(sessions) as s:
         for ext, weight in (("SO-A", 1250), ("SO-B", 480)):
-            order = new_order(s, ext)
+            order = add_order(s, external_id=ext)
             walk_to_picked(s, order)
             pack_order(s, order, [PackSpec({"1": 2, "2": 1}, weight_g=weight)], "PACK-01", SYSTEM)
             ship_order(s, order, DemoCarrier(), SYSTEM)
@@ -140,7 +143,9 @@ def test_end_of_day_close_makes_a_manifest_and_its_pdf(app, client, sessions):
     login(client, username="sam", password="supervisor-demo")
     page = client.get("/sync").get_data(as_text=True)
     assert "demo (2 packages)" in page
-    r = client.post("/sync/manifests/close", data={"csrf_token": csrf(client), "carrier": "demo"})
+    r = client.post(
+        "/sync/manifests/close", data={"csrf_token": page_csrf(client, "/sync"), "carrier": "demo"}
+    )
     assert r.status_code == 302
     with unit_of_work(sessions) as s:
         manifest = s.scalars(select(Manifest)).one()
@@ -160,7 +165,9 @@ def test_end_of_day_close_makes_a_manifest_and_its_pdf(app, client, sessions):
     data = client.get(f"/sync/manifests/{manifest.id}.json").json
     assert [p["sscc"] for p in data["packages"]] == ssccs
     # Nothing left to close: the supervisor is told so.
-    client.post("/sync/manifests/close", data={"csrf_token": csrf(client), "carrier": "demo"})
+    client.post(
+        "/sync/manifests/close", data={"csrf_token": page_csrf(client, "/sync"), "carrier": "demo"}
+    )
     assert "no shipped packages of demo" in client.get("/sync").get_data(as_text=True)
 
 

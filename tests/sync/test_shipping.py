@@ -26,7 +26,7 @@ from orders.states import OrderStatus
 from sync.carriers import CarrierError, DemoCarrier, HttpCarrier, carrier_for
 from sync.carriers.demo import is_valid_tracking, luhn_digit
 from sync.tracking import poll_tracking
-from tests.sync.conftest import SYSTEM, new_order, walk_to_picked
+from tests.factories import SYSTEM, add_order, walk_to_picked
 
 TWO_CARTONS = [
     PackSpec({"1": 2}, weight_g=1250, length_mm=300, width_mm=200, height_mm=150),
@@ -36,7 +36,7 @@ TWO_CARTONS = [
 
 def picked_order(sessions, external_id="SO-1", **kw):
     with unit_of_work(sessions) as s:
-        order = new_order(s, external_id, **kw)
+        order = add_order(s, external_id=external_id, **kw)
         walk_to_picked(s, order)
         return order.id
 
@@ -57,9 +57,9 @@ def test_sscc_is_18_digits_with_gs1_check_digit_and_parses_as_gs1():
         make_sscc(10**9, "0614141")
 
 
-def test_pack_validates_quantities_and_changes_nothing_on_error(db_sessions):
-    oid = picked_order(db_sessions)
-    with unit_of_work(db_sessions) as s:
+def test_pack_validates_quantities_and_changes_nothing_on_error(sessions):
+    oid = picked_order(sessions)
+    with unit_of_work(sessions) as s:
         order = load(s, oid)
         with pytest.raises(PackError) as err:
             pack_order(
@@ -84,9 +84,9 @@ def test_pack_validates_quantities_and_changes_nothing_on_error(db_sessions):
         assert order.status == OrderStatus.picked
 
 
-def test_partial_pack_keeps_the_order_picked_until_everything_is_packed(db_sessions):
-    oid = picked_order(db_sessions)
-    with unit_of_work(db_sessions) as s:
+def test_partial_pack_keeps_the_order_picked_until_everything_is_packed(sessions):
+    oid = picked_order(sessions)
+    with unit_of_work(sessions) as s:
         order = load(s, oid)
         [first] = pack_order(s, order, TWO_CARTONS[:1], "PACK-01", SYSTEM)
         assert order.status == OrderStatus.picked and is_valid_sscc(first.sscc)
@@ -95,10 +95,10 @@ def test_partial_pack_keeps_the_order_picked_until_everything_is_packed(db_sessi
         assert [line.packed_qty for line in order.lines] == [2, 1]
 
 
-def test_ship_with_demo_carrier_confirms_lines_and_packages_then_delivered(db_sessions):
-    oid = picked_order(db_sessions)
+def test_ship_with_demo_carrier_confirms_lines_and_packages_then_delivered(sessions):
+    oid = picked_order(sessions)
     carrier = DemoCarrier("demo", delivery_after=dt.timedelta(0))
-    with unit_of_work(db_sessions) as s:
+    with unit_of_work(sessions) as s:
         order = load(s, oid)
         packages = pack_order(s, order, TWO_CARTONS, "PACK-01", SYSTEM)
         result = ship_order(s, order, carrier, SYSTEM)
@@ -106,7 +106,7 @@ def test_ship_with_demo_carrier_confirms_lines_and_packages_then_delivered(db_se
     assert set(result.labels) == set(ssccs)
     # The demo carrier makes no label of its own: printing/ builds it (marked "demo").
     assert all(label.format == "demo" and label.data == b"" for label in result.labels.values())
-    with unit_of_work(db_sessions) as s:
+    with unit_of_work(sessions) as s:
         order = load(s, oid)
         assert order.status == OrderStatus.shipped
         event = s.scalars(select(OutboxEvent).where(OutboxEvent.type == "order.shipped")).one()
@@ -125,20 +125,20 @@ def test_ship_with_demo_carrier_confirms_lines_and_packages_then_delivered(db_se
         assert pk[0]["items"] == [{"line_id": "1", "sku": "SKU-00001", "quantity": 2}]
         assert all(p.status == PackageStatus.shipped for p in s.scalars(select(Package)))
 
-    stats = poll_tracking(db_sessions, lambda name: carrier)
+    stats = poll_tracking(sessions, lambda name: carrier)
     assert stats.polled == 2 and stats.delivered_packages == 2 and stats.delivered_orders == 1
-    with unit_of_work(db_sessions) as s:
+    with unit_of_work(sessions) as s:
         assert load(s, oid).status == OrderStatus.delivered
         delivered = s.scalars(
             select(OutboxEvent).where(OutboxEvent.type == "order.delivered")
         ).one()
         assert {p["sscc"] for p in delivered.payload["packages"]} == set(ssccs)
-    assert poll_tracking(db_sessions, lambda name: carrier).polled == 0
+    assert poll_tracking(sessions, lambda name: carrier).polled == 0
 
 
-def test_ship_refuses_an_order_that_is_not_packed(db_sessions):
-    oid = picked_order(db_sessions)
-    with unit_of_work(db_sessions) as s, pytest.raises(ShipError) as err:
+def test_ship_refuses_an_order_that_is_not_packed(sessions):
+    oid = picked_order(sessions)
+    with unit_of_work(sessions) as s, pytest.raises(ShipError) as err:
         ship_order(s, load(s, oid), DemoCarrier(), SYSTEM)
     assert err.value.code == "wrong_status"
 
@@ -156,13 +156,13 @@ def test_demo_tracking_numbers_have_a_luhn_check_digit_and_deliver_later():
         carrier.tracking_status("1Z999")
 
 
-def test_http_carrier_against_the_sandbox(db_sessions, carrier_sandbox):
+def test_http_carrier_against_the_sandbox(sessions, carrier_sandbox):
     settings = Settings(carrier_urls=f"acme={carrier_sandbox.url}", carrier_api_key="carrier-key")
     carrier = carrier_for("acme", settings)
     assert isinstance(carrier, HttpCarrier)
     assert isinstance(carrier_for("demo", settings), DemoCarrier)
-    oid = picked_order(db_sessions, carrier="acme", service="express")
-    with unit_of_work(db_sessions) as s:
+    oid = picked_order(sessions, carrier="acme", service="express")
+    with unit_of_work(sessions) as s:
         order = load(s, oid)
         packages = pack_order(s, order, TWO_CARTONS, "PACK-01", SYSTEM)
         # A retry after a failure does not buy a second label: idempotent by SSCC.
@@ -174,13 +174,13 @@ def test_http_carrier_against_the_sandbox(db_sessions, carrier_sandbox):
     assert result.labels[packages[0].sscc].data.startswith(b"^XA")
     assert result.confirmation["carrier"] == "acme" and result.confirmation["service"] == "express"
 
-    assert poll_tracking(db_sessions, lambda n: carrier).delivered_packages == 0
+    assert poll_tracking(sessions, lambda n: carrier).delivered_packages == 0
     carrier_sandbox.deliver(tracking[0])
-    stats = poll_tracking(db_sessions, lambda n: carrier)
+    stats = poll_tracking(sessions, lambda n: carrier)
     assert (stats.delivered_packages, stats.delivered_orders) == (1, 0)
     carrier_sandbox.deliver(tracking[1])
-    assert poll_tracking(db_sessions, lambda n: carrier).delivered_orders == 1
-    with unit_of_work(db_sessions) as s:
+    assert poll_tracking(sessions, lambda n: carrier).delivered_orders == 1
+    with unit_of_work(sessions) as s:
         assert load(s, oid).status == OrderStatus.delivered
 
     bad = HttpCarrier("acme", carrier_sandbox.url, api_key="wrong")
@@ -194,9 +194,9 @@ def test_http_carrier_against_the_sandbox(db_sessions, carrier_sandbox):
     assert err.value.code == "carrier_unreachable" and err.value.retryable
 
 
-def test_mark_delivered_is_idempotent(db_sessions):
-    oid = picked_order(db_sessions)
-    with unit_of_work(db_sessions) as s:
+def test_mark_delivered_is_idempotent(sessions):
+    oid = picked_order(sessions)
+    with unit_of_work(sessions) as s:
         order = load(s, oid)
         [pkg] = pack_order(s, order, [PackSpec({"1": 2, "2": 1}, weight_g=900)], "PACK-01", SYSTEM)
         ship_order(s, order, DemoCarrier(), SYSTEM)

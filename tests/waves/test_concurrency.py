@@ -13,7 +13,7 @@ from floor.fulfilment.picking.scans import confirm_scan, next_task
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
 from floor.site.layout import SkuGtin
 from floor.site.stock import Stock
-from tests.waves.conftest import actor_for, add_order, supervisor
+from tests.factories import actor_for, add_order, supervisor
 
 
 def _run(n, target):
@@ -35,8 +35,8 @@ def _run(n, target):
     assert not errors, errors
 
 
-def test_two_pickers_never_get_the_same_pick_list(db):
-    with unit_of_work(db) as s:
+def test_two_pickers_never_get_the_same_pick_list(sessions):
+    with unit_of_work(sessions) as s:
         for k in range(2):  # two single-order lists (one tote a cart)
             add_order(s, [(f"SKU-{100 + k:05d}", 1)])
         result = plan_waves(s, RuleSpec(split_by_zone=False, totes_per_cart=1), supervisor(s))
@@ -46,19 +46,19 @@ def test_two_pickers_never_get_the_same_pick_list(db):
     got: dict[int, int | None] = {}
 
     def claim(i):
-        with unit_of_work(db) as s:
+        with unit_of_work(sessions) as s:
             task = next_task(s, pickers[i])
             got[i] = task.pick_list_id if task else None
 
     _run(2, claim)
     assert None not in got.values() and got[0] != got[1]
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         owners = s.scalars(select(PickList.assigned_user_id).order_by(PickList.id)).all()
         assert sorted(owners) == sorted(p.user_id for p in pickers)
 
 
-def test_the_same_scan_sent_twice_at_once_counts_once(db):
-    with unit_of_work(db) as s:
+def test_the_same_scan_sent_twice_at_once_counts_once(sessions):
+    with unit_of_work(sessions) as s:
         add_order(s, [("SKU-00100", 3)])
         [wave] = plan_waves(s, RuleSpec(), supervisor(s)).waves
         release_wave(s, wave.id, supervisor(s))
@@ -72,12 +72,12 @@ def test_the_same_scan_sent_twice_at_once_counts_once(db):
     results = []
 
     def scan(_i):
-        with unit_of_work(db) as s:
+        with unit_of_work(sessions) as s:
             results.append(confirm_scan(s, pat, task_id, gtin, "same-scan").result)
 
     _run(4, scan)
     assert results == ["ok"] * 4
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         from floor.fulfilment.models import PickTask
 
         assert s.get(PickTask, task_id).picked_qty == 1

@@ -21,7 +21,7 @@ from floor.site.routing import route_length, route_optimal
 from floor.site.stock import ReplenishmentStatus, ReplenishmentTask, Reservation, Stock
 from orders.models import OrderLine
 from orders.states import OrderStatus, ShortPolicy
-from tests.waves.conftest import actor_for, add_order, supervisor
+from tests.factories import actor_for, add_order, supervisor
 
 
 def _released(s, *orders_lines, policy=ShortPolicy.ship_partial, rule=None):
@@ -54,8 +54,8 @@ def _state(s, task):
     )
 
 
-def test_wrong_item_scan_changes_nothing_but_is_recorded(db):
-    with unit_of_work(db) as s:
+def test_wrong_item_scan_changes_nothing_but_is_recorded(sessions):
+    with unit_of_work(sessions) as s:
         _released(s, [("SKU-00100", 2)])
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
@@ -68,8 +68,8 @@ def test_wrong_item_scan_changes_nothing_but_is_recorded(db):
         assert s.scalar(select(func.count(Scan.id)).where(Scan.task_id == task.id)) == 2
 
 
-def test_location_scans_confirm_arrival_or_say_wrong_location(db):
-    with unit_of_work(db) as s:
+def test_location_scans_confirm_arrival_or_say_wrong_location(sessions):
+    with unit_of_work(sessions) as s:
         _released(s, [("SKU-00100", 1)])
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
@@ -83,8 +83,8 @@ def test_location_scans_confirm_arrival_or_say_wrong_location(db):
         assert _state(s, task) == before
 
 
-def test_good_scans_pick_units_and_close_task_order_and_wave(db):
-    with unit_of_work(db) as s:
+def test_good_scans_pick_units_and_close_task_order_and_wave(sessions):
+    with unit_of_work(sessions) as s:
         [order], [wave] = _released(s, [("SKU-00100", 2)])
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
@@ -107,8 +107,8 @@ def test_good_scans_pick_units_and_close_task_order_and_wave(db):
         assert confirm_scan(s, pat, task.id, "sku-00100", "g-3").result == "task_closed"
 
 
-def test_a_replayed_scan_returns_the_original_result_and_changes_nothing(db):
-    with unit_of_work(db) as s:
+def test_a_replayed_scan_returns_the_original_result_and_changes_nothing(sessions):
+    with unit_of_work(sessions) as s:
         _released(s, [("SKU-00100", 3)])
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
@@ -123,9 +123,9 @@ def test_a_replayed_scan_returns_the_original_result_and_changes_nothing(db):
         assert _state(s, task) == after_first
 
 
-def test_scan_ids_are_per_picker_another_pickers_id_is_not_a_replay(db):
+def test_scan_ids_are_per_picker_another_pickers_id_is_not_a_replay(sessions):
     """Replaying another picker's ``client_scan_id`` neither returns their task nor collides."""
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         _released(s, [("SKU-00100", 3)])
         pat, pia = actor_for(s, "pat"), actor_for(s, "pia")
         task = next_task(s, pat)
@@ -141,8 +141,8 @@ def test_scan_ids_are_per_picker_another_pickers_id_is_not_a_replay(db):
         assert sorted(ids) == sorted([pat.user_id, pia.user_id])
 
 
-def test_a_pick_list_belongs_to_one_picker(db):
-    with unit_of_work(db) as s:
+def test_a_pick_list_belongs_to_one_picker(sessions):
+    with unit_of_work(sessions) as s:
         _released(s, [("SKU-00100", 1)], rule=RuleSpec(split_by_zone=False))
         pat, pia = actor_for(s, "pat"), actor_for(s, "pia")
         task = next_task(s, pat)
@@ -151,8 +151,8 @@ def test_a_pick_list_belongs_to_one_picker(db):
         assert next_task(s, pat) is task
 
 
-def test_tasks_come_in_route_order(db):
-    with unit_of_work(db) as s:
+def test_tasks_come_in_route_order(sessions):
+    with unit_of_work(sessions) as s:
         _released(s, [(f"SKU-{k:05d}", 1) for k in (290, 70, 180, 230, 95)])
         pat = actor_for(s, "pat")
         seen = []
@@ -167,8 +167,8 @@ def test_tasks_come_in_route_order(db):
         )
 
 
-def test_short_pick_re_reserves_at_another_location_and_re_routes(db):
-    with unit_of_work(db) as s:
+def test_short_pick_re_reserves_at_another_location_and_re_routes(sessions):
+    with unit_of_work(sessions) as s:
         lines = [("SKU-00005", 2), ("SKU-00150", 1), ("SKU-00270", 1), ("SKU-00210", 1)]
         [order], [wave] = _released(s, lines)
         pat = actor_for(s, "pat")
@@ -214,8 +214,8 @@ def test_short_pick_re_reserves_at_another_location_and_re_routes(db):
         assert order.status == OrderStatus.picked and wave.status == WaveStatus.completed
 
 
-def test_short_with_no_other_stock_opens_an_exception_and_ships_partial(db):
-    with unit_of_work(db) as s:
+def test_short_with_no_other_stock_opens_an_exception_and_ships_partial(sessions):
+    with unit_of_work(sessions) as s:
         [order], _ = _released(s, [("SKU-00250", 2), ("SKU-00100", 1)])
         pat = actor_for(s, "pat")
         while (task := next_task(s, pat)) is not None:
@@ -230,8 +230,8 @@ def test_short_with_no_other_stock_opens_an_exception_and_ships_partial(db):
         assert order.status == OrderStatus.picked  # ship_partial: the rest goes on
 
 
-def test_short_with_hold_policy_puts_the_order_on_hold(db):
-    with unit_of_work(db) as s:
+def test_short_with_hold_policy_puts_the_order_on_hold(sessions):
+    with unit_of_work(sessions) as s:
         [order], [wave] = _released(
             s, [("SKU-00250", 1), ("SKU-00260", 1)], policy=ShortPolicy.hold
         )
@@ -245,8 +245,8 @@ def test_short_with_hold_policy_puts_the_order_on_hold(db):
         assert s.scalars(select(FloorException).where(FloorException.order_id == order.id)).one()
 
 
-def test_short_reason_must_be_known(db):
-    with unit_of_work(db) as s:
+def test_short_reason_must_be_known(sessions):
+    with unit_of_work(sessions) as s:
         _released(s, [("SKU-00100", 1)])
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
@@ -255,8 +255,8 @@ def test_short_reason_must_be_known(db):
         assert err.value.code == "invalid_reason"
 
 
-def test_supervisor_override_picks_without_a_scan_and_is_audited(db):
-    with unit_of_work(db) as s:
+def test_supervisor_override_picks_without_a_scan_and_is_audited(sessions):
+    with unit_of_work(sessions) as s:
         [order], _ = _released(s, [("SKU-00100", 2)])
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
@@ -271,8 +271,8 @@ def test_supervisor_override_picks_without_a_scan_and_is_audited(db):
         assert entry.entity_id == str(task.id)
 
 
-def test_replenishment_is_created_once_and_completing_it_moves_stock(db):
-    with unit_of_work(db) as s:
+def test_replenishment_is_created_once_and_completing_it_moves_stock(sessions):
+    with unit_of_work(sessions) as s:
         face = s.scalars(select(Stock).join(Location).where(Location.code == "A-01-A-1")).one()
         face.on_hand = 12  # min 10
         sku = face.sku_id
@@ -304,12 +304,12 @@ def test_replenishment_is_created_once_and_completing_it_moves_stock(db):
         ).one()
 
 
-def test_lists_and_waves_close_when_the_rest_of_their_tasks_is_canceled(db):
+def test_lists_and_waves_close_when_the_rest_of_their_tasks_is_canceled(sessions):
     """What an order cancellation leaves behind (picking.cancellation cancels the open tasks of
     a canceled order, then ``settle_pick_list`` closes what has nothing open)."""
     from floor.fulfilment.waves.planning import settle_pick_list
 
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         rule = RuleSpec(split_by_zone=False, totes_per_cart=8)
         orders, [wave] = _released(s, [("SKU-00100", 1)], [("SKU-00101", 1)], rule=rule)
         pat = actor_for(s, "pat")
@@ -329,10 +329,10 @@ def test_lists_and_waves_close_when_the_rest_of_their_tasks_is_canceled(db):
         assert s.get(PickList, task.pick_list_id).status == "done"
 
 
-def test_a_wave_whose_every_task_is_canceled_is_canceled(db):
+def test_a_wave_whose_every_task_is_canceled_is_canceled(sessions):
     from floor.fulfilment.waves.planning import settle_pick_list
 
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         _, [wave] = _released(s, [("SKU-00100", 1)])
         for t in s.scalars(select(PickTask)):
             t.status = TaskStatus.canceled

@@ -19,7 +19,7 @@ from floor.site.routing import route_length, route_optimal
 from floor.site.stock import Reservation, Stock
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus, Priority, ShortPolicy
-from tests.waves.conftest import SHIP_BY, actor_for, add_order, supervisor
+from tests.factories import SHIP_BY, actor_for, add_order, supervisor
 
 
 def _sku_in_zone(s, zone_code: str, n: int = 0) -> str:
@@ -43,9 +43,9 @@ def _orders_of(s, wave: Wave) -> list[Order]:
     return list(s.scalars(select(Order).where(Order.wave_id == wave.id).order_by(Order.id)))
 
 
-def test_cutoff_windows_make_separate_waves_earliest_first(db):
+def test_cutoff_windows_make_separate_waves_earliest_first(sessions):
     rule = RuleSpec(cutoff_window_min=60, split_by_zone=False)
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         late = [add_order(s, [("SKU-00100", 1)], ship_by=SHIP_BY + dt.timedelta(hours=3))]
         early = [
             add_order(s, [("SKU-00101", 1)], ship_by=SHIP_BY),
@@ -61,22 +61,22 @@ def test_cutoff_windows_make_separate_waves_earliest_first(db):
         assert first.status == WaveStatus.planned
 
 
-def test_express_orders_get_their_own_earlier_wave(db):
-    with unit_of_work(db) as s:
+def test_express_orders_get_their_own_earlier_wave(sessions):
+    with unit_of_work(sessions) as s:
         std = add_order(s, [("SKU-00110", 1)])
         exp = add_order(s, [("SKU-00111", 1)], priority=Priority.express)
         result = plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s))
         assert [[o.id for o in _orders_of(s, w)] for w in result.waves] == [[exp.id], [std.id]]
         # Without express_first they share one wave.
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         a = add_order(s, [("SKU-00112", 1)])
         b = add_order(s, [("SKU-00113", 1)], priority=Priority.express)
         result = plan_waves(s, RuleSpec(split_by_zone=False, express_first=False), supervisor(s))
         assert [{o.id for o in _orders_of(s, w)} for w in result.waves] == [{a.id, b.id}]
 
 
-def test_zone_split_single_zone_waves_and_zone_pick_lists_for_multi_zone_orders(db):
-    with unit_of_work(db) as s:
+def test_zone_split_single_zone_waves_and_zone_pick_lists_for_multi_zone_orders(sessions):
+    with unit_of_work(sessions) as s:
         z1, z2 = _sku_in_zone(s, "Z1"), _sku_in_zone(s, "Z2")
         only1 = add_order(s, [(z1, 1)])
         only2 = add_order(s, [(z2, 1)])
@@ -96,18 +96,18 @@ def test_zone_split_single_zone_waves_and_zone_pick_lists_for_multi_zone_orders(
         assert len(lists) == 2 and len(zones) == 2
 
 
-def test_limits_on_orders_lines_and_units(db):
-    with unit_of_work(db) as s:
+def test_limits_on_orders_lines_and_units(sessions):
+    with unit_of_work(sessions) as s:
         for n in range(7):
             add_order(s, [(f"SKU-{120 + n:05d}", 1)])
         result = plan_waves(s, RuleSpec(split_by_zone=False, max_orders=3), supervisor(s))
         assert [len(_orders_of(s, w)) for w in result.waves] == [3, 3, 1]
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         for n in range(4):
             add_order(s, [(f"SKU-{130 + n:05d}", 1), (f"SKU-{140 + n:05d}", 1)])
         result = plan_waves(s, RuleSpec(split_by_zone=False, max_lines=5), supervisor(s))
         assert [len(_orders_of(s, w)) for w in result.waves] == [2, 2]
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         for n in range(3):
             add_order(s, [(f"SKU-{150 + n:05d}", 4)])
         add_order(s, [("SKU-00160", 9)])  # bigger than the limit alone: a wave of its own
@@ -116,9 +116,9 @@ def test_limits_on_orders_lines_and_units(db):
         assert units == [8, 4, 9]
 
 
-def test_every_pick_list_is_in_optimal_route_order_with_its_length(db):
+def test_every_pick_list_is_in_optimal_route_order_with_its_length(sessions):
     rng = random.Random(7)
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         for _ in range(40):
             skus = rng.sample(range(61, 300), rng.randint(1, 5))
             add_order(s, [(f"SKU-{k:05d}", rng.randint(1, 3)) for k in skus])
@@ -138,10 +138,10 @@ def test_every_pick_list_is_in_optimal_route_order_with_its_length(db):
             assert pl.route_length_m > 0
 
 
-def test_the_depot_is_the_pack_station_even_at_x_zero(db):
+def test_the_depot_is_the_pack_station_even_at_x_zero(sessions):
     """The demo's PACK-01 stands at x = 0 m, left of aisle A (x = 6 m): every walk starts and
     ends there, so a one-stop list in aisle A is 6 m longer each way than from aisle A itself."""
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         pack = s.scalar(select(Location).where(Location.code == "PACK-01"))
         assert pack is not None and pack.x_m == 0.0
         geo = geometry(s)
@@ -158,8 +158,8 @@ def test_the_depot_is_the_pack_station_even_at_x_zero(db):
         assert abs(pl.route_length_m - walk) < 1e-6
 
 
-def test_one_task_per_reservation_at_the_reserved_location(db):
-    with unit_of_work(db) as s:
+def test_one_task_per_reservation_at_the_reserved_location(sessions):
+    with unit_of_work(sessions) as s:
         order = add_order(s, [("SKU-00200", 3), ("SKU-00201", 1)])
         plan_waves(s, RuleSpec(), supervisor(s))
         rows = s.execute(
@@ -173,9 +173,9 @@ def test_one_task_per_reservation_at_the_reserved_location(db):
         assert all(t_loc == r_loc and tq == rq for t_loc, tq, r_loc, rq in rows)
 
 
-def test_batching_walks_less_than_first_come_first_served(db):
+def test_batching_walks_less_than_first_come_first_served(sessions):
     rng = random.Random(11)
-    with unit_of_work(db) as s:
+    with unit_of_work(sessions) as s:
         orders = []
         for _ in range(64):
             skus = rng.sample(range(61, 300), rng.randint(1, 3))
@@ -203,8 +203,8 @@ def test_batching_walks_less_than_first_come_first_served(db):
         assert planned < 0.85 * fcfs, (planned, fcfs)
 
 
-def test_big_orders_get_their_own_pick_list(db):
-    with unit_of_work(db) as s:
+def test_big_orders_get_their_own_pick_list(sessions):
+    with unit_of_work(sessions) as s:
         big = add_order(s, [(f"SKU-{k:05d}", 1) for k in range(100, 106)])
         small = [add_order(s, [(f"SKU-{k:05d}", 1)]) for k in range(110, 113)]
         result = plan_waves(s, RuleSpec(split_by_zone=False, big_order_picks=5), supervisor(s))
@@ -224,8 +224,8 @@ def test_big_orders_get_their_own_pick_list(db):
         assert {o.id for o in small} in owners
 
 
-def test_short_orders_wave_what_was_reserved_only_when_shipping_partial(db):
-    with unit_of_work(db) as s:
+def test_short_orders_wave_what_was_reserved_only_when_shipping_partial(sessions):
+    with unit_of_work(sessions) as s:
         total = s.scalar(
             select(func.sum(Stock.on_hand - Stock.reserved)).where(
                 Stock.sku_id
@@ -256,8 +256,8 @@ def test_short_orders_wave_what_was_reserved_only_when_shipping_partial(db):
         assert partial.status == OrderStatus.waved
 
 
-def test_release_makes_tasks_visible_and_cancel_gives_orders_back(db):
-    with unit_of_work(db) as s:
+def test_release_makes_tasks_visible_and_cancel_gives_orders_back(sessions):
+    with unit_of_work(sessions) as s:
         order = add_order(s, [("SKU-00210", 1)])
         [wave] = plan_waves(s, RuleSpec(), supervisor(s)).waves
         pat = actor_for(s, "pat")
@@ -277,8 +277,8 @@ def test_release_makes_tasks_visible_and_cancel_gives_orders_back(db):
         assert order.wave_id == again.id
 
 
-def test_a_stored_rule_is_used_as_is(db):
-    with unit_of_work(db) as s:
+def test_a_stored_rule_is_used_as_is(sessions):
+    with unit_of_work(sessions) as s:
         rule = s.scalars(select(WaveRule).where(WaveRule.name == "Default")).one()
         rule.max_orders = 1
         rule.split_by_zone = False

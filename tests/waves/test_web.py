@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 
-import requests
-import socketio
 from sqlalchemy import select
 
 from core.db import unit_of_work, utcnow
@@ -17,18 +14,12 @@ from floor.fulfilment.models import PickTask, Wave, WaveRule
 from floor.fulfilment.states import TaskStatus, WaveStatus
 from floor.fulfilment.waves.jobs import plan_and_release_due_waves
 from orders.states import OrderStatus, ShortPolicy
-from tests.conftest import login
-from tests.waves.conftest import add_order
-
-
-def _csrf(client) -> str:
-    page = client.get("/dashboard").get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+from tests.factories import add_order, csrf_headers, csrf_token, login, socket_for
 
 
 def _sup(client):
     login(client, username="sam", password="supervisor-demo")
-    return {"X-CSRFToken": _csrf(client)}
+    return csrf_headers(client)
 
 
 def _orders(sessions, *lines_list, **kw):
@@ -83,10 +74,7 @@ def test_a_picker_cannot_plan_release_or_override(client, sessions):
     wave_id = client.post("/waves", json={"rule_id": 1}, headers=sup).get_json()["waves"][0]["id"]
     client.post("/logout", data={"csrf_token": sup["X-CSRFToken"]})
     login(client, badge="BADGE-PICKER-1")
-    token = re.search(
-        r'name="csrf-token" content="([^"]+)"', client.get("/handheld").get_data(as_text=True)
-    ).group(1)
-    headers = {"X-CSRFToken": token}
+    headers = csrf_headers(client, "/handheld")
     assert client.post("/waves", json={"rule_id": 1}, headers=headers).status_code == 403
     assert client.post(f"/waves/{wave_id}/release", json={}, headers=headers).status_code == 403
     assert client.get("/wave-rules", headers={"Accept": "application/json"}).status_code == 403
@@ -145,7 +133,7 @@ def test_supervisor_page_plans_releases_and_resolves(client, sessions):
     _orders(sessions, [("SKU-00100", 1)])
     login(client, username="sam", password="supervisor-demo")
     page = client.get("/dashboard/waves").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     assert "1 order(s) waiting" in page
     r = client.post(
         "/dashboard/waves/plan", data={"csrf_token": token, "rule_id": "1"}, follow_redirects=True
@@ -160,60 +148,20 @@ def test_supervisor_page_plans_releases_and_resolves(client, sessions):
     assert client.post("/dashboard/waves/plan", data={"rule_id": "1"}).status_code == 400
 
 
-def _socket(live_server, **creds):
-    http = requests.Session()
-    token = re.search(
-        r'name="csrf_token" value="([^"]+)"', http.get(live_server.url + "/login").text
-    ).group(1)
-    http.post(
-        live_server.url + "/login", data={"csrf_token": token, **creds}, allow_redirects=False
-    )
-    cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-    sio = socketio.Client(reconnection=False)
-    got: dict[str, list] = {}
-    done = threading.Event()
-
-    def catch(name):
-        def handler(data):
-            got.setdefault(name, []).append(data)
-            done.set()
-
-        return handler
-
-    for name in ("task.available", "wave.progress", "exception.opened", "task.canceled"):
-        sio.on(name, catch(name), namespace="/floor")
-    sio.connect(
-        live_server.url,
-        namespaces=["/floor"],
-        headers={"Cookie": cookie},
-        transports=["websocket"],
-        wait_timeout=5,
-    )
-    return sio, http, got, done
-
-
-def _wait_for(got, name, timeout=5.0):
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if got.get(name):
-            return got[name]
-        time.sleep(0.02)
-    raise AssertionError(f"no {name} event; got {list(got)}")
+LISTEN = ("task.available", "wave.progress", "exception.opened", "task.canceled")
 
 
 def test_release_makes_tasks_visible_to_a_real_socket_client(live_server, sessions):
     _orders(sessions, [("SKU-00005", 2), ("SKU-00250", 1)], policy=ShortPolicy.ship_partial)
-    picker, _, got, _ = _socket(live_server, badge="BADGE-PICKER-1")
-    sup_sio, sup_http, sup_got, _ = _socket(live_server, username="sam", password="supervisor-demo")
+    picker = socket_for(live_server.url, listen=LISTEN, badge="BADGE-PICKER-1")
+    sup_sio = socket_for(live_server.url, listen=LISTEN, username="sam", password="supervisor-demo")
+    sup_http = sup_sio.http
     try:
         ack = picker.call("task:next", {}, namespace="/floor", timeout=5)
         assert ack == {"ok": True, "task": None}
         denied = sup_sio.call("task:next", {}, namespace="/floor", timeout=5)
         assert denied["ok"] is False and denied["error"]["code"] == "forbidden"
-        page = sup_http.get(live_server.url + "/dashboard").text
-        token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        token = csrf_token(sup_http.get(live_server.url + "/dashboard").text)
         r = sup_http.post(
             live_server.url + "/waves", json={"rule_id": 1}, headers={"X-CSRFToken": token}
         )
@@ -222,8 +170,8 @@ def test_release_makes_tasks_visible_to_a_real_socket_client(live_server, sessio
         sup_http.post(
             live_server.url + f"/waves/{wave['id']}/release", headers={"X-CSRFToken": token}
         )
-        assert _wait_for(got, "task.available")[0]["wave_id"] == wave["id"]
-        assert _wait_for(sup_got, "wave.progress")[0]["status"] == "released"
+        assert picker.wait_for("task.available")[0]["wave_id"] == wave["id"]
+        assert sup_sio.wait_for("wave.progress")[0]["status"] == "released"
 
         task = picker.call("task:next", {}, namespace="/floor", timeout=5)["task"]
         assert task["wave_code"] == wave["code"] and task["seq"] == 1
@@ -255,7 +203,7 @@ def test_release_makes_tasks_visible_to_a_real_socket_client(live_server, sessio
                     timeout=5,
                 )
                 assert ack["ok"] and ack["result"] == "short" and ack["short_qty"] == 1
-                assert _wait_for(sup_got, "exception.opened")[0]["sku"] == "SKU-00250"
+                assert sup_sio.wait_for("exception.opened")[0]["sku"] == "SKU-00250"
             else:
                 payload = {
                     "client_scan_id": f"g-{n}",
@@ -321,13 +269,11 @@ def test_the_scheduled_job_plans_and_releases_due_waves(app, sessions):
 
 def test_canceling_a_wave_tells_the_picker_holding_its_task(live_server, sessions):
     _orders(sessions, [("SKU-00100", 1)])
-    picker, _, got, _ = _socket(live_server, badge="BADGE-PICKER-1")
-    _sup_sio, sup_http, _, _ = _socket(live_server, username="sam", password="supervisor-demo")
+    picker = socket_for(live_server.url, listen=LISTEN, badge="BADGE-PICKER-1")
+    sup_sio = socket_for(live_server.url, username="sam", password="supervisor-demo")
+    sup_http = sup_sio.http
     try:
-        token = re.search(
-            r'name="csrf-token" content="([^"]+)"',
-            sup_http.get(live_server.url + "/dashboard").text,
-        ).group(1)
+        token = csrf_token(sup_http.get(live_server.url + "/dashboard").text)
         headers = {"X-CSRFToken": token}
         wave = sup_http.post(
             live_server.url + "/waves", json={"rule_id": 1, "release": True}, headers=headers
@@ -335,9 +281,9 @@ def test_canceling_a_wave_tells_the_picker_holding_its_task(live_server, session
         task = picker.call("task:next", {}, namespace="/floor", timeout=5)["task"]
         r = sup_http.post(live_server.url + f"/waves/{wave['id']}/cancel", json={}, headers=headers)
         assert r.json()["status"] == "canceled"
-        [event] = _wait_for(got, "task.canceled")
+        [event] = picker.wait_for("task.canceled")
         assert event["task_id"] == task["id"] and event["wave_id"] == wave["id"]
         assert picker.call("task:next", {}, namespace="/floor", timeout=5)["task"] is None
     finally:
         picker.disconnect()
-        _sup_sio.disconnect()
+        sup_sio.disconnect()
