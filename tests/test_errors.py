@@ -184,3 +184,11 @@ def test_socket_refusals_and_crashes_are_acked(picker_socket, monkeypatch):
         "ok": False,
         "error": {"code": "internal_error", "message": "unexpected error; it has been logged"},
     }
+
+
+def test_every_refused_printer_uri_has_its_printer_setting_code():
+    from printing.printers import uri_refusal
+    from printing.transports import PrinterUriErrorCode
+
+    for code in PrinterUriErrorCode:
+        assert uri_refusal(code).value == f"bad_printer_uri.{code.value}"
