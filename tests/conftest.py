@@ -165,7 +165,7 @@ def sqlite_url(sqlite_templates: dict[str, Path], tmp_path: Path) -> str:
 def app(db_url: str) -> Iterator[Any]:
     application = make_test_app(db_url)
     yield application
-    application.extensions["floor"].engine.dispose()
+    application.extensions["floor"].close()
 
 
 @pytest.fixture

@@ -27,6 +27,16 @@ class FloorContext:
     sockets: Any = None  # web.sockets.SocketRegistry
     print_worker: Any = None
 
+    def close(self) -> None:
+        """Stop what the app started (timers, workers, scheduler) and release the database."""
+        if self.live is not None:
+            self.live.cancel()
+        if self.print_worker is not None:
+            self.print_worker.stop()
+        if self.scheduler is not None and getattr(self.scheduler, "running", False):
+            self.scheduler.shutdown(wait=False)
+        self.engine.dispose()
+
 
 def ctx() -> FloorContext:
     return current_app.extensions["floor"]

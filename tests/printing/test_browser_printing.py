@@ -4,9 +4,12 @@ and ``/printers`` shows the label as a picture. Screenshots go to docs/screensho
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from core.db import unit_of_work
@@ -60,10 +63,9 @@ def test_pack_close_prints_and_printers_page_shows_the_label(printing_app, live_
     page.wait_for_selector("#close:not([disabled])")
     page.click("#close")
     page.wait_for_selector("#shipped:not([hidden])")
-    page.wait_for_function(
-        "document.getElementById('print-state').textContent === 'printed'", timeout=15_000
-    )
-    page.wait_for_function("document.getElementById('label-picture').naturalWidth > 0")
+    # Locator assertions, not wait_for_function: the page's CSP forbids the eval the latter needs.
+    expect(page.locator("#print-state")).to_have_text("printed", timeout=15_000)
+    _wait_until_drawn(page.locator("#label-picture"))
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "pack-label-printed.png"), full_page=True)
 
@@ -73,8 +75,15 @@ def test_pack_close_prints_and_printers_page_shows_the_label(printing_app, live_
     page.goto(live_server.url + "/printers?station=PACK-01")
     received = page.locator("img.label-png.received")
     assert received.count() == 1
-    page.wait_for_function(
-        "[...document.querySelectorAll('img.label-png')].every(i => i.naturalWidth > 0)"
-    )
+    for i in range(page.locator("img.label-png").count()):
+        _wait_until_drawn(page.locator("img.label-png").nth(i))
     assert page.locator(".job .job-status").first.inner_text().lower() == "printed"
     page.screenshot(path=str(SHOTS / "printers-page.png"), full_page=True)
+
+
+def _wait_until_drawn(img: Any, timeout_s: float = 10.0) -> None:
+    """Until the browser has decoded the picture (a broken image has naturalWidth 0)."""
+    deadline = time.monotonic() + timeout_s
+    while img.evaluate("el => el.naturalWidth") == 0:
+        assert time.monotonic() < deadline, "the label picture was never drawn"
+        time.sleep(0.1)
