@@ -29,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         auth,
         cli,
         health,
+        inputs,
         pages,
         picking_sockets,
         printing_pages,
@@ -93,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     on_commit(sessions, live.add)  # the dashboard's coalesced feed (web/live.py)
     wire_domain_handlers(sessions, settings)
 
+    inputs.install(app)  # bounded path ids, query, form and JSON input (before the routes)
     csrf = CSRFProtect(app)
     for bp in (auth.bp, health.bp, pages.bp, shift_pages.bp):
         app.register_blueprint(bp)

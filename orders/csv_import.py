@@ -225,12 +225,14 @@ def _add_row(
 
 
 def _number(text: str) -> Any:
+    """A CSV quantity: ASCII digits only (``int()`` would also take ``1_0``, ``+3`` and
+    Unicode digits such as ``٣``); anything else is passed on as text and intake answers
+    ``invalid_quantity``. 19 digits at most, so a huge cell is never converted."""
     if not text:
         return None
-    try:
+    if text.isascii() and text.isdigit() and len(text) <= 19:
         return int(text)
-    except ValueError:
-        return text  # intake answers invalid_quantity
+    return text  # intake answers invalid_quantity
 
 
 def _row_error(group: _Group, code: IntakeFieldCode, field_path: str, message: str) -> RowError:

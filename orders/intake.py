@@ -164,6 +164,17 @@ class _Checker:
         return value
 
 
+# Path segments under /api/v1/orders/ that are routes of their own: an order with one of these
+# ids could be created but never read, cancelled or held. "." and ".." are normalised away by
+# every HTTP client and proxy before the request reaches the server.
+RESERVED_IDS = frozenset({"batch", "import"})
+
+
+def openable(external_id: str) -> bool:
+    """False for an external id ``/api/v1/orders/<external_id>`` cannot reach."""
+    return external_id.strip(".") != "" and external_id not in RESERVED_IDS
+
+
 def storable(text: str) -> bool:
     """False for strings no database here can store (NUL, unpaired surrogates)."""
     return _UNSTORABLE.search(text) is None
@@ -205,6 +216,14 @@ def validate(payload: Any) -> Validated:
             F.invalid_external_id,
             "external_id",
             "external_id must not contain '/' or control characters",
+        )
+        external_id = None
+    elif external_id and not openable(external_id):
+        c.add(
+            F.invalid_external_id,
+            "external_id",
+            f"external_id {external_id!r} cannot be opened at /api/v1/orders/<external_id>"
+            " (only dots, or a word the API uses: " + ", ".join(sorted(RESERVED_IDS)) + ")",
         )
         external_id = None
     channel = c.text(payload, "channel", "channel", required=False, max_len=60)

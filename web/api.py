@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from core.accounts import check_api_key
 from core.errors import CoreErrorCode, FieldError, FloorError, Invalid
+from core.inputs import InputError, parse_int
 from floor.fulfilment.order_views import list_orders, order_view, order_views
 from floor.fulfilment.picking.cancellation import cancel_order
 from floor.site.reservation import available_to_promise
@@ -168,13 +169,10 @@ def _int_arg(name: str, default: int, low: int, high: int, errors: list[FieldErr
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
+        return parse_int(raw, name, low=low, high=high)
+    except InputError:
         errors.append(FieldError(WebErrorCode.invalid_limit, name, f"{name} must be {low}..{high}"))
         return default
-    return value
 
 
 def _encode_cursor(at: dt.datetime, order_id: int) -> str:
@@ -438,8 +436,10 @@ def release(external_id: str) -> Any:
 @bp.get("/events")
 def events() -> Any:
     errors: list[FieldError] = []
-    after_raw = request.args.get("after", "") or "0"
-    after = int(after_raw) if after_raw.isdigit() and len(after_raw) < 19 else None
+    try:
+        after: int | None = parse_int(request.args.get("after", "") or "0", "after", low=0)
+    except InputError:
+        after = None
     if after is None:
         errors.append(
             FieldError(WebErrorCode.invalid_cursor, "after", "after must be a cursor we gave out")

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import select
 
 from core.errors import FloorError
+from core.inputs import InputError, parse_id
 from core.users import Role, User
 from floor.fulfilment.models import PickList, Wave
 from floor.fulfilment.states import PickListStatus
@@ -98,8 +99,8 @@ def location_labels() -> Any:
 def badges() -> Any:
     """Issue new badges to the chosen users and print them (the old cards stop working)."""
     try:
-        ids = sorted({int(v) for v in request.form.getlist("user_id") if v.isascii()})
-    except ValueError:
+        ids = sorted({parse_id(v, "user_id") for v in request.form.getlist("user_id")})
+    except InputError:
         ids = []
     if not ids or len(ids) > 500:
         raise FloorError(WebErrorCode.no_users, "choose 1 to 500 users", 422)

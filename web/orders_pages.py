@@ -8,12 +8,14 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
+from core.inputs import MAX_ID
 from core.users import Role
 from floor.fulfilment import order_views as queries
 from orders import csv_import
 from orders.states import OrderStatus
 from web.auth import current_actor, roles_required
 from web.context import uow
+from web.inputs import arg_int
 
 bp = Blueprint("orders_pages", __name__)
 
@@ -23,11 +25,9 @@ bp = Blueprint("orders_pages", __name__)
 def list_orders() -> Any:
     status_arg = request.args.get("status", "")
     status = OrderStatus(status_arg) if status_arg in OrderStatus.__members__ else None
-    before = request.args.get("before", "")
+    before = arg_int("before", None, low=1, high=MAX_ID)  # a bad one: 400 (web/inputs.py)
     with uow() as s:
-        page = queries.recent_orders(
-            s, status=status, before=int(before) if before.isdigit() else None
-        )
+        page = queries.recent_orders(s, status=status, before=before)
         counts = queries.order_counts(s)
     return render_template(
         "orders.html",

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import select
 
 from core.errors import CoreErrorCode
+from core.inputs import MAX_QUANTITY
 from core.users import Role
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.packing.station import (
@@ -30,6 +31,15 @@ from web.errors import register_json_errors
 
 bp = Blueprint("pack", __name__)
 register_json_errors(bp, pages=True)
+
+
+MAX_WEIGHT_G = 1_000_000  # a tonne: more is a typo, not a carton
+MAX_DIM_MM = 10_000
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    """A JSON whole number (not a bool, not a float) in low..high."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _body() -> dict[str, Any]:
@@ -69,21 +79,27 @@ def close() -> Any:
     settings = ctx().settings
     body = _body()
     items = body.get("items")
-    if not isinstance(items, dict) or not all(
-        isinstance(q, int) and not isinstance(q, bool) for q in items.values()
-    ):
+    if not isinstance(items, dict) or not all(_whole(q, 0, MAX_QUANTITY) for q in items.values()):
         raise StationError(
-            FulfilmentErrorCode.invalid_items, "items must map line ids to whole numbers", 422
+            FulfilmentErrorCode.invalid_items,
+            f"items must map line ids to whole numbers 0..{MAX_QUANTITY}",
+            422,
         )
     dims = body.get("dims_mm") or [0, 0, 0]
     weight = body.get("weight_g")
-    if not isinstance(weight, int) or isinstance(weight, bool):
+    if not _whole(weight, 0, MAX_WEIGHT_G):
         raise StationError(
-            FulfilmentErrorCode.invalid_weight, "weight_g must be a whole number of grams", 422
+            FulfilmentErrorCode.invalid_weight,
+            f"weight_g must be a whole number of grams 0..{MAX_WEIGHT_G}",
+            422,
         )
-    if not (isinstance(dims, list) and len(dims) == 3 and all(isinstance(d, int) for d in dims)):
+    if not (
+        isinstance(dims, list) and len(dims) == 3 and all(_whole(d, 0, MAX_DIM_MM) for d in dims)
+    ):
         raise StationError(
-            FulfilmentErrorCode.invalid_dimensions, "dims_mm must be [length, width, height]", 422
+            FulfilmentErrorCode.invalid_dimensions,
+            f"dims_mm must be [length, width, height], each 0..{MAX_DIM_MM}",
+            422,
         )
     actor = current_actor()
     assert actor is not None

@@ -16,6 +16,7 @@ from typing import Any
 from flask_socketio import SocketIO
 
 from core.errors import FloorError
+from core.inputs import InputError, check_text, parse_timestamp, storable
 from core.users import Role
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.picking.scans import (
@@ -30,20 +31,21 @@ from web.context import ctx, uow
 from web.errors import WebErrorCode
 from web.sockets import NAMESPACE, socket_roles
 
+MAX_CODE = 200  # a barcode's text: GS1-128 tops out at 48 characters
+
 
 def _refuse(code: WebErrorCode, message: str) -> FloorError:
     return FloorError(code, message, 422)
 
 
 def _scanned_at(value: Any) -> dt.datetime | None:
-    if value in (None, ""):
+    """ISO 8601 or epoch s/ms, at most a year old and ten minutes ahead of the server's clock."""
+    if value is None or value == "":
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value / 1000 if value > 1e11 else value, dt.UTC)
-    if isinstance(value, str):
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    raise ValueError("scanned_at")
+    try:
+        return parse_timestamp(value, "scanned_at", now=dt.datetime.now(dt.UTC))
+    except InputError as exc:
+        raise _refuse(WebErrorCode.invalid_scanned_at, exc.message) from None
 
 
 def _outcome(s: Any, out: PickOutcome) -> dict[str, Any]:
@@ -66,7 +68,7 @@ def _checked(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise _refuse(WebErrorCode.invalid_payload, "send an object")
     csid = data.get("client_scan_id")
-    if not isinstance(csid, str) or not 1 <= len(csid) <= 64:
+    if not isinstance(csid, str) or not 1 <= len(csid) <= 64 or not storable(csid):
         raise FloorError(
             FulfilmentErrorCode.invalid_client_scan_id,
             "client_scan_id must be a 1-64 character string",
@@ -101,19 +103,17 @@ def register(socketio: SocketIO) -> None:
     def on_scan(data: Any = None) -> dict[str, Any]:
         data = _checked(data)
         code = data.get("code")
-        if not isinstance(code, str):
-            raise _refuse(WebErrorCode.invalid_code, "code must be the scanned text")
-        try:
-            when = _scanned_at(data.get("scanned_at"))
-        except (ValueError, OSError, OverflowError):
+        if not isinstance(code, str) or len(code) > MAX_CODE or not storable(code):
             raise _refuse(
-                WebErrorCode.invalid_scanned_at, "scanned_at must be ISO 8601 or epoch ms"
-            ) from None
+                WebErrorCode.invalid_code, f"code must be the scanned text (<= {MAX_CODE} chars)"
+            )
+        when = _scanned_at(data.get("scanned_at"))
         return _run(confirm_scan, data.get("task_id"), code, data["client_scan_id"], when)
 
     @socketio.on("short", namespace=NAMESPACE)
     @socket_roles(Role.picker)
     def on_short(data: Any = None) -> dict[str, Any]:
         data = _checked(data)
-        reason = str(data.get("reason") or "")
+        reason = data.get("reason")
+        reason = check_text(reason, "reason", max_len=500) if reason is not None else ""
         return _run(report_short, data.get("task_id"), reason, data["client_scan_id"])

@@ -22,6 +22,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from core.db import utcnow
 from core.errors import CoreErrorCode
 from core.exception_queue import ExceptionReason
+from core.inputs import InputError, parse_id
 from core.users import Role
 from floor.fulfilment import dashboard as floor_dashboard
 from floor.fulfilment import exception_views, people, projections, shift_figures
@@ -116,8 +117,8 @@ def reassign(pick_list_id: int) -> Any:
     body = request.get_json(silent=True)
     body = body if isinstance(body, dict) else request.form.to_dict()
     try:
-        to_user = int(body.get("to_user_id", ""))
-    except (TypeError, ValueError):
+        to_user = parse_id(body.get("to_user_id", ""), "to_user_id")
+    except InputError:
         raise ReassignError(
             FulfilmentErrorCode.invalid_picker, "to_user_id must be a user id", 422
         ) from None

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.accounts import has_role
 from core.errors import CoreErrorCode, FloorError
 from core.events import DomainEvent
+from core.inputs import check_json
 from core.users import Role, User
 from web.auth import current_actor
 from web.context import ctx
@@ -115,7 +116,9 @@ def socket_roles(*roles: Role) -> Callable[[F], F]:
     """Every Socket.IO handler's wrapper: checks the caller's role, runs the handler, and always
     acks. Refusals (``not_authenticated``, ``forbidden``, any ``FloorError`` the handler raises)
     and unexpected errors become ``{"ok": false, "error": {"code", "message"}}``
-    (``web.errors.socket_ack``)."""
+    (``web.errors.socket_ack``). Payloads pass ``core.inputs.check_json`` first (no NUL, no
+    number past 64 bits, bounded nesting): a refusal is the ack ``out_of_range``,
+    ``invalid_characters`` ..."""
 
     def decorator(handler: F) -> F:
         @functools.wraps(handler)
@@ -125,6 +128,8 @@ def socket_roles(*roles: Role) -> Callable[[F], F]:
                 raise FloorError(CoreErrorCode.not_authenticated, "log in first", 401)
             if roles and not has_role(actor.role, *roles):
                 raise FloorError(CoreErrorCode.forbidden, f"needs role {'/'.join(roles)}", 403)
+            for arg in args:  # the floor under every payload: storable text, 64-bit numbers
+                check_json(arg, "payload")
             return handler(*args, **kwargs)
 
         return socket_ack(guarded)

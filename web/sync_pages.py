@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from core.accounts import check_api_key, has_role
 from core.errors import CoreErrorCode, FieldError, FloorError, Invalid
+from core.inputs import InputError, parse_int
 from core.users import Role
 from floor.fulfilment.models import Manifest
 from sync.carriers import CarrierError, carrier_for
@@ -40,9 +41,10 @@ def _stuck_after_min() -> int | None:
     raw = request.args.get("stuck_after_min")
     if raw is None or raw == "":
         return ctx().settings.stuck_after_min
-    if not raw.isdigit() or not 1 <= int(raw) <= 525_600:
+    try:
+        return parse_int(raw, "stuck_after_min", low=1, high=525_600)
+    except InputError:
         return None
-    return int(raw)
 
 
 @bp.get("/api/v1/reconciliation")

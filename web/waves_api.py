@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from core.errors import CoreErrorCode, FieldError, FloorError
 from core.exception_queue import ExceptionStatus
+from core.inputs import MAX_ID, MAX_QUANTITY, InputError, parse_int
 from core.users import Role
 from floor.fulfilment import exceptions as floor_exceptions
 from floor.fulfilment.errors import FulfilmentErrorCode
@@ -28,6 +29,8 @@ from floor.site.stock import ReplenishmentStatus
 from web.auth import current_actor, roles_required
 from web.context import uow
 from web.errors import WebErrorCode, register_json_errors
+
+MINUTES_A_YEAR = 525_600
 
 bp = Blueprint("waves_api", __name__)
 register_json_errors(bp)
@@ -44,13 +47,17 @@ def _actor() -> Any:
     return actor
 
 
-def _int_field(data: dict[str, Any], name: str, required: bool = False) -> int | None:
+def _int_field(
+    data: dict[str, Any], name: str, *, low: int, high: int, required: bool = False
+) -> int | None:
+    """A whole-number body field in ``low..high`` (core.inputs: no bool, no float, bounded)."""
     value = data.get(name)
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RuleErrors([FieldError(FulfilmentErrorCode.invalid, name, "must be an integer")])
-    return value
+    try:
+        return parse_int(value, name, low=low, high=high)
+    except InputError as exc:
+        raise RuleErrors([FieldError(FulfilmentErrorCode.invalid, name, exc.message)]) from None
 
 
 # --------------------------------------------------------------------------
@@ -81,8 +88,8 @@ def plan() -> Any:
     """Plan waves: ``{"rule_id": 1}`` or ``{"rule": {...inline values...}}``;
     optional ``"due_within_min"`` and ``"release": true``."""
     data = _body()
-    rule_id = _int_field(data, "rule_id")
-    due = _int_field(data, "due_within_min")
+    rule_id = _int_field(data, "rule_id", low=1, high=MAX_ID)
+    due = _int_field(data, "due_within_min", low=0, high=MINUTES_A_YEAR)
     inline = data.get("rule")
     if inline is not None and not isinstance(inline, dict):
         raise RuleErrors([FieldError(FulfilmentErrorCode.invalid, "rule", "must be an object")])
@@ -155,7 +162,7 @@ def list_rules() -> Any:
 def _save_rule(s: Any, data: dict[str, Any], rule_id: int | None) -> WaveRule:
     from core.audit import audit
 
-    rid = rule_id if rule_id is not None else _int_field(data, "id")
+    rid = rule_id if rule_id is not None else _int_field(data, "id", low=1, high=MAX_ID)
     if rid is not None:
         rule = s.get(WaveRule, rid)
         if rule is None:
@@ -256,7 +263,7 @@ def list_replenishments() -> Any:
 @bp.post("/replenishments/<int:task_id>/complete")
 @roles_required(Role.supervisor)
 def complete_replenishment(task_id: int) -> Any:
-    qty = _int_field(_body(), "quantity")
+    qty = _int_field(_body(), "quantity", low=0, high=MAX_QUANTITY)
     with uow() as s:
         task = replenishment.complete_replenishment(s, task_id, _actor(), qty)
         body = replenishment.to_dict(s, task)
@@ -278,7 +285,7 @@ def cancel_replenishment(task_id: int) -> Any:
 def override(task_id: int) -> Any:
     """Confirm a task without a scan: ``{"reason": "...", "quantity": n}`` (audited)."""
     data = _body()
-    qty = _int_field(data, "quantity")
+    qty = _int_field(data, "quantity", low=0, high=MAX_QUANTITY)
     reason = data.get("reason")
     with uow() as s:
         task = override_task(s, _actor(), task_id, reason if isinstance(reason, str) else "", qty)

@@ -10,6 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from core.errors import FloorError
+from core.inputs import InputError, parse_id
 from core.users import Role
 from floor.fulfilment import exceptions as floor_exceptions
 from floor.fulfilment.models import WaveRule
@@ -51,8 +52,8 @@ def board() -> Any:
 @roles_required(Role.supervisor)
 def plan() -> Any:
     try:
-        rule_id = int(request.form.get("rule_id", ""))
-    except ValueError:
+        rule_id = parse_id(request.form.get("rule_id", ""), "rule_id")
+    except InputError:
         flash("Choose a wave rule.", "error")
         return _back()
     release = request.form.get("release") == "1"

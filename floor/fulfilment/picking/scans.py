@@ -35,6 +35,7 @@ from core.audit import audit
 from core.db import is_postgres, utcnow
 from core.errors import CoreErrorCode, FloorError
 from core.events import publish
+from core.inputs import InputError, parse_id
 from core.users import Role, User
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Scan, Tote, Wave
@@ -309,9 +310,9 @@ def replay(session: Session, user: Actor, client_scan_id: str) -> PickOutcome:
 
 def task_for(session: Session, user: Actor, task_id: Any) -> tuple[PickTask | None, str, str]:
     """The task if this picker may act on it now, else (None, code, message)."""
-    try:
-        tid = int(task_id)
-    except (TypeError, ValueError):
+    try:  # an id: 1..2**63-1, ASCII digits (a huge or odd one is no task, not an error)
+        tid = parse_id(task_id, "task_id")
+    except InputError:
         return None, "task_not_found", "no such task"
     stmt = select(PickTask).where(PickTask.id == tid)
     if is_postgres(session):
