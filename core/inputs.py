@@ -62,9 +62,7 @@ class InputError(FloorError):
         super().__init__(code, message, status, fields=[FieldError(code, field, message)])
 
 
-def parse_int(
-    raw: Any, field: str, *, low: int = 1, high: int = MAX_ID, status: int = 422
-) -> int:
+def parse_int(raw: Any, field: str, *, low: int = 1, high: int = MAX_ID, status: int = 422) -> int:
     """A whole number in ``low..high`` from JSON (an ``int``, not a bool or float) or text
     (ASCII digits with an optional leading ``-``; no ``+``, ``_``, spaces or Unicode digits)."""
     if isinstance(raw, bool):

@@ -76,21 +76,53 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin_users.bulk_users": ADMIN,
     "documents_pages.badges": ADMIN,
 }
-SUPERVISOR_ENDPOINTS = """
-pages.dashboard pages.dashboard_state shift_pages.exception_page shift_pages.exception_queue
-shift_pages.exception_search shift_pages.figures_json shift_pages.figures_csv
-shift_pages.people_json shift_pages.people_csv shift_pages.reassign shift_pages.wave_drill
-waves_pages.resolve waves_pages.complete waves_pages.board waves_pages.cancel
-waves_pages.release waves_pages.plan documents_pages.index documents_pages.location_labels
-documents_pages.pick_list waves_api.list_exceptions waves_api.resolve
-waves_api.list_replenishments waves_api.cancel_replenishment waves_api.complete_replenishment
-waves_api.override waves_api.list_rules waves_api.put_rules waves_api.put_rule
-waves_api.list_waves waves_api.plan waves_api.wave_detail waves_api.cancel waves_api.release
-orders_pages.list_orders orders_pages.order_page orders_pages.import_form
-orders_pages.import_upload sync_pages.page sync_pages.manifest_data
-sync_pages.manifest_download sync_pages.close_manifest sync_pages.redeliver_one
-sync_pages.skip_one sync_pages.redeliver_all
-""".split()
+SUPERVISOR_ENDPOINTS = [
+    "pages.dashboard",
+    "pages.dashboard_state",
+    "shift_pages.exception_page",
+    "shift_pages.exception_queue",
+    "shift_pages.exception_search",
+    "shift_pages.figures_json",
+    "shift_pages.figures_csv",
+    "shift_pages.people_json",
+    "shift_pages.people_csv",
+    "shift_pages.reassign",
+    "shift_pages.wave_drill",
+    "waves_pages.resolve",
+    "waves_pages.complete",
+    "waves_pages.board",
+    "waves_pages.cancel",
+    "waves_pages.release",
+    "waves_pages.plan",
+    "documents_pages.index",
+    "documents_pages.location_labels",
+    "documents_pages.pick_list",
+    "waves_api.list_exceptions",
+    "waves_api.resolve",
+    "waves_api.list_replenishments",
+    "waves_api.cancel_replenishment",
+    "waves_api.complete_replenishment",
+    "waves_api.override",
+    "waves_api.list_rules",
+    "waves_api.put_rules",
+    "waves_api.put_rule",
+    "waves_api.list_waves",
+    "waves_api.plan",
+    "waves_api.wave_detail",
+    "waves_api.cancel",
+    "waves_api.release",
+    "orders_pages.list_orders",
+    "orders_pages.order_page",
+    "orders_pages.import_form",
+    "orders_pages.import_upload",
+    "sync_pages.page",
+    "sync_pages.manifest_data",
+    "sync_pages.manifest_download",
+    "sync_pages.close_manifest",
+    "sync_pages.redeliver_one",
+    "sync_pages.skip_one",
+    "sync_pages.redeliver_all",
+]
 ACCESS.update(dict.fromkeys(SUPERVISOR_ENDPOINTS, SUP))
 
 SOCKET_ACCESS: dict[str, frozenset[str]] = {
@@ -176,7 +208,9 @@ def test_role_matrix_over_every_route(matrix_app, role):
             if not allowed:
                 wrong.append((endpoint, method, url, r.status_code, "public"))
         elif r.status_code >= 500 or _refused(r) == allowed:
-            wrong.append((endpoint, method, url, r.status_code, "allowed" if allowed else "refused"))
+            wrong.append(
+                (endpoint, method, url, r.status_code, "allowed" if allowed else "refused")
+            )
     assert wrong == [], "\n".join(map(str, wrong))
 
 
