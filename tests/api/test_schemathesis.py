@@ -23,7 +23,7 @@ AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
 def oms_app(sqlite_url):
     app = make_test_app(sqlite_url)
     yield app
-    app.extensions["floor"].engine.dispose()
+    app.extensions["floor"].close()
 
 
 def test_openapi_operations_never_500_and_conform_to_the_schema(oms_app):

@@ -145,7 +145,7 @@ def test_openable_external_ids_pass():
 def in_app(sqlite_url):
     app = make_test_app(sqlite_url, WTF_CSRF_ENABLED=False)
     yield app
-    app.extensions["floor"].engine.dispose()
+    app.extensions["floor"].close()
 
 
 def _as(app, username, password):

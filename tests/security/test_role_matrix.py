@@ -141,7 +141,7 @@ SOCKET_LIFECYCLE = {"connect", "disconnect"}
 def matrix_app(sqlite_url):
     app = make_test_app(sqlite_url, WTF_CSRF_ENABLED=False)
     yield app
-    app.extensions["floor"].engine.dispose()
+    app.extensions["floor"].close()
 
 
 def _client(app: Any, role: str) -> tuple[Any, dict[str, str]]:
