@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import make_test_app
+from tests.factories import make_test_app
 from web.demo import DEMO_API_KEY
 
 AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}

@@ -28,8 +28,7 @@ from floor.fulfilment.models import PickTask, Scan
 from orders.csv_import import parse
 from orders.intake import validate
 from orders.models import Order
-from tests.api.conftest import order_payload
-from tests.conftest import login, make_test_app
+from tests.factories import login, make_test_app, order_payload
 from web.demo import DEMO_API_KEY
 from web.sockets import NAMESPACE
 

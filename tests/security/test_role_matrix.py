@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import login, make_test_app
+from tests.factories import login, make_test_app
 from web.demo import DEMO_API_KEY
 from web.sockets import NAMESPACE
 
