@@ -29,6 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from core.accounts import has_role
 from core.actors import Actor
@@ -335,18 +336,19 @@ def task_for(session: Session, user: Actor, task_id: Any) -> tuple[PickTask | No
         tid = int(task_id)
     except (TypeError, ValueError):
         return None, "task_not_found", "no such task"
-    stmt = select(PickTask).where(PickTask.id == tid)
+    stmt = (  # the task and its wave's status in one query
+        select(PickTask, Wave.status)
+        .outerjoin(PickList, PickList.id == PickTask.pick_list_id)
+        .outerjoin(Wave, Wave.id == PickList.wave_id)
+        .where(PickTask.id == tid)
+    )
     if is_postgres(session):
         stmt = stmt.with_for_update(of=PickTask)
-    task = session.scalars(stmt).one_or_none()
-    if task is None:
+    row = session.execute(stmt).one_or_none()
+    if row is None:
         return None, "task_not_found", f"no task {tid}"
-    wave = session.scalar(
-        select(Wave)
-        .join(PickList, PickList.wave_id == Wave.id)
-        .where(PickList.id == task.pick_list_id)
-    )
-    if task.status not in OPEN_TASK or wave is None or wave.status not in ACTIVE_WAVE:
+    task, wave_status = row
+    if task.status not in OPEN_TASK or wave_status not in ACTIVE_WAVE:
         return None, "task_closed", f"task {tid} is {task.status.value}"
     if task.assigned_user_id != user.user_id:
         return None, "not_your_task", f"task {tid} is not assigned to you"
@@ -441,7 +443,9 @@ def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> Non
         raise PickError(
             FulfilmentErrorCode.stock_mismatch, "the location's stock does not cover this pick"
         )
-    stock = session.get(Stock, res.stock_id)
+    # The UPDATE went around the ORM: expire a loaded copy (loading one just for that costs
+    # a SELECT).
+    stock = session.identity_map.get(identity_key(Stock, res.stock_id))
     if stock is not None:
         session.expire(stock, ["on_hand", "reserved"])
     res.picked += units
