@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from core.db import default_sqlite_url, make_engine, make_session_factory
     from core.events import on_commit
     from core.settings import Settings
+    from migrations.schema import load_all_models
     from web import (
         auth,
         cli,
@@ -42,6 +43,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from web.login_guard import LoginGuard
     from web.scheduler import SchedulerLeader, build_scheduler
 
+    # Every mapper before the first flush: a flush sorts all tables and resolves every foreign
+    # key (scans.device_id → devices). `flask serve` got them from its migration; a gunicorn
+    # worker runs no migration, so the first scan failed there.
+    load_all_models()
     settings = Settings.from_env().with_overrides(config)
     app = Flask(
         __name__,

@@ -66,26 +66,41 @@ class SchedulerLeader:
         self._stop = threading.Event()
 
     def start(self) -> None:
-        if self._try():
-            return
-        threading.Thread(target=self._wait, name="scheduler-leader", daemon=True).start()
+        threading.Thread(target=self._loop, name="scheduler-leader", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self.leader and self.scheduler.running:
+        if self.leader:
+            self._step_down()
+
+    def _loop(self) -> None:
+        """Try to lead; while leading, check every ``retry_s`` that the lock's connection is
+        alive (PostgreSQL drops the lock with it) and step down if it is not."""
+        while not self._stop.is_set():
+            try:
+                if not self.leader:
+                    self._try()
+                elif not self._alive():
+                    log.warning("scheduler leader lost its lock; stepping down")
+                    self._step_down()
+            except Exception:  # the database is away for a moment: try again later
+                log.exception("scheduler leader election failed; retrying")
+            self._stop.wait(self.retry_s)
+
+    def _alive(self) -> bool:
+        try:
+            self._hold.ping()
+        except Exception:
+            return False
+        return True
+
+    def _step_down(self) -> None:
+        if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._hold is not None:
             self._hold.close()
             self._hold = None
         self.leader = False
-
-    def _wait(self) -> None:
-        while not self._stop.wait(self.retry_s):
-            try:
-                if self._try():
-                    return
-            except Exception:  # the database is away for a moment: try again later
-                log.exception("scheduler leader election failed; retrying")
 
     def _try(self) -> bool:
         hold = self._take()
@@ -102,7 +117,7 @@ class SchedulerLeader:
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY})
             if got.scalar():
-                return conn
+                return _PgHold(conn)
             conn.close()
             return None
         database = self.engine.url.database
@@ -114,9 +129,38 @@ class SchedulerLeader:
         except OSError:
             f.close()
             return None
-        return f
+        return _FileHold(f)
+
+
+class _PgHold:
+    """The connection that holds the advisory lock; closing it really closes it (returned to
+    the pool it would stay open and keep the lock)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def ping(self) -> None:
+        self.conn.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        self.conn.invalidate()
+        self.conn.close()
+
+
+class _FileHold:
+    def __init__(self, f: Any) -> None:
+        self.f = f
+
+    def ping(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.f.close()
 
 
 class _NoLock:
+    def ping(self) -> None:
+        return None
+
     def close(self) -> None:
         return None
