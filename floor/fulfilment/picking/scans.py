@@ -430,9 +430,19 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
 
 def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> None:
     """Book ``units`` picked on ``task``: stock, reservation, line, order, list, wave."""
-    res = session.get(Reservation, task.reservation_id) if task.reservation_id else None
-    if res is None:
+    row = (
+        session.execute(  # reservation, line and order in one query (three gets cost three)
+            select(Reservation, OrderLine, Order)
+            .join(OrderLine, OrderLine.id == task.order_line_id)
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(Reservation.id == task.reservation_id)
+        ).one_or_none()
+        if task.reservation_id
+        else None
+    )
+    if row is None:
         raise PickError(FulfilmentErrorCode.no_reservation, f"task {task.id} has no reservation")
+    res, line, order = row
     result = session.execute(
         update(Stock)
         .where(Stock.id == res.stock_id, Stock.on_hand >= units, Stock.reserved >= units)
@@ -449,12 +459,8 @@ def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> Non
     if stock is not None:
         session.expire(stock, ["on_hand", "reserved"])
     res.picked += units
-    line = session.get(OrderLine, task.order_line_id)
-    assert line is not None
     line.picked_qty += units
     task.picked_qty += units
-    order = session.get(Order, line.order_id)
-    assert order is not None
     if order.status == OrderStatus.waved:
         transition(session, order, OrderStatus.picking, user, payload={"task": task.id})
     if task.picked_qty >= task.quantity:
