@@ -433,6 +433,7 @@ def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> Non
     row = (
         session.execute(  # reservation, line and order in one query (three gets cost three)
             select(Reservation, OrderLine, Order)
+            .select_from(Reservation)
             .join(OrderLine, OrderLine.id == task.order_line_id)
             .join(Order, Order.id == OrderLine.order_id)
             .where(Reservation.id == task.reservation_id)
