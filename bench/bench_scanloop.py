@@ -6,6 +6,8 @@ the same run.
     python -m bench.bench_scanloop --handhelds 10 --flat-out --duration 20
     python -m bench.bench_scanloop --db postgresql \
         --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python -m bench.bench_scanloop --serve prod --processes 2 --db postgresql \
+        --pg-url … --redis-url redis://127.0.0.1:6379/0     # make serve-prod WORKERS=2
     python -m bench.bench_scanloop      # (make bench) standard rows → docs/benchmarks-scanloop.md
 
 How a run goes, touching the server only through its public doors:
