@@ -128,6 +128,11 @@ def _write_queued(session: Session) -> None:
 def _before_commit(session: Session) -> None:
     # Events recorded after this point (by other before-commit handlers) are written at once.
     session.info[_COMMITTING] = True
+    if session.info.get(_QUEUED):
+        # Flush the transaction's own row changes first: once it holds the feed lock it takes
+        # no more row locks, so it cannot deadlock with a writer that holds one of those rows
+        # and waits for the feed lock.
+        session.flush()
     _write_queued(session)
 
 
