@@ -20,17 +20,15 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 import requests
 from sqlalchemy import select
 
 from core.db import make_engine, unit_of_work
 from floor.fulfilment.models import Wave
 from floor.fulfilment.states import WAVE_MACHINE, WaveStatus
-from tests.api.conftest import AUTH, order_payload
 from tests.api.test_actions import _task_for
-from tests.conftest import PG_URL, REDIS_URL, make_test_app
-from tests.test_auth import _socket_for
+from tests.factories import OMS_AUTH, make_test_app, order_payload, socket_for
+from tests.services import REDIS_URL, skip_or_fail
 from web.scheduler import SchedulerLeader
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,14 +84,15 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return out or ""
 
 
-@pytest.mark.skipif(not (PG_URL and REDIS_URL), reason="needs TEST_DATABASE_URL and REDIS_URL")
 def test_two_processes_share_changes_through_redis(pg_templates):
+    if not REDIS_URL:
+        skip_or_fail("REDIS_URL is not set: two processes need the Socket.IO message queue")
     name = pg_templates.new("demo")
     db_url = pg_templates.url_for(name)
     setup = make_test_app(db_url)
     try:
         oms = setup.test_client()
-        r = oms.post("/api/v1/orders", json=order_payload("SP-1"), headers=AUTH)
+        r = oms.post("/api/v1/orders", json=order_payload("SP-1"), headers=OMS_AUTH)
         assert r.status_code == 201, r.get_data(as_text=True)
         sessions = setup.extensions["floor"].sessions
         task_id, _ = _task_for(sessions, "SP-1", "pat")
@@ -111,8 +110,8 @@ def test_two_processes_share_changes_through_redis(pg_templates):
     try:
         _healthy(one.url, proc)
         _healthy(two.url, proc)
-        a = _socket_for(one, badge=BADGE)  # pat's handheld on process 1
-        b = _socket_for(two, badge=BADGE)  # pat's second handheld on process 2
+        a = socket_for(one.url, badge=BADGE)  # pat's handheld on process 1
+        b = socket_for(two.url, badge=BADGE)  # pat's second handheld on process 2
         seen: list[dict] = []
         got = threading.Event()
 
@@ -146,7 +145,6 @@ def test_two_processes_share_changes_through_redis(pg_templates):
     assert "Traceback" not in out, out
 
 
-@pytest.mark.skipif(not PG_URL, reason="needs TEST_DATABASE_URL")
 def test_scheduler_runs_in_one_process_and_moves_when_it_stops(pg_templates):
     name = pg_templates.new("empty")
     engines = [make_engine(pg_templates.url_for(name)) for _ in range(2)]
