@@ -121,7 +121,7 @@ def _write_queued(session: Session) -> None:
         return
     _serialise_feed_writers(session)
     session.add_all(queued)
-    session.flush(queued)
+    session.flush()
 
 
 @event.listens_for(Session, "before_commit")
