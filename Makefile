@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint bench venv dev-deps system-deps clean lock
+.PHONY: run serve-prod test lint bench venv dev-deps system-deps clean lock
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -29,6 +29,12 @@ venv: $(STAMP)
 ## make run: install, migrate, load the demo warehouse when empty (--demo), serve on http://127.0.0.1:5000
 run: $(STAMP)
 	$(VENV)/bin/flask --app app serve --demo
+
+## make serve-prod WORKERS=2: N gunicorn -k gevent processes on ports 5001…, behind a reverse
+## proxy (docs/deploy.md); several need FLOOR_DATABASE_URL (PostgreSQL) and FLOOR_REDIS_URL
+WORKERS ?= 1
+serve-prod: $(STAMP)
+	$(PY) -m web.serve_prod --workers $(WORKERS)
 
 ## make test: install what the tests need (chromium, socat) and run the whole suite, on
 ## TEST_WORKERS processes (pytest-xdist; TEST_WORKERS=0 runs it in this one process)

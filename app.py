@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from core.db import default_sqlite_url, make_engine, make_session_factory
     from core.events import on_commit
     from core.settings import Settings
+    from migrations.schema import load_all_models
     from web import (
         auth,
         cli,
@@ -41,8 +42,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from web.context import FloorContext
     from web.live import DashboardLive
     from web.login_guard import LoginGuard
-    from web.scheduler import build_scheduler
+    from web.scheduler import SchedulerLeader, build_scheduler
 
+    # Every mapper before the first flush: a flush sorts all tables and resolves every foreign
+    # key (scans.device_id → devices). `flask serve` got them from its migration; a gunicorn
+    # worker runs no migration, so the first scan failed there.
+    load_all_models()
     settings = Settings.from_env().with_overrides(config)
     app = Flask(
         __name__,
@@ -67,7 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     sessions = make_session_factory(engine)
     socketio = SocketIO(
         app,
-        async_mode="threading",
+        async_mode=async_mode(settings.async_mode),
         message_queue=settings.redis_url or None,
         cors_allowed_origins=sockets.same_origin_check(settings.origins()),
     )
@@ -108,10 +113,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cli.register(app)
     floor_ctx.scheduler = build_scheduler(floor_ctx, _job_providers())
     printing_setup.install(app)
+    floor_ctx.scheduler_leader = SchedulerLeader(floor_ctx.scheduler, engine)
     if settings.run_scheduler:
-        floor_ctx.scheduler.start()
-        floor_ctx.print_worker.start()
+        floor_ctx.scheduler_leader.start()  # in one process of several (web/scheduler.py)
+        floor_ctx.print_worker.start()  # in every process: claims are leases (printing/)
     return app
+
+
+def async_mode(setting: str) -> str:
+    """Socket.IO's async mode: the setting, else ``gevent`` when gevent has monkey-patched the
+    stdlib (a ``gunicorn -k gevent`` worker), else ``threading`` (Werkzeug, ``make run``)."""
+    if setting:
+        return setting
+    try:
+        from gevent import monkey
+    except ImportError:
+        return "threading"
+    return "gevent" if monkey.is_module_patched("socket") else "threading"
 
 
 def wire_domain_handlers(sessions: Any, settings: Any) -> None:

@@ -6,6 +6,8 @@ the same run.
     python -m bench.bench_scanloop --handhelds 10 --flat-out --duration 20
     python -m bench.bench_scanloop --db postgresql \
         --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python -m bench.bench_scanloop --serve prod --processes 2 --db postgresql \
+        --pg-url … --redis-url redis://127.0.0.1:6379/0     # make serve-prod WORKERS=2
     python -m bench.bench_scanloop      # (make bench) standard rows → docs/benchmarks-scanloop.md
 
 How a run goes, touching the server only through its public doors:
@@ -108,8 +110,9 @@ def wait_http(url: str, timeout_s: float = 60.0) -> None:
 
 
 def cpu_s(pid: int) -> float:
-    """User + system CPU seconds so far of a process and its children (a gunicorn worker)."""
-    total = 0
+    """User + system CPU seconds so far of a process and all its descendants (gunicorn
+    workers; serve-prod's gunicorn masters and their workers)."""
+    stats: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -117,8 +120,16 @@ def cpu_s(pid: int) -> float:
             stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(entry.name) == pid or int(stat[1]) == pid:
-            total += int(stat[11]) + int(stat[12])
+        stats[int(entry.name)] = (int(stat[1]), int(stat[11]) + int(stat[12]))
+    tree, total, grew = {pid}, 0.0, True
+    while grew:
+        grew = False
+        for p, (ppid, _) in stats.items():
+            if ppid in tree and p not in tree:
+                tree.add(p)
+                grew = True
+    for p in tree:
+        total += stats.get(p, (0, 0))[1]
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -129,6 +140,7 @@ class Server:
     proc: subprocess.Popen[bytes]
     base: str
     count_file: Path | None = None
+    bases: list[str] = field(default_factory=list)  # serve-prod: one per process
 
     def sql_count(self) -> int:
         if self.count_file is None:
@@ -170,7 +182,7 @@ def flask_cli(db_url: str, *args: str) -> str:
     return out.stdout
 
 
-SERVE_MODES = ("flask", "gthread", "gevent")
+SERVE_MODES = ("flask", "gthread", "gevent", "prod")
 
 
 def serve_argv(mode: str, port: int) -> list[str]:
@@ -182,6 +194,31 @@ def serve_argv(mode: str, port: int) -> list[str]:
     if mode == "gthread":
         return [*gunicorn, "-k", "gthread", "--threads", "400", "app:create_app()"]
     return [*gunicorn, "-k", "gevent", "--worker-connections", "4000", "app:create_app()"]
+
+
+def start_prod_servers(db_url: str, workdir: Path, processes: int, redis_url: str) -> Server:
+    """``python -m web.serve_prod --workers N`` (what ``make serve-prod`` runs): N gunicorn
+    gevent processes on consecutive ports; handhelds are spread over them round-robin, as
+    nginx ``ip_hash`` would. No SQL counter (the workers are grandchildren)."""
+    port = free_port() + 1
+    env = flask_env(db_url)
+    if redis_url:
+        env["FLOOR_REDIS_URL"] = redis_url
+    log = (workdir / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "web.serve_prod", "--workers", str(processes),
+         "--base-port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    bases = [f"http://127.0.0.1:{port + i}" for i in range(processes)]
+    server = Server(proc, bases[0], None, bases)
+    try:
+        for base in bases:
+            wait_http(base + "/healthz")
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
 
 
 def start_floor_server(db_url: str, workdir: Path, mode: str = "flask") -> Server:
@@ -495,7 +532,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 async def drive(
-    base: str,
+    base: str | list[str],
     cookies: list[str],
     rate: float | None,
     warmup_s: float,
@@ -508,8 +545,11 @@ async def drive(
     connected: list[int] = []
     clock: dict[str, float] = {}
     interval = 1.0 / rate if rate else None
+    bases = base if isinstance(base, list) else [base]
     tasks = [
-        asyncio.create_task(handheld(n, base, c, clock, interval, tally, ready, connected))
+        asyncio.create_task(
+            handheld(n, bases[n % len(bases)], c, clock, interval, tally, ready, connected)
+        )
         for n, c in enumerate(cookies)
     ]
     while len(connected) < len(cookies):
@@ -569,6 +609,8 @@ def run_row(
     duration_s: float,
     warmup_s: float,
     serve: str = "flask",
+    processes: int = 1,
+    redis_url: str = "",
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="scanloop-"))
     database = sqlite_database(workdir) if db == "sqlite" else postgresql_database(pg_url)
@@ -578,7 +620,10 @@ def run_row(
         flask_cli(database.url, "db-upgrade")
         flask_cli(database.url, "demo")
         add_pickers(database.url, handhelds)
-        server = start_floor_server(database.url, workdir, serve)
+        if serve == "prod":
+            server = start_prod_servers(database.url, workdir, processes, redis_url)
+        else:
+            server = start_floor_server(database.url, workdir, serve)
         n_orders = orders_needed(handhelds, rate, duration_s + warmup_s + 2)
         statuses = asyncio.run(post_orders(server.base, n_orders))
         planned = asyncio.run(plan_waves(server.base))
@@ -589,7 +634,8 @@ def run_row(
             f"{planned['waves']} wave(s), {planned['pick_lists']} pick lists",
             flush=True,
         )
-        floor = asyncio.run(drive(server.base, cookies, rate, warmup_s, duration_s, server))
+        targets = server.bases or server.base
+        floor = asyncio.run(drive(targets, cookies, rate, warmup_s, duration_s, server))
         server.stop()
         echo = start_echo_server(workdir)
         bare = asyncio.run(drive(echo.base, [""] * handhelds, rate, warmup_s, duration_s, echo))
@@ -601,7 +647,7 @@ def run_row(
         shutil.rmtree(workdir, ignore_errors=True)
     return {
         "db": db,
-        "serve": serve,
+        "serve": serve if serve != "prod" else f"prod x{processes}",
         "handhelds": handhelds,
         "rate": rate,
         "duration_s": duration_s,
@@ -718,6 +764,14 @@ def main() -> None:
         default="flask",
         help="flask serve (Werkzeug threading) or the app under one gunicorn gthread/gevent worker",
     )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="--serve prod: server processes (make serve-prod)"
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", ""),
+        help="--serve prod with several processes: the Socket.IO message queue",
+    )
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks-scanloop.md")
     args = parser.parse_args()
     if args.db == "postgresql" and not args.pg_url:
@@ -733,7 +787,10 @@ def main() -> None:
     rows = []
     print(TABLE_HEAD, flush=True)
     for handhelds, rate in plan:
-        row = run_row(args.db, args.pg_url, handhelds, rate, args.duration, args.warmup, args.serve)
+        row = run_row(
+            args.db, args.pg_url, handhelds, rate, args.duration, args.warmup, args.serve,
+            args.processes, args.redis_url,
+        )  # fmt: skip
         rows.append(row)
         print(markdown_row(row), flush=True)
     if write:

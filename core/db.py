@@ -1,6 +1,14 @@
 """Database plumbing shared by every domain package: the declarative base, UTC timestamps,
 engine construction (SQLite WAL + foreign keys, PostgreSQL via psycopg) and session factories.
 
+SQLite has one writer at a time. Every transaction here starts with ``BEGIN IMMEDIATE`` (it
+takes the write lock up front instead of failing on a read-to-write upgrade), and *inside one
+process* it first takes ``WriterLock``: a lock in Python, so a thread waiting for the writer
+wakes the moment the previous one commits. Without it the waiters sit in SQLite's busy handler,
+which sleeps 1, 2, 5, 10 … 100 ms between tries and leaves the database idle in between (and
+under gevent its C sleep blocks every greenlet, the lock holder too). Other processes on the same
+file still meet the busy handler (``busy_timeout`` 30 s).
+
 Nothing here is built at import time; ``make_engine`` is called by ``create_app`` and by tests.
 """
 
@@ -8,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -106,7 +116,38 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) ->
     return create_engine(url, **kwargs)
 
 
+WRITER_WAIT_S = 30.0  # as long as SQLite's busy_timeout: then "database is locked"
+
+
+class WriterLock:
+    """The process's SQLite writer lock: taken before ``BEGIN IMMEDIATE``, released after the
+    ``COMMIT`` or ``ROLLBACK``. Re-entrant, so a thread that opens a second transaction while
+    holding one meets SQLite's own busy handler as before instead of deadlocking here.
+    ``threading.RLock`` becomes a cooperative lock under gevent's monkey-patching."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.held: dict[int, int] = {}  # id(DBAPI connection) -> acquisitions (for release)
+
+    def acquire(self, conn_id: int) -> None:
+        if not self._lock.acquire(timeout=WRITER_WAIT_S):
+            raise sqlite3.OperationalError("database is locked (writer lock wait time-out)")
+        self.held[conn_id] = self.held.get(conn_id, 0) + 1
+
+    def release(self, conn_id: int) -> None:
+        count = self.held.get(conn_id, 0)
+        if count == 0:
+            return  # a rollback of a connection that holds no write transaction
+        if count == 1:
+            del self.held[conn_id]
+        else:
+            self.held[conn_id] = count - 1
+        self._lock.release()
+
+
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    writer = WriterLock()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy issue BEGIN itself so that BEGIN IMMEDIATE below works.
@@ -119,11 +160,55 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
+    def _raw_id(dbapi_conn: Any) -> int:
+        # The pool hands out proxies ("fairies"); key by the sqlite3 connection behind them.
+        return id(getattr(dbapi_conn, "dbapi_connection", None) or dbapi_conn)
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Writers serialise at BEGIN instead of failing with "database is locked" on upgrade
-        # from a read lock; SQLite has one writer at a time anyway.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # from a read lock; SQLite has one writer at a time anyway. A session on
+        # ``read_only(engine)`` starts a deferred (reading) transaction and takes no lock.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+            return
+        key = _raw_id(conn.connection)
+        writer.acquire(key)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.release(key)
+            raise
+
+    # Release right after the DBAPI COMMIT/ROLLBACK has run (the engine's commit/rollback
+    # events fire before it); the pool's reset-on-return rollback comes through here too.
+    dialect = engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def _commit(dbapi_conn: Any) -> None:
+        try:
+            do_commit(dbapi_conn)
+        finally:
+            writer.release(_raw_id(dbapi_conn))
+
+    def _rollback(dbapi_conn: Any) -> None:
+        try:
+            do_rollback(dbapi_conn)
+        finally:
+            writer.release(_raw_id(dbapi_conn))
+
+    dialect.do_commit = _commit  # type: ignore[method-assign]
+    dialect.do_rollback = _rollback  # type: ignore[method-assign]
+
+
+READ_ONLY = "floor_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine (same pool) for transactions that only read: on SQLite they begin
+    deferred and skip the writer lock, so they never queue behind writers (WAL readers see the
+    last commit). A write through it upgrades the lock and may meet the busy handler: don't."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -20,7 +20,10 @@ class Settings:
     oms_webhook_url: str = ""  # FLOOR_OMS_WEBHOOK_URL
     oms_webhook_secret: str = ""  # FLOOR_OMS_WEBHOOK_SECRET
     max_body_bytes: int = 8 * 1024 * 1024  # FLOOR_MAX_BODY_BYTES
-    run_scheduler: bool = False  # FLOOR_RUN_SCHEDULER (serve turns it on)
+    run_scheduler: bool = False  # FLOOR_RUN_SCHEDULER (serve turns it on); one leader runs it
+    # FLOOR_ASYNC_MODE: Socket.IO's async mode: threading (make run), gevent (gunicorn -k
+    # gevent, make serve-prod); "" = gevent when gevent has patched the stdlib, else threading
+    async_mode: str = ""
     # Upstream sync (docs/api.md → Webhooks)
     webhook_timeout_s: float = 5.0  # FLOOR_WEBHOOK_TIMEOUT_S: per delivery attempt
     webhook_max_attempts: int = 25  # FLOOR_WEBHOOK_MAX_ATTEMPTS: then dead letter

@@ -141,8 +141,8 @@ def register(app: Flask) -> None:
         click.echo("\n".join(_banner(f, host, port, demo=demo, loaded=loaded)))
         for hook in app.extensions.get("floor_serve_hooks", []):
             hook(app)
-        if not f.scheduler.running:
-            f.scheduler.start()
+        if not f.settings.run_scheduler:  # else create_app has started the election already
+            f.scheduler_leader.start()
         # Flask's CLI refuses app.run() inside a command unless this marker is cleared.
         os.environ.pop("FLASK_RUN_FROM_CLI", None)
         f.socketio.run(

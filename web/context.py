@@ -26,6 +26,7 @@ class FloorContext:
     login_guard: Any = None  # web.login_guard.LoginGuard
     sockets: Any = None  # web.sockets.SocketRegistry
     print_worker: Any = None
+    scheduler_leader: Any = None  # web.scheduler.SchedulerLeader
 
     def close(self) -> None:
         """Stop what the app started (timers, workers, scheduler) and release the database."""

@@ -15,6 +15,8 @@ ended them, within ``SWEEP_S`` seconds in any other process (the sweep job).
 from __future__ import annotations
 
 import functools
+import logging
+import queue
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -36,6 +38,7 @@ from web.live import ROOM as LIVE_ROOM
 
 NAMESPACE = "/floor"
 SWEEP_S = 5
+log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -175,12 +178,37 @@ def register(socketio: SocketIO) -> None:
         return {"ok": True, "room": LIVE_ROOM}
 
 
+class Emitter:
+    """The after-commit fan-out, off the request thread: ``__call__`` queues a committed
+    transaction's events and returns at once; one background task (a thread, or a greenlet
+    under gevent) emits them in commit order. The handler that committed answers its client
+    without waiting for every room's sends (or the Redis publish, with a message queue)."""
+
+    def __init__(self, socketio: SocketIO) -> None:
+        self.socketio = socketio
+        self.queue: queue.Queue[list[DomainEvent]] = queue.Queue()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def __call__(self, events: list[DomainEvent]) -> None:
+        if not self._started:
+            with self._lock:
+                if not self._started:
+                    self.socketio.start_background_task(self._run)
+                    self._started = True
+        self.queue.put(events)
+
+    def _run(self) -> None:
+        while True:
+            events = self.queue.get()
+            for ev in events:
+                for room in ev.rooms:
+                    try:
+                        self.socketio.emit(ev.name, ev.data, to=room, namespace=NAMESPACE)
+                    except Exception:  # one bad send must not stop the fan-out
+                        log.exception("emit %s to %s failed", ev.name, room)
+
+
 def emitter(socketio: SocketIO) -> Callable[[list[DomainEvent]], None]:
-    """Emit each committed event to the rooms it names."""
-
-    def emit(events: list[DomainEvent]) -> None:
-        for ev in events:
-            for room in ev.rooms:
-                socketio.emit(ev.name, ev.data, to=room, namespace=NAMESPACE)
-
-    return emit
+    """Emit each committed event to the rooms it names (off the committing thread)."""
+    return Emitter(socketio)

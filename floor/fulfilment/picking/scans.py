@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from core.accounts import has_role
 from core.actors import Actor
@@ -48,9 +50,7 @@ from floor.fulfilment.waves.planning import (
     settle_after_task,
     units_picked,
 )
-from floor.site import replenishment
-from floor.site.items import identify_item
-from floor.site.layout import Location, Sku, SkuGtin
+from floor.site import layout_cache, replenishment
 from floor.site.stock import Reservation, Stock
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
@@ -200,48 +200,67 @@ def _give_totes(session: Session, pick_list: PickList) -> None:
 # --------------------------------------------------------------------------
 
 
+_PAYLOADS = "floor.task_payloads"
+
+
 def task_payload(session: Session, task: PickTask | None) -> dict[str, Any] | None:
+    """The handheld's view of a task: one query for what changes (wave, order, tote, tasks
+    left), the layout (location, SKU, GTINs) from ``floor.site.layout_cache``. Memoised per
+    session by the task's own state, so the ack and the ``task.updated`` event of one scan
+    share one build (a copy each: callers may change theirs)."""
     if task is None:
         return None
-    loc = session.get(Location, task.location_id)
-    sku = session.get(Sku, task.sku_id)
-    assert loc is not None and sku is not None
-    aisle = loc.aisle.code if loc.aisle is not None else None
-    gtins = session.scalars(
-        select(SkuGtin.gtin).where(SkuGtin.sku_id == sku.id).order_by(SkuGtin.id)
-    ).all()
-    pick_list = session.get(PickList, task.pick_list_id)
-    assert pick_list is not None
-    wave = session.get(Wave, pick_list.wave_id)
-    line = session.get(OrderLine, task.order_line_id)
-    order = session.get(Order, line.order_id) if line else None
-    tote = session.get(Tote, task.tote_id) if task.tote_id else None
-    remaining = session.scalar(
-        select(func.count(PickTask.id)).where(
-            PickTask.pick_list_id == task.pick_list_id, PickTask.status.in_(OPEN_TASK)
-        )
+    key = (task.id, task.status, task.picked_qty, task.tote_id, task.assigned_user_id)
+    memo = session.info.setdefault(_PAYLOADS, {})
+    if key in memo:
+        return _copy(memo[key])
+    remaining = (
+        select(func.count(PickTask.id))
+        .where(PickTask.pick_list_id == task.pick_list_id, PickTask.status.in_(OPEN_TASK))
+        .scalar_subquery()
     )
-    return {
+    row = session.execute(
+        select(Wave.code, Order.external_id, Tote.code, remaining)
+        .select_from(PickList)
+        .join(Wave, Wave.id == PickList.wave_id)
+        .outerjoin(OrderLine, OrderLine.id == task.order_line_id)
+        .outerjoin(Order, Order.id == OrderLine.order_id)
+        .outerjoin(Tote, Tote.id == task.tote_id)
+        .where(PickList.id == task.pick_list_id)
+    ).one()
+    wave_code, order_ref, tote_code, left = row
+    loc = layout_cache.location(session, task.location_id)
+    sku = layout_cache.sku(session, task.sku_id)
+    payload = {
         "id": task.id,
         "seq": task.seq,
         "status": task.status.value,
         "location": {
             "code": loc.code,
-            "aisle": aisle,
+            "aisle": loc.aisle,
             "bay": loc.bay,
             "level": loc.level,
             "slot": loc.slot,
             "check_code": loc.check_code,
         },
-        "sku": {"code": sku.code, "name": sku.name, "gtins": list(gtins)},
+        "sku": {"code": sku.code, "name": sku.name, "gtins": list(sku.gtins)},
         "quantity": task.quantity,
         "picked_qty": task.picked_qty,
         "pick_list_id": task.pick_list_id,
-        "wave_code": wave.code if wave else None,
-        "order": order.external_id if order else None,
-        "tote": tote.code if tote else None,
-        "tasks_left": remaining,
+        "wave_code": wave_code,
+        "order": order_ref,
+        "tote": tote_code,
+        "tasks_left": left,
     }
+    memo[key] = payload
+    return _copy(payload)
+
+
+def _copy(payload: dict[str, Any]) -> dict[str, Any]:
+    out = dict(payload)
+    out["location"] = dict(payload["location"])
+    out["sku"] = dict(payload["sku"], gtins=list(payload["sku"]["gtins"]))
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -268,26 +287,30 @@ def claim_scan(
         )
     if user.user_id is None:
         raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
-    if session.scalar(_own_scan(user, client_scan_id, Scan.id)):
-        return None
     when = scanned_at or utcnow()
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    scan = Scan(
-        client_scan_id=client_scan_id,
-        user_id=user.user_id,
-        task_id=task_id,
-        raw=raw[:500],
-        kind=kind,
-        result="pending",
-        scanned_at=when,
+    values = {
+        "client_scan_id": client_scan_id,
+        "user_id": user.user_id,
+        "task_id": task_id,
+        "raw": raw[:500],
+        "kind": kind,
+        "result": "pending",
+        "scanned_at": when,
+        "received_at": utcnow(),
+    }
+    # One statement instead of SELECT + SAVEPOINT + INSERT + RELEASE: a replayed id conflicts
+    # on the unique index (a concurrent twin waits there for the first one's commit).
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    scan_id = session.scalar(
+        insert(Scan).values(**values).on_conflict_do_nothing().returning(Scan.id)
     )
-    try:
-        with session.begin_nested():
-            session.add(scan)
-            session.flush()
-    except IntegrityError:
+    if scan_id is None:
         return None
+    scan = Scan(id=scan_id, **values)
+    make_transient_to_detached(scan)
+    session.add(scan)  # persistent without a SELECT: later changes flush as one UPDATE
     return scan
 
 
@@ -314,18 +337,19 @@ def task_for(session: Session, user: Actor, task_id: Any) -> tuple[PickTask | No
         tid = parse_id(task_id, "task_id")
     except InputError:
         return None, "task_not_found", "no such task"
-    stmt = select(PickTask).where(PickTask.id == tid)
+    stmt = (  # the task and its wave's status in one query
+        select(PickTask, Wave.status)
+        .outerjoin(PickList, PickList.id == PickTask.pick_list_id)
+        .outerjoin(Wave, Wave.id == PickList.wave_id)
+        .where(PickTask.id == tid)
+    )
     if is_postgres(session):
         stmt = stmt.with_for_update(of=PickTask)
-    task = session.scalars(stmt).one_or_none()
-    if task is None:
+    row = session.execute(stmt).one_or_none()
+    if row is None:
         return None, "task_not_found", f"no task {tid}"
-    wave = session.scalar(
-        select(Wave)
-        .join(PickList, PickList.wave_id == Wave.id)
-        .where(PickList.id == task.pick_list_id)
-    )
-    if task.status not in OPEN_TASK or wave is None or wave.status not in ACTIVE_WAVE:
+    task, wave_status = row
+    if task.status not in OPEN_TASK or wave_status not in ACTIVE_WAVE:
         return None, "task_closed", f"task {tid} is {task.status.value}"
     if task.assigned_user_id != user.user_id:
         return None, "not_your_task", f"task {tid} is not assigned to you"
@@ -361,13 +385,12 @@ def confirm_scan(
 
 
 def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickOutcome:
-    loc = session.get(Location, task.location_id)
-    assert loc is not None
+    loc = layout_cache.location(session, task.location_id)
     if not code:
         return PickOutcome("empty_code", "nothing was scanned", task, kind="unknown")
     if code.upper() == loc.code.upper() or code == loc.check_code:
         return PickOutcome("ok", f"at {loc.code}", task, kind="location")
-    other = session.scalar(select(Location.code).where(func.upper(Location.code) == code.upper()))
+    other = layout_cache.location_code(session, code)
     if other is not None:
         return PickOutcome(
             "wrong_location", f"that is {other}; go to {loc.code}", task, kind="location"
@@ -376,9 +399,8 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
         return PickOutcome(
             "wrong_location", f"check code {code} is not {loc.code}'s", task, kind="location"
         )
-    sku_id, units = identify_item(session, code)
-    sku = session.get(Sku, task.sku_id)
-    assert sku is not None
+    sku_id, units = layout_cache.identify_item(session, code)
+    sku = layout_cache.sku(session, task.sku_id)
     if sku_id is None:
         return PickOutcome(
             "wrong_item",
@@ -388,7 +410,7 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
             extra={"reason": "unknown_code"},
         )
     if sku_id != task.sku_id:
-        other_code = session.scalar(select(Sku.code).where(Sku.id == sku_id))
+        other_code = layout_cache.sku(session, sku_id).code
         return PickOutcome(
             "wrong_item",
             f"that is {other_code}; pick {sku.code}",
@@ -409,9 +431,20 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
 
 def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> None:
     """Book ``units`` picked on ``task``: stock, reservation, line, order, list, wave."""
-    res = session.get(Reservation, task.reservation_id) if task.reservation_id else None
-    if res is None:
+    row = (
+        session.execute(  # reservation, line and order in one query (three gets cost three)
+            select(Reservation, OrderLine, Order)
+            .select_from(Reservation)
+            .join(OrderLine, OrderLine.id == task.order_line_id)
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(Reservation.id == task.reservation_id)
+        ).one_or_none()
+        if task.reservation_id
+        else None
+    )
+    if row is None:
         raise PickError(FulfilmentErrorCode.no_reservation, f"task {task.id} has no reservation")
+    res, line, order = row
     result = session.execute(
         update(Stock)
         .where(Stock.id == res.stock_id, Stock.on_hand >= units, Stock.reserved >= units)
@@ -422,16 +455,14 @@ def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> Non
         raise PickError(
             FulfilmentErrorCode.stock_mismatch, "the location's stock does not cover this pick"
         )
-    stock = session.get(Stock, res.stock_id)
+    # The UPDATE went around the ORM: expire a loaded copy (loading one just for that costs
+    # a SELECT).
+    stock = session.identity_map.get(identity_key(Stock, res.stock_id))
     if stock is not None:
         session.expire(stock, ["on_hand", "reserved"])
     res.picked += units
-    line = session.get(OrderLine, task.order_line_id)
-    assert line is not None
     line.picked_qty += units
     task.picked_qty += units
-    order = session.get(Order, line.order_id)
-    assert order is not None
     if order.status == OrderStatus.waved:
         transition(session, order, OrderStatus.picking, user, payload={"task": task.id})
     if task.picked_qty >= task.quantity:

@@ -1,0 +1,124 @@
+"""Production serving: N server processes, each ``gunicorn -k gevent -w 1`` on its own port.
+
+    make serve-prod WORKERS=2            # = python -m web.serve_prod --workers 2
+    python -m web.serve_prod --workers 2 --host 127.0.0.1 --base-port 5001
+
+Why this shape (measurements: docs/serving-notes.md, docs/deploy.md):
+
+* **gevent worker.** The only mode measured with a read time-out for a request's headers
+  (``--keep-alive`` s: a half-open connection is closed, not held), a connection cap that costs
+  no thread (``--worker-connections``) and ``/healthz`` answering through 19,000 half-open
+  connections. The app picks ``async_mode="gevent"`` itself under it (``app.async_mode``).
+* **One worker per process, one port per process.** Flask-SocketIO keeps a client's session in
+  the process that accepted it, and gunicorn's own balancing is not sticky; the reverse proxy
+  in front (nginx ``ip_hash``) keeps each client on one port. All processes share
+  ``FLOOR_REDIS_URL`` as the Socket.IO message queue, so an emit in one reaches clients of all.
+* **Scheduled jobs once.** Every process gets ``FLOOR_RUN_SCHEDULER=1``; one wins the leader
+  lock (``web.scheduler.SchedulerLeader``), the others take over if it dies.
+* The migration runs once here, before any server starts. The demo is never loaded.
+
+More than one process needs PostgreSQL (``FLOOR_DATABASE_URL``) and Redis (``FLOOR_REDIS_URL``):
+SQLite's writer lock is per process, and without the message queue a change made through one
+process would never reach the handhelds connected to another. This module only starts
+processes; it imports nothing of the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Chosen by measurement (docs/deploy.md → Time-outs and limits).
+KEEP_ALIVE_S = 5  # header read time-out and idle keep-alive (gevent worker); must be > 0
+WORKER_CONNECTIONS = 2000  # open connections per process; more wait in the kernel backlog
+TIMEOUT_S = 30  # the master restarts a worker that did not heart-beat for this long
+GRACEFUL_TIMEOUT_S = 20
+
+
+def gunicorn_argv(host: str, port: int, args: argparse.Namespace) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn",
+        "-k", "gevent", "-w", "1",
+        "-b", f"{host}:{port}",
+        "--worker-connections", str(args.worker_connections),
+        "--keep-alive", str(args.keep_alive),
+        "--timeout", str(TIMEOUT_S),
+        "--graceful-timeout", str(GRACEFUL_TIMEOUT_S),
+        "--limit-request-line", "4094",
+        "--limit-request-fields", "50",
+        "--limit-request-field_size", "8190",
+        "--backlog", "512",
+        "--forwarded-allow-ips", args.forwarded_allow_ips,
+        "--access-logfile", "-" if args.access_log else "/dev/null",
+        "--log-level", "warning",
+        "app:create_app()",
+    ]  # fmt: skip
+
+
+def refuse(args: argparse.Namespace, env: dict[str, str]) -> str | None:
+    """Why this configuration must not start, or None."""
+    if args.workers < 1:
+        return "--workers must be at least 1"
+    if args.keep_alive <= 0:
+        return "--keep-alive must be > 0 (0 would read requests without a time-out)"
+    if args.workers > 1:
+        if not env.get("FLOOR_DATABASE_URL", "").startswith("postgresql"):
+            return "several processes need FLOOR_DATABASE_URL=postgresql+psycopg://…"
+        if not env.get("FLOOR_REDIS_URL"):
+            return "several processes need FLOOR_REDIS_URL (the Socket.IO message queue)"
+    if not env.get("FLOOR_SECRET_KEY"):
+        return "set FLOOR_SECRET_KEY (shared by every process: sessions must survive a switch)"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "1")))
+    parser.add_argument("--host", default=os.environ.get("FLOOR_HOST", "127.0.0.1"))
+    parser.add_argument("--base-port", type=int, default=5001, help="process i listens on +i")
+    parser.add_argument("--worker-connections", type=int, default=WORKER_CONNECTIONS)
+    parser.add_argument("--keep-alive", type=int, default=KEEP_ALIVE_S)
+    parser.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    parser.add_argument("--access-log", action="store_true")
+    args = parser.parse_args(argv)
+    env = dict(os.environ)
+    if (why := refuse(args, env)) is not None:
+        print(f"serve-prod: {why}", file=sys.stderr)
+        return 2
+    env.update(FLOOR_RUN_SCHEDULER="1", FLOOR_ASYNC_MODE="gevent", PYTHONUNBUFFERED="1")
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "db-upgrade"], cwd=ROOT, env=env, check=True
+    )
+    procs = []
+    for i in range(args.workers):
+        port = args.base_port + i
+        procs.append(subprocess.Popen(gunicorn_argv(args.host, port, args), cwd=ROOT, env=env))
+        print(f"serve-prod: process {i + 1} on http://{args.host}:{port}/", flush=True)
+
+    def stop(signum: int, _frame: object) -> None:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = 0
+    while any(p.poll() is None for p in procs):
+        for p in procs:  # one process gone: stop the rest, let the supervisor restart us
+            if p.poll() is not None and p.returncode != 0 and code == 0:
+                code = p.returncode or 1
+                print(f"serve-prod: pid {p.pid} exited with {p.returncode}", file=sys.stderr)
+                stop(signal.SIGTERM, None)
+        time.sleep(0.5)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
