@@ -25,10 +25,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from core.db import default_sqlite_url, make_engine, make_session_factory
     from core.events import on_commit
     from core.settings import Settings
+    from floor.site.settings import configure_defaults
     from migrations.schema import load_all_models
     from web import (
         auth,
         cli,
+        device_pages,
         health,
         inputs,
         pages,
@@ -98,6 +100,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     on_commit(sessions, sockets.emitter(socketio))
     on_commit(sessions, live.add)  # the dashboard's coalesced feed (web/live.py)
     wire_domain_handlers(sessions, settings)
+    configure_defaults(sessions, location_confirm=settings.location_confirm)
+    floor_ctx.devices = device_pages.build_hub(settings, sessions, socketio)
 
     inputs.install(app)  # bounded path ids, query, form and JSON input (before the routes)
     csrf = CSRFProtect(app)
@@ -110,6 +114,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     sockets.register(socketio)
     picking_sockets.register(socketio)
     printing_pages.register_sockets(socketio)
+    device_pages.register(socketio)
     cli.register(app)
     floor_ctx.scheduler = build_scheduler(floor_ctx, _job_providers())
     printing_setup.install(app)
@@ -117,6 +122,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.run_scheduler:
         floor_ctx.scheduler_leader.start()  # in one process of several (web/scheduler.py)
         floor_ctx.print_worker.start()  # in every process: claims are leases (printing/)
+    if settings.run_devices:
+        device_pages.start_hub(floor_ctx.devices)
     return app
 
 
@@ -148,6 +155,7 @@ def _optional_blueprints() -> list[Any]:
     from web import (
         admin_users,
         api,
+        device_pages,
         documents_pages,
         orders_pages,
         pack_pages,
@@ -160,6 +168,7 @@ def _optional_blueprints() -> list[Any]:
     return [
         admin_users,
         api,
+        device_pages,
         documents_pages,
         orders_pages,
         pack_pages,

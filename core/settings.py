@@ -57,6 +57,13 @@ class Settings:
     print_backoff_base_s: float = 1.0  # FLOOR_PRINT_BACKOFF_BASE_S: first retry delay
     print_backoff_max_s: float = 60.0  # FLOOR_PRINT_BACKOFF_MAX_S: longest retry delay
     print_poll_s: float = 1.0  # FLOOR_PRINT_POLL_S: worker tick (held jobs re-check ~HS)
+    # Station devices (devices/config.py documents the entries)
+    scanners: str = ""  # FLOOR_SCANNERS: "PACK-01=serial:///dev/ttyACM0?baud=9600&suffix=cr,..."
+    scales: str = ""  # FLOOR_SCALES: "PACK-01=serial:///dev/ttyUSB0?suffix=crlf,..."
+    run_devices: bool = False  # FLOOR_RUN_DEVICES: open the serial ports (serve turns it on)
+    # The floor
+    location_confirm: str = "off"  # FLOOR_LOCATION_CONFIRM: off | scan | check_digits
+    timezone: str = "UTC"  # FLOOR_TIMEZONE: the site's time zone for times on pages (IANA name)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

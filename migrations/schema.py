@@ -15,6 +15,7 @@ def load_all_models() -> MetaData:
     import devices.models  # noqa: F401
     import floor.fulfilment.models  # noqa: F401
     import floor.site.layout  # noqa: F401
+    import floor.site.settings  # noqa: F401
     import floor.site.stock  # noqa: F401
     import orders.models  # noqa: F401
     import orders.outbox  # noqa: F401

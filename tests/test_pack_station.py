@@ -140,6 +140,8 @@ def test_pack_station_page_in_a_browser(sqlite_url, desktop):
             page.locator("#scan").press_sequentially("SKU-00020")
             page.keyboard.press("Enter")
         page.wait_for_selector("#close:not([disabled])")
+        assert page.locator("#weight").input_value() == ""  # nothing pre-filled to wave through
+        page.fill("#weight", "640")
         page.click("#close")
         page.wait_for_selector("#shipped:not([hidden])")
         sscc = page.locator("#sscc").inner_text()

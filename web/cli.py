@@ -143,6 +143,9 @@ def register(app: Flask) -> None:
             hook(app)
         if not f.settings.run_scheduler:  # else create_app has started the election already
             f.scheduler_leader.start()
+        from web.device_pages import start_hub
+
+        start_hub(f.devices)
         # Flask's CLI refuses app.run() inside a command unless this marker is cleared.
         os.environ.pop("FLASK_RUN_FROM_CLI", None)
         f.socketio.run(

@@ -27,6 +27,7 @@ class FloorContext:
     sockets: Any = None  # web.sockets.SocketRegistry
     print_worker: Any = None
     scheduler_leader: Any = None  # web.scheduler.SchedulerLeader
+    devices: Any = None  # devices.hub.DeviceHub
 
     def close(self) -> None:
         """Stop what the app started (timers, workers, scheduler) and release the database."""

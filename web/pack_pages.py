@@ -12,14 +12,13 @@ from core.errors import CoreErrorCode
 from core.inputs import MAX_QUANTITY
 from core.users import Role
 from floor.fulfilment.errors import FulfilmentErrorCode
+from floor.fulfilment.packing import pack_state
 from floor.fulfilment.packing.station import (
     PackSettings,
     StationError,
     close_package,
     find_order,
-    packing_view,
     stations,
-    verify_item,
 )
 from printing.labels import label_job_id, label_zpl, site_address
 from printing.models import PrintJob
@@ -57,11 +56,44 @@ def page() -> Any:
     return render_template("pack.html", stations=codes)
 
 
+def _scale(station: str) -> dict[str, Any] | None:
+    hub = ctx().devices
+    return hub.scale_weight(station) if hub is not None and station else None
+
+
+@bp.get("/pack/state")
+@roles_required(Role.packer)
+def station_state() -> Any:
+    """What the station shows now (the page loads it, so a reload keeps the verified scans)."""
+    station = request.args.get("station", "")
+    with uow() as s:
+        body = pack_state.state(s, station)
+    return jsonify({**body, "scale": _scale(station)})
+
+
+@bp.post("/pack/scan")
+@roles_required(Role.packer)
+def scan() -> Any:
+    """A scan typed at the station: the same service a serial scanner's frames go to."""
+    body = _body()
+    with uow() as s:
+        return jsonify(
+            pack_state.scan_at(
+                s, str(body.get("station", "")), str(body.get("code", "")), current_actor()
+            )
+        )
+
+
 @bp.post("/pack/open")
 @roles_required(Role.packer)
 def open_order() -> Any:
+    body = _body()
     with uow() as s:
-        return jsonify(packing_view(s, find_order(s, str(_body().get("code", "")))))
+        return jsonify(
+            pack_state.open_at(
+                s, str(body.get("station", "")), str(body.get("code", "")), current_actor()
+            )
+        )
 
 
 @bp.post("/pack/verify")
@@ -69,8 +101,14 @@ def open_order() -> Any:
 def verify() -> Any:
     body = _body()
     with uow() as s:
-        order = find_order(s, str(body.get("order", "")))
-        return jsonify(verify_item(s, order, str(body.get("code", ""))))
+        return jsonify(
+            pack_state.verify_at(
+                s,
+                str(body.get("station", "")),
+                str(body.get("order", "")),
+                str(body.get("code", "")),
+            )
+        )
 
 
 @bp.post("/pack/close")
@@ -78,8 +116,12 @@ def verify() -> Any:
 def close() -> Any:
     settings = ctx().settings
     body = _body()
+    station = str(body.get("station", ""))
     items = body.get("items")
-    if not isinstance(items, dict) or not all(_whole(q, 0, MAX_QUANTITY) for q in items.values()):
+    if items is not None and (
+        not isinstance(items, dict)
+        or not all(_whole(q, 0, MAX_QUANTITY) for q in items.values())
+    ):
         raise StationError(
             FulfilmentErrorCode.invalid_items,
             f"items must map line ids to whole numbers 0..{MAX_QUANTITY}",
@@ -87,6 +129,9 @@ def close() -> Any:
         )
     dims = body.get("dims_mm") or [0, 0, 0]
     weight = body.get("weight_g")
+    scale = _scale(station)
+    if weight is None and scale is not None and scale["stable_grams"] is not None:
+        weight = scale["stable_grams"]  # the station's scale, when it is online and stable
     if not _whole(weight, 0, MAX_WEIGHT_G):
         raise StationError(
             FulfilmentErrorCode.invalid_weight,
@@ -105,17 +150,24 @@ def close() -> Any:
     assert actor is not None
     with uow() as s:
         order = find_order(s, str(body.get("order", "")))
+        if items is None:
+            items = pack_state.stored_items(s, station, order)
+            if items is None:
+                raise StationError(
+                    FulfilmentErrorCode.invalid_items, f"nothing verified at {station!r}", 422
+                )
         result = close_package(
             s,
             order,
             items=items,
             weight_g=weight,
-            station=str(body.get("station", "")),
+            station=station,
             carrier=carrier_for(order.carrier, settings),
             actor=actor,
             dims_mm=(dims[0], dims[1], dims[2]),
             settings=PackSettings(settings.gs1_company_prefix, settings.sscc_extension_digit),
         )
+        pack_state.finish(s, station, order)
     with uow() as s:  # committed: the label jobs exist (or not, with no printer at the station)
         jobs = s.scalars(
             select(PrintJob).where(

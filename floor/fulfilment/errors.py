@@ -39,6 +39,8 @@ class FulfilmentErrorCode(enum.StrEnum):
     invalid_weight = "invalid_weight"
     invalid_dimensions = "invalid_dimensions"
     invalid_items = "invalid_items"
+    not_open = "not_open"  # the order named is not the one open at the station
+    nothing_open = "nothing_open"  # an item scan at a station with no order open
     # packing a carton (fields of the package)
     wrong_status = "wrong_status"
     no_packages = "no_packages"

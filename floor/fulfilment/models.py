@@ -103,6 +103,9 @@ class PickTask(Base):
     tote_id: Mapped[int | None] = mapped_column(ForeignKey("totes.id"))
     quantity: Mapped[int]
     picked_qty: Mapped[int] = mapped_column(default=0)
+    held_units: Mapped[int] = mapped_column(
+        default=0, server_default="0", comment="scanned, waiting for the tote scan (put-to-tote)"
+    )
     status: Mapped[TaskStatus] = mapped_column(
         str_enum(TaskStatus), default=TaskStatus.pending, index=True
     )
@@ -200,3 +203,22 @@ class Scan(Base):
     result: Mapped[str] = mapped_column(String(30), comment="ok or a reason code")
     scanned_at: Mapped[dt.datetime] = mapped_column(comment="when the device read it")
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PackSession(Base):
+    """What a pack station is doing now: the open order and the units verified so far.
+
+    Kept on the server so that a reload, a second screen or a serial scanner at the same
+    station all see (and add to) one state. One row per station; closing the carton deletes it.
+    """
+
+    __tablename__ = "pack_sessions"
+
+    station: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    items: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, comment="order line id -> units verified by scan"
+    )
+    opened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

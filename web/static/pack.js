@@ -1,32 +1,85 @@
 // Pack station: scan the tote, verify every item by scan, weigh, close → SSCC, tracking, label.
+// The station's state (open order, verified units) lives on the server: the page loads it from
+// /pack/state, and every change - a typed scan here, a serial scanner on the bench, a second
+// screen - arrives as "pack.state" in the room station:<code>, so nobody needs the cursor in a
+// text box. The carton weight comes from the station's scale when it has one and it is stable;
+// otherwise the packer types it (nothing is pre-filled).
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
+  const socket = window.floorSocket;
   let current = null;   // the order being packed (server view)
-  let scanned = {};     // line_id -> units verified
+  let scanned = {};     // line_id -> units verified (server's)
+  let complete = false;
+  let scale = null;     // {online, grams, stable, stable_grams} or null: no scale here
+  let joined = "";
+
+  let audio = null;
+  function tone(good) {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.type = good ? "sine" : "square";
+      osc.frequency.value = good ? 1320 : 220;
+      gain.gain.value = 0.15;
+      osc.connect(gain); gain.connect(audio.destination);
+      osc.start(); osc.stop(audio.currentTime + (good ? 0.12 : 0.45));
+    } catch (e) { /* no audio here */ }
+    document.body.dataset.tone = good ? "good" : "bad";
+  }
 
   function feedback(ok, message) {
     const el = $("feedback");
     el.hidden = false;
     el.className = "feedback " + (ok ? "ok" : "bad");
     el.textContent = message;
+    tone(ok);
+  }
+  const errorText = (r) => (r.data && r.data.error && r.data.error.message) || "error";
+  const station = () => $("station").value;
+
+  function renderScale() {
+    const w = $("weight");
+    const info = $("scale-info");
+    if (!scale) {
+      info.textContent = "No scale at this station: weigh the carton and type its weight.";
+      w.readOnly = false;
+      return;
+    }
+    if (!scale.online) {
+      info.textContent = "Scale offline: type the weight.";
+      w.readOnly = false;
+    } else if (scale.stable && scale.stable_grams !== null) {
+      info.textContent = "Scale: " + scale.stable_grams + " g (stable)";
+      w.value = scale.stable_grams;
+      w.readOnly = true;
+    } else {
+      info.textContent = scale.grams === null ? "Scale: waiting for a weight…"
+                                              : "Scale: " + scale.grams + " g, settling…";
+      w.value = "";
+      w.readOnly = true;
+    }
   }
 
   function render() {
     $("order").hidden = !current;
-    if (!current) return;
+    document.body.dataset.packOrder = current ? current.order : "";
+    if (!current) {
+      $("scan-label").textContent = "Scan a tote (or type an order number), then Enter";
+      return;
+    }
     $("order-id").textContent = current.order;
     $("order-carrier").textContent = current.carrier + " " + current.service;
     const to = current.ship_to || {};
     $("order-ship-to").textContent = [to.name, to.city, to.country].filter(Boolean).join(", ");
     const body = $("lines").querySelector("tbody");
     body.innerHTML = "";
-    let complete = true;
     current.lines.forEach((ln) => {
       const n = scanned[ln.line_id] || 0;
-      if (n < ln.to_pack) complete = false;
       const tr = document.createElement("tr");
       tr.className = n >= ln.to_pack ? "done" : "";
+      tr.dataset.line = ln.line_id;
       [ln.sku, ln.name, String(n), String(ln.to_pack)].forEach((text) => {
         const td = document.createElement("td"); td.textContent = text; tr.appendChild(td);
       });
@@ -35,46 +88,64 @@
     $("close").disabled = !complete;
     $("scan-label").textContent = complete ? "All items verified: weigh and close the package"
                                            : "Scan each item";
+    renderScale();
   }
 
-  async function openOrder(code) {
-    const r = await Floor.api("POST", "/pack/open", { code });
-    if (!r.ok) { feedback(false, (r.data && r.data.error && r.data.error.message) || "error"); return; }
-    current = r.data; scanned = {};
-    $("weight").value = current.suggested_weight_g;
-    $("shipped").hidden = true;
-    feedback(true, "Order " + current.order + " opened");
+  function apply(st) {
+    current = st.order; scanned = st.scanned || {}; complete = !!st.complete;
+    if (st.scale !== undefined) scale = st.scale;
     render();
   }
 
-  async function verify(code) {
-    const r = await Floor.api("POST", "/pack/verify", { order: current.order, code });
-    if (!r.ok) { feedback(false, (r.data && r.data.error && r.data.error.message) || "error"); return; }
-    if (r.data.result !== "ok") { feedback(false, r.data.message); return; }
-    const line = current.lines.find((ln) => ln.line_id === r.data.line_id);
-    const n = (scanned[r.data.line_id] || 0) + r.data.units;
-    if (n > line.to_pack) { feedback(false, "Too many: only " + line.to_pack + " of " + line.sku); return; }
-    scanned[r.data.line_id] = n;
-    feedback(true, line.sku + ": " + n + " of " + line.to_pack);
-    render();
+  async function load() {
+    const r = await Floor.api("GET", "/pack/state?station=" + encodeURIComponent(station()));
+    if (r.ok) apply(r.data);
+  }
+
+  function join() {
+    if (!socket) return;
+    socket.emit("pack:join", { station: station(), previous: joined }, (resp) => {
+      if (resp && resp.ok) { joined = station(); scale = resp.scale; renderScale(); }
+    });
+  }
+
+  async function scan(code) {
+    const r = await Floor.api("POST", "/pack/scan", { station: station(), code });
+    if (!r.ok) { feedback(false, errorText(r)); return; }
+    // The state itself arrives as pack.state; without a socket, load it.
+    if (!socket || !socket.connected) await load();
+    showScan(r.data);
+  }
+
+  // A typed scan's answer comes twice (HTTP reply and pack.state): show it once.
+  let lastShown = { key: "", at: 0 };
+  function showScan(answer) {
+    if (!answer) return;
+    const key = answer.result + "|" + answer.message;
+    const now = Date.now();
+    if (key === lastShown.key && now - lastShown.at < 1500) return;
+    lastShown = { key, at: now };
+    feedback(answer.result === "ok", answer.message || answer.result);
   }
 
   $("scan-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const code = $("scan").value.trim();
     $("scan").value = "";
-    if (!code) return;
-    if (!current) openOrder(code); else verify(code);
+    if (code) scan(code);
   });
+
+  $("station").addEventListener("change", () => { join(); load(); });
 
   $("close-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    const weight = parseInt($("weight").value, 10);
+    if (!(weight > 0)) { feedback(false, "Weigh the carton first"); return; }
     const r = await Floor.api("POST", "/pack/close", {
-      order: current.order, station: $("station").value, items: scanned,
-      weight_g: parseInt($("weight").value, 10),
+      order: current.order, station: station(), weight_g: weight,
       dims_mm: [$("len"), $("wid"), $("hei")].map((el) => parseInt(el.value || "0", 10)),
     });
-    if (!r.ok) { feedback(false, (r.data && r.data.error && r.data.error.message) || "error"); return; }
+    if (!r.ok) { feedback(false, errorText(r)); return; }
     $("sscc").textContent = r.data.sscc;
     $("tracking").textContent = (r.data.tracking || {})[r.data.sscc] || "(ships when the order is complete)";
     $("label-link").href = "/pack/labels/" + r.data.sscc + ".zpl";
@@ -82,8 +153,8 @@
     showJob(job);
     $("shipped").hidden = false;
     feedback(true, "Package closed: " + r.data.status);
-    current = null; scanned = {};
-    render();
+    $("weight").value = "";
+    await load();
     $("scan-label").textContent = "Scan the next tote";
     $("scan").focus();
   });
@@ -102,7 +173,6 @@
     if (j) { pic.src = "/printers/jobs/" + encodeURIComponent(j.job_id) + ".png"; pic.hidden = false; }
     else { pic.hidden = true; }
   }
-  const socket = window.floorSocket;
   function joinStation() {
     if (socket) socket.emit("join_station", { station: $("station").value });
   }
@@ -130,9 +200,25 @@
     if (r.ok) { $("print-reason").value = ""; showJob(r.data); }
     else feedback(false, (r.data && r.data.error && r.data.error.message) || "error");
   });
+  if (socket) {
+    socket.on("connect", () => { join(); load(); });
+    socket.on("pack.state", (st) => {
+      if (!st || st.station !== station()) return;
+      if (st.order && (!current || current.order !== st.order.order)) $("shipped").hidden = true;
+      apply(st);
+      if (st.scan) showScan(st.scan);
+    });
+    socket.on("pack.reject", (data) => {
+      if (data && data.station === station()) feedback(false, "Scanner: " + data.message);
+    });
+    socket.on("scale.reading", (data) => {
+      if (data && data.station === station()) { scale = data; renderScale(); }
+    });
+  }
 
   document.addEventListener("click", (ev) => {
     if (!ev.target.closest("button, input, select, a")) $("scan").focus();
   });
+  load();
   $("scan").focus();
 })();

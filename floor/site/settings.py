@@ -1,0 +1,74 @@
+"""Site settings a supervisor may change at run time (today: location confirmation).
+
+Each setting has a default from the environment (``FLOOR_LOCATION_CONFIRM``), handed to the
+domain by the app through the session factory's ``info`` (``configure_defaults``), and an
+optional override row in ``site_settings`` written from the dashboard. The row wins; deleting
+it goes back to the environment's value.
+
+``location_confirm`` says what proves a picker stood at the pick face:
+
+* ``off`` - nothing: the handheld shows the check code and an item scan implies arrival;
+* ``scan`` - the location's barcode must be scanned before the item;
+* ``check_digits`` - the check digits printed on the rack label must be typed (or the
+  location barcode scanned) before the item.
+
+With ``scan`` or ``check_digits`` the handheld never shows the check code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from core.db import Base, utcnow
+
+_INFO_KEY = "floor.site_defaults"
+
+
+class LocationConfirm(enum.StrEnum):
+    off = "off"
+    scan = "scan"
+    check_digits = "check_digits"
+
+
+class SiteSetting(Base):
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_by: Mapped[str] = mapped_column(String(80), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def configure_defaults(sessions: sessionmaker[Session], **defaults: Any) -> None:
+    """Give every session of ``sessions`` the environment's defaults (called by the app)."""
+    sessions.configure(info={_INFO_KEY: dict(defaults)})
+
+
+def location_confirm(session: Session) -> LocationConfirm:
+    """The site's location-confirmation mode (override row, else environment, else off)."""
+    row = session.get(SiteSetting, "location_confirm")
+    raw = row.value if row is not None else session.info.get(_INFO_KEY, {}).get("location_confirm")
+    try:
+        return LocationConfirm(str(raw or "off").strip().lower())
+    except ValueError:
+        return LocationConfirm.off
+
+
+def set_location_confirm(session: Session, mode: str, by: str) -> LocationConfirm:
+    """Store a supervisor's choice; raises ``ValueError`` for an unknown mode."""
+    value = LocationConfirm(mode)
+    row = session.get(SiteSetting, "location_confirm")
+    if row is None:
+        session.add(SiteSetting(key="location_confirm", value=value.value, updated_by=by))
+    else:
+        row.value, row.updated_by = value.value, by
+    return value
+
+
+def overrides(session: Session) -> dict[str, str]:
+    return {r.key: r.value for r in session.scalars(select(SiteSetting))}
