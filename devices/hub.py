@@ -214,7 +214,7 @@ class DeviceHub:
             "text": "",
             "result": "rejected",
             "reason": str(rejected.reason),
-            "message": rejected.message,
+            "message": rejected.detail,
         }
         with self._lock:
             self.logs[(kind, cfg.station)].add(entry)

@@ -97,9 +97,12 @@
     render();
   }
 
+  // Every state that arrives bumps the epoch; a /pack/state answer older than one is dropped.
+  let epoch = 0;
   async function load() {
+    const mine = ++epoch;
     const r = await Floor.api("GET", "/pack/state?station=" + encodeURIComponent(station()));
-    if (r.ok) apply(r.data);
+    if (r.ok && mine === epoch) apply(r.data);
   }
 
   function join() {
@@ -112,9 +115,8 @@
   async function scan(code) {
     const r = await Floor.api("POST", "/pack/scan", { station: station(), code });
     if (!r.ok) { feedback(false, errorText(r)); return; }
-    // The state itself arrives as pack.state; without a socket, load it.
-    if (!socket || !socket.connected) await load();
     showScan(r.data);
+    await load();  // pack.state brings it too, unless the room was not joined yet
   }
 
   // A typed scan's answer comes twice (HTTP reply and pack.state): show it once.
@@ -205,6 +207,7 @@
     socket.on("pack.state", (st) => {
       if (!st || st.station !== station()) return;
       if (st.order && (!current || current.order !== st.order.order)) $("shipped").hidden = true;
+      epoch++;
       apply(st);
       if (st.scan) showScan(st.scan);
     });
