@@ -13,6 +13,7 @@ ship_to_country, ship_to_phone, ship_to_email, notes, line_id, sku, quantity``.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from collections.abc import Sequence
@@ -280,3 +281,31 @@ def import_csv(session: Session, text: str, actor: Actor) -> ImportResult:
 
 def _chunks(items: Sequence[_Group], size: int) -> list[Sequence[_Group]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def sample_csv(now: dt.datetime | None = None) -> str:
+    """A valid file to start from: two demo orders due in four hours, one with two lines."""
+    due = ((now or dt.datetime.now(dt.UTC)) + dt.timedelta(hours=4)).replace(
+        second=0, microsecond=0
+    )
+    ship_by = due.isoformat().replace("+00:00", "Z")
+    rows = [
+        {"external_id": "CSV-1001", "priority": "express", "carrier": "ups", "service": "ground",
+         "ship_to_name": "Ada Lovelace", "ship_to_address1": "12 St James Sq",
+         "ship_to_city": "London", "ship_to_postal_code": "SW1Y 4JH", "ship_to_country": "GB",
+         "line_id": "1", "sku": "SKU-00001", "quantity": "2"},
+        {"external_id": "CSV-1001", "priority": "express", "carrier": "ups", "service": "ground",
+         "ship_to_name": "Ada Lovelace", "ship_to_address1": "12 St James Sq",
+         "ship_to_city": "London", "ship_to_postal_code": "SW1Y 4JH", "ship_to_country": "GB",
+         "line_id": "2", "sku": "SKU-00042", "quantity": "1"},
+        {"external_id": "CSV-1002", "priority": "standard", "carrier": "ups", "service": "ground",
+         "ship_to_name": "Bo Diddley", "ship_to_address1": "1 Main St", "ship_to_city": "Austin",
+         "ship_to_region": "TX", "ship_to_postal_code": "78701", "ship_to_country": "US",
+         "line_id": "1", "sku": "SKU-00007", "quantity": "3"},
+    ]  # fmt: skip
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**{c: "" for c in COLUMNS}, "ship_by": ship_by, **row})
+    return out.getvalue()

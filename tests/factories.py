@@ -177,6 +177,17 @@ def walk_to_picked(s: Session, order: Order) -> Order:
     return order
 
 
+def pick_scan(s: Session, user: Any, task_id: Any, code: str, client_scan_id: str) -> Any:
+    """A picker's scan as the handheld makes it: on a cart of several totes an item scan is
+    held until the tote is scanned (put-to-tote), so the tote scan follows it."""
+    from floor.fulfilment.picking.scans import confirm_scan
+
+    out = confirm_scan(s, user, task_id, code, client_scan_id)
+    if out.result == "ok" and out.kind == "item_held":
+        return confirm_scan(s, user, task_id, out.extra["await_tote"], client_scan_id + "/tote")
+    return out
+
+
 def make_events(
     sessions: sessionmaker[Session], orders: int, per_order: int, prefix: str = "EV"
 ) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 
 from core.inputs import MAX_ID
 from core.users import Role
@@ -52,6 +52,17 @@ def order_page(external_id: str) -> Any:
 @roles_required(Role.supervisor)
 def import_form() -> Any:
     return render_template("orders_import.html", result=None, file_errors=None)
+
+
+@bp.get("/orders/import/sample.csv")
+@roles_required(Role.supervisor)
+def import_sample() -> Any:
+    """A sample file to start from: two valid orders due in four hours."""
+    return Response(
+        csv_import.sample_csv(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="orders-sample.csv"'},
+    )
 
 
 @bp.post("/orders/import")

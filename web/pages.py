@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, jsonify, redirect, render_template, url_for
 
 from core.users import Role
 from floor.fulfilment import dashboard as floor_dashboard
 from web.auth import HOME_BY_ROLE, current_actor, roles_required
-from web.context import uow
+from web.context import ctx, uow
 
 bp = Blueprint("pages", __name__)
 
@@ -26,6 +28,31 @@ def duration(seconds: int | float | None) -> str:
         else f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
     )
     return f"late {text}" if seconds < 0 else text
+
+
+@bp.app_template_filter("sitetime")
+def sitetime(value: Any, seconds: bool = False) -> str:
+    """One time format on every page: ``2026-11-24 17:00`` in the site's time zone
+    (``FLOOR_TIMEZONE``, stated in the page header). Takes a datetime or an ISO 8601 string."""
+    if value in (None, ""):
+        return ""
+    when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(site_zone()).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
+
+
+def site_zone() -> ZoneInfo:
+    name = ctx().settings.timezone or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@bp.app_context_processor
+def _site_time() -> dict[str, Any]:
+    return {"site_tz": site_zone().key}
 
 
 @bp.get("/")

@@ -9,7 +9,7 @@ from core.db import unit_of_work
 from core.exception_queue import ExceptionReason, FloorException
 from core.users import AuditEntry
 from floor.fulfilment.models import PickList, PickTask, Scan
-from floor.fulfilment.picking.scans import PickError, confirm_scan, next_task, override_task
+from floor.fulfilment.picking.scans import PickError, next_task, override_task
 from floor.fulfilment.picking.short_picks import report_short
 from floor.fulfilment.states import TaskStatus, WaveStatus
 from floor.fulfilment.waves.planning import OPEN_TASK as OPEN_TASK_STATUSES
@@ -21,7 +21,7 @@ from floor.site.routing import route_length, route_optimal
 from floor.site.stock import ReplenishmentStatus, ReplenishmentTask, Reservation, Stock
 from orders.models import OrderLine
 from orders.states import OrderStatus, ShortPolicy
-from tests.factories import actor_for, add_order, supervisor
+from tests.factories import actor_for, add_order, pick_scan, supervisor
 
 
 def _released(s, *orders_lines, policy=ShortPolicy.ship_partial, rule=None):
@@ -60,9 +60,9 @@ def test_wrong_item_scan_changes_nothing_but_is_recorded(sessions):
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
         before = _state(s, task)
-        out = confirm_scan(s, pat, task.id, _gtin(s, task.sku_id + 1), "c-1")
+        out = pick_scan(s, pat, task.id, _gtin(s, task.sku_id + 1), "c-1")
         assert out.result == "wrong_item" and "pick SKU-00100" in out.message
-        out = confirm_scan(s, pat, task.id, "NOT-A-BARCODE", "c-2")
+        out = pick_scan(s, pat, task.id, "NOT-A-BARCODE", "c-2")
         assert out.result == "wrong_item"
         assert _state(s, task) == before
         assert s.scalar(select(func.count(Scan.id)).where(Scan.task_id == task.id)) == 2
@@ -75,10 +75,10 @@ def test_location_scans_confirm_arrival_or_say_wrong_location(sessions):
         task = next_task(s, pat)
         loc = s.get(Location, task.location_id)
         before = _state(s, task)
-        assert confirm_scan(s, pat, task.id, loc.check_code, "l-1").result == "ok"
-        assert confirm_scan(s, pat, task.id, loc.code, "l-2").kind == "location"
+        assert pick_scan(s, pat, task.id, loc.check_code, "l-1").result == "ok"
+        assert pick_scan(s, pat, task.id, loc.code, "l-2").kind == "location"
         other = "L-20-D-1" if loc.code != "L-20-D-1" else "A-01-A-1"
-        out = confirm_scan(s, pat, task.id, other, "l-3")
+        out = pick_scan(s, pat, task.id, other, "l-3")
         assert out.result == "wrong_location" and loc.code in out.message
         assert _state(s, task) == before
 
@@ -89,10 +89,10 @@ def test_good_scans_pick_units_and_close_task_order_and_wave(sessions):
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
         picked0, _st, res0, on_hand0, reserved0, _lp, _os = _state(s, task)
-        out = confirm_scan(s, pat, task.id, _gtin(s, task.sku_id), "g-1")
+        out = pick_scan(s, pat, task.id, _gtin(s, task.sku_id), "g-1")
         assert out.result == "ok" and out.units == 1 and out.next_task is task
         assert order.status == OrderStatus.picking and wave.status == WaveStatus.released
-        out = confirm_scan(s, pat, task.id, "sku-00100", "g-2")  # the SKU code itself
+        out = pick_scan(s, pat, task.id, "sku-00100", "g-2")  # the SKU code itself
         assert out.result == "ok" and out.next_task is None
         assert _state(s, task) == (
             2,
@@ -104,7 +104,7 @@ def test_good_scans_pick_units_and_close_task_order_and_wave(sessions):
             OrderStatus.picked,
         )
         assert wave.status == WaveStatus.completed and wave.completed_at is not None
-        assert confirm_scan(s, pat, task.id, "sku-00100", "g-3").result == "task_closed"
+        assert pick_scan(s, pat, task.id, "sku-00100", "g-3").result == "task_closed"
 
 
 def test_a_replayed_scan_returns_the_original_result_and_changes_nothing(sessions):
@@ -113,13 +113,13 @@ def test_a_replayed_scan_returns_the_original_result_and_changes_nothing(session
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
         gtin = _gtin(s, task.sku_id)
-        first = confirm_scan(s, pat, task.id, gtin, "dup-1")
+        first = pick_scan(s, pat, task.id, gtin, "dup-1")
         after_first = _state(s, task)
-        again = confirm_scan(s, pat, task.id, gtin, "dup-1")
+        again = pick_scan(s, pat, task.id, gtin, "dup-1")
         assert first.result == again.result == "ok" and again.replayed
         assert _state(s, task) == after_first
-        wrong = confirm_scan(s, pat, task.id, "A-01-A-1", "dup-2")
-        assert confirm_scan(s, pat, task.id, gtin, "dup-2").result == wrong.result
+        wrong = pick_scan(s, pat, task.id, "A-01-A-1", "dup-2")
+        assert pick_scan(s, pat, task.id, gtin, "dup-2").result == wrong.result
         assert _state(s, task) == after_first
 
 
@@ -130,12 +130,12 @@ def test_scan_ids_are_per_picker_another_pickers_id_is_not_a_replay(sessions):
         pat, pia = actor_for(s, "pat"), actor_for(s, "pia")
         task = next_task(s, pat)
         gtin = _gtin(s, task.sku_id)
-        assert confirm_scan(s, pat, task.id, gtin, "shared-id").result == "ok"
-        stolen = confirm_scan(s, pia, task.id, gtin, "shared-id")
+        assert pick_scan(s, pat, task.id, gtin, "shared-id").result == "ok"
+        stolen = pick_scan(s, pia, task.id, gtin, "shared-id")
         assert not stolen.replayed and stolen.result == "not_your_task"
         assert stolen.task is None or stolen.task.assigned_user_id != pia.user_id
         assert "already received" not in stolen.message
-        again = confirm_scan(s, pia, task.id, gtin, "shared-id")
+        again = pick_scan(s, pia, task.id, gtin, "shared-id")
         assert again.replayed and again.result == "not_your_task"  # pia's own replay
         ids = s.scalars(select(Scan.user_id).where(Scan.client_scan_id == "shared-id")).all()
         assert sorted(ids) == sorted([pat.user_id, pia.user_id])
@@ -147,7 +147,7 @@ def test_a_pick_list_belongs_to_one_picker(sessions):
         pat, pia = actor_for(s, "pat"), actor_for(s, "pia")
         task = next_task(s, pat)
         assert next_task(s, pia) is None
-        assert confirm_scan(s, pia, task.id, "SKU-00100", "o-1").result == "not_your_task"
+        assert pick_scan(s, pia, task.id, "SKU-00100", "o-1").result == "not_your_task"
         assert next_task(s, pat) is task
 
 
@@ -158,7 +158,7 @@ def test_tasks_come_in_route_order(sessions):
         seen = []
         while (task := next_task(s, pat)) is not None:
             seen.append(task)
-            confirm_scan(s, pat, task.id, _gtin(s, task.sku_id), f"r-{task.id}")
+            pick_scan(s, pat, task.id, _gtin(s, task.sku_id), f"r-{task.id}")
         geo = geometry(s)
         picks = [geo.pick(t.location_id) for t in seen]
         assert [t.seq for t in seen] == [1, 2, 3, 4, 5]
@@ -177,8 +177,8 @@ def test_short_pick_re_reserves_at_another_location_and_re_routes(sessions):
         )
         # Walk the list until the SKU-00005 task comes up; pick the others.
         while (task := next_task(s, pat)).sku_id != sku5:
-            confirm_scan(s, pat, task.id, _gtin(s, task.sku_id), f"p-{task.id}")
-        confirm_scan(s, pat, task.id, _gtin(s, sku5), "p-one")  # 1 of 2, then the face is empty
+            pick_scan(s, pat, task.id, _gtin(s, task.sku_id), f"p-{task.id}")
+        pick_scan(s, pat, task.id, _gtin(s, sku5), "p-one")  # 1 of 2, then the face is empty
         old_stock = s.get(Stock, s.get(Reservation, task.reservation_id).stock_id)
         out = report_short(s, pat, task.id, "empty", "s-1")
         assert out.result == "short" and out.extra["short_qty"] == 0
@@ -208,7 +208,7 @@ def test_short_pick_re_reserves_at_another_location_and_re_routes(sessions):
             route_length(geo.layout, picks, range(len(tasks)))
         )
         while (t := next_task(s, pat)) is not None:
-            confirm_scan(s, pat, t.id, _gtin(s, t.sku_id), f"q-{t.id}")
+            pick_scan(s, pat, t.id, _gtin(s, t.sku_id), f"q-{t.id}")
         line = s.get(OrderLine, task.order_line_id)
         assert line.picked_qty == 2 and line.short_qty == 0
         assert order.status == OrderStatus.picked and wave.status == WaveStatus.completed
@@ -223,7 +223,7 @@ def test_short_with_no_other_stock_opens_an_exception_and_ships_partial(sessions
                 out = report_short(s, pat, task.id, "not_found", f"n-{task.id}")
                 assert out.extra["short_qty"] == 2 and not out.extra["replacements"]
             else:
-                confirm_scan(s, pat, task.id, _gtin(s, task.sku_id), f"n-{task.id}")
+                pick_scan(s, pat, task.id, _gtin(s, task.sku_id), f"n-{task.id}")
         exc = s.scalars(select(FloorException).where(FloorException.order_id == order.id)).one()
         assert exc.reason == ExceptionReason.short_pick and exc.details["missing"] == 2
         assert order.lines[0].short_qty == 2
@@ -283,9 +283,9 @@ def test_replenishment_is_created_once_and_completing_it_moves_stock(sessions):
         _released(s, [(code, 2)], [(code, 1)])
         pat = actor_for(s, "pat")
         while (task := next_task(s, pat)) is not None:
-            confirm_scan(s, pat, task.id, _gtin(s, sku), f"rp-{task.id}-{task.picked_qty}")
+            pick_scan(s, pat, task.id, _gtin(s, sku), f"rp-{task.id}-{task.picked_qty}")
             if task.status != TaskStatus.picked:
-                confirm_scan(s, pat, task.id, _gtin(s, sku), f"rp-{task.id}-b")
+                pick_scan(s, pat, task.id, _gtin(s, sku), f"rp-{task.id}-b")
         assert face.on_hand == 9
         [rep] = s.scalars(select(ReplenishmentTask).where(ReplenishmentTask.sku_id == sku)).all()
         src = s.get(Location, rep.from_location_id)
@@ -324,7 +324,7 @@ def test_lists_and_waves_close_when_the_rest_of_their_tasks_is_canceled(sessions
         for pl_id in lists:
             settle_pick_list(s, pl_id, picking=False)
         assert wave.status == WaveStatus.released  # a's task is still open
-        confirm_scan(s, pat, task.id, _gtin(s, task.sku_id), "c-a")
+        pick_scan(s, pat, task.id, _gtin(s, task.sku_id), "c-a")
         assert wave.status == WaveStatus.completed
         assert s.get(PickList, task.pick_list_id).status == "done"
 

@@ -136,7 +136,7 @@
           h("span", { class: "short", width: pct(w.tasks.short) })),
         h("div", { class: "ptext" }, w.tasks.done + " / " + total + " tasks · " + w.tasks.short +
           " short · " + w.units.picked + " / " + w.units.total + " units · " + percent + " %")),
-      h("td", { class: "cutoff" }, w.cutoff_at ? w.cutoff_at.slice(0, 16).replace("T", " ") : "—"),
+      h("td", { class: "cutoff" }, w.cutoff_at ? Floor.formatTime(w.cutoff_at) : "—"),
       window.Shift ? Shift.projCell(Shift.projections()[w.id]) : h("td", { class: "proj" }),
       countdown,
       actions);
@@ -236,7 +236,7 @@
       if (!res.ok || !res.data) return;
       applyState(res.data);
       const live = $("#live");
-      if (live) live.textContent = "live since " + new Date().toLocaleTimeString();
+      if (live) live.textContent = "live since " + Floor.formatTime(new Date().toISOString(), true).slice(11);
       document.body.dataset.live = "1";
     }, finish);
   }

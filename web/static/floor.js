@@ -33,7 +33,30 @@
     return socket;
   }
 
-  window.Floor = { api, connect, csrfToken };
+  // One time format everywhere: "2026-11-24 17:00" in the site time zone (body[data-tz]).
+  const tz = document.body.dataset.tz || "UTC";
+  let fmt = null;
+  function formatTime(iso, seconds) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    if (isNaN(d)) return String(iso);
+    try {
+      fmt = fmt || new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+      const p = Object.fromEntries(fmt.formatToParts(d).map((x) => [x.type, x.value]));
+      return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + (seconds ? ":" + p.second : "");
+    } catch (e) { return d.toISOString().slice(0, 16).replace("T", " "); }
+  }
+  function localizeTimes(root) {
+    (root || document).querySelectorAll("time[datetime]").forEach((el) => {
+      if (el.dataset.done || !el.getAttribute("datetime")) return;
+      el.textContent = formatTime(el.getAttribute("datetime"), true);
+      el.dataset.done = "1";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", () => localizeTimes());
+
+  window.Floor = { api, connect, csrfToken, formatTime, localizeTimes };
   // The page's one live connection (this file is loaded only for a logged-in user; no inline
   // script does it, because the Content-Security-Policy allows none).
   window.floorSocket = connect();

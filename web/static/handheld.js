@@ -12,7 +12,7 @@
 
   const queue = {
     load() { try { return JSON.parse(localStorage.getItem(userKey) || "[]"); } catch (e) { return []; } },
-    save(items) { localStorage.setItem(userKey, JSON.stringify(items)); renderQueue(); },
+    save(items) { localStorage.setItem(userKey, JSON.stringify(items)); renderQueue(); reportStatus(); },
     push(item) { const q = this.load(); q.push(item); this.save(q); },
     shift() { const q = this.load(); q.shift(); this.save(q); },
   };
@@ -34,7 +34,7 @@
       osc.connect(gain); gain.connect(audio.destination);
       osc.start(); osc.stop(audio.currentTime + (good ? 0.12 : 0.45));
     } catch (e) { /* no audio on this device */ }
-    if (navigator.vibrate && !good) navigator.vibrate([120, 60, 120]);
+    if (navigator.vibrate) navigator.vibrate(good ? 60 : [120, 60, 120]);
   }
 
   // A line on the screen in the colour of the outcome ("ok" green, "bad" red, "info" amber) and a
@@ -59,7 +59,33 @@
     task_not_found: "No such task",
     task_closed: "Task already closed",
     not_your_task: "Not your task",
+    location_not_confirmed: "Location not confirmed",
+    scan_location: "Scan the location",
+    wrong_tote: "Wrong tote",
+    nothing_to_put: "Scan the item first",
+    wrong_lot: "Wrong lot",
+    expired_lot: "Expired",
+    bad_barcode: "Unreadable barcode",
   };
+
+  // The device registry: queue length and battery (where the browser tells) on every change.
+  let battery = null;
+  if (navigator.getBattery) {
+    navigator.getBattery().then((b) => {
+      battery = b;
+      b.addEventListener("levelchange", reportStatus);
+      b.addEventListener("chargingchange", reportStatus);
+      reportStatus();
+    }).catch(() => {});
+  }
+  function reportStatus() {
+    if (!socket || !socket.connected) return;
+    socket.emit("device:status", {
+      queue: queue.load().length,
+      battery: battery ? battery.level : null,
+      charging: battery ? battery.charging : null,
+    });
+  }
 
   function renderQueue() {
     const n = queue.load().length;
@@ -75,11 +101,23 @@
     $("problem").hidden = !task;
     if (!task) {
       $("idle").textContent = "No pick task for you right now. New tasks appear here by themselves.";
+      reportStatus();
       return;
     }
     $("task").dataset.taskId = task.id;
+    $("cart-to").hidden = true;
     $("task-location").textContent = task.location.code;
-    $("task-check").textContent = task.location.check_code;
+    // With location confirmation on the server sends no check code: it is on the rack label.
+    $("check-box").hidden = !task.location.check_code;
+    $("task-check").textContent = task.location.check_code || "";
+    const hint = $("confirm-hint");
+    hint.hidden = task.confirm === "off" || task.location_confirmed;
+    hint.textContent = task.confirm === "scan" ? "Scan the location barcode first"
+                                               : "Type the check digits from the rack label first";
+    $("task").dataset.confirmed = task.location_confirmed ? "yes" : "no";
+    $("tote-box").hidden = !task.tote;
+    $("tote-hint").textContent = task.tote_scan ? (task.held_units ? " · scan the tote now" : " · scan it after the item") : "";
+    $("tote-box").classList.toggle("waiting", !!task.held_units);
     $("task-qty").textContent = task.quantity;
     $("task-picked").textContent = task.picked_qty;
     $("task-sku").textContent = task.sku.code;
@@ -87,7 +125,7 @@
     $("task-wave").textContent = task.wave_code || "";
     $("task-seq").textContent = task.seq;
     $("task-order").textContent = task.order || "";
-    $("task-tote").textContent = task.tote || "no tote";
+    $("task-tote").textContent = task.tote || "";
     $("task-left").textContent = task.tasks_left;
   }
 
@@ -115,6 +153,11 @@
       feedback("info", "Reported: " + resp.message);
     } else {
       feedback("bad", (TITLES[resp.result] || resp.result) + ": " + resp.message);
+    }
+    if (resp.cart_to) {
+      const el = $("cart-to");
+      el.hidden = false;
+      el.textContent = "Take cart to " + resp.cart_to;
     }
     if (resp.next_task !== undefined) render(resp.next_task);
     else if (resp.task !== undefined) render(resp.task);
@@ -167,7 +210,8 @@
   $("scan").focus();
 
   if (socket) {
-    socket.on("connect", () => { pump(); requestNext(); });
+    socket.on("connect", () => { reportStatus(); pump(); requestNext(); });
+    setInterval(reportStatus, 60000);
     window.addEventListener("online", () => { pump(); requestNext(); });
     socket.on("task.available", () => { if (!task) requestNext(); });
     socket.on("task.canceled", (data) => {

@@ -51,6 +51,10 @@ from floor.fulfilment.waves.planning import (
     units_picked,
 )
 from floor.site import layout_cache, replenishment
+from floor.site.gs1 import Gs1Error, parse_scan
+from floor.site.items import TYPED_SEPARATORS
+from floor.site.layout import Location, LocationType
+from floor.site.settings import LocationConfirm, location_confirm
 from floor.site.stock import Reservation, Stock
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
@@ -210,7 +214,18 @@ def task_payload(session: Session, task: PickTask | None) -> dict[str, Any] | No
     share one build (a copy each: callers may change theirs)."""
     if task is None:
         return None
-    key = (task.id, task.status, task.picked_qty, task.tote_id, task.assigned_user_id)
+    mode = location_confirm(session)
+    confirmed = mode is LocationConfirm.off or location_confirmed(session, task)
+    key = (
+        task.id,
+        task.status,
+        task.picked_qty,
+        task.tote_id,
+        task.assigned_user_id,
+        task.held_units,
+        mode,
+        confirmed,
+    )
     memo = session.info.setdefault(_PAYLOADS, {})
     if key in memo:
         return _copy(memo[key])
@@ -231,6 +246,7 @@ def task_payload(session: Session, task: PickTask | None) -> dict[str, Any] | No
     wave_code, order_ref, tote_code, left = row
     loc = layout_cache.location(session, task.location_id)
     sku = layout_cache.sku(session, task.sku_id)
+    cart = totes_on_cart(session, task.pick_list_id)
     payload = {
         "id": task.id,
         "seq": task.seq,
@@ -241,8 +257,12 @@ def task_payload(session: Session, task: PickTask | None) -> dict[str, Any] | No
             "bay": loc.bay,
             "level": loc.level,
             "slot": loc.slot,
-            "check_code": loc.check_code,
+            # Shown only when nothing needs confirming: else reading it off the screen
+            # would prove nothing.
+            "check_code": loc.check_code if mode is LocationConfirm.off else None,
         },
+        "confirm": mode.value,
+        "location_confirmed": confirmed,
         "sku": {"code": sku.code, "name": sku.name, "gtins": list(sku.gtins)},
         "quantity": task.quantity,
         "picked_qty": task.picked_qty,
@@ -250,6 +270,9 @@ def task_payload(session: Session, task: PickTask | None) -> dict[str, Any] | No
         "wave_code": wave_code,
         "order": order_ref,
         "tote": tote_code,
+        "tote_scan": tote_code is not None and len(cart) > 1,
+        "totes_on_cart": cart,
+        "held_units": task.held_units,
         "tasks_left": left,
     }
     memo[key] = payload
@@ -261,6 +284,36 @@ def _copy(payload: dict[str, Any]) -> dict[str, Any]:
     out["location"] = dict(payload["location"])
     out["sku"] = dict(payload["sku"], gtins=list(payload["sku"]["gtins"]))
     return out
+
+
+def totes_on_cart(session: Session, pick_list_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(Tote.code).where(Tote.pick_list_id == pick_list_id).order_by(Tote.code)
+        )
+    )
+
+
+def location_confirmed(session: Session, task: PickTask) -> bool:
+    """Has the picker confirmed this task's location (a location scan answered ``ok``)?"""
+    return (
+        session.scalar(
+            select(Scan.id)
+            .where(Scan.task_id == task.id, Scan.kind == "location", Scan.result == "ok")
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def cart_destination(session: Session) -> str | None:
+    """Where a finished cart goes: the first active pack station."""
+    return session.scalar(
+        select(Location.code)
+        .where(Location.type == LocationType.pack_station, Location.active.is_(True))
+        .order_by(Location.code)
+        .limit(1)
+    )
 
 
 # --------------------------------------------------------------------------
@@ -377,18 +430,34 @@ def confirm_scan(
     scan.task_id = task.id
     outcome = _evaluate(session, user, task, code)
     scan.kind, scan.result = outcome.kind, outcome.result
-    if outcome.result == "ok" and outcome.kind == "item":
+    if outcome.result == "ok" and outcome.kind in ("item", "tote"):
         outcome.next_task = next_task(session, user) if task.status != TaskStatus.assigned else task
+        if outcome.next_task is None:
+            where = cart_destination(session)
+            if where is not None:
+                outcome.extra["cart_to"] = where
+                outcome.message += f" - take cart to {where}"
     else:
         outcome.next_task = task
     return outcome
 
 
 def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickOutcome:
+    """What one scan means for ``task``: location, tote or item (module docstring)."""
     loc = layout_cache.location(session, task.location_id)
     if not code:
         return PickOutcome("empty_code", "nothing was scanned", task, kind="unknown")
-    if code.upper() == loc.code.upper() or code == loc.check_code:
+    mode = location_confirm(session)
+    if code.upper() == loc.code.upper():
+        return PickOutcome("ok", f"at {loc.code}", task, kind="location")
+    if code == loc.check_code:
+        if mode is LocationConfirm.scan:
+            return PickOutcome(
+                "scan_location",
+                f"typed check digits do not count here: scan the barcode on {loc.code}",
+                task,
+                kind="check_digits",
+            )
         return PickOutcome("ok", f"at {loc.code}", task, kind="location")
     other = layout_cache.location_code(session, code)
     if other is not None:
@@ -398,6 +467,15 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
     if len(code) == 2 and code.isdigit():
         return PickOutcome(
             "wrong_location", f"check code {code} is not {loc.code}'s", task, kind="location"
+        )
+    tote = session.scalar(select(Tote).where(func.upper(Tote.code) == code.upper()))
+    if tote is not None:
+        return _tote_scan(session, user, task, tote)
+    try:  # lot (10) and expiry (17) of a GS1 scan; a marked code that does not read is refused
+        parsed = parse_scan(code, separators=TYPED_SEPARATORS)
+    except Gs1Error as exc:
+        return PickOutcome(
+            "bad_barcode", f"the barcode does not read: {exc.message}", task, kind="item"
         )
     sku_id, units = layout_cache.identify_item(session, code)
     sku = layout_cache.sku(session, task.sku_id)
@@ -418,15 +496,89 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
             kind="item",
             extra={"reason": "other_sku", "scanned_sku": other_code},
         )
-    remaining = task.quantity - task.picked_qty
+    if mode is not LocationConfirm.off and not location_confirmed(session, task):
+        how = (
+            f"scan the location barcode on {loc.code}"
+            if mode is LocationConfirm.scan
+            else f"type the check digits on the label at {loc.code}"
+        )
+        return PickOutcome(
+            "location_not_confirmed", f"location not confirmed: {how} first", task, kind="item"
+        )
+    refused = _lot_refusal(session, task, parsed.lot, parsed.expiry)
+    if refused is not None:
+        return refused
+    remaining = task.quantity - task.picked_qty - task.held_units
     if units > remaining:
         return PickOutcome(
             "over_pick", f"{units} units scanned but only {remaining} left", task, kind="item"
+        )
+    right = session.get(Tote, task.tote_id) if task.tote_id else None
+    if right is not None and len(totes_on_cart(session, task.pick_list_id)) > 1:
+        task.held_units += units  # booked by the tote scan
+        _progress(session, task)
+        return PickOutcome(
+            "ok",
+            f"put {task.held_units} in tote {right.code}, then scan the tote",
+            task,
+            kind="item_held",
+            units=units,
+            extra={"await_tote": right.code},
         )
     pick_units(session, user, task, units)
     left = task.quantity - task.picked_qty
     message = f"{task.picked_qty}/{task.quantity}" + ("" if left else " - task done")
     return PickOutcome("ok", message, task, kind="item", units=units)
+
+
+def _tote_scan(session: Session, user: Actor, task: PickTask, tote: Tote) -> PickOutcome:
+    """Put-to-tote: the tote scan books the units held for it; a wrong tote books nothing."""
+    right = session.get(Tote, task.tote_id) if task.tote_id else None
+    if right is None or tote.id != right.id:
+        where = f"put it in {right.code}" if right is not None else "this task has no tote"
+        return PickOutcome(
+            "wrong_tote",
+            f"that is tote {tote.code}; {where}",
+            task,
+            kind="tote",
+            extra={"expected_tote": right.code if right is not None else None},
+        )
+    if task.held_units <= 0:
+        return PickOutcome(
+            "nothing_to_put", f"scan the item first, then tote {tote.code}", task, kind="tote"
+        )
+    units, task.held_units = task.held_units, 0
+    pick_units(session, user, task, units)
+    left = task.quantity - task.picked_qty
+    message = f"{task.picked_qty}/{task.quantity} in {tote.code}" + ("" if left else " - task done")
+    return PickOutcome("ok", message, task, kind="tote", units=units)
+
+
+def _lot_refusal(
+    session: Session, task: PickTask, lot: str | None, expiry: dt.date | None
+) -> PickOutcome | None:
+    """A GS1 scan's lot (10) and expiry (17) against the reserved stock row."""
+    if lot is None and expiry is None:
+        return None
+    res = session.get(Reservation, task.reservation_id) if task.reservation_id else None
+    stock = session.get(Stock, res.stock_id) if res is not None else None
+    if expiry is not None and expiry < utcnow().date():
+        return PickOutcome(
+            "expired_lot",
+            f"expired {expiry.isoformat()}: put it aside and report it",
+            task,
+            kind="item",
+            extra={"lot": lot, "expiry": expiry.isoformat()},
+        )
+    if stock is not None and stock.lot and lot is not None and lot != stock.lot:
+        return PickOutcome(
+            "wrong_lot",
+            f"lot {lot} scanned; this pick is lot {stock.lot}",
+            task,
+            kind="item",
+            extra={"lot": lot, "expected_lot": stock.lot},
+        )
+    return None
 
 
 def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> None:
