@@ -158,3 +158,42 @@ def test_devices_registry_is_for_supervisors_and_lists_every_kind(bench):
 
 def test_a_gtin_check_digit_helper_is_real():  # guards _gtin's assumption above
     assert check_digit("590123412345") == "7"
+
+
+@pytest.mark.browser
+def test_a_serial_scan_appears_on_the_pack_page_without_typing(bench, desktop):
+    import os
+
+    from playwright.sync_api import expect
+
+    from tests.conftest import LiveServer
+    from tests.dash.test_devices_browser import shot
+
+    external_id, tote = _picked_order(bench["sessions"], [("SKU-00020", 1)])
+    server = LiveServer(bench["app"])
+    try:
+        page = desktop
+        page.goto(server.url + "/login")
+        page.fill("#username", "paco")
+        page.fill("#password", "packer-demo")
+        page.click("#password-form button[type=submit]")
+        page.wait_for_url("**/pack")
+        page.wait_for_selector("#conn.online")
+        expect(page.locator("#scale-info")).to_contain_text("Scale")
+        page.locator("#station").focus()  # the cursor is not in the scan box
+        bench["scanner"].send(tote.encode() + b"\r")
+        expect(page.locator("#order-id")).to_have_text(external_id)
+        bench["scanner"].send(b"SKU-00020\r")
+        expect(page.locator('#lines tr[data-line="1"]')).to_have_class("done")
+        bench["scanner"].send(b"\x01\x02junk\r")
+        expect(page.locator("#feedback")).to_contain_text("Scanner:")
+        bench["scale"].send(b"S S     0.700 kg\r\n")
+        expect(page.locator("#weight")).to_have_value("700")
+        if os.environ.get("FLOOR_SCREENSHOTS"):
+            shot(page, "pack-serial-scan")
+        page.reload()  # the verified scans are the server's: a reload keeps them
+        expect(page.locator('#lines tr[data-line="1"]')).to_have_class("done")
+        page.click("#close")
+        expect(page.locator("#shipped")).to_be_visible()
+    finally:
+        server.stop()
