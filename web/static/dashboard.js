@@ -132,7 +132,8 @@
       h("td", { class: "progress" },
         h("div", { class: "bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100,
                    "aria-valuenow": percent },
-          h("span", { class: "picked", width: pct(w.tasks.picked) }),
+          // The picked part grows with each unit (not only when a task is done).
+          h("span", { class: "picked", width: (w.units.total ? ((100 - (total ? 100 * w.tasks.short / total : 0)) * w.units.picked) / w.units.total : 0) + "%" }),
           h("span", { class: "short", width: pct(w.tasks.short) })),
         h("div", { class: "ptext" }, w.tasks.done + " / " + total + " tasks · " + w.tasks.short +
           " short · " + w.units.picked + " / " + w.units.total + " units · " + percent + " %")),

@@ -50,6 +50,7 @@ from floor.fulfilment.waves.planning import (
     settle_after_task,
     units_picked,
 )
+from floor.fulfilment.waves.progress import wave_summary
 from floor.site import layout_cache, replenishment
 from floor.site.gs1 import Gs1Error, parse_scan
 from floor.site.items import TYPED_SEPARATORS
@@ -634,6 +635,10 @@ def _progress(session: Session, task: PickTask) -> None:
     payload = task_payload(session, task)
     assert payload is not None
     publish(session, "task.updated", payload, *rooms)
+    if task.status == TaskStatus.assigned:  # a unit of a task still open: the bar moves too
+        wave = session.get(Wave, pick_list.wave_id)
+        if wave is not None:
+            publish(session, "wave.progress", wave_summary(session, wave), "dashboard")
 
 
 def after_task(session: Session, user: Actor, task: PickTask, order: Order) -> None:
