@@ -204,8 +204,14 @@ class Handheld:
             tally.scans["wrong_item" if ack["result"] == "wrong_item" else "unexpected"] += 1
             if ack["result"] != "wrong_item":
                 tally.problem(f"wrong scan {code} on task {task['id']}: {ack['result']}")
-        ack = await self.scan(task, _item_code(task))
+        ack = await self.put_to_tote(task, await self.scan(task, _item_code(task)))
         return self._after_good(task, ack)
+
+    async def put_to_tote(self, task: dict[str, Any], ack: dict[str, Any]) -> dict[str, Any]:
+        """On a cart of several totes the item is held until its tote is scanned."""
+        if ack.get("result") == "ok" and ack.get("kind") == "item_held" and not ack.get("replayed"):
+            return await self.scan(task, ack["await_tote"])
+        return ack
 
     def _after_good(self, task: dict[str, Any], ack: dict[str, Any]) -> dict[str, Any] | None:
         if ack["result"] == "ok" and (ack["resent"] or not ack.get("replayed")):
@@ -236,7 +242,8 @@ class Handheld:
         await self.connect()
         nxt: dict[str, Any] | None = None
         for payload in queue:
-            nxt = self._after_good(task, await self.call("scan", payload))
+            ack = await self.put_to_tote(task, await self.call("scan", payload))
+            nxt = self._after_good(task, ack)
         tally.replays_sent += 1
         again = await self.call("scan", queue[0])  # its answer was "lost": send it once more
         if again.get("replayed") and again["result"] == "ok":
