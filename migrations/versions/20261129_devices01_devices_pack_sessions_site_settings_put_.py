@@ -1,7 +1,7 @@
 """devices: pack sessions, site settings, put-to-tote held units
 
 Revision ID: devices01
-Revises: sec01
+Revises: print01
 Create Date: 2026-11-29 16:50:46.187400
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import core.db
 
 revision = "devices01"
-down_revision = "sec01"
+down_revision = "print01"
 branch_labels = None
 depends_on = None
 
