@@ -61,6 +61,7 @@ def test_pack_close_prints_and_printers_page_shows_the_label(printing_app, live_
         page.keyboard.press("Enter")
         page.wait_for_timeout(150)
     page.wait_for_selector("#close:not([disabled])")
+    page.fill("#weight", "640")  # no scale at this station: the packer types the weight
     page.click("#close")
     page.wait_for_selector("#shipped:not([hidden])")
     # Locator assertions, not wait_for_function: the page's CSP forbids the eval the latter needs.
