@@ -35,7 +35,7 @@ def _picked_order(sessions) -> str:
     from floor.fulfilment.models import Tote
     from floor.fulfilment.picking.scans import confirm_scan, next_task
     from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
-    from tests.waves.conftest import actor_for, add_order, supervisor
+    from tests.factories import actor_for, add_order, supervisor
 
     with unit_of_work(sessions) as s:
         order = add_order(s, [("SKU-00020", 500)])
@@ -57,8 +57,8 @@ def main() -> None:
     if shutil.which("socat") is None:
         print("socat is not installed: skipped")
         return
-    from tests.conftest import LiveServer, make_test_app
     from tests.devices.conftest import PtyPair, wait_for
+    from tests.factories import LiveServer, make_test_app
     from web.demo import load_demo
 
     with tempfile.TemporaryDirectory() as tmp:

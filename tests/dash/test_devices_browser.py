@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.dash.conftest import gtin, log_in_picker, log_in_supervisor, scan
+from tests.factories import gtin, log_in_picker, log_in_supervisor, scan
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

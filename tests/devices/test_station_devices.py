@@ -13,8 +13,8 @@ from sqlalchemy import select
 from core.db import make_engine, make_session_factory, unit_of_work
 from floor.fulfilment.models import Scan
 from floor.site.gtin import check_digit
-from tests.conftest import login, make_test_app
 from tests.devices.conftest import SOCAT, PtyPair, wait_for
+from tests.factories import login, make_test_app
 from tests.test_pack_station import _picked_order
 
 
@@ -166,8 +166,8 @@ def test_a_serial_scan_appears_on_the_pack_page_without_typing(bench, desktop):
 
     from playwright.sync_api import expect
 
-    from tests.conftest import LiveServer
     from tests.dash.test_devices_browser import shot
+    from tests.factories import LiveServer
 
     external_id, tote = _picked_order(bench["sessions"], [("SKU-00020", 1)])
     server = LiveServer(bench["app"])

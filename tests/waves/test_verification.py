@@ -13,12 +13,12 @@ from floor.fulfilment.waves.planning import RuleSpec
 from floor.site.layout import Location
 from floor.site.settings import set_location_confirm
 from floor.site.stock import Reservation, Stock
-from tests.waves.conftest import actor_for
+from tests.factories import actor_for
 from tests.waves.test_picking import _gtin, _released, _state
 
 
-def test_location_confirmation_off_shows_the_check_code_and_an_item_scan_is_enough(db):
-    with unit_of_work(db) as s:
+def test_location_confirmation_off_shows_the_check_code_and_an_item_scan_is_enough(sessions):
+    with unit_of_work(sessions) as s:
         _released(s, [("SKU-00100", 1)])
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
@@ -27,8 +27,8 @@ def test_location_confirmation_off_shows_the_check_code_and_an_item_scan_is_enou
         assert confirm_scan(s, pat, task.id, _gtin(s, task.sku_id), "off-1").result == "ok"
 
 
-def test_scan_mode_hides_the_check_code_and_refuses_the_item_until_the_location_is_scanned(db):
-    with unit_of_work(db) as s:
+def test_scan_mode_hides_the_check_code_and_refuses_items_until_the_location_is_scanned(sessions):
+    with unit_of_work(sessions) as s:
         set_location_confirm(s, "scan", "sam")
         _released(s, [("SKU-00100", 2)])
         pat = actor_for(s, "pat")
@@ -50,8 +50,8 @@ def test_scan_mode_hides_the_check_code_and_refuses_the_item_until_the_location_
         assert out.result == "ok" and task.picked_qty == 1
 
 
-def test_check_digit_mode_takes_the_digits_from_the_rack_label(db):
-    with unit_of_work(db) as s:
+def test_check_digit_mode_takes_the_digits_from_the_rack_label(sessions):
+    with unit_of_work(sessions) as s:
         set_location_confirm(s, "check_digits", "sam")
         _released(s, [("SKU-00100", 1)])
         pat = actor_for(s, "pat")
@@ -63,8 +63,8 @@ def test_check_digit_mode_takes_the_digits_from_the_rack_label(db):
         assert confirm_scan(s, pat, task.id, _gtin(s, task.sku_id), "cd-3").result == "ok"
 
 
-def test_put_to_tote_wrong_tote_books_nothing_and_the_right_tote_books_the_units(db):
-    with unit_of_work(db) as s:
+def test_put_to_tote_wrong_tote_books_nothing_and_the_right_tote_books_the_units(sessions):
+    with unit_of_work(sessions) as s:
         rule = RuleSpec(split_by_zone=False, totes_per_cart=8)
         _released(s, [("SKU-00100", 1)], [("SKU-00101", 1)], rule=rule)
         pat = actor_for(s, "pat")
@@ -84,8 +84,8 @@ def test_put_to_tote_wrong_tote_books_nothing_and_the_right_tote_books_the_units
         assert out.result == "ok" and out.kind == "tote" and task.picked_qty == 1
 
 
-def test_gs1_lot_and_expiry_are_checked_against_the_reserved_stock(db):
-    with unit_of_work(db) as s:
+def test_gs1_lot_and_expiry_are_checked_against_the_reserved_stock(sessions):
+    with unit_of_work(sessions) as s:
         _released(s, [("SKU-00100", 2)])
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
@@ -105,8 +105,8 @@ def test_gs1_lot_and_expiry_are_checked_against_the_reserved_stock(db):
         assert ok.result == "ok" and task.picked_qty == 1
 
 
-def test_after_the_last_task_the_picker_is_told_where_to_take_the_cart(db):
-    with unit_of_work(db) as s:
+def test_after_the_last_task_the_picker_is_told_where_to_take_the_cart(sessions):
+    with unit_of_work(sessions) as s:
         _released(s, [("SKU-00100", 1)])
         pat = actor_for(s, "pat")
         task = next_task(s, pat)
