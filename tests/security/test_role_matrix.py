@@ -57,6 +57,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "pages.handheld": PICK,
     "pack.page": PACK,
     "pack.close": PACK,
+    "pack.station_state": PACK,
+    "pack.scan": PACK,
     "pack.label": PACK,
     "pack.open_order": PACK,
     "pack.verify": PACK,
@@ -115,6 +117,11 @@ SUPERVISOR_ENDPOINTS = [
     "orders_pages.order_page",
     "orders_pages.import_form",
     "orders_pages.import_upload",
+    "orders_pages.import_sample",
+    "devices.devices_json",
+    "devices.devices_page",
+    "devices.device_test",
+    "devices.set_location_mode",
     "sync_pages.page",
     "sync_pages.manifest_data",
     "sync_pages.manifest_download",
@@ -133,6 +140,9 @@ SOCKET_ACCESS: dict[str, frozenset[str]] = {
     "scan": PICK,
     "short": PICK,
     "join_station": PACK_SUP,
+    "pack:join": PACK,
+    "devices:join": SUP,
+    "device:status": USERS,
 }
 SOCKET_LIFECYCLE = {"connect", "disconnect"}
 
