@@ -131,7 +131,7 @@ def add_stations(sessions: Any, count: int) -> list[str]:
 
 def picked_orders(sessions: Any, count: int) -> list[str]:
     """``count`` two-line orders through the real wave and pick flow; their external ids."""
-    from tests.waves.conftest import actor_for, add_order, supervisor
+    from tests.factories import actor_for, add_order, supervisor
 
     with unit_of_work(sessions) as s:
         orders = []
