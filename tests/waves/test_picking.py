@@ -8,12 +8,13 @@ from sqlalchemy import func, select
 from core.db import unit_of_work
 from core.exception_queue import ExceptionReason, FloorException
 from core.users import AuditEntry
-from floor.fulfilment.models import PickList, PickTask, Scan
+from floor.fulfilment.models import PickList, PickTask, Scan, Wave
 from floor.fulfilment.picking.scans import PickError, next_task, override_task
 from floor.fulfilment.picking.short_picks import report_short
 from floor.fulfilment.states import TaskStatus, WaveStatus
 from floor.fulfilment.waves.planning import OPEN_TASK as OPEN_TASK_STATUSES
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+from floor.fulfilment.waves.progress import summaries
 from floor.site.geometry import geometry
 from floor.site.layout import Location, SkuGtin
 from floor.site.replenishment import complete_replenishment
@@ -212,6 +213,10 @@ def test_short_pick_re_reserves_at_another_location_and_re_routes(sessions):
         line = s.get(OrderLine, task.order_line_id)
         assert line.picked_qty == 2 and line.short_qty == 0
         assert order.status == OrderStatus.picked and wave.status == WaveStatus.completed
+        # Nothing ended up short: the dashboard's bar shows no short (amber) task.
+        tasks = summaries(s, [wave])[wave.id]["tasks"]
+        assert tasks["short"] == 0 and tasks["rerouted"] == 1
+        assert tasks["done"] == tasks["total"]
 
 
 def test_short_with_no_other_stock_opens_an_exception_and_ships_partial(sessions):
@@ -228,6 +233,9 @@ def test_short_with_no_other_stock_opens_an_exception_and_ships_partial(sessions
         assert exc.reason == ExceptionReason.short_pick and exc.details["missing"] == 2
         assert order.lines[0].short_qty == 2
         assert order.status == OrderStatus.picked  # ship_partial: the rest goes on
+        [wave_id] = {order.wave_id}
+        tasks = summaries(s, [s.get(Wave, wave_id)])[wave_id]["tasks"]
+        assert tasks["short"] == 1 and tasks["rerouted"] == 0
 
 
 def test_short_with_hold_policy_puts_the_order_on_hold(sessions):

@@ -181,24 +181,39 @@ def summaries(session: Session, waves: Sequence[Wave]) -> dict[int, dict[str, An
     """Progress of several waves with one query (see ``wave_summary``)."""
     ids = [w.id for w in waves]
     stats: dict[int, dict[str, Any]] = {
-        i: {"statuses": defaultdict(int), "units": 0, "picked": 0, "lists": 0, "route": 0.0}
+        i: {
+            "statuses": defaultdict(int),
+            "rerouted": 0,
+            "units": 0,
+            "picked": 0,
+            "lists": 0,
+            "route": 0.0,
+        }
         for i in ids
     }
     if ids:
-        for wave_id, status, n, units, picked in session.execute(
+        # A short task whose line ended up short of nothing was fully re-routed (its rest was
+        # re-reserved and picked elsewhere): it is done, but not short.
+        line_short = OrderLine.short_qty > 0
+        for wave_id, status, was_short, n, units, picked in session.execute(
             select(
                 PickList.wave_id,
                 PickTask.status,
+                line_short,
                 func.count(PickTask.id),
                 func.coalesce(func.sum(PickTask.quantity), 0),
                 func.coalesce(func.sum(PickTask.picked_qty), 0),
             )
             .join(PickList, PickList.id == PickTask.pick_list_id)
+            .join(OrderLine, OrderLine.id == PickTask.order_line_id)
             .where(PickList.wave_id.in_(ids))
-            .group_by(PickList.wave_id, PickTask.status)
+            .group_by(PickList.wave_id, PickTask.status, line_short)
         ):
             st = stats[wave_id]
-            st["statuses"][TaskStatus(status)] += n
+            if status == TaskStatus.short and not was_short:
+                st["rerouted"] += n
+            else:
+                st["statuses"][TaskStatus(status)] += n
             if status != TaskStatus.canceled:
                 st["picked"] += int(picked)
                 # A short task's unpicked rest is either re-reserved (a new task) or short.
@@ -215,7 +230,7 @@ def summaries(session: Session, waves: Sequence[Wave]) -> dict[int, dict[str, An
     for w in waves:
         st = stats[w.id]
         s = st["statuses"]
-        done = s[TaskStatus.picked] + s[TaskStatus.short]
+        done = s[TaskStatus.picked] + s[TaskStatus.short] + st["rerouted"]
         total = done + s[TaskStatus.pending] + s[TaskStatus.assigned]
         out[w.id] = {
             "id": w.id,
@@ -234,6 +249,7 @@ def summaries(session: Session, waves: Sequence[Wave]) -> dict[int, dict[str, An
                 "done": done,
                 "picked": s[TaskStatus.picked],
                 "short": s[TaskStatus.short],
+                "rerouted": st["rerouted"],
                 "open": s[TaskStatus.pending] + s[TaskStatus.assigned],
                 "canceled": s[TaskStatus.canceled],
             },
