@@ -237,6 +237,43 @@ def supervisor(s: Session) -> Actor:
     return actor_for(s, "sam")
 
 
+def picked_order(
+    sessions: Any,
+    lines: Sequence[tuple[str, int]],
+    *,
+    carrier: str | None = None,
+    service: str | None = None,
+    ship_to: dict[str, str] | None = None,
+) -> tuple[str, str]:
+    """An order walked through the real wave and pick flow (planned, released, every unit
+    scanned by ``pat``); returns (external id, tote code), ready for a pack station."""
+    from floor.fulfilment.models import Tote
+    from floor.fulfilment.picking.scans import confirm_scan, next_task
+    from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+    from floor.site.layout import SkuGtin
+
+    with unit_of_work(sessions) as s:
+        order = add_order(s, lines)
+        if carrier is not None:
+            order.carrier = carrier
+        if service is not None:
+            order.service = service
+        if ship_to is not None:
+            order.ship_to = ship_to
+        for wave in plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves:
+            release_wave(s, wave.id, supervisor(s))
+        pat = actor_for(s, "pat")
+        n = 0
+        while (task := next_task(s, pat)) is not None:
+            gtin = s.scalar(select(SkuGtin.gtin).where(SkuGtin.sku_id == task.sku_id))
+            for _ in range(task.quantity - task.picked_qty):
+                n += 1
+                assert confirm_scan(s, pat, task.id, gtin, f"pk-{order.id}-{n}").result == "ok"
+        tote = s.scalar(select(Tote.code).where(Tote.order_id == order.id))
+        assert tote is not None
+        return order.external_id, tote
+
+
 def csrf_token(html: str) -> str:
     """The CSRF token of a page: the login form's hidden field or the ``<meta>`` that JSON
     calls read into their ``X-CSRFToken`` header (the same token either way)."""

@@ -9,27 +9,7 @@ from core.db import unit_of_work
 from core.users import AuditEntry
 from floor.fulfilment.models import Tote
 from floor.fulfilment.packing.packages import is_valid_sscc
-from floor.fulfilment.picking.scans import confirm_scan, next_task
-from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
-from floor.site.layout import SkuGtin
-from tests.factories import OMS_AUTH, actor_for, add_order, login, page_csrf, supervisor
-
-
-def _picked_order(sessions, lines):
-    """An order walked through the real wave and pick flow; returns (external id, tote code)."""
-    with unit_of_work(sessions) as s:
-        order = add_order(s, lines)
-        for wave in plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves:
-            release_wave(s, wave.id, supervisor(s))
-        pat = actor_for(s, "pat")
-        n = 0
-        while (task := next_task(s, pat)) is not None:
-            gtin = s.scalar(select(SkuGtin.gtin).where(SkuGtin.sku_id == task.sku_id))
-            for _ in range(task.quantity - task.picked_qty):
-                n += 1
-                assert confirm_scan(s, pat, task.id, gtin, f"pk-{order.id}-{n}").result == "ok"
-        tote = s.scalar(select(Tote.code).where(Tote.order_id == order.id))
-        return order.external_id, tote
+from tests.factories import OMS_AUTH, add_order, login, page_csrf, picked_order
 
 
 def _post(client, url, body, token):
@@ -37,7 +17,7 @@ def _post(client, url, body, token):
 
 
 def test_packer_verifies_items_closes_and_the_oms_sees_tracking(client, sessions):
-    external_id, tote = _picked_order(sessions, [("SKU-00005", 2), ("SKU-00006", 1)])
+    external_id, tote = picked_order(sessions, [("SKU-00005", 2), ("SKU-00006", 1)])
     login(client, username="paco", password="packer-demo")
     token = page_csrf(client, "/pack")
 
@@ -121,7 +101,7 @@ def test_pack_station_page_in_a_browser(sqlite_url, desktop):
     server = LiveServer(app)
     try:
         engine = make_engine(sqlite_url)
-        external_id, tote = _picked_order(make_session_factory(engine), [("SKU-00020", 2)])
+        external_id, tote = picked_order(make_session_factory(engine), [("SKU-00020", 2)])
         engine.dispose()
         page = desktop
         page.goto(server.url + "/login")
@@ -155,7 +135,7 @@ def test_bad_input_and_an_unreachable_carrier_change_nothing(sessions, app):
     from orders.models import Order
     from tests.factories import free_port
 
-    external_id, tote = _picked_order(sessions, [("SKU-00030", 1)])
+    external_id, tote = picked_order(sessions, [("SKU-00030", 1)])
     # The order's carrier is served by an HTTP carrier that does not answer (nothing listens).
     app.extensions["floor"].settings = app.extensions["floor"].settings.with_overrides(
         {"carrier_urls": f"demo=http://127.0.0.1:{free_port()}/api"}

@@ -10,14 +10,11 @@ from typing import Any
 from sqlalchemy import select
 
 from core.db import unit_of_work
-from floor.fulfilment.models import Tote
-from floor.fulfilment.picking.scans import confirm_scan, next_task
-from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
-from floor.site.layout import SkuGtin
 from orders.models import Order
 from printing.models import PrintJob
 from printing.printers import make_spec, sync_printers
-from tests.factories import actor_for, add_order, csrf_token, login, supervisor
+from tests import factories
+from tests.factories import csrf_token, login
 
 SHIP_TO = {
     "name": "Ada Lovelace",
@@ -37,21 +34,10 @@ def picked_order(
     service: str = "ground",
     ship_to: dict[str, str] | None = None,
 ) -> tuple[str, str]:
-    """An order walked through the real wave and pick flow; (external id, tote code)."""
-    with unit_of_work(sessions) as s:
-        order = add_order(s, lines)
-        order.carrier, order.service, order.ship_to = carrier, service, ship_to or SHIP_TO
-        for wave in plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves:
-            release_wave(s, wave.id, supervisor(s))
-        pat = actor_for(s, "pat")
-        n = 0
-        while (task := next_task(s, pat)) is not None:
-            gtin = s.scalar(select(SkuGtin.gtin).where(SkuGtin.sku_id == task.sku_id))
-            for _ in range(task.quantity - task.picked_qty):
-                n += 1
-                assert confirm_scan(s, pat, task.id, gtin, f"pk-{order.id}-{n}").result == "ok"
-        tote = s.scalar(select(Tote.code).where(Tote.order_id == order.id))
-        return order.external_id, tote
+    """``tests.factories.picked_order`` shipping UPS Ground to ``SHIP_TO`` unless told."""
+    return factories.picked_order(
+        sessions, lines, carrier=carrier, service=service, ship_to=ship_to or SHIP_TO
+    )
 
 
 def use_printer(sessions: Any, station: str, uri: str) -> None:
