@@ -14,8 +14,7 @@ from core.db import make_engine, make_session_factory, unit_of_work
 from floor.fulfilment.models import Scan
 from floor.site.gtin import check_digit
 from tests.devices.conftest import SOCAT, PtyPair, wait_for
-from tests.factories import login, make_test_app
-from tests.test_pack_station import _picked_order
+from tests.factories import login, make_test_app, picked_order
 
 
 @pytest.fixture
@@ -78,7 +77,7 @@ def _gtin(sessions, sku: str) -> str:
 
 def test_serial_scans_pack_an_order_without_typing(bench):
     client, boss, scanner = bench["client"], bench["boss"], bench["scanner"]
-    external_id, tote = _picked_order(bench["sessions"], [("SKU-00020", 2), ("SKU-00021", 1)])
+    external_id, tote = picked_order(bench["sessions"], [("SKU-00020", 2), ("SKU-00021", 1)])
 
     scanner.send(tote.encode() + b"\r")
     wait_for(lambda: (_state(client)["order"] or {}).get("order") == external_id, "order opened")
@@ -169,7 +168,7 @@ def test_a_serial_scan_appears_on_the_pack_page_without_typing(bench, desktop):
     from tests.dash.test_devices_browser import shot
     from tests.factories import LiveServer
 
-    external_id, tote = _picked_order(bench["sessions"], [("SKU-00020", 1)])
+    external_id, tote = picked_order(bench["sessions"], [("SKU-00020", 1)])
     server = LiveServer(bench["app"])
     try:
         page = desktop
