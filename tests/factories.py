@@ -455,13 +455,15 @@ def wait_healthy(port: int, proc: subprocess.Popen[str], timeout: float = 60) ->
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: where `flask --app app` runs
 
 
-def start_server(db_path: Path, port: int, *args: str) -> subprocess.Popen[str]:
-    """`flask serve` (`make run`'s command) as a process on ``port``, on a SQLite file."""
+def start_server(db_path: Path, port: int, *args: str, **extra_env: str) -> subprocess.Popen[str]:
+    """`flask serve` (`make run`'s command) as a process on ``port``, on a SQLite file;
+    ``extra_env`` adds or overrides environment variables (``FLOOR_...``)."""
     env = {
         **os.environ,
         "FLOOR_DATABASE_URL": f"sqlite:///{db_path}",
         "FLOOR_PORT": str(port),
         "FLOOR_SECRET_KEY": "serve-test",
+        **extra_env,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "serve", *args],

@@ -7,32 +7,15 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 import socketio
 
-from tests.factories import ROOT, csrf_token, free_port, stop, wait_healthy
+from tests.factories import ROOT, csrf_token, free_port, start_server, stop, wait_healthy
 from web.demo import DEMO_API_KEY
 
-
-def start(db: Path, port: int, *args: str, **env: str) -> subprocess.Popen[str]:
-    full = {
-        **os.environ,
-        "FLOOR_DATABASE_URL": f"sqlite:///{db}",
-        "FLOOR_PORT": str(port),
-        "FLOOR_SECRET_KEY": "blackbox-test",
-        **env,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "serve", *args],
-        cwd=ROOT,
-        env=full,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+start = start_server  # flask serve as a process, with extra FLOOR_* variables
 
 
 @pytest.fixture
