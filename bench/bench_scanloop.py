@@ -473,6 +473,7 @@ async def handheld(
     start, window_from, window_to = clock["start"], clock["from"], clock["to"]
     next_send = start + (random.random() * interval_s if interval_s else 0.0)
     task: dict[str, Any] | None = None
+    tote: str | None = None  # put-to-tote: the item was held, the tote scan books it
     seq = 0
     try:
         while loop.time() < window_to:
@@ -491,7 +492,7 @@ async def handheld(
             payload = {
                 "client_scan_id": f"b{n}-{seq}-{os.getpid()}",
                 "task_id": task["id"],
-                "code": scan_code(task),
+                "code": tote or scan_code(task),
                 "scanned_at": int(time.time() * 1000),
             }
             sent = loop.time()
@@ -516,8 +517,9 @@ async def handheld(
             if not kind and window_from <= loop.time() < window_to:
                 tally.acked_in_window += 1
             if kind:
-                task = None  # ask again: the server knows what this handheld should do
+                task, tote = None, None  # ask again: the server knows what to do
                 continue
+            tote = ack.get("await_tote")
             task = ack["task"] if still_open(ack.get("task")) else ack.get("next_task")
     finally:
         await sio.disconnect()
