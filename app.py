@@ -22,7 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from flask_socketio import SocketIO
     from flask_wtf.csrf import CSRFProtect
 
-    from core.db import default_sqlite_url, make_engine, make_session_factory
+    from core.db import default_sqlite_url, make_engine, make_session_factory, read_only
     from core.events import on_commit
     from core.settings import Settings
     from floor.site.settings import configure_defaults
@@ -72,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     url = settings.database_url or default_sqlite_url(app.instance_path)
     engine = make_engine(url, sqlite_synchronous=settings.sqlite_synchronous)
     sessions = make_session_factory(engine)
+    readers = make_session_factory(read_only(engine))
     socketio = SocketIO(
         app,
         async_mode=async_mode(settings.async_mode),
@@ -83,6 +84,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings=settings,
         engine=engine,
         sessions=sessions,
+        readers=readers,
         socketio=socketio,
         login_guard=LoginGuard(
             settings.redis_url or "memory://",
@@ -93,11 +95,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     live = DashboardLive(
         lambda name, data, room: socketio.emit(name, data, to=room, namespace=sockets.NAMESPACE),
-        sessions,
+        readers,
     )
     floor_ctx.live = live
     app.extensions["floor"] = floor_ctx
-    on_commit(sessions, sockets.emitter(socketio))
+    on_commit(sessions, sockets.emitter(socketio, readers))
     on_commit(sessions, live.add)  # the dashboard's coalesced feed (web/live.py)
     wire_domain_handlers(sessions, settings)
     configure_defaults(sessions, location_confirm=settings.location_confirm)

@@ -20,8 +20,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -140,10 +141,15 @@ def login_with_badge(session: Session, badge: str, password: str = "") -> LoginR
     return _accept(session, user)
 
 
-def session_is_current(session: Session, user_id: int, version: object) -> User | None:
+_CURRENT = select(  # built once: every request and socket event asks
+    User.id, User.username, User.role, User.active, User.session_version, User.is_demo
+).where(User.id == bindparam("user_id"))
+
+
+def session_is_current(session: Session, user_id: int, version: object) -> Row[Any] | None:
     """The user a signed session names, if that session still holds: the user is active, the
     session's version is the user's current one, and (for demo users) the demo is still open."""
-    user = session.get(User, user_id)
+    user = session.execute(_CURRENT, {"user_id": user_id}).first()
     if user is None or not user.active or user.session_version != version:
         return None
     if user.is_demo and demo_users_closed(session):

@@ -229,6 +229,21 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+_MEMO = "floor.transaction_memo"
+
+
+def transaction_memo(session: Session) -> dict[Any, Any]:
+    """A dict that lives as long as the session's current transaction: for what a transaction
+    asks several times and nobody else changes before it ends (a setting, a cart's totes)."""
+    return session.info.setdefault(_MEMO, {})
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_memo(session: Session) -> None:
+    session.info.pop(_MEMO, None)  # the next transaction reads what others committed
+
+
 def is_postgres(session_or_engine: Session | Engine) -> bool:
     bind = (
         session_or_engine.get_bind()

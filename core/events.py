@@ -13,6 +13,13 @@ on the session, and two kinds of listener, wired once by ``app.create_app``, tak
 
 ``publish(session, name, data, *rooms)`` records an event for screens (rooms default to
 ``dashboard``); ``record(session, name, data)`` records an internal one (no room: handlers only).
+
+``publish_snapshot(session, name, key, compute, *rooms)`` records a *state* event (a wave's
+progress bar) whose data is computed after the commit, outside the write transaction, by
+``resolve``: several snapshots of one ``(name, key, rooms)`` waiting to go out become one, the
+last (a snapshot is the whole state, so nothing is lost). A scan that moves a bar therefore does
+not aggregate the wave's tasks while it holds the write lock, and a burst of scans on one wave
+costs one aggregate per fan-out round, not one per scan.
 """
 
 from __future__ import annotations
@@ -35,15 +42,41 @@ _listeners: weakref.WeakKeyDictionary[Any, list[Callable[[list[DomainEvent]], No
 )
 
 
+Snapshot = Callable[[Session], "dict[str, Any] | None"]
+
+
 @dataclass(frozen=True)
 class DomainEvent:
     name: str  # e.g. "task.updated", "wave.progress", "order.status"
-    data: dict[str, Any]
+    data: dict[str, Any]  # a snapshot's is {"id": key} until ``resolve`` computes it
     rooms: tuple[str, ...] = field(default=("dashboard",))  # "wave:<id>", "user:<id>", ...
+    snapshot: Snapshot | None = field(default=None, compare=False)
 
 
 def publish(session: Session, name: str, data: dict[str, Any], *rooms: str) -> None:
     session.info.setdefault(_KEY, []).append(DomainEvent(name, data, rooms or ("dashboard",)))
+
+
+def publish_snapshot(session: Session, name: str, key: Any, compute: Snapshot, *rooms: str) -> None:
+    """Record a state event computed after the commit by ``compute(session)`` (None: dropped)."""
+    ev = DomainEvent(name, {"id": key}, rooms or ("dashboard",), compute)
+    session.info.setdefault(_KEY, []).append(ev)
+
+
+def resolve(events: list[DomainEvent], session: Session) -> list[DomainEvent]:
+    """The events ready to send: each snapshot computed once, at the place of its last copy."""
+    if not any(ev.snapshot is not None for ev in events):
+        return events
+    last = {(ev.name, ev.data["id"], ev.rooms): i for i, ev in enumerate(events) if ev.snapshot}
+    out = []
+    for i, ev in enumerate(events):
+        if ev.snapshot is None:
+            out.append(ev)
+        elif last[(ev.name, ev.data["id"], ev.rooms)] == i:
+            data = ev.snapshot(session)
+            if data is not None:
+                out.append(DomainEvent(ev.name, data, ev.rooms))
+    return out
 
 
 def record(session: Session, name: str, data: dict[str, Any]) -> None:

@@ -62,13 +62,14 @@ HOME_BY_ROLE = {
 
 def current_actor() -> Actor | None:
     """Who the signed session names, if that session still holds (checked in the database once
-    per request or socket event; the role comes from the database, so a change applies at once)."""
+    per request or socket event, in a read-only transaction that never waits for the SQLite
+    writer; the role comes from the database, so a change applies at once)."""
     if "floor_actor" in g:
         return g.floor_actor
     actor = None
     uid = session.get("uid")
     if isinstance(uid, int):
-        with ctx().sessions() as s:
+        with ctx().readers() as s:
             user = session_is_current(s, uid, session.get("sv"))
             if user is not None:
                 actor = Actor(name=user.username, role=user.role, user_id=user.id)

@@ -20,6 +20,7 @@ class FloorContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]  # read-only transactions: no SQLite writer lock (core.db)
     socketio: Any = None
     scheduler: Any = None
     live: Any = None  # web.live.DashboardLive
@@ -48,4 +49,11 @@ def ctx() -> FloorContext:
 def uow() -> Iterator[Session]:
     """One transaction for a route or socket handler: commit on success, roll back on error."""
     with unit_of_work(ctx().sessions) as session:
+        yield session
+
+
+@contextmanager
+def reading() -> Iterator[Session]:
+    """A transaction that only reads (a page, a snapshot): it never waits for the writer."""
+    with unit_of_work(ctx().readers) as session:
         yield session

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import unit_of_work
-from core.events import DomainEvent
+from core.events import DomainEvent, resolve
 from floor.fulfilment import dashboard as floor_dashboard
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class DashboardLive:
         try:
             with unit_of_work(self.sessions) as s:
                 body: dict[str, Any] = {
-                    "events": [{"name": ev.name, "data": ev.data} for ev in events],
+                    "events": [{"name": ev.name, "data": ev.data} for ev in resolve(events, s)],
                     "live": floor_dashboard.live_state(s),
                 }
                 if with_figures:

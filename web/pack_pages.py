@@ -119,8 +119,7 @@ def close() -> Any:
     station = str(body.get("station", ""))
     items = body.get("items")
     if items is not None and (
-        not isinstance(items, dict)
-        or not all(_whole(q, 0, MAX_QUANTITY) for q in items.values())
+        not isinstance(items, dict) or not all(_whole(q, 0, MAX_QUANTITY) for q in items.values())
     ):
         raise StationError(
             FulfilmentErrorCode.invalid_items,

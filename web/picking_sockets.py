@@ -19,13 +19,10 @@ from core.errors import FloorError
 from core.inputs import InputError, check_text, parse_timestamp, storable
 from core.users import Role
 from floor.fulfilment.errors import FulfilmentErrorCode
-from floor.fulfilment.picking.scans import (
-    PickOutcome,
-    confirm_scan,
-    next_task,
-    task_payload,
-)
+from floor.fulfilment.picking.outcome import PickOutcome
+from floor.fulfilment.picking.scans import confirm_scan, next_task
 from floor.fulfilment.picking.short_picks import report_short
+from floor.fulfilment.picking.views import task_payload
 from web.auth import current_actor
 from web.context import ctx, uow
 from web.errors import WebErrorCode
@@ -56,8 +53,9 @@ def _outcome(s: Any, out: PickOutcome) -> dict[str, Any]:
         "kind": out.kind,
         "units": out.units,
         "replayed": out.replayed,
-        "task": task_payload(s, out.task),
-        "next_task": task_payload(s, out.next_task),
+        # a fast-path scan built the view itself; its task stays the current one
+        "task": out.view if out.view is not None else task_payload(s, out.task),
+        "next_task": out.view if out.view is not None else task_payload(s, out.next_task),
     }
     body.update(out.extra)
     return body

@@ -27,8 +27,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.accounts import has_role
+from core.db import unit_of_work
 from core.errors import CoreErrorCode, FloorError
-from core.events import DomainEvent
+from core.events import DomainEvent, resolve
 from core.inputs import check_json
 from core.users import Role, User
 from web.auth import current_actor
@@ -38,6 +39,7 @@ from web.live import ROOM as LIVE_ROOM
 
 NAMESPACE = "/floor"
 SWEEP_S = 5
+SNAPSHOT_WINDOW_S = 0.05  # how long the fan-out gathers snapshot events before computing them
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -182,10 +184,15 @@ class Emitter:
     """The after-commit fan-out, off the request thread: ``__call__`` queues a committed
     transaction's events and returns at once; one background task (a thread, or a greenlet
     under gevent) emits them in commit order. The handler that committed answers its client
-    without waiting for every room's sends (or the Redis publish, with a message queue)."""
+    without waiting for every room's sends (or the Redis publish, with a message queue).
 
-    def __init__(self, socketio: SocketIO) -> None:
+    Each round takes everything queued so far and computes its snapshot events
+    (``core.events.resolve``) in one read-only transaction: under a burst of scans a wave's
+    progress is aggregated once per round, not once per scan."""
+
+    def __init__(self, socketio: SocketIO, readers: sessionmaker[Session] | None = None) -> None:
         self.socketio = socketio
+        self.readers = readers
         self.queue: queue.Queue[list[DomainEvent]] = queue.Queue()
         self._started = False
         self._lock = threading.Lock()
@@ -198,10 +205,31 @@ class Emitter:
                     self._started = True
         self.queue.put(events)
 
+    def _take(self) -> list[DomainEvent]:
+        events = list(self.queue.get())
+        if any(ev.snapshot for ev in events):
+            # A snapshot is worth waiting for company: the scans of the next few milliseconds
+            # that move the same bar are then computed with it, once.
+            self.socketio.sleep(SNAPSHOT_WINDOW_S)
+        while True:
+            try:
+                events.extend(self.queue.get_nowait())
+            except queue.Empty:
+                return events
+
+    def _resolved(self, events: list[DomainEvent]) -> list[DomainEvent]:
+        if self.readers is None or not any(ev.snapshot for ev in events):
+            return [ev for ev in events if ev.snapshot is None]
+        try:
+            with unit_of_work(self.readers) as s:
+                return resolve(events, s)
+        except Exception:  # the database went away: send what needs no reading
+            log.exception("snapshot events could not be computed")
+            return [ev for ev in events if ev.snapshot is None]
+
     def _run(self) -> None:
         while True:
-            events = self.queue.get()
-            for ev in events:
+            for ev in self._resolved(self._take()):
                 for room in ev.rooms:
                     try:
                         self.socketio.emit(ev.name, ev.data, to=room, namespace=NAMESPACE)
@@ -209,6 +237,8 @@ class Emitter:
                         log.exception("emit %s to %s failed", ev.name, room)
 
 
-def emitter(socketio: SocketIO) -> Callable[[list[DomainEvent]], None]:
+def emitter(
+    socketio: SocketIO, readers: sessionmaker[Session] | None = None
+) -> Callable[[list[DomainEvent]], None]:
     """Emit each committed event to the rooms it names (off the committing thread)."""
-    return Emitter(socketio)
+    return Emitter(socketio, readers)

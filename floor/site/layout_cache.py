@@ -75,11 +75,7 @@ def invalidate() -> None:
 def _cache(session: Session) -> _Cache:
     pool = session.get_bind().pool
     cache = _caches.get(pool)
-    if (
-        cache is None
-        or time.monotonic() - cache.born > TTL_S
-        or len(cache.entries) > MAX_ENTRIES
-    ):
+    if cache is None or time.monotonic() - cache.born > TTL_S or len(cache.entries) > MAX_ENTRIES:
         with _lock:
             cache = _caches[pool] = _Cache()
     return cache

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from core.db import Base, utcnow
+from core.db import Base, transaction_memo, utcnow
 
 _INFO_KEY = "floor.site_defaults"
 
@@ -50,18 +50,24 @@ def configure_defaults(sessions: sessionmaker[Session], **defaults: Any) -> None
 
 
 def location_confirm(session: Session) -> LocationConfirm:
-    """The site's location-confirmation mode (override row, else environment, else off)."""
-    row = session.get(SiteSetting, "location_confirm")
-    raw = row.value if row is not None else session.info.get(_INFO_KEY, {}).get("location_confirm")
-    try:
-        return LocationConfirm(str(raw or "off").strip().lower())
-    except ValueError:
-        return LocationConfirm.off
+    """The site's location-confirmation mode (override row, else environment, else off); read
+    once per transaction (``session.get`` of a missing row would ask the database every time)."""
+    memo = transaction_memo(session)
+    if "location_confirm" not in memo:
+        row = session.get(SiteSetting, "location_confirm")
+        default = session.info.get(_INFO_KEY, {}).get("location_confirm")
+        raw = row.value if row is not None else default
+        try:
+            memo["location_confirm"] = LocationConfirm(str(raw or "off").strip().lower())
+        except ValueError:
+            memo["location_confirm"] = LocationConfirm.off
+    return memo["location_confirm"]
 
 
 def set_location_confirm(session: Session, mode: str, by: str) -> LocationConfirm:
     """Store a supervisor's choice; raises ``ValueError`` for an unknown mode."""
     value = LocationConfirm(mode)
+    transaction_memo(session).pop("location_confirm", None)
     row = session.get(SiteSetting, "location_confirm")
     if row is None:
         session.add(SiteSetting(key="location_confirm", value=value.value, updated_by=by))

@@ -22,10 +22,9 @@ is open (to ``short`` if nothing at all could be picked); lists and waves close 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -34,13 +33,16 @@ from sqlalchemy.orm.util import identity_key
 from core.accounts import has_role
 from core.actors import Actor
 from core.audit import audit
-from core.db import is_postgres, utcnow
-from core.errors import CoreErrorCode, FloorError
+from core.db import is_postgres, transaction_memo, utcnow
+from core.errors import CoreErrorCode
 from core.events import publish
 from core.inputs import InputError, parse_id
 from core.users import Role, User
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Scan, Tote, Wave
+from floor.fulfilment.picking import fast_path
+from floor.fulfilment.picking.outcome import PickError, PickOutcome
+from floor.fulfilment.picking.views import _CARTS, location_confirmed, task_payload, totes_on_cart
 from floor.fulfilment.states import PICK_LIST_MACHINE, TASK_MACHINE, PickListStatus, TaskStatus
 from floor.fulfilment.waves.planning import (
     ACTIVE_WAVE,
@@ -50,7 +52,7 @@ from floor.fulfilment.waves.planning import (
     settle_after_task,
     units_picked,
 )
-from floor.fulfilment.waves.progress import wave_summary
+from floor.fulfilment.waves.progress import publish_progress
 from floor.site import layout_cache, replenishment
 from floor.site.gs1 import Gs1Error, parse_scan
 from floor.site.items import TYPED_SEPARATORS
@@ -60,25 +62,6 @@ from floor.site.stock import Reservation, Stock
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
 from orders.transitions import transition
-
-
-class PickError(FloorError):
-    """A refused picking operation (409 unless the raise says otherwise)."""
-
-
-@dataclass
-class PickOutcome:
-    """What a scan or short report did; ``result`` is ``ok`` or a reason code."""
-
-    result: str
-    message: str
-    task: PickTask | None = None
-    next_task: PickTask | None = None
-    kind: str = ""  # item | location | short | unknown
-    units: int = 0
-    replayed: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
 
 # --------------------------------------------------------------------------
 # Next task
@@ -188,6 +171,7 @@ def _give_totes(session: Session, pick_list: PickList) -> None:
     )
     if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True)
+    transaction_memo(session).get(_CARTS, {}).pop(pick_list.id, None)
     for order_id, tote in zip(order_ids, session.scalars(stmt).all(), strict=False):
         tote.pick_list_id = pick_list.id
         tote.order_id = order_id
@@ -198,113 +182,6 @@ def _give_totes(session: Session, pick_list: PickList) -> None:
             .values(tote_id=tote.id)
             .execution_options(synchronize_session="fetch")
         )
-
-
-# --------------------------------------------------------------------------
-# Payloads (the socket contract in docs/picking.md)
-# --------------------------------------------------------------------------
-
-
-_PAYLOADS = "floor.task_payloads"
-
-
-def task_payload(session: Session, task: PickTask | None) -> dict[str, Any] | None:
-    """The handheld's view of a task: one query for what changes (wave, order, tote, tasks
-    left), the layout (location, SKU, GTINs) from ``floor.site.layout_cache``. Memoised per
-    session by the task's own state, so the ack and the ``task.updated`` event of one scan
-    share one build (a copy each: callers may change theirs)."""
-    if task is None:
-        return None
-    mode = location_confirm(session)
-    confirmed = mode is LocationConfirm.off or location_confirmed(session, task)
-    key = (
-        task.id,
-        task.status,
-        task.picked_qty,
-        task.tote_id,
-        task.assigned_user_id,
-        task.held_units,
-        mode,
-        confirmed,
-    )
-    memo = session.info.setdefault(_PAYLOADS, {})
-    if key in memo:
-        return _copy(memo[key])
-    remaining = (
-        select(func.count(PickTask.id))
-        .where(PickTask.pick_list_id == task.pick_list_id, PickTask.status.in_(OPEN_TASK))
-        .scalar_subquery()
-    )
-    row = session.execute(
-        select(Wave.code, Order.external_id, Tote.code, remaining)
-        .select_from(PickList)
-        .join(Wave, Wave.id == PickList.wave_id)
-        .outerjoin(OrderLine, OrderLine.id == task.order_line_id)
-        .outerjoin(Order, Order.id == OrderLine.order_id)
-        .outerjoin(Tote, Tote.id == task.tote_id)
-        .where(PickList.id == task.pick_list_id)
-    ).one()
-    wave_code, order_ref, tote_code, left = row
-    loc = layout_cache.location(session, task.location_id)
-    sku = layout_cache.sku(session, task.sku_id)
-    cart = totes_on_cart(session, task.pick_list_id)
-    payload = {
-        "id": task.id,
-        "seq": task.seq,
-        "status": task.status.value,
-        "location": {
-            "code": loc.code,
-            "aisle": loc.aisle,
-            "bay": loc.bay,
-            "level": loc.level,
-            "slot": loc.slot,
-            # Shown only when nothing needs confirming: else reading it off the screen
-            # would prove nothing.
-            "check_code": loc.check_code if mode is LocationConfirm.off else None,
-        },
-        "confirm": mode.value,
-        "location_confirmed": confirmed,
-        "sku": {"code": sku.code, "name": sku.name, "gtins": list(sku.gtins)},
-        "quantity": task.quantity,
-        "picked_qty": task.picked_qty,
-        "pick_list_id": task.pick_list_id,
-        "wave_code": wave_code,
-        "order": order_ref,
-        "tote": tote_code,
-        "tote_scan": tote_code is not None and len(cart) > 1,
-        "totes_on_cart": cart,
-        "held_units": task.held_units,
-        "tasks_left": left,
-    }
-    memo[key] = payload
-    return _copy(payload)
-
-
-def _copy(payload: dict[str, Any]) -> dict[str, Any]:
-    out = dict(payload)
-    out["location"] = dict(payload["location"])
-    out["sku"] = dict(payload["sku"], gtins=list(payload["sku"]["gtins"]))
-    return out
-
-
-def totes_on_cart(session: Session, pick_list_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(Tote.code).where(Tote.pick_list_id == pick_list_id).order_by(Tote.code)
-        )
-    )
-
-
-def location_confirmed(session: Session, task: PickTask) -> bool:
-    """Has the picker confirmed this task's location (a location scan answered ``ok``)?"""
-    return (
-        session.scalar(
-            select(Scan.id)
-            .where(Scan.task_id == task.id, Scan.kind == "location", Scan.result == "ok")
-            .limit(1)
-        )
-        is not None
-    )
 
 
 def cart_destination(session: Session) -> str | None:
@@ -320,6 +197,25 @@ def cart_destination(session: Session) -> str | None:
 # --------------------------------------------------------------------------
 # Scans
 # --------------------------------------------------------------------------
+
+
+_SCAN_FIELDS = (
+    "client_scan_id",
+    "user_id",
+    "task_id",
+    "raw",
+    "kind",
+    "result",
+    "scanned_at",
+    "received_at",
+)
+_CLAIM = {  # built once per dialect: building it costs more CPU than running it
+    name: insert(Scan)
+    .values({f: bindparam(f) for f in _SCAN_FIELDS})
+    .on_conflict_do_nothing()
+    .returning(Scan.id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 def claim_scan(
@@ -356,16 +252,17 @@ def claim_scan(
     }
     # One statement instead of SELECT + SAVEPOINT + INSERT + RELEASE: a replayed id conflicts
     # on the unique index (a concurrent twin waits there for the first one's commit).
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    scan_id = session.scalar(
-        insert(Scan).values(**values).on_conflict_do_nothing().returning(Scan.id)
-    )
+    stmt = _CLAIM["postgresql" if is_postgres(session) else "sqlite"]
+    scan_id = session.connection().scalar(stmt, values)
     if scan_id is None:
         return None
     scan = Scan(id=scan_id, **values)
     make_transient_to_detached(scan)
     session.add(scan)  # persistent without a SELECT: later changes flush as one UPDATE
     return scan
+
+
+_KEEP = "floor.loaded"
 
 
 def _own_scan(user: Actor, client_scan_id: str, *what: Any) -> Any:
@@ -391,10 +288,10 @@ def task_for(session: Session, user: Actor, task_id: Any) -> tuple[PickTask | No
         tid = parse_id(task_id, "task_id")
     except InputError:
         return None, "task_not_found", "no such task"
-    stmt = (  # the task and its wave's status in one query
-        select(PickTask, Wave.status)
-        .outerjoin(PickList, PickList.id == PickTask.pick_list_id)
-        .outerjoin(Wave, Wave.id == PickList.wave_id)
+    stmt = (  # the task, its list and its wave in one query (later gets find them loaded)
+        select(PickTask, PickList, Wave)
+        .join(PickList, PickList.id == PickTask.pick_list_id)
+        .join(Wave, Wave.id == PickList.wave_id)
         .where(PickTask.id == tid)
     )
     if is_postgres(session):
@@ -402,8 +299,11 @@ def task_for(session: Session, user: Actor, task_id: Any) -> tuple[PickTask | No
     row = session.execute(stmt).one_or_none()
     if row is None:
         return None, "task_not_found", f"no task {tid}"
-    task, wave_status = row
-    if task.status not in OPEN_TASK or wave_status not in ACTIVE_WAVE:
+    task, pick_list, wave = row
+    # The identity map holds unchanged objects weakly: keep these for the transaction, or the
+    # next ``session.get`` of the list or wave would load them again.
+    transaction_memo(session).setdefault(_KEEP, []).extend((pick_list, wave))
+    if task.status not in OPEN_TASK or wave.status not in ACTIVE_WAVE:
         return None, "task_closed", f"task {tid} is {task.status.value}"
     if task.assigned_user_id != user.user_id:
         return None, "not_your_task", f"task {tid} is not assigned to you"
@@ -424,13 +324,16 @@ def confirm_scan(
     scan = claim_scan(session, client_scan_id, user, None, code, "unknown", scanned_at)
     if scan is None:
         return replay(session, user, client_scan_id)
+    fast = _fast_path(session, user, task_id, code, scan)
+    if fast is not None:
+        return fast
     task, err, msg = task_for(session, user, task_id)
     if task is None:
         scan.result = err
         return PickOutcome(err, msg, None, current_task(session, user))
-    scan.task_id = task.id
     outcome = _evaluate(session, user, task, code)
-    scan.kind, scan.result = outcome.kind, outcome.result
+    # Set once, after the verdict: one UPDATE of the scan row instead of one per field.
+    scan.task_id, scan.kind, scan.result = task.id, outcome.kind, outcome.result
     if outcome.result == "ok" and outcome.kind in ("item", "tote"):
         outcome.next_task = next_task(session, user) if task.status != TaskStatus.assigned else task
         if outcome.next_task is None:
@@ -440,6 +343,25 @@ def confirm_scan(
                 outcome.message += f" - take cart to {where}"
     else:
         outcome.next_task = task
+    return outcome
+
+
+def _fast_path(
+    session: Session, user: Actor, task_id: Any, code: str, scan: Scan
+) -> PickOutcome | None:
+    """The common scan through ``fast_path`` (None: it is not one; nothing was written)."""
+    try:
+        tid = parse_id(task_id, "task_id")
+    except InputError:
+        return None
+    outcome = fast_path.try_scan(session, user, tid, code)
+    if outcome is not None:
+        session.connection().execute(
+            update(Scan)
+            .where(Scan.id == scan.id)
+            .values(task_id=tid, kind=outcome.kind, result=outcome.result)
+        )
+        session.expunge(scan)  # written above: nothing left for the flush
     return outcome
 
 
@@ -469,6 +391,9 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
         return PickOutcome(
             "wrong_location", f"check code {code} is not {loc.code}'s", task, kind="location"
         )
+    right = _task_tote(session, task)  # the usual tote scan: this task's own tote
+    if right is not None and code.upper() == right.code.upper():
+        return _tote_scan(session, user, task, right)
     tote = session.scalar(select(Tote).where(func.upper(Tote.code) == code.upper()))
     if tote is not None:
         return _tote_scan(session, user, task, tote)
@@ -514,7 +439,7 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
         return PickOutcome(
             "over_pick", f"{units} units scanned but only {remaining} left", task, kind="item"
         )
-    right = session.get(Tote, task.tote_id) if task.tote_id else None
+    right = _task_tote(session, task)
     if right is not None and len(totes_on_cart(session, task.pick_list_id)) > 1:
         task.held_units += units  # booked by the tote scan
         _progress(session, task)
@@ -534,7 +459,7 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
 
 def _tote_scan(session: Session, user: Actor, task: PickTask, tote: Tote) -> PickOutcome:
     """Put-to-tote: the tote scan books the units held for it; a wrong tote books nothing."""
-    right = session.get(Tote, task.tote_id) if task.tote_id else None
+    right = _task_tote(session, task)
     if right is None or tote.id != right.id:
         where = f"put it in {right.code}" if right is not None else "this task has no tote"
         return PickOutcome(
@@ -553,6 +478,13 @@ def _tote_scan(session: Session, user: Actor, task: PickTask, tote: Tote) -> Pic
     left = task.quantity - task.picked_qty
     message = f"{task.picked_qty}/{task.quantity} in {tote.code}" + ("" if left else " - task done")
     return PickOutcome("ok", message, task, kind="tote", units=units)
+
+
+def _task_tote(session: Session, task: PickTask) -> Tote | None:
+    tote = session.get(Tote, task.tote_id) if task.tote_id else None
+    if tote is not None:
+        transaction_memo(session).setdefault(_KEEP, []).append(tote)
+    return tote
 
 
 def _lot_refusal(
@@ -636,9 +568,7 @@ def _progress(session: Session, task: PickTask) -> None:
     assert payload is not None
     publish(session, "task.updated", payload, *rooms)
     if task.status == TaskStatus.assigned:  # a unit of a task still open: the bar moves too
-        wave = session.get(Wave, pick_list.wave_id)
-        if wave is not None:
-            publish(session, "wave.progress", wave_summary(session, wave), "dashboard")
+        publish_progress(session, pick_list.wave_id)
 
 
 def after_task(session: Session, user: Actor, task: PickTask, order: Order) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import case, func, or_, select, update
@@ -15,7 +16,7 @@ from core.audit import audit
 from core.bulk import among
 from core.db import utcnow
 from core.errors import CoreErrorCode
-from core.events import publish
+from core.events import publish, publish_snapshot
 from core.users import Role, User
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Tote, Wave
@@ -360,7 +361,25 @@ def settle_pick_list(session: Session, pick_list_id: int, *, picking: bool = Tru
             wave.completed_at = utcnow()
         else:
             WAVE_MACHINE.move(wave, WaveStatus.canceled)
-    publish(session, "wave.progress", wave_summary(session, wave), "dashboard", f"wave:{wave.id}")
+    publish_progress(session, wave.id)
+
+
+def publish_progress(session: Session, wave_id: int) -> None:
+    """``wave.progress`` for the dashboard, computed after the commit and once per fan-out round
+    however many scans moved the bar (``core.events.publish_snapshot``)."""
+    publish_snapshot(
+        session,
+        "wave.progress",
+        wave_id,
+        partial(_summary_of, wave_id),
+        "dashboard",
+        f"wave:{wave_id}",
+    )
+
+
+def _summary_of(wave_id: int, session: Session) -> dict[str, Any] | None:
+    wave = session.get(Wave, wave_id)
+    return wave_summary(session, wave) if wave is not None else None
 
 
 def open_orders_done(session: Session, order: Order) -> bool:
