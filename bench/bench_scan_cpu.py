@@ -40,7 +40,7 @@ def _build(url: str) -> Any:
     with unit_of_work(make_session_factory(engine)) as s:
         load_demo(s)
     with unit_of_work(make_session_factory(engine)) as s:
-        for n in range(ORDERS):
+        for _ in range(ORDERS):
             add_order(s, DEFAULT_LINES)
         sup = supervisor(s)
         result = plan_waves(s, RuleSpec(split_by_zone=False, totes_per_cart=2), sup)
