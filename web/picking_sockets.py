@@ -53,9 +53,14 @@ def _outcome(s: Any, out: PickOutcome) -> dict[str, Any]:
         "kind": out.kind,
         "units": out.units,
         "replayed": out.replayed,
-        # a fast-path scan built the view itself; its task stays the current one
+        # a fast-path scan built its task's view itself; that task stays the current one
+        # unless the scan finished it (then ``next_task`` is the next one)
         "task": out.view if out.view is not None else task_payload(s, out.task),
-        "next_task": out.view if out.view is not None else task_payload(s, out.next_task),
+        "next_task": (
+            out.view
+            if out.view is not None and out.next_task is None
+            else task_payload(s, out.next_task)
+        ),
     }
     body.update(out.extra)
     return body

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
 
 from core.actors import Actor
-from core.db import is_postgres
+from core.db import is_postgres, utcnow
 from core.events import publish
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Tote, Wave
@@ -37,7 +37,7 @@ from floor.fulfilment.picking.views import (
     location_confirmed,
     totes_on_cart,
 )
-from floor.fulfilment.states import TaskStatus
+from floor.fulfilment.states import TASK_MACHINE, TaskStatus, WaveStatus
 from floor.fulfilment.waves.planning import ACTIVE_WAVE, OPEN_TASK
 from floor.fulfilment.waves.progress import publish_progress
 from floor.site import layout_cache
@@ -56,6 +56,14 @@ def _facts_statement() -> Any:
         select(func.count(other.id))
         .where(other.pick_list_id == PickList.id, other.status.in_(OPEN_TASK))
         .correlate(PickList)
+        .scalar_subquery()
+    )
+    task2, line2 = aliased(PickTask), aliased(OrderLine)
+    order_open = (  # the order's tasks still to pick (this one included)
+        select(func.count(task2.id))
+        .join(line2, line2.id == task2.order_line_id)
+        .where(line2.order_id == Order.id, task2.status.in_(OPEN_TASK))
+        .correlate(Order)
         .scalar_subquery()
     )
     return (
@@ -86,6 +94,7 @@ def _facts_statement() -> Any:
             Location.min_qty,
             Location.active.label("location_active"),
             left.label("tasks_left"),
+            order_open.label("order_open"),
         )
         .select_from(PickTask)
         .join(PickList, PickList.id == PickTask.pick_list_id)
@@ -193,18 +202,31 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
         held = row.held_units
         kind = "item"
     picked = row.picked_qty + units
+    finishes = picked >= row.quantity
     if (
-        picked >= row.quantity
-        or OrderStatus(row.order_status) is not OrderStatus.picking  # the first unit moves it
+        OrderStatus(row.order_status) is not OrderStatus.picking  # the first unit moves it
+        or (finishes and not _only_the_task_closes(row))
         or _replenishes(session, row, units)
     ):
         return None
-    _book(session, row, units, held)
+    _book(session, row, units, held, finishes)
     confirmed = mode is LocationConfirm.off or location_confirmed(session, row.id)
-    view = _view(session, row, picked, held, mode, confirmed)
+    view = _view(session, row, picked, held, mode, confirmed, finishes)
     _announce(session, row, user, view)
     message = f"{picked}/{row.quantity}" + (f" in {row.tote_code}" if kind == "tote" else "")
+    if finishes:
+        message += " - task done"
     return PickOutcome("ok", message, kind=kind, units=units, view=view)
+
+
+def _only_the_task_closes(row: Row[Any]) -> bool:
+    """The last unit of a task whose order and pick list have other tasks open, in a wave
+    already under way: the task moves to ``picked`` and nothing else changes status."""
+    return (
+        row.order_open > 1
+        and row.tasks_left > 1
+        and WaveStatus(row.wave_status) is WaveStatus.in_progress
+    )
 
 
 def _hold(
@@ -240,7 +262,7 @@ def _replenishes(session: Session, row: Row[Any], units: int) -> bool:
     return int(on_hand or 0) - units < row.min_qty
 
 
-def _book(session: Session, row: Row[Any], units: int, held: int) -> None:
+def _book(session: Session, row: Row[Any], units: int, held: int, finishes: bool) -> None:
     """Stock, reservation, order line and task: the same writes as ``scans.pick_units``."""
     conn = session.connection()
     taken = conn.execute(_TAKE_STOCK, {"stock_id": row.stock_id, "units": units})
@@ -250,7 +272,16 @@ def _book(session: Session, row: Row[Any], units: int, held: int) -> None:
         )
     conn.execute(_BOOK_RESERVATION, {"reservation_id": row.reservation_id, "units": units})
     conn.execute(_BOOK_LINE, {"order_line_id": row.order_line_id, "units": units})
-    conn.execute(_BOOK_TASK, {"task_id": row.id, "units": units, "held": held})
+    if finishes:  # the task row is ours (writer lock, or FOR UPDATE): absolute values
+        TASK_MACHINE.move_rows(
+            session,
+            PickTask.__table__,
+            [(row.id, TaskStatus.assigned)],
+            TaskStatus.picked,
+            [{"picked_qty": row.picked_qty + units, "held_units": held, "updated_at": utcnow()}],
+        )
+    else:
+        conn.execute(_BOOK_TASK, {"task_id": row.id, "units": units, "held": held})
     for cls, pk in (
         (Stock, row.stock_id),
         (Reservation, row.reservation_id),
@@ -274,11 +305,12 @@ def _view(
     held: int,
     mode: LocationConfirm,
     confirmed: bool,
+    finished: bool = False,
 ) -> dict[str, Any]:
     facts = TaskFacts(
         row.id,
         row.seq,
-        TaskStatus.assigned,
+        TaskStatus.picked if finished else TaskStatus.assigned,
         row.pick_list_id,
         row.location_id,
         row.sku_id,
@@ -292,12 +324,13 @@ def _view(
         wave_code=row.wave_code,
         order_ref=row.external_id,
         tote_code=row.tote_code,
-        tasks_left=row.tasks_left,
+        tasks_left=row.tasks_left - 1 if finished else row.tasks_left,
         mode=mode,
         confirmed=confirmed,
     )
 
 
 def _announce(session: Session, row: Row[Any], user: Actor, view: dict[str, Any]) -> None:
+    """``task.updated`` and the wave's bar, as ``scans._progress`` and ``settle_pick_list``."""
     publish(session, "task.updated", view, f"wave:{row.wave_id}", f"user:{user.user_id}")
     publish_progress(session, row.wave_id)

@@ -326,6 +326,8 @@ def confirm_scan(
         return replay(session, user, client_scan_id)
     fast = _fast_path(session, user, task_id, code, scan)
     if fast is not None:
+        if fast.view is not None and fast.view["status"] != TaskStatus.assigned.value:
+            fast.next_task = next_task(session, user)  # the list has more: never None
         return fast
     task, err, msg = task_for(session, user, task_id)
     if task is None:
