@@ -38,8 +38,8 @@ from floor.fulfilment.picking.views import (
     totes_on_cart,
 )
 from floor.fulfilment.states import TASK_MACHINE, TaskStatus, WaveStatus
-from floor.fulfilment.waves.planning import ACTIVE_WAVE, OPEN_TASK
-from floor.fulfilment.waves.progress import publish_progress
+from floor.fulfilment.waves.planning import ACTIVE_WAVE
+from floor.fulfilment.waves.progress import open_tasks, publish_progress
 from floor.site import layout_cache
 from floor.site.gs1 import Gs1Error, parse_scan
 from floor.site.items import TYPED_SEPARATORS
@@ -53,16 +53,17 @@ from orders.states import OrderStatus
 def _facts_statement() -> Any:
     other = aliased(PickTask)
     left = (
-        select(func.count(other.id))
-        .where(other.pick_list_id == PickList.id, other.status.in_(OPEN_TASK))
+        select(open_tasks(other))
+        .where(other.pick_list_id == PickList.id)
         .correlate(PickList)
         .scalar_subquery()
     )
     task2, line2 = aliased(PickTask), aliased(OrderLine)
     order_open = (  # the order's tasks still to pick (this one included)
-        select(func.count(task2.id))
-        .join(line2, line2.id == task2.order_line_id)
-        .where(line2.order_id == Order.id, task2.status.in_(OPEN_TASK))
+        select(open_tasks(task2))
+        .select_from(line2)
+        .join(task2, task2.order_line_id == line2.id)
+        .where(line2.order_id == Order.id)
         .correlate(Order)
         .scalar_subquery()
     )

@@ -347,16 +347,17 @@ def settle_pick_list(session: Session, pick_list_id: int, *, picking: bool = Tru
     if picking and wave.status == WaveStatus.released:
         WAVE_MACHINE.move(wave, WaveStatus.in_progress)
     session.flush()
-    lists = dict(
-        session.execute(
-            select(PickList.status, func.count(PickList.id))
-            .where(PickList.wave_id == wave.id)
-            .group_by(PickList.status)
-        ).all()
-    )
-    still_open = lists.get(PickListStatus.open, 0) + lists.get(PickListStatus.in_progress, 0)
+    # Sums, not GROUP BY status: SQLite answered that by scanning every pick list through
+    # the status index instead of this wave's few through ix_pick_lists_wave_id.
+    open_ = (PickListStatus.open, PickListStatus.in_progress)
+    still_open, done_lists = session.execute(
+        select(
+            func.coalesce(func.sum(case((PickList.status.in_(open_), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((PickList.status == PickListStatus.done, 1), else_=0)), 0),
+        ).where(PickList.wave_id == wave.id)
+    ).one()
     if not still_open and wave.status in ACTIVE_WAVE:
-        if lists.get(PickListStatus.done, 0):
+        if done_lists:
             WAVE_MACHINE.move(wave, WaveStatus.completed)
             wave.completed_at = utcnow()
         else:
@@ -385,11 +386,20 @@ def _summary_of(wave_id: int, session: Session) -> dict[str, Any] | None:
 def open_orders_done(session: Session, order: Order) -> bool:
     """True when none of the order's tasks is still pending or assigned."""
     n = session.scalar(
-        select(func.count(PickTask.id))
-        .join(OrderLine, OrderLine.id == PickTask.order_line_id)
-        .where(OrderLine.order_id == order.id, PickTask.status.in_(OPEN_TASK))
+        select(open_tasks(PickTask))
+        .select_from(OrderLine)
+        .join(PickTask, PickTask.order_line_id == OrderLine.id)
+        .where(OrderLine.order_id == order.id)
     )
     return not n
+
+
+def open_tasks(task: Any) -> Any:
+    """``count(*) FILTER (status is open)`` written so that no planner narrows the rows by the
+    status index: with thousands of open tasks on the floor, SQLite chose
+    ``ix_pick_tasks_status`` for ``WHERE order_id = ? AND status IN (…)`` and read every open
+    task (1.5 ms a query on a 5,000-task floor) instead of the order's few."""
+    return func.coalesce(func.sum(case((task.status.in_(OPEN_TASK), 1), else_=0)), 0)
 
 
 def units_picked(session: Session, order: Order) -> int:
