@@ -10,6 +10,7 @@ refusal (a bad payload, or a ``PickError`` from the service) is raised and answe
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -58,7 +59,7 @@ def _outcome(s: Any, out: PickOutcome) -> dict[str, Any]:
         "task": out.view if out.view is not None else task_payload(s, out.task),
         "next_task": (
             out.view
-            if out.view is not None and out.next_task is None
+            if out.view is not None and out.view["status"] == "assigned"
             else task_payload(s, out.next_task)
         ),
     }
@@ -111,7 +112,8 @@ def register(socketio: SocketIO) -> None:
                 WebErrorCode.invalid_code, f"code must be the scanned text (<= {MAX_CODE} chars)"
             )
         when = _scanned_at(data.get("scanned_at"))
-        return _run(confirm_scan, data.get("task_id"), code, data["client_scan_id"], when)
+        scan = functools.partial(confirm_scan, views_only=True)
+        return _run(scan, data.get("task_id"), code, data["client_scan_id"], when)
 
     @socketio.on("short", namespace=NAMESPACE)
     @socket_roles(Role.picker)

@@ -32,7 +32,7 @@ CARTS = (  # (orders on the cart, totes per cart): put-to-tote, then direct pick
 def _answer(s: Any, out: Any) -> tuple[Any, ...]:
     """What the handheld receives for a scan (``web.picking_sockets._outcome``)."""
     task = out.view if out.view is not None else task_payload(s, out.task)
-    if out.view is not None and out.next_task is None:
+    if out.view is not None and out.view["status"] == "assigned":
         after = out.view
     else:
         after = task_payload(s, out.next_task)
@@ -67,11 +67,11 @@ def _shift(sessions: Any, mode: str) -> list[tuple[Any, ...]]:
                 seq += 1
                 with unit_of_work(sessions) as s:
                     pat = actor_for(s, "pat")
-                    out = confirm_scan(s, pat, task_id, code, f"fp-{seq}")
+                    out = confirm_scan(s, pat, task_id, code, f"fp-{seq}", views_only=True)
                     answers.append(_answer(s, out))
                     if out.kind == "item_held":
                         seq += 1
-                        out = confirm_scan(s, pat, task_id, tote, f"fp-{seq}")
+                        out = confirm_scan(s, pat, task_id, tote, f"fp-{seq}", views_only=True)
                         answers.append(_answer(s, out))
                     if answers[-1][5] is not None and answers[-1][5]["status"] == "picked":
                         break  # the task is done: the next one

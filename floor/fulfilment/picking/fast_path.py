@@ -10,11 +10,13 @@ connection (no ORM flush), then builds the handheld's view from what it read:
 * the tote scan of this task's tote with units held: they are booked (``tote``);
 * an item scan of the task's SKU without a tote scan: the units are booked (``item``);
 
-and booking never finishes the task, never moves the order (it is already ``picking``), and
-never takes a pick face below its replenishment minimum. Anything else (a wrong or unknown code,
-a location scan, a GS1 lot or expiry to check, an over-pick, the last unit, a first unit, a
-replenishment) returns None before writing anything, and ``scans.confirm_scan`` takes its
-general path, which is the reference for every rule; the tests run both on the same cases.
+and booking moves nothing but the task (to ``picked`` on its last unit, when its order and
+pick list have other tasks open in a wave under way) and the order (``waved`` to ``picking`` on
+its first unit), and never takes a pick face below its replenishment minimum. Anything else (a
+wrong or unknown code, a location scan, a GS1 lot or expiry to check, an over-pick, a last unit
+that closes an order, a list or a wave, a replenishment) returns None before writing anything,
+and ``scans.confirm_scan`` takes its general path, which is the reference for every rule
+(``tests/waves/test_fast_path.py`` runs both on one scripted shift and compares everything).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from floor.site.settings import LocationConfirm, location_confirm
 from floor.site.stock import Reservation, Stock
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
+from orders.transitions import transition
 
 
 def _facts_statement() -> Any:
@@ -87,6 +90,7 @@ def _facts_statement() -> Any:
             Wave.code.label("wave_code"),
             Tote.code.label("tote_code"),
             Reservation.stock_id,
+            Order.id.label("order_id"),
             Order.status.label("order_status"),
             Order.external_id,
             Location.code.label("location_code"),
@@ -204,13 +208,18 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
         kind = "item"
     picked = row.picked_qty + units
     finishes = picked >= row.quantity
+    status = OrderStatus(row.order_status)
     if (
-        OrderStatus(row.order_status) is not OrderStatus.picking  # the first unit moves it
+        status not in (OrderStatus.waved, OrderStatus.picking)
         or (finishes and not _only_the_task_closes(row))
         or _replenishes(session, row, units)
     ):
         return None
     _book(session, row, units, held, finishes)
+    if status is OrderStatus.waved:  # the order's first unit: waved -> picking, as pick_units
+        order = session.get(Order, row.order_id)
+        assert order is not None
+        transition(session, order, OrderStatus.picking, user, payload={"task": row.id})
     confirmed = mode is LocationConfirm.off or location_confirmed(session, row.id)
     view = _view(session, row, picked, held, mode, confirmed, finishes)
     _announce(session, row, user, view)

@@ -317,8 +317,12 @@ def confirm_scan(
     code: str,
     client_scan_id: str,
     scanned_at: dt.datetime | None = None,
+    *,
+    views_only: bool = False,
 ) -> PickOutcome:
-    """Verify one scan against the picker's task (see the module docstring)."""
+    """Verify one scan against the picker's task (see the module docstring). ``views_only``:
+    the caller reads only ``view`` where the fast path built one (the socket handler), so the
+    task object is not loaded for ``task`` and ``next_task``."""
     user = as_actor(user)
     code = (code or "").strip()
     scan = claim_scan(session, client_scan_id, user, None, code, "unknown", scanned_at)
@@ -326,8 +330,14 @@ def confirm_scan(
         return replay(session, user, client_scan_id)
     fast = _fast_path(session, user, task_id, code, scan)
     if fast is not None:
-        if fast.view is not None and fast.view["status"] != TaskStatus.assigned.value:
+        assert fast.view is not None
+        still_open = fast.view["status"] == TaskStatus.assigned.value
+        if not still_open:
             fast.next_task = next_task(session, user)  # the list has more: never None
+        if not views_only:
+            fast.task = session.get(PickTask, fast.view["id"])
+            if still_open:
+                fast.next_task = fast.task
         return fast
     task, err, msg = task_for(session, user, task_id)
     if task is None:
