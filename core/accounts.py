@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.actors import Actor
@@ -141,9 +141,25 @@ def login_with_badge(session: Session, badge: str, password: str = "") -> LoginR
     return _accept(session, user)
 
 
-_CURRENT = select(  # built once: every request and socket event asks
-    User.id, User.username, User.role, User.active, User.session_version, User.is_demo
-).where(User.id == bindparam("user_id"))
+def _current_statement() -> Any:
+    real = aliased(User)
+    demo_closed = (  # demo_users_closed, in the same query
+        select(real.id)
+        .where(real.is_demo.is_(False), real.role.in_(sorted(DESK_ROLES)), real.active.is_(True))
+        .exists()
+    )
+    return select(
+        User.id,
+        User.username,
+        User.role,
+        User.active,
+        User.session_version,
+        User.is_demo,
+        demo_closed.label("demo_closed"),
+    ).where(User.id == bindparam("user_id"))
+
+
+_CURRENT = _current_statement()  # built once: every request and socket event asks
 
 
 def session_is_current(session: Session, user_id: int, version: object) -> Row[Any] | None:
@@ -152,7 +168,7 @@ def session_is_current(session: Session, user_id: int, version: object) -> Row[A
     user = session.execute(_CURRENT, {"user_id": user_id}).first()
     if user is None or not user.active or user.session_version != version:
         return None
-    if user.is_demo and demo_users_closed(session):
+    if user.is_demo and user.demo_closed:
         return None
     return user
 

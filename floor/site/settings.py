@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import time
+import weakref
 from typing import Any
 
-from sqlalchemy import String, select
+from sqlalchemy import String, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from core.db import Base, transaction_memo, utcnow
@@ -50,24 +52,47 @@ def configure_defaults(sessions: sessionmaker[Session], **defaults: Any) -> None
 
 
 def location_confirm(session: Session) -> LocationConfirm:
-    """The site's location-confirmation mode (override row, else environment, else off); read
-    once per transaction (``session.get`` of a missing row would ask the database every time)."""
+    """The site's location-confirmation mode (override row, else environment, else off). Read
+    once per transaction, and at most every ``TTL_S`` seconds per database in this process (a
+    change made here applies at its commit; one made by another process within ``TTL_S``)."""
     memo = transaction_memo(session)
     if "location_confirm" not in memo:
-        row = session.get(SiteSetting, "location_confirm")
         default = session.info.get(_INFO_KEY, {}).get("location_confirm")
-        raw = row.value if row is not None else default
-        try:
-            memo["location_confirm"] = LocationConfirm(str(raw or "off").strip().lower())
-        except ValueError:
-            memo["location_confirm"] = LocationConfirm.off
+        per_db = _read.setdefault(session.get_bind().pool, {})
+        hit = per_db.get(default)
+        if hit is not None and time.monotonic() < hit[1]:
+            memo["location_confirm"] = hit[0]
+        else:
+            row = session.get(SiteSetting, "location_confirm")
+            raw = row.value if row is not None else default
+            try:
+                mode = LocationConfirm(str(raw or "off").strip().lower())
+            except ValueError:
+                mode = LocationConfirm.off
+            per_db[default] = (mode, time.monotonic() + TTL_S)
+            memo["location_confirm"] = mode
     return memo["location_confirm"]
+
+
+TTL_S = 2.0
+_read: weakref.WeakKeyDictionary[Any, dict[Any, tuple[LocationConfirm, float]]] = (
+    weakref.WeakKeyDictionary()
+)
+_CHANGED = "floor.site_settings_changed"
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        _read.clear()  # a reader may have refilled it from the old row before our COMMIT
 
 
 def set_location_confirm(session: Session, mode: str, by: str) -> LocationConfirm:
     """Store a supervisor's choice; raises ``ValueError`` for an unknown mode."""
     value = LocationConfirm(mode)
     transaction_memo(session).pop("location_confirm", None)
+    _read.clear()
+    session.info[_CHANGED] = True
     row = session.get(SiteSetting, "location_confirm")
     if row is None:
         session.add(SiteSetting(key="location_confirm", value=value.value, updated_by=by))
