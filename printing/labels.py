@@ -106,11 +106,18 @@ def queue_shipping_label(session: Session, event: DomainEvent, *, site: Address)
     if fmt not in ("zpl", "demo"):
         return  # a PDF label is for an office printer, not the station's Zebra
     printer = station_printer(session, data["station"])
-    job_id = label_job_id(data["sscc"])
+    sscc = data["sscc"]
+    job_id = label_job_id(sscc)
     if printer is None or session.scalar(select(PrintJob.id).where(PrintJob.job_id == job_id)):
         return
-    package = session.scalar(select(Package).where(Package.sscc == data["sscc"]))
+    # By id the package comes from the session (the close just wrote it): no query.
+    package = (
+        session.get(Package, data["package_id"])
+        if data.get("package_id") is not None
+        else session.scalar(select(Package).where(Package.sscc == sscc))
+    )
     package_id = package.id if package is not None else None
+    where = {"station": data["station"], "sscc": sscc}
     try:
         if fmt == "zpl":
             zpl = passthrough(data["label"])
@@ -126,9 +133,12 @@ def queue_shipping_label(session: Session, event: DomainEvent, *, site: Address)
             kind="shipping_label",
             package_id=package_id,
             error=str(exc),
+            **where,
         )
         return
-    enqueue(session, printer, zpl, job_id=job_id, kind="shipping_label", package_id=package_id)
+    enqueue(
+        session, printer, zpl, job_id=job_id, kind="shipping_label", package_id=package_id, **where
+    )
 
 
 def label_zpl(session: Session, sscc: str, site: Address) -> str | None:

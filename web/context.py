@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import unit_of_work
+from core.db import make_session_factory, read_only, unit_of_work
 from core.settings import Settings
 
 
@@ -28,6 +28,15 @@ class FloorContext:
     print_worker: Any = None
     scheduler_leader: Any = None  # web.scheduler.SchedulerLeader
     devices: Any = None  # devices.hub.DeviceHub
+    _readers: Any = None
+
+    @property
+    def readers(self) -> sessionmaker[Session]:
+        """Sessions for transactions that only read (``core.db.read_only``): on SQLite they take
+        no writer lock, so a request's log-in check does not queue behind other writers."""
+        if self._readers is None:
+            self._readers = make_session_factory(read_only(self.engine))
+        return self._readers
 
     def close(self) -> None:
         """Stop what the app started (timers, workers, scheduler) and release the database."""

@@ -199,6 +199,7 @@ def close_package(
                 "package.shipped",
                 {
                     "sscc": sscc,
+                    "package_id": shipped.package_ids.get(sscc),
                     "station": station,
                     "order": order.external_id,
                     "label_format": label.format,
