@@ -21,7 +21,10 @@ measured right after it) and the command line that produced it.
    just before the POST to the moment the station's printer has the label's last byte (``^XZ``)
    is one sample; ``--closes`` samples per row, after one warm-up round that is not counted.
    Goal: p95 under 200 ms with 20 stations. The SQL columns count the statements sent by the
-   request's own thread (the close) and by everything else (the print worker) per close.
+   request's own thread (the close) and by everything else (the print worker) per close; CPU is
+   the server process's CPU time (all its threads) per close over the same window, a figure
+   less sensitive than the latencies to what else runs on the machine. The printers (virtual
+   Zebras) run in a process of their own, as real printers are devices of their own.
 
 Everything runs through the app's own engine (one SQLite writer lock in the process, as in
 production). With ``--pg-url`` the benchmark creates ``bench_printing_<pid>`` next to the database
@@ -34,6 +37,7 @@ import argparse
 import datetime as dt
 import faulthandler
 import math
+import multiprocessing
 import os
 import platform
 import shlex
@@ -74,15 +78,73 @@ WAIT_FOR_LABEL_S = 20.0  # a label that has not arrived by then is a failure, no
 
 
 class TimedZebra(VirtualZebra):
-    """A virtual Zebra that notes when each label's last byte arrived."""
+    """A virtual Zebra that notes when each label's last byte arrived (``time.perf_counter``:
+    CLOCK_MONOTONIC on Linux, the same clock in every process of the machine)."""
 
-    def __init__(self) -> None:
+    def __init__(self, arrived: Callable[[float], None] | None = None) -> None:
         super().__init__(0)
-        self.arrivals: list[float] = []
+        self.arrived = arrived
 
     def _keep(self, label: str) -> None:
-        self.arrivals.append(time.perf_counter())
+        at = time.perf_counter()
         super()._keep(label)
+        if self.arrived is not None:
+            self.arrived(at)
+
+
+def _printer_room(count: int, conn: Any) -> None:
+    """The printers' own process: ``count`` timed virtual Zebras; sends their ports, then
+    ``(index, arrival time)`` per label, until told to stop."""
+    lock = threading.Lock()
+
+    def arrived(index: int) -> Callable[[float], None]:
+        def note(at: float) -> None:
+            with lock:
+                conn.send((index, at))
+
+        return note
+
+    zebras = [TimedZebra(arrived(i)).start() for i in range(count)]
+    conn.send([z.port for z in zebras])
+    conn.recv()  # stop
+    for zebra in zebras:
+        zebra.stop()
+
+
+class PrinterRoom:
+    """Virtual Zebras in a process of their own, as printers are devices of their own: their
+    threads do not take the server process's GIL. Arrival times come back through a pipe."""
+
+    def __init__(self, count: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_printer_room, args=(count, child), daemon=True)
+        self.proc.start()
+        self.ports: list[int] = self.conn.recv()
+        self.arrivals: list[list[float]] = [[] for _ in self.ports]
+
+    def count(self, index: int) -> int:
+        self._drain(0)
+        return len(self.arrivals[index])
+
+    def wait(self, index: int, count: int, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while len(self.arrivals[index]) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._drain(left)
+        return True
+
+    def _drain(self, timeout_s: float) -> None:
+        if self.conn.poll(timeout_s):
+            while self.conn.poll(0):
+                index, at = self.conn.recv()
+                self.arrivals[index].append(at)
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.proc.join(timeout=10)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -231,6 +293,7 @@ class Row:
     answer_ms: list[float]
     close_sql: float
     worker_sql: float
+    cpu_ms: float  # the server process's CPU time (every thread) per close
     load: tuple[float, float, float]
 
     @property
@@ -251,19 +314,22 @@ class Rig:
         with unit_of_work(self.sessions) as s:
             load_demo(s)
         self.codes = add_stations(self.sessions, stations)
-        self.zebras = {code: TimedZebra().start() for code in self.codes}
+        self.printers = PrinterRoom(stations)
         with unit_of_work(self.sessions) as s:
-            specs = [make_spec(c, f"tcp://127.0.0.1:{z.port}") for c, z in self.zebras.items()]
+            specs = [
+                make_spec(c, f"tcp://127.0.0.1:{port}")
+                for c, port in zip(self.codes, self.printers.ports, strict=True)
+            ]
             sync_printers(s, specs)
         self.counter = StatementCounter(floor.engine)
         self.worker = floor.print_worker.start()
         self.desks = [Station(self.app, code) for code in self.codes]
         self.counting = False
+        self.cpu_s = 0.0
 
     def stop(self) -> None:
         self.worker.stop()
-        for zebra in self.zebras.values():
-            zebra.stop()
+        self.printers.stop()
         self.app.extensions["floor"].close()
 
     def round(self, stations: int) -> tuple[list[float], list[float]]:
@@ -291,11 +357,12 @@ class Rig:
                 failed.append(exc)
             answered[desk.code] = time.perf_counter()
 
-        before = {d.code: len(self.zebras[d.code].arrivals) for d in desks}
+        before = [self.printers.count(i) for i in range(len(desks))]
         threads = [
             threading.Thread(target=run, args=(d, o)) for d, o in zip(desks, orders, strict=True)
         ]
         self.counter.on = self.counting
+        cpu = time.process_time()
         for t in threads:
             t.start()
         for t in threads:
@@ -303,15 +370,15 @@ class Rig:
         if failed:
             raise failed[0]
         total, answer = [], []
-        for desk in desks:
-            zebra = self.zebras[desk.code]
-            zebra.wait_for_labels(before[desk.code] + 1, timeout_s=WAIT_FOR_LABEL_S)
-            if len(zebra.arrivals) <= before[desk.code]:
+        for i, desk in enumerate(desks):
+            if not self.printers.wait(i, before[i] + 1, WAIT_FOR_LABEL_S):
                 raise SystemExit(f"no label at {desk.code} after {WAIT_FOR_LABEL_S:.0f} s")
-            total.append((zebra.arrivals[before[desk.code]] - started[desk.code]) * 1000)
+            total.append((self.printers.arrivals[i][before[i]] - started[desk.code]) * 1000)
             answer.append((answered[desk.code] - started[desk.code]) * 1000)
         time.sleep(0.05)  # let the worker record "printed" before the next round's setup
         self.counter.on = False
+        if self.counting:
+            self.cpu_s += time.process_time() - cpu
         return total, answer
 
     def measure(self, backend: str, stations: int, closes: int) -> Row:
@@ -322,13 +389,24 @@ class Rig:
         c = self.counter
         c.close = c.other = 0
         self.counting = True
+        self.cpu_s = 0.0
         for _ in range(rounds):
             t, a = self.round(stations)
             total += t
             answer += a
         self.counting = False
         n = len(total)
-        return Row(backend, stations, n, total, answer, c.close / n, c.other / n, os.getloadavg())
+        return Row(
+            backend,
+            stations,
+            n,
+            total,
+            answer,
+            c.close / n,
+            c.other / n,
+            self.cpu_s * 1000 / n,
+            os.getloadavg(),
+        )
 
 
 def run_backend(
@@ -348,7 +426,7 @@ def run_backend(
 HEADER = (
     "| database | stations | closes | close → last byte p50 / p95 / max (ms) "
     "| /pack/close answer p50 / p95 (ms) | answer → last byte p50 / p95 (ms) "
-    "| SQL per close: request / worker | load avg 1/5/15 min | p95 < 200 ms |"
+    "| SQL per close: request / worker | CPU ms per close | load avg 1/5/15 min | p95 < 200 ms |"
 )
 
 
@@ -360,7 +438,7 @@ def format_row(r: Row) -> str:
         f"| {statistics.median(t):.0f} / {pct(t, 95):.0f} / {max(t):.0f} "
         f"| {statistics.median(a):.0f} / {pct(a, 95):.0f} "
         f"| {statistics.median(p):.0f} / {pct(p, 95):.0f} "
-        f"| {r.close_sql:.0f} / {r.worker_sql:.0f} "
+        f"| {r.close_sql:.0f} / {r.worker_sql:.0f} | {r.cpu_ms:.1f} "
         f"| {r.load[0]:.2f} / {r.load[1]:.2f} / {r.load[2]:.2f} | {ok} |"
     )
 
@@ -420,7 +498,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs"
     )
     print(HEADER)
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(format_row(row))
     print(f"command: {command.strip()}")

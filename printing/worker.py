@@ -11,9 +11,11 @@ A job queued by this process takes a fast path instead: after the commit that qu
 hands it to ``offer()`` (the ``print.queued`` event carries the job, its printer's URI and its
 ZPL), and a pool thread asks the printer ``~HS`` at once, then claims the job and marks it
 ``sending`` in one transaction (``queue.claim_to_send``) and sends it: one write transaction
-before the first byte instead of two, and no claim query. Anything but a ready printer (a
-problem, unreachable, no answer) falls back to the loop, which holds or retries the job as
-before. The loop leaves jobs on the fast path alone (``claim_due(exclude=...)``).
+before the first byte instead of two, and no claim query. On SQLite that transaction (and the
+loop's step to ``sending``) goes first at the writer lock (``core.db.writer_priority``): a label
+already under way does not queue behind every request that arrived meanwhile. Anything but a
+ready printer (a problem, unreachable, no answer) falls back to the loop, which holds or
+retries the job as before. The loop leaves jobs on the fast path alone (``claim_due(exclude=...)``).
 
 The thread wakes every ``FLOOR_PRINT_POLL_S``, and at once when ``wake()`` is called (a fast-path
 job fell back, or a pool slot came free while jobs were waiting for one). Every few rounds it
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import unit_of_work, utcnow
+from core.db import unit_of_work, utcnow, writer_priority
 from core.settings import Settings
 from printing import queue
 from printing.models import Printer, PrinterTransport
@@ -248,7 +250,7 @@ class PrintWorker:
         state = problems_of(new.uri, cfg.timeout_s)
         if state not in ("ready", "no_status"):
             return False
-        with unit_of_work(self.sessions) as s:
+        with writer_priority(), unit_of_work(self.sessions) as s:
             now = self.clock()
             claim = queue.claim_to_send(s, new, now, cfg.send_lease_s)
             if claim is None:
@@ -266,7 +268,7 @@ class PrintWorker:
                 queue.record_printer_state(s, claim.printer_id, state, self.clock())
                 queue.hold(s, claim, state, self.clock(), cfg.poll_s)
             return
-        with unit_of_work(self.sessions) as s:
+        with writer_priority(), unit_of_work(self.sessions) as s:
             if state == "ready":
                 queue.record_printer_state(
                     s, claim.printer_id, state, self.clock(), if_changed=True
