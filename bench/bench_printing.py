@@ -14,17 +14,18 @@ measured right after it) and the command line that produced it.
    letters), and ``printing.labels.build_package_label`` (the same with the package, its order and
    its siblings read from the database), labels per second.
 2. Latency: the real app (``create_app``) with its print worker thread, pack stations each with
-   its own virtual Zebra on 127.0.0.1 (a real TCP listener that answers ``~HS``). Orders are
-   picked through the real wave and pick flow (``tests.factories.picked_order``) and opened at
-   their station (``/pack/open``) before each round; then one packer per station posts
-   ``/pack/close`` (Flask test client, in process) at the same instant (a barrier). The time from
-   just before the POST to the moment the station's printer has the label's last byte (``^XZ``)
-   is one sample; ``--closes`` samples per row, after one warm-up round that is not counted.
-   Goal: p95 under 200 ms with 20 stations. The SQL columns count the statements sent by the
-   request's own thread (the close) and by everything else (the print worker) per close; CPU is
-   the server process's CPU time (all its threads) per close over the same window, a figure
-   less sensitive than the latencies to what else runs on the machine. The printers (virtual
-   Zebras) run in a process of their own, as real printers are devices of their own.
+   its own virtual Zebra on 127.0.0.1 (a real TCP listener that answers ``~HS``; the printers run
+   in a process of their own, as real printers are devices of their own). Orders are picked
+   through the real wave and pick flow (``tests.factories.picked_order``; one unit each of two
+   of 40 SKUs in turn) and opened at their station (``/pack/open``) before each round; then one
+   packer per station posts ``/pack/close`` (Flask test client, in process) at the same instant
+   (a barrier). The time from just before the POST to the moment the station's printer has the
+   label's last byte (``^XZ``) is one sample; ``--closes`` samples per row, after one warm-up
+   round that is not counted. Goal: p95 under 200 ms with 20 stations. The SQL columns count
+   the statements sent by the request's own thread (the close) and by everything else (the
+   print worker) per close; CPU is the server process's CPU time (all its threads) per close
+   over the same window, a figure less sensitive than the latencies to what else runs on the
+   machine.
 
 Everything runs through the app's own engine (one SQLite writer lock in the process, as in
 production). With ``--pg-url`` the benchmark creates ``bench_printing_<pid>`` next to the database
@@ -72,7 +73,13 @@ SHIP_TO = {
     "postal_code": "SW1Y 4JH",
     "country": "GB",
 }
-LINES = [("SKU-00005", 1), ("SKU-00006", 1)]
+SKUS = 40  # orders take two of the demo's SKU-00001..SKU-00040 in turn (no face runs dry)
+
+
+def lines(n: int) -> list[tuple[str, int]]:
+    """The n-th order's lines: two units of two different SKUs."""
+    return [(f"SKU-{n % SKUS + 1:05d}", 1), (f"SKU-{(n + SKUS // 2) % SKUS + 1:05d}", 1)]
+
 GOAL_P95_MS = 200.0
 WAIT_FOR_LABEL_S = 20.0  # a label that has not arrived by then is a failure, not a hang
 
@@ -272,14 +279,16 @@ class Station:
     def post(self, url: str, body: dict[str, Any]) -> Any:
         return self.client.post(url, json=body, headers={"X-CSRFToken": self.token})
 
-    def open(self, order: str) -> None:
+    def open(self, order: str) -> dict[str, int]:
+        """Open the order at this station; the items to pack (line id -> units)."""
         r = self.post("/pack/open", {"code": order, "station": self.code})
         assert r.status_code == 200, r.get_json()
+        return {ln["line_id"]: ln["to_pack"] for ln in r.get_json()["lines"]}
 
-    def close(self, order: str) -> None:
+    def close(self, order: str, items: dict[str, int]) -> None:
         r = self.post(
             "/pack/close",
-            {"order": order, "station": self.code, "items": {"1": 1, "2": 1}, "weight_g": 900},
+            {"order": order, "station": self.code, "items": items, "weight_g": 900},
         )
         assert r.status_code == 201, r.get_json()
 
@@ -326,6 +335,7 @@ class Rig:
         self.desks = [Station(self.app, code) for code in self.codes]
         self.counting = False
         self.cpu_s = 0.0
+        self.made = 0  # orders picked so far
 
     def stop(self) -> None:
         self.worker.stop()
@@ -337,29 +347,32 @@ class Rig:
         from tests.factories import picked_order
 
         desks = self.desks[:stations]
-        orders = [
-            picked_order(self.sessions, LINES, service="ground", ship_to=SHIP_TO)[0] for _ in desks
-        ]
-        for desk, order in zip(desks, orders, strict=True):
-            desk.open(order)
+        orders = []
+        for _ in desks:
+            self.made += 1
+            orders.append(
+                picked_order(self.sessions, lines(self.made), service="ground", ship_to=SHIP_TO)[0]
+            )
+        items = [desk.open(order) for desk, order in zip(desks, orders, strict=True)]
         barrier = threading.Barrier(len(desks))
         started: dict[str, float] = {}
         answered: dict[str, float] = {}
         failed: list[BaseException] = []
 
-        def run(desk: Station, order: str) -> None:
+        def run(desk: Station, order: str, items: dict[str, int]) -> None:
             self.counter.closers.add(threading.get_ident())
             barrier.wait()
             started[desk.code] = time.perf_counter()
             try:
-                desk.close(order)
+                desk.close(order, items)
             except BaseException as exc:  # reported below, in the main thread
                 failed.append(exc)
             answered[desk.code] = time.perf_counter()
 
         before = [self.printers.count(i) for i in range(len(desks))]
         threads = [
-            threading.Thread(target=run, args=(d, o)) for d, o in zip(desks, orders, strict=True)
+            threading.Thread(target=run, args=job)
+            for job in zip(desks, orders, items, strict=True)
         ]
         self.counter.on = self.counting
         cpu = time.process_time()
