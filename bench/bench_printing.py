@@ -5,7 +5,8 @@ Run from the repository root::
     python -m bench.bench_printing                 # SQLite (a temporary file): 1 and 20 stations
     python -m bench.bench_printing --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
                                                    # ... and PostgreSQL (a scratch database)
-    python -m bench.bench_printing --stations 1,20 --closes 100
+    python -m bench.bench_printing --stations 1,20 --closes 100   # the defaults
+    make bench BENCH=printing                      # the same; PostgreSQL too if TEST_DATABASE_URL
 
 It prints one table (one row per database and station count, each with the load average
 measured right after it) and the command line that produced it.
@@ -460,8 +461,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--pg-url",
-        default="",
-        help="also PostgreSQL: a scratch database is created next to the one in this URL",
+        default=os.environ.get("TEST_DATABASE_URL", ""),
+        help="also PostgreSQL: a scratch database is created next to the one in this URL "
+        "(default: TEST_DATABASE_URL; unset: SQLite only)",
     )
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument(
