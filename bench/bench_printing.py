@@ -368,6 +368,9 @@ class Rig:
                 desk.close(order, items)
             except BaseException as exc:  # reported below, in the main thread
                 failed.append(exc)
+            finally:
+                # Thread idents are reused: a later worker thread must not count as a closer.
+                self.counter.closers.discard(threading.get_ident())
             answered[desk.code] = time.perf_counter()
 
         before = [self.printers.count(i) for i in range(len(desks))]
