@@ -91,6 +91,7 @@ class Claim:
     zpl: str
     station: str | None = None  # for the job's view (spares a look-up per status change)
     sscc: str | None = None
+    view: dict[str, Any] | None = None  # the job's view when it became ``sending`` (fast path)
 
 
 # An internal event (no room: never sent to a screen) recorded by ``enqueue``: after the commit
@@ -123,10 +124,11 @@ def move(
     detail: str = "",
     station: str | None = None,
     sscc: str | None = None,
-) -> None:
+) -> dict[str, Any]:
     """Move ``job`` to ``target`` (``InvalidTransition`` if the machine forbids it), tell the
     station's screen, and open a ``printer_failed`` exception when a person is needed.
-    ``station`` and ``sscc``, when the caller knows them, spare the view two look-ups."""
+    ``station`` and ``sscc``, when the caller knows them, spare the view two look-ups.
+    Returns the job's view as published."""
     PRINT_JOB_MACHINE.move(job, target)
     if detail or target in (J.printed, J.queued):
         job.last_error = detail
@@ -136,6 +138,7 @@ def move(
         _open_exception(session, job, printer, detail)
     view = job_view(session, job, printer, station, sscc)
     publish(session, "print.job", view, *_rooms(station))
+    return view
 
 
 def _announce(session: Session, job: PrintJob, claim: Claim | None = None) -> None:
@@ -369,10 +372,12 @@ def claim_to_send(
         return None
     token = str(uuid.uuid4())
     job.claim_token = token
-    move(session, job, J.sending, station=new.station, sscc=new.sscc)
     job.attempts += 1
     job.lease_until = now + dt.timedelta(seconds=send_lease_s)
-    return Claim(job.id, job.job_id, token, job.printer_id, new.uri, new.zpl, new.station, new.sscc)
+    view = move(session, job, J.sending, station=new.station, sscc=new.sscc)
+    return Claim(
+        job.id, job.job_id, token, job.printer_id, new.uri, new.zpl, new.station, new.sscc, view
+    )
 
 
 def _claimed(session: Session, claim: Claim, *states: PrintJobStatus) -> PrintJob | None:
@@ -421,6 +426,8 @@ def finish(
 ) -> PrintJobStatus | None:
     """Record a send: ``error`` None -> printed; else a retry later, or failed at the last
     attempt."""
+    if error is None and claim.view is not None:
+        return _printed(session, claim, now)
     job = _claimed(session, claim, J.sending)
     if job is None:
         return None
@@ -439,6 +446,36 @@ def finish(
         move(session, job, J.queued, detail=error, **hints)
         job.next_attempt_at = now + dt.timedelta(seconds=policy.delay_s(job.attempts))
     return job.status
+
+
+def _printed(session: Session, claim: Claim, now: dt.datetime) -> PrintJobStatus | None:
+    """``finish`` after a good send of a fast-path claim: one UPDATE guarded by the claim (the
+    row is not loaded; a claim that was lost - its lease ran out and the job became
+    ``unknown`` - matches nothing and records nothing), and the view the claim carries, brought
+    up to date."""
+    assert claim.view is not None
+    moved = PRINT_JOB_MACHINE.move_where(
+        session,
+        PrintJob,
+        PrintJob.id == claim.id,
+        PrintJob.claim_token == claim.token,
+        PrintJob.status == J.sending,
+        target=J.printed,
+        values={
+            "claim_token": None,
+            "lease_until": None,
+            "sent_at": now,
+            "printed_at": now,
+            "next_attempt_at": None,
+            "last_error": "",
+        },
+    )
+    if not moved:
+        return None
+    view = {**claim.view, "status": J.printed.value, "detail": "", "printed_at": now.isoformat()}
+    publish(session, "print.job", view, *_rooms(claim.station))
+    _wake_printer(session, claim.printer_id, now)
+    return J.printed
 
 
 def release(session: Session, claim: Claim) -> None:
