@@ -95,7 +95,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     live = DashboardLive(
         lambda name, data, room: socketio.emit(name, data, to=room, namespace=sockets.NAMESPACE),
-        readers,
+        readers,  # it only reads: on SQLite no writer lock while it computes
     )
     floor_ctx.live = live
     app.extensions["floor"] = floor_ctx

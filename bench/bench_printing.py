@@ -2,40 +2,63 @@
 
 Run from the repository root::
 
-    python -m bench.bench_printing                 # SQLite in a temporary directory
-    python -m bench.bench_printing --database-url postgresql+psycopg://...  # an empty database
-    python -m bench.bench_printing --rounds 5 --stations 20
+    python -m bench.bench_printing                 # SQLite (a temporary file): 1 and 20 stations
+    python -m bench.bench_printing --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+                                                   # ... and PostgreSQL (a scratch database)
+    python -m bench.bench_printing --stations 1,20 --closes 100   # the defaults
+    make bench BENCH=printing                      # the same; PostgreSQL too if TEST_DATABASE_URL
+
+It prints one table (one row per database and station count, each with the load average
+measured right after it) and the command line that produced it.
 
 1. Labels: ``printing.zpl.build_shipping_label`` on a realistic label (ship-to with non-Latin
    letters), and ``printing.labels.build_package_label`` (the same with the package, its order and
    its siblings read from the database), labels per second.
-2. Latency: the real app (``create_app``) with its print worker thread, ``--stations`` pack
-   stations each with its own virtual Zebra on 127.0.0.1 (a real TCP listener that answers
-   ``~HS``). Each round, one packer per station posts ``/pack/close`` at the same instant (a
-   barrier); the time from just before the POST to the moment the station's printer has the
-   label's last byte (``^XZ``) is one sample. Goal: p95 under 200 ms with 20 stations.
+2. Latency: the real app (``create_app``) with its print worker thread, pack stations each with
+   its own virtual Zebra on 127.0.0.1 (a real TCP listener that answers ``~HS``; the printers run
+   in a process of their own, as real printers are devices of their own). Orders are picked
+   through the real wave and pick flow (``tests.factories.picked_order``; one unit each of two
+   of 40 SKUs in turn) and opened at their station (``/pack/open``) before each round; then one
+   packer per station posts ``/pack/close`` (Flask test client, in process) at the same instant
+   (a barrier). The time from just before the POST to the moment the station's printer has the
+   label's last byte (``^XZ``) is one sample; ``--closes`` samples per row, after one warm-up
+   round that is not counted. Goal: p95 under 200 ms with 20 stations. The SQL columns count
+   the statements sent by the request's own thread (the close) and by everything else (the
+   print worker) per close; CPU is the server process's CPU time (all its threads) per close
+   over the same window, a figure less sensitive than the latencies to what else runs on the
+   machine.
+
+Everything runs through the app's own engine (one SQLite writer lock in the process, as in
+production). With ``--pg-url`` the benchmark creates ``bench_printing_<pid>`` next to the database
+named in the URL and drops it at the end; the database in the URL is never written to.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import faulthandler
+import math
+import multiprocessing
 import os
 import platform
-import re
+import shlex
 import statistics
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, event, make_url, select, text
 
-from core.db import make_engine, make_session_factory, unit_of_work
-from floor.fulfilment.models import Package, Tote
-from floor.fulfilment.picking.scans import confirm_scan, next_task
-from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
-from floor.site.layout import Location, LocationType, SkuGtin
+from core.db import unit_of_work
+from floor.fulfilment.models import Package
+from floor.site.layout import Location, LocationType
 from migrations import migrate
 from printing.labels import build_package_label, site_address
 from printing.printers import make_spec, sync_printers
@@ -51,23 +74,91 @@ SHIP_TO = {
     "postal_code": "SW1Y 4JH",
     "country": "GB",
 }
+SKUS = 40  # orders take two of the demo's SKU-00001..SKU-00040 in turn (no face runs dry)
+
+
+def lines(n: int) -> list[tuple[str, int]]:
+    """The n-th order's lines: two units of two different SKUs."""
+    return [(f"SKU-{n % SKUS + 1:05d}", 1), (f"SKU-{(n + SKUS // 2) % SKUS + 1:05d}", 1)]
+
+GOAL_P95_MS = 200.0
+WAIT_FOR_LABEL_S = 20.0  # a label that has not arrived by then is a failure, not a hang
 
 
 class TimedZebra(VirtualZebra):
-    """A virtual Zebra that notes when each label's last byte arrived."""
+    """A virtual Zebra that notes when each label's last byte arrived (``time.perf_counter``:
+    CLOCK_MONOTONIC on Linux, the same clock in every process of the machine)."""
 
-    def __init__(self) -> None:
+    def __init__(self, arrived: Callable[[float], None] | None = None) -> None:
         super().__init__(0)
-        self.arrivals: list[float] = []
+        self.arrived = arrived
 
     def _keep(self, label: str) -> None:
-        self.arrivals.append(time.perf_counter())
+        at = time.perf_counter()
         super()._keep(label)
+        if self.arrived is not None:
+            self.arrived(at)
+
+
+def _printer_room(count: int, conn: Any) -> None:
+    """The printers' own process: ``count`` timed virtual Zebras; sends their ports, then
+    ``(index, arrival time)`` per label, until told to stop."""
+    lock = threading.Lock()
+
+    def arrived(index: int) -> Callable[[float], None]:
+        def note(at: float) -> None:
+            with lock:
+                conn.send((index, at))
+
+        return note
+
+    zebras = [TimedZebra(arrived(i)).start() for i in range(count)]
+    conn.send([z.port for z in zebras])
+    conn.recv()  # stop
+    for zebra in zebras:
+        zebra.stop()
+
+
+class PrinterRoom:
+    """Virtual Zebras in a process of their own, as printers are devices of their own: their
+    threads do not take the server process's GIL. Arrival times come back through a pipe."""
+
+    def __init__(self, count: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_printer_room, args=(count, child), daemon=True)
+        self.proc.start()
+        self.ports: list[int] = self.conn.recv()
+        self.arrivals: list[list[float]] = [[] for _ in self.ports]
+
+    def count(self, index: int) -> int:
+        self._drain(0)
+        return len(self.arrivals[index])
+
+    def wait(self, index: int, count: int, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while len(self.arrivals[index]) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._drain(left)
+        return True
+
+    def _drain(self, timeout_s: float) -> None:
+        if self.conn.poll(timeout_s):
+            while self.conn.poll(0):
+                index, at = self.conn.recv()
+                self.arrivals[index].append(at)
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.proc.join(timeout=10)
 
 
 def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
 
 
 # --- labels per second --------------------------------------------------------------------------
@@ -100,174 +191,336 @@ def bench_build_from_db(sessions: Any, n: int) -> float:
     site = site_address("")
     with unit_of_work(sessions) as s:
         packages = list(s.scalars(select(Package).where(Package.tracking_number.is_not(None))))
-        assert packages, "run the latency part first (it ships packages)"
+        assert packages, "the latency part ships the packages this reads"
         started = time.perf_counter()
         for i in range(n):
             build_package_label(s, packages[i % len(packages)], site)
         return n / (time.perf_counter() - started)
 
 
+# --- databases ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        yield f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+
+
+@contextmanager
+def postgresql_database(pg_url: str) -> Iterator[str]:
+    """A scratch database next to the one in ``pg_url`` (which is never written to)."""
+    base = make_url(pg_url)
+    name = f"bench_printing_{os.getpid()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 # --- close -> last byte -------------------------------------------------------------------------
 
 
 def add_stations(sessions: Any, count: int) -> list[str]:
+    """Pack stations PACK-01 … PACK-<count> (the demo has two)."""
     with unit_of_work(sessions) as s:
         have = list(s.scalars(select(Location).where(Location.type == LocationType.pack_station)))
-        zone_id = have[0].zone_id
+        first = have[0]
         for n in range(len(have) + 1, count + 1):
             code = f"PACK-{n:02d}"
             s.add(
                 Location(
                     code=code,
                     type=LocationType.pack_station,
-                    zone_id=zone_id,
-                    x_m=have[0].x_m + 1.5 * n,
-                    y_m=have[0].y_m,
+                    zone_id=first.zone_id,
+                    x_m=first.x_m + 1.5 * n,
+                    y_m=first.y_m,
                     check_code=check_code(code),
                 )
             )
     return [f"PACK-{n:02d}" for n in range(1, count + 1)]
 
 
-def picked_orders(sessions: Any, count: int) -> list[str]:
-    """``count`` two-line orders through the real wave and pick flow; their external ids."""
-    from tests.factories import actor_for, add_order, supervisor
+class StatementCounter:
+    """Statements sent on the app's engine, split into the closing threads' and the rest's."""
 
-    with unit_of_work(sessions) as s:
-        orders = []
-        for _ in range(count):
-            order = add_order(s, [("SKU-00005", 1), ("SKU-00006", 1)])
-            order.carrier, order.service, order.ship_to = "ups", "ground", SHIP_TO
-            orders.append(order)
-        for wave in plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves:
-            release_wave(s, wave.id, supervisor(s))
-        pat = actor_for(s, "pat")
-        n = 0
-        while (task := next_task(s, pat)) is not None:
-            gtin = s.scalar(select(SkuGtin.gtin).where(SkuGtin.sku_id == task.sku_id))
-            for _ in range(task.quantity - task.picked_qty):
-                n += 1
-                confirm_scan(s, pat, task.id, gtin, f"bench-{task.id}-{n}")
-        ids = [o.external_id for o in orders]
-        busy = set(s.scalars(select(Tote.order_id).where(Tote.order_id.is_not(None))))
-        assert all(o.id in busy for o in orders)
-        return ids
+    def __init__(self, engine: Any) -> None:
+        self.closers: set[int] = set()
+        self.close = 0
+        self.other = 0
+        self.on = False
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args: Any) -> None:
+        if not self.on:
+            return
+        if threading.get_ident() in self.closers:
+            self.close += 1
+        else:
+            self.other += 1
 
 
 class Station:
+    """One packer at one station (a Flask test client, logged in)."""
+
     def __init__(self, app: Any, code: str) -> None:
+        from tests.factories import csrf_token, login
+
         self.code = code
         self.client = app.test_client()
-        page = self.client.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        self.client.post(
-            "/login", data={"csrf_token": token, "username": "paco", "password": "packer-demo"}
-        )
-        page = self.client.get("/pack").get_data(as_text=True)
-        self.token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        login(self.client, username="paco", password="packer-demo")
+        self.token = csrf_token(self.client.get("/pack").get_data(as_text=True))
 
-    def close(self, order: str) -> None:
-        r = self.client.post(
+    def post(self, url: str, body: dict[str, Any]) -> Any:
+        return self.client.post(url, json=body, headers={"X-CSRFToken": self.token})
+
+    def open(self, order: str) -> dict[str, int]:
+        """Open the order at this station; the items to pack (line id -> units)."""
+        r = self.post("/pack/open", {"code": order, "station": self.code})
+        assert r.status_code == 200, r.get_json()
+        return {ln["line_id"]: ln["to_pack"] for ln in r.get_json()["lines"]}
+
+    def close(self, order: str, items: dict[str, int]) -> None:
+        r = self.post(
             "/pack/close",
-            json={"order": order, "station": self.code, "items": {"1": 1, "2": 1}, "weight_g": 900},
-            headers={"X-CSRFToken": self.token},
+            {"order": order, "station": self.code, "items": items, "weight_g": 900},
         )
         assert r.status_code == 201, r.get_json()
 
 
-def bench_latency(
-    database_url: str, stations: int, rounds: int
-) -> tuple[list[float], list[float], Any]:
-    from app import create_app
+@dataclass
+class Row:
+    backend: str
+    stations: int
+    closes: int
+    total_ms: list[float]
+    answer_ms: list[float]
+    close_sql: float
+    worker_sql: float
+    cpu_ms: float  # the server process's CPU time (every thread) per close
+    load: tuple[float, float, float]
 
-    migrate.upgrade(database_url)
-    engine = make_engine(database_url)
-    sessions = make_session_factory(engine)
-    with unit_of_work(sessions) as s:
-        load_demo(s)
-    codes = add_stations(sessions, stations)
-    zebras = {code: TimedZebra().start() for code in codes}
-    with unit_of_work(sessions) as s:
-        sync_printers(s, [make_spec(c, f"tcp://127.0.0.1:{z.port}") for c, z in zebras.items()])
-    app = create_app({"database_url": database_url, "secret_key": "bench", "print_poll_s": 0.5})
-    worker = app.extensions["floor"].print_worker.start()
-    desks = [Station(app, code) for code in codes]
-    samples: list[float] = []
-    responses: list[float] = []
-    try:
-        for _ in range(rounds):
-            orders = picked_orders(sessions, stations)
-            barrier = threading.Barrier(stations)
-            started: dict[str, float] = {}
-            answered: dict[str, float] = {}
+    @property
+    def print_ms(self) -> list[float]:
+        return [t - a for t, a in zip(self.total_ms, self.answer_ms, strict=True)]
 
-            def run(
-                desk: Station,
-                order: str,
-                barrier: threading.Barrier = barrier,
-                started: dict[str, float] = started,
-                answered: dict[str, float] = answered,
-            ) -> None:
-                barrier.wait()
-                started[desk.code] = time.perf_counter()
-                desk.close(order)
-                answered[desk.code] = time.perf_counter()
 
-            threads = [
-                threading.Thread(target=run, args=(d, o))
-                for d, o in zip(desks, orders, strict=True)
+class Rig:
+    """The app on one database, its print worker, and a timed virtual Zebra per station."""
+
+    def __init__(self, url: str, stations: int) -> None:
+        from tests.factories import make_test_app
+
+        migrate.upgrade(url)
+        self.app = make_test_app(url, secret_key="bench", TESTING=False)
+        floor = self.app.extensions["floor"]
+        self.sessions = floor.sessions
+        with unit_of_work(self.sessions) as s:
+            load_demo(s)
+        self.codes = add_stations(self.sessions, stations)
+        self.printers = PrinterRoom(stations)
+        with unit_of_work(self.sessions) as s:
+            specs = [
+                make_spec(c, f"tcp://127.0.0.1:{port}")
+                for c, port in zip(self.codes, self.printers.ports, strict=True)
             ]
-            before = {c: len(z.arrivals) for c, z in zebras.items()}
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            for code, zebra in zebras.items():
-                zebra.wait_for_labels(before[code] + 1, timeout_s=30)
-                samples.append(zebra.arrivals[before[code]] - started[code])
-                responses.append(answered[code] - started[code])
+            sync_printers(s, specs)
+        self.counter = StatementCounter(floor.engine)
+        self.worker = floor.print_worker.start()
+        self.desks = [Station(self.app, code) for code in self.codes]
+        self.counting = False
+        self.cpu_s = 0.0
+        self.made = 0  # orders picked so far
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.printers.stop()
+        self.app.extensions["floor"].close()
+
+    def round(self, stations: int) -> tuple[list[float], list[float]]:
+        """One close per station at once; (close -> last byte, close -> answer) per station."""
+        from tests.factories import picked_order
+
+        desks = self.desks[:stations]
+        orders = []
+        for _ in desks:
+            self.made += 1
+            orders.append(
+                picked_order(self.sessions, lines(self.made), service="ground", ship_to=SHIP_TO)[0]
+            )
+        items = [desk.open(order) for desk, order in zip(desks, orders, strict=True)]
+        barrier = threading.Barrier(len(desks))
+        started: dict[str, float] = {}
+        answered: dict[str, float] = {}
+        failed: list[BaseException] = []
+
+        def run(desk: Station, order: str, items: dict[str, int]) -> None:
+            self.counter.closers.add(threading.get_ident())
+            barrier.wait()
+            started[desk.code] = time.perf_counter()
+            try:
+                desk.close(order, items)
+            except BaseException as exc:  # reported below, in the main thread
+                failed.append(exc)
+            finally:
+                # Thread idents are reused: a later worker thread must not count as a closer.
+                self.counter.closers.discard(threading.get_ident())
+            answered[desk.code] = time.perf_counter()
+
+        before = [self.printers.count(i) for i in range(len(desks))]
+        threads = [
+            threading.Thread(target=run, args=job)
+            for job in zip(desks, orders, items, strict=True)
+        ]
+        self.counter.on = self.counting
+        cpu = time.process_time()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if failed:
+            raise failed[0]
+        total, answer = [], []
+        for i, desk in enumerate(desks):
+            if not self.printers.wait(i, before[i] + 1, WAIT_FOR_LABEL_S):
+                raise SystemExit(f"no label at {desk.code} after {WAIT_FOR_LABEL_S:.0f} s")
+            total.append((self.printers.arrivals[i][before[i]] - started[desk.code]) * 1000)
+            answer.append((answered[desk.code] - started[desk.code]) * 1000)
+        time.sleep(0.05)  # let the worker record "printed" before the next round's setup
+        self.counter.on = False
+        if self.counting:
+            self.cpu_s += time.process_time() - cpu
+        return total, answer
+
+    def measure(self, backend: str, stations: int, closes: int) -> Row:
+        self.round(stations)  # warm-up: first requests compile templates, fill caches
+        rounds = max(1, math.ceil(closes / stations))
+        total: list[float] = []
+        answer: list[float] = []
+        c = self.counter
+        c.close = c.other = 0
+        self.counting = True
+        self.cpu_s = 0.0
+        for _ in range(rounds):
+            t, a = self.round(stations)
+            total += t
+            answer += a
+        self.counting = False
+        n = len(total)
+        return Row(
+            backend,
+            stations,
+            n,
+            total,
+            answer,
+            c.close / n,
+            c.other / n,
+            self.cpu_s * 1000 / n,
+            os.getloadavg(),
+        )
+
+
+def run_backend(
+    backend: str, url: str, stations: list[int], closes: int, report: Callable[[Row], None]
+) -> float:
+    rig = Rig(url, max(stations))
+    try:
+        for n in stations:
+            report(rig.measure(backend, n, closes))
+        return bench_build_from_db(rig.sessions, 300)
     finally:
-        worker.stop()
-        for zebra in zebras.values():
-            zebra.stop()
-    app.extensions["floor"].engine.dispose()
-    return samples, responses, (engine, sessions)
+        rig.stop()
+
+
+# --- output -------------------------------------------------------------------------------------
+
+HEADER = (
+    "| database | stations | closes | close → last byte p50 / p95 / max (ms) "
+    "| /pack/close answer p50 / p95 (ms) | answer → last byte p50 / p95 (ms) "
+    "| SQL per close: request / worker | CPU ms per close | load avg 1/5/15 min | p95 < 200 ms |"
+)
+
+
+def format_row(r: Row) -> str:
+    t, a, p = r.total_ms, r.answer_ms, r.print_ms
+    ok = "yes" if pct(t, 95) < GOAL_P95_MS else "**no**"
+    return (
+        f"| {r.backend} | {r.stations} | {r.closes} "
+        f"| {statistics.median(t):.0f} / {pct(t, 95):.0f} / {max(t):.0f} "
+        f"| {statistics.median(a):.0f} / {pct(a, 95):.0f} "
+        f"| {statistics.median(p):.0f} / {pct(p, 95):.0f} "
+        f"| {r.close_sql:.0f} / {r.worker_sql:.0f} | {r.cpu_ms:.1f} "
+        f"| {r.load[0]:.2f} / {r.load[1]:.2f} / {r.load[2]:.2f} | {ok} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default="")
-    parser.add_argument("--stations", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--labels", type=int, default=2000)
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("TEST_DATABASE_URL", ""),
+        help="also PostgreSQL: a scratch database is created next to the one in this URL "
+        "(default: TEST_DATABASE_URL; unset: SQLite only)",
+    )
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument(
+        "--stations", default="1,20", help="comma-separated station counts (default 1,20)"
+    )
+    parser.add_argument("--closes", type=int, default=100, help="samples per row (default 100)")
+    parser.add_argument("--labels", type=int, default=2000, help="labels built for labels/s")
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    print(f"labels built (build_shipping_label): {bench_build(args.labels):,.0f}/s")
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        samples, responses, (engine, sessions) = bench_latency(url, args.stations, args.rounds)
-        print(
-            f"labels built from the database (build_package_label): "
-            f"{bench_build_from_db(sessions, 500):,.0f}/s"
-        )
-        engine.dispose()
-    ms = [s * 1000 for s in samples]
-    backend = url.split(":", 1)[0].split("+")[0]
+    stations = [int(x) for x in args.stations.split(",") if x.strip()]
+    faulthandler.dump_traceback_later(600, exit=True)  # a hang ends with every thread's stack
+
+    command = "python -m bench.bench_printing " + shlex.join(sys.argv[1:])
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    cpu = platform.processor() or platform.machine()
+    load = os.getloadavg()
+    print(f"command: {command.strip()}")
+    print(f"machine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}; {now}")
+    print(f"load average at start: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}", flush=True)
+    built = bench_build(args.labels)
+
+    rows: list[Row] = []
+    from_db: dict[str, float] = {}
+
+    def report(row: Row) -> None:
+        rows.append(row)
+        print(f"  measured: {format_row(row)}", flush=True)
+
+    backends: list[tuple[str, Callable[[], Any]]] = []
+    if not args.no_sqlite:
+        backends.append(("SQLite", sqlite_database))
+    if args.pg_url:
+        backends.append(("PostgreSQL", lambda: postgresql_database(args.pg_url)))
+    for name, database in backends:
+        started = time.perf_counter()
+        with database() as url:
+            from_db[name] = run_backend(name, url, stations, args.closes, report)
+        print(f"  {name} done in {time.perf_counter() - started:.1f} s", flush=True)
+
+    print()
     print(
-        f"close package -> last byte at the printer ({backend}, {args.stations} stations at once, "
-        f"{len(ms)} closes): p50 {statistics.median(ms):.0f} ms, p95 {pct(ms, 95):.0f} ms, "
-        f"max {max(ms):.0f} ms  (goal: p95 < 200 ms)"
+        f"labels built (build_shipping_label): {built:,.0f}/s; from the database "
+        f"(build_package_label): " + ", ".join(f"{n} {v:,.0f}/s" for n, v in from_db.items())
     )
-    rs = [s * 1000 for s in responses]
     print(
-        f"  of which the /pack/close answer itself: p50 {statistics.median(rs):.0f} ms, "
-        f"p95 {pct(rs, 95):.0f} ms"
+        f"close package -> last byte at a TCP printer on 127.0.0.1 (goal: p95 < "
+        f"{GOAL_P95_MS:.0f} ms with 20 stations closing at once); {now}, {cpu}, "
+        f"{os.cpu_count()} CPUs"
     )
-    after = [m - r for m, r in zip(ms, rs, strict=True)]
-    print(
-        f"  answer -> last byte at the printer (the print path): p50 "
-        f"{statistics.median(after):.0f} ms, p95 {pct(after, 95):.0f} ms"
-    )
+    print(HEADER)
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(format_row(row))
+    print(f"command: {command.strip()}")
+    faulthandler.cancel_dump_traceback_later()
 
 
 if __name__ == "__main__":

@@ -149,30 +149,75 @@ def _ping_idle_connections(engine: Engine) -> None:
 WRITER_WAIT_S = 30.0  # as long as SQLite's busy_timeout: then "database is locked"
 
 
+_priority = threading.local()
+
+
+@contextmanager
+def writer_priority() -> Iterator[None]:
+    """Write transactions begun inside this block (in this thread) go first at SQLite's writer
+    lock: when the lock comes free, a waiting priority writer takes it before the others. For
+    short transactions that something already under way waits for (the print worker's step to
+    ``sending``, after which a label leaves): they would otherwise queue behind every request
+    that arrived meanwhile. No effect on PostgreSQL."""
+    before = getattr(_priority, "on", False)
+    _priority.on = True
+    try:
+        yield
+    finally:
+        _priority.on = before
+
+
 class WriterLock:
     """The process's SQLite writer lock: taken before ``BEGIN IMMEDIATE``, released after the
     ``COMMIT`` or ``ROLLBACK``. Re-entrant, so a thread that opens a second transaction while
-    holding one meets SQLite's own busy handler as before instead of deadlocking here.
-    ``threading.RLock`` becomes a cooperative lock under gevent's monkey-patching."""
+    holding one meets SQLite's own busy handler as before instead of deadlocking here. Writers
+    inside ``writer_priority()`` are served before the others waiting. Built on
+    ``threading.Condition``, which becomes cooperative under gevent's monkey-patching."""
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
+        mutex = threading.Lock()
+        self._cond = threading.Condition(mutex)  # writers waiting
+        self._cond_urgent = threading.Condition(mutex)  # priority writers waiting
+        self._owner: int | None = None  # thread ident
+        self._depth = 0
+        self._urgent = 0  # priority writers waiting
         self.held: dict[int, int] = {}  # id(DBAPI connection) -> acquisitions (for release)
 
     def acquire(self, conn_id: int) -> None:
-        if not self._lock.acquire(timeout=WRITER_WAIT_S):
-            raise sqlite3.OperationalError("database is locked (writer lock wait time-out)")
-        self.held[conn_id] = self.held.get(conn_id, 0) + 1
+        me = threading.get_ident()
+        urgent = getattr(_priority, "on", False)
+        with self._cond:
+            if self._owner != me:
+                if urgent:
+                    self._urgent += 1
+                try:
+                    free = (self._cond_urgent if urgent else self._cond).wait_for(
+                        lambda: self._owner is None and (urgent or self._urgent == 0),
+                        timeout=WRITER_WAIT_S,
+                    )
+                finally:
+                    if urgent:
+                        self._urgent -= 1
+                if not free:
+                    raise sqlite3.OperationalError("database is locked (writer lock wait time-out)")
+                self._owner = me
+            self._depth += 1
+            self.held[conn_id] = self.held.get(conn_id, 0) + 1
 
     def release(self, conn_id: int) -> None:
-        count = self.held.get(conn_id, 0)
-        if count == 0:
-            return  # a rollback of a connection that holds no write transaction
-        if count == 1:
-            del self.held[conn_id]
-        else:
-            self.held[conn_id] = count - 1
-        self._lock.release()
+        with self._cond:
+            count = self.held.get(conn_id, 0)
+            if count == 0:
+                return  # a rollback of a connection that holds no write transaction
+            if count == 1:
+                del self.held[conn_id]
+            else:
+                self.held[conn_id] = count - 1
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                # One waiter at a time (no herd): a priority writer if one waits.
+                (self._cond_urgent if self._urgent else self._cond).notify()
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:

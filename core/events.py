@@ -109,6 +109,13 @@ def pending(session: Session) -> list[DomainEvent]:
     return list(session.info.get(_KEY, []))
 
 
+def transaction_events(session: Session) -> list[DomainEvent]:
+    """The list the current transaction records its events in (not a copy). Kept by the caller
+    and read after the commit, it holds every event of the transaction, those recorded by the
+    in-transaction handlers too: what a route answers with, without reading it back."""
+    return session.info.setdefault(_KEY, [])
+
+
 def on_commit(
     factory: sessionmaker[Session], listener: Callable[[list[DomainEvent]], None]
 ) -> None:

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 from core.events import DomainEvent
 from floor.fulfilment.models import Package
 from floor.fulfilment.states import PackageStatus
+from floor.site.layout import Location
 from orders.models import Order
-from printing.models import PrintJob
-from printing.printers import station_printer
+from printing.models import Printer, PrintJob
 from printing.queue import enqueue, failed_job
 from printing.zpl import Address, LabelError, ShippingLabel, build_shipping_label, passthrough
 
@@ -64,18 +64,27 @@ def ship_to_address(ship_to: Mapping[str, Any]) -> Address:
 
 
 def shipping_label(
-    session: Session, package: Package, order: Order, site: Address, *, demo: bool
+    session: Session,
+    package: Package,
+    order: Order,
+    site: Address,
+    *,
+    demo: bool,
+    number_of: tuple[int, int] | None = None,
 ) -> ShippingLabel:
-    """The label data of one package (number n of the order's m live packages)."""
-    siblings = list(
-        session.scalars(
-            select(Package.id)
-            .where(Package.order_id == order.id, Package.status != PackageStatus.voided)
-            .order_by(Package.id)
+    """The label data of one package (number n of the order's m live packages; ``number_of``
+    when the caller knows them, else read from the database)."""
+    if number_of is None:
+        siblings = list(
+            session.scalars(
+                select(Package.id)
+                .where(Package.order_id == order.id, Package.status != PackageStatus.voided)
+                .order_by(Package.id)
+            )
         )
-    )
-    number = siblings.index(package.id) + 1 if package.id in siblings else 1
-    count = max(len(siblings), number)
+        number = siblings.index(package.id) + 1 if package.id in siblings else 1
+        number_of = (number, len(siblings))
+    number, count = number_of[0], max(number_of[1], number_of[0])
     tracking = package.tracking_number or ""
     return ShippingLabel(
         ship_from=site,
@@ -93,10 +102,14 @@ def shipping_label(
     )
 
 
-def build_package_label(session: Session, package: Package, site: Address) -> str:
+def build_package_label(
+    session: Session, package: Package, site: Address, number_of: tuple[int, int] | None = None
+) -> str:
     order = session.get(Order, package.order_id)
     assert order is not None
-    return build_shipping_label(shipping_label(session, package, order, site, demo=True))
+    return build_shipping_label(
+        shipping_label(session, package, order, site, demo=True, number_of=number_of)
+    )
 
 
 def queue_shipping_label(session: Session, event: DomainEvent, *, site: Address) -> None:
@@ -105,18 +118,27 @@ def queue_shipping_label(session: Session, event: DomainEvent, *, site: Address)
     fmt = data.get("label_format")
     if fmt not in ("zpl", "demo"):
         return  # a PDF label is for an office printer, not the station's Zebra
-    printer = station_printer(session, data["station"])
-    job_id = label_job_id(data["sscc"])
-    if printer is None or session.scalar(select(PrintJob.id).where(PrintJob.job_id == job_id)):
+    sscc = data["sscc"]
+    job_id = label_job_id(sscc)
+    printer, queued = station_printer_and_job(session, data["station"], job_id)
+    if printer is None or queued:
         return
-    package = session.scalar(select(Package).where(Package.sscc == data["sscc"]))
+    # By id the package comes from the session (the close just wrote it): no query.
+    package = (
+        session.get(Package, data["package_id"])
+        if data.get("package_id") is not None
+        else session.scalar(select(Package).where(Package.sscc == sscc))
+    )
     package_id = package.id if package is not None else None
+    where = {"station": data["station"], "sscc": sscc}
     try:
         if fmt == "zpl":
             zpl = passthrough(data["label"])
         else:
             assert package is not None
-            zpl = build_package_label(session, package, site)
+            known = data.get("package_no"), data.get("package_count")
+            number_of = known if None not in known else None
+            zpl = build_package_label(session, package, site, number_of)
     except LabelError as exc:
         failed_job(
             session,
@@ -126,9 +148,27 @@ def queue_shipping_label(session: Session, event: DomainEvent, *, site: Address)
             kind="shipping_label",
             package_id=package_id,
             error=str(exc),
+            **where,
         )
         return
-    enqueue(session, printer, zpl, job_id=job_id, kind="shipping_label", package_id=package_id)
+    enqueue(
+        session, printer, zpl, job_id=job_id, kind="shipping_label", package_id=package_id, **where
+    )
+
+
+def station_printer_and_job(
+    session: Session, station: str, job_id: str
+) -> tuple[Printer | None, bool]:
+    """The station's printer, and whether job ``job_id`` exists already: one statement."""
+    queued = select(PrintJob.id).where(PrintJob.job_id == job_id).exists()
+    row = session.execute(
+        select(Printer, queued)
+        .join(Location, Location.id == Printer.station_location_id)
+        .where(Location.code == station)
+        .order_by(Printer.id)
+        .limit(1)
+    ).first()
+    return (row[0], bool(row[1])) if row is not None else (None, False)
 
 
 def label_zpl(session: Session, sscc: str, site: Address) -> str | None:

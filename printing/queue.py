@@ -38,7 +38,7 @@ from core.actors import Actor
 from core.audit import audit
 from core.db import is_postgres, utcnow
 from core.errors import CoreErrorCode, FloorError
-from core.events import publish
+from core.events import publish, record
 from core.exception_queue import (
     EXCEPTION_MACHINE,
     ExceptionReason,
@@ -89,28 +89,63 @@ class Claim:
     printer_id: int
     uri: str
     zpl: str
+    station: str | None = None  # for the job's view (spares a look-up per status change)
+    sscc: str | None = None
+    view: dict[str, Any] | None = None  # the job's view when it became ``sending`` (fast path)
+
+
+# An internal event (no room: never sent to a screen) recorded by ``enqueue``: after the commit
+# the print worker of the process that queued the job sends it at once (``PrintWorker.offer``)
+# instead of finding it by a claim query. Its data: ``NewJob`` as a dict.
+QUEUED = "print.queued"
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job just queued, as the worker's fast path needs it (no query to find it)."""
+
+    id: int
+    job_id: str
+    printer_id: int
+    uri: str
+    zpl: str
+    station: str | None
+    sscc: str | None
 
 
 # --- the one place a job's status changes -------------------------------------------------------
 
 
-def move(session: Session, job: PrintJob, target: PrintJobStatus, *, detail: str = "") -> None:
+def move(
+    session: Session,
+    job: PrintJob,
+    target: PrintJobStatus,
+    *,
+    detail: str = "",
+    station: str | None = None,
+    sscc: str | None = None,
+) -> dict[str, Any]:
     """Move ``job`` to ``target`` (``InvalidTransition`` if the machine forbids it), tell the
-    station's screen, and open a ``printer_failed`` exception when a person is needed."""
+    station's screen, and open a ``printer_failed`` exception when a person is needed.
+    ``station`` and ``sscc``, when the caller knows them, spare the view two look-ups.
+    Returns the job's view as published."""
     PRINT_JOB_MACHINE.move(job, target)
     if detail or target in (J.printed, J.queued):
         job.last_error = detail
     printer = session.get(Printer, job.printer_id)
-    station = _station_code(session, printer)
+    station = station or _station_code(session, printer)
     if target in NEEDS_A_PERSON:
         _open_exception(session, job, printer, detail)
-    publish(session, "print.job", job_view(session, job, printer, station), *_rooms(station))
+    view = job_view(session, job, printer, station, sscc)
+    publish(session, "print.job", view, *_rooms(station))
+    return view
 
 
-def _announce(session: Session, job: PrintJob) -> None:
+def _announce(session: Session, job: PrintJob, claim: Claim | None = None) -> None:
     printer = session.get(Printer, job.printer_id)
-    station = _station_code(session, printer)
-    publish(session, "print.job", job_view(session, job, printer, station), *_rooms(station))
+    station = (claim.station if claim else None) or _station_code(session, printer)
+    view = job_view(session, job, printer, station, claim.sscc if claim else None)
+    publish(session, "print.job", view, *_rooms(station))
 
 
 def _rooms(station: str | None) -> tuple[str, ...]:
@@ -168,15 +203,14 @@ def job_view(
     job: PrintJob,
     printer: Printer | None = None,
     station: str | None = None,
+    sscc: str | None = None,
 ) -> dict[str, Any]:
+    """What screens show of a job. ``station`` and ``sscc`` are looked up unless given."""
     printer = printer or session.get(Printer, job.printer_id)
     if station is None:
         station = _station_code(session, printer)
-    sscc = (
-        session.scalar(select(Package.sscc).where(Package.id == job.package_id))
-        if job.package_id is not None
-        else None
-    )
+    if sscc is None and job.package_id is not None:
+        sscc = session.scalar(select(Package.sscc).where(Package.id == job.package_id))
     return {
         "job_id": job.job_id,
         "status": job.status.value,
@@ -210,8 +244,32 @@ def enqueue(
     package_id: int | None = None,
     reprint_of: PrintJob | None = None,
     reason: str = "",
+    station: str | None = None,
+    sscc: str | None = None,
 ) -> PrintJob:
-    """A new ``queued`` job, due now (the worker is woken after the commit)."""
+    """A new ``queued`` job, due now; after the commit the worker of this process sends it at
+    once (the ``print.queued`` event). ``station``/``sscc``, when known, spare two look-ups."""
+    job, view = _insert(
+        session, printer, zpl, job_id, kind, package_id, reprint_of, reason, station, sscc
+    )
+    new = NewJob(job.id, job_id, printer.id, printer.uri, zpl, view["station"], view["sscc"])
+    record(session, QUEUED, new.__dict__)
+    return job
+
+
+def _insert(
+    session: Session,
+    printer: Printer,
+    zpl: str,
+    job_id: str,
+    kind: str,
+    package_id: int | None,
+    reprint_of: PrintJob | None,
+    reason: str,
+    station: str | None,
+    sscc: str | None,
+) -> tuple[PrintJob, dict[str, Any]]:
+    """Insert a ``queued`` job and tell the screens; returns it with its view."""
     job = PrintJob(
         job_id=job_id,
         printer_id=printer.id,
@@ -227,9 +285,10 @@ def enqueue(
     )
     session.add(job)
     session.flush()
-    station = _station_code(session, printer)
-    publish(session, "print.job", job_view(session, job, printer, station), *_rooms(station))
-    return job
+    station = station or _station_code(session, printer)
+    view = job_view(session, job, printer, station, sscc)
+    publish(session, "print.job", view, *_rooms(station))
+    return job, view
 
 
 def failed_job(
@@ -241,10 +300,12 @@ def failed_job(
     kind: str,
     package_id: int | None,
     error: str,
+    station: str | None = None,
+    sscc: str | None = None,
 ) -> PrintJob:
     """A job that can never be sent (e.g. a carrier label refused by ``zpl.passthrough``)."""
-    job = enqueue(session, printer, zpl, job_id=job_id, kind=kind, package_id=package_id)
-    move(session, job, J.failed, detail=error)
+    job, view = _insert(session, printer, zpl, job_id, kind, package_id, None, "", station, sscc)
+    move(session, job, J.failed, detail=error, station=view["station"], sscc=view["sscc"])
     job.next_attempt_at = None
     return job
 
@@ -252,11 +313,20 @@ def failed_job(
 # --- the worker's steps -------------------------------------------------------------------------
 
 
-def claim_due(session: Session, now: dt.datetime, limit: int, lease_s: float) -> list[Claim]:
-    """Lease up to ``limit`` waiting jobs that are due (step 1 of the module docstring)."""
+def claim_due(
+    session: Session,
+    now: dt.datetime,
+    limit: int,
+    lease_s: float,
+    exclude: frozenset[int] = frozenset(),
+) -> list[Claim]:
+    """Lease up to ``limit`` waiting jobs that are due (step 1 of the module docstring).
+    ``exclude``: ids this process's worker is already sending by the fast path."""
     stmt = (
-        select(PrintJob, Printer.uri)
+        select(PrintJob, Printer.uri, Location.code, Package.sscc)
         .join(Printer, Printer.id == PrintJob.printer_id)
+        .outerjoin(Location, Location.id == Printer.station_location_id)
+        .outerjoin(Package, Package.id == PrintJob.package_id)
         .where(
             PrintJob.status.in_(WAITING),
             PrintJob.next_attempt_at <= now,
@@ -265,16 +335,49 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease_s: float) ->
         .order_by(PrintJob.next_attempt_at, PrintJob.id)
         .limit(limit)
     )
+    if exclude:
+        stmt = stmt.where(PrintJob.id.not_in(sorted(exclude)))
     if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True, of=PrintJob)
     token = str(uuid.uuid4())
     until = now + dt.timedelta(seconds=lease_s)
     claims = []
-    for job, uri in session.execute(stmt).all():
+    for job, uri, station, sscc in session.execute(stmt).all():
         job.claim_token = token
         job.lease_until = until
-        claims.append(Claim(job.id, job.job_id, token, job.printer_id, uri, job.zpl))
+        claims.append(
+            Claim(job.id, job.job_id, token, job.printer_id, uri, job.zpl, station, sscc)
+        )
     return claims
+
+
+def claim_to_send(
+    session: Session, new: NewJob, now: dt.datetime, send_lease_s: float
+) -> Claim | None:
+    """The fast path for a job this process has just queued, once its printer has answered
+    ``~HS`` ready: claim it and make it ``sending`` in one transaction (steps 1 and 3 at once),
+    committed before the first byte leaves as in the slow path. None if the job is no longer
+    waiting and due, or another worker holds a live claim on it (that worker sends it)."""
+    stmt = select(PrintJob).where(PrintJob.id == new.id)
+    if is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    job = session.scalar(stmt)
+    if (
+        job is None
+        or job.status not in WAITING
+        or job.next_attempt_at is None
+        or job.next_attempt_at > now
+        or (job.claim_token is not None and job.lease_until is not None and job.lease_until >= now)
+    ):
+        return None
+    token = str(uuid.uuid4())
+    job.claim_token = token
+    job.attempts += 1
+    job.lease_until = now + dt.timedelta(seconds=send_lease_s)
+    view = move(session, job, J.sending, station=new.station, sscc=new.sscc)
+    return Claim(
+        job.id, job.job_id, token, job.printer_id, new.uri, new.zpl, new.station, new.sscc, view
+    )
 
 
 def _claimed(session: Session, claim: Claim, *states: PrintJobStatus) -> PrintJob | None:
@@ -293,10 +396,10 @@ def hold(session: Session, claim: Claim, problems: str, now: dt.datetime, poll_s
     if job is None:
         return False
     if job.status != J.held:
-        move(session, job, J.held, detail=problems)
+        move(session, job, J.held, detail=problems, station=claim.station, sscc=claim.sscc)
     elif job.last_error != problems:  # still held, for another reason: no status change
         job.last_error = problems
-        _announce(session, job)
+        _announce(session, job, claim)
     job.claim_token = None
     job.lease_until = None
     job.next_attempt_at = now + dt.timedelta(seconds=poll_s)
@@ -308,7 +411,7 @@ def start_sending(session: Session, claim: Claim, now: dt.datetime, send_lease_s
     job = _claimed(session, claim, *WAITING)
     if job is None:
         return False
-    move(session, job, J.sending)
+    move(session, job, J.sending, station=claim.station, sscc=claim.sscc)
     job.attempts += 1
     job.lease_until = now + dt.timedelta(seconds=send_lease_s)
     return True
@@ -323,23 +426,56 @@ def finish(
 ) -> PrintJobStatus | None:
     """Record a send: ``error`` None -> printed; else a retry later, or failed at the last
     attempt."""
+    if error is None and claim.view is not None:
+        return _printed(session, claim, now)
     job = _claimed(session, claim, J.sending)
     if job is None:
         return None
     job.claim_token = None
     job.lease_until = None
+    hints = {"station": claim.station, "sscc": claim.sscc}
     if error is None:
-        move(session, job, J.printed)
+        move(session, job, J.printed, **hints)
         job.sent_at = job.printed_at = now
         job.next_attempt_at = None
         _wake_printer(session, job.printer_id, now)
     elif job.attempts >= policy.max_attempts:
-        move(session, job, J.failed, detail=f"{error} (after {job.attempts} attempts)")
+        move(session, job, J.failed, detail=f"{error} (after {job.attempts} attempts)", **hints)
         job.next_attempt_at = None
     else:
-        move(session, job, J.queued, detail=error)
+        move(session, job, J.queued, detail=error, **hints)
         job.next_attempt_at = now + dt.timedelta(seconds=policy.delay_s(job.attempts))
     return job.status
+
+
+def _printed(session: Session, claim: Claim, now: dt.datetime) -> PrintJobStatus | None:
+    """``finish`` after a good send of a fast-path claim: one UPDATE guarded by the claim (the
+    row is not loaded; a claim that was lost - its lease ran out and the job became
+    ``unknown`` - matches nothing and records nothing), and the view the claim carries, brought
+    up to date."""
+    assert claim.view is not None
+    moved = PRINT_JOB_MACHINE.move_where(
+        session,
+        PrintJob,
+        PrintJob.id == claim.id,
+        PrintJob.claim_token == claim.token,
+        PrintJob.status == J.sending,
+        target=J.printed,
+        values={
+            "claim_token": None,
+            "lease_until": None,
+            "sent_at": now,
+            "printed_at": now,
+            "next_attempt_at": None,
+            "last_error": "",
+        },
+    )
+    if not moved:
+        return None
+    view = {**claim.view, "status": J.printed.value, "detail": "", "printed_at": now.isoformat()}
+    publish(session, "print.job", view, *_rooms(claim.station))
+    _wake_printer(session, claim.printer_id, now)
+    return J.printed
 
 
 def release(session: Session, claim: Claim) -> None:
@@ -366,13 +502,19 @@ def _wake_printer(session: Session, printer_id: int, now: dt.datetime) -> int:
     return result.rowcount or 0
 
 
-def record_printer_state(session: Session, printer_id: int, state: str, now: dt.datetime) -> int:
+def record_printer_state(
+    session: Session, printer_id: int, state: str, now: dt.datetime, *, if_changed: bool = False
+) -> int:
     """The last thing a printer told us (``ready``, ``paper_out,head_open``, ``unreachable``...).
-    Returns how many of its jobs waiting for a retry were made due now (it answered)."""
+    Returns how many of its jobs waiting for a retry were made due now (it answered).
+    ``if_changed`` (the ``~HS`` before a send): write nothing when the printer already stands at
+    ``state``; the worker's status poll keeps the times current."""
     printer = session.get(Printer, printer_id)
     if printer is None:
         return 0
     reachable = state != "unreachable"
+    if if_changed and printer.state == state and printer.online == reachable:
+        return 0
     woken = 0
     if reachable:
         printer.last_seen_at = now

@@ -7,11 +7,20 @@ hold the job if the printer reports a problem, otherwise mark it ``sending``, se
 the outcome. The steps and their transactions are described in ``printing.queue``; several
 processes may run a worker each on the same database.
 
-The thread wakes every ``FLOOR_PRINT_POLL_S`` and at once when ``wake()`` is called (the app
-calls it after the commit of a transaction that queued a job, so a label leaves within
-milliseconds of "close package"). Every few rounds it also asks each TCP printer for its status,
-so the ``/printers`` page is current and jobs waiting for an unreachable printer go out as soon
-as it answers again.
+A job queued by this process takes a fast path instead: after the commit that queued it the app
+hands it to ``offer()`` (the ``print.queued`` event carries the job, its printer's URI and its
+ZPL), and a pool thread asks the printer ``~HS`` at once, then claims the job and marks it
+``sending`` in one transaction (``queue.claim_to_send``) and sends it: one write transaction
+before the first byte instead of two, and no claim query. On SQLite that transaction (and the
+loop's step to ``sending``) goes first at the writer lock (``core.db.writer_priority``): a label
+already under way does not queue behind every request that arrived meanwhile. Anything but a
+ready printer (a problem, unreachable, no answer) falls back to the loop, which holds or
+retries the job as before. The loop leaves jobs on the fast path alone (``claim_due(exclude=...)``).
+
+The thread wakes every ``FLOOR_PRINT_POLL_S``, and at once when ``wake()`` is called (a fast-path
+job fell back, or a pool slot came free while jobs were waiting for one). Every few rounds it
+also asks each TCP printer for its status, so the ``/printers`` page is current and jobs waiting
+for an unreachable printer go out as soon as it answers again.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import unit_of_work, utcnow
+from core.db import unit_of_work, utcnow, writer_priority
 from core.settings import Settings
 from printing import queue
 from printing.models import Printer, PrinterTransport
@@ -104,6 +113,8 @@ class PrintWorker:
         self._last_poll = self._last_expiry = -1e9
         self._in_flight = 0
         self._count = threading.Lock()
+        self._offered: set[int] = set()  # job ids on the fast path (under ``_count``)
+        self._starved = False  # a round left due jobs for want of a free pool thread
 
     # -- life cycle --
 
@@ -127,6 +138,25 @@ class PrintWorker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and not self._stop.is_set()
+
+    def offer(self, jobs: list[queue.NewJob]) -> None:
+        """Jobs this process has just queued (committed): send them now, by the fast path.
+        A worker that is not running leaves them to whichever worker polls next."""
+        if not self.running:
+            return
+        with self._count:
+            if self.config.threads - self._in_flight < len(jobs):
+                self._starved = True  # no room now: the loop takes them as threads come free
+                jobs = jobs[: max(self.config.threads - self._in_flight, 0)]
+            for new in jobs:
+                self._in_flight += 1
+                self._offered.add(new.id)
+        for new in jobs:
+            self._pool.submit(self._fast_counted, new)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -156,14 +186,21 @@ class PrintWorker:
             free = self.config.threads - self._in_flight
             if free <= 0:
                 if not wait:
-                    break  # the pool is busy; a finished job wakes the loop
+                    self._starved = True  # the pool is busy; a finished job wakes the loop
+                    break
                 for future in futures:
                     future.result()
                 futures = []
                 continue
+            with self._count:
+                offered = frozenset(self._offered)
             with unit_of_work(self.sessions) as s:
                 claims = queue.claim_due(
-                    s, self.clock(), min(self.config.batch, free), self.config.claim_lease_s
+                    s,
+                    self.clock(),
+                    min(self.config.batch, free),
+                    self.config.claim_lease_s,
+                    exclude=offered,
                 )
             if not claims:
                 break
@@ -183,9 +220,45 @@ class PrintWorker:
         except Exception:
             log.exception("print job %s", claim.job_id)
         finally:
+            self._slot_free()
+
+    def _fast_counted(self, new: queue.NewJob) -> None:
+        sent = False
+        try:
+            sent = self.send_new(new)
+        except Exception:
+            log.exception("print job %s", new.job_id)
+        finally:
             with self._count:
-                self._in_flight -= 1
-            self.wake()  # a slot is free: more may be due
+                self._offered.discard(new.id)
+            if not sent:
+                self.wake()  # not sent by the fast path: the loop holds or retries it
+            self._slot_free()
+
+    def _slot_free(self) -> None:
+        with self._count:
+            self._in_flight -= 1
+            starved, self._starved = self._starved, False
+        if starved:
+            self.wake()  # a slot is free and jobs were left waiting for one
+
+    def send_new(self, new: queue.NewJob) -> bool:
+        """The fast path (module docstring): ``~HS``, claim and ``sending`` in one transaction,
+        send, record. False when the job was not sent here (the printer is not ready, or the job
+        is no longer this worker's to send)."""
+        cfg = self.config
+        state = problems_of(new.uri, cfg.timeout_s)
+        if state not in ("ready", "no_status"):
+            return False
+        with writer_priority(), unit_of_work(self.sessions) as s:
+            now = self.clock()
+            claim = queue.claim_to_send(s, new, now, cfg.send_lease_s)
+            if claim is None:
+                return False
+            if state == "ready":
+                queue.record_printer_state(s, new.printer_id, state, now, if_changed=True)
+        self._send_and_finish(claim)
+        return True
 
     def handle(self, claim: queue.Claim) -> None:
         cfg = self.config
@@ -195,11 +268,18 @@ class PrintWorker:
                 queue.record_printer_state(s, claim.printer_id, state, self.clock())
                 queue.hold(s, claim, state, self.clock(), cfg.poll_s)
             return
-        with unit_of_work(self.sessions) as s:
+        with writer_priority(), unit_of_work(self.sessions) as s:
             if state == "ready":
-                queue.record_printer_state(s, claim.printer_id, state, self.clock())
+                queue.record_printer_state(
+                    s, claim.printer_id, state, self.clock(), if_changed=True
+                )
             if not queue.start_sending(s, claim, self.clock(), cfg.send_lease_s):
                 return
+        self._send_and_finish(claim)
+
+    def _send_and_finish(self, claim: queue.Claim) -> None:
+        """The job is ``sending`` (committed): send it, then record the outcome."""
+        cfg = self.config
         error: str | None = None
         try:
             send(parse_printer_uri(claim.uri), claim.job_id, claim.zpl.encode(), cfg.timeout_s)

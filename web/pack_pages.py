@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
-from sqlalchemy import select
 
 from core.errors import CoreErrorCode
+from core.events import transaction_events
 from core.inputs import MAX_QUANTITY
 from core.users import Role
 from floor.fulfilment.errors import FulfilmentErrorCode
@@ -21,8 +21,6 @@ from floor.fulfilment.packing.station import (
     stations,
 )
 from printing.labels import label_job_id, label_zpl, site_address
-from printing.models import PrintJob
-from printing.queue import job_view
 from sync.carriers import carrier_for
 from web.auth import current_actor, roles_required
 from web.context import ctx, uow
@@ -148,6 +146,7 @@ def close() -> Any:
     actor = current_actor()
     assert actor is not None
     with uow() as s:
+        events = transaction_events(s)
         order = find_order(s, str(body.get("order", "")))
         if items is None:
             items = pack_state.stored_items(s, station, order)
@@ -167,13 +166,11 @@ def close() -> Any:
             settings=PackSettings(settings.gs1_company_prefix, settings.sscc_extension_digit),
         )
         pack_state.finish(s, station, order)
-    with uow() as s:  # committed: the label jobs exist (or not, with no printer at the station)
-        jobs = s.scalars(
-            select(PrintJob).where(
-                PrintJob.job_id.in_([label_job_id(sscc) for sscc in result["labels"]])
-            )
-        )
-        result["print_jobs"] = [job_view(s, job) for job in jobs]
+    # Committed: the label jobs exist (or not, with no printer at the station). Their views as
+    # the transaction published them (the last one per job), not read back.
+    wanted = [label_job_id(sscc) for sscc in result["labels"]]
+    views = {e.data["job_id"]: e.data for e in events if e.name == "print.job"}
+    result["print_jobs"] = [views[job_id] for job_id in wanted if job_id in views]
     return jsonify(result), 201
 
 

@@ -1,8 +1,8 @@
 """Printing at start-up: the printers table from ``FLOOR_PRINTERS`` (or virtual Zebras), and the
 print worker of this process.
 
-``install(app)`` (called by ``create_app``) builds the worker, wakes it after every commit that
-queued a print job, and adds a ``serve`` hook that
+``install(app)`` (called by ``create_app``) builds the worker, hands it every job a commit
+queued (``PrintWorker.offer``: sent at once, not at the next poll), and adds a ``serve`` hook that
 
 * with ``FLOOR_PRINTERS`` set: syncs those printers into the table (``printing.printers``);
 * without it (``make run``): starts one virtual Zebra per pack station on 127.0.0.1 (a free port
@@ -25,6 +25,7 @@ from core.db import unit_of_work
 from core.events import DomainEvent, on_commit
 from floor.fulfilment.packing.station import stations
 from printing.printers import PrinterSpec, make_spec, parse_printer_list, sync_printers
+from printing.queue import QUEUED, NewJob
 from printing.virtual_zebra import VirtualZebra
 from printing.worker import PrintWorker, WorkerConfig
 
@@ -36,11 +37,13 @@ def install(app: Flask) -> PrintWorker:
     worker = PrintWorker(floor_ctx.sessions, WorkerConfig.from_settings(floor_ctx.settings))
     floor_ctx.print_worker = worker
 
-    def wake_on_new_jobs(events: list[DomainEvent]) -> None:
-        if any(e.name == "print.job" and e.data.get("status") == "queued" for e in events):
-            worker.wake()
+    def send_new_jobs(events: list[DomainEvent]) -> None:
+        """Jobs this transaction queued go to the worker's fast path at once (not a poll)."""
+        new = [NewJob(**e.data) for e in events if e.name == QUEUED]
+        if new:
+            worker.offer(new)
 
-    on_commit(floor_ctx.sessions, wake_on_new_jobs)
+    on_commit(floor_ctx.sessions, send_new_jobs)
     app.extensions.setdefault("floor_serve_hooks", []).append(start_printing)
     return worker
 

@@ -50,13 +50,17 @@ def state(s: Session, station: str) -> dict[str, Any]:
     row = _session_row(s, station)
     order = s.get(Order, row.order_id) if row is not None else None
     if row is None or order is None:
-        return {"station": station, "order": None, "scanned": {}, "complete": False}
+        return _idle(station)
     view = packing_view(s, order)
     scanned = {str(k): int(v) for k, v in (row.items or {}).items()}
     complete = bool(view["lines"]) and all(
         scanned.get(ln["line_id"], 0) >= ln["to_pack"] for ln in view["lines"]
     )
     return {"station": station, "order": view, "scanned": scanned, "complete": complete}
+
+
+def _idle(station: str) -> dict[str, Any]:
+    return {"station": station, "order": None, "scanned": {}, "complete": False}
 
 
 def _publish(s: Session, station: str, scan: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -199,8 +203,7 @@ def finish(s: Session, station: str, order: Order) -> None:
     if row is not None and row.order_id == order.id:
         station = row.station
         s.delete(row)
-        s.flush()
-        _publish(s, station)
+        publish(s, "pack.state", {**_idle(station), "scan": None}, room(station))
 
 
 def stored_items(s: Session, station: str, order: Order) -> dict[str, int] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -37,6 +37,7 @@ class ShipResult:
     order: str
     confirmation: dict[str, Any]
     labels: dict[str, Label]  # SSCC → carrier label (for the printer)
+    package_ids: dict[str, int] = field(default_factory=dict)  # SSCC → package id
 
 
 def live_packages(session: Session, order: Order) -> list[Package]:
@@ -139,7 +140,9 @@ def ship_order(
         line.shipped_qty = shipped[line.id]
     confirmation = shipment_confirmation(session, order, packages, now)
     transition(session, order, OrderStatus.shipped, actor, payload=confirmation)
-    return ShipResult(order.external_id, confirmation, labels)
+    return ShipResult(
+        order.external_id, confirmation, labels, {pkg.sscc: pkg.id for pkg in packages}
+    )
 
 
 def mark_delivered(

@@ -192,6 +192,8 @@ def close_package(
             shipped = ship_order(session, order, carrier, actor)
         except (ShipError, CarrierError) as exc:
             raise StationError(exc.code, exc.message, exc.http_status) from exc
+        # Package n of m, in the order the confirmation lists the order's live packages.
+        numbers = {p["sscc"]: n for n, p in enumerate(shipped.confirmation["packages"], 1)}
         for sscc, label in shipped.labels.items():
             # printing/ subscribes to this (one print job per label, in this transaction).
             record(
@@ -199,6 +201,9 @@ def close_package(
                 "package.shipped",
                 {
                     "sscc": sscc,
+                    "package_id": shipped.package_ids.get(sscc),
+                    "package_no": numbers.get(sscc),
+                    "package_count": len(numbers),
                     "station": station,
                     "order": order.external_id,
                     "label_format": label.format,
