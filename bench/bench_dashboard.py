@@ -29,6 +29,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
+import math
+import multiprocessing
 import os
 import random
 import re
@@ -50,8 +52,9 @@ from core.actors import Actor
 from core.db import make_engine, make_session_factory, unit_of_work, utcnow
 from core.users import Role, User
 from floor.fulfilment import dashboard as floor_dashboard
-from floor.fulfilment.models import PickTask
+from floor.fulfilment.models import PickTask, Scan
 from floor.fulfilment.picking.scans import PickError, confirm_scan, next_task
+from floor.fulfilment.shift_figures import DECISIVE
 from floor.fulfilment.states import TaskStatus
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
 from floor.site.layout import Location, LocationType, Sku
@@ -161,6 +164,73 @@ def supervisor_client(url: str, live: bool) -> tuple[Any, requests.Session, Coun
     return sio, http, got, stamps
 
 
+def watch_live(url: str, ready: Any, stop: Any, out: Any) -> None:
+    """The open dashboard, in its own process (as a browser would be; in this process it would
+    wait for the GIL behind the handheld threads): joins ``dashboard:live`` and notes, per
+    ``dashboard.live`` message, when it arrived (``time.monotonic``, the same clock system-wide)
+    and each picker's count of decisive scans in its people table."""
+    sio, _http, _got, _stamps = supervisor_client(url, live=False)
+    seen: list[tuple[float, dict[int, int]]] = []
+
+    @sio.on("dashboard.live", namespace="/floor")
+    def _live(body: dict[str, Any]) -> None:
+        at = time.monotonic()
+        people = body.get("live", {}).get("people", [])
+        seen.append(
+            (at, {p["user_id"]: p["scans"]["decisive"] for p in people if p["role"] == "picker"})
+        )
+
+    sio.call("dashboard:live", {}, namespace="/floor", timeout=5)
+    ready.set()
+    stop.wait(600)
+    sio.disconnect()
+    out.put(seen)
+
+
+def change_delays(
+    acks: list[tuple[int, float, str]],
+    seen: list[tuple[float, dict[int, int]]],
+    base: dict[int, int],
+) -> tuple[list[float], int]:
+    """Per decisive scan (its commit is a change in the picker's row), the time from its commit
+    to the first ``dashboard.live`` message whose people table counts it; and how many scans no
+    message reflected before the watcher stopped."""
+    seen = sorted(seen, key=lambda m: m[0])
+    delays: list[float] = []
+    missed = 0
+    done: Counter[int] = Counter()
+    for uid, acked, result in acks:
+        if result not in DECISIVE:
+            continue
+        done[uid] += 1
+        want = base.get(uid, 0) + done[uid]
+        hit = next((at for at, counts in seen if counts.get(uid, 0) >= want), None)
+        if hit is None:
+            missed += 1
+        else:
+            delays.append(hit - acked)
+    return delays, missed
+
+
+def decisive_counts(sessions: Any) -> dict[int, int]:
+    """Each user's decisive scans of the shift so far (what the people table counts)."""
+    since = floor_dashboard.shift_start(utcnow())
+    with unit_of_work(sessions) as s:
+        rows = s.execute(
+            select(Scan.user_id, func.count(Scan.id))
+            .where(Scan.scanned_at >= since, Scan.result.in_(DECISIVE))
+            .group_by(Scan.user_id)
+        ).all()
+    return {uid: n for uid, n in rows if uid is not None}
+
+
+def nearest_rank(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
+
+
 def snapshot_ms(http: requests.Session, url: str, n: int = 5) -> float:
     times = []
     for _ in range(n):
@@ -171,7 +241,16 @@ def snapshot_ms(http: requests.Session, url: str, n: int = 5) -> float:
     return 1000 * statistics.median(times)
 
 
-def handhelds(sessions: Any, live: Any, pickers: list[Actor], seconds: float, workers: int) -> dict:
+def handhelds(
+    sessions: Any,
+    live: Any,
+    pickers: list[Actor],
+    seconds: float,
+    workers: int,
+    acks: list[tuple[int, float, str]] | None = None,
+) -> dict:
+    """Play the handhelds; ``acks`` gets ``(user id, monotonic time the commit returned, result)``
+    per committed scan, in each user's order (a user's scans run in one thread)."""
     stop = time.monotonic() + seconds
     counts: Counter[str] = Counter()
     lock = threading.Lock()
@@ -191,6 +270,9 @@ def handhelds(sessions: Any, live: Any, pickers: list[Actor], seconds: float, wo
                     code = "SKU-00000" if rng.random() < 0.05 else sku
                     out = confirm_scan(s, actor, task.id, code, f"bench-{next(seq)}")
                     result = out.result
+                acked = time.monotonic()  # committed: the handheld's ack would go out now
+                if acks is not None:
+                    acks.append((actor.user_id, acked, result))
             except (PickError, OperationalError):
                 result = "retry"
             live.touch()
@@ -257,6 +339,14 @@ def run(url: str, args: Any, label: str) -> dict[str, Any]:
     try:
         live_sio, http, live_got, live_stamps = supervisor_client(server.url, live=True)
         raw_sio, _h, raw_got, raw_stamps = supervisor_client(server.url, live=False)
+        mp = multiprocessing.get_context("spawn")
+        ready, stop_watch, watched = mp.Event(), mp.Event(), mp.Queue()
+        watcher = mp.Process(
+            target=watch_live, args=(server.url, ready, stop_watch, watched), daemon=True
+        )
+        watcher.start()
+        if not ready.wait(60):
+            raise RuntimeError("the dashboard watcher did not join dashboard:live")
         before_ms = snapshot_ms(http, server.url)
         with unit_of_work(ctx.sessions) as s:
             t1 = time.perf_counter()
@@ -272,13 +362,20 @@ def run(url: str, args: Any, label: str) -> dict[str, Any]:
                 target=lambda: shots.extend(screenshots(server.url, done)), daemon=True
             )
             shooter.start()
+        base = decisive_counts(ctx.sessions)
+        acks: list[tuple[int, float, str]] = []
         start = time.monotonic()
         flushes0 = ctx.live.flushes
-        scans = handhelds(ctx.sessions, ctx.live, pickers, args.seconds, args.workers)
+        scans = handhelds(ctx.sessions, ctx.live, pickers, args.seconds, args.workers, acks)
         end = time.monotonic()
         if args.screens:
             done.wait(60)
-        time.sleep(1.5)
+        time.sleep(2.5)  # the last changes' flush (and the trailing figures one) arrive
+        stop_watch.set()
+        seen = watched.get(timeout=30)
+        watcher.join(10)
+        delays, missed = change_delays(acks, seen, base)
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(m for m in seen if start <= m[0] < end)]
         after_ms = snapshot_ms(http, server.url)
         with unit_of_work(ctx.sessions) as s:
             t1 = time.perf_counter()
@@ -318,7 +415,45 @@ def run(url: str, args: Any, label: str) -> dict[str, Any]:
         "raw_events": dict(raw_got),
         "units_today": figs["units"],
         "screens": shots,
+        "delays": delays,
+        "missed": missed,
+        "gap_max_s": max(gaps, default=None),
     }
+
+
+def _ms(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{1000 * seconds:.0f} ms"
+
+
+def _delays(r: dict[str, Any]) -> str:
+    d = r["delays"]
+    if not d:
+        return "no scan reflected"
+    within = sum(1 for x in d if x <= 1.0)
+    return (
+        f"p50 {_ms(nearest_rank(d, 50))}, p95 {_ms(nearest_rank(d, 95))}, max {_ms(max(d))}; "
+        f"{100 * within / len(d):.1f} % within 1 s; {r['missed']} never shown"
+    )
+
+
+def table(results: list[dict[str, Any]]) -> list[str]:
+    """The one summary table the command prints last."""
+    out = [
+        "| backend | snapshot before / after | live state after | dashboard msgs/s (max in 1 s)"
+        " | change → dashboard p50 / p95 / max | within 1 s | scans/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        d = r["delays"]
+        out.append(
+            f"| {r['label']} | {r['snapshot_before_ms']:.0f} / {r['snapshot_after_ms']:.0f} ms"
+            f" | {r['live_after_ms']:.0f} ms | {r['live_rate']:.2f} ({r['live_peak']})"
+            f" | {_ms(nearest_rank(d, 50))} / {_ms(nearest_rank(d, 95))} / "
+            f"{_ms(max(d, default=None))}"
+            f" | {100 * sum(1 for x in d if x <= 1.0) / max(1, len(d)):.1f} %"
+            f" ({r['missed']} never) | {r['scans_per_s']:.1f} |"
+        )
+    return out
 
 
 def render(results: list[dict[str, Any]], args: Any) -> str:
@@ -349,14 +484,20 @@ def render(results: list[dict[str, Any]], args: Any) -> str:
             f"{r['live_peak']} in any one second ({r['flushes']} flushes; {r['live_events']})",
             f"- per-event room `dashboard`, for comparison: {r['raw_rate']:.1f} events/s, "
             f"at most {r['raw_peak']} in one second ({r['raw_events']})",
+            f"- change → open dashboard (a scan's commit → the first `dashboard.live` message whose"
+            f" people table counts it, {len(r['delays'])} decisive scans): "
+            f"**{_delays(r)}**; longest gap between two messages during the run "
+            f"{_ms(r['gap_max_s'])}",
         ]
         if r["screens"]:
             out.append("- screenshots: " + ", ".join(f"`{p}`" for p in r["screens"]))
         out.append("")
     load = os.getloadavg()
+    out += ["## Summary", ""] + table(results) + [""]
     out.append(
-        f"Load average when the run ended: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; "
-        "the handheld threads, the server and the clients share the same machine."
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores; load average when"
+        f" the run ended: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min); the"
+        " handheld threads and the server share one process, the open dashboard is another."
     )
     return "\n".join(out) + "\n"
 
@@ -367,17 +508,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG_URL", ""))
+    parser.add_argument(
+        "--both", action="store_true", help="SQLite, then PostgreSQL at --pg (one table)"
+    )
     parser.add_argument("--screens", action="store_true", help="save screenshots (chromium)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     results = []
+    if args.both and not args.pg:
+        parser.error("--both needs --pg URL (or BENCH_PG_URL)")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.both or not args.pg:
+            results.append(run(f"sqlite:///{tmp}/bench.sqlite3", args, "SQLite"))
         if args.pg:
             from bench.bench_waves import _fresh_pg
 
             results.append(run(_fresh_pg(args.pg, "floor_bench_dashboard"), args, "PostgreSQL"))
-        else:
-            results.append(run(f"sqlite:///{tmp}/bench.sqlite3", args, "SQLite"))
     report = render(results, args)
     print(report)
     if not args.no_write:
