@@ -170,15 +170,15 @@ def watch_live(url: str, ready: Any, stop: Any, out: Any) -> None:
     ``dashboard.live`` message, when it arrived (``time.monotonic``, the same clock system-wide)
     and each picker's count of decisive scans in its people table."""
     sio, _http, _got, _stamps = supervisor_client(url, live=False)
-    seen: list[tuple[float, dict[int, int]]] = []
+    seen: list[tuple[float, dict[int, int], float]] = []
 
     @sio.on("dashboard.live", namespace="/floor")
     def _live(body: dict[str, Any]) -> None:
-        at = time.monotonic()
-        people = body.get("live", {}).get("people", [])
-        seen.append(
-            (at, {p["user_id"]: p["scans"]["decisive"] for p in people if p["role"] == "picker"})
-        )
+        at, wall = time.monotonic(), time.time()
+        live = body.get("live", {})
+        read = dt.datetime.fromisoformat(live["generated_at"]).timestamp()
+        counts = {p["user_id"]: p["scans"]["decisive"] for p in live.get("people", [])}
+        seen.append((at, counts, wall - read))  # age: from the flush's read to arrival
 
     sio.call("dashboard:live", {}, namespace="/floor", timeout=5)
     ready.set()
@@ -189,7 +189,7 @@ def watch_live(url: str, ready: Any, stop: Any, out: Any) -> None:
 
 def change_delays(
     acks: list[tuple[int, float, str]],
-    seen: list[tuple[float, dict[int, int]]],
+    seen: list[tuple[float, dict[int, int], float]],
     base: dict[int, int],
 ) -> tuple[list[float], int]:
     """Per decisive scan (its commit is a change in the picker's row), the time from its commit
@@ -204,7 +204,7 @@ def change_delays(
             continue
         done[uid] += 1
         want = base.get(uid, 0) + done[uid]
-        hit = next((at for at, counts in seen if counts.get(uid, 0) >= want), None)
+        hit = next((at for at, counts, _age in seen if counts.get(uid, 0) >= want), None)
         if hit is None:
             missed += 1
         else:
@@ -375,7 +375,9 @@ def run(url: str, args: Any, label: str) -> dict[str, Any]:
         seen = watched.get(timeout=30)
         watcher.join(10)
         delays, missed = change_delays(acks, seen, base)
-        gaps = [b[0] - a[0] for a, b in itertools.pairwise(m for m in seen if start <= m[0] < end)]
+        during = [m for m in seen if start <= m[0] < end]
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(during)]
+        ages = [m[2] for m in during]
         after_ms = snapshot_ms(http, server.url)
         with unit_of_work(ctx.sessions) as s:
             t1 = time.perf_counter()
@@ -418,6 +420,8 @@ def run(url: str, args: Any, label: str) -> dict[str, Any]:
         "delays": delays,
         "missed": missed,
         "gap_max_s": max(gaps, default=None),
+        "age_p50_s": nearest_rank(ages, 50),
+        "age_max_s": max(ages, default=None),
     }
 
 
@@ -487,7 +491,9 @@ def render(results: list[dict[str, Any]], args: Any) -> str:
             f"- change → open dashboard (a scan's commit → the first `dashboard.live` message whose"
             f" people table counts it, {len(r['delays'])} decisive scans): "
             f"**{_delays(r)}**; longest gap between two messages during the run "
-            f"{_ms(r['gap_max_s'])}",
+            f"{_ms(r['gap_max_s'])}; a message's state was {_ms(r['age_p50_s'])} old when it"
+            f" arrived (median; max {_ms(r['age_max_s'])}: the flush's reads, the emit, the"
+            " socket)",
         ]
         if r["screens"]:
             out.append("- screenshots: " + ", ".join(f"`{p}`" for p in r["screens"]))

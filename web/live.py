@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import unit_of_work
+from core.db import unit_of_work, utcnow
 from core.events import DomainEvent, resolve
 from floor.fulfilment import dashboard as floor_dashboard
 
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 ROOM = "dashboard:live"
 EVENT = "dashboard.live"
-INTERVAL = 1.0
+INTERVAL = 0.75
 DELAY = 0.1
 FIGURES_EVERY = 5.0
 
@@ -64,8 +64,11 @@ class DashboardLive:
         self._events: list[DomainEvent] = []
         self._waves: dict[Any, DomainEvent] = {}
         self._timer: threading.Timer | None = None
-        self._last_flush = 0.0
-        self._last_figures = 0.0
+        self._due = 0.0  # when the pending timer fires (time.monotonic)
+        self._generation = 0  # of the pending timer
+        self._running = threading.Lock()  # one flush at a time
+        self._last_start = -interval  # when the last flush began
+        self._last_figures = -figures_every
         self.flushes = 0
         self.last_flush_s = 0.0  # how long the last flush took to compute
 
@@ -87,45 +90,61 @@ class DashboardLive:
         with self._lock:
             self._schedule()
 
-    def _schedule(self, at_least: float = 0.0) -> None:
+    def _schedule(self, not_before: float = 0.0) -> None:
+        """Have a flush run at the earliest moment allowed: ``delay`` from now and ``interval``
+        after the previous flush began (and not before ``not_before``). A timer already set for
+        that moment or sooner is kept; one set for later (the trailing figures flush) is
+        replaced, so it never holds a change back. Called with ``_lock`` held."""
+        now = time.monotonic()
+        at = max(now + self.delay, self._last_start + self.interval, not_before)
         if self._timer is not None:
-            return
-        wait = max(self.delay, at_least, self._last_flush + self.interval - time.monotonic())
-        self._timer = threading.Timer(wait, self.flush)
+            if self._due <= at:
+                return
+            self._timer.cancel()
+        self._generation += 1
+        self._due = at
+        self._timer = threading.Timer(at - now, self.flush, kwargs={"generation": self._generation})
         self._timer.daemon = True
         self._timer.start()
 
-    def flush(self) -> None:
-        with self._lock:
-            events = self._events + list(self._waves.values())
-            self._events, self._waves = [], {}
-            self._timer = None
-            self._last_flush = time.monotonic()
-            with_figures = self._last_flush - self._last_figures >= self.figures_every
-            if with_figures:
-                self._last_figures = self._last_flush
-            else:  # a trailing flush brings the figures up to date once they are due
-                self._schedule(self._last_figures + self.figures_every - self._last_flush)
-        started = time.perf_counter()
-        try:
-            with unit_of_work(self.sessions) as s:
-                body: dict[str, Any] = {
-                    "events": [{"name": ev.name, "data": ev.data} for ev in resolve(events, s)],
-                    "live": floor_dashboard.live_state(s),
-                }
+    def flush(self, generation: int | None = None) -> None:
+        """Compute the live state and send it with the events collected so far (``generation``:
+        the timer that calls it; a timer replaced meanwhile does nothing). Flushes run one at a
+        time, so messages leave in the order their states were read."""
+        with self._running:
+            with self._lock:
+                if generation is not None and generation != self._generation:
+                    return
+                events = self._events + list(self._waves.values())
+                self._events, self._waves = [], {}
+                self._timer = None
+                self._last_start = time.monotonic()
+                with_figures = self._last_start - self._last_figures >= self.figures_every
                 if with_figures:
-                    body["figures"] = floor_dashboard.figures(s)
-        except Exception:  # the database went away (shutdown); the next change tries again
-            log.warning("dashboard live state failed", exc_info=True)
-            return
-        self.last_flush_s = time.perf_counter() - started
-        self.flushes += 1
-        self.emit(EVENT, body, ROOM)
-        with self._lock:  # the next message comes at least ``interval`` after this one
-            self._last_flush = time.monotonic()
+                    self._last_figures = self._last_start
+                else:  # a trailing flush brings the figures up to date once they are due
+                    self._schedule(self._last_figures + self.figures_every)
+            started = time.perf_counter()
+            try:
+                with unit_of_work(self.sessions) as s:
+                    now = utcnow()
+                    scans = floor_dashboard.shift_scans(s, now)
+                    body: dict[str, Any] = {
+                        "events": [{"name": ev.name, "data": ev.data} for ev in resolve(events, s)],
+                        "live": floor_dashboard.live_state(s, now, scans=scans),
+                    }
+                    if with_figures:
+                        body["figures"] = floor_dashboard.figures(s, now, scans=scans)
+            except Exception:  # the database went away (shutdown); the next change tries again
+                log.warning("dashboard live state failed", exc_info=True)
+                return
+            self.last_flush_s = time.perf_counter() - started
+            self.flushes += 1
+            self.emit(EVENT, body, ROOM)
 
     def cancel(self) -> None:
         with self._lock:
+            self._generation += 1  # a timer that already fired finds itself replaced
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None

@@ -40,6 +40,7 @@ from orders.models import Order, OrderLine
 from orders.outbox import OutboxEvent
 
 HOUR = dt.timedelta(hours=1)
+CLOCK_AHEAD = dt.timedelta(minutes=5)  # scans stamped this far ahead of now still count
 MIN_SPAN = dt.timedelta(minutes=10)
 ROLES = (Role.picker, Role.packer)
 
@@ -201,7 +202,7 @@ def people(
         )
     )
     if scans is None:
-        scans = load_scans(session, shift_start, now + dt.timedelta(minutes=5), UnitsOf(session))
+        scans = load_scans(session, shift_start, now + CLOCK_AHEAD, UnitsOf(session))
     hour_start = now - HOUR
     shift_t = picker_tallies(scans, shift_start)
     hour_t = picker_tallies(scans, hour_start)

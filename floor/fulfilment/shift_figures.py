@@ -36,6 +36,7 @@ can be tested without a database; ``load`` reads the rows for one day.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -45,15 +46,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.bulk import among
 from core.exception_queue import FloorException
 from floor.fulfilment.models import Scan
-from floor.site.items import identify_item
+from floor.site.items import extract_gtin
+from floor.site.layout import SkuGtin
 from orders.models import Order
 
 MILESTONES = ("received", "picked", "packed", "shipped")
 #: Scan results that are the picker's mistake (wrong thing or place, too many units).
 MISTAKES = frozenset({"wrong_item", "wrong_location", "over_pick"})
 DECISIVE = MISTAKES | {"ok"}
+_GTIN_CHUNK = 900  # GTINs per query (under SQLite's oldest limit of 999 parameters)
 
 
 @dataclass(frozen=True)
@@ -239,17 +243,41 @@ def parse_time(value: Any) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
+@functools.lru_cache(maxsize=100_000)
+def _gtin_of(raw: str) -> str | None:
+    """The GTIN in a scanned code (parsing is pure, and the slow part: remembered)."""
+    return extract_gtin(raw)
+
+
 class UnitsOf:
-    """Units an ``ok`` item scan booked, from its raw code (a multi-pack GTIN counts its
-    ``units``); each distinct code is looked up once."""
+    """Units an ``ok`` item scan booked, from its raw code: a GTIN's ``units`` (a multi-pack
+    counts them), at least 1; 1 for anything else (a SKU code, an unknown code) — what
+    ``floor.site.items.identify_item`` gives, floored at 1. ``prime`` reads the units of many
+    codes in one query; each distinct code is looked up once per instance."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.cache: dict[str, int] = {}
 
+    def prime(self, raws: Iterable[str]) -> None:
+        gtins = {raw: _gtin_of(raw) for raw in set(raws) if raw not in self.cache}
+        wanted = sorted({g for g in gtins.values() if g is not None})
+        units: dict[str, int] = {}
+        for at in range(0, len(wanted), _GTIN_CHUNK):
+            chunk = wanted[at : at + _GTIN_CHUNK]
+            units.update(
+                self.session.execute(
+                    select(SkuGtin.gtin, SkuGtin.units).where(
+                        among(self.session, SkuGtin.gtin, chunk)
+                    )
+                ).all()
+            )
+        for raw, gtin in gtins.items():
+            self.cache[raw] = max(1, units.get(gtin, 1)) if gtin is not None else 1
+
     def __call__(self, raw: str) -> int:
         if raw not in self.cache:
-            self.cache[raw] = max(1, identify_item(self.session, raw)[1])
+            self.prime([raw])
         return self.cache[raw]
 
 
@@ -262,6 +290,7 @@ def load_scans(
             Scan.id, Scan.user_id, Scan.task_id, Scan.kind, Scan.result, Scan.scanned_at, Scan.raw
         ).where(Scan.scanned_at >= start, Scan.scanned_at < end)
     ).all()
+    units.prime(r.raw for r in rows if r.result == "ok" and r.kind == "item")
     return [
         ScanRow(
             r.id,
@@ -291,8 +320,9 @@ def load_orders(session: Session, start: dt.datetime) -> list[OrderTimes]:
     return out
 
 
-def load(session: Session, day: dt.date) -> DayFigures:
-    """The figures of one UTC day, read from the database."""
+def load(session: Session, day: dt.date, *, scans: list[ScanRow] | None = None) -> DayFigures:
+    """The figures of one UTC day, read from the database (``scans``: already read, covering
+    the day; rows outside it are ignored)."""
     start, end = day_bounds(day)
     exceptions = session.execute(
         select(FloorException.reason, FloorException.created_at).where(
@@ -302,7 +332,7 @@ def load(session: Session, day: dt.date) -> DayFigures:
     return compute(
         day,
         load_orders(session, start),
-        load_scans(session, start, end),
+        load_scans(session, start, end) if scans is None else scans,
         [(r.value, at) for r, at in exceptions],
     )
 
