@@ -5,7 +5,7 @@ its Socket.IO connection (re)joins the ``dashboard`` room, so nothing published 
 away is missed; from then on the events of ``core.events`` keep it current.
 
 ``live_state`` is the part that changes with every scan — the people table and each open
-wave's projected finish — which the web layer recomputes at most once a second while the
+wave's projected finish — which the web layer recomputes at most every 0.75 s while the
 floor is busy and sends to open dashboards in one message (``web.live``).
 """
 
@@ -60,26 +60,15 @@ def shift_start(now: dt.datetime) -> dt.datetime:
     return shift_figures.day_bounds(now.date())[0]
 
 
-def shift_scans(session: Session, now: dt.datetime) -> list[shift_figures.ScanRow]:
-    """The scans both the people table and today's figures read (read once when both are
-    wanted): from the shift start to the later of the day's end and ``now`` + 5 minutes (a
-    handheld's clock may run ahead); each consumer keeps its own window."""
-    start = shift_start(now)
-    end = max(shift_figures.day_bounds(now.date())[1], now + floor_people.CLOCK_AHEAD)
-    return shift_figures.load_scans(session, start, end)
-
-
 def live_state(
     session: Session,
     now: dt.datetime | None = None,
     waves: list[dict[str, Any]] | None = None,
-    *,
-    scans: list[shift_figures.ScanRow] | None = None,
 ) -> dict[str, Any]:
     """The people on the floor and every open wave's projected finish, computed together (the
-    projections use the people's current rates). ``scans``: from ``shift_scans``."""
+    projections use the people's current rates)."""
     now = now or utcnow()
-    crew = floor_people.people(session, now, shift_start(now), scans=scans)
+    crew = floor_people.people(session, now, shift_start(now))
     rates = {r["user_id"]: r["hour"]["units_per_h"] for r in crew if r["role"] == "picker"}
     waves = board_waves(session, now) if waves is None else waves
     proj = floor_projections.projections(session, waves, rates, now)
@@ -90,14 +79,9 @@ def live_state(
     }
 
 
-def figures(
-    session: Session,
-    now: dt.datetime | None = None,
-    *,
-    scans: list[shift_figures.ScanRow] | None = None,
-) -> dict[str, Any]:
-    """Today's figures (``shift_figures``) as JSON. ``scans``: from ``shift_scans``."""
-    return shift_figures.load(session, (now or utcnow()).date(), scans=scans).to_dict()
+def figures(session: Session, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Today's figures (``shift_figures``) as JSON."""
+    return shift_figures.load(session, (now or utcnow()).date()).to_dict()
 
 
 def snapshot(session: Session) -> dict[str, Any]:
@@ -106,12 +90,11 @@ def snapshot(session: Session) -> dict[str, Any]:
     recent = recent_orders(session, limit=RECENT_ORDERS).rows
     now = utcnow()
     waves = board_waves(session, now)
-    scans = shift_scans(session, now)
     return {
         "counts": order_counts(session),
         "waves": waves,
-        "live": live_state(session, now, waves, scans=scans),
-        "figures": figures(session, now, scans=scans),
+        "live": live_state(session, now, waves),
+        "figures": figures(session, now),
         "exceptions": [
             floor_exceptions.to_dict(session, e) for e in floor_exceptions.list_exceptions(session)
         ],

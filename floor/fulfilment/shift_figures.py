@@ -43,7 +43,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, case, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
 from core.bulk import among
@@ -320,21 +320,84 @@ def load_orders(session: Session, start: dt.datetime) -> list[OrderTimes]:
     return out
 
 
-def load(session: Session, day: dt.date, *, scans: list[ScanRow] | None = None) -> DayFigures:
-    """The figures of one UTC day, read from the database (``scans``: already read, covering
-    the day; rows outside it are ignored)."""
+def _count_if(cond: Any) -> Any:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def _utc_hour(session: Session, column: Any) -> Any:
+    """The UTC clock hour (0-23) of a stored timestamp, in SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.extract("hour", func.timezone("UTC", column)), Integer)
+    return cast(func.strftime("%H", column), Integer)  # SQLite stores UTC without an offset
+
+
+@dataclass(frozen=True)
+class ScanFigures:
+    first_pass: tuple[int, int]
+    scans: tuple[int, int]
+    units_by_hour: list[int]
+    lines_by_hour: list[int]
+
+
+def scan_figures(session: Session, start: dt.datetime, end: dt.datetime) -> ScanFigures:
+    """What ``compute`` derives from the scans of ``[start, end)`` (one day), aggregated in the
+    database instead of reading every scan: first-pass accuracy (each task's first decisive scan
+    by ``(scanned_at, id)``), ok/decisive scans, units and lines by UTC hour (a multi-pack GTIN
+    counts its units, ``UnitsOf``)."""
+    window = (Scan.scanned_at >= start, Scan.scanned_at < end)
+    booked = (Scan.result == "ok") & (Scan.kind == "item")
+    ranked = (
+        select(
+            Scan.result,
+            func.row_number()
+            .over(partition_by=Scan.task_id, order_by=(Scan.scanned_at, Scan.id))
+            .label("rank"),
+        )
+        .where(*window, Scan.task_id.is_not(None), Scan.result.in_(DECISIVE))
+        .subquery()
+    )
+    right, tasks = session.execute(
+        select(_count_if(ranked.c.result == "ok"), func.count()).where(ranked.c.rank == 1)
+    ).one()
+    ok, decisive = session.execute(
+        select(_count_if(Scan.result == "ok"), _count_if(Scan.result.in_(DECISIVE))).where(*window)
+    ).one()
+    hour = _utc_hour(session, Scan.scanned_at).label("hour")
+    units, lines = [0] * 24, [0] * 24
+    for h, n, distinct_tasks in session.execute(
+        select(hour, func.count(Scan.id), func.count(distinct(Scan.task_id)))
+        .where(*window, booked)
+        .group_by(hour)
+    ):
+        units[h] += n
+        lines[h] = distinct_tasks
+    units_of = UnitsOf(session)
+    units_of.prime(session.scalars(select(Scan.raw).where(*window, booked).distinct()))
+    multi = {raw: n for raw, n in units_of.cache.items() if n > 1}
+    if multi:
+        for h, raw, n in session.execute(
+            select(hour, Scan.raw, func.count(Scan.id))
+            .where(*window, booked, among(session, Scan.raw, multi))
+            .group_by(hour, Scan.raw)
+        ):
+            units[h] += n * (multi[raw] - 1)
+    return ScanFigures((right, tasks), (ok, decisive), units, lines)
+
+
+def load(session: Session, day: dt.date) -> DayFigures:
+    """The figures of one UTC day, read from the database (the scans aggregated there:
+    ``scan_figures``; ``compute`` gives the same from the rows, see the tests)."""
     start, end = day_bounds(day)
     exceptions = session.execute(
         select(FloorException.reason, FloorException.created_at).where(
             FloorException.created_at >= start, FloorException.created_at < end
         )
     ).all()
-    return compute(
-        day,
-        load_orders(session, start),
-        load_scans(session, start, end) if scans is None else scans,
-        [(r.value, at) for r, at in exceptions],
-    )
+    fig = compute(day, load_orders(session, start), [], [(r.value, at) for r, at in exceptions])
+    sf = scan_figures(session, start, end)
+    fig.first_pass, fig.scans = sf.first_pass, sf.scans
+    fig.units_by_hour, fig.lines_by_hour = sf.units_by_hour, sf.lines_by_hour
+    return fig
 
 
 def csv_rows(fig: DayFigures) -> list[list[Any]]:
