@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
+import json
 import math
 import multiprocessing
 import os
@@ -215,7 +216,7 @@ def watch_live(url: str, ready: Any, stop: Any, out: Any) -> None:
     ``dashboard.live`` message, when it arrived (``time.monotonic``, the same clock system-wide)
     and each picker's count of decisive scans in its people table."""
     sio, _http, _got, _stamps = supervisor_client(url, live=False)
-    seen: list[tuple[float, dict[int, int], float]] = []
+    seen: list[tuple[float, dict[int, int], float, int]] = []
 
     @sio.on("dashboard.live", namespace="/floor")
     def _live(body: dict[str, Any]) -> None:
@@ -223,7 +224,8 @@ def watch_live(url: str, ready: Any, stop: Any, out: Any) -> None:
         live = body.get("live", {})
         read = dt.datetime.fromisoformat(live["generated_at"]).timestamp()
         counts = {p["user_id"]: p["scans"]["decisive"] for p in live.get("people", [])}
-        seen.append((at, counts, wall - read))  # age: from the flush's read to arrival
+        size = len(json.dumps(body, separators=(",", ":")))
+        seen.append((at, counts, wall - read, size))  # age: from the flush's read to arrival
 
     sio.call("dashboard:live", {}, namespace="/floor", timeout=5)
     ready.set()
@@ -234,7 +236,7 @@ def watch_live(url: str, ready: Any, stop: Any, out: Any) -> None:
 
 def change_delays(
     acks: list[tuple[int, float, str]],
-    seen: list[tuple[float, dict[int, int], float]],
+    seen: list[tuple[float, dict[int, int], float, int]],
     base: dict[int, int],
 ) -> tuple[list[float], int]:
     """Per decisive scan (its commit is a change in the picker's row), the time from its commit
@@ -249,7 +251,7 @@ def change_delays(
             continue
         done[uid] += 1
         want = base.get(uid, 0) + done[uid]
-        hit = next((at for at, counts, _age in seen if counts.get(uid, 0) >= want), None)
+        hit = next((at for at, counts, *_ in seen if counts.get(uid, 0) >= want), None)
         if hit is None:
             missed += 1
         else:
@@ -425,6 +427,7 @@ def run(url: str, args: Any, label: str) -> dict[str, Any]:
         during = [m for m in seen if start <= m[0] < end]
         gaps = [b[0] - a[0] for a, b in itertools.pairwise(during)]
         ages = [m[2] for m in during]
+        sizes = [m[3] for m in during]
         after_ms = snapshot_ms(http, server.url)
         with unit_of_work(ctx.sessions) as s:
             t1 = time.perf_counter()
@@ -469,6 +472,7 @@ def run(url: str, args: Any, label: str) -> dict[str, Any]:
         "gap_max_s": max(gaps, default=None),
         "age_p50_s": nearest_rank(ages, 50),
         "age_max_s": max(ages, default=None),
+        "kb_per_message": sum(sizes) / max(1, len(sizes)) / 1000,
     }
 
 
@@ -535,7 +539,8 @@ def render(results: list[dict[str, Any]], args: Any) -> str:
             f"{r['figures_after_ms']:.0f} ms after; last flush in the run "
             f"{r['last_flush_ms']:.0f} ms",
             f"- open dashboard (`dashboard:live`): **{r['live_rate']:.2f} messages/s**, at most "
-            f"{r['live_peak']} in any one second ({r['flushes']} flushes; {r['live_events']})",
+            f"{r['live_peak']} in any one second ({r['flushes']} flushes; {r['live_events']}); "
+            f"{r['kb_per_message']:.0f} kB a message as JSON (mean)",
             f"- per-event room `dashboard`, for comparison: {r['raw_rate']:.1f} events/s, "
             f"at most {r['raw_peak']} in one second ({r['raw_events']})",
             f"- change → open dashboard (a scan's commit → the first `dashboard.live` message whose"

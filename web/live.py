@@ -1,4 +1,4 @@
-"""Live and light: open dashboards get at most one message every ``INTERVAL`` (0.75 s), however
+"""Live and light: open dashboards get at most one message every ``INTERVAL`` (0.6 s), however
 busy the floor, and every change reaches them within a second.
 
 Every committed domain event still goes to the rooms it names (``web.sockets.emitter``): API
@@ -13,10 +13,13 @@ dashboard page, though, moves from room ``dashboard`` to ``dashboard:live`` (soc
 
 A flush begins ``DELAY`` after the first change, but never sooner than ``INTERVAL`` after the
 previous flush began; flushes run one at a time; no change, no message and no timer thread. A
-change made just after a flush read the floor waits at most ``INTERVAL`` plus one flush (tens of
-milliseconds: the people table and the figures are SQL aggregates), so ``INTERVAL`` is below a
-second. The figures (the heaviest part) ride along at most every ``FIGURES_EVERY`` seconds; a
-flush that left them out sets a timer for when they are due, so the page never keeps stale
+change made just after a flush read the floor waits at most ``INTERVAL`` plus one flush and
+the socket (40-100 ms idle; up to ~0.4 s with 200 handhelds busy on 2 cores: the people table
+and the figures are SQL aggregates), so ``INTERVAL`` is 0.6 s, not 1 s: at 0.75 s the slowest
+change took 1.1-1.2 s on PostgreSQL in ``bench/bench_dashboard.py``, at 0.6 s 0.8-0.9 s.
+
+The figures (the heaviest part) ride along at most every ``FIGURES_EVERY`` seconds; a flush
+that left them out sets a timer for when they are due, so the page never keeps stale
 figures — and a change arriving meanwhile pulls that timer in rather than waiting for it (it
 used to wait, up to 5 s). Changes are the committed events and ``touch()`` (a scan that
 published nothing, such as a wrong item, still moves a person's accuracy and idle time). The
@@ -43,7 +46,7 @@ log = logging.getLogger(__name__)
 
 ROOM = "dashboard:live"
 EVENT = "dashboard.live"
-INTERVAL = 0.75
+INTERVAL = 0.6
 DELAY = 0.1
 FIGURES_EVERY = 5.0
 
