@@ -125,11 +125,13 @@ def _count_if(cond: Any) -> Any:
 
 @dataclass
 class PickerStats:
-    """One picker's scans in the shift, aggregated: first and last scan, ok and decisive scans
-    (``shift_figures.scan_tally``), lines and units booked this shift and this hour."""
+    """One picker's scans in the shift, aggregated: first and last scan, last ``ok`` scan with a
+    task, ok and decisive scans (``shift_figures.scan_tally``), lines and units booked this
+    shift and this hour."""
 
     first: dt.datetime | None = None
     last: dt.datetime | None = None
+    last_ok_at: dt.datetime | None = None
     ok: int = 0
     decisive: int = 0
     shift: Tally = field(default_factory=Tally)
@@ -147,11 +149,13 @@ def picker_stats(
     booked = (Scan.result == "ok") & (Scan.kind == "item")
     in_hour = Scan.scanned_at >= hour_start
     out: dict[int, PickerStats] = {}
-    for uid, first, last, ok, decisive, lines, lines_h, units, units_h in session.execute(
+    proved = (Scan.result == "ok") & Scan.task_id.is_not(None)
+    for uid, first, last, last_ok, ok, decisive, lines, lines_h, units, units_h in session.execute(
         select(
             Scan.user_id,
             func.min(Scan.scanned_at),
             func.max(Scan.scanned_at),
+            func.max(case((proved, Scan.scanned_at))),
             _count_if(Scan.result == "ok"),
             _count_if(Scan.result.in_(DECISIVE)),
             func.count(distinct(case((booked, Scan.task_id)))),
@@ -163,7 +167,7 @@ def picker_stats(
         .group_by(Scan.user_id)
     ):
         out[uid] = PickerStats(
-            first, last, ok, decisive, Tally(lines, units), Tally(lines_h, units_h)
+            first, last, last_ok, ok, decisive, Tally(lines, units), Tally(lines_h, units_h)
         )
     units_of = UnitsOf(session)
     units_of.prime(session.scalars(select(Scan.raw).where(*window, booked).distinct()))
@@ -179,34 +183,32 @@ def picker_stats(
     return out
 
 
-def last_locations(session: Session, shift_start: dt.datetime, end: dt.datetime) -> dict[int, str]:
-    """Per user, the location of the task of their last ``ok`` scan (location or item) in
-    ``[shift_start, end)``, latest ``(scanned_at, id)``: where they last proved to be."""
-    ranked = (
-        select(
-            Scan.user_id,
-            Scan.task_id,
-            func.row_number()
-            .over(partition_by=Scan.user_id, order_by=(Scan.scanned_at.desc(), Scan.id.desc()))
-            .label("rank"),
-        )
-        .where(
-            Scan.scanned_at >= shift_start,
-            Scan.scanned_at < end,
-            Scan.user_id.is_not(None),
+def last_locations(session: Session, stats: dict[int, PickerStats]) -> dict[int, str]:
+    """Per user, the location of the task of their last ``ok`` scan with a task (location or
+    item), latest ``(scanned_at, id)``: where they last proved to be. ``picker_stats`` found the
+    time of that scan; this reads only the scans at those times (by the ``scanned_at`` index)."""
+    when = {uid: st.last_ok_at for uid, st in stats.items() if st.last_ok_at is not None}
+    if not when:
+        return {}
+    last: dict[int, tuple[int, int]] = {}  # user -> (scan id, task id)
+    for uid, scan_id, task_id, at in session.execute(
+        select(Scan.user_id, Scan.id, Scan.task_id, Scan.scanned_at).where(
+            among(session, Scan.scanned_at, sorted(set(when.values()))),
+            among(session, Scan.user_id, sorted(when)),
             Scan.task_id.is_not(None),
             Scan.result == "ok",
         )
-        .subquery()
-    )
-    return dict(
+    ):
+        if at == when[uid] and scan_id > last.get(uid, (0, 0))[0]:
+            last[uid] = (scan_id, task_id)
+    codes = dict(
         session.execute(
-            select(ranked.c.user_id, Location.code)
-            .join(PickTask, PickTask.id == ranked.c.task_id)
+            select(PickTask.id, Location.code)
             .join(Location, Location.id == PickTask.location_id)
-            .where(ranked.c.rank == 1)
+            .where(among(session, PickTask.id, sorted({t for _, t in last.values()})))
         ).all()
     )
+    return {uid: codes[t] for uid, (_, t) in last.items() if t in codes}
 
 
 def load_packs(session: Session, since: dt.datetime) -> list[PackRow]:
@@ -248,7 +250,7 @@ def people(session: Session, now: dt.datetime, shift_start: dt.datetime) -> list
     end = now + CLOCK_AHEAD
     stats = picker_stats(session, shift_start, hour_start, end)
     held = _held_lists(session, [u.id for u in users if u.role == Role.picker])
-    where = last_locations(session, shift_start, end)
+    where = last_locations(session, stats)
     packs: dict[str, list[PackRow]] = defaultdict(list)
     if any(u.role == Role.packer for u in users):
         for p in load_packs(session, shift_start):
