@@ -221,7 +221,9 @@ def watch_live(url: str, ready: Any, stop: Any, out: Any) -> None:
     @sio.on("dashboard.live", namespace="/floor")
     def _live(body: dict[str, Any]) -> None:
         at, wall = time.monotonic(), time.time()
-        live = body.get("live", {})
+        live = body.get("live")
+        if live is None:  # today's figures, in a message of their own
+            return
         read = dt.datetime.fromisoformat(live["generated_at"]).timestamp()
         counts = {p["user_id"]: p["scans"]["decisive"] for p in live.get("people", [])}
         size = len(json.dumps(body, separators=(",", ":")))

@@ -40,14 +40,16 @@ def test_a_change_is_not_held_back_by_the_trailing_figures_flush(readers):
     live = DashboardLive(inbox.emit, readers, interval=0.3, delay=0.01, figures_every=30.0)
     try:
         live.touch()
-        inbox.wait_for(1, 10)  # the first flush carries the figures
+        inbox.wait_for(2, 10)  # the first flush: the live state, then the figures
         live.touch()
-        inbox.wait_for(2, 10)  # no figures: the trailing flush for them is 30 s away
+        inbox.wait_for(3, 10)  # no figures: the trailing flush for them is 30 s away
         changed = time.monotonic()
         live.touch()
-        inbox.wait_for(3, 10)
-        (t1, first), (t2, second), (t3, third) = inbox.got
-        assert "figures" in first and "figures" not in second and "figures" not in third
+        inbox.wait_for(4, 10)
+        (_, first), (_, figures), (_, second), (t3, third) = inbox.got
+        assert "live" in first and "figures" not in first
+        assert set(figures) == {"events", "figures"} and figures["events"] == []
+        assert "figures" not in second and "figures" not in third
         assert t3 - changed < 5.0  # was: held until the figures were due (30 s here)
     finally:
         live.cancel()
@@ -62,7 +64,8 @@ def test_a_busy_floor_gets_one_message_per_interval(readers):
             live.touch()
             time.sleep(0.01)
         inbox.wait_for(1, 10)
-        assert 2 <= len(inbox.got) <= 1.5 / 0.3 + 1
+        live_messages = [b for _, b in inbox.got if "live" in b]
+        assert 2 <= len(live_messages) <= 1.5 / 0.3 + 1
     finally:
         live.cancel()
 
@@ -72,8 +75,8 @@ def test_no_change_no_message(readers):
     live = DashboardLive(inbox.emit, readers, interval=0.05, delay=0.01, figures_every=0.1)
     try:
         live.touch()
-        inbox.wait_for(1, 10)
+        inbox.wait_for(2, 10)
         time.sleep(0.5)
-        assert len(inbox.got) == 1  # the first flush had the figures: nothing trails it
+        assert len(inbox.got) == 2  # the first flush had the figures: nothing trails it
     finally:
         live.cancel()
