@@ -79,6 +79,7 @@ from orders.transitions import record_received
 from web.demo import load_demo
 
 DOC = Path("docs/benchmarks-dashboard.md")
+MARK = "<!-- bench_dashboard writes its last run below this line -->"
 SCREENS = Path("docs/screenshots")
 SEED = 7
 PICKERS = 200
@@ -596,8 +597,9 @@ def main() -> None:
     report = render(results, args)
     print(report)
     if not args.no_write:
-        DOC.write_text(report)
-        print(f"written to {DOC}")
+        kept = DOC.read_text().split(MARK)[0] if DOC.exists() else ""
+        DOC.write_text(kept + MARK + "\n\n" + report.split("\n", 2)[2] if kept else report)
+        print(f"written to {DOC}" + (" (below the notes, which are kept)" if kept else ""))
 
 
 if __name__ == "__main__":
