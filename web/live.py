@@ -55,6 +55,19 @@ DELAY = 0.1
 FIGURES_EVERY = 5.0
 
 
+def with_summaries(events: list[DomainEvent], board: list[dict[str, Any]]) -> list[DomainEvent]:
+    """``wave.progress`` snapshots (``core.events.publish_snapshot``) of waves on the board take
+    the board's summary (``board_waves`` read them all in one query) instead of one query each
+    in ``resolve``: with 200 handhelds nearly every open wave moves between two flushes."""
+    known = {w["id"]: w for w in board}
+    return [
+        DomainEvent(ev.name, known[ev.data["id"]], ev.rooms)
+        if ev.snapshot is not None and ev.name == "wave.progress" and ev.data["id"] in known
+        else ev
+        for ev in events
+    ]
+
+
 class DashboardLive:
     """Collects dashboard events and flushes them, with the live state, at most once per
     ``interval`` seconds (see the module docstring)."""
@@ -141,9 +154,11 @@ class DashboardLive:
             try:
                 with unit_of_work(self.sessions) as s:
                     now = utcnow()
+                    board = floor_dashboard.board_waves(s, now)  # every wave's bar, one query
+                    ready = resolve(with_summaries(events, board), s)
                     body: dict[str, Any] = {
-                        "events": [{"name": ev.name, "data": ev.data} for ev in resolve(events, s)],
-                        "live": floor_dashboard.live_state(s, now),
+                        "events": [{"name": ev.name, "data": ev.data} for ev in ready],
+                        "live": floor_dashboard.live_state(s, now, board),
                     }
             except Exception:  # the database went away (shutdown); the next change tries again
                 log.warning("dashboard live state failed", exc_info=True)

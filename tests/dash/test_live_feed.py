@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 from typing import Any
 
 import pytest
 
-from core.db import make_engine, make_session_factory, read_only
-from web.live import DashboardLive
+from core.actors import Actor
+from core.db import make_engine, make_session_factory, read_only, unit_of_work
+from core.events import DomainEvent, resolve
+from floor.fulfilment import dashboard as floor_dashboard
+from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+from floor.fulfilment.waves.progress import _summary_of
+from tests.factories import add_order
+from web.live import DashboardLive, with_summaries
 
 
 @pytest.fixture
@@ -80,3 +87,34 @@ def test_no_change_no_message(readers):
         assert len(inbox.got) == 2  # the first flush had the figures: nothing trails it
     finally:
         live.cancel()
+
+
+def test_wave_progress_takes_the_board_summary(sessions, readers):
+    """A ``wave.progress`` snapshot of a wave on the board goes out with the board's summary,
+    exactly what resolving it on its own gives."""
+    with unit_of_work(sessions) as s:
+        add_order(s, external_id="LIVE-1")
+        system = Actor.system()
+        plan = plan_waves(s, RuleSpec(), system)
+        wave_id = plan.waves[0].id
+        release_wave(s, wave_id, system)
+    with unit_of_work(readers) as s:
+        board = floor_dashboard.board_waves(s)
+        sent = with_summaries(
+            [
+                DomainEvent(
+                    "wave.progress", {"id": wave_id}, ("dashboard",), partial(_summary_of, wave_id)
+                )
+            ],
+            board,
+        )
+        alone = resolve(
+            [
+                DomainEvent(
+                    "wave.progress", {"id": wave_id}, ("dashboard",), partial(_summary_of, wave_id)
+                )
+            ],
+            s,
+        )
+    assert sent[0].snapshot is None and sent[0].data["id"] == wave_id
+    assert sent[0].data == alone[0].data
