@@ -1,4 +1,6 @@
-"""Live and light: open dashboards get at most one message a second, however busy the floor.
+"""Live and light: open dashboards get at most one live message every ``INTERVAL`` (0.6 s) and
+one with the figures every ``FIGURES_EVERY`` (5 s), however busy the floor, and every change
+reaches them within a second.
 
 Every committed domain event still goes to the rooms it names (``web.sockets.emitter``): API
 clients and tests listening on ``dashboard`` see each ``order.status`` or ``wave.progress``. The
@@ -7,16 +9,27 @@ dashboard page, though, moves from room ``dashboard`` to ``dashboard:live`` (soc
 
     {"events": [{"name", "data"}, ...],   # the dashboard events since the last flush,
                                           # wave.progress kept only the latest per wave
-     "live": {"people", "projections", "generated_at"},   # dashboard.live_state
-     "figures": {...}}                    # today's figures, at most every FIGURES_EVERY s
+     "live": {"people", "projections", "generated_at"}}   # dashboard.live_state
 
-A flush happens ``DELAY`` after the first change, but never sooner than ``INTERVAL`` after the
-previous one; no change, no message and no timer thread. The figures (the heaviest part) ride
-along at most every ``FIGURES_EVERY`` seconds; a flush that left them out schedules one more
-flush for when they are due, so the page never keeps stale figures. Changes are the committed
-events and ``touch()`` (a scan that published nothing, such as a wrong item, still moves a person's
-accuracy and idle time). With 200 handhelds scanning, an open dashboard therefore receives one
-message a second (``bench/bench_dashboard.py`` measures it).
+and, at most every ``FIGURES_EVERY`` seconds, right after one of those, a message of its own
+with today's figures: ``{"events": [], "figures": {...}}``.
+
+A flush begins ``DELAY`` after the first change, but never sooner than ``INTERVAL`` after the
+previous flush began; flushes run one at a time; no change, no message and no timer thread. A
+change made just after a flush read the floor waits at most ``INTERVAL`` plus one flush and
+the socket (40-100 ms idle; up to ~0.4 s with 200 handhelds busy on 2 cores: the people table
+and the figures are SQL aggregates), so ``INTERVAL`` is 0.6 s, not 1 s: at 0.75 s the slowest
+change took 1.1-1.2 s on PostgreSQL in ``bench/bench_dashboard.py``, at 0.6 s 0.8-0.9 s.
+
+The figures (the heaviest part: ~0.3 s with 50,000 scans in the day) follow a flush at most
+every ``FIGURES_EVERY`` seconds, in their own message after the live one, so they never delay a
+change; a flush that left them out sets a timer for when they are due, so the page never keeps
+stale figures — and a change arriving meanwhile pulls that timer in rather than waiting for it
+(it used to wait, up to 5 s). Changes are the committed events and ``touch()`` (a scan that
+published nothing, such as a wrong item, still moves a person's accuracy and idle time). The
+flush reads through a read-only session (``core.db.read_only``: on SQLite it never queues behind
+the handhelds' writer lock). ``bench/bench_dashboard.py`` measures the messages per second and
+the delay from a scan's commit to the message that shows it.
 """
 
 from __future__ import annotations
@@ -29,7 +42,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import unit_of_work
+from core.db import unit_of_work, utcnow
 from core.events import DomainEvent, resolve
 from floor.fulfilment import dashboard as floor_dashboard
 
@@ -37,9 +50,22 @@ log = logging.getLogger(__name__)
 
 ROOM = "dashboard:live"
 EVENT = "dashboard.live"
-INTERVAL = 1.0
+INTERVAL = 0.6
 DELAY = 0.1
 FIGURES_EVERY = 5.0
+
+
+def with_summaries(events: list[DomainEvent], board: list[dict[str, Any]]) -> list[DomainEvent]:
+    """``wave.progress`` snapshots (``core.events.publish_snapshot``) of waves on the board take
+    the board's summary (``board_waves`` read them all in one query) instead of one query each
+    in ``resolve``: with 200 handhelds nearly every open wave moves between two flushes."""
+    known = {w["id"]: w for w in board}
+    return [
+        DomainEvent(ev.name, known[ev.data["id"]], ev.rooms)
+        if ev.snapshot is not None and ev.name == "wave.progress" and ev.data["id"] in known
+        else ev
+        for ev in events
+    ]
 
 
 class DashboardLive:
@@ -64,8 +90,11 @@ class DashboardLive:
         self._events: list[DomainEvent] = []
         self._waves: dict[Any, DomainEvent] = {}
         self._timer: threading.Timer | None = None
-        self._last_flush = 0.0
-        self._last_figures = 0.0
+        self._due = 0.0  # when the pending timer fires (time.monotonic)
+        self._generation = 0  # of the pending timer
+        self._running = threading.Lock()  # one flush at a time
+        self._last_start = -interval  # when the last flush began
+        self._last_figures = -figures_every
         self.flushes = 0
         self.last_flush_s = 0.0  # how long the last flush took to compute
 
@@ -87,45 +116,69 @@ class DashboardLive:
         with self._lock:
             self._schedule()
 
-    def _schedule(self, at_least: float = 0.0) -> None:
+    def _schedule(self, not_before: float = 0.0) -> None:
+        """Have a flush run at the earliest moment allowed: ``delay`` from now and ``interval``
+        after the previous flush began (and not before ``not_before``). A timer already set for
+        that moment or sooner is kept; one set for later (the trailing figures flush) is
+        replaced, so it never holds a change back. Called with ``_lock`` held."""
+        now = time.monotonic()
+        at = max(now + self.delay, self._last_start + self.interval, not_before)
         if self._timer is not None:
-            return
-        wait = max(self.delay, at_least, self._last_flush + self.interval - time.monotonic())
-        self._timer = threading.Timer(wait, self.flush)
+            if self._due <= at:
+                return
+            self._timer.cancel()
+        self._generation += 1
+        self._due = at
+        self._timer = threading.Timer(at - now, self.flush, kwargs={"generation": self._generation})
         self._timer.daemon = True
         self._timer.start()
 
-    def flush(self) -> None:
-        with self._lock:
-            events = self._events + list(self._waves.values())
-            self._events, self._waves = [], {}
-            self._timer = None
-            self._last_flush = time.monotonic()
-            with_figures = self._last_flush - self._last_figures >= self.figures_every
-            if with_figures:
-                self._last_figures = self._last_flush
-            else:  # a trailing flush brings the figures up to date once they are due
-                self._schedule(self._last_figures + self.figures_every - self._last_flush)
-        started = time.perf_counter()
-        try:
-            with unit_of_work(self.sessions) as s:
-                body: dict[str, Any] = {
-                    "events": [{"name": ev.name, "data": ev.data} for ev in resolve(events, s)],
-                    "live": floor_dashboard.live_state(s),
-                }
+    def flush(self, generation: int | None = None) -> None:
+        """Compute the live state and send it with the events collected so far (``generation``:
+        the timer that calls it; a timer replaced meanwhile does nothing). Flushes run one at a
+        time, so messages leave in the order their states were read."""
+        with self._running:
+            with self._lock:
+                if generation is not None and generation != self._generation:
+                    return
+                events = self._events + list(self._waves.values())
+                self._events, self._waves = [], {}
+                self._timer = None
+                self._last_start = time.monotonic()
+                with_figures = self._last_start - self._last_figures >= self.figures_every
                 if with_figures:
-                    body["figures"] = floor_dashboard.figures(s)
-        except Exception:  # the database went away (shutdown); the next change tries again
-            log.warning("dashboard live state failed", exc_info=True)
-            return
-        self.last_flush_s = time.perf_counter() - started
-        self.flushes += 1
-        self.emit(EVENT, body, ROOM)
-        with self._lock:  # the next message comes at least ``interval`` after this one
-            self._last_flush = time.monotonic()
+                    self._last_figures = self._last_start
+                else:  # a trailing flush brings the figures up to date once they are due
+                    self._schedule(self._last_figures + self.figures_every)
+            started = time.perf_counter()
+            try:
+                with unit_of_work(self.sessions) as s:
+                    now = utcnow()
+                    board = floor_dashboard.board_waves(s, now)  # every wave's bar, one query
+                    ready = resolve(with_summaries(events, board), s)
+                    body: dict[str, Any] = {
+                        "events": [{"name": ev.name, "data": ev.data} for ev in ready],
+                        "live": floor_dashboard.live_state(s, now, board),
+                    }
+            except Exception:  # the database went away (shutdown); the next change tries again
+                log.warning("dashboard live state failed", exc_info=True)
+                return
+            self.last_flush_s = time.perf_counter() - started
+            self.flushes += 1
+            self.emit(EVENT, body, ROOM)
+            if not with_figures:
+                return
+            try:  # after the change went out: the figures never hold it back
+                with unit_of_work(self.sessions) as s:
+                    figures = floor_dashboard.figures(s, now)
+            except Exception:
+                log.warning("dashboard figures failed", exc_info=True)
+                return
+            self.emit(EVENT, {"events": [], "figures": figures}, ROOM)
 
     def cancel(self) -> None:
         with self._lock:
+            self._generation += 1  # a timer that already fired finds itself replaced
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None

@@ -11,7 +11,7 @@ from flask import Blueprint, jsonify, redirect, render_template, url_for
 from core.users import Role
 from floor.fulfilment import dashboard as floor_dashboard
 from web.auth import HOME_BY_ROLE, current_actor, roles_required
-from web.context import ctx, uow
+from web.context import ctx, reading
 
 bp = Blueprint("pages", __name__)
 
@@ -66,7 +66,7 @@ def index() -> Any:
 @bp.get("/dashboard")
 @roles_required(Role.supervisor)
 def dashboard() -> Any:
-    with uow() as s:
+    with reading() as s:
         state = floor_dashboard.snapshot(s)
     return render_template("dashboard.html", state=state)
 
@@ -75,7 +75,7 @@ def dashboard() -> Any:
 @roles_required(Role.supervisor)
 def dashboard_state() -> Any:
     """The dashboard's snapshot as JSON; the page fetches it whenever its socket (re)connects."""
-    with uow() as s:
+    with reading() as s:
         state = floor_dashboard.snapshot(s)
     return jsonify(state)
 

@@ -174,7 +174,7 @@ def register(socketio: SocketIO) -> None:
     @socketio.on("dashboard:live", namespace=NAMESPACE)
     @socket_roles(Role.supervisor)
     def join_dashboard_live(_data: Any = None) -> dict[str, Any]:
-        """The dashboard page: one coalesced message a second instead of every event."""
+        """The dashboard page: one coalesced message (at most every 0.6 s), not every event."""
         leave_room("dashboard")
         join_room(LIVE_ROOM)
         return {"ok": True, "room": LIVE_ROOM}

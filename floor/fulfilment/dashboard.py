@@ -5,7 +5,7 @@ its Socket.IO connection (re)joins the ``dashboard`` room, so nothing published 
 away is missed; from then on the events of ``core.events`` keep it current.
 
 ``live_state`` is the part that changes with every scan — the people table and each open
-wave's projected finish — which the web layer recomputes at most once a second while the
+wave's projected finish — which the web layer recomputes at most every 0.6 s while the
 floor is busy and sends to open dashboards in one message (``web.live``).
 """
 

@@ -201,7 +201,7 @@ class Scan(Base):
     raw: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(20), comment="gtin, sscc, location, tote, badge, ...")
     result: Mapped[str] = mapped_column(String(30), comment="ok or a reason code")
-    scanned_at: Mapped[dt.datetime] = mapped_column(comment="when the device read it")
+    scanned_at: Mapped[dt.datetime] = mapped_column(index=True, comment="when the device read it")
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

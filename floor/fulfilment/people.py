@@ -2,10 +2,10 @@
 station, how fast they go this hour and this shift, how long since their last scan, how often
 their scans are right.
 
-Sources: pickers from their stored scans (``shift_figures.load_scans``) and the pick lists they
-hold; packers from the ``order.packed`` events in the outbox (each names the acting user and the
-station; pack-station item checks are made in the browser and are not stored as scans, so a
-packer has no scan accuracy).
+Sources: pickers from their stored scans (aggregated in SQL: ``picker_stats``) and the pick
+lists they hold; packers from the ``order.packed`` events in the outbox (each names the acting
+user and the station; pack-station item checks are made in the browser and are not stored as
+scans, so a packer has no scan accuracy).
 
 Rates (``per_hour``): a count over a window divided by the time the person was actually at it:
 from the later of the window's start and their first activity of the shift, to now, but never
@@ -18,21 +18,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
+from core.bulk import among
 from core.users import Role, User
-from floor.fulfilment.models import PickList, PickTask, Wave
-from floor.fulfilment.shift_figures import (
-    ScanRow,
-    UnitsOf,
-    load_scans,
-    parse_time,
-    scan_tally,
-)
+from floor.fulfilment.models import PickList, PickTask, Scan, Wave
+from floor.fulfilment.shift_figures import DECISIVE, UnitsOf, parse_time
 from floor.fulfilment.states import PickListStatus
 from floor.fulfilment.waves.rules import ACTIVE_WAVE, OPEN_TASK
 from floor.site.layout import Location
@@ -40,6 +35,7 @@ from orders.models import Order, OrderLine
 from orders.outbox import OutboxEvent
 
 HOUR = dt.timedelta(hours=1)
+CLOCK_AHEAD = dt.timedelta(minutes=5)  # scans stamped this far ahead of now still count
 MIN_SPAN = dt.timedelta(minutes=10)
 ROLES = (Role.picker, Role.packer)
 
@@ -71,19 +67,6 @@ class Tally:
             "lines_per_h": round(per_hour(self.lines, start, first, now), 1),
             "units_per_h": round(per_hour(self.units, start, first, now), 1),
         }
-
-
-def picker_tallies(scans: Iterable[ScanRow], since: dt.datetime) -> dict[int, Tally]:
-    """Per user: distinct tasks and units booked by ``ok`` item scans at or after ``since``."""
-    tasks: dict[int, set[int]] = defaultdict(set)
-    units: dict[int, int] = defaultdict(int)
-    for s in scans:
-        if s.user_id is None or s.scanned_at < since or s.result != "ok" or s.kind != "item":
-            continue
-        units[s.user_id] += s.units
-        if s.task_id is not None:
-            tasks[s.user_id].add(s.task_id)
-    return {u: Tally(len(tasks[u]), units[u]) for u in set(tasks) | set(units)}
 
 
 @dataclass(frozen=True)
@@ -136,27 +119,96 @@ def _held_lists(session: Session, user_ids: Sequence[int]) -> dict[int, dict[str
     return held
 
 
-def last_locations(session: Session, scans: Iterable[ScanRow]) -> dict[int, str]:
-    """Per user, the location of the task of their last ``ok`` scan (location or item): where
-    they last proved to be."""
-    last: dict[int, ScanRow] = {}
-    for s in scans:
-        if s.user_id is None or s.task_id is None or s.result != "ok":
-            continue
-        seen = last.get(s.user_id)
-        if seen is None or (s.scanned_at, s.id) > (seen.scanned_at, seen.id):
-            last[s.user_id] = s
-    task_ids = {s.task_id for s in last.values()}
-    if not task_ids:
+def _count_if(cond: Any) -> Any:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+@dataclass
+class PickerStats:
+    """One picker's scans in the shift, aggregated: first and last scan, last ``ok`` scan with a
+    task, ok and decisive scans (``shift_figures.scan_tally``), lines and units booked this
+    shift and this hour."""
+
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+    last_ok_at: dt.datetime | None = None
+    ok: int = 0
+    decisive: int = 0
+    shift: Tally = field(default_factory=Tally)
+    hour: Tally = field(default_factory=Tally)
+
+
+def picker_stats(
+    session: Session, shift_start: dt.datetime, hour_start: dt.datetime, end: dt.datetime
+) -> dict[int, PickerStats]:
+    """Per user, their scans in ``[shift_start, end)`` aggregated in the database (a shift's
+    tens of thousands of scans never travel to Python). Lines: distinct tasks hit by ``ok``
+    item scans; units: those scans, a multi-pack GTIN counting its units (``UnitsOf``; only the
+    few codes of more than one unit are counted per code)."""
+    window = (Scan.scanned_at >= shift_start, Scan.scanned_at < end, Scan.user_id.is_not(None))
+    booked = (Scan.result == "ok") & (Scan.kind == "item")
+    in_hour = Scan.scanned_at >= hour_start
+    out: dict[int, PickerStats] = {}
+    proved = (Scan.result == "ok") & Scan.task_id.is_not(None)
+    for uid, first, last, last_ok, ok, decisive, lines, lines_h, units, units_h in session.execute(
+        select(
+            Scan.user_id,
+            func.min(Scan.scanned_at),
+            func.max(Scan.scanned_at),
+            func.max(case((proved, Scan.scanned_at))),
+            _count_if(Scan.result == "ok"),
+            _count_if(Scan.result.in_(DECISIVE)),
+            func.count(distinct(case((booked, Scan.task_id)))),
+            func.count(distinct(case((booked & in_hour, Scan.task_id)))),
+            _count_if(booked),
+            _count_if(booked & in_hour),
+        )
+        .where(*window)
+        .group_by(Scan.user_id)
+    ):
+        out[uid] = PickerStats(
+            first, last, last_ok, ok, decisive, Tally(lines, units), Tally(lines_h, units_h)
+        )
+    units_of = UnitsOf(session)
+    units_of.prime(session.scalars(select(Scan.raw).where(*window, booked).distinct()))
+    multi = {raw: n for raw, n in units_of.cache.items() if n > 1}
+    if multi:
+        for uid, raw, n, n_h in session.execute(
+            select(Scan.user_id, Scan.raw, func.count(Scan.id), _count_if(in_hour))
+            .where(*window, booked, among(session, Scan.raw, multi))
+            .group_by(Scan.user_id, Scan.raw)
+        ):
+            out[uid].shift.units += n * (multi[raw] - 1)
+            out[uid].hour.units += n_h * (multi[raw] - 1)
+    return out
+
+
+def last_locations(session: Session, stats: dict[int, PickerStats]) -> dict[int, str]:
+    """Per user, the location of the task of their last ``ok`` scan with a task (location or
+    item), latest ``(scanned_at, id)``: where they last proved to be. ``picker_stats`` found the
+    time of that scan; this reads only the scans at those times (by the ``scanned_at`` index)."""
+    when = {uid: st.last_ok_at for uid, st in stats.items() if st.last_ok_at is not None}
+    if not when:
         return {}
+    last: dict[int, tuple[int, int]] = {}  # user -> (scan id, task id)
+    for uid, scan_id, task_id, at in session.execute(
+        select(Scan.user_id, Scan.id, Scan.task_id, Scan.scanned_at).where(
+            among(session, Scan.scanned_at, sorted(set(when.values()))),
+            among(session, Scan.user_id, sorted(when)),
+            Scan.task_id.is_not(None),
+            Scan.result == "ok",
+        )
+    ):
+        if at == when[uid] and scan_id > last.get(uid, (0, 0))[0]:
+            last[uid] = (scan_id, task_id)
     codes = dict(
         session.execute(
             select(PickTask.id, Location.code)
             .join(Location, Location.id == PickTask.location_id)
-            .where(PickTask.id.in_(task_ids))
+            .where(among(session, PickTask.id, sorted({t for _, t in last.values()})))
         ).all()
     )
-    return {u: codes[s.task_id] for u, s in last.items() if s.task_id in codes}
+    return {uid: codes[t] for uid, (_, t) in last.items() if t in codes}
 
 
 def load_packs(session: Session, since: dt.datetime) -> list[PackRow]:
@@ -187,30 +239,18 @@ def load_packs(session: Session, since: dt.datetime) -> list[PackRow]:
     ]
 
 
-def people(
-    session: Session,
-    now: dt.datetime,
-    shift_start: dt.datetime,
-    *,
-    scans: list[ScanRow] | None = None,
-) -> list[dict[str, Any]]:
+def people(session: Session, now: dt.datetime, shift_start: dt.datetime) -> list[dict[str, Any]]:
     """Every active picker and packer, busiest first (holding work, then least idle)."""
     users = list(
         session.scalars(
             select(User).where(User.active.is_(True), User.role.in_(ROLES)).order_by(User.id)
         )
     )
-    if scans is None:
-        scans = load_scans(session, shift_start, now + dt.timedelta(minutes=5), UnitsOf(session))
     hour_start = now - HOUR
-    shift_t = picker_tallies(scans, shift_start)
-    hour_t = picker_tallies(scans, hour_start)
-    by_user: dict[int, list[ScanRow]] = defaultdict(list)
-    for s in scans:
-        if s.user_id is not None:
-            by_user[s.user_id].append(s)
+    end = now + CLOCK_AHEAD
+    stats = picker_stats(session, shift_start, hour_start, end)
     held = _held_lists(session, [u.id for u in users if u.role == Role.picker])
-    where = last_locations(session, scans)
+    where = last_locations(session, stats)
     packs: dict[str, list[PackRow]] = defaultdict(list)
     if any(u.role == Role.packer for u in users):
         for p in load_packs(session, shift_start):
@@ -231,17 +271,15 @@ def people(
             "scans": {"ok": 0, "decisive": 0},
         }
         if u.role == Role.picker:
-            mine = by_user.get(u.id, [])
-            first = min((s.scanned_at for s in mine), default=None)
-            last = max((s.scanned_at for s in mine), default=None)
-            ok, decisive = scan_tally(mine)
+            st = stats.get(u.id, PickerStats())
+            first, last, ok, decisive = st.first, st.last, st.ok, st.decisive
             row.update(
                 pick_list=held.get(u.id),
                 last_location=where.get(u.id),
                 accuracy_pct=round(100.0 * ok / decisive, 1) if decisive else None,
                 scans={"ok": ok, "decisive": decisive},
-                hour=hour_t.get(u.id, Tally()).rates(hour_start, first, now),
-                shift=shift_t.get(u.id, Tally()).rates(shift_start, first, now),
+                hour=st.hour.rates(hour_start, first, now),
+                shift=st.shift.rates(shift_start, first, now),
             )
         else:
             mine_p = sorted(packs.get(u.username, []), key=lambda p: p.at)

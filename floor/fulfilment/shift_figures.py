@@ -36,24 +36,28 @@ can be tested without a database; ``load`` reads the rows for one day.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, case, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
+from core.bulk import among
 from core.exception_queue import FloorException
 from floor.fulfilment.models import Scan
-from floor.site.items import identify_item
+from floor.site.items import extract_gtin
+from floor.site.layout import SkuGtin
 from orders.models import Order
 
 MILESTONES = ("received", "picked", "packed", "shipped")
 #: Scan results that are the picker's mistake (wrong thing or place, too many units).
 MISTAKES = frozenset({"wrong_item", "wrong_location", "over_pick"})
 DECISIVE = MISTAKES | {"ok"}
+_GTIN_CHUNK = 900  # GTINs per query (under SQLite's oldest limit of 999 parameters)
 
 
 @dataclass(frozen=True)
@@ -239,17 +243,41 @@ def parse_time(value: Any) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
+@functools.lru_cache(maxsize=100_000)
+def _gtin_of(raw: str) -> str | None:
+    """The GTIN in a scanned code (parsing is pure, and the slow part: remembered)."""
+    return extract_gtin(raw)
+
+
 class UnitsOf:
-    """Units an ``ok`` item scan booked, from its raw code (a multi-pack GTIN counts its
-    ``units``); each distinct code is looked up once."""
+    """Units an ``ok`` item scan booked, from its raw code: a GTIN's ``units`` (a multi-pack
+    counts them), at least 1; 1 for anything else (a SKU code, an unknown code) — what
+    ``floor.site.items.identify_item`` gives, floored at 1. ``prime`` reads the units of many
+    codes in one query; each distinct code is looked up once per instance."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.cache: dict[str, int] = {}
 
+    def prime(self, raws: Iterable[str]) -> None:
+        gtins = {raw: _gtin_of(raw) for raw in set(raws) if raw not in self.cache}
+        wanted = sorted({g for g in gtins.values() if g is not None})
+        units: dict[str, int] = {}
+        for at in range(0, len(wanted), _GTIN_CHUNK):
+            chunk = wanted[at : at + _GTIN_CHUNK]
+            units.update(
+                self.session.execute(
+                    select(SkuGtin.gtin, SkuGtin.units).where(
+                        among(self.session, SkuGtin.gtin, chunk)
+                    )
+                ).all()
+            )
+        for raw, gtin in gtins.items():
+            self.cache[raw] = max(1, units.get(gtin, 1)) if gtin is not None else 1
+
     def __call__(self, raw: str) -> int:
         if raw not in self.cache:
-            self.cache[raw] = max(1, identify_item(self.session, raw)[1])
+            self.prime([raw])
         return self.cache[raw]
 
 
@@ -262,6 +290,7 @@ def load_scans(
             Scan.id, Scan.user_id, Scan.task_id, Scan.kind, Scan.result, Scan.scanned_at, Scan.raw
         ).where(Scan.scanned_at >= start, Scan.scanned_at < end)
     ).all()
+    units.prime(r.raw for r in rows if r.result == "ok" and r.kind == "item")
     return [
         ScanRow(
             r.id,
@@ -291,20 +320,84 @@ def load_orders(session: Session, start: dt.datetime) -> list[OrderTimes]:
     return out
 
 
+def _count_if(cond: Any) -> Any:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def _utc_hour(session: Session, column: Any) -> Any:
+    """The UTC clock hour (0-23) of a stored timestamp, in SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.extract("hour", func.timezone("UTC", column)), Integer)
+    return cast(func.strftime("%H", column), Integer)  # SQLite stores UTC without an offset
+
+
+@dataclass(frozen=True)
+class ScanFigures:
+    first_pass: tuple[int, int]
+    scans: tuple[int, int]
+    units_by_hour: list[int]
+    lines_by_hour: list[int]
+
+
+def scan_figures(session: Session, start: dt.datetime, end: dt.datetime) -> ScanFigures:
+    """What ``compute`` derives from the scans of ``[start, end)`` (one day), aggregated in the
+    database instead of reading every scan: first-pass accuracy (each task's first decisive scan
+    by ``(scanned_at, id)``), ok/decisive scans, units and lines by UTC hour (a multi-pack GTIN
+    counts its units, ``UnitsOf``)."""
+    window = (Scan.scanned_at >= start, Scan.scanned_at < end)
+    booked = (Scan.result == "ok") & (Scan.kind == "item")
+    ranked = (
+        select(
+            Scan.result,
+            func.row_number()
+            .over(partition_by=Scan.task_id, order_by=(Scan.scanned_at, Scan.id))
+            .label("rank"),
+        )
+        .where(*window, Scan.task_id.is_not(None), Scan.result.in_(DECISIVE))
+        .subquery()
+    )
+    right, tasks = session.execute(
+        select(_count_if(ranked.c.result == "ok"), func.count()).where(ranked.c.rank == 1)
+    ).one()
+    ok, decisive = session.execute(
+        select(_count_if(Scan.result == "ok"), _count_if(Scan.result.in_(DECISIVE))).where(*window)
+    ).one()
+    hour = _utc_hour(session, Scan.scanned_at).label("hour")
+    units, lines = [0] * 24, [0] * 24
+    for h, n, distinct_tasks in session.execute(
+        select(hour, func.count(Scan.id), func.count(distinct(Scan.task_id)))
+        .where(*window, booked)
+        .group_by(hour)
+    ):
+        units[h] += n
+        lines[h] = distinct_tasks
+    units_of = UnitsOf(session)
+    units_of.prime(session.scalars(select(Scan.raw).where(*window, booked).distinct()))
+    multi = {raw: n for raw, n in units_of.cache.items() if n > 1}
+    if multi:
+        for h, raw, n in session.execute(
+            select(hour, Scan.raw, func.count(Scan.id))
+            .where(*window, booked, among(session, Scan.raw, multi))
+            .group_by(hour, Scan.raw)
+        ):
+            units[h] += n * (multi[raw] - 1)
+    return ScanFigures((right, tasks), (ok, decisive), units, lines)
+
+
 def load(session: Session, day: dt.date) -> DayFigures:
-    """The figures of one UTC day, read from the database."""
+    """The figures of one UTC day, read from the database (the scans aggregated there:
+    ``scan_figures``; ``compute`` gives the same from the rows, see the tests)."""
     start, end = day_bounds(day)
     exceptions = session.execute(
         select(FloorException.reason, FloorException.created_at).where(
             FloorException.created_at >= start, FloorException.created_at < end
         )
     ).all()
-    return compute(
-        day,
-        load_orders(session, start),
-        load_scans(session, start, end),
-        [(r.value, at) for r, at in exceptions],
-    )
+    fig = compute(day, load_orders(session, start), [], [(r.value, at) for r, at in exceptions])
+    sf = scan_figures(session, start, end)
+    fig.first_pass, fig.scans = sf.first_pass, sf.scans
+    fig.units_by_hour, fig.lines_by_hour = sf.units_by_hour, sf.lines_by_hour
+    return fig
 
 
 def csv_rows(fig: DayFigures) -> list[list[Any]]:

@@ -37,6 +37,7 @@ People at 10:00, shift from 00:00:
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import pytest
 from sqlalchemy import select
@@ -289,3 +290,61 @@ def test_the_people_at_ten_from_the_database(sessions):
     assert next(iter(rows)) == "pia"
     header, *lines = floor_people.csv_rows(rows.values())
     assert header[0] == "username" and [r[0] for r in lines] == list(rows)
+
+
+def test_the_database_aggregates_match_the_rows_on_a_busy_day(sessions):
+    """``scan_figures`` and ``people.picker_stats`` / ``last_locations`` (SQL) give what the
+    Python over the same scans read as rows gives (``compute``, ``scan_tally``), on
+    the known day plus 400 random scans: ties in time, scans without a user or task, mistakes,
+    the six-pack GTIN, the day's edges."""
+    rng = random.Random(11)
+    with unit_of_work(sessions) as s:
+        task_ids = _known_day(s)
+        users = [u.id for u in _users(s).values()] + [None]
+        six = s.scalar(select(SkuGtin.gtin).where(SkuGtin.units == 6))
+        raws = [six, "SKU-00001", "SKU-00002", "not a code"]
+        tasks = [*task_ids.values(), None]
+        results = ["ok", "ok", "ok", "wrong_item", "over_pick", "task_closed", "pending"]
+        times = [at(h, m) for h in (0, 8, 13, 23) for m in (0, 30, 59)] + [at(23, 59, -1)]
+        for n in range(400):
+            s.add(
+                Scan(
+                    client_scan_id=f"busy-{n}",
+                    user_id=rng.choice(users),
+                    task_id=rng.choice(tasks),
+                    raw=rng.choice(raws),
+                    kind=rng.choice(["item", "item", "location"]),
+                    result=rng.choice(results),
+                    scanned_at=rng.choice(times),
+                )
+            )
+    with unit_of_work(sessions) as s:
+        start, end = sf.day_bounds(DAY)
+        scans = sf.load_scans(s, start, end)
+        rows = sf.compute(DAY, [], scans, [])
+        sql = sf.scan_figures(s, start, end)
+        stats = floor_people.picker_stats(s, start, at(13), end)
+        where = floor_people.last_locations(s, stats)
+        last: dict[int, sf.ScanRow] = {}
+        key = lambda r: (r.scanned_at, r.id)  # noqa: E731
+        for r in scans:  # the last ok scan with a task, latest (scanned_at, id), per user
+            proved = r.user_id is not None and r.task_id is not None and r.result == "ok"
+            if proved and (r.user_id not in last or key(r) > key(last[r.user_id])):
+                last[r.user_id] = r
+        expected = {u: s.get(PickTask, r.task_id).location.code for u, r in last.items()}
+        mine = {u: [r for r in scans if r.user_id == u] for u in stats}
+    assert where == expected
+    for u, st in stats.items():
+        assert st.first == min(r.scanned_at for r in mine[u])
+        assert st.last == max(r.scanned_at for r in mine[u])
+        assert (st.ok, st.decisive) == sf.scan_tally(mine[u])
+        booked = [r for r in mine[u] if r.result == "ok" and r.kind == "item"]
+        assert st.shift.units == sum(r.units for r in booked)
+        assert st.shift.lines == len({r.task_id for r in booked if r.task_id is not None})
+        late = [r for r in booked if r.scanned_at >= at(13)]
+        assert st.hour.units == sum(r.units for r in late)
+        assert st.hour.lines == len({r.task_id for r in late if r.task_id is not None})
+    assert sum(rows.units_by_hour) > 400 // 3  # the random scans are in
+    assert sql.first_pass == rows.first_pass and sql.scans == rows.scans
+    assert sql.units_by_hour == rows.units_by_hour
+    assert sql.lines_by_hour == rows.lines_by_hour

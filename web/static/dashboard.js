@@ -1,7 +1,7 @@
 // The supervisor's live dashboard. The server renders a snapshot (works without JS); this script
 // keeps it current: on (re)connect it asks for the coalesced feed (socket "dashboard:live",
 // web/live.py) and re-reads the snapshot (GET /dashboard/state) so nothing sent while it was
-// away is missed; from then on one "dashboard.live" message a second at most carries the events
+// away is missed; from then on one "dashboard.live" message every 0.6 s at most carries the events
 // (order.status, wave.*, exception.*, replenishment.*) and the live people/projections/figures
 // (drawn by shift.js). It counts the time to each wave's cut-off down every second, and sends
 // the row buttons as JSON calls with the CSRF header.

@@ -1,0 +1,120 @@
+"""The dashboard's coalesced feed (web/live.py): a change is never held back behind the trailing
+flush that brings the figures up to date, and flushes keep their pace."""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import partial
+from typing import Any
+
+import pytest
+
+from core.actors import Actor
+from core.db import make_engine, make_session_factory, read_only, unit_of_work
+from core.events import DomainEvent, resolve
+from floor.fulfilment import dashboard as floor_dashboard
+from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+from floor.fulfilment.waves.progress import _summary_of
+from tests.factories import add_order
+from web.live import DashboardLive, with_summaries
+
+
+@pytest.fixture
+def readers(db_url):
+    engine = make_engine(db_url)
+    yield make_session_factory(read_only(engine))
+    engine.dispose()
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.got: list[tuple[float, dict[str, Any]]] = []
+        self.arrived = threading.Condition()
+
+    def emit(self, _name: str, body: dict[str, Any], _room: str) -> None:
+        with self.arrived:
+            self.got.append((time.monotonic(), body))
+            self.arrived.notify_all()
+
+    def wait_for(self, n: int, timeout: float) -> None:
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: len(self.got) >= n, timeout), self.got
+
+
+def test_a_change_is_not_held_back_by_the_trailing_figures_flush(readers):
+    inbox = Inbox()
+    live = DashboardLive(inbox.emit, readers, interval=0.3, delay=0.01, figures_every=30.0)
+    try:
+        live.touch()
+        inbox.wait_for(2, 10)  # the first flush: the live state, then the figures
+        live.touch()
+        inbox.wait_for(3, 10)  # no figures: the trailing flush for them is 30 s away
+        changed = time.monotonic()
+        live.touch()
+        inbox.wait_for(4, 10)
+        (_, first), (_, figures), (_, second), (t3, third) = inbox.got
+        assert "live" in first and "figures" not in first
+        assert set(figures) == {"events", "figures"} and figures["events"] == []
+        assert "figures" not in second and "figures" not in third
+        assert t3 - changed < 5.0  # was: held until the figures were due (30 s here)
+    finally:
+        live.cancel()
+
+
+def test_a_busy_floor_gets_one_message_per_interval(readers):
+    inbox = Inbox()
+    live = DashboardLive(inbox.emit, readers, interval=0.3, delay=0.01, figures_every=30.0)
+    try:
+        until = time.monotonic() + 1.5
+        while time.monotonic() < until:  # a change every 10 ms
+            live.touch()
+            time.sleep(0.01)
+        inbox.wait_for(1, 10)
+        live_messages = [b for _, b in inbox.got if "live" in b]
+        assert 2 <= len(live_messages) <= 1.5 / 0.3 + 1
+    finally:
+        live.cancel()
+
+
+def test_no_change_no_message(readers):
+    inbox = Inbox()
+    live = DashboardLive(inbox.emit, readers, interval=0.05, delay=0.01, figures_every=0.1)
+    try:
+        live.touch()
+        inbox.wait_for(2, 10)
+        time.sleep(0.5)
+        assert len(inbox.got) == 2  # the first flush had the figures: nothing trails it
+    finally:
+        live.cancel()
+
+
+def test_wave_progress_takes_the_board_summary(sessions, readers):
+    """A ``wave.progress`` snapshot of a wave on the board goes out with the board's summary,
+    exactly what resolving it on its own gives."""
+    with unit_of_work(sessions) as s:
+        add_order(s, external_id="LIVE-1")
+        system = Actor.system()
+        plan = plan_waves(s, RuleSpec(), system)
+        wave_id = plan.waves[0].id
+        release_wave(s, wave_id, system)
+    with unit_of_work(readers) as s:
+        board = floor_dashboard.board_waves(s)
+        sent = with_summaries(
+            [
+                DomainEvent(
+                    "wave.progress", {"id": wave_id}, ("dashboard",), partial(_summary_of, wave_id)
+                )
+            ],
+            board,
+        )
+        alone = resolve(
+            [
+                DomainEvent(
+                    "wave.progress", {"id": wave_id}, ("dashboard",), partial(_summary_of, wave_id)
+                )
+            ],
+            s,
+        )
+    assert sent[0].snapshot is None and sent[0].data["id"] == wave_id
+    assert sent[0].data == alone[0].data
