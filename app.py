@@ -78,6 +78,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         async_mode=async_mode(settings.async_mode),
         message_queue=settings.redis_url or None,
         cors_allowed_origins=sockets.same_origin_check(settings.origins()),
+        # A handheld's events in order on its own connection's thread: no thread per event
+        async_handlers=False,
     )
     security_headers.install(app, trusted_proxies=settings.trusted_proxies)
     floor_ctx = FloorContext(
