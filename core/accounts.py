@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.orm import Session, aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -162,7 +162,9 @@ def _current_statement() -> Any:
 _CURRENT = _current_statement()  # built once: every request and socket event asks
 
 
-def session_is_current(session: Session, user_id: int, version: object) -> Row[Any] | None:
+def session_is_current(
+    session: Session | Connection, user_id: int, version: object
+) -> Row[Any] | None:
     """The user a signed session names, if that session still holds: the user is active, the
     session's version is the user's current one, and (for demo users) the demo is still open."""
     user = session.execute(_CURRENT, {"user_id": user_id}).first()

@@ -69,8 +69,8 @@ def current_actor() -> Actor | None:
     actor = None
     uid = session.get("uid")
     if isinstance(uid, int):
-        with ctx().readers() as s:  # reads only: no writer lock on SQLite
-            user = session_is_current(s, uid, session.get("sv"))
+        with ctx().read_engine.connect() as conn:  # one read: no Session, no writer lock
+            user = session_is_current(conn, uid, session.get("sv"))
             if user is not None:
                 actor = Actor(name=user.username, role=user.role, user_id=user.id)
     if actor is None and uid is not None:

@@ -30,6 +30,11 @@ class FloorContext:
     scheduler_leader: Any = None  # web.scheduler.SchedulerLeader
     devices: Any = None  # devices.hub.DeviceHub
 
+    @property
+    def read_engine(self) -> Engine:
+        """The engine of ``readers``: for a single read without a Session (the log-in check)."""
+        return self.readers.kw["bind"]
+
     def close(self) -> None:
         """Stop what the app started (timers, workers, scheduler) and release the database."""
         if self.live is not None:

@@ -68,42 +68,48 @@ from orders.transitions import transition
 # --------------------------------------------------------------------------
 
 
-def _active_lists(user_id: int) -> Any:
-    return (
-        select(PickList)
-        .join(Wave, Wave.id == PickList.wave_id)
-        .where(
-            PickList.assigned_user_id == user_id,
-            PickList.status == PickListStatus.in_progress,
-            Wave.status.in_(ACTIVE_WAVE),
-        )
-        .order_by(PickList.id)
+# Built once (bindparams): a scan that finishes a task asks all three, and building a select
+# costs more CPU than SQLite takes to run it.
+_ACTIVE_LISTS = (
+    select(PickList)
+    .join(Wave, Wave.id == PickList.wave_id)
+    .where(
+        PickList.assigned_user_id == bindparam("user_id"),
+        PickList.status == PickListStatus.in_progress,
+        Wave.status.in_(ACTIVE_WAVE),
     )
+    .order_by(PickList.id)
+)
+_CURRENT_TASK = (
+    select(PickTask)
+    .join(PickList, PickList.id == PickTask.pick_list_id)
+    .join(Wave, Wave.id == PickList.wave_id)
+    .where(
+        PickTask.assigned_user_id == bindparam("user_id"),
+        PickTask.status == TaskStatus.assigned,
+        Wave.status.in_(ACTIVE_WAVE),
+    )
+    .order_by(PickList.id, PickTask.seq, PickTask.id)
+    .limit(1)
+)
+_FIRST_PENDING = (
+    select(PickTask)
+    .where(
+        PickTask.pick_list_id == bindparam("pick_list_id"),
+        PickTask.status == TaskStatus.pending,
+    )
+    .order_by(PickTask.seq, PickTask.id)
+    .limit(1)
+)
 
 
 def current_task(session: Session, user: Actor) -> PickTask | None:
     """The task the picker is on now (assigned to them in an active wave), if any."""
-    return session.scalars(
-        select(PickTask)
-        .join(PickList, PickList.id == PickTask.pick_list_id)
-        .join(Wave, Wave.id == PickList.wave_id)
-        .where(
-            PickTask.assigned_user_id == user.user_id,
-            PickTask.status == TaskStatus.assigned,
-            Wave.status.in_(ACTIVE_WAVE),
-        )
-        .order_by(PickList.id, PickTask.seq, PickTask.id)
-        .limit(1)
-    ).first()
+    return session.scalars(_CURRENT_TASK, {"user_id": user.user_id}).first()
 
 
 def _first_pending(session: Session, pick_list_id: int) -> PickTask | None:
-    return session.scalars(
-        select(PickTask)
-        .where(PickTask.pick_list_id == pick_list_id, PickTask.status == TaskStatus.pending)
-        .order_by(PickTask.seq, PickTask.id)
-        .limit(1)
-    ).first()
+    return session.scalars(_FIRST_PENDING, {"pick_list_id": pick_list_id}).first()
 
 
 def _assign(task: PickTask, user: Actor) -> PickTask:
@@ -120,7 +126,7 @@ def next_task(session: Session, user: Actor | User) -> PickTask | None:
     task = current_task(session, user)
     if task is not None:
         return task
-    for pick_list in session.scalars(_active_lists(user.user_id)):
+    for pick_list in session.scalars(_ACTIVE_LISTS, {"user_id": user.user_id}):
         task = _first_pending(session, pick_list.id)
         if task is not None:
             return _assign(task, user)
