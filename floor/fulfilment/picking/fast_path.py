@@ -10,11 +10,12 @@ connection (no ORM flush), then builds the handheld's view from what it read:
 * the tote scan of this task's tote with units held: they are booked (``tote``);
 * an item scan of the task's SKU without a tote scan: the units are booked (``item``);
 
-and booking moves nothing but the task (to ``picked`` on its last unit, when its order and
-pick list have other tasks open in a wave under way) and the order (``waved`` to ``picking`` on
-its first unit), and never takes a pick face below its replenishment minimum. Anything else (a
-wrong or unknown code, a location scan, a GS1 lot or expiry to check, an over-pick, a last unit
-that closes an order, a list or a wave, a replenishment) returns None before writing anything,
+and booking moves nothing but the task (to ``picked`` on its last unit, when its pick list has
+other tasks open in a wave under way) and the order (``waved`` to ``picking`` on its first unit,
+to ``picked`` with its last open task), and never takes a pick face below its replenishment
+minimum. Anything else (a wrong or unknown code, a location scan, a GS1 lot or expiry to check,
+an over-pick, a last unit that closes a list or a wave, a replenishment) returns None before
+writing anything,
 and ``scans.confirm_scan`` takes its general path, which is the reference for every rule
 (``tests/waves/test_fast_path.py`` runs both on one scripted shift and compares everything).
 """
@@ -211,15 +212,19 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
     status = OrderStatus(row.order_status)
     if (
         status not in (OrderStatus.waved, OrderStatus.picking)
-        or (finishes and not _only_the_task_closes(row))
+        or (finishes and not _list_and_wave_go_on(row))
         or _replenishes(session, row, units)
     ):
         return None
     _book(session, row, units, held, finishes)
-    if status is OrderStatus.waved:  # the order's first unit: waved -> picking, as pick_units
+    order_done = finishes and row.order_open == 1  # its last open task
+    if status is OrderStatus.waved or order_done:
         order = session.get(Order, row.order_id)
         assert order is not None
-        transition(session, order, OrderStatus.picking, user, payload={"task": row.id})
+        if status is OrderStatus.waved:  # the order's first unit, as pick_units
+            transition(session, order, OrderStatus.picking, user, payload={"task": row.id})
+        if order_done:  # units were picked (this one): picked, as after_task
+            transition(session, order, OrderStatus.picked, user)
     confirmed = mode is LocationConfirm.off or location_confirmed(session, row.id)
     view = _view(session, row, picked, held, mode, confirmed, finishes)
     _announce(session, row, user, view)
@@ -229,14 +234,11 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
     return PickOutcome("ok", message, kind=kind, units=units, view=view)
 
 
-def _only_the_task_closes(row: Row[Any]) -> bool:
-    """The last unit of a task whose order and pick list have other tasks open, in a wave
-    already under way: the task moves to ``picked`` and nothing else changes status."""
-    return (
-        row.order_open > 1
-        and row.tasks_left > 1
-        and WaveStatus(row.wave_status) is WaveStatus.in_progress
-    )
+def _list_and_wave_go_on(row: Row[Any]) -> bool:
+    """The last unit of a task whose pick list has other tasks open, in a wave already under
+    way: the task moves to ``picked`` (and its order, if this was its last open task) and the
+    list and wave keep their status."""
+    return row.tasks_left > 1 and WaveStatus(row.wave_status) is WaveStatus.in_progress
 
 
 def _hold(
