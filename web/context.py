@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,10 +31,14 @@ class FloorContext:
     scheduler_leader: Any = None  # web.scheduler.SchedulerLeader
     devices: Any = None  # devices.hub.DeviceHub
 
-    @property
+    @functools.cached_property
     def read_engine(self) -> Engine:
-        """The engine of ``readers``: for a single read without a Session (the log-in check)."""
-        return self.readers.kw["bind"]
+        """For one read without a Session (the log-in check): the engine of ``readers``, in
+        autocommit on PostgreSQL (a single SELECT needs no BEGIN and ROLLBACK round trips)."""
+        engine: Engine = self.readers.kw["bind"]
+        if engine.dialect.name == "postgresql":
+            return engine.execution_options(isolation_level="AUTOCOMMIT")
+        return engine
 
     def close(self) -> None:
         """Stop what the app started (timers, workers, scheduler) and release the database."""
