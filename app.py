@@ -41,7 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         shift_pages,
         sockets,
     )
-    from web.context import FloorContext
+    from web.context import WRITE_SLOTS, FloorContext, WriteSlots
     from web.live import DashboardLive
     from web.login_guard import LoginGuard
     from web.scheduler import SchedulerLeader, build_scheduler
@@ -100,6 +100,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         readers,  # it only reads: on SQLite no writer lock while it computes
     )
     floor_ctx.live = live
+    if engine.dialect.name == "postgresql":
+        floor_ctx.write_slots = WriteSlots(WRITE_SLOTS)
     app.extensions["floor"] = floor_ctx
     on_commit(sessions, sockets.emitter(socketio, readers))
     on_commit(sessions, live.add)  # the dashboard's coalesced feed (web/live.py)
