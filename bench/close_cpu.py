@@ -88,7 +88,7 @@ def run(rig: Rig, args: argparse.Namespace) -> None:
         order = picked_order(rig.sessions, lines(rig.made), service="ground", ship_to=SHIP_TO)[0]
         items = desk.open(order)
         before = rig.printers.count(0)
-        time.sleep(0.02)
+        time.sleep(0.3)  # the setup's events (wave snapshots) go out before the close
         t0 = _thread_cpu()
         c0 = time.process_time()
         if args.profile and counting:
