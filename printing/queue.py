@@ -349,6 +349,12 @@ def claim_due(
     return claims
 
 
+# Built once: the fast path reads its job by id (locked on PostgreSQL, skipped if another
+# worker holds the row).
+_JOB = select(PrintJob).where(PrintJob.id == bindparam("j_id"))
+_JOB_SKIP_LOCKED = _JOB.with_for_update(skip_locked=True)
+
+
 def claim_to_send(
     session: Session, new: NewJob, now: dt.datetime, send_lease_s: float
 ) -> Claim | None:
@@ -356,10 +362,8 @@ def claim_to_send(
     ``~HS`` ready: claim it and make it ``sending`` in one transaction (steps 1 and 3 at once),
     committed before the first byte leaves as in the slow path. None if the job is no longer
     waiting and due, or another worker holds a live claim on it (that worker sends it)."""
-    stmt = select(PrintJob).where(PrintJob.id == new.id)
-    if is_postgres(session):
-        stmt = stmt.with_for_update(skip_locked=True)
-    job = session.scalar(stmt)
+    stmt = _JOB_SKIP_LOCKED if is_postgres(session) else _JOB
+    job = session.scalar(stmt, {"j_id": new.id})
     if (
         job is None
         or job.status not in WAITING
