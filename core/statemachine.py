@@ -184,6 +184,30 @@ class StateMachine(Generic[S]):
         )
         return int(result.rowcount or 0)
 
+    def prepare_where(
+        self,
+        model: Any,
+        *criteria: Any,
+        target: S,
+        values: Mapping[str, Any] | None = None,
+    ) -> PreparedWhere[S]:
+        """``move_where`` with its two statements built once (at import time, say): building
+        a select and an UPDATE costs more CPU than running them. ``criteria`` and ``values``
+        hold ``bindparam()``s whose values ``PreparedWhere.run`` takes. Same checks and the
+        same guarded UPDATE as ``move_where``."""
+        status = model.status
+        where = (*criteria, status != target)
+        sources = sorted(self.sources(target), key=lambda s: str(s.value))
+        return PreparedWhere(
+            self,
+            target,
+            select(status).where(*where).distinct(),
+            update(model)
+            .where(*where, status.in_(sources))
+            .values({"status": target, **(values or {})})
+            .execution_options(synchronize_session=False),
+        )
+
     @staticmethod
     def _write(
         session: Session,
@@ -198,3 +222,23 @@ class StateMachine(Generic[S]):
             for i, (ident, status) in enumerate(moves)
         ]
         update_rows(session, table, rows, status_checked=True)
+
+
+@dataclass(frozen=True)
+class PreparedWhere(Generic[S]):
+    """A ``move_where`` built once (``StateMachine.prepare_where``)."""
+
+    machine: StateMachine[S]
+    target: S
+    find: Any
+    write: Any
+
+    def run(self, session: Session, params: Mapping[str, Any]) -> int:
+        """Move the rows the criteria match (with ``params`` for their bind parameters);
+        returns how many moved. A refused move raises and writes nothing."""
+        found = session.scalars(self.find, params).all()
+        if not found:
+            return 0
+        for current in found:
+            self.machine.check(current, self.target)
+        return int(session.execute(self.write, params).rowcount or 0)

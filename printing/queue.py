@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.actors import Actor
@@ -345,10 +345,14 @@ def claim_due(
     for job, uri, station, sscc in session.execute(stmt).all():
         job.claim_token = token
         job.lease_until = until
-        claims.append(
-            Claim(job.id, job.job_id, token, job.printer_id, uri, job.zpl, station, sscc)
-        )
+        claims.append(Claim(job.id, job.job_id, token, job.printer_id, uri, job.zpl, station, sscc))
     return claims
+
+
+# Built once: the fast path reads its job by id (locked on PostgreSQL, skipped if another
+# worker holds the row).
+_JOB = select(PrintJob).where(PrintJob.id == bindparam("j_id"))
+_JOB_SKIP_LOCKED = _JOB.with_for_update(skip_locked=True)
 
 
 def claim_to_send(
@@ -358,10 +362,8 @@ def claim_to_send(
     ``~HS`` ready: claim it and make it ``sending`` in one transaction (steps 1 and 3 at once),
     committed before the first byte leaves as in the slow path. None if the job is no longer
     waiting and due, or another worker holds a live claim on it (that worker sends it)."""
-    stmt = select(PrintJob).where(PrintJob.id == new.id)
-    if is_postgres(session):
-        stmt = stmt.with_for_update(skip_locked=True)
-    job = session.scalar(stmt)
+    stmt = _JOB_SKIP_LOCKED if is_postgres(session) else _JOB
+    job = session.scalar(stmt, {"j_id": new.id})
     if (
         job is None
         or job.status not in WAITING
@@ -448,28 +450,31 @@ def finish(
     return job.status
 
 
+# Built once: the fast path's 'printed' step runs once per label.
+_PRINTED = PRINT_JOB_MACHINE.prepare_where(
+    PrintJob,
+    PrintJob.id == bindparam("p_id"),
+    PrintJob.claim_token == bindparam("p_token"),
+    PrintJob.status == J.sending,
+    target=J.printed,
+    values={
+        "claim_token": None,
+        "lease_until": None,
+        "sent_at": bindparam("p_now"),
+        "printed_at": bindparam("p_now"),
+        "next_attempt_at": None,
+        "last_error": "",
+    },
+)
+
+
 def _printed(session: Session, claim: Claim, now: dt.datetime) -> PrintJobStatus | None:
     """``finish`` after a good send of a fast-path claim: one UPDATE guarded by the claim (the
     row is not loaded; a claim that was lost - its lease ran out and the job became
     ``unknown`` - matches nothing and records nothing), and the view the claim carries, brought
     up to date."""
     assert claim.view is not None
-    moved = PRINT_JOB_MACHINE.move_where(
-        session,
-        PrintJob,
-        PrintJob.id == claim.id,
-        PrintJob.claim_token == claim.token,
-        PrintJob.status == J.sending,
-        target=J.printed,
-        values={
-            "claim_token": None,
-            "lease_until": None,
-            "sent_at": now,
-            "printed_at": now,
-            "next_attempt_at": None,
-            "last_error": "",
-        },
-    )
+    moved = _PRINTED.run(session, {"p_id": claim.id, "p_token": claim.token, "p_now": now})
     if not moved:
         return None
     view = {**claim.view, "status": J.printed.value, "detail": "", "printed_at": now.isoformat()}
@@ -486,19 +491,22 @@ def release(session: Session, claim: Claim) -> None:
         job.lease_until = None
 
 
+_WAKE_PRINTER = (
+    update(PrintJob)
+    .where(
+        PrintJob.printer_id == bindparam("w_printer"),
+        PrintJob.status == J.queued,
+        PrintJob.attempts > 0,
+        PrintJob.next_attempt_at > bindparam("w_now"),
+    )
+    .values(next_attempt_at=bindparam("w_now"))
+    .execution_options(synchronize_session=False)
+)
+
+
 def _wake_printer(session: Session, printer_id: int, now: dt.datetime) -> int:
     """The printer answered: jobs that wait only for their back-off are due now."""
-    result = session.execute(
-        update(PrintJob)
-        .where(
-            PrintJob.printer_id == printer_id,
-            PrintJob.status == J.queued,
-            PrintJob.attempts > 0,
-            PrintJob.next_attempt_at > now,
-        )
-        .values(next_attempt_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_WAKE_PRINTER, {"w_printer": printer_id, "w_now": now})
     return result.rowcount or 0
 
 

@@ -135,6 +135,8 @@ class ShippingLabel:
 
 def escape_field(text: str) -> str:
     """Field data for ``^FH_^FD...^FS``: every byte outside ``SAFE_FIELD_CHARS`` becomes ``_XX``."""
+    if SAFE_FIELD_CHARS.issuperset(text):
+        return text  # most fields: nothing to escape
     out: list[str] = []
     for ch in text:
         if ch in SAFE_FIELD_CHARS:
@@ -147,6 +149,11 @@ def escape_field(text: str) -> str:
 def printable_text(text: str, max_chars: int | None = None) -> str:
     """What the resident fonts can print: Latin-1 only, control characters as spaces, cut at
     ``max_chars`` with ``...``."""
+    if text.isascii() and text.isprintable():  # no control characters, nothing to fold
+        clean = " ".join(text.split())
+        if max_chars is not None and len(clean) > max_chars:
+            clean = clean[: max(max_chars - 3, 0)].rstrip() + "..."
+        return clean
     out: list[str] = []
     for ch in text:
         if unicodedata.category(ch)[0] == "C":  # Cc, Cf, Cs, Co, Cn: NUL, CR, LF, BOM...

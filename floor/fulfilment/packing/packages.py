@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.actors import Actor
@@ -130,6 +130,11 @@ def _validate(order: Order, specs: Sequence[PackSpec]) -> list[FieldError]:
     return errors
 
 
+_STATION = select(Location).where(
+    Location.code == bindparam("po_station"), Location.type == LocationType.pack_station
+)
+
+
 def pack_order(
     session: Session,
     order: Order,
@@ -143,9 +148,7 @@ def pack_order(
     """Create the packages (status ``closed``) and count the units as packed. Raises PackError
     with reason-coded errors and changes nothing when anything is wrong."""
     errors = _validate(order, packages)
-    loc = session.scalar(
-        select(Location).where(Location.code == station, Location.type == LocationType.pack_station)
-    )
+    loc = session.scalar(_STATION, {"po_station": station})
     if loc is None:
         errors.append(
             FieldError(FulfilmentErrorCode.unknown_station, "station", f"no pack station {station}")
@@ -180,7 +183,8 @@ def pack_order(
         for line_id, qty in spec.items.items():
             lines[line_id].packed_qty += qty
         made.append(pkg)
-    session.flush()
+    # The SSCCs and packed quantities go out with the next flush (the caller's next query or
+    # its commit): one flush less per close.
     if all(line.packed_qty >= line.picked_qty for line in order.lines):
         transition(
             session,
