@@ -14,9 +14,11 @@ ended them, within ``SWEEP_S`` seconds in any other process (the sweep job).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import queue
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -60,6 +62,25 @@ def same_origin_check(extra: Iterable[str]) -> Callable[[str | None, dict[str, A
         return origin.rstrip("/").lower() in allowed | {own.lower()}
 
     return check
+
+
+class NoDelay:
+    """WSGI middleware: a WebSocket's TCP connection sends each frame at once (``TCP_NODELAY``).
+
+    A scan's ack often follows the ``task.updated`` frame on the same connection; with Nagle's
+    algorithm on, that second small frame waited for the handheld's delayed ACK (~40 ms):
+    1 handheld flat out measured p50 8 ms but p95 54 ms."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            sock = environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
+            if sock is not None:  # (not TCP: a unix socket, a test double — leave it)
+                with contextlib.suppress(OSError, AttributeError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self.app(environ, start_response)
 
 
 class SocketRegistry:
