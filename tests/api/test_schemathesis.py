@@ -4,6 +4,10 @@ content type, body). Bounded (a few examples per operation) so it stays well und
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import pkgutil
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +21,20 @@ from tests.factories import make_test_app
 from web.demo import DEMO_API_KEY
 
 AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
+
+
+def _import_all_of_schemathesis() -> None:
+    """Import schemathesis's lazily imported modules now, at collection. pytest rewrites a
+    plugin's modules with ``ast.parse`` as they are imported, and CPython 3.11.7's parser can
+    raise ``SystemError: AST constructor recursion depth mismatch`` in a test process whose
+    recursion counter an earlier test left off (seen once in CI, in ``from_wsgi``'s first
+    import of ``schemathesis.specs.openapi.schemas``); before any test runs it is clean."""
+    for module in pkgutil.walk_packages(schemathesis.__path__, "schemathesis."):
+        with contextlib.suppress(Exception):  # an optional extra's module may not import
+            importlib.import_module(module.name)
+
+
+_import_all_of_schemathesis()
 
 
 @pytest.fixture
