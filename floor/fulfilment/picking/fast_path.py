@@ -251,7 +251,7 @@ def _hold(
 ) -> PickOutcome:
     held = row.held_units + units
     session.connection().execute(_HOLD, {"task_id": row.id, "held": held})
-    _forget(session, PickTask, row.id)
+    expire_loaded(session, PickTask, row.id)
     view = _view(session, row, row.picked_qty, held, mode, True)
     _announce(session, row, user, view)
     return PickOutcome(
@@ -300,10 +300,10 @@ def _book(session: Session, row: Row[Any], units: int, held: int, finishes: bool
         (OrderLine, row.order_line_id),
         (PickTask, row.id),
     ):
-        _forget(session, cls, pk)
+        expire_loaded(session, cls, pk)
 
 
-def _forget(session: Session, cls: type, pk: int) -> None:
+def expire_loaded(session: Session, cls: type, pk: int) -> None:
     """An ORM copy of a row changed around the ORM reloads on its next use."""
     obj = session.identity_map.get(identity_key(cls, pk))
     if obj is not None:

@@ -1,9 +1,7 @@
 """The picker's flow on a handheld, free of Flask: next task, scan, short pick, override.
 
-* ``next_task``: the picker's assigned task, else the next pending task of the pick list they
-  started, else the first open pick list of a released wave (earliest cut-off first) is claimed
-  (one picker per list once started; totes are given to its orders) and its first task in route
-  order is assigned.
+* ``next_task`` (``handout``): the task the picker is on, else the next one, claiming a pick
+  list when needed.
 * ``confirm_scan``: every scan is stored as a ``devices.models.Scan`` under the device's
   ``client_scan_id``; a replayed id returns the stored result and changes nothing. The task's
   location code or 2-digit check code confirms arrival (``ok``, kind ``location``); another
@@ -28,7 +26,6 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.util import identity_key
 
 from core.accounts import has_role
 from core.actors import Actor
@@ -41,9 +38,10 @@ from core.users import Role, User
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Scan, Tote, Wave
 from floor.fulfilment.picking import fast_path
+from floor.fulfilment.picking.handout import cart_destination, current_task, next_task
 from floor.fulfilment.picking.outcome import PickError, PickOutcome
-from floor.fulfilment.picking.views import _CARTS, location_confirmed, task_payload, totes_on_cart
-from floor.fulfilment.states import PICK_LIST_MACHINE, TASK_MACHINE, PickListStatus, TaskStatus
+from floor.fulfilment.picking.views import location_confirmed, task_payload, totes_on_cart
+from floor.fulfilment.states import TASK_MACHINE, TaskStatus
 from floor.fulfilment.waves.planning import (
     ACTIVE_WAVE,
     OPEN_TASK,
@@ -56,149 +54,11 @@ from floor.fulfilment.waves.progress import publish_progress
 from floor.site import layout_cache, replenishment
 from floor.site.gs1 import Gs1Error, parse_scan
 from floor.site.items import TYPED_SEPARATORS
-from floor.site.layout import Location, LocationType
 from floor.site.settings import LocationConfirm, location_confirm
 from floor.site.stock import Reservation, Stock
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
 from orders.transitions import transition
-
-# --------------------------------------------------------------------------
-# Next task
-# --------------------------------------------------------------------------
-
-
-# Built once (bindparams): a scan that finishes a task asks all three, and building a select
-# costs more CPU than SQLite takes to run it.
-_ACTIVE_LISTS = (
-    select(PickList)
-    .join(Wave, Wave.id == PickList.wave_id)
-    .where(
-        PickList.assigned_user_id == bindparam("user_id"),
-        PickList.status == PickListStatus.in_progress,
-        Wave.status.in_(ACTIVE_WAVE),
-    )
-    .order_by(PickList.id)
-)
-_CURRENT_TASK = (
-    select(PickTask)
-    .join(PickList, PickList.id == PickTask.pick_list_id)
-    .join(Wave, Wave.id == PickList.wave_id)
-    .where(
-        PickTask.assigned_user_id == bindparam("user_id"),
-        PickTask.status == TaskStatus.assigned,
-        Wave.status.in_(ACTIVE_WAVE),
-    )
-    .order_by(PickList.id, PickTask.seq, PickTask.id)
-    .limit(1)
-)
-_FIRST_PENDING = (
-    select(PickTask)
-    .where(
-        PickTask.pick_list_id == bindparam("pick_list_id"),
-        PickTask.status == TaskStatus.pending,
-    )
-    .order_by(PickTask.seq, PickTask.id)
-    .limit(1)
-)
-
-
-def current_task(session: Session, user: Actor) -> PickTask | None:
-    """The task the picker is on now (assigned to them in an active wave), if any."""
-    return session.scalars(_CURRENT_TASK, {"user_id": user.user_id}).first()
-
-
-def _first_pending(session: Session, pick_list_id: int) -> PickTask | None:
-    return session.scalars(_FIRST_PENDING, {"pick_list_id": pick_list_id}).first()
-
-
-def _assign(task: PickTask, user: Actor) -> PickTask:
-    TASK_MACHINE.move(task, TaskStatus.assigned)
-    task.assigned_user_id = user.user_id
-    return task
-
-
-def next_task(session: Session, user: Actor | User) -> PickTask | None:
-    """The task the picker should do now (assigning one if needed), or None."""
-    user = as_actor(user)
-    if user.user_id is None:
-        raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
-    task = current_task(session, user)
-    if task is not None:
-        return task
-    for pick_list in session.scalars(_ACTIVE_LISTS, {"user_id": user.user_id}):
-        task = _first_pending(session, pick_list.id)
-        if task is not None:
-            return _assign(task, user)
-    has_pending = (
-        select(PickTask.id)
-        .where(PickTask.pick_list_id == PickList.id, PickTask.status == TaskStatus.pending)
-        .exists()
-    )
-    stmt = (
-        select(PickList)
-        .join(Wave, Wave.id == PickList.wave_id)
-        .where(
-            Wave.status.in_(ACTIVE_WAVE),
-            PickList.status == PickListStatus.open,
-            PickList.assigned_user_id.is_(None),
-            has_pending,
-        )
-        .order_by(Wave.cutoff_at, Wave.id, PickList.id)
-        .limit(1)  # lock only the list we take; others stay free for the next picker
-    )
-    if is_postgres(session):
-        stmt = stmt.with_for_update(of=PickList, skip_locked=True)
-    pick_list = session.scalars(stmt).first()
-    if pick_list is None:
-        return None
-    task = _first_pending(session, pick_list.id)
-    assert task is not None
-    pick_list.assigned_user_id = user.user_id
-    PICK_LIST_MACHINE.move(pick_list, PickListStatus.in_progress)
-    _give_totes(session, pick_list)
-    return _assign(task, user)
-
-
-def _give_totes(session: Session, pick_list: PickList) -> None:
-    """One free tote per order on the cart (none left: the tasks go without a tote)."""
-    order_ids = session.scalars(
-        select(OrderLine.order_id)
-        .join(PickTask, PickTask.order_line_id == OrderLine.id)
-        .where(PickTask.pick_list_id == pick_list.id)
-        .group_by(OrderLine.order_id)
-        .order_by(func.min(PickTask.seq))
-    ).all()
-    stmt = (
-        select(Tote)
-        .where(Tote.pick_list_id.is_(None), Tote.order_id.is_(None))
-        .order_by(Tote.code)
-        .limit(len(order_ids))
-    )
-    if is_postgres(session):
-        stmt = stmt.with_for_update(skip_locked=True)
-    transaction_memo(session).get(_CARTS, {}).pop(pick_list.id, None)
-    for order_id, tote in zip(order_ids, session.scalars(stmt).all(), strict=False):
-        tote.pick_list_id = pick_list.id
-        tote.order_id = order_id
-        line_ids = select(OrderLine.id).where(OrderLine.order_id == order_id).scalar_subquery()
-        session.execute(
-            update(PickTask)
-            .where(PickTask.pick_list_id == pick_list.id, PickTask.order_line_id.in_(line_ids))
-            .values(tote_id=tote.id)
-            .execution_options(synchronize_session="fetch")
-        )
-
-
-def cart_destination(session: Session) -> str | None:
-    """Where a finished cart goes: the first active pack station."""
-    return session.scalar(
-        select(Location.code)
-        .where(Location.type == LocationType.pack_station, Location.active.is_(True))
-        .order_by(Location.code)
-        .limit(1)
-    )
-
 
 # --------------------------------------------------------------------------
 # Scans
@@ -560,9 +420,7 @@ def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> Non
         )
     # The UPDATE went around the ORM: expire a loaded copy (loading one just for that costs
     # a SELECT).
-    stock = session.identity_map.get(identity_key(Stock, res.stock_id))
-    if stock is not None:
-        session.expire(stock, ["on_hand", "reserved"])
+    fast_path.expire_loaded(session, Stock, res.stock_id)
     res.picked += units
     line.picked_qty += units
     task.picked_qty += units

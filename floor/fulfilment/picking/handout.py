@@ -1,0 +1,153 @@
+"""Handing out work to a picker: the task they are on, else the next pending task of a list they
+started, else the first open pick list of a released wave (earliest cut-off first), claimed for
+them (one picker per list once started; its orders get a tote each), and where a finished cart
+goes. ``scans`` calls ``next_task`` after a task is done; the socket's ``task:next`` calls it too.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from core.actors import Actor
+from core.db import is_postgres, transaction_memo
+from core.errors import CoreErrorCode
+from core.users import User
+from floor.fulfilment.models import PickList, PickTask, Tote, Wave
+from floor.fulfilment.picking.outcome import PickError
+from floor.fulfilment.picking.views import _CARTS
+from floor.fulfilment.states import PICK_LIST_MACHINE, TASK_MACHINE, PickListStatus, TaskStatus
+from floor.fulfilment.waves.planning import ACTIVE_WAVE, as_actor
+from floor.site.layout import Location, LocationType
+from orders.models import OrderLine
+
+# Built once (bindparams): a scan that finishes a task asks all three, and building a select
+# costs more CPU than SQLite takes to run it.
+_ACTIVE_LISTS = (
+    select(PickList)
+    .join(Wave, Wave.id == PickList.wave_id)
+    .where(
+        PickList.assigned_user_id == bindparam("user_id"),
+        PickList.status == PickListStatus.in_progress,
+        Wave.status.in_(ACTIVE_WAVE),
+    )
+    .order_by(PickList.id)
+)
+_CURRENT_TASK = (
+    select(PickTask)
+    .join(PickList, PickList.id == PickTask.pick_list_id)
+    .join(Wave, Wave.id == PickList.wave_id)
+    .where(
+        PickTask.assigned_user_id == bindparam("user_id"),
+        PickTask.status == TaskStatus.assigned,
+        Wave.status.in_(ACTIVE_WAVE),
+    )
+    .order_by(PickList.id, PickTask.seq, PickTask.id)
+    .limit(1)
+)
+_FIRST_PENDING = (
+    select(PickTask)
+    .where(
+        PickTask.pick_list_id == bindparam("pick_list_id"),
+        PickTask.status == TaskStatus.pending,
+    )
+    .order_by(PickTask.seq, PickTask.id)
+    .limit(1)
+)
+
+
+def current_task(session: Session, user: Actor) -> PickTask | None:
+    """The task the picker is on now (assigned to them in an active wave), if any."""
+    return session.scalars(_CURRENT_TASK, {"user_id": user.user_id}).first()
+
+
+def _first_pending(session: Session, pick_list_id: int) -> PickTask | None:
+    return session.scalars(_FIRST_PENDING, {"pick_list_id": pick_list_id}).first()
+
+
+def _assign(task: PickTask, user: Actor) -> PickTask:
+    TASK_MACHINE.move(task, TaskStatus.assigned)
+    task.assigned_user_id = user.user_id
+    return task
+
+
+def next_task(session: Session, user: Actor | User) -> PickTask | None:
+    """The task the picker should do now (assigning one if needed), or None."""
+    user = as_actor(user)
+    if user.user_id is None:
+        raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
+    task = current_task(session, user)
+    if task is not None:
+        return task
+    for pick_list in session.scalars(_ACTIVE_LISTS, {"user_id": user.user_id}):
+        task = _first_pending(session, pick_list.id)
+        if task is not None:
+            return _assign(task, user)
+    has_pending = (
+        select(PickTask.id)
+        .where(PickTask.pick_list_id == PickList.id, PickTask.status == TaskStatus.pending)
+        .exists()
+    )
+    stmt = (
+        select(PickList)
+        .join(Wave, Wave.id == PickList.wave_id)
+        .where(
+            Wave.status.in_(ACTIVE_WAVE),
+            PickList.status == PickListStatus.open,
+            PickList.assigned_user_id.is_(None),
+            has_pending,
+        )
+        .order_by(Wave.cutoff_at, Wave.id, PickList.id)
+        .limit(1)  # lock only the list we take; others stay free for the next picker
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(of=PickList, skip_locked=True)
+    pick_list = session.scalars(stmt).first()
+    if pick_list is None:
+        return None
+    task = _first_pending(session, pick_list.id)
+    assert task is not None
+    pick_list.assigned_user_id = user.user_id
+    PICK_LIST_MACHINE.move(pick_list, PickListStatus.in_progress)
+    _give_totes(session, pick_list)
+    return _assign(task, user)
+
+
+def _give_totes(session: Session, pick_list: PickList) -> None:
+    """One free tote per order on the cart (none left: the tasks go without a tote)."""
+    order_ids = session.scalars(
+        select(OrderLine.order_id)
+        .join(PickTask, PickTask.order_line_id == OrderLine.id)
+        .where(PickTask.pick_list_id == pick_list.id)
+        .group_by(OrderLine.order_id)
+        .order_by(func.min(PickTask.seq))
+    ).all()
+    stmt = (
+        select(Tote)
+        .where(Tote.pick_list_id.is_(None), Tote.order_id.is_(None))
+        .order_by(Tote.code)
+        .limit(len(order_ids))
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    transaction_memo(session).get(_CARTS, {}).pop(pick_list.id, None)
+    for order_id, tote in zip(order_ids, session.scalars(stmt).all(), strict=False):
+        tote.pick_list_id = pick_list.id
+        tote.order_id = order_id
+        line_ids = select(OrderLine.id).where(OrderLine.order_id == order_id).scalar_subquery()
+        session.execute(
+            update(PickTask)
+            .where(PickTask.pick_list_id == pick_list.id, PickTask.order_line_id.in_(line_ids))
+            .values(tote_id=tote.id)
+            .execution_options(synchronize_session="fetch")
+        )
+
+
+def cart_destination(session: Session) -> str | None:
+    """Where a finished cart goes: the first active pack station."""
+    return session.scalar(
+        select(Location.code)
+        .where(Location.type == LocationType.pack_station, Location.active.is_(True))
+        .order_by(Location.code)
+        .limit(1)
+    )
