@@ -31,13 +31,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.actors import Actor
-from core.audit import audit
 from core.db import is_postgres, utcnow
-from core.errors import CoreErrorCode, FloorError
+from core.errors import FloorError
 from core.events import publish, record
 from core.exception_queue import (
     EXCEPTION_MACHINE,
@@ -178,7 +177,7 @@ def _open_exception(session: Session, job: PrintJob, printer: Printer | None, de
     )
 
 
-def _resolve_exceptions(session: Session, job: PrintJob, actor: Actor, resolution: str) -> None:
+def resolve_exceptions(session: Session, job: PrintJob, actor: Actor, resolution: str) -> None:
     """Close the job's open ``printer_failed`` exceptions (a person has dealt with the job)."""
     for exc in session.scalars(
         select(FloorException).where(
@@ -561,121 +560,3 @@ def expire_leases(session: Session, now: dt.datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return len(cut_off)
-
-
-# --- what a person does -------------------------------------------------------------------------
-
-
-def get_job(session: Session, job_id: str) -> PrintJob:
-    job = session.scalar(select(PrintJob).where(PrintJob.job_id == job_id))
-    if job is None:
-        raise PrintQueueError(CoreErrorCode.not_found, f"no print job {job_id}", 404)
-    return job
-
-
-def confirm_printed(session: Session, job_id: str, actor: Actor) -> PrintJob:
-    """A person checked the printer: the ``unknown`` job did print. Audited."""
-    job = get_job(session, job_id)
-    if job.status != J.unknown:
-        raise PrintQueueError(
-            PrintQueueErrorCode.not_unknown,
-            f"job {job_id} is {job.status.value}; only unknown jobs are confirmed",
-        )
-    move(session, job, J.printed, detail="confirmed by " + actor.name)
-    job.printed_at = utcnow()
-    audit(session, actor, "print_job.confirm_printed", entity="print_job", entity_id=job.job_id)
-    _resolve_exceptions(session, job, actor, f"confirmed printed by {actor.name}")
-    return job
-
-
-def reprint(session: Session, job_id: str, actor: Actor, reason: str) -> PrintJob:
-    """Print a job's label again as a new job (new job id), with a reason. Audited. A ``failed``
-    or ``unknown`` original becomes ``replaced``; a queued or sending one is refused (it has not
-    finished yet)."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise PrintQueueError(
-            PrintQueueErrorCode.reason_required, "say why the label is printed again", 422
-        )
-    if len(reason) > 500:
-        raise PrintQueueError(PrintQueueErrorCode.reason_too_long, "at most 500 characters", 422)
-    original = get_job(session, job_id)
-    if original.status in (J.queued, J.held, J.sending):
-        raise PrintQueueError(
-            PrintQueueErrorCode.not_finished,
-            f"job {job_id} is {original.status.value}: wait for it, then reprint",
-        )
-    printer = session.get(Printer, original.printer_id)
-    assert printer is not None
-    root = original
-    while root.reprint_of_id is not None:
-        parent = session.get(PrintJob, root.reprint_of_id)
-        assert parent is not None
-        root = parent
-    copies = session.scalars(select(PrintJob.job_id).where(PrintJob.job_id.startswith(root.job_id)))
-    new_id = f"{root.job_id}-r{len(list(copies))}"
-    if original.status in NEEDS_A_PERSON:
-        move(session, original, J.replaced, detail=f"reprinted as {new_id}")
-        _resolve_exceptions(session, original, actor, f"reprinted as {new_id}: {reason}")
-    job = enqueue(
-        session,
-        printer,
-        original.zpl,
-        job_id=new_id,
-        kind=original.kind,
-        package_id=original.package_id,
-        reprint_of=original,
-        reason=reason,
-    )
-    audit(
-        session,
-        actor,
-        "print_job.reprint",
-        entity="print_job",
-        entity_id=new_id,
-        reason=reason,
-        details={"reprint_of": original.job_id, "printer": printer.name},
-    )
-    return job
-
-
-def printers_overview(
-    session: Session, station: str | None = None, jobs_per_printer: int = 12
-) -> list[dict[str, Any]]:
-    """Every printer (or the one of ``station``) with its last status and its latest jobs."""
-    stations = dict(session.execute(select(Location.id, Location.code)).all())
-    stmt = select(Printer).order_by(Printer.name)
-    printers = [
-        p
-        for p in session.scalars(stmt)
-        if station is None or stations.get(p.station_location_id) == station
-    ]
-    out = []
-    for p in printers:
-        code = stations.get(p.station_location_id)
-        jobs = session.scalars(
-            select(PrintJob)
-            .where(PrintJob.printer_id == p.id)
-            .order_by(PrintJob.id.desc())
-            .limit(jobs_per_printer)
-        )
-        out.append(
-            {
-                "id": p.id,
-                "name": p.name,
-                "uri": p.uri,
-                "source": p.source,
-                "station": code,
-                "state": p.state or "not polled yet",
-                "online": p.online,
-                "state_at": p.state_at.isoformat() if p.state_at else None,
-                "waiting": session.scalar(
-                    select(func.count())
-                    .select_from(PrintJob)
-                    .where(PrintJob.printer_id == p.id, PrintJob.status.in_(WAITING))
-                )
-                or 0,
-                "jobs": [job_view(session, j, p, code) for j in jobs],
-            }
-        )
-    return out

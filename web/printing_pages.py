@@ -31,7 +31,7 @@ from core.errors import CoreErrorCode, FloorError
 from core.users import Role
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.packing.station import stations
-from printing import queue
+from printing import overview, queue, reprints
 from printing.models import Printer
 from printing.printers import bind_printer, save_printer
 from printing.render import render_png
@@ -66,7 +66,7 @@ def printers_page() -> Any:
     with uow() as s:
         codes = stations(s)
         station = _station_arg(codes)
-        printers = queue.printers_overview(s, station)
+        printers = overview.printers_overview(s, station)
     received = {name: len(z.labels) for name, z in _virtual_zebras().items()}
     return render_template(
         "printers.html", printers=printers, stations=codes, station=station, received=received
@@ -78,14 +78,14 @@ def printers_page() -> Any:
 def printers_state() -> Any:
     with uow() as s:
         station = _station_arg(stations(s))
-        return jsonify(printers=queue.printers_overview(s, station))
+        return jsonify(printers=overview.printers_overview(s, station))
 
 
 @bp.get("/printers/jobs/<job_id>")
 @roles_required(Role.packer, Role.supervisor)
 def job_state(job_id: str) -> Any:
     with uow() as s:
-        return jsonify(queue.job_view(s, queue.get_job(s, job_id)))
+        return jsonify(queue.job_view(s, reprints.get_job(s, job_id)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -102,7 +102,7 @@ def _png_response(zpl: str) -> Any:
 @roles_required(Role.packer, Role.supervisor)
 def job_png(job_id: str) -> Any:
     with uow() as s:
-        zpl = queue.get_job(s, job_id).zpl
+        zpl = reprints.get_job(s, job_id).zpl
     return _png_response(zpl)
 
 
@@ -143,7 +143,7 @@ def reprint(job_id: str) -> Any:
     actor = current_actor()
     assert actor is not None
     with uow() as s:
-        job = queue.reprint(s, job_id, actor, reason if isinstance(reason, str) else "")
+        job = reprints.reprint(s, job_id, actor, reason if isinstance(reason, str) else "")
         view = queue.job_view(s, job)
     return _after(view)
 
@@ -154,7 +154,7 @@ def confirm(job_id: str) -> Any:
     actor = current_actor()
     assert actor is not None
     with uow() as s:
-        view = queue.job_view(s, queue.confirm_printed(s, job_id, actor))
+        view = queue.job_view(s, reprints.confirm_printed(s, job_id, actor))
     return _after(view)
 
 
@@ -166,7 +166,7 @@ def confirm(job_id: str) -> Any:
 def admin_page() -> Any:
     with uow() as s:
         codes = stations(s)
-        printers = queue.printers_overview(s, None, jobs_per_printer=0)
+        printers = overview.printers_overview(s, None, jobs_per_printer=0)
     return render_template("admin_printers.html", printers=printers, stations=codes)
 
 

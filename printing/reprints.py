@@ -1,0 +1,95 @@
+"""What a person does with a finished print job: confirm that an ``unknown`` job did print, or
+print its label again as a new job with a reason. Both audited; both close the job's
+``printer_failed`` exception."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.actors import Actor
+from core.audit import audit
+from core.db import utcnow
+from core.errors import CoreErrorCode
+from printing.models import NEEDS_A_PERSON, Printer, PrintJob
+from printing.queue import (
+    J,
+    PrintQueueError,
+    PrintQueueErrorCode,
+    enqueue,
+    move,
+    resolve_exceptions,
+)
+
+
+def get_job(session: Session, job_id: str) -> PrintJob:
+    job = session.scalar(select(PrintJob).where(PrintJob.job_id == job_id))
+    if job is None:
+        raise PrintQueueError(CoreErrorCode.not_found, f"no print job {job_id}", 404)
+    return job
+
+
+def confirm_printed(session: Session, job_id: str, actor: Actor) -> PrintJob:
+    """A person checked the printer: the ``unknown`` job did print. Audited."""
+    job = get_job(session, job_id)
+    if job.status != J.unknown:
+        raise PrintQueueError(
+            PrintQueueErrorCode.not_unknown,
+            f"job {job_id} is {job.status.value}; only unknown jobs are confirmed",
+        )
+    move(session, job, J.printed, detail="confirmed by " + actor.name)
+    job.printed_at = utcnow()
+    audit(session, actor, "print_job.confirm_printed", entity="print_job", entity_id=job.job_id)
+    resolve_exceptions(session, job, actor, f"confirmed printed by {actor.name}")
+    return job
+
+
+def reprint(session: Session, job_id: str, actor: Actor, reason: str) -> PrintJob:
+    """Print a job's label again as a new job (new job id), with a reason. Audited. A ``failed``
+    or ``unknown`` original becomes ``replaced``; a queued or sending one is refused (it has not
+    finished yet)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise PrintQueueError(
+            PrintQueueErrorCode.reason_required, "say why the label is printed again", 422
+        )
+    if len(reason) > 500:
+        raise PrintQueueError(PrintQueueErrorCode.reason_too_long, "at most 500 characters", 422)
+    original = get_job(session, job_id)
+    if original.status in (J.queued, J.held, J.sending):
+        raise PrintQueueError(
+            PrintQueueErrorCode.not_finished,
+            f"job {job_id} is {original.status.value}: wait for it, then reprint",
+        )
+    printer = session.get(Printer, original.printer_id)
+    assert printer is not None
+    root = original
+    while root.reprint_of_id is not None:
+        parent = session.get(PrintJob, root.reprint_of_id)
+        assert parent is not None
+        root = parent
+    copies = session.scalars(select(PrintJob.job_id).where(PrintJob.job_id.startswith(root.job_id)))
+    new_id = f"{root.job_id}-r{len(list(copies))}"
+    if original.status in NEEDS_A_PERSON:
+        move(session, original, J.replaced, detail=f"reprinted as {new_id}")
+        resolve_exceptions(session, original, actor, f"reprinted as {new_id}: {reason}")
+    job = enqueue(
+        session,
+        printer,
+        original.zpl,
+        job_id=new_id,
+        kind=original.kind,
+        package_id=original.package_id,
+        reprint_of=original,
+        reason=reason,
+    )
+    audit(
+        session,
+        actor,
+        "print_job.reprint",
+        entity="print_job",
+        entity_id=new_id,
+        reason=reason,
+        details={"reprint_of": original.job_id, "printer": printer.name},
+    )
+    return job
