@@ -1,4 +1,5 @@
-// Shared page helpers: the CSRF token for JSON calls, and the live Socket.IO connection to /floor.
+// Shared page helpers: the CSRF token for JSON calls, the live Socket.IO connection to /floor and
+// the scan beep.
 (function () {
   "use strict";
   const meta = document.querySelector('meta[name="csrf-token"]');
@@ -56,7 +57,23 @@
   }
   document.addEventListener("DOMContentLoaded", () => localizeTimes());
 
-  window.Floor = { api, connect, csrfToken, formatTime, localizeTimes };
+  // The scan beep of the handheld and the pack station: high and short when good, low and long
+  // when not (no audio on this device: silent).
+  let audio = null;
+  function tone(good) {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.type = good ? "sine" : "square";
+      osc.frequency.value = good ? 1320 : 220;
+      gain.gain.value = 0.15;
+      osc.connect(gain); gain.connect(audio.destination);
+      osc.start(); osc.stop(audio.currentTime + (good ? 0.12 : 0.45));
+    } catch (e) { /* no audio here */ }
+  }
+
+  window.Floor = { api, connect, csrfToken, formatTime, localizeTimes, tone };
   // The page's one live connection (this file is loaded only for a logged-in user; no inline
   // script does it, because the Content-Security-Policy allows none).
   window.floorSocket = connect();

@@ -22,18 +22,8 @@
     return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
   }
 
-  let audio = null;
   function tone(good) {
-    try {
-      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
-      const osc = audio.createOscillator();
-      const gain = audio.createGain();
-      osc.type = good ? "sine" : "square";
-      osc.frequency.value = good ? 1320 : 220;
-      gain.gain.value = 0.15;
-      osc.connect(gain); gain.connect(audio.destination);
-      osc.start(); osc.stop(audio.currentTime + (good ? 0.12 : 0.45));
-    } catch (e) { /* no audio on this device */ }
+    window.Floor.tone(good);
     if (navigator.vibrate) navigator.vibrate(good ? 60 : [120, 60, 120]);
   }
 

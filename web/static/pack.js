@@ -14,18 +14,8 @@
   let scale = null;     // {online, grams, stable, stable_grams} or null: no scale here
   let joined = "";
 
-  let audio = null;
   function tone(good) {
-    try {
-      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
-      const osc = audio.createOscillator();
-      const gain = audio.createGain();
-      osc.type = good ? "sine" : "square";
-      osc.frequency.value = good ? 1320 : 220;
-      gain.gain.value = 0.15;
-      osc.connect(gain); gain.connect(audio.destination);
-      osc.start(); osc.stop(audio.currentTime + (good ? 0.12 : 0.45));
-    } catch (e) { /* no audio here */ }
+    window.Floor.tone(good);
     document.body.dataset.tone = good ? "good" : "bad";
   }
 
