@@ -1,0 +1,87 @@
+"""Small shared mechanisms of the scan path: snapshot events coalesced after the commit, the
+PostgreSQL write slots, and TCP_NODELAY on WebSocket connections."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from core.events import DomainEvent, publish, publish_snapshot, resolve
+from web.context import WriteSlots
+from web.sockets import NoDelay
+
+
+class _Info:
+    def __init__(self) -> None:
+        self.info: dict[str, Any] = {}
+
+
+def test_snapshots_are_computed_once_at_their_last_place_and_none_is_dropped():
+    session = _Info()
+    calls: list[int] = []
+
+    def progress(wave_id: int) -> Any:
+        def compute(_s: Any) -> dict[str, Any] | None:
+            calls.append(wave_id)
+            return None if wave_id == 3 else {"id": wave_id, "percent": 50}
+
+        return compute
+
+    publish_snapshot(session, "wave.progress", 1, progress(1), "dashboard")  # type: ignore[arg-type]
+    publish(session, "task.updated", {"id": 7}, "user:1")  # type: ignore[arg-type]
+    publish_snapshot(session, "wave.progress", 1, progress(1), "dashboard")  # type: ignore[arg-type]
+    publish_snapshot(session, "wave.progress", 3, progress(3), "dashboard")  # type: ignore[arg-type]
+    events: list[DomainEvent] = session.info["floor.domain_events"]
+    out = resolve(events, None)  # type: ignore[arg-type]
+    assert [(e.name, e.data) for e in out] == [
+        ("task.updated", {"id": 7}),
+        ("wave.progress", {"id": 1, "percent": 50}),
+    ]
+    assert calls == [1, 3]  # wave 1 once, although published twice
+    assert all(e.snapshot is None for e in out)
+
+
+def test_write_slots_admit_n_at_once_and_let_a_holder_in_again():
+    slots = WriteSlots(2)
+    inside, most = [0], [0]
+    lock = threading.Lock()
+
+    def work() -> None:
+        with slots():
+            with slots():  # a nested unit of work in the same thread does not wait for itself
+                with lock:
+                    inside[0] += 1
+                    most[0] = max(most[0], inside[0])
+                time.sleep(0.05)
+                with lock:
+                    inside[0] -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=5)
+    assert not any(t.is_alive() for t in threads)
+    assert most[0] == 2
+
+
+def test_websocket_upgrades_get_tcp_nodelay_and_other_requests_are_left_alone():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = socket.create_connection(listener.getsockname())
+    server, _ = listener.accept()
+    seen: list[dict[str, Any]] = []
+    app = NoDelay(lambda environ, start_response: seen.append(environ) or [b""])
+    try:
+        app({"HTTP_UPGRADE": "h2c", "werkzeug.socket": server}, None)
+        assert server.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+        app({"HTTP_UPGRADE": "websocket", "werkzeug.socket": server}, None)
+        assert server.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        app({"HTTP_UPGRADE": "websocket", "werkzeug.socket": object()}, None)  # not a socket
+        assert len(seen) == 3  # every request reached the app
+    finally:
+        for s in (client, server, listener):
+            s.close()
