@@ -17,6 +17,7 @@ Ids of inserted rows follow the row order.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
@@ -41,10 +42,14 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
 
 
 def _processors(table: Table, columns: Sequence[str], dialect: Dialect) -> list[_Proc]:
-    return [
-        _same_as_last(p)
-        for p in (table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns)
-    ]
+    return [_same_as_last(p) for p in _bind_processors(table, tuple(columns), dialect)]
+
+
+@functools.lru_cache(maxsize=256)
+def _bind_processors(table: Table, columns: tuple[str, ...], dialect: Dialect) -> list[_Proc]:
+    """The columns' bind processors (stateless; asking the types for them costs more than a
+    small write): once per table, columns and dialect."""
+    return [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
 
 
 def _same_as_last(proc: _Proc) -> _Proc:

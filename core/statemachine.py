@@ -190,22 +190,27 @@ class StateMachine(Generic[S]):
         *criteria: Any,
         target: S,
         values: Mapping[str, Any] | None = None,
+        returning: Sequence[Any] = (),
     ) -> PreparedWhere[S]:
         """``move_where`` with its two statements built once (at import time, say): building
         a select and an UPDATE costs more CPU than running them. ``criteria`` and ``values``
         hold ``bindparam()``s whose values ``PreparedWhere.run`` takes. Same checks and the
-        same guarded UPDATE as ``move_where``."""
+        same guarded UPDATE as ``move_where``. ``returning``: columns of the moved rows that
+        ``PreparedWhere.run_returning`` answers with."""
         status = model.status
         where = (*criteria, status != target)
         sources = sorted(self.sources(target), key=lambda s: str(s.value))
+        write = (
+            update(model)
+            .where(*where, status.in_(sources))
+            .values({"status": target, **(values or {})})
+            .execution_options(synchronize_session=False)
+        )
         return PreparedWhere(
             self,
             target,
             select(status).where(*where).distinct(),
-            update(model)
-            .where(*where, status.in_(sources))
-            .values({"status": target, **(values or {})})
-            .execution_options(synchronize_session=False),
+            write.returning(*returning) if returning else write,
         )
 
     @staticmethod
@@ -242,3 +247,12 @@ class PreparedWhere(Generic[S]):
         for current in found:
             self.machine.check(current, self.target)
         return int(session.execute(self.write, params).rowcount or 0)
+
+    def run_returning(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
+        """``run`` for a move prepared with ``returning``: the moved rows' returned columns."""
+        found = session.scalars(self.find, params).all()
+        if not found:
+            return []
+        for current in found:
+            self.machine.check(current, self.target)
+        return list(session.execute(self.write, params).all())

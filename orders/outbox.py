@@ -115,13 +115,13 @@ def lock_feed(session: Session) -> None:
 
 
 def _write_queued(session: Session) -> None:
-    """Insert the events ``record_event`` queued, under the feed lock, in the order recorded."""
+    """Insert the events ``record_event`` queued, under the feed lock, in the order recorded
+    (rows, not objects: one statement without the ORM's unit of work)."""
     queued = session.info.pop(_QUEUED, None)
     if not queued:
         return
     _serialise_feed_writers(session)
-    session.add_all(queued)
-    session.flush()
+    insert_rows(session, OutboxEvent.__table__, _EVENT_COLUMNS, queued)
 
 
 @event.listens_for(Session, "before_commit")
@@ -151,9 +151,7 @@ def _after_rollback(session: Session, _previous: Any) -> None:
 def _before_outbox_read(state: ORMExecuteState) -> None:
     # A transaction that reads the outbox sees its own queued events (as autoflush would).
     session = state.session
-    if session.info.get(_QUEUED) and any(
-        m.class_ is OutboxEvent for m in state.all_mappers
-    ):
+    if session.info.get(_QUEUED) and any(m.class_ is OutboxEvent for m in state.all_mappers):
         _write_queued(session)
 
 
@@ -174,23 +172,28 @@ def record_event(
     to_state: str | None,
     payload: dict[str, Any],
     aggregate: str = "order",
-) -> OutboxEvent:
+) -> str:
+    """Queue one event (written before the commit, see above); returns its ``event_id``."""
     now = utcnow()
-    ev = OutboxEvent(
-        event_id=str(uuid.uuid4()),
-        type=type,
-        aggregate=aggregate,
-        aggregate_id=aggregate_id,
-        from_state=from_state,
-        to_state=to_state,
-        payload=payload,
-        created_at=now,
-        next_attempt_at=now,
+    event_id = str(uuid.uuid4())
+    row = (
+        event_id,
+        aggregate,
+        type,
+        aggregate_id,
+        from_state,
+        to_state,
+        payload,
+        now,
+        OutboxStatus.pending,
+        0,
+        now,
+        "",
     )
-    session.info.setdefault(_QUEUED, []).append(ev)  # written before the commit (see above)
+    session.info.setdefault(_QUEUED, []).append(row)
     if session.info.get(_COMMITTING):
         _write_queued(session)
-    return ev
+    return event_id
 
 
 _EVENT_COLUMNS = (

@@ -74,14 +74,25 @@ def transition(
     actor: Actor,
     *,
     payload: dict[str, Any] | None = None,
+    at_once: bool = False,
 ) -> bool:
-    """Move ``order`` to ``target``. Returns False (and does nothing) if it is already there."""
+    """Move ``order`` to ``target``. Returns False (and does nothing) if it is already there.
+    ``at_once``: write the row now (one UPDATE, the object kept as committed state) instead of
+    leaving the change to the session's next flush, for a caller that writes nothing through
+    the unit of work (the pack station's close)."""
     if order.status == target:
         return False
-    current = ORDER_MACHINE.move(order, target)
     now = utcnow()
-    order.updated_at = now
-    order.status_times = _times(order.status_times, target, now.isoformat())
+    times = _times(order.status_times, target, now.isoformat())
+    if at_once:
+        current = order.status
+        ORDER_MACHINE.move_many(
+            session, [order], target, [{"updated_at": now, "status_times": times}]
+        )
+    else:
+        current = ORDER_MACHINE.move(order, target)
+        order.updated_at = now
+        order.status_times = times
     record_event(session, **_event(order.external_id, current, target, actor, payload))
     _announce(session, order.external_id, current, target)
     return True

@@ -31,8 +31,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.actors import Actor
 from core.db import is_postgres, utcnow
@@ -110,6 +110,7 @@ class NewJob:
     zpl: str
     station: str | None
     sscc: str | None
+    view: dict[str, Any]  # the job's view as queued (the fast path publishes it moved on)
 
 
 # --- the one place a job's status changes -------------------------------------------------------
@@ -251,7 +252,7 @@ def enqueue(
     job, view = _insert(
         session, printer, zpl, job_id, kind, package_id, reprint_of, reason, station, sscc
     )
-    new = NewJob(job.id, job_id, printer.id, printer.uri, zpl, view["station"], view["sscc"])
+    new = NewJob(job.id, job_id, printer.id, printer.uri, zpl, view["station"], view["sscc"], view)
     record(session, QUEUED, new.__dict__)
     return job
 
@@ -268,26 +269,37 @@ def _insert(
     station: str | None,
     sscc: str | None,
 ) -> tuple[PrintJob, dict[str, Any]]:
-    """Insert a ``queued`` job and tell the screens; returns it with its view."""
-    job = PrintJob(
-        job_id=job_id,
-        printer_id=printer.id,
-        package_id=package_id,
-        kind=kind,
-        zpl=zpl,
-        status=J.queued,
-        attempts=0,
-        last_error="",
-        reason=reason,
-        next_attempt_at=utcnow(),
-        reprint_of_id=reprint_of.id if reprint_of is not None else None,
-    )
+    """Insert a ``queued`` job and tell the screens; returns it with its view. The row is
+    written at once (one INSERT, no unit of work) and the object kept as if loaded."""
+    now = utcnow()
+    row = {
+        "job_id": job_id,
+        "printer_id": printer.id,
+        "package_id": package_id,
+        "kind": kind,
+        "zpl": zpl,
+        "status": J.queued,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "created_at": now,
+        "sent_at": None,
+        "claim_token": None,
+        "lease_until": None,
+        "printed_at": None,
+        "reprint_of_id": reprint_of.id if reprint_of is not None else None,
+        "reason": reason,
+    }
+    job = PrintJob(id=session.connection().scalar(_INSERT_JOB, row), **row)
+    make_transient_to_detached(job)
     session.add(job)
-    session.flush()
     station = station or _station_code(session, printer)
     view = job_view(session, job, printer, station, sscc)
     publish(session, "print.job", view, *_rooms(station))
     return job, view
+
+
+_INSERT_JOB = insert(PrintJob.__table__).returning(PrintJob.__table__.c.id)
 
 
 def failed_job(
@@ -348,10 +360,26 @@ def claim_due(
     return claims
 
 
-# Built once: the fast path reads its job by id (locked on PostgreSQL, skipped if another
-# worker holds the row).
-_JOB = select(PrintJob).where(PrintJob.id == bindparam("j_id"))
-_JOB_SKIP_LOCKED = _JOB.with_for_update(skip_locked=True)
+# Built once: the fast path's claim, one guarded UPDATE (a job no longer waiting and due, or
+# under another worker's live claim, matches nothing).
+_CLAIM = PRINT_JOB_MACHINE.prepare_where(
+    PrintJob,
+    PrintJob.id == bindparam("c_id"),
+    PrintJob.status.in_(WAITING),
+    PrintJob.next_attempt_at <= bindparam("c_now"),
+    or_(
+        PrintJob.claim_token.is_(None),
+        PrintJob.lease_until.is_(None),
+        PrintJob.lease_until < bindparam("c_now"),
+    ),
+    target=J.sending,
+    values={
+        "claim_token": bindparam("c_token"),
+        "attempts": PrintJob.attempts + 1,
+        "lease_until": bindparam("c_until"),
+    },
+    returning=(PrintJob.attempts, PrintJob.last_error),
+)
 
 
 def claim_to_send(
@@ -361,23 +389,21 @@ def claim_to_send(
     ``~HS`` ready: claim it and make it ``sending`` in one transaction (steps 1 and 3 at once),
     committed before the first byte leaves as in the slow path. None if the job is no longer
     waiting and due, or another worker holds a live claim on it (that worker sends it)."""
-    stmt = _JOB_SKIP_LOCKED if is_postgres(session) else _JOB
-    job = session.scalar(stmt, {"j_id": new.id})
-    if (
-        job is None
-        or job.status not in WAITING
-        or job.next_attempt_at is None
-        or job.next_attempt_at > now
-        or (job.claim_token is not None and job.lease_until is not None and job.lease_until >= now)
-    ):
-        return None
     token = str(uuid.uuid4())
-    job.claim_token = token
-    job.attempts += 1
-    job.lease_until = now + dt.timedelta(seconds=send_lease_s)
-    view = move(session, job, J.sending, station=new.station, sscc=new.sscc)
+    params = {
+        "c_id": new.id,
+        "c_now": now,
+        "c_token": token,
+        "c_until": now + dt.timedelta(seconds=send_lease_s),
+    }
+    moved = _CLAIM.run_returning(session, params)
+    if not moved:
+        return None
+    attempts, detail = moved[0]
+    view = {**new.view, "status": J.sending.value, "attempts": attempts, "detail": detail}
+    publish(session, "print.job", view, *_rooms(new.station))
     return Claim(
-        job.id, job.job_id, token, job.printer_id, new.uri, new.zpl, new.station, new.sscc, view
+        new.id, new.job_id, token, new.printer_id, new.uri, new.zpl, new.station, new.sscc, view
     )
 
 
@@ -509,6 +535,9 @@ def _wake_printer(session: Session, printer_id: int, now: dt.datetime) -> int:
     return result.rowcount or 0
 
 
+_PRINTER_STATE = select(Printer.state, Printer.online).where(Printer.id == bindparam("ps_id"))
+
+
 def record_printer_state(
     session: Session, printer_id: int, state: str, now: dt.datetime, *, if_changed: bool = False
 ) -> int:
@@ -516,6 +545,10 @@ def record_printer_state(
     Returns how many of its jobs waiting for a retry were made due now (it answered).
     ``if_changed`` (the ``~HS`` before a send): write nothing when the printer already stands at
     ``state``; the worker's status poll keeps the times current."""
+    if if_changed:
+        known = session.connection().execute(_PRINTER_STATE, {"ps_id": printer_id}).first()
+        if known is not None and tuple(known) == (state, state != "unreachable"):
+            return 0
     printer = session.get(Printer, printer_id)
     if printer is None:
         return 0

@@ -13,8 +13,9 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.actors import Actor
 from core.db import utcnow
@@ -25,7 +26,7 @@ from floor.fulfilment.models import Package, PackageItem
 from floor.fulfilment.states import PackageStatus
 from floor.site.gtin import check_digit
 from floor.site.layout import Location, LocationType
-from orders.models import Order
+from orders.models import Order, OrderLine
 from orders.states import OrderStatus
 from orders.transitions import transition
 
@@ -130,8 +131,22 @@ def _validate(order: Order, specs: Sequence[PackSpec]) -> list[FieldError]:
     return errors
 
 
-_STATION = select(Location).where(
+# Built once (building a statement costs more CPU than running it). The close writes its rows
+# with these and keeps the loaded objects in step as committed state, so its transaction has
+# nothing left for the ORM's unit of work to flush.
+_STATION = select(Location.id).where(
     Location.code == bindparam("po_station"), Location.type == LocationType.pack_station
+)
+_packages = Package.__table__
+_items = PackageItem.__table__
+_lines = OrderLine.__table__
+_INSERT_PACKAGE = insert(_packages).returning(_packages.c.id)
+_SET_SSCC = (
+    update(_packages).where(_packages.c.id == bindparam("b_id")).values(sscc=bindparam("b_sscc"))
+)
+_INSERT_ITEMS = insert(_items).returning(_items.c.id, sort_by_parameter_order=True)
+_SET_PACKED = (
+    update(_lines).where(_lines.c.id == bindparam("b_id")).values(packed_qty=bindparam("b_qty"))
 )
 
 
@@ -148,43 +163,53 @@ def pack_order(
     """Create the packages (status ``closed``) and count the units as packed. Raises PackError
     with reason-coded errors and changes nothing when anything is wrong."""
     errors = _validate(order, packages)
-    loc = session.scalar(_STATION, {"po_station": station})
-    if loc is None:
+    conn = session.connection()
+    station_id = conn.scalar(_STATION, {"po_station": station})
+    if station_id is None:
         errors.append(
             FieldError(FulfilmentErrorCode.unknown_station, "station", f"no pack station {station}")
         )
     if errors:
         raise PackError(errors)
-    assert loc is not None
     lines = {line.line_id: line for line in order.lines}
     now = utcnow()
     made = []
     for spec in packages:
-        pkg = Package(
-            order_id=order.id,
-            sscc="t" + uuid.uuid4().hex[:17],  # replaced by the SSCC once the id exists
-            status=PackageStatus.closed,
-            station_location_id=loc.id,
-            carrier=order.carrier,
-            service=order.service,
-            weight_g=spec.weight_g,
-            length_mm=spec.length_mm,
-            width_mm=spec.width_mm,
-            height_mm=spec.height_mm,
-            closed_at=now,
-            items=[
-                PackageItem(order_line_id=lines[line_id].id, quantity=qty)
-                for line_id, qty in spec.items.items()
-            ],
-        )
-        session.add(pkg)
-        session.flush()
-        pkg.sscc = make_sscc(pkg.id, company_prefix, extension_digit)
+        row = {
+            "order_id": order.id,
+            "status": PackageStatus.closed,
+            "station_location_id": station_id,
+            "carrier": order.carrier,
+            "service": order.service,
+            "tracking_number": None,
+            "weight_g": spec.weight_g,
+            "length_mm": spec.length_mm,
+            "width_mm": spec.width_mm,
+            "height_mm": spec.height_mm,
+            "manifest_id": None,
+            "created_at": now,
+            "closed_at": now,
+            "shipped_at": None,
+            "delivered_at": None,
+        }
+        # The SSCC's serial is the package's id: a unique placeholder until the id exists.
+        package_id = conn.scalar(_INSERT_PACKAGE, {**row, "sscc": "t" + uuid.uuid4().hex[:17]})
+        sscc = make_sscc(package_id, company_prefix, extension_digit)
+        conn.execute(_SET_SSCC, {"b_id": package_id, "b_sscc": sscc})
+        contents = [
+            {"package_id": package_id, "order_line_id": lines[line_id].id, "quantity": qty}
+            for line_id, qty in spec.items.items()
+        ]
+        item_ids = conn.scalars(_INSERT_ITEMS, contents).all()
+        items = [PackageItem(id=i, **c) for i, c in zip(item_ids, contents, strict=True)]
+        made.append(_persistent(session, Package(id=package_id, sscc=sscc, items=items, **row)))
         for line_id, qty in spec.items.items():
-            lines[line_id].packed_qty += qty
-        made.append(pkg)
-    # The SSCCs and packed quantities go out with the next flush (the caller's next query or
-    # its commit): one flush less per close.
+            line = lines[line_id]
+            set_committed_value(line, "packed_qty", line.packed_qty + qty)
+        conn.execute(
+            _SET_PACKED,
+            [{"b_id": lines[i].id, "b_qty": lines[i].packed_qty} for i in spec.items],
+        )
     if all(line.packed_qty >= line.picked_qty for line in order.lines):
         transition(
             session,
@@ -192,6 +217,7 @@ def pack_order(
             OrderStatus.packed,
             actor,
             payload={"packages": [p.sscc for p in made], "station": station},
+            at_once=True,
         )
     publish(
         session,
@@ -201,3 +227,13 @@ def pack_order(
         f"station:{station}",
     )
     return made
+
+
+def _persistent(session: Session, package: Package) -> Package:
+    """``package`` (built from the rows just written, its items too) in the session as if
+    loaded: nothing for the unit of work to insert."""
+    for item in package.items:
+        make_transient_to_detached(item)
+    make_transient_to_detached(package)
+    session.add(package)
+    return package

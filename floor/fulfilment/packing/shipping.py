@@ -12,8 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.actors import Actor
 from core.db import utcnow
@@ -23,9 +24,14 @@ from floor.fulfilment.models import Package
 from floor.fulfilment.packing.carriers import CarrierAdapter, Label
 from floor.fulfilment.states import PACKAGE_MACHINE, PackageStatus
 from floor.site.layout import Sku
-from orders.models import Order
+from orders.models import Order, OrderLine
 from orders.states import OrderStatus
 from orders.transitions import transition
+
+_lines = OrderLine.__table__
+_SET_SHIPPED = (
+    update(_lines).where(_lines.c.id == bindparam("b_id")).values(shipped_qty=bindparam("b_qty"))
+)
 
 
 class ShipError(FloorError):
@@ -122,24 +128,35 @@ def ship_order(
         )
     now = now or utcnow()
     labels: dict[str, Label] = {}
+    labeled, details = [], []
     for pkg in packages:
         if pkg.status == PackageStatus.closed:
             shipment = carrier.create_shipment(pkg, order)
-            pkg.carrier = carrier.name
-            pkg.service = shipment.service
-            pkg.tracking_number = shipment.tracking_number
-            PACKAGE_MACHINE.move(pkg, PackageStatus.labeled)
+            labeled.append(pkg)
+            details.append(
+                {
+                    "carrier": carrier.name,
+                    "service": shipment.service,
+                    "tracking_number": shipment.tracking_number,
+                }
+            )
             labels[pkg.sscc] = shipment.label
-        PACKAGE_MACHINE.move(pkg, PackageStatus.shipped)
-        pkg.shipped_at = now
+    # Written at once (the objects kept as committed state): nothing is left to flush.
+    PACKAGE_MACHINE.move_many(session, labeled, PackageStatus.labeled, details)
+    PACKAGE_MACHINE.move_many(
+        session, packages, PackageStatus.shipped, [{"shipped_at": now}] * len(packages)
+    )
     shipped: dict[int, int] = defaultdict(int)
     for pkg in packages:
         for item in pkg.items:
             shipped[item.order_line_id] += item.quantity
     for line in order.lines:
-        line.shipped_qty = shipped[line.id]
+        set_committed_value(line, "shipped_qty", shipped[line.id])
+    session.connection().execute(
+        _SET_SHIPPED, [{"b_id": line.id, "b_qty": line.shipped_qty} for line in order.lines]
+    )
     confirmation = shipment_confirmation(session, order, packages, now)
-    transition(session, order, OrderStatus.shipped, actor, payload=confirmation)
+    transition(session, order, OrderStatus.shipped, actor, payload=confirmation, at_once=True)
     return ShipResult(
         order.external_id, confirmation, labels, {pkg.sscc: pkg.id for pkg in packages}
     )
