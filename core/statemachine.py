@@ -241,18 +241,28 @@ class PreparedWhere(Generic[S]):
     def run(self, session: Session, params: Mapping[str, Any]) -> int:
         """Move the rows the criteria match (with ``params`` for their bind parameters);
         returns how many moved. A refused move raises and writes nothing."""
-        found = session.scalars(self.find, params).all()
+        conn = self._connection(session)
+        found = conn.scalars(self.find, params).all()
         if not found:
             return 0
         for current in found:
             self.machine.check(current, self.target)
-        return int(session.execute(self.write, params).rowcount or 0)
+        return int(conn.execute(self.write, params).rowcount or 0)
 
     def run_returning(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
         """``run`` for a move prepared with ``returning``: the moved rows' returned columns."""
-        found = session.scalars(self.find, params).all()
+        conn = self._connection(session)
+        found = conn.scalars(self.find, params).all()
         if not found:
             return []
         for current in found:
             self.machine.check(current, self.target)
-        return list(session.execute(self.write, params).all())
+        return list(conn.execute(self.write, params).all())
+
+    @staticmethod
+    def _connection(session: Session) -> Any:
+        """The session's connection, its pending changes flushed first (as autoflush would):
+        the statements run as plain Core, without the ORM's per-statement work."""
+        if session.autoflush:
+            session.flush()
+        return session.connection()

@@ -530,8 +530,11 @@ _WAKE_PRINTER = (
 
 
 def _wake_printer(session: Session, printer_id: int, now: dt.datetime) -> int:
-    """The printer answered: jobs that wait only for their back-off are due now."""
-    result = session.execute(_WAKE_PRINTER, {"w_printer": printer_id, "w_now": now})
+    """The printer answered: jobs that wait only for their back-off are due now (plain Core on
+    the session's connection, after the pending changes, as autoflush would)."""
+    if session.autoflush:
+        session.flush()
+    result = session.connection().execute(_WAKE_PRINTER, {"w_printer": printer_id, "w_now": now})
     return result.rowcount or 0
 
 

@@ -137,6 +137,7 @@ def _validate(order: Order, specs: Sequence[PackSpec]) -> list[FieldError]:
 _STATION = select(Location.id).where(
     Location.code == bindparam("po_station"), Location.type == LocationType.pack_station
 )
+_WRITTEN = "floor.packages_written"
 _packages = Package.__table__
 _items = PackageItem.__table__
 _lines = OrderLine.__table__
@@ -231,9 +232,12 @@ def pack_order(
 
 def _persistent(session: Session, package: Package) -> Package:
     """``package`` (built from the rows just written, its items too) in the session as if
-    loaded: nothing for the unit of work to insert."""
+    loaded: nothing for the unit of work to insert. The session holds unmodified objects only
+    weakly, so the package is also kept in ``session.info`` until the session ends: the label
+    handler, just before the commit, finds it by id without a query."""
     for item in package.items:
         make_transient_to_detached(item)
     make_transient_to_detached(package)
     session.add(package)
+    session.info.setdefault(_WRITTEN, []).append(package)
     return package

@@ -46,23 +46,25 @@ class ShipResult:
     package_ids: dict[str, int] = field(default_factory=dict)  # SSCC → package id
 
 
+_LIVE_PACKAGES = (
+    select(Package)
+    .where(Package.order_id == bindparam("lp_order"), Package.status != PackageStatus.voided)
+    .order_by(Package.id)
+)
+_SKU_CODES = select(Sku.id, Sku.code).where(Sku.id.in_(bindparam("sc_ids", expanding=True)))
+
+
 def live_packages(session: Session, order: Order) -> list[Package]:
-    return list(
-        session.scalars(
-            select(Package)
-            .where(Package.order_id == order.id, Package.status != PackageStatus.voided)
-            .order_by(Package.id)
-        )
-    )
+    return list(session.scalars(_LIVE_PACKAGES, {"lp_order": order.id}))
 
 
 def shipment_confirmation(
     session: Session, order: Order, packages: list[Package], shipped_at: dt.datetime
 ) -> dict[str, Any]:
     skus = dict(
-        session.execute(
-            select(Sku.id, Sku.code).where(Sku.id.in_({line.sku_id for line in order.lines}))
-        ).all()
+        session.connection()
+        .execute(_SKU_CODES, {"sc_ids": sorted({line.sku_id for line in order.lines})})
+        .all()
     )
     line_by_id = {line.id: line for line in order.lines}
     carriers = sorted({p.carrier for p in packages})

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.actors import Actor
 from core.db import utcnow
@@ -27,7 +28,7 @@ from floor.fulfilment.packing.packages import PackError, PackSpec, pack_order
 from floor.fulfilment.packing.shipping import ShipError, ship_order
 from floor.site.items import identify_item
 from floor.site.layout import Location, LocationType, Sku, SkuGtin
-from orders.models import Order
+from orders.models import Order, OrderLine
 from orders.states import OrderStatus
 
 CARTON_TARE_G = 150  # an empty demo carton, grams
@@ -61,10 +62,22 @@ def stations(session: Session) -> list[str]:
         )
     )
 
-_TOTE_ORDER = select(Tote.order_id).where(
-    func.upper(Tote.code) == bindparam("fo_code"), Tote.order_id.is_not(None)
+
+_TOTE_ORDER = (
+    select(Tote.order_id)
+    .where(func.upper(Tote.code) == bindparam("fo_tote"), Tote.order_id.is_not(None))
+    .scalar_subquery()
 )
-_ORDER_BY_EXTERNAL_ID = select(Order).where(Order.external_id == bindparam("fo_code"))
+# The order in the tote and the order of that number, in one statement; the tote's first.
+_ORDER_BY_CODE = (
+    select(Order)
+    .where(or_(Order.id == _TOTE_ORDER, Order.external_id == bindparam("fo_code")))
+    .order_by(case((Order.id == _TOTE_ORDER, 0), else_=1))
+    .limit(1)
+)
+_ORDER_LINES = (
+    select(OrderLine).where(OrderLine.order_id == bindparam("fo_order")).order_by(OrderLine.id)
+)
 
 
 def find_order(session: Session, code: str) -> Order:
@@ -74,12 +87,7 @@ def find_order(session: Session, code: str) -> Order:
         raise StationError(
             FulfilmentErrorCode.missing_code, "scan a tote or type an order number", 422
         )
-    order_id = session.scalar(_TOTE_ORDER, {"fo_code": code.upper()})
-    order = (
-        session.get(Order, order_id)
-        if order_id is not None
-        else session.scalar(_ORDER_BY_EXTERNAL_ID, {"fo_code": code})
-    )
+    order = session.scalar(_ORDER_BY_CODE, {"fo_tote": code.upper(), "fo_code": code})
     if order is None:
         raise StationError(
             FulfilmentErrorCode.unknown_code, f"{code!r} is neither a tote in use nor an order", 404
@@ -93,6 +101,11 @@ def find_order(session: Session, code: str) -> Order:
             FulfilmentErrorCode.not_ready,
             f"order {order.external_id} is {order.status.value}; it can be packed once picked",
         )
+    if "lines" not in order.__dict__:
+        # Every caller reads the lines: one prebuilt query instead of the lazy loader's, which
+        # builds its statement anew each time.
+        lines = session.scalars(_ORDER_LINES, {"fo_order": order.id}).all()
+        set_committed_value(order, "lines", list(lines))
     return order
 
 
