@@ -52,6 +52,12 @@ def _bind_processors(table: Table, columns: tuple[str, ...], dialect: Dialect) -
     return [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
 
 
+@functools.lru_cache(maxsize=512)
+def _pg_type(table: Table, column: str, dialect: Dialect) -> str:
+    """The column's type as PostgreSQL spells it in a cast (compiling a type is not free)."""
+    return str(table.c[column].type.compile(dialect=dialect))
+
+
 def _same_as_last(proc: _Proc) -> _Proc:
     """``proc``, answering again without work when given the very same object as last time
     (bulk rows repeat one timestamp or status object in every row)."""
@@ -168,7 +174,7 @@ def update_rows(
     arrays: list[Any] = [[d[0] for d in data]]
     names = [quote(key)]
     for i, column in enumerate(columns, 1):
-        col, type_ = quote(column), table.c[column].type.compile(dialect=dialect)
+        col, type_ = quote(column), _pg_type(table, column, dialect)
         first = data[0][i]
         if all(d[i] is first for d in data):
             sets.append(f"{col} = %s::{type_}")

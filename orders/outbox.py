@@ -155,11 +155,16 @@ def _before_outbox_read(state: ORMExecuteState) -> None:
         _write_queued(session)
 
 
+_TAKE_FEED_LOCK = select(func.pg_advisory_xact_lock(_FEED_LOCK_KEY))
+
+
 def _serialise_feed_writers(session: Session) -> None:
     if session.info.get(_LOCKED) is session.get_transaction():
         return
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(_FEED_LOCK_KEY)))
+        if session.autoflush:
+            session.flush()  # the row changes first, as autoflush would (see _before_commit)
+        session.connection().execute(_TAKE_FEED_LOCK)
     session.info[_LOCKED] = session.get_transaction()
 
 
