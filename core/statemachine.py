@@ -191,14 +191,24 @@ class StateMachine(Generic[S]):
         target: S,
         values: Mapping[str, Any] | None = None,
         returning: Sequence[Any] = (),
+        from_states: Sequence[S] = (),
     ) -> PreparedWhere[S]:
         """``move_where`` with its two statements built once (at import time, say): building
         a select and an UPDATE costs more CPU than running them. ``criteria`` and ``values``
         hold ``bindparam()``s whose values ``PreparedWhere.run`` takes. Same checks and the
         same guarded UPDATE as ``move_where``. ``returning``: columns of the moved rows that
-        ``PreparedWhere.run_returning`` answers with."""
+        ``PreparedWhere.run_returning`` answers with.
+
+        ``from_states``: the move applies only to rows in these states, each checked against
+        the machine here, once (``InvalidTransition`` at preparation); the UPDATE then needs
+        no statuses read first, and ``run`` is one statement."""
+        for current in from_states:
+            self.check(current, target)
         status = model.status
-        where = (*criteria, status != target)
+        if from_states:
+            where = (*criteria, status.in_(sorted(from_states, key=lambda s: str(s.value))))
+        else:
+            where = (*criteria, status != target)
         sources = sorted(self.sources(target), key=lambda s: str(s.value))
         write = (
             update(model)
@@ -209,7 +219,7 @@ class StateMachine(Generic[S]):
         return PreparedWhere(
             self,
             target,
-            select(status).where(*where).distinct(),
+            None if from_states else select(status).where(*where).distinct(),
             write.returning(*returning) if returning else write,
         )
 
@@ -242,22 +252,26 @@ class PreparedWhere(Generic[S]):
         """Move the rows the criteria match (with ``params`` for their bind parameters);
         returns how many moved. A refused move raises and writes nothing."""
         conn = self._connection(session)
-        found = conn.scalars(self.find, params).all()
-        if not found:
+        if not self._checked(conn, params):
             return 0
-        for current in found:
-            self.machine.check(current, self.target)
         return int(conn.execute(self.write, params).rowcount or 0)
 
     def run_returning(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
         """``run`` for a move prepared with ``returning``: the moved rows' returned columns."""
         conn = self._connection(session)
-        found = conn.scalars(self.find, params).all()
-        if not found:
+        if not self._checked(conn, params):
             return []
+        return list(conn.execute(self.write, params).all())
+
+    def _checked(self, conn: Any, params: Mapping[str, Any]) -> bool:
+        """Whether any row is to move (every one allowed, else ``InvalidTransition``). Moves
+        prepared ``from_states`` were checked once, at preparation."""
+        if self.find is None:
+            return True
+        found = conn.scalars(self.find, params).all()
         for current in found:
             self.machine.check(current, self.target)
-        return list(conn.execute(self.write, params).all())
+        return bool(found)
 
     @staticmethod
     def _connection(session: Session) -> Any:

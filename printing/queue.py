@@ -365,7 +365,6 @@ def claim_due(
 _CLAIM = PRINT_JOB_MACHINE.prepare_where(
     PrintJob,
     PrintJob.id == bindparam("c_id"),
-    PrintJob.status.in_(WAITING),
     PrintJob.next_attempt_at <= bindparam("c_now"),
     or_(
         PrintJob.claim_token.is_(None),
@@ -379,6 +378,7 @@ _CLAIM = PRINT_JOB_MACHINE.prepare_where(
         "lease_until": bindparam("c_until"),
     },
     returning=(PrintJob.attempts, PrintJob.last_error),
+    from_states=WAITING,
 )
 
 
@@ -480,8 +480,8 @@ _PRINTED = PRINT_JOB_MACHINE.prepare_where(
     PrintJob,
     PrintJob.id == bindparam("p_id"),
     PrintJob.claim_token == bindparam("p_token"),
-    PrintJob.status == J.sending,
     target=J.printed,
+    from_states=(J.sending,),
     values={
         "claim_token": None,
         "lease_until": None,

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from core.actors import Actor
 from core.bulk import update_rows
@@ -336,3 +336,36 @@ def test_move_where_checks_the_rows_it_matches(sessions):
             ).all()
         )
         assert rows == {"sm-a": ExceptionStatus.resolved, "sm-b": ExceptionStatus.open}
+
+
+def test_a_move_prepared_from_states_is_checked_once_and_moves_only_those_rows(sessions):
+    """``prepare_where(..., from_states=...)`` refuses an illegal source at preparation, and its
+    one UPDATE leaves rows in other states alone (no statuses read first)."""
+    from printing.models import PRINT_JOB_MACHINE, Printer, PrinterTransport, PrintJob
+    from printing.queue import J
+
+    with pytest.raises(InvalidTransition):
+        PRINT_JOB_MACHINE.prepare_where(
+            PrintJob, target=J.printed, from_states=(J.queued, J.printed)
+        )
+    move = PRINT_JOB_MACHINE.prepare_where(
+        PrintJob, PrintJob.printer_id == bindparam("pid"), target=J.sending, from_states=(J.queued,)
+    )
+    assert move.find is None
+    with unit_of_work(sessions) as s:
+        printer = Printer(
+            name="P-TEST", transport=PrinterTransport.file, address="/tmp", uri="file:///tmp"
+        )
+        s.add(printer)
+        s.flush()
+        jobs = [
+            PrintJob(
+                job_id=f"t-{st.value}", printer_id=printer.id, kind="t", zpl="^XA^XZ", status=st
+            )
+            for st in (J.queued, J.printed, J.unknown)
+        ]
+        s.add_all(jobs)
+        s.flush()
+        assert move.run(s, {"pid": printer.id}) == 1
+        s.expire_all()
+        assert [j.status for j in jobs] == [J.sending, J.printed, J.unknown]
