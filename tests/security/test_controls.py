@@ -267,6 +267,22 @@ def test_secure_cookies_setting(sec_app):
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+def test_a_login_lasts_twelve_hours_from_when_it_was_made(sec_app):
+    """The cookie set at login expires 12 h later, and requests that change nothing in the
+    session do not send a fresh cookie that would push the end further out."""
+    import datetime as dt
+    from email.utils import parsedate_to_datetime
+
+    c = sec_app().test_client()
+    r = login(c, username="sam", password="supervisor-demo")
+    expires = parsedate_to_datetime(r.headers["Set-Cookie"].split("Expires=")[1].split(";")[0])
+    left = expires - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(hours=11, minutes=59) < left <= dt.timedelta(hours=12)
+    c.get("/dashboard")  # the first page with a form stores the session's CSRF token
+    page = c.get("/dashboard")
+    assert page.status_code == 200 and "Set-Cookie" not in page.headers
+
+
 def _logged_in_cookie(url: str) -> str:
     import requests
 
