@@ -95,6 +95,20 @@ def claim_scan(
 ) -> Scan | None:
     """Insert the scan row; None if this user sent ``client_scan_id`` before (a replay). Ids are
     per user: another picker's id is simply a new scan of this one, never their result."""
+    claimed = _claim(session, client_scan_id, user, task_id, raw, kind, scanned_at)
+    return _attach(session, *claimed) if claimed is not None else None
+
+
+def _claim(
+    session: Session,
+    client_scan_id: str,
+    user: Actor,
+    task_id: int | None,
+    raw: str,
+    kind: str,
+    scanned_at: dt.datetime | None,
+) -> tuple[int, dict[str, Any]] | None:
+    """``claim_scan``'s INSERT: the new row's id and values (None: a replay), no ORM object."""
     if not client_scan_id or len(client_scan_id) > 64:
         raise PickError(
             FulfilmentErrorCode.invalid_client_scan_id,
@@ -122,9 +136,15 @@ def claim_scan(
     scan_id = session.connection().scalar(stmt, values)
     if scan_id is None:
         return None
+    return scan_id, values
+
+
+def _attach(session: Session, scan_id: int, values: dict[str, Any]) -> Scan:
+    """The claimed row as a persistent ORM object without a SELECT: later changes flush as one
+    UPDATE."""
     scan = Scan(id=scan_id, **values)
     make_transient_to_detached(scan)
-    session.add(scan)  # persistent without a SELECT: later changes flush as one UPDATE
+    session.add(scan)
     return scan
 
 
@@ -191,10 +211,10 @@ def confirm_scan(
     task object is not loaded for ``task`` and ``next_task``."""
     user = as_actor(user)
     code = (code or "").strip()
-    scan = claim_scan(session, client_scan_id, user, None, code, "unknown", scanned_at)
-    if scan is None:
+    claimed = _claim(session, client_scan_id, user, None, code, "unknown", scanned_at)
+    if claimed is None:
         return replay(session, user, client_scan_id)
-    fast = _fast_path(session, user, task_id, code, scan)
+    fast = _fast_path(session, user, task_id, code, claimed[0])
     if fast is not None:
         assert fast.view is not None
         still_open = fast.view["status"] == TaskStatus.assigned.value
@@ -205,6 +225,7 @@ def confirm_scan(
             if still_open:
                 fast.next_task = fast.task
         return fast
+    scan = _attach(session, *claimed)  # the general path sets its verdict on the ORM object
     task, err, msg = task_for(session, user, task_id)
     if task is None:
         scan.result = err
@@ -224,8 +245,15 @@ def confirm_scan(
     return outcome
 
 
+_VERDICT = (  # built once, as _CLAIM
+    update(Scan)
+    .where(Scan.id == bindparam("scan_id"))
+    .values(task_id=bindparam("v_task_id"), kind=bindparam("v_kind"), result=bindparam("v_result"))
+)
+
+
 def _fast_path(
-    session: Session, user: Actor, task_id: Any, code: str, scan: Scan
+    session: Session, user: Actor, task_id: Any, code: str, scan_id: int
 ) -> PickOutcome | None:
     """The common scan through ``fast_path`` (None: it is not one; nothing was written)."""
     try:
@@ -235,11 +263,14 @@ def _fast_path(
     outcome = fast_path.try_scan(session, user, tid, code)
     if outcome is not None:
         session.connection().execute(
-            update(Scan)
-            .where(Scan.id == scan.id)
-            .values(task_id=tid, kind=outcome.kind, result=outcome.result)
+            _VERDICT,
+            {
+                "scan_id": scan_id,
+                "v_task_id": tid,
+                "v_kind": outcome.kind,
+                "v_result": outcome.result,
+            },
         )
-        session.expunge(scan)  # written above: nothing left for the flush
     return outcome
 
 
