@@ -22,6 +22,7 @@ and ``scans.confirm_scan`` takes its general path, which is the reference for ev
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, select, update
@@ -192,11 +193,7 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
     else:
         if not code or _is_other_code(session, code, row):
             return None
-        try:
-            parsed = parse_scan(code, separators=TYPED_SEPARATORS)
-        except Gs1Error:
-            return None
-        if parsed.lot is not None or parsed.expiry is not None:
+        if not _plain_item_code(code):
             return None
         sku_id, units = layout_cache.identify_item(session, code)
         if sku_id != row.sku_id or units > row.quantity - row.picked_qty - row.held_units:
@@ -232,6 +229,18 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
     if finishes:
         message += " - task done"
     return PickOutcome("ok", message, kind=kind, units=units, view=view)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_item_code(code: str) -> bool:
+    """The code reads (GS1 or not) and carries no lot or expiry to check. ``parse_scan`` is a
+    pure function of the text, and parsing (``biip``) cost a scan more CPU than any query:
+    the handhelds of a shift scan the same few hundred GTINs over and over."""
+    try:
+        parsed = parse_scan(code, separators=TYPED_SEPARATORS)
+    except Gs1Error:
+        return False
+    return parsed.lot is None and parsed.expiry is None
 
 
 def _list_and_wave_go_on(row: Row[Any]) -> bool:
