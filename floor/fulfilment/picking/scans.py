@@ -219,7 +219,9 @@ def confirm_scan(
         assert fast.view is not None
         still_open = fast.view["status"] == TaskStatus.assigned.value
         if not still_open:
-            fast.next_task = next_task(session, user)  # the list has more: never None
+            fast.next_task = next_task(session, user)
+            if fast.next_task is None:
+                _cart_to(session, fast)
         if not views_only:
             fast.task = session.get(PickTask, fast.view["id"])
             if still_open:
@@ -236,13 +238,18 @@ def confirm_scan(
     if outcome.result == "ok" and outcome.kind in ("item", "tote"):
         outcome.next_task = next_task(session, user) if task.status != TaskStatus.assigned else task
         if outcome.next_task is None:
-            where = cart_destination(session)
-            if where is not None:
-                outcome.extra["cart_to"] = where
-                outcome.message += f" - take cart to {where}"
+            _cart_to(session, outcome)
     else:
         outcome.next_task = task
     return outcome
+
+
+def _cart_to(session: Session, outcome: PickOutcome) -> None:
+    """No work left for the picker: where the cart goes."""
+    where = cart_destination(session)
+    if where is not None:
+        outcome.extra["cart_to"] = where
+        outcome.message += f" - take cart to {where}"
 
 
 _VERDICT = (  # built once, as _CLAIM
