@@ -171,7 +171,13 @@ def totes_on_cart(session: Session, pick_list_id: int) -> list[str]:
     is the only change a scan's transaction makes to them)."""
     memo = transaction_memo(session).setdefault(_CARTS, {})
     if pick_list_id not in memo:
-        memo[pick_list_id] = list(session.scalars(_CART, {"pick_list_id": pick_list_id}))
+        # On the transaction's connection (no ORM result machinery: a third of the query's
+        # CPU); flushed first, as the ORM's autoflush would (``_give_totes`` sets totes).
+        if session.autoflush:
+            session.flush()
+        memo[pick_list_id] = list(
+            session.connection().scalars(_CART, {"pick_list_id": pick_list_id})
+        )
     return list(memo[pick_list_id])
 
 
