@@ -37,6 +37,8 @@ def _answer(s: Any, out: Any) -> tuple[Any, ...]:
     task = out.view if out.view is not None else task_payload(s, out.task)
     if out.view is not None and out.view["status"] == "assigned":
         after = out.view
+    elif out.next_view is not None:
+        after = out.next_view
     else:
         after = task_payload(s, out.next_task)
     return (out.result, out.kind, out.message, out.units, out.extra, task, after)

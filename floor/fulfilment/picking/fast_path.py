@@ -429,6 +429,17 @@ def _view(
     )
 
 
+def task_view(session: Session, task_id: int) -> dict[str, Any] | None:
+    """``views.task_payload`` of an assigned task, built from the facts query (None: not an
+    assigned task with a reservation; ask ``task_payload``)."""
+    row = session.connection().execute(_FACTS, {"task_id": task_id}).one_or_none()
+    if row is None or TaskStatus(row.status) is not TaskStatus.assigned:
+        return None
+    mode = location_confirm(session)
+    confirmed = mode is LocationConfirm.off or location_confirmed(session, row.id)
+    return _view(session, row, row.picked_qty, row.held_units, mode, confirmed)
+
+
 def _announce(session: Session, row: Row[Any], user: Actor, view: dict[str, Any]) -> None:
     """``task.updated`` and the wave's bar, as ``scans._progress`` and ``settle_pick_list``."""
     publish(session, "task.updated", view, f"wave:{row.wave_id}", f"user:{user.user_id}")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from core.actors import Actor
-from core.db import is_postgres, transaction_memo
+from core.db import is_postgres, transaction_memo, utcnow
 from core.errors import CoreErrorCode
 from core.users import User
 from floor.fulfilment.models import PickList, PickTask, Tote, Wave
@@ -56,6 +57,12 @@ _FIRST_PENDING = (
 )
 
 
+# The same three as columns (``next_task_id``): no ORM objects to load.
+_CURRENT_TASK_ID = _CURRENT_TASK.with_only_columns(PickTask.id)
+_ACTIVE_LIST_IDS = _ACTIVE_LISTS.with_only_columns(PickList.id)
+_FIRST_PENDING_ID = _FIRST_PENDING.with_only_columns(PickTask.id)
+
+
 def current_task(session: Session, user: Actor) -> PickTask | None:
     """The task the picker is on now (assigned to them in an active wave), if any."""
     return session.scalars(_CURRENT_TASK, {"user_id": user.user_id}).first()
@@ -83,6 +90,42 @@ def next_task(session: Session, user: Actor | User) -> PickTask | None:
         task = _first_pending(session, pick_list.id)
         if task is not None:
             return _assign(task, user)
+    return _claim_list(session, user)
+
+
+def next_task_id(session: Session, user: Actor) -> int | None:
+    """``next_task``'s answer as an id, asked and assigned with Core statements on the
+    transaction's connection (a scan that finished its task asks this; loading the task as an
+    object and flushing its assignment cost more than the queries). Claiming a new pick list,
+    rare, is ``next_task``'s own code."""
+    if user.user_id is None:
+        raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
+    if session.autoflush:
+        session.flush()  # what the ORM queries of ``next_task`` would see
+    conn = session.connection()
+    task_id = conn.scalar(_CURRENT_TASK_ID, {"user_id": user.user_id})
+    if task_id is not None:
+        return int(task_id)
+    for list_id in conn.scalars(_ACTIVE_LIST_IDS, {"user_id": user.user_id}).all():
+        task_id = conn.scalar(_FIRST_PENDING_ID, {"pick_list_id": list_id})
+        if task_id is not None:
+            TASK_MACHINE.move_rows(  # as ``_assign``
+                session,
+                PickTask.__table__,
+                [(task_id, TaskStatus.pending)],
+                TaskStatus.assigned,
+                [{"assigned_user_id": user.user_id, "updated_at": utcnow()}],
+            )
+            loaded = session.identity_map.get(identity_key(PickTask, task_id))
+            if loaded is not None:
+                session.expire(loaded)
+            return int(task_id)
+    task = _claim_list(session, user)
+    return task.id if task is not None else None
+
+
+def _claim_list(session: Session, user: Actor) -> PickTask | None:
+    """The first open pick list of a released wave, claimed for ``user``: its first task."""
     has_pending = (
         select(PickTask.id)
         .where(PickTask.pick_list_id == PickList.id, PickTask.status == TaskStatus.pending)

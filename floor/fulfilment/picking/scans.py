@@ -38,7 +38,12 @@ from core.users import Role, User
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Scan, Tote, Wave
 from floor.fulfilment.picking import fast_path
-from floor.fulfilment.picking.handout import cart_destination, current_task, next_task
+from floor.fulfilment.picking.handout import (
+    cart_destination,
+    current_task,
+    next_task,
+    next_task_id,
+)
 from floor.fulfilment.picking.outcome import PickError, PickOutcome
 from floor.fulfilment.picking.views import location_confirmed, task_payload, totes_on_cart
 from floor.fulfilment.states import TASK_MACHINE, TaskStatus
@@ -218,10 +223,15 @@ def confirm_scan(
     if fast is not None:
         assert fast.view is not None
         still_open = fast.view["status"] == TaskStatus.assigned.value
+        next_id = None
         if not still_open:
-            fast.next_task = next_task(session, user)
-            if fast.next_task is None:
+            next_id = next_task_id(session, user)
+            if next_id is None:
                 _cart_to(session, fast)
+            else:
+                fast.next_view = fast_path.task_view(session, next_id)
+        if not views_only or (next_id is not None and fast.next_view is None):
+            fast.next_task = session.get(PickTask, next_id) if next_id is not None else None
         if not views_only:
             fast.task = session.get(PickTask, fast.view["id"])
             if still_open:
