@@ -61,7 +61,7 @@ def _shift(sessions: Any, mode: str) -> list[tuple[Any, ...]]:
             plan = plan_waves(s, RuleSpec(split_by_zone=False, totes_per_cart=totes), supervisor(s))
             for w in plan.waves:
                 release_wave(s, w.id, supervisor(s))
-        while True:
+        for _ in range(100):  # (a task that never finishes fails the test, not hangs it)
             with unit_of_work(sessions) as s:
                 pat = actor_for(s, "pat")
                 task = next_task(s, pat)
@@ -83,6 +83,8 @@ def _shift(sessions: Any, mode: str) -> list[tuple[Any, ...]]:
                         answers.append(_answer(s, out))
                     if answers[-1][5] is not None and answers[-1][5]["status"] == "picked":
                         break  # the task is done: the next one
+        else:
+            raise AssertionError(f"cart {cart}: the picker never ran out of work")
     return answers
 
 

@@ -6,7 +6,9 @@ goes. ``scans`` calls ``next_task`` after a task is done; the socket's ``task:ne
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select, update
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -124,14 +126,13 @@ def next_task_id(session: Session, user: Actor) -> int | None:
     return task.id if task is not None else None
 
 
-def _claim_list(session: Session, user: Actor) -> PickTask | None:
-    """The first open pick list of a released wave, claimed for ``user``: its first task."""
+def _open_list_statement() -> Any:
     has_pending = (
         select(PickTask.id)
         .where(PickTask.pick_list_id == PickList.id, PickTask.status == TaskStatus.pending)
         .exists()
     )
-    stmt = (
+    return (
         select(PickList)
         .join(Wave, Wave.id == PickList.wave_id)
         .where(
@@ -143,8 +144,36 @@ def _claim_list(session: Session, user: Actor) -> PickTask | None:
         .order_by(Wave.cutoff_at, Wave.id, PickList.id)
         .limit(1)  # lock only the list we take; others stay free for the next picker
     )
-    if is_postgres(session):
-        stmt = stmt.with_for_update(of=PickList, skip_locked=True)
+
+
+# Built once, as the three above: a picker claims a new cart every dozen scans or so.
+_OPEN_LIST = _open_list_statement()
+_OPEN_LIST_LOCKED = _OPEN_LIST.with_for_update(of=PickList, skip_locked=True)  # PostgreSQL
+_CART_ORDERS = (
+    select(OrderLine.order_id)
+    .join(PickTask, PickTask.order_line_id == OrderLine.id)
+    .where(PickTask.pick_list_id == bindparam("pick_list_id"))
+    .group_by(OrderLine.order_id)
+    .order_by(func.min(PickTask.seq))
+)
+_FREE_TOTES = (
+    select(Tote)
+    .where(Tote.pick_list_id.is_(None), Tote.order_id.is_(None))
+    .order_by(Tote.code)
+    .limit(bindparam("n", type_=Integer))
+)
+_FREE_TOTES_LOCKED = _FREE_TOTES.with_for_update(skip_locked=True)  # PostgreSQL
+_PACK_STATION = (
+    select(Location.code)
+    .where(Location.type == LocationType.pack_station, Location.active.is_(True))
+    .order_by(Location.code)
+    .limit(1)
+)
+
+
+def _claim_list(session: Session, user: Actor) -> PickTask | None:
+    """The first open pick list of a released wave, claimed for ``user``: its first task."""
+    stmt = _OPEN_LIST_LOCKED if is_postgres(session) else _OPEN_LIST
     pick_list = session.scalars(stmt).first()
     if pick_list is None:
         return None
@@ -158,25 +187,15 @@ def _claim_list(session: Session, user: Actor) -> PickTask | None:
 
 def _give_totes(session: Session, pick_list: PickList) -> None:
     """One free tote per order on the cart (none left: the tasks go without a tote)."""
-    order_ids = session.scalars(
-        select(OrderLine.order_id)
-        .join(PickTask, PickTask.order_line_id == OrderLine.id)
-        .where(PickTask.pick_list_id == pick_list.id)
-        .group_by(OrderLine.order_id)
-        .order_by(func.min(PickTask.seq))
-    ).all()
-    stmt = (
-        select(Tote)
-        .where(Tote.pick_list_id.is_(None), Tote.order_id.is_(None))
-        .order_by(Tote.code)
-        .limit(len(order_ids))
-    )
-    if is_postgres(session):
-        stmt = stmt.with_for_update(skip_locked=True)
+    order_ids = session.scalars(_CART_ORDERS, {"pick_list_id": pick_list.id}).all()
+    stmt = _FREE_TOTES_LOCKED if is_postgres(session) else _FREE_TOTES
     transaction_memo(session).get(_CARTS, {}).pop(pick_list.id, None)
-    for order_id, tote in zip(order_ids, session.scalars(stmt).all(), strict=False):
+    totes = session.scalars(stmt, {"n": len(order_ids)}).all()
+    for order_id, tote in zip(order_ids, totes, strict=False):
         tote.pick_list_id = pick_list.id
         tote.order_id = order_id
+        # Built per order (a prebuilt one with bindparams did not bring the loaded tasks'
+        # tote_id up to date through synchronize_session="fetch").
         line_ids = select(OrderLine.id).where(OrderLine.order_id == order_id).scalar_subquery()
         session.execute(
             update(PickTask)
@@ -188,9 +207,4 @@ def _give_totes(session: Session, pick_list: PickList) -> None:
 
 def cart_destination(session: Session) -> str | None:
     """Where a finished cart goes: the first active pack station."""
-    return session.scalar(
-        select(Location.code)
-        .where(Location.type == LocationType.pack_station, Location.active.is_(True))
-        .order_by(Location.code)
-        .limit(1)
-    )
+    return session.scalar(_PACK_STATION)
