@@ -9,15 +9,16 @@ connection (no ORM flush), then builds the handheld's view from what it read:
 * an item scan of the task's SKU on a put-to-tote cart: ``held_units`` grows (``item_held``);
 * the tote scan of this task's tote with units held: they are booked (``tote``);
 * an item scan of the task's SKU without a tote scan: the units are booked (``item``);
+* the task's location barcode: the picker is there (``location``; only the scan row records it);
 
 and booking moves nothing but the task (to ``picked`` on its last unit, in a wave under way),
 the order (``waved`` to ``picking`` on its first unit, to ``picked`` with its last open task)
 and, with the last open task of a pick list under way, the list (``done``) and its wave
 (``completed`` when no list of it is open); it never opens a replenishment task (a pick that
 takes a pick face below its minimum stays here only while a refill of that face is open or
-no reserve stock could refill it). Anything else (a wrong or unknown code, a location scan,
-a GS1 lot or expiry to check, an over-pick, a last unit in a wave not yet under way, a pick
-that opens a replenishment task) returns None before writing anything,
+no reserve stock could refill it). Anything else (a wrong or unknown code, another location
+or check digits, a GS1 lot or expiry to check, an over-pick, a last unit in a wave not yet
+under way, a pick that opens a replenishment task) returns None before writing anything,
 and ``scans.confirm_scan`` takes its general path, which is the reference for every rule
 (``tests/waves/test_fast_path.py`` runs both on one scripted shift and compares everything).
 """
@@ -228,6 +229,9 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
     mode = location_confirm(session)
     cart = totes_on_cart(session, row.pick_list_id)
     put_to_tote = row.tote_code is not None and len(cart) > 1
+    if code and code.upper() == row.location_code.upper():  # arrival: nothing to write
+        view = _view(session, row, row.picked_qty, row.held_units, mode, True)
+        return PickOutcome("ok", f"at {row.location_code}", kind="location", view=view)
     if row.tote_code is not None and code.upper() == row.tote_code.upper():
         if row.held_units <= 0:
             return None
