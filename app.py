@@ -84,6 +84,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # A handheld's events in order on its own connection's thread: no thread per event
         async_handlers=False,
     )
+    app.session_interface = sockets.SocketSessions()  # no cookie decoding per socket event
     app.wsgi_app = sockets.NoDelay(app.wsgi_app)  # type: ignore[method-assign]
     security_headers.install(app, trusted_proxies=settings.trusted_proxies)
     floor_ctx = FloorContext(

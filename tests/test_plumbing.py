@@ -85,3 +85,23 @@ def test_websocket_upgrades_get_tcp_nodelay_and_other_requests_are_left_alone():
     finally:
         for s in (client, server, listener):
             s.close()
+
+
+def test_socket_events_reuse_the_saved_session_and_requests_decode_their_cookie() -> None:
+    from flask import Flask, session
+    from flask.sessions import SecureCookieSession
+
+    from web.sockets import SocketSessions
+
+    app = Flask(__name__)
+    app.secret_key = "test"
+    app.session_interface = SocketSessions()
+    with app.test_request_context("/"):
+        session["uid"] = 7
+        cookie = app.session_interface.get_signing_serializer(app).dumps(dict(session))
+    headers = {"Cookie": f"{app.config['SESSION_COOKIE_NAME']}={cookie}"}
+    with app.test_request_context("/", headers=headers):
+        assert session["uid"] == 7  # an HTTP request: the cookie, decoded
+    saved = SecureCookieSession({"uid": 8})  # Flask-SocketIO's copy (environ["saved_session"])
+    with app.test_request_context("/", headers=headers, environ_base={"saved_session": saved}):
+        assert session._get_current_object() is saved  # an event: no decoding, the same object

@@ -60,6 +60,8 @@ def _outcome(s: Any, out: PickOutcome) -> dict[str, Any]:
         "next_task": (
             out.view
             if out.view is not None and out.view["status"] == "assigned"
+            else out.next_view
+            if out.next_view is not None
             else task_payload(s, out.next_task)
         ),
     }

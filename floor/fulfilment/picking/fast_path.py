@@ -9,22 +9,26 @@ connection (no ORM flush), then builds the handheld's view from what it read:
 * an item scan of the task's SKU on a put-to-tote cart: ``held_units`` grows (``item_held``);
 * the tote scan of this task's tote with units held: they are booked (``tote``);
 * an item scan of the task's SKU without a tote scan: the units are booked (``item``);
+* the task's location barcode: the picker is there (``location``; only the scan row records it);
 
-and booking moves nothing but the task (to ``picked`` on its last unit, when its pick list has
-other tasks open in a wave under way) and the order (``waved`` to ``picking`` on its first unit,
-to ``picked`` with its last open task), and never takes a pick face below its replenishment
-minimum. Anything else (a wrong or unknown code, a location scan, a GS1 lot or expiry to check,
-an over-pick, a last unit that closes a list or a wave, a replenishment) returns None before
-writing anything,
+and booking moves nothing but the task (to ``picked`` on its last unit, in a wave under way),
+the order (``waved`` to ``picking`` on its first unit, to ``picked`` with its last open task)
+and, with the last open task of a pick list under way, the list (``done``) and its wave
+(``completed`` when no list of it is open); it never opens a replenishment task (a pick that
+takes a pick face below its minimum stays here only while a refill of that face is open or
+no reserve stock could refill it). Anything else (a wrong or unknown code, another location
+or check digits, a GS1 lot or expiry to check, an over-pick, a last unit in a wave not yet
+under way, a pick that opens a replenishment task) returns None before writing anything,
 and ``scans.confirm_scan`` takes its general path, which is the reference for every rule
 (``tests/waves/test_fast_path.py`` runs both on one scripted shift and compares everything).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
 
@@ -40,7 +44,14 @@ from floor.fulfilment.picking.views import (
     location_confirmed,
     totes_on_cart,
 )
-from floor.fulfilment.states import TASK_MACHINE, TaskStatus, WaveStatus
+from floor.fulfilment.states import (
+    PICK_LIST_MACHINE,
+    TASK_MACHINE,
+    WAVE_MACHINE,
+    PickListStatus,
+    TaskStatus,
+    WaveStatus,
+)
 from floor.fulfilment.waves.planning import ACTIVE_WAVE
 from floor.fulfilment.waves.progress import open_tasks, publish_progress
 from floor.site import layout_cache
@@ -48,7 +59,7 @@ from floor.site.gs1 import Gs1Error, parse_scan
 from floor.site.items import TYPED_SEPARATORS
 from floor.site.layout import Location, LocationType
 from floor.site.settings import LocationConfirm, location_confirm
-from floor.site.stock import Reservation, Stock
+from floor.site.stock import ReplenishmentStatus, ReplenishmentTask, Reservation, Stock
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
 from orders.transitions import transition
@@ -87,6 +98,7 @@ def _facts_statement() -> Any:
             PickTask.reservation_id,
             PickTask.tote_id,
             PickList.wave_id,
+            PickList.status.label("list_status"),
             Wave.status.label("wave_status"),
             Wave.code.label("wave_code"),
             Tote.code.label("tote_code"),
@@ -122,6 +134,26 @@ _TOTE_BY_CODE = select(Tote.id).where(func.upper(Tote.code) == bindparam("code")
 _ON_HAND = select(func.coalesce(func.sum(Stock.on_hand), 0)).where(
     Stock.location_id == bindparam("location_id"), Stock.sku_id == bindparam("sku_id")
 )
+_REPLENISHING = (
+    select(ReplenishmentTask.id)
+    .where(
+        ReplenishmentTask.to_location_id == bindparam("location_id"),
+        ReplenishmentTask.sku_id == bindparam("sku_id"),
+        ReplenishmentTask.status == ReplenishmentStatus.open,
+    )
+    .limit(1)
+)
+_REFILL_SOURCE = (  # replenishment._reserve_rows, asked only whether there is one
+    select(Stock.id)
+    .join(Location, Location.id == Stock.location_id)
+    .where(
+        Stock.sku_id == bindparam("sku_id"),
+        Stock.on_hand > Stock.reserved,
+        Location.type == LocationType.reserve,
+        Location.active.is_(True),
+    )
+    .limit(1)
+)
 _HOLD = (
     update(PickTask).where(PickTask.id == bindparam("task_id")).values(held_units=bindparam("held"))
 )
@@ -145,6 +177,19 @@ _BOOK_LINE = (
     update(OrderLine)
     .where(OrderLine.id == bindparam("order_line_id"))
     .values(picked_qty=OrderLine.picked_qty + bindparam("units"))
+)
+_OPEN_LISTS = (  # as settle_pick_list: sums, so SQLite reads the wave's lists, not the status index
+    select(
+        func.coalesce(
+            func.sum(
+                case(
+                    (PickList.status.in_((PickListStatus.open, PickListStatus.in_progress)), 1),
+                    else_=0,
+                )
+            ),
+            0,
+        )
+    ).where(PickList.wave_id == bindparam("wave_id"))
 )
 _BOOK_TASK = (
     update(PickTask)
@@ -184,6 +229,9 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
     mode = location_confirm(session)
     cart = totes_on_cart(session, row.pick_list_id)
     put_to_tote = row.tote_code is not None and len(cart) > 1
+    if code and code.upper() == row.location_code.upper():  # arrival: nothing to write
+        view = _view(session, row, row.picked_qty, row.held_units, mode, True)
+        return PickOutcome("ok", f"at {row.location_code}", kind="location", view=view)
     if row.tote_code is not None and code.upper() == row.tote_code.upper():
         if row.held_units <= 0:
             return None
@@ -192,11 +240,7 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
     else:
         if not code or _is_other_code(session, code, row):
             return None
-        try:
-            parsed = parse_scan(code, separators=TYPED_SEPARATORS)
-        except Gs1Error:
-            return None
-        if parsed.lot is not None or parsed.expiry is not None:
+        if not _plain_item_code(code):
             return None
         sku_id, units = layout_cache.identify_item(session, code)
         if sku_id != row.sku_id or units > row.quantity - row.picked_qty - row.held_units:
@@ -212,7 +256,7 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
     status = OrderStatus(row.order_status)
     if (
         status not in (OrderStatus.waved, OrderStatus.picking)
-        or (finishes and not _list_and_wave_go_on(row))
+        or (finishes and not _may_finish(row))
         or _replenishes(session, row, units)
     ):
         return None
@@ -225,6 +269,8 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
             transition(session, order, OrderStatus.picking, user, payload={"task": row.id})
         if order_done:  # units were picked (this one): picked, as after_task
             transition(session, order, OrderStatus.picked, user)
+    if finishes and row.tasks_left == 1:  # the list's last open task
+        _close_list(session, row)
     confirmed = mode is LocationConfirm.off or location_confirmed(session, row.id)
     view = _view(session, row, picked, held, mode, confirmed, finishes)
     _announce(session, row, user, view)
@@ -234,11 +280,48 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
     return PickOutcome("ok", message, kind=kind, units=units, view=view)
 
 
-def _list_and_wave_go_on(row: Row[Any]) -> bool:
-    """The last unit of a task whose pick list has other tasks open, in a wave already under
-    way: the task moves to ``picked`` (and its order, if this was its last open task) and the
-    list and wave keep their status."""
-    return row.tasks_left > 1 and WaveStatus(row.wave_status) is WaveStatus.in_progress
+@functools.lru_cache(maxsize=4096)
+def _plain_item_code(code: str) -> bool:
+    """The code reads (GS1 or not) and carries no lot or expiry to check. ``parse_scan`` is a
+    pure function of the text, and parsing (``biip``) cost a scan more CPU than any query:
+    the handhelds of a shift scan the same few hundred GTINs over and over."""
+    try:
+        parsed = parse_scan(code, separators=TYPED_SEPARATORS)
+    except Gs1Error:
+        return False
+    return parsed.lot is None and parsed.expiry is None
+
+
+def _may_finish(row: Row[Any]) -> bool:
+    """The last unit of a task, in a wave already under way: the task moves to ``picked`` (and
+    its order, if this was its last open task). A pick list that keeps other tasks open keeps
+    its status; one that is under way and has no other open task closes (``_close_list``)."""
+    if WaveStatus(row.wave_status) is not WaveStatus.in_progress:
+        return False
+    return row.tasks_left > 1 or PickListStatus(row.list_status) is PickListStatus.in_progress
+
+
+def _close_list(session: Session, row: Row[Any]) -> None:
+    """As ``settle_pick_list`` after the last open task of a list was picked: the list is
+    ``done`` (it has a picked task: this one), and the wave ``completed`` when no list of it is
+    open any more."""
+    PICK_LIST_MACHINE.move_rows(
+        session,
+        PickList.__table__,
+        [(row.pick_list_id, PickListStatus(row.list_status))],
+        PickListStatus.done,
+    )
+    expire_loaded(session, PickList, row.pick_list_id)
+    if session.connection().scalar(_OPEN_LISTS, {"wave_id": row.wave_id}):
+        return
+    WAVE_MACHINE.move_rows(
+        session,
+        Wave.__table__,
+        [(row.wave_id, WaveStatus(row.wave_status))],
+        WaveStatus.completed,
+        [{"completed_at": utcnow()}],
+    )
+    expire_loaded(session, Wave, row.wave_id)
 
 
 def _hold(
@@ -265,13 +348,21 @@ def _hold(
 
 
 def _replenishes(session: Session, row: Row[Any], units: int) -> bool:
-    """Would this pick take a pick face below its minimum (a replenishment task to open)?"""
+    """Would this pick open a replenishment task (``replenishment.check_pick_face``)? It would
+    when it takes a pick face below its minimum, no refill of that face is open yet and some
+    reserve location has the SKU free. (Otherwise the general path's check changes nothing:
+    the picks from a face waiting for its refill, or with nothing to refill it from, stay
+    here.)"""
     if row.location_type != LocationType.pick_face or row.min_qty <= 0 or not row.location_active:
         return False
-    on_hand = session.connection().scalar(
-        _ON_HAND, {"location_id": row.location_id, "sku_id": row.sku_id}
-    )
-    return int(on_hand or 0) - units < row.min_qty
+    conn = session.connection()
+    face = {"location_id": row.location_id, "sku_id": row.sku_id}
+    on_hand = conn.scalar(_ON_HAND, face)
+    if int(on_hand or 0) - units >= row.min_qty:
+        return False
+    if conn.execute(_REPLENISHING, face).first() is not None:
+        return False
+    return conn.execute(_REFILL_SOURCE, {"sku_id": row.sku_id}).first() is not None
 
 
 def _book(session: Session, row: Row[Any], units: int, held: int, finishes: bool) -> None:
@@ -340,6 +431,17 @@ def _view(
         mode=mode,
         confirmed=confirmed,
     )
+
+
+def task_view(session: Session, task_id: int) -> dict[str, Any] | None:
+    """``views.task_payload`` of an assigned task, built from the facts query (None: not an
+    assigned task with a reservation; ask ``task_payload``)."""
+    row = session.connection().execute(_FACTS, {"task_id": task_id}).one_or_none()
+    if row is None or TaskStatus(row.status) is not TaskStatus.assigned:
+        return None
+    mode = location_confirm(session)
+    confirmed = mode is LocationConfirm.off or location_confirmed(session, row.id)
+    return _view(session, row, row.picked_qty, row.held_units, mode, confirmed)
 
 
 def _announce(session: Session, row: Row[Any], user: Actor, view: dict[str, Any]) -> None:

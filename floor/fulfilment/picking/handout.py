@@ -6,11 +6,14 @@ goes. ``scans`` calls ``next_task`` after a task is done; the socket's ``task:ne
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select, update
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from core.actors import Actor
-from core.db import is_postgres, transaction_memo
+from core.db import is_postgres, transaction_memo, utcnow
 from core.errors import CoreErrorCode
 from core.users import User
 from floor.fulfilment.models import PickList, PickTask, Tote, Wave
@@ -56,6 +59,12 @@ _FIRST_PENDING = (
 )
 
 
+# The same three as columns (``next_task_id``): no ORM objects to load.
+_CURRENT_TASK_ID = _CURRENT_TASK.with_only_columns(PickTask.id)
+_ACTIVE_LIST_IDS = _ACTIVE_LISTS.with_only_columns(PickList.id)
+_FIRST_PENDING_ID = _FIRST_PENDING.with_only_columns(PickTask.id)
+
+
 def current_task(session: Session, user: Actor) -> PickTask | None:
     """The task the picker is on now (assigned to them in an active wave), if any."""
     return session.scalars(_CURRENT_TASK, {"user_id": user.user_id}).first()
@@ -83,12 +92,47 @@ def next_task(session: Session, user: Actor | User) -> PickTask | None:
         task = _first_pending(session, pick_list.id)
         if task is not None:
             return _assign(task, user)
+    return _claim_list(session, user)
+
+
+def next_task_id(session: Session, user: Actor) -> int | None:
+    """``next_task``'s answer as an id, asked and assigned with Core statements on the
+    transaction's connection (a scan that finished its task asks this; loading the task as an
+    object and flushing its assignment cost more than the queries). Claiming a new pick list,
+    rare, is ``next_task``'s own code."""
+    if user.user_id is None:
+        raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
+    if session.autoflush:
+        session.flush()  # what the ORM queries of ``next_task`` would see
+    conn = session.connection()
+    task_id = conn.scalar(_CURRENT_TASK_ID, {"user_id": user.user_id})
+    if task_id is not None:
+        return int(task_id)
+    for list_id in conn.scalars(_ACTIVE_LIST_IDS, {"user_id": user.user_id}).all():
+        task_id = conn.scalar(_FIRST_PENDING_ID, {"pick_list_id": list_id})
+        if task_id is not None:
+            TASK_MACHINE.move_rows(  # as ``_assign``
+                session,
+                PickTask.__table__,
+                [(task_id, TaskStatus.pending)],
+                TaskStatus.assigned,
+                [{"assigned_user_id": user.user_id, "updated_at": utcnow()}],
+            )
+            loaded = session.identity_map.get(identity_key(PickTask, task_id))
+            if loaded is not None:
+                session.expire(loaded)
+            return int(task_id)
+    task = _claim_list(session, user)
+    return task.id if task is not None else None
+
+
+def _open_list_statement() -> Any:
     has_pending = (
         select(PickTask.id)
         .where(PickTask.pick_list_id == PickList.id, PickTask.status == TaskStatus.pending)
         .exists()
     )
-    stmt = (
+    return (
         select(PickList)
         .join(Wave, Wave.id == PickList.wave_id)
         .where(
@@ -100,8 +144,36 @@ def next_task(session: Session, user: Actor | User) -> PickTask | None:
         .order_by(Wave.cutoff_at, Wave.id, PickList.id)
         .limit(1)  # lock only the list we take; others stay free for the next picker
     )
-    if is_postgres(session):
-        stmt = stmt.with_for_update(of=PickList, skip_locked=True)
+
+
+# Built once, as the three above: a picker claims a new cart every dozen scans or so.
+_OPEN_LIST = _open_list_statement()
+_OPEN_LIST_LOCKED = _OPEN_LIST.with_for_update(of=PickList, skip_locked=True)  # PostgreSQL
+_CART_ORDERS = (
+    select(OrderLine.order_id)
+    .join(PickTask, PickTask.order_line_id == OrderLine.id)
+    .where(PickTask.pick_list_id == bindparam("pick_list_id"))
+    .group_by(OrderLine.order_id)
+    .order_by(func.min(PickTask.seq))
+)
+_FREE_TOTES = (
+    select(Tote)
+    .where(Tote.pick_list_id.is_(None), Tote.order_id.is_(None))
+    .order_by(Tote.code)
+    .limit(bindparam("n", type_=Integer))
+)
+_FREE_TOTES_LOCKED = _FREE_TOTES.with_for_update(skip_locked=True)  # PostgreSQL
+_PACK_STATION = (
+    select(Location.code)
+    .where(Location.type == LocationType.pack_station, Location.active.is_(True))
+    .order_by(Location.code)
+    .limit(1)
+)
+
+
+def _claim_list(session: Session, user: Actor) -> PickTask | None:
+    """The first open pick list of a released wave, claimed for ``user``: its first task."""
+    stmt = _OPEN_LIST_LOCKED if is_postgres(session) else _OPEN_LIST
     pick_list = session.scalars(stmt).first()
     if pick_list is None:
         return None
@@ -115,25 +187,15 @@ def next_task(session: Session, user: Actor | User) -> PickTask | None:
 
 def _give_totes(session: Session, pick_list: PickList) -> None:
     """One free tote per order on the cart (none left: the tasks go without a tote)."""
-    order_ids = session.scalars(
-        select(OrderLine.order_id)
-        .join(PickTask, PickTask.order_line_id == OrderLine.id)
-        .where(PickTask.pick_list_id == pick_list.id)
-        .group_by(OrderLine.order_id)
-        .order_by(func.min(PickTask.seq))
-    ).all()
-    stmt = (
-        select(Tote)
-        .where(Tote.pick_list_id.is_(None), Tote.order_id.is_(None))
-        .order_by(Tote.code)
-        .limit(len(order_ids))
-    )
-    if is_postgres(session):
-        stmt = stmt.with_for_update(skip_locked=True)
+    order_ids = session.scalars(_CART_ORDERS, {"pick_list_id": pick_list.id}).all()
+    stmt = _FREE_TOTES_LOCKED if is_postgres(session) else _FREE_TOTES
     transaction_memo(session).get(_CARTS, {}).pop(pick_list.id, None)
-    for order_id, tote in zip(order_ids, session.scalars(stmt).all(), strict=False):
+    totes = session.scalars(stmt, {"n": len(order_ids)}).all()
+    for order_id, tote in zip(order_ids, totes, strict=False):
         tote.pick_list_id = pick_list.id
         tote.order_id = order_id
+        # Built per order (a prebuilt one with bindparams did not bring the loaded tasks'
+        # tote_id up to date through synchronize_session="fetch").
         line_ids = select(OrderLine.id).where(OrderLine.order_id == order_id).scalar_subquery()
         session.execute(
             update(PickTask)
@@ -145,9 +207,4 @@ def _give_totes(session: Session, pick_list: PickList) -> None:
 
 def cart_destination(session: Session) -> str | None:
     """Where a finished cart goes: the first active pack station."""
-    return session.scalar(
-        select(Location.code)
-        .where(Location.type == LocationType.pack_station, Location.active.is_(True))
-        .order_by(Location.code)
-        .limit(1)
-    )
+    return session.scalar(_PACK_STATION)

@@ -18,7 +18,9 @@ class PickError(FloorError):
 class PickOutcome:
     """What a scan or short report did; ``result`` is ``ok`` or a reason code. ``view`` is the
     handheld's view of the task after it (``views.task_payload``) when the scan built it itself
-    (``fast_path``): then ``task`` and ``next_task`` are None and the task stays current."""
+    (``fast_path``): then ``task`` is None and the task stays current unless the scan finished
+    it; ``next_view`` is then the view of the next task when one was built the same way
+    (else ``next_task`` is the task, or None: no work left)."""
 
     result: str
     message: str
@@ -29,3 +31,4 @@ class PickOutcome:
     replayed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     view: dict[str, Any] | None = None
+    next_view: dict[str, Any] | None = None

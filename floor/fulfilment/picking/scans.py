@@ -38,7 +38,12 @@ from core.users import Role, User
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Scan, Tote, Wave
 from floor.fulfilment.picking import fast_path
-from floor.fulfilment.picking.handout import cart_destination, current_task, next_task
+from floor.fulfilment.picking.handout import (
+    cart_destination,
+    current_task,
+    next_task,
+    next_task_id,
+)
 from floor.fulfilment.picking.outcome import PickError, PickOutcome
 from floor.fulfilment.picking.views import location_confirmed, task_payload, totes_on_cart
 from floor.fulfilment.states import TASK_MACHINE, TaskStatus
@@ -95,6 +100,20 @@ def claim_scan(
 ) -> Scan | None:
     """Insert the scan row; None if this user sent ``client_scan_id`` before (a replay). Ids are
     per user: another picker's id is simply a new scan of this one, never their result."""
+    claimed = _claim(session, client_scan_id, user, task_id, raw, kind, scanned_at)
+    return _attach(session, *claimed) if claimed is not None else None
+
+
+def _claim(
+    session: Session,
+    client_scan_id: str,
+    user: Actor,
+    task_id: int | None,
+    raw: str,
+    kind: str,
+    scanned_at: dt.datetime | None,
+) -> tuple[int, dict[str, Any]] | None:
+    """``claim_scan``'s INSERT: the new row's id and values (None: a replay), no ORM object."""
     if not client_scan_id or len(client_scan_id) > 64:
         raise PickError(
             FulfilmentErrorCode.invalid_client_scan_id,
@@ -122,9 +141,15 @@ def claim_scan(
     scan_id = session.connection().scalar(stmt, values)
     if scan_id is None:
         return None
+    return scan_id, values
+
+
+def _attach(session: Session, scan_id: int, values: dict[str, Any]) -> Scan:
+    """The claimed row as a persistent ORM object without a SELECT: later changes flush as one
+    UPDATE."""
     scan = Scan(id=scan_id, **values)
     make_transient_to_detached(scan)
-    session.add(scan)  # persistent without a SELECT: later changes flush as one UPDATE
+    session.add(scan)
     return scan
 
 
@@ -191,20 +216,28 @@ def confirm_scan(
     task object is not loaded for ``task`` and ``next_task``."""
     user = as_actor(user)
     code = (code or "").strip()
-    scan = claim_scan(session, client_scan_id, user, None, code, "unknown", scanned_at)
-    if scan is None:
+    claimed = _claim(session, client_scan_id, user, None, code, "unknown", scanned_at)
+    if claimed is None:
         return replay(session, user, client_scan_id)
-    fast = _fast_path(session, user, task_id, code, scan)
+    fast = _fast_path(session, user, task_id, code, claimed[0])
     if fast is not None:
         assert fast.view is not None
         still_open = fast.view["status"] == TaskStatus.assigned.value
+        next_id = None
         if not still_open:
-            fast.next_task = next_task(session, user)  # the list has more: never None
+            next_id = next_task_id(session, user)
+            if next_id is None:
+                _cart_to(session, fast)
+            else:
+                fast.next_view = fast_path.task_view(session, next_id)
+        if not views_only or (next_id is not None and fast.next_view is None):
+            fast.next_task = session.get(PickTask, next_id) if next_id is not None else None
         if not views_only:
             fast.task = session.get(PickTask, fast.view["id"])
             if still_open:
                 fast.next_task = fast.task
         return fast
+    scan = _attach(session, *claimed)  # the general path sets its verdict on the ORM object
     task, err, msg = task_for(session, user, task_id)
     if task is None:
         scan.result = err
@@ -215,17 +248,29 @@ def confirm_scan(
     if outcome.result == "ok" and outcome.kind in ("item", "tote"):
         outcome.next_task = next_task(session, user) if task.status != TaskStatus.assigned else task
         if outcome.next_task is None:
-            where = cart_destination(session)
-            if where is not None:
-                outcome.extra["cart_to"] = where
-                outcome.message += f" - take cart to {where}"
+            _cart_to(session, outcome)
     else:
         outcome.next_task = task
     return outcome
 
 
+def _cart_to(session: Session, outcome: PickOutcome) -> None:
+    """No work left for the picker: where the cart goes."""
+    where = cart_destination(session)
+    if where is not None:
+        outcome.extra["cart_to"] = where
+        outcome.message += f" - take cart to {where}"
+
+
+_VERDICT = (  # built once, as _CLAIM
+    update(Scan)
+    .where(Scan.id == bindparam("scan_id"))
+    .values(task_id=bindparam("v_task_id"), kind=bindparam("v_kind"), result=bindparam("v_result"))
+)
+
+
 def _fast_path(
-    session: Session, user: Actor, task_id: Any, code: str, scan: Scan
+    session: Session, user: Actor, task_id: Any, code: str, scan_id: int
 ) -> PickOutcome | None:
     """The common scan through ``fast_path`` (None: it is not one; nothing was written)."""
     try:
@@ -235,11 +280,14 @@ def _fast_path(
     outcome = fast_path.try_scan(session, user, tid, code)
     if outcome is not None:
         session.connection().execute(
-            update(Scan)
-            .where(Scan.id == scan.id)
-            .values(task_id=tid, kind=outcome.kind, result=outcome.result)
+            _VERDICT,
+            {
+                "scan_id": scan_id,
+                "v_task_id": tid,
+                "v_kind": outcome.kind,
+                "v_result": outcome.result,
+            },
         )
-        session.expunge(scan)  # written above: nothing left for the flush
     return outcome
 
 
