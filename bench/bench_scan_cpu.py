@@ -113,11 +113,24 @@ def _scan_loop(sio: Any, state: dict[str, Any], scans: int) -> int:
     return done
 
 
+def _empty(url: str) -> None:
+    """Drop everything in the PostgreSQL database's public schema (a re-run starts afresh)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scans", type=int, default=2000)
     parser.add_argument("--db-url", default="", help="PostgreSQL database to use (emptied)")
     args = parser.parse_args()
+    if args.db_url:
+        _empty(args.db_url)
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db_url or f"sqlite:///{Path(tmp) / 'cpu.sqlite3'}"
         r = run(url, args.scans)
