@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, MetaData, String, create_engine, event
+from sqlalchemy import JSON, DateTime, Enum, MetaData, String, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -317,6 +317,19 @@ def transaction_memo(session: Session) -> dict[Any, Any]:
 @event.listens_for(Session, "after_rollback")
 def _forget_memo(session: Session) -> None:
     session.info.pop(_MEMO, None)  # the next transaction reads what others committed
+
+
+def refresh_statistics(session: Session, *tables: str) -> None:
+    """After a bulk write, have PostgreSQL's planner see it now: ``ANALYZE`` the tables in this
+    transaction (its own new rows count). Autovacuum would do it, but a minute or more later;
+    until then the planner took a fresh floor's thousands of new pick tasks for a handful and
+    chose a nested loop for the picker's "next open list" query (0.6 ms → 250 ms at 800 lists,
+    every picker's claim queued behind it). Nothing to do on SQLite."""
+    if not is_postgres(session):
+        return
+    session.flush()
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    session.execute(text("ANALYZE " + ", ".join(quote(t) for t in tables)))
 
 
 def is_postgres(session_or_engine: Session | Engine) -> bool:

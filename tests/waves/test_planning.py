@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import pytest
 from sqlalchemy import func, select
 
 from core.db import unit_of_work
@@ -286,3 +287,20 @@ def test_a_stored_rule_is_used_as_is(sessions):
         add_order(s, [("SKU-00221", 1)])
         result = plan_waves(s, rule, supervisor(s))
         assert len(result.waves) == 2 and all(w.rule_id == rule.id for w in result.waves)
+
+
+def test_planning_leaves_postgres_planner_statistics_for_its_new_tasks(sessions):
+    """A fresh floor's first waves: without ANALYZE the planner takes thousands of new tasks for
+    a handful and picks a nested loop for every picker's "next open list" query."""
+    from sqlalchemy import text
+
+    with unit_of_work(sessions) as s:
+        if s.get_bind().dialect.name != "postgresql":
+            pytest.skip("planner statistics are PostgreSQL's")
+        for n in range(40):
+            add_order(s, [(f"SKU-{n + 1:05d}", 1), (f"SKU-{n + 41:05d}", 2)])
+        plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s))
+    with unit_of_work(sessions) as s:
+        tasks = s.scalar(select(func.count()).select_from(PickTask))
+        estimated = s.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'pick_tasks'"))
+        assert tasks >= 80 and estimated == tasks

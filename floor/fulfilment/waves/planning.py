@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, load_only
 from core.actors import Actor
 from core.audit import audit
 from core.bulk import among, insert_rows
-from core.db import utcnow
+from core.db import refresh_statistics, utcnow
 from core.events import publish
 from core.users import User
 from floor.fulfilment.models import PickList, PickTask, Wave, WaveRule
@@ -299,6 +299,7 @@ def plan_waves(
             res_id, line_id, loc_id, sku_id, qty = tasks[i]
             rows.append((list_id, seq, line_id, res_id, loc_id, sku_id, qty, 0, pending, now))
     insert_rows(session, PickTask.__table__, _TASK_COLUMNS, rows)
+    refresh_statistics(session, Wave.__tablename__, PickList.__tablename__, PickTask.__tablename__)
     clock.lap("store_tasks")
     members_in_order = [
         (wave, c.order) for wave, members in zip(waves, groups, strict=True) for c in members
