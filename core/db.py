@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Enum, MetaData, String, create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -319,6 +319,14 @@ def _forget_memo(session: Session) -> None:
     session.info.pop(_MEMO, None)  # the next transaction reads what others committed
 
 
+def core_connection(session: Session) -> Connection:
+    """The session's connection for plain Core statements (no ORM per-statement work), its
+    pending changes flushed first when autoflush is on, as an ORM query would see them."""
+    if session.autoflush:
+        session.flush()
+    return session.connection()
+
+
 def refresh_statistics(session: Session, *tables: str) -> None:
     """After a bulk write, have PostgreSQL's planner see it now: ``ANALYZE`` the tables in this
     transaction (its own new rows count). Autovacuum would do it, but a minute or more later;
@@ -327,9 +335,8 @@ def refresh_statistics(session: Session, *tables: str) -> None:
     every picker's claim queued behind it). Nothing to do on SQLite."""
     if not is_postgres(session):
         return
-    session.flush()
     quote = session.get_bind().dialect.identifier_preparer.quote
-    session.execute(text("ANALYZE " + ", ".join(quote(t) for t in tables)))
+    core_connection(session).execute(text("ANALYZE " + ", ".join(quote(t) for t in tables)))
 
 
 def is_postgres(session_or_engine: Session | Engine) -> bool:

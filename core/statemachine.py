@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.bulk import update_rows
+from core.db import core_connection
 from core.errors import CoreErrorCode, FloorError
 
 S = TypeVar("S", bound=enum.Enum)
@@ -251,14 +252,14 @@ class PreparedWhere(Generic[S]):
     def run(self, session: Session, params: Mapping[str, Any]) -> int:
         """Move the rows the criteria match (with ``params`` for their bind parameters);
         returns how many moved. A refused move raises and writes nothing."""
-        conn = self._connection(session)
+        conn = core_connection(session)
         if not self._checked(conn, params):
             return 0
         return int(conn.execute(self.write, params).rowcount or 0)
 
     def run_returning(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
         """``run`` for a move prepared with ``returning``: the moved rows' returned columns."""
-        conn = self._connection(session)
+        conn = core_connection(session)
         if not self._checked(conn, params):
             return []
         return list(conn.execute(self.write, params).all())
@@ -272,11 +273,3 @@ class PreparedWhere(Generic[S]):
         for current in found:
             self.machine.check(current, self.target)
         return bool(found)
-
-    @staticmethod
-    def _connection(session: Session) -> Any:
-        """The session's connection, its pending changes flushed first (as autoflush would):
-        the statements run as plain Core, without the ORM's per-statement work."""
-        if session.autoflush:
-            session.flush()
-        return session.connection()

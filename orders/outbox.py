@@ -11,7 +11,7 @@ from sqlalchemy import Index, String, Text, event, func, select
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from core.bulk import insert_rows
-from core.db import Base, str_enum, utcnow
+from core.db import Base, core_connection, str_enum, utcnow
 from core.statemachine import StateMachine
 
 
@@ -162,9 +162,8 @@ def _serialise_feed_writers(session: Session) -> None:
     if session.info.get(_LOCKED) is session.get_transaction():
         return
     if session.get_bind().dialect.name == "postgresql":
-        if session.autoflush:
-            session.flush()  # the row changes first, as autoflush would (see _before_commit)
-        session.connection().execute(_TAKE_FEED_LOCK)
+        # The row changes first, as autoflush would (see _before_commit).
+        core_connection(session).execute(_TAKE_FEED_LOCK)
     session.info[_LOCKED] = session.get_transaction()
 
 
@@ -179,10 +178,25 @@ def record_event(
     aggregate: str = "order",
 ) -> str:
     """Queue one event (written before the commit, see above); returns its ``event_id``."""
-    now = utcnow()
-    event_id = str(uuid.uuid4())
-    row = (
-        event_id,
+    row = _event_row(type, aggregate_id, from_state, to_state, payload, aggregate, utcnow())
+    session.info.setdefault(_QUEUED, []).append(row)
+    if session.info.get(_COMMITTING):
+        _write_queued(session)
+    return row[0]
+
+
+def _event_row(
+    type: str,
+    aggregate_id: str,
+    from_state: str | None,
+    to_state: str | None,
+    payload: dict[str, Any],
+    aggregate: str,
+    now: dt.datetime,
+) -> tuple[Any, ...]:
+    """A new pending event as a row in ``_EVENT_COLUMNS`` order, with a fresh ``event_id``."""
+    return (
+        str(uuid.uuid4()),
         aggregate,
         type,
         aggregate_id,
@@ -195,10 +209,6 @@ def record_event(
         now,
         "",
     )
-    session.info.setdefault(_QUEUED, []).append(row)
-    if session.info.get(_COMMITTING):
-        _write_queued(session)
-    return event_id
 
 
 _EVENT_COLUMNS = (
@@ -226,25 +236,19 @@ def record_events(session: Session, events: list[dict[str, Any]]) -> None:
         return
     lock_feed(session)  # and write the queued single events first: ids in order
     now = utcnow()
-    pending = OutboxStatus.pending
     insert_rows(
         session,
         OutboxEvent.__table__,
         _EVENT_COLUMNS,
         (
-            (
-                str(uuid.uuid4()),
-                ev.get("aggregate", "order"),
+            _event_row(
                 ev["type"],
                 ev["aggregate_id"],
                 ev["from_state"],
                 ev["to_state"],
                 ev["payload"],
+                ev.get("aggregate", "order"),
                 now,
-                pending,
-                0,
-                now,
-                "",
             )
             for ev in events
         ),

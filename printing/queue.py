@@ -35,7 +35,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.actors import Actor
-from core.db import is_postgres, utcnow
+from core.db import core_connection, is_postgres, utcnow
 from core.errors import FloorError
 from core.events import publish, record
 from core.exception_queue import (
@@ -532,9 +532,9 @@ _WAKE_PRINTER = (
 def _wake_printer(session: Session, printer_id: int, now: dt.datetime) -> int:
     """The printer answered: jobs that wait only for their back-off are due now (plain Core on
     the session's connection, after the pending changes, as autoflush would)."""
-    if session.autoflush:
-        session.flush()
-    result = session.connection().execute(_WAKE_PRINTER, {"w_printer": printer_id, "w_now": now})
+    result = core_connection(session).execute(
+        _WAKE_PRINTER, {"w_printer": printer_id, "w_now": now}
+    )
     return result.rowcount or 0
 
 

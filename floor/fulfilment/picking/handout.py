@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from core.actors import Actor
-from core.db import is_postgres, transaction_memo, utcnow
+from core.db import core_connection, is_postgres, transaction_memo, utcnow
 from core.errors import CoreErrorCode
 from core.users import User
 from floor.fulfilment.models import PickList, PickTask, Tote, Wave
@@ -102,9 +102,7 @@ def next_task_id(session: Session, user: Actor) -> int | None:
     rare, is ``next_task``'s own code."""
     if user.user_id is None:
         raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
-    if session.autoflush:
-        session.flush()  # what the ORM queries of ``next_task`` would see
-    conn = session.connection()
+    conn = core_connection(session)  # seeing what the ORM queries of ``next_task`` would
     task_id = conn.scalar(_CURRENT_TASK_ID, {"user_id": user.user_id})
     if task_id is not None:
         return int(task_id)
