@@ -1,6 +1,6 @@
 """The print worker: one thread per server process that sends due jobs to their printers.
 
-Each round (``run_once``) expires cut-off sends (``queue.expire_leases``, at most once per
+Each round (``run_once``) expires cut-off sends (``sending.expire_leases``, at most once per
 ``FLOOR_PRINT_POLL_S``), claims due jobs and
 handles them in parallel (one pool thread per job): ask the printer ``~HS`` (TCP printers),
 hold the job if the printer reports a problem, otherwise mark it ``sending``, send it, and record
@@ -10,7 +10,7 @@ processes may run a worker each on the same database.
 A job queued by this process takes a fast path instead: after the commit that queued it the app
 hands it to ``offer()`` (the ``print.queued`` event carries the job, its printer's URI and its
 ZPL), and a pool thread asks the printer ``~HS`` at once, then claims the job and marks it
-``sending`` in one transaction (``queue.claim_to_send``) and sends it: one write transaction
+``sending`` in one transaction (``sending.claim_to_send``) and sends it: one write transaction
 before the first byte instead of two, and no claim query. On SQLite that transaction (and the
 loop's step to ``sending``) goes first at the writer lock (``core.db.writer_priority``): a label
 already under way does not queue behind every request that arrived meanwhile. Anything but a
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import unit_of_work, utcnow, writer_priority
 from core.settings import Settings
-from printing import queue
+from printing import queue, sending
 from printing.models import Printer, PrinterTransport
 from printing.transports import (
     PrinterError,
@@ -121,7 +121,7 @@ class PrintWorker:
     def start(self) -> PrintWorker:
         if self._thread is None:
             with unit_of_work(self.sessions) as s:
-                cut_off = queue.expire_leases(s, self.clock())
+                cut_off = sending.expire_leases(s, self.clock())
             if cut_off:
                 log.warning("%d print job(s) were cut off mid-send: now unknown", cut_off)
             self._thread = threading.Thread(target=self._loop, name="print-worker", daemon=True)
@@ -176,7 +176,7 @@ class PrintWorker:
         if time.monotonic() - self._last_expiry >= self.config.poll_s:
             self._last_expiry = time.monotonic()
             with unit_of_work(self.sessions) as s:
-                queue.expire_leases(s, self.clock())
+                sending.expire_leases(s, self.clock())
         if time.monotonic() - self._last_poll >= self.config.status_every_s:
             self._last_poll = time.monotonic()
             self.poll_printers()
@@ -195,7 +195,7 @@ class PrintWorker:
             with self._count:
                 offered = frozenset(self._offered)
             with unit_of_work(self.sessions) as s:
-                claims = queue.claim_due(
+                claims = sending.claim_due(
                     s,
                     self.clock(),
                     min(self.config.batch, free),
@@ -252,11 +252,11 @@ class PrintWorker:
             return False
         with writer_priority(), unit_of_work(self.sessions) as s:
             now = self.clock()
-            claim = queue.claim_to_send(s, new, now, cfg.send_lease_s)
+            claim = sending.claim_to_send(s, new, now, cfg.send_lease_s)
             if claim is None:
                 return False
             if state == "ready":
-                queue.record_printer_state(s, new.printer_id, state, now, if_changed=True)
+                sending.record_printer_state(s, new.printer_id, state, now, if_changed=True)
         self._send_and_finish(claim)
         return True
 
@@ -265,15 +265,15 @@ class PrintWorker:
         state = problems_of(claim.uri, cfg.timeout_s)
         if state not in ("ready", "no_status", "unreachable"):
             with unit_of_work(self.sessions) as s:
-                queue.record_printer_state(s, claim.printer_id, state, self.clock())
-                queue.hold(s, claim, state, self.clock(), cfg.poll_s)
+                sending.record_printer_state(s, claim.printer_id, state, self.clock())
+                sending.hold(s, claim, state, self.clock(), cfg.poll_s)
             return
         with writer_priority(), unit_of_work(self.sessions) as s:
             if state == "ready":
-                queue.record_printer_state(
+                sending.record_printer_state(
                     s, claim.printer_id, state, self.clock(), if_changed=True
                 )
-            if not queue.start_sending(s, claim, self.clock(), cfg.send_lease_s):
+            if not sending.start_sending(s, claim, self.clock(), cfg.send_lease_s):
                 return
         self._send_and_finish(claim)
 
@@ -286,9 +286,9 @@ class PrintWorker:
         except (PrinterError, PrinterUriError) as exc:
             error = str(exc)
         with unit_of_work(self.sessions) as s:
-            status = queue.finish(s, claim, error, self.clock(), cfg.policy)
+            status = sending.finish(s, claim, error, self.clock(), cfg.policy)
             if error is not None and "unreachable" in error:
-                queue.record_printer_state(s, claim.printer_id, "unreachable", self.clock())
+                sending.record_printer_state(s, claim.printer_id, "unreachable", self.clock())
         if error is not None:
             log.warning("print job %s: %s (now %s)", claim.job_id, error, status)
 
@@ -304,7 +304,7 @@ class PrintWorker:
         def poll(pk: int, uri: str) -> None:
             state = problems_of(uri, self.config.timeout_s)
             with unit_of_work(self.sessions) as s:
-                woken = queue.record_printer_state(s, pk, state, self.clock())
+                woken = sending.record_printer_state(s, pk, state, self.clock())
             if woken:
                 self.wake()
 
