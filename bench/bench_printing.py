@@ -56,6 +56,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, make_url, select, text
 
+from core.affinity import pin_this_process
 from core.db import unit_of_work
 from floor.fulfilment.models import Package
 from floor.site.layout import Location, LocationType
@@ -80,6 +81,7 @@ SKUS = 40  # orders take two of the demo's SKU-00001..SKU-00040 in turn (no face
 def lines(n: int) -> list[tuple[str, int]]:
     """The n-th order's lines: two units of two different SKUs."""
     return [(f"SKU-{n % SKUS + 1:05d}", 1), (f"SKU-{(n + SKUS // 2) % SKUS + 1:05d}", 1)]
+
 
 GOAL_P95_MS = 200.0
 WAIT_FOR_LABEL_S = 20.0  # a label that has not arrived by then is a failure, not a hang
@@ -305,6 +307,7 @@ class Row:
     worker_sql: float
     cpu_ms: float  # the server process's CPU time (every thread) per close
     load: tuple[float, float, float]
+    server_cpu: int | None  # the CPU the server process is pinned to (None: any)
 
     @property
     def print_ms(self) -> list[float]:
@@ -334,6 +337,9 @@ class Rig:
         self.counter = StatementCounter(floor.engine)
         self.worker = floor.print_worker.start()
         self.desks = [Station(self.app, code) for code in self.codes]
+        # As `flask serve` does (core.affinity, FLOOR_SERVER_CPU, default auto): the server
+        # process on one CPU; the printers' process, started above, keeps every CPU.
+        self.cpu = pin_this_process(os.environ.get("FLOOR_SERVER_CPU", "auto"))
         self.counting = False
         self.cpu_s = 0.0
         self.made = 0  # orders picked so far
@@ -375,8 +381,7 @@ class Rig:
 
         before = [self.printers.count(i) for i in range(len(desks))]
         threads = [
-            threading.Thread(target=run, args=job)
-            for job in zip(desks, orders, items, strict=True)
+            threading.Thread(target=run, args=job) for job in zip(desks, orders, items, strict=True)
         ]
         self.counter.on = self.counting
         cpu = time.process_time()
@@ -423,6 +428,7 @@ class Rig:
             c.other / n,
             self.cpu_s * 1000 / n,
             os.getloadavg(),
+            self.cpu,
         )
 
 
@@ -443,7 +449,8 @@ def run_backend(
 HEADER = (
     "| database | stations | closes | close → last byte p50 / p95 / max (ms) "
     "| /pack/close answer p50 / p95 (ms) | answer → last byte p50 / p95 (ms) "
-    "| SQL per close: request / worker | CPU ms per close | load avg 1/5/15 min | p95 < 200 ms |"
+    "| SQL per close: request / worker | CPU ms per close | server on CPU "
+    "| load avg 1/5/15 min | p95 < 200 ms |"
 )
 
 
@@ -456,6 +463,7 @@ def format_row(r: Row) -> str:
         f"| {statistics.median(a):.0f} / {pct(a, 95):.0f} "
         f"| {statistics.median(p):.0f} / {pct(p, 95):.0f} "
         f"| {r.close_sql:.0f} / {r.worker_sql:.0f} | {r.cpu_ms:.1f} "
+        f"| {'any' if r.server_cpu is None else r.server_cpu} "
         f"| {r.load[0]:.2f} / {r.load[1]:.2f} / {r.load[2]:.2f} | {ok} |"
     )
 
@@ -516,7 +524,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs"
     )
     print(HEADER)
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(format_row(row))
     print(f"command: {command.strip()}")

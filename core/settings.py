@@ -47,6 +47,7 @@ class Settings:
     login_limit_user: str = "5/minute;20/hour"  # FLOOR_LOGIN_LIMIT_USER: failures per account
     login_limit_address: str = "20/minute;100/hour"  # FLOOR_LOGIN_LIMIT_ADDRESS: per address
     sqlite_synchronous: str = "FULL"  # FLOOR_SQLITE_SYNCHRONOUS: FULL (durable) or NORMAL
+    server_cpu: str = "auto"  # FLOOR_SERVER_CPU: auto | off | N (core.affinity)
     # Printing (README → Configuration; printing/)
     printers: str = ""  # FLOOR_PRINTERS: "NAME=URI,..." (tcp://, cups://, file:///); "" = virtual
     site_address: str = (  # FLOOR_SITE_ADDRESS: ship-from, "name|line1|line2|city|region|zip|cc"

@@ -60,6 +60,25 @@ def _serve_prod(db_url: str, workers: int, port: int, *extra: str, **env: str):
     )  # fmt: skip
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the gunicorn masters and their workers)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        of = todo.pop()
+        kids = [p for p, parent in parents.items() if parent == of]
+        found += kids
+        todo += kids
+    return found
+
+
 def _healthy(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,6 +129,10 @@ def test_two_processes_share_changes_through_redis(pg_templates):
     try:
         _healthy(one.url, proc)
         _healthy(two.url, proc)
+        if len(os.sched_getaffinity(0)) >= 2:  # process i on the i-th CPU (core.affinity)
+            cpus = {frozenset(os.sched_getaffinity(pid)) for pid in _descendants(proc.pid)}
+            first_two = sorted(os.sched_getaffinity(0))[:2]
+            assert cpus == {frozenset({first_two[0]}), frozenset({first_two[1]})}, cpus
         a = socket_for(one.url, badge=BADGE)  # pat's handheld on process 1
         b = socket_for(two.url, badge=BADGE)  # pat's second handheld on process 2
         seen: list[dict] = []

@@ -10,6 +10,7 @@ import click
 from flask import Flask
 from sqlalchemy import func, select
 
+from core.affinity import pin_this_process
 from core.db import unit_of_work
 from core.users import Role, User
 from migrations import migrate
@@ -138,7 +139,13 @@ def register(app: Flask) -> None:
             loaded = _load_demo_if_empty(f) if demo else False
         host = host or f.settings.host
         port = port or f.settings.port
+        try:
+            cpu = pin_this_process(f.settings.server_cpu)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
         click.echo("\n".join(_banner(f, host, port, demo=demo, loaded=loaded)))
+        if cpu is not None:
+            click.echo(f"  runs on CPU {cpu} (FLOOR_SERVER_CPU=off leaves it free)")
         for hook in app.extensions.get("floor_serve_hooks", []):
             hook(app)
         if not f.settings.run_scheduler:  # else create_app has started the election already

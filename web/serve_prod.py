@@ -15,23 +15,28 @@ Why this shape (measurements: docs/serving-notes.md, docs/deploy.md):
   ``FLOOR_REDIS_URL`` as the Socket.IO message queue, so an emit in one reaches clients of all.
 * **Scheduled jobs once.** Every process gets ``FLOOR_RUN_SCHEDULER=1``; one wins the leader
   lock (``web.scheduler.SchedulerLeader``), the others take over if it dies.
+* **One CPU per process** (``FLOOR_SERVER_CPU``, ``core.affinity``): process *i* runs on the
+  *i*-th CPU; ``off`` leaves them free.
 * The migration runs once here, before any server starts. The demo is never loaded.
 
 More than one process needs PostgreSQL (``FLOOR_DATABASE_URL``) and Redis (``FLOOR_REDIS_URL``):
 SQLite's writer lock is per process, and without the message queue a change made through one
 process would never reach the handhelds connected to another. This module only starts
-processes; it imports nothing of the app.
+processes; of the app it imports only ``core.affinity``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from core.affinity import choose_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,6 +78,10 @@ def refuse(args: argparse.Namespace, env: dict[str, str]) -> str | None:
             return "several processes need FLOOR_DATABASE_URL=postgresql+psycopg://…"
         if not env.get("FLOOR_REDIS_URL"):
             return "several processes need FLOOR_REDIS_URL (the Socket.IO message queue)"
+    try:
+        choose_cpu(env.get("FLOOR_SERVER_CPU", "auto"))
+    except ValueError as exc:
+        return str(exc)
     if not env.get("FLOOR_SECRET_KEY"):
         return "set FLOOR_SECRET_KEY (shared by every process: sessions must survive a switch)"
     return None
@@ -99,8 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     procs = []
     for i in range(args.workers):
         port = args.base_port + i
-        procs.append(subprocess.Popen(gunicorn_argv(args.host, port, args), cwd=ROOT, env=env))
-        print(f"serve-prod: process {i + 1} on http://{args.host}:{port}/", flush=True)
+        # Process i on the i-th CPU (core.affinity), set before gunicorn starts: its worker
+        # and every thread inherit it.
+        cpu = choose_cpu(env.get("FLOOR_SERVER_CPU", "auto"), i)
+        pin = None if cpu is None else functools.partial(os.sched_setaffinity, 0, {cpu})
+        procs.append(
+            subprocess.Popen(
+                gunicorn_argv(args.host, port, args), cwd=ROOT, env=env, preexec_fn=pin
+            )
+        )
+        where = "" if cpu is None else f" (CPU {cpu})"
+        print(f"serve-prod: process {i + 1} on http://{args.host}:{port}/{where}", flush=True)
 
     def stop(signum: int, _frame: object) -> None:
         for p in procs:

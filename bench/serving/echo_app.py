@@ -20,6 +20,8 @@ from typing import Any
 from flask import Flask, jsonify
 from flask_socketio import SocketIO
 
+from core.affinity import pin_this_process
+
 NAMESPACE = "/floor"
 FAKE_TASK: dict[str, Any] = {
     "id": 1,
@@ -65,6 +67,9 @@ def main() -> None:
     parser.add_argument("--async-mode", default="threading")
     args = parser.parse_args()
     app = make_app(args.async_mode)
+    # Served as `flask serve` serves the floor (core.affinity): the baseline runs on one CPU
+    # when the floor server does, so the two are compared like for like.
+    pin_this_process(os.environ.get("FLOOR_SERVER_CPU", "auto"))
     app.extensions["socketio"].run(
         app, host=args.host, port=args.port, allow_unsafe_werkzeug=True, log_output=False
     )
