@@ -42,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         sockets,
     )
     from web.context import WRITE_SLOTS, FloorContext, WriteSlots
+    from web.live import ROOM as LIVE_ROOM
     from web.live import DashboardLive
     from web.login_guard import LoginGuard
     from web.scheduler import SchedulerLeader, build_scheduler
@@ -103,6 +104,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     live = DashboardLive(
         lambda name, data, room: socketio.emit(name, data, to=room, namespace=sockets.NAMESPACE),
         readers,  # it only reads: on SQLite no writer lock while it computes
+        # One process knows its listeners; through Redis a page on another process may listen.
+        watched=(lambda: True)
+        if settings.redis_url
+        else (lambda: sockets.room_has_members(socketio, LIVE_ROOM)),
     )
     floor_ctx.live = live
     if engine.dialect.name == "postgresql":

@@ -21,6 +21,11 @@ the socket (40-100 ms idle; up to ~0.4 s with 200 handhelds busy on 2 cores: the
 and the figures are SQL aggregates), so ``INTERVAL`` is 0.6 s, not 1 s: at 0.75 s the slowest
 change took 1.1-1.2 s on PostgreSQL in ``bench/bench_dashboard.py``, at 0.6 s 0.8-0.9 s.
 
+With no dashboard page listening (``watched``: nobody in the room in this process, and no
+message queue through which a page on another process could listen) nothing is computed: at
+200 handhelds the people table alone is a few per cent of the server's CPU. A page that starts
+listening gets a flush at once.
+
 The figures (the heaviest part: ~0.3 s with 50,000 scans in the day) follow a flush at most
 every ``FIGURES_EVERY`` seconds, in their own message after the live one, so they never delay a
 change; a flush that left them out sets a timer for when they are due, so the page never keeps
@@ -80,8 +85,10 @@ class DashboardLive:
         interval: float = INTERVAL,
         delay: float = DELAY,
         figures_every: float = FIGURES_EVERY,
+        watched: Callable[[], bool] = lambda: True,
     ) -> None:
         self.emit = emit
+        self.watched = watched  # is a dashboard page listening? (False: nothing to compute)
         self.sessions = sessions
         self.interval = interval
         self.delay = delay
@@ -101,7 +108,7 @@ class DashboardLive:
     def add(self, events: list[DomainEvent]) -> None:
         """Take the committed events meant for the dashboard; schedule a flush."""
         mine = [ev for ev in events if "dashboard" in ev.rooms]
-        if not mine:
+        if not mine or not self.watched():
             return
         with self._lock:
             for ev in mine:
@@ -112,7 +119,10 @@ class DashboardLive:
             self._schedule()
 
     def touch(self) -> None:
-        """Something changed that published no event (e.g. a wrong-item scan)."""
+        """Something changed that published no event (e.g. a wrong-item scan), or a page
+        started listening (it gets the live state at once)."""
+        if not self.watched():
+            return
         with self._lock:
             self._schedule()
 

@@ -215,7 +215,14 @@ def register(socketio: SocketIO) -> None:
         """The dashboard page: one coalesced message (at most every 0.6 s), not every event."""
         leave_room("dashboard")
         join_room(LIVE_ROOM)
+        ctx().live.touch()  # the live state now, not at the next change
         return {"ok": True, "room": LIVE_ROOM}
+
+
+def room_has_members(socketio: SocketIO, room: str) -> bool:
+    """Whether a client connected to this process is in ``room`` (namespace ``/floor``)."""
+    server = socketio.server
+    return server is not None and bool(server.manager.rooms.get(NAMESPACE, {}).get(room))
 
 
 class Emitter:

@@ -16,7 +16,7 @@ from core.events import DomainEvent, resolve
 from floor.fulfilment import dashboard as floor_dashboard
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
 from floor.fulfilment.waves.progress import _summary_of
-from tests.factories import add_order
+from tests.factories import OMS_AUTH, add_order, order_payload, socket_for
 from web.live import DashboardLive, with_summaries
 
 
@@ -87,6 +87,58 @@ def test_no_change_no_message(readers):
         assert len(inbox.got) == 2  # the first flush had the figures: nothing trails it
     finally:
         live.cancel()
+
+
+def test_with_no_page_listening_nothing_is_computed_and_a_new_listener_gets_the_state(readers):
+    inbox = Inbox()
+    listening = [False]
+    live = DashboardLive(
+        inbox.emit,
+        readers,
+        interval=0.05,
+        delay=0.01,
+        figures_every=30.0,
+        watched=lambda: listening[0],
+    )
+    try:
+        live.add([DomainEvent("order.status", {"order": "NOBODY-1"})])
+        live.touch()
+        time.sleep(0.3)
+        assert inbox.got == [] and live.flushes == 0
+        listening[0] = True
+        live.touch()  # what joining the room does
+        inbox.wait_for(1, 10)
+        assert "live" in inbox.got[0][1] and inbox.got[0][1]["events"] == []
+    finally:
+        live.cancel()
+
+
+def test_a_dashboard_socket_gets_the_state_on_joining_and_every_change_after(app, live_server):
+    """Through the real server: no page, no flush; the page's socket joins ``dashboard:live``
+    and gets the live state at once, then the next order's event."""
+    floor = app.extensions["floor"]
+    oms = app.test_client()
+    assert (
+        oms.post("/api/v1/orders", json=order_payload("LIVE-W-1"), headers=OMS_AUTH).status_code
+        == 201
+    )
+    time.sleep(0.4)
+    assert floor.live.flushes == 0, "nobody listens: nothing to compute"
+    page = socket_for(
+        live_server.url, listen=["dashboard.live"], username="sam", password="supervisor-demo"
+    )
+    try:
+        assert page.call("dashboard:live", namespace="/floor", timeout=10)["ok"]
+        first = page.wait_for("dashboard.live", 10)[0]
+        assert "live" in first
+        r = oms.post("/api/v1/orders", json=order_payload("LIVE-W-2"), headers=OMS_AUTH)
+        assert r.status_code == 201
+        deadline = time.monotonic() + 10
+        while "LIVE-W-2" not in str(page.received["dashboard.live"]):
+            assert time.monotonic() < deadline, page.received["dashboard.live"]
+            time.sleep(0.05)
+    finally:
+        page.disconnect()
 
 
 def test_wave_progress_takes_the_board_summary(sessions, readers):
