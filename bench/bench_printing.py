@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import faulthandler
+import functools
 import math
 import multiprocessing
 import os
@@ -314,6 +315,12 @@ class Row:
         return [t - a for t, a in zip(self.total_ms, self.answer_ms, strict=True)]
 
 
+@functools.cache
+def _pin_server() -> int | None:
+    """Once per benchmark process (a second Rig finds the process already on one CPU)."""
+    return pin_this_process(os.environ.get("FLOOR_SERVER_CPU", "auto"))
+
+
 class Rig:
     """The app on one database, its print worker, and a timed virtual Zebra per station."""
 
@@ -339,7 +346,7 @@ class Rig:
         self.desks = [Station(self.app, code) for code in self.codes]
         # As `flask serve` does (core.affinity, FLOOR_SERVER_CPU, default auto): the server
         # process on one CPU; the printers' process, started above, keeps every CPU.
-        self.cpu = pin_this_process(os.environ.get("FLOOR_SERVER_CPU", "auto"))
+        self.cpu = _pin_server()
         self.counting = False
         self.cpu_s = 0.0
         self.made = 0  # orders picked so far
