@@ -37,6 +37,9 @@ _HANDLED = "floor.domain_events_handled"
 
 Handler = Callable[[Session, "DomainEvent"], None]
 _handlers: weakref.WeakKeyDictionary[Any, dict[str, list[Handler]]] = weakref.WeakKeyDictionary()
+_handlers_by_class: weakref.WeakKeyDictionary[type, dict[str, list[Handler]]] = (
+    weakref.WeakKeyDictionary()
+)
 _listeners: weakref.WeakKeyDictionary[Any, list[Callable[[list[DomainEvent]], None]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -90,19 +93,31 @@ def handle(factory: sessionmaker[Session], name: str, handler: Handler) -> None:
     table = _handlers.get(factory)
     if table is None:
         table = _handlers[factory] = {}
+        # Sessions of this factory are of its own class: run_handlers finds the table by it.
+        _handlers_by_class[factory.class_] = table
 
         @event.listens_for(factory, "before_commit")
         def _dispatch(session: Session) -> None:
-            events = session.info.get(_KEY, [])
-            done = session.info.get(_HANDLED, 0)
-            while done < len(events):
-                ev = events[done]
-                done += 1
-                session.info[_HANDLED] = done
-                for fn in table.get(ev.name, ()):
-                    fn(session, ev)
+            run_handlers(session)
 
     table.setdefault(name, []).append(handler)
+
+
+def run_handlers(session: Session) -> None:
+    """Run the in-transaction handlers of the events recorded so far (and of those they
+    record) now. The commit does it anyway; a before-commit step that must come after them
+    (the outbox's feed lock on PostgreSQL, held to the commit) calls this first."""
+    table = _handlers_by_class.get(type(session))
+    if table is None:
+        return
+    events = session.info.get(_KEY, [])
+    done = session.info.get(_HANDLED, 0)
+    while done < len(events):
+        ev = events[done]
+        done += 1
+        session.info[_HANDLED] = done
+        for fn in table.get(ev.name, ()):
+            fn(session, ev)
 
 
 def pending(session: Session) -> list[DomainEvent]:

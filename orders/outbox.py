@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from core.bulk import insert_rows
 from core.db import Base, core_connection, str_enum, utcnow
+from core.events import run_handlers
 from core.statemachine import StateMachine
 
 
@@ -126,6 +127,10 @@ def _write_queued(session: Session) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
+    # The domain's in-transaction handlers first (a label built and its print job queued, say):
+    # they may record events, and on PostgreSQL they must not run under the feed lock, which
+    # every other event writer waits for.
+    run_handlers(session)
     # Events recorded after this point (by other before-commit handlers) are written at once.
     session.info[_COMMITTING] = True
     if session.info.get(_QUEUED):
