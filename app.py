@@ -113,7 +113,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if engine.dialect.name == "postgresql":
         floor_ctx.write_slots = WriteSlots(WRITE_SLOTS)
     app.extensions["floor"] = floor_ctx
-    on_commit(sessions, sockets.emitter(socketio, readers))
+    on_commit(sessions, sockets.emitter(socketio, readers, local_rooms_only=not settings.redis_url))
     on_commit(sessions, live.add)  # the dashboard's coalesced feed (web/live.py)
     wire_domain_handlers(sessions, settings)
     configure_defaults(sessions, location_confirm=settings.location_confirm)

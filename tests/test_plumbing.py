@@ -105,3 +105,32 @@ def test_socket_events_reuse_the_saved_session_and_requests_decode_their_cookie(
     saved = SecureCookieSession({"uid": 8})  # Flask-SocketIO's copy (environ["saved_session"])
     with app.test_request_context("/", headers=headers, environ_base={"saved_session": saved}):
         assert session._get_current_object() is saved  # an event: no decoding, the same object
+
+
+def test_one_process_drops_events_for_rooms_nobody_is_in_before_computing_them(sessions):
+    """Without a message queue the fan-out sends to rooms that have a listener here and
+    computes no snapshot for a room nobody is in; with one, every room may have a listener."""
+    from types import SimpleNamespace
+
+    from web.sockets import NAMESPACE, Emitter
+
+    computed: list[str] = []
+
+    def snapshot(_session: Any) -> dict[str, Any]:
+        computed.append("wave 9")
+        return {"id": 9, "done": 1}
+
+    rooms = {NAMESPACE: {"user:1": {"sid-a": "eio-a"}, "wave:9": {}}}
+    fake = SimpleNamespace(server=SimpleNamespace(manager=SimpleNamespace(rooms=rooms)))
+    events = [
+        DomainEvent("wave.progress", {"id": 9}, ("wave:9", "dashboard"), snapshot),
+        DomainEvent("task.updated", {"id": 5}, ("user:1", "wave:9")),
+    ]
+    local = Emitter(fake, sessions, local_rooms_only=True)  # type: ignore[arg-type]
+    sent = local._resolved(local._listened(events))
+    assert [(ev.name, ev.rooms) for ev in sent] == [("task.updated", ("user:1",))]
+    assert computed == []
+    shared = Emitter(fake, sessions)  # type: ignore[arg-type]
+    sent = shared._resolved(shared._listened(events))
+    assert [ev.name for ev in sent] == ["wave.progress", "task.updated"]
+    assert computed == ["wave 9"]

@@ -235,9 +235,18 @@ class Emitter:
     (``core.events.resolve``) in one read-only transaction: under a burst of scans a wave's
     progress is aggregated once per round, not once per scan."""
 
-    def __init__(self, socketio: SocketIO, readers: sessionmaker[Session] | None = None) -> None:
+    def __init__(
+        self,
+        socketio: SocketIO,
+        readers: sessionmaker[Session] | None = None,
+        *,
+        local_rooms_only: bool = False,
+    ) -> None:
         self.socketio = socketio
         self.readers = readers
+        # No message queue: the rooms of this process are every listener there is, so an event
+        # for rooms nobody is in is dropped before its snapshot is computed.
+        self.local_rooms_only = local_rooms_only
         self.queue: queue.Queue[list[DomainEvent]] = queue.Queue()
         self._started = False
         self._lock = threading.Lock()
@@ -262,6 +271,22 @@ class Emitter:
             except queue.Empty:
                 return events
 
+    def _listened(self, events: list[DomainEvent]) -> list[DomainEvent]:
+        """The events with their rooms that somebody is in (all of them with a message queue:
+        a listener may be on another process)."""
+        if not self.local_rooms_only:
+            return events
+        server = self.socketio.server
+        rooms = server.manager.rooms.get(NAMESPACE, {}) if server is not None else {}
+        out = []
+        for ev in events:
+            kept = tuple(room for room in ev.rooms if rooms.get(room))
+            if kept == ev.rooms:
+                out.append(ev)
+            elif kept:
+                out.append(DomainEvent(ev.name, ev.data, kept, ev.snapshot))
+        return out
+
     def _resolved(self, events: list[DomainEvent]) -> list[DomainEvent]:
         if self.readers is None or not any(ev.snapshot for ev in events):
             return [ev for ev in events if ev.snapshot is None]
@@ -274,7 +299,7 @@ class Emitter:
 
     def _run(self) -> None:
         while True:
-            for ev in self._resolved(self._take()):
+            for ev in self._resolved(self._listened(self._take())):
                 for room in ev.rooms:
                     try:
                         self.socketio.emit(ev.name, ev.data, to=room, namespace=NAMESPACE)
@@ -283,7 +308,10 @@ class Emitter:
 
 
 def emitter(
-    socketio: SocketIO, readers: sessionmaker[Session] | None = None
+    socketio: SocketIO,
+    readers: sessionmaker[Session] | None = None,
+    *,
+    local_rooms_only: bool = False,
 ) -> Callable[[list[DomainEvent]], None]:
     """Emit each committed event to the rooms it names (off the committing thread)."""
-    return Emitter(socketio, readers)
+    return Emitter(socketio, readers, local_rooms_only=local_rooms_only)
