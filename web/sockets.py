@@ -219,10 +219,15 @@ def register(socketio: SocketIO) -> None:
         return {"ok": True, "room": LIVE_ROOM}
 
 
-def room_has_members(socketio: SocketIO, room: str) -> bool:
-    """Whether a client connected to this process is in ``room`` (namespace ``/floor``)."""
+def _local_rooms(socketio: SocketIO) -> dict[str, Any]:
+    """The rooms of namespace ``/floor`` with the clients of this process in each."""
     server = socketio.server
-    return server is not None and bool(server.manager.rooms.get(NAMESPACE, {}).get(room))
+    return server.manager.rooms.get(NAMESPACE, {}) if server is not None else {}
+
+
+def room_has_members(socketio: SocketIO, room: str) -> bool:
+    """Whether a client connected to this process is in ``room``."""
+    return bool(_local_rooms(socketio).get(room))
 
 
 class Emitter:
@@ -276,8 +281,7 @@ class Emitter:
         a listener may be on another process)."""
         if not self.local_rooms_only:
             return events
-        server = self.socketio.server
-        rooms = server.manager.rooms.get(NAMESPACE, {}) if server is not None else {}
+        rooms = _local_rooms(self.socketio)
         out = []
         for ev in events:
             kept = tuple(room for room in ev.rooms if rooms.get(room))
