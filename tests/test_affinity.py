@@ -42,7 +42,7 @@ def test_flask_serve_runs_every_thread_on_one_cpu_and_says_which(tmp_path: Path)
         out = stop(proc)
     assert len(cpus) > 3, "the server runs its workers in threads"
     assert all(len(c) == 1 for c in cpus) and len({frozenset(c) for c in cpus}) == 1, cpus
-    assert f"runs on CPU {next(iter(cpus[0]))}" in out
+    assert f"Runs on CPU {next(iter(cpus[0]))}" in out
 
 
 @needs_two
@@ -55,4 +55,4 @@ def test_flask_serve_with_off_leaves_the_scheduler_free(tmp_path: Path):
     finally:
         out = stop(proc)
     assert all(c == set(ALLOWED) for c in cpus), cpus
-    assert "runs on CPU" not in out
+    assert "Runs on CPU" not in out

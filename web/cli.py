@@ -143,9 +143,10 @@ def register(app: Flask) -> None:
             cpu = pin_this_process(f.settings.server_cpu)
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc
-        click.echo("\n".join(_banner(f, host, port, demo=demo, loaded=loaded)))
-        if cpu is not None:
-            click.echo(f"  runs on CPU {cpu} (FLOOR_SERVER_CPU=off leaves it free)")
+        banner = _banner(f, host, port, demo=demo, loaded=loaded)
+        if cpu is not None:  # right under the address line
+            banner.insert(2, f"Runs on CPU {cpu} (one process, one CPU; FLOOR_SERVER_CPU=off: any)")
+        click.echo("\n".join(banner))
         for hook in app.extensions.get("floor_serve_hooks", []):
             hook(app)
         if not f.settings.run_scheduler:  # else create_app has started the election already
