@@ -446,7 +446,7 @@ def wait_healthy(port: int, proc: subprocess.Popen[str], timeout: float = 60) ->
             r = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
             if r.status_code == 200:
                 return r.json()
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to start
             pass
         time.sleep(0.2)
     raise AssertionError("server did not become healthy")
