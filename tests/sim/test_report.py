@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from web.simulator.oms import take_event
+from web.simulator.oms import cannot_promise, short_without_stock, take_event
 from web.simulator.report import summarise
 from web.simulator.state import Day, OrderTrack, SimConfig
 
@@ -61,3 +61,40 @@ def test_doubled_and_lost_are_caught() -> None:
     assert s["lost"]["events_out_of_order"] == 1
     assert s["lost"]["orders_not_shipped"] == ["B"]
     assert s["lost"]["orders_shipped_without_event"] == ["C"]
+
+
+def _short(reserved: int, missing: int) -> dict[str, Any]:
+    return {
+        "status": "short",
+        "packages": [],
+        "lines": [
+            {"line_id": "1", "sku": "S1", "ordered": missing + reserved, "reserved": reserved}
+        ],
+        "missing": [
+            {"line_id": "1", "sku": "S1", "ordered": missing + reserved, "missing": missing}
+        ],
+    }
+
+
+def test_a_short_order_no_wave_took_is_lost_unless_no_stock_is_left() -> None:
+    """A 20,000-order day: a picker's short pick ("empty") wrote a location's stock off, 62
+    orders that came in later were short with nothing reserved and no wave took them; the day
+    stalled and called them lost. They are short for want of stock when the warehouse cannot
+    promise what they miss — and lost when it can."""
+    day = _day("A", "B")
+    _ship(day, "A")
+    take_event(day, _ev(100, "B", None, "short"))
+    assert not day.all_done() and day.only_short_left()
+    final = {"A": _final("shipped", ["1"]), "B": _short(reserved=0, missing=2)}
+    candidates = short_without_stock(day, final)
+    assert list(candidates) == ["B"]
+    assert cannot_promise(candidates, {"S1": 2}) == {}  # stock there: it should have been taken
+    assert cannot_promise(candidates, {"S1": 1}) == {"B": {"S1": 1}}
+    assert not summarise(day, final, None, 1.0)["ok"]  # unexplained: lost
+    s = summarise(day, final, None, 1.0, cannot_promise(candidates, {"S1": 0}))
+    assert s["ok"] and s["orders"]["stopped_with_reason"] == {"B": "short"}
+    assert s["orders"]["short_without_stock"] == 1
+    # something reserved (a wave should take it) or already waved: not a candidate
+    assert short_without_stock(day, {"B": _short(reserved=1, missing=1)}) == {}
+    day.orders["B"].waved = True
+    assert short_without_stock(day, final) == {}

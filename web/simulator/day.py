@@ -176,7 +176,8 @@ async def simulate(
                 if isinstance(r, BaseException) and not isinstance(r, Exception):
                     raise r
             final = await oms.final_orders(oms_http, day, started_at)
+            no_stock = await oms.unreservable(oms_http, day, final)
     finally:
         day.finished.set()
     db = db_check(f"SIM-{cfg.run_id}-", len(orders)) if db_check else None
-    return summarise(day, final, db, elapsed)
+    return summarise(day, final, db, elapsed, no_stock)

@@ -308,12 +308,12 @@ class PackStation:
             return "refused"
         tally.pack["opened"] += 1
         items: dict[str, int] = {}
+        wrong = not_in_order(self.day.item_codes, view["lines"])
         for line in view["lines"]:
             code = line["gtins"][0] if line["gtins"] else line["sku"]
             counted = 0
             while counted < line["to_pack"]:
                 if self.rng.random() < self.day.config.wrong_scan_rate:
-                    wrong = sorted(self.day.item_codes - set(line["gtins"]))
                     _, ans = await self._post(
                         http,
                         token,
@@ -363,6 +363,13 @@ class PackStation:
                 else:
                     tally.problem(f"label {sscc}: {r.status}")
         return "done"
+
+
+def not_in_order(codes: set[str], lines: list[dict[str, Any]]) -> list[str]:
+    """Item codes a packer can scan by mistake: none of the order's lines (another line's GTIN
+    is a right item for the order, which the server rightly counts, not a wrong one)."""
+    ours = {g for ln in lines for g in ln["gtins"]} | {ln["sku"] for ln in lines}
+    return sorted(codes - ours)
 
 
 def new_badge() -> str:

@@ -23,6 +23,9 @@ from web.simulator.http import SimError, json_call
 from web.simulator.state import Day
 
 BATCH = 500
+# Only short orders no wave took are left: the supervisor plans every ``wave_every_s``; after
+# this many rounds without a move the day ends and the summary asks why they are short.
+SHORT_WAIT_ROUNDS = 5
 
 
 def api(http: aiohttp.ClientSession, day: Day) -> tuple[aiohttp.ClientSession, str]:
@@ -158,7 +161,10 @@ async def tail_events(http: aiohttp.ClientSession, day: Day, cursor: str) -> str
         for ev in body["events"]:
             take_event(day, ev)
         cursor = body["next_cursor"]
-        if day.all_done():
+        quiet_s = time.monotonic() - day.last_progress
+        if day.all_done() or (
+            day.only_short_left() and quiet_s > SHORT_WAIT_ROUNDS * day.config.wave_every_s
+        ):
             day.finished.set()
         if day.finished.is_set() and not body["has_more"]:
             return cursor
@@ -200,3 +206,50 @@ async def final_orders(http: aiohttp.ClientSession, day: Day, since: str) -> dic
         cursor = body.get("next_cursor") or ""
         if not cursor:
             return found
+
+
+def short_without_stock(day: Day, final: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The day's short orders that no wave took and that hold nothing reserved: they wait for
+    stock (the candidates ``unreservable`` checks against what can be promised now)."""
+    return {
+        ext: o
+        for ext, o in final.items()
+        if o["status"] == "short"
+        and ext in day.orders
+        and not day.orders[ext].waved
+        and o.get("missing")
+        and not any(ln.get("reserved") for ln in o.get("lines", []))
+    }
+
+
+def cannot_promise(
+    candidates: dict[str, dict[str, Any]], available: dict[str, int]
+) -> dict[str, dict[str, int]]:
+    """Of ``candidates``, those whose every missing line is more than the warehouse can promise:
+    ``{external id: {sku: available}}``."""
+    return {
+        ext: {m["sku"]: available.get(m["sku"], 0) for m in o["missing"]}
+        for ext, o in candidates.items()
+        if all(available.get(m["sku"], 0) < m["missing"] for m in o["missing"])
+    }
+
+
+async def unreservable(
+    http: aiohttp.ClientSession, day: Day, final: dict[str, Any]
+) -> dict[str, dict[str, int]]:
+    """Short orders no wave took, with nothing reserved, whose every missing line the warehouse
+    cannot promise now either (``GET /api/v1/inventory``): short for want of stock, not lost.
+    On a day with short picks this happens: a picker's "empty" writes the location's stock off,
+    and orders that arrive later find nothing to reserve."""
+    _, base = api(http, day)
+    candidates = short_without_stock(day, final)
+    skus = sorted({m["sku"] for o in candidates.values() for m in o["missing"]})
+    available: dict[str, int] = {}
+    for i in range(0, len(skus), 100):
+        status, body = await json_call(
+            http, "GET", f"{base}/inventory?sku={','.join(skus[i : i + 100])}"
+        )
+        if status != 200:
+            raise SimError(f"GET /api/v1/inventory answered {status}: {body}")
+        available |= {row["sku"]: row["available"] for row in body["inventory"]}
+    return cannot_promise(candidates, available)

@@ -1,9 +1,11 @@
 """The end of the day: a summary a person reads (or ``--json`` a test reads) and its verdict.
 
 *Lost*: an order of the day that is not shipped and not stopped for a reason the day itself gave
-(held or short after its wave), an order shipped without a ``shipped`` event, an event that does
-not follow the one before it. *Doubled*: an event id twice in the feed, a second ``shipped``
-event, a second package or SSCC for one order, an SSCC on two orders, a second label job.
+(held, short after its wave, or short with nothing the warehouse can still reserve for it — the
+day's short picks write off what a location was said to lack), an order shipped without a
+``shipped`` event, an event that does not follow the one before it. *Doubled*: an event id twice
+in the feed, a second ``shipped`` event, a second package or SSCC for one order, an SSCC on two
+orders, a second label job.
 """
 
 from __future__ import annotations
@@ -24,16 +26,25 @@ def _ms(values: list[float]) -> dict[str, float | None]:
 
 
 def summarise(
-    day: Day, final: dict[str, Any], db: dict[str, Any] | None, elapsed_s: float
+    day: Day,
+    final: dict[str, Any],
+    db: dict[str, Any] | None,
+    elapsed_s: float,
+    no_stock: dict[str, dict[str, int]] | None = None,
 ) -> dict[str, Any]:
+    """``no_stock``: short orders no wave took because nothing could be reserved for them
+    (``oms.unreservable``) — stopped for a reason of the day, like a short after its wave."""
     t = day.tally
+    no_stock = no_stock or {}
     statuses = Counter(o["status"] for o in final.values())
     missing_from_api = sorted(set(day.orders) - set(final))
     not_shipped = {ext: o["status"] for ext, o in final.items() if o["status"] not in SHIPPED}
     explained = {
         ext: st
         for ext, st in not_shipped.items()
-        if st == "on_hold" or (st == "short" and day.orders[ext].waved) or st == "canceled"
+        if st == "on_hold"
+        or (st == "short" and (day.orders[ext].waved or ext in no_stock))
+        or st == "canceled"
     }
     lost_orders = sorted(set(not_shipped) - set(explained)) + missing_from_api
     shipped = [ext for ext, o in final.items() if o["status"] in SHIPPED]
@@ -88,6 +99,7 @@ def summarise(
             "shipped_once": len(shipped) - len(twice),
             "by_status": dict(statuses),
             "stopped_with_reason": explained,
+            "short_without_stock": len(no_stock),
         },
         "waves": {"planned_and_released": t.waves, "pick_lists": t.pick_lists},
         "scans": {
@@ -127,7 +139,7 @@ def render(s: dict[str, Any]) -> str:
         f"{s['config']['pickers']} pickers, {s['config']['packers']} packers, "
         f"{s['elapsed_s']:.0f} s" + (" — STALLED" if s["stalled"] else ""),
         f"  orders   shipped {o['shipped']} of {o['pushed']} (once: {o['shipped_once']}); "
-        f"by status {o['by_status']}",
+        f"by status {o['by_status']}; short with no stock to reserve {o['short_without_stock']}",
         f"  waves    {s['waves']['planned_and_released']} released, "
         f"{s['waves']['pick_lists']} pick lists",
         f"  scans    {sc['ok']} ok ({sc['per_s']}/s), {sc['wrong_item_caught']} wrong items "

@@ -102,6 +102,14 @@ class Day:
     def all_done(self) -> bool:
         return self.pushed_all and all(t.done for t in self.orders.values())
 
+    def only_short_left(self) -> bool:
+        """Every order has stopped but some short ones no wave took: the warehouse had nothing
+        to reserve for them (the day's own short picks can write a location's stock off). The
+        summary checks that through the API before it calls them anything but lost."""
+        return self.pushed_all and all(
+            t.done or (t.seen == "short" and not t.waved) for t in self.orders.values()
+        )
+
 
 async def pause(event: asyncio.Event, seconds: float) -> None:
     """Sleep up to ``seconds``, waking at once when ``event`` is set (the day is over)."""
