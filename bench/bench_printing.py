@@ -40,7 +40,6 @@ import datetime as dt
 import faulthandler
 import functools
 import math
-import multiprocessing
 import os
 import platform
 import shlex
@@ -57,14 +56,15 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, make_url, select, text
 
+from bench.printer_room import PrinterRoom
 from core.affinity import pin_this_process
 from core.db import unit_of_work
+from core.settings import Settings
 from floor.fulfilment.models import Package
 from floor.site.layout import Location, LocationType
 from migrations import migrate
 from printing.labels import build_package_label, site_address
 from printing.printers import make_spec, sync_printers
-from printing.virtual_zebra import VirtualZebra
 from printing.zpl import Address, ShippingLabel, build_shipping_label
 from web.demo import check_code, load_demo
 
@@ -86,76 +86,6 @@ def lines(n: int) -> list[tuple[str, int]]:
 
 GOAL_P95_MS = 200.0
 WAIT_FOR_LABEL_S = 20.0  # a label that has not arrived by then is a failure, not a hang
-
-
-class TimedZebra(VirtualZebra):
-    """A virtual Zebra that notes when each label's last byte arrived (``time.perf_counter``:
-    CLOCK_MONOTONIC on Linux, the same clock in every process of the machine)."""
-
-    def __init__(self, arrived: Callable[[float], None] | None = None) -> None:
-        super().__init__(0)
-        self.arrived = arrived
-
-    def _keep(self, label: str) -> None:
-        at = time.perf_counter()
-        super()._keep(label)
-        if self.arrived is not None:
-            self.arrived(at)
-
-
-def _printer_room(count: int, conn: Any) -> None:
-    """The printers' own process: ``count`` timed virtual Zebras; sends their ports, then
-    ``(index, arrival time)`` per label, until told to stop."""
-    lock = threading.Lock()
-
-    def arrived(index: int) -> Callable[[float], None]:
-        def note(at: float) -> None:
-            with lock:
-                conn.send((index, at))
-
-        return note
-
-    zebras = [TimedZebra(arrived(i)).start() for i in range(count)]
-    conn.send([z.port for z in zebras])
-    conn.recv()  # stop
-    for zebra in zebras:
-        zebra.stop()
-
-
-class PrinterRoom:
-    """Virtual Zebras in a process of their own, as printers are devices of their own: their
-    threads do not take the server process's GIL. Arrival times come back through a pipe."""
-
-    def __init__(self, count: int) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_printer_room, args=(count, child), daemon=True)
-        self.proc.start()
-        self.ports: list[int] = self.conn.recv()
-        self.arrivals: list[list[float]] = [[] for _ in self.ports]
-
-    def count(self, index: int) -> int:
-        self._drain(0)
-        return len(self.arrivals[index])
-
-    def wait(self, index: int, count: int, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while len(self.arrivals[index]) < count:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self._drain(left)
-        return True
-
-    def _drain(self, timeout_s: float) -> None:
-        if self.conn.poll(timeout_s):
-            while self.conn.poll(0):
-                index, at = self.conn.recv()
-                self.arrivals[index].append(at)
-
-    def stop(self) -> None:
-        self.conn.send("stop")
-        self.proc.join(timeout=10)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -318,7 +248,7 @@ class Row:
 @functools.cache
 def _pin_server() -> int | None:
     """Once per benchmark process (a second Rig finds the process already on one CPU)."""
-    return pin_this_process(os.environ.get("FLOOR_SERVER_CPU", "auto"))
+    return pin_this_process(Settings.from_env().server_cpu)
 
 
 class Rig:

@@ -56,3 +56,14 @@ def test_flask_serve_with_off_leaves_the_scheduler_free(tmp_path: Path):
         out = stop(proc)
     assert all(c == set(ALLOWED) for c in cpus), cpus
     assert "Runs on CPU" not in out
+
+
+def test_serve_prod_refuses_a_cpu_setting_it_cannot_read():
+    from types import SimpleNamespace
+
+    from web.serve_prod import refuse
+
+    args = SimpleNamespace(workers=1, keep_alive=5)
+    env = {"FLOOR_SECRET_KEY": "k"}
+    assert refuse(args, env) is None
+    assert "FLOOR_SERVER_CPU" in (refuse(args, {**env, "FLOOR_SERVER_CPU": "fast"}) or "")

@@ -21,6 +21,7 @@ from flask import Flask, jsonify
 from flask_socketio import SocketIO
 
 from core.affinity import pin_this_process
+from core.settings import Settings
 
 NAMESPACE = "/floor"
 FAKE_TASK: dict[str, Any] = {
@@ -69,7 +70,7 @@ def main() -> None:
     app = make_app(args.async_mode)
     # Served as `flask serve` serves the floor (core.affinity): the baseline runs on one CPU
     # when the floor server does, so the two are compared like for like.
-    pin_this_process(os.environ.get("FLOOR_SERVER_CPU", "auto"))
+    pin_this_process(Settings.from_env().server_cpu)
     app.extensions["socketio"].run(
         app, host=args.host, port=args.port, allow_unsafe_werkzeug=True, log_output=False
     )
