@@ -54,6 +54,9 @@ class DomainEvent:
     data: dict[str, Any]  # a snapshot's is {"id": key} until ``resolve`` computes it
     rooms: tuple[str, ...] = field(default=("dashboard",))  # "wave:<id>", "user:<id>", ...
     snapshot: Snapshot | None = field(default=None, compare=False)
+    # A client whose answer already carried this event (the picker's own scan ack): the fan-out
+    # does not send it there a second time. Only the web layer, which built the answer, sets it.
+    answered_to: str | None = field(default=None, compare=False)
 
 
 def publish(session: Session, name: str, data: dict[str, Any], *rooms: str) -> None:

@@ -9,14 +9,17 @@ refusal (a bad payload, or a ``PickError`` from the service) is raised and answe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import Any
 
+from flask import request
 from flask_socketio import SocketIO
 
 from core.errors import FloorError
+from core.events import transaction_events
 from core.inputs import InputError, check_text, parse_timestamp, storable
 from core.users import Role
 from floor.fulfilment.errors import FulfilmentErrorCode
@@ -83,10 +86,22 @@ def _checked(data: Any) -> dict[str, Any]:
     return data
 
 
+def _answered(s: Any, body: dict[str, Any]) -> None:
+    """The ack carries the views of the tasks it names, built after the service's changes: the
+    ``task.updated`` events of those tasks are not echoed to this socket as well (one frame less
+    per scan for the handheld and the server to send, parse and render)."""
+    ids = {view["id"] for view in (body["task"], body["next_task"]) if view is not None}
+    events = transaction_events(s)
+    for i, ev in enumerate(events):
+        if ev.name == "task.updated" and ev.data.get("id") in ids:
+            events[i] = dataclasses.replace(ev, answered_to=request.sid)  # type: ignore[attr-defined]
+
+
 def _run(service: Callable[..., PickOutcome], *args: Any) -> dict[str, Any]:
     """One unit of work around a picking service (a refusal rolls it back and is raised)."""
     with uow() as s:
         body = _outcome(s, service(s, current_actor(), *args))
+        _answered(s, body)
     if ctx().live is not None:
         ctx().live.touch()  # a scan moves the people table even when it published nothing
     return body

@@ -288,7 +288,7 @@ class Emitter:
             if kept == ev.rooms:
                 out.append(ev)
             elif kept:
-                out.append(DomainEvent(ev.name, ev.data, kept, ev.snapshot))
+                out.append(DomainEvent(ev.name, ev.data, kept, ev.snapshot, ev.answered_to))
         return out
 
     def _resolved(self, events: list[DomainEvent]) -> list[DomainEvent]:
@@ -306,7 +306,13 @@ class Emitter:
             for ev in self._resolved(self._listened(self._take())):
                 for room in ev.rooms:
                     try:
-                        self.socketio.emit(ev.name, ev.data, to=room, namespace=NAMESPACE)
+                        self.socketio.emit(
+                            ev.name,
+                            ev.data,
+                            to=room,
+                            namespace=NAMESPACE,
+                            skip_sid=ev.answered_to,
+                        )
                     except Exception:  # one bad send must not stop the fan-out
                         log.exception("emit %s to %s failed", ev.name, room)
 

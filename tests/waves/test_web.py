@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 from sqlalchemy import select
 
@@ -13,8 +14,18 @@ from core.users import AuditEntry
 from floor.fulfilment.models import PickTask, Wave, WaveRule
 from floor.fulfilment.states import TaskStatus, WaveStatus
 from floor.fulfilment.waves.jobs import plan_and_release_due_waves
+from floor.fulfilment.waves.planning import RuleSpec, plan_waves
+from floor.fulfilment.waves.progress import release_wave
 from orders.states import OrderStatus, ShortPolicy
-from tests.factories import add_order, csrf_headers, csrf_token, login, socket_for
+from tests.factories import (
+    add_order,
+    csrf_headers,
+    csrf_token,
+    gtin,
+    login,
+    socket_for,
+    supervisor,
+)
 
 
 def _sup(client):
@@ -291,3 +302,40 @@ def test_canceling_a_wave_tells_the_picker_holding_its_task(live_server, session
     finally:
         picker.disconnect()
         sup_sio.disconnect()
+
+
+def test_a_scan_is_answered_on_its_handheld_once_and_mirrored_to_the_pickers_other_device(
+    live_server, sessions
+):
+    """The ack carries the scanned task's view, so ``task.updated`` is not echoed to the
+    handheld that scanned; another device of the same picker (and the wave's room) still gets
+    it."""
+    _orders(sessions, [("SKU-00005", 3)])
+    with unit_of_work(sessions) as s:
+        sup = supervisor(s)
+        [wave] = plan_waves(s, RuleSpec(split_by_zone=False), sup).waves
+        release_wave(s, wave.id, sup)
+    listen = ("task.updated",)
+    first = socket_for(live_server.url, listen=listen, badge="BADGE-PICKER-1")
+    second = socket_for(live_server.url, listen=listen, badge="BADGE-PICKER-1")
+    try:
+        task = first.call("task:next", {}, namespace="/floor", timeout=5)["task"]
+        for n, (scanner, mirror) in enumerate(((first, second), (second, first)), 1):
+            payload = {"client_scan_id": f"m-{n}", "task_id": task["id"], "code": gtin("SKU-00005")}
+            ack = scanner.call("scan", payload, namespace="/floor", timeout=5)
+            assert ack["ok"] and ack["result"] == "ok", ack
+            if ack["kind"] == "item_held":
+                tote = {**payload, "client_scan_id": f"t-{n}", "code": ack["await_tote"]}
+                ack = scanner.call("scan", tote, namespace="/floor", timeout=5)
+            assert ack["task"]["picked_qty"] == n
+            end = time.monotonic() + 5
+            while mirror.wait_for("task.updated")[-1]["picked_qty"] != n:
+                assert time.monotonic() < end, mirror.received
+                time.sleep(0.02)
+            seen = mirror.received["task.updated"]
+            time.sleep(0.3)  # anything on its way to the scanner arrives meanwhile
+            echoed = [e for e in scanner.received.get("task.updated", []) if e["picked_qty"] == n]
+            assert echoed == [] and seen[-1]["id"] == task["id"]
+    finally:
+        first.disconnect()
+        second.disconnect()
