@@ -134,3 +134,10 @@ def test_one_process_drops_events_for_rooms_nobody_is_in_before_computing_them(s
     sent = shared._resolved(shared._listened(events))
     assert [ev.name for ev in sent] == ["wave.progress", "task.updated"]
     assert computed == ["wave 9"]
+    # The scanning handheld's ack already carried its task: alone in its user's room, the
+    # event goes nowhere, and the fan-out thread is not woken for it.
+    answered = DomainEvent("task.updated", {"id": 5}, ("user:1", "wave:9"), answered_to="sid-a")
+    local([answered])
+    assert local.queue.empty()
+    rooms[NAMESPACE]["user:1"]["sid-b"] = "eio-b"  # the picker's second device
+    assert [ev.rooms for ev in local._listened([answered])] == [("user:1",)]

@@ -230,6 +230,11 @@ def room_has_members(socketio: SocketIO, room: str) -> bool:
     return bool(_local_rooms(socketio).get(room))
 
 
+def _others_in(members: Any, answered: str | None) -> bool:
+    """A room (its members: sid → engine.io sid) with someone in it besides ``answered``."""
+    return bool(members) and (answered is None or len(members) > 1 or answered not in members)
+
+
 class Emitter:
     """The after-commit fan-out, off the request thread: ``__call__`` queues a committed
     transaction's events and returns at once; one background task (a thread, or a greenlet
@@ -257,6 +262,9 @@ class Emitter:
         self._lock = threading.Lock()
 
     def __call__(self, events: list[DomainEvent]) -> None:
+        events = self._listened(events)
+        if not events:  # nobody to tell: the fan-out thread is not even woken
+            return
         if not self._started:
             with self._lock:
                 if not self._started:
@@ -277,14 +285,15 @@ class Emitter:
                 return events
 
     def _listened(self, events: list[DomainEvent]) -> list[DomainEvent]:
-        """The events with their rooms that somebody is in (all of them with a message queue:
-        a listener may be on another process)."""
+        """The events with their rooms that somebody is in besides the client the event
+        already answered (all of them with a message queue: a listener may be on another
+        process). Run on the committing thread, so an event nobody hears costs no wake-up."""
         if not self.local_rooms_only:
             return events
         rooms = _local_rooms(self.socketio)
         out = []
         for ev in events:
-            kept = tuple(room for room in ev.rooms if rooms.get(room))
+            kept = tuple(room for room in ev.rooms if _others_in(rooms.get(room), ev.answered_to))
             if kept == ev.rooms:
                 out.append(ev)
             elif kept:
@@ -303,7 +312,7 @@ class Emitter:
 
     def _run(self) -> None:
         while True:
-            for ev in self._resolved(self._listened(self._take())):
+            for ev in self._resolved(self._take()):
                 for room in ev.rooms:
                     try:
                         self.socketio.emit(
