@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import faulthandler
-import functools
 import math
 import os
 import platform
@@ -54,17 +53,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, make_url, select, text
+from sqlalchemy import create_engine, make_url, select, text
 
 from bench.printer_room import PrinterRoom
-from core.affinity import pin_this_process
-from core.db import unit_of_work
-from core.settings import Settings
+from core.db import make_engine, make_session_factory, unit_of_work
 from floor.fulfilment.models import Package
 from floor.site.layout import Location, LocationType
 from migrations import migrate
 from printing.labels import build_package_label, site_address
-from printing.printers import make_spec, sync_printers
 from printing.zpl import Address, ShippingLabel, build_shipping_label
 from web.demo import check_code, load_demo
 
@@ -180,27 +176,48 @@ def add_stations(sessions: Any, count: int) -> list[str]:
     return [f"PACK-{n:02d}" for n in range(1, count + 1)]
 
 
-class StatementCounter:
-    """Statements sent on the app's engine, split into the closing threads' and the rest's."""
-
-    def __init__(self, engine: Any) -> None:
-        self.closers: set[int] = set()
-        self.close = 0
-        self.other = 0
-        self.on = False
-        event.listen(engine, "before_cursor_execute", self._count)
-
-    def _count(self, *_args: Any) -> None:
-        if not self.on:
-            return
-        if threading.get_ident() in self.closers:
-            self.close += 1
-        else:
-            self.other += 1
-
-
 class Station:
-    """One packer at one station (a Flask test client, logged in)."""
+    """One packer at one station, logged in; ``post`` sends a JSON POST with the CSRF header."""
+
+    code: str
+
+    def post(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def open(self, order: str) -> dict[str, int]:
+        """Open the order at this station; the items to pack (line id -> units)."""
+        status, data = self.post("/pack/open", {"code": order, "station": self.code})
+        assert status == 200, data
+        return {ln["line_id"]: ln["to_pack"] for ln in data["lines"]}
+
+    def close(self, order: str, items: dict[str, int]) -> None:
+        status, data = self.post(
+            "/pack/close",
+            {"order": order, "station": self.code, "items": items, "weight_g": 900},
+        )
+        assert status == 201, data
+
+
+class HttpStation(Station):
+    """The packer's page as a browser would be: HTTP to the server process (keep-alive)."""
+
+    def __init__(self, base: str, code: str) -> None:
+        from tests.factories import csrf_token, http_login
+
+        self.code = code
+        self.base = base
+        self.http = http_login(base, username="paco", password="packer-demo")
+        self.token = csrf_token(self.http.get(base + "/pack", timeout=10).text)
+
+    def post(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
+        r = self.http.post(
+            self.base + url, json=body, headers={"X-CSRFToken": self.token}, timeout=30
+        )
+        return r.status_code, r.json()
+
+
+class TestClientStation(Station):
+    """The same through the Flask test client, in the server's own process (``close_cpu``)."""
 
     def __init__(self, app: Any, code: str) -> None:
         from tests.factories import csrf_token, login
@@ -210,21 +227,9 @@ class Station:
         login(self.client, username="paco", password="packer-demo")
         self.token = csrf_token(self.client.get("/pack").get_data(as_text=True))
 
-    def post(self, url: str, body: dict[str, Any]) -> Any:
-        return self.client.post(url, json=body, headers={"X-CSRFToken": self.token})
-
-    def open(self, order: str) -> dict[str, int]:
-        """Open the order at this station; the items to pack (line id -> units)."""
-        r = self.post("/pack/open", {"code": order, "station": self.code})
-        assert r.status_code == 200, r.get_json()
-        return {ln["line_id"]: ln["to_pack"] for ln in r.get_json()["lines"]}
-
-    def close(self, order: str, items: dict[str, int]) -> None:
-        r = self.post(
-            "/pack/close",
-            {"order": order, "station": self.code, "items": items, "weight_g": 900},
-        )
-        assert r.status_code == 201, r.get_json()
+    def post(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
+        r = self.client.post(url, json=body, headers={"X-CSRFToken": self.token})
+        return r.status_code, r.get_json()
 
 
 @dataclass
@@ -234,8 +239,7 @@ class Row:
     closes: int
     total_ms: list[float]
     answer_ms: list[float]
-    close_sql: float
-    worker_sql: float
+    sql: float  # statements the server process sent per close (request, worker, the rest)
     cpu_ms: float  # the server process's CPU time (every thread) per close
     load: tuple[float, float, float]
     server_cpu: int | None  # the CPU the server process is pinned to (None: any)
@@ -245,46 +249,57 @@ class Row:
         return [t - a for t, a in zip(self.total_ms, self.answer_ms, strict=True)]
 
 
-@functools.cache
-def _pin_server() -> int | None:
-    """Once per benchmark process (a second Rig finds the process already on one CPU)."""
-    return pin_this_process(Settings.from_env().server_cpu)
-
-
 class Rig:
-    """The app on one database, its print worker, and a timed virtual Zebra per station."""
+    """A fresh database with the demo warehouse and ``stations`` pack stations, a timed virtual
+    Zebra per station (``PrinterRoom``, a process of its own), the server as ``make run`` starts
+    it (``flask serve``, a process of its own, with ``FLOOR_PRINTERS`` naming those Zebras) and
+    one packer per station talking HTTP to it from this process, as the pack page does."""
 
     def __init__(self, url: str, stations: int) -> None:
-        from tests.factories import make_test_app
+        from bench.bench_scanloop import start_floor_server
 
         migrate.upgrade(url)
-        self.app = make_test_app(url, secret_key="bench", TESTING=False)
-        floor = self.app.extensions["floor"]
-        self.sessions = floor.sessions
+        self.engine = make_engine(url)
+        self.sessions = make_session_factory(self.engine)  # the set-up's own (orders, picks)
         with unit_of_work(self.sessions) as s:
             load_demo(s)
         self.codes = add_stations(self.sessions, stations)
         self.printers = PrinterRoom(stations)
-        with unit_of_work(self.sessions) as s:
-            specs = [
-                make_spec(c, f"tcp://127.0.0.1:{port}")
-                for c, port in zip(self.codes, self.printers.ports, strict=True)
-            ]
-            sync_printers(s, specs)
-        self.counter = StatementCounter(floor.engine)
-        self.worker = floor.print_worker.start()
-        self.desks = [Station(self.app, code) for code in self.codes]
-        # As `flask serve` does (core.affinity, FLOOR_SERVER_CPU, default auto): the server
-        # process on one CPU; the printers' process, started above, keeps every CPU.
-        self.cpu = _pin_server()
+        ports = zip(self.codes, self.printers.ports, strict=True)
+        printers = ",".join(f"{code}=tcp://127.0.0.1:{port}" for code, port in ports)
+        self.workdir = tempfile.TemporaryDirectory()
+        try:
+            self.server = start_floor_server(
+                url, Path(self.workdir.name), env_extra={"FLOOR_PRINTERS": printers}
+            )
+        except BaseException:
+            self.printers.stop()
+            raise
+        self.desks: list[Station] = [HttpStation(self.server.base, c) for c in self.codes]
+        cpus = os.sched_getaffinity(self.server.proc.pid)
+        self.cpu = next(iter(cpus)) if len(cpus) == 1 else None  # FLOOR_SERVER_CPU (auto)
         self.counting = False
         self.cpu_s = 0.0
+        self.sql = 0
         self.made = 0  # orders picked so far
 
+    def usage(self, *, before: bool) -> tuple[float, int]:
+        """The server process's CPU seconds and SQL statements so far. The statement counter
+        is read after a pause (it is a file the server rewrites every 0.1 s): before a round it
+        is read first, after a round last, so the pause is not in the CPU window."""
+        from bench.bench_scanloop import cpu_s
+
+        if before:
+            sql = self.server.sql_count()
+            return cpu_s(self.server.proc.pid), sql
+        cpu = cpu_s(self.server.proc.pid)
+        return cpu, self.server.sql_count()
+
     def stop(self) -> None:
-        self.worker.stop()
+        self.server.stop()
         self.printers.stop()
-        self.app.extensions["floor"].close()
+        self.engine.dispose()
+        self.workdir.cleanup()
 
     def round(self, stations: int) -> tuple[list[float], list[float]]:
         """One close per station at once; (close -> last byte, close -> answer) per station."""
@@ -304,24 +319,19 @@ class Rig:
         failed: list[BaseException] = []
 
         def run(desk: Station, order: str, items: dict[str, int]) -> None:
-            self.counter.closers.add(threading.get_ident())
             barrier.wait()
             started[desk.code] = time.perf_counter()
             try:
                 desk.close(order, items)
             except BaseException as exc:  # reported below, in the main thread
                 failed.append(exc)
-            finally:
-                # Thread idents are reused: a later worker thread must not count as a closer.
-                self.counter.closers.discard(threading.get_ident())
             answered[desk.code] = time.perf_counter()
 
         before = [self.printers.count(i) for i in range(len(desks))]
         threads = [
             threading.Thread(target=run, args=job) for job in zip(desks, orders, items, strict=True)
         ]
-        self.counter.on = self.counting
-        cpu = time.process_time()
+        cpu, sql = self.usage(before=True) if self.counting else (0.0, 0)
         for t in threads:
             t.start()
         for t in threads:
@@ -335,9 +345,10 @@ class Rig:
             total.append((self.printers.arrivals[i][before[i]] - started[desk.code]) * 1000)
             answer.append((answered[desk.code] - started[desk.code]) * 1000)
         time.sleep(0.05)  # let the worker record "printed" before the next round's setup
-        self.counter.on = False
         if self.counting:
-            self.cpu_s += time.process_time() - cpu
+            cpu_after, sql_after = self.usage(before=False)
+            self.cpu_s += cpu_after - cpu
+            self.sql += sql_after - sql
         return total, answer
 
     def measure(self, backend: str, stations: int, closes: int) -> Row:
@@ -345,10 +356,9 @@ class Rig:
         rounds = max(1, math.ceil(closes / stations))
         total: list[float] = []
         answer: list[float] = []
-        c = self.counter
-        c.close = c.other = 0
         self.counting = True
         self.cpu_s = 0.0
+        self.sql = 0
         for _ in range(rounds):
             t, a = self.round(stations)
             total += t
@@ -361,8 +371,7 @@ class Rig:
             n,
             total,
             answer,
-            c.close / n,
-            c.other / n,
+            self.sql / n,
             self.cpu_s * 1000 / n,
             os.getloadavg(),
             self.cpu,
@@ -386,7 +395,7 @@ def run_backend(
 HEADER = (
     "| database | stations | closes | close → last byte p50 / p95 / max (ms) "
     "| /pack/close answer p50 / p95 (ms) | answer → last byte p50 / p95 (ms) "
-    "| SQL per close: request / worker | CPU ms per close | server on CPU "
+    "| SQL per close | server CPU ms per close | server on CPU "
     "| load avg 1/5/15 min | p95 < 200 ms |"
 )
 
@@ -399,7 +408,7 @@ def format_row(r: Row) -> str:
         f"| {statistics.median(t):.0f} / {pct(t, 95):.0f} / {max(t):.0f} "
         f"| {statistics.median(a):.0f} / {pct(a, 95):.0f} "
         f"| {statistics.median(p):.0f} / {pct(p, 95):.0f} "
-        f"| {r.close_sql:.0f} / {r.worker_sql:.0f} | {r.cpu_ms:.1f} "
+        f"| {r.sql:.0f} | {r.cpu_ms:.1f} "
         f"| {'any' if r.server_cpu is None else r.server_cpu} "
         f"| {r.load[0]:.2f} / {r.load[1]:.2f} / {r.load[2]:.2f} | {ok} |"
     )

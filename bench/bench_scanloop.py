@@ -221,10 +221,12 @@ def start_prod_servers(db_url: str, workdir: Path, processes: int, redis_url: st
     return server
 
 
-def start_floor_server(db_url: str, workdir: Path, mode: str = "flask") -> Server:
+def start_floor_server(
+    db_url: str, workdir: Path, mode: str = "flask", env_extra: dict[str, str] | None = None
+) -> Server:
     port = free_port()
     count_file = workdir / "sql_count"
-    env = flask_env(db_url) | {"BENCH_SQL_COUNT_FILE": str(count_file)}
+    env = flask_env(db_url) | {"BENCH_SQL_COUNT_FILE": str(count_file)} | (env_extra or {})
     if mode != "flask":
         env["FLOOR_RUN_SCHEDULER"] = "1"  # what `serve` turns on; gunicorn runs the factory
     log = (workdir / "server.log").open("wb")

@@ -1,6 +1,6 @@
 """CPU per close in process (one station): ``python -m bench.close_cpu [--n 40] [--profile]``.
 
-Runs the benchmark's rig (bench.bench_printing.Rig: the real app, its print worker, a virtual
+Runs the app in this process (its print worker, the Flask test client as the packer, a virtual
 Zebra in another process) with one station and measures the server process's CPU time
 (time.process_time, every thread) from the POST /pack/close to the label's last byte at the
 printer, per close; with --profile, cProfile of the request thread and of the worker's fast path.
@@ -15,7 +15,42 @@ import pstats
 import threading
 import time
 
-from bench.bench_printing import SHIP_TO, Rig, lines
+from bench.bench_printing import SHIP_TO, TestClientStation, add_stations, lines
+from bench.printer_room import PrinterRoom
+
+
+class InProcessRig:
+    """The app in this process (its print worker thread, the Flask test client as the packer)
+    and a virtual Zebra in another process: every thread of the close is this process's."""
+
+    def __init__(self, url: str) -> None:
+        from core.affinity import pin_this_process
+        from core.db import unit_of_work
+        from core.settings import Settings
+        from migrations import migrate
+        from printing.printers import make_spec, sync_printers
+        from tests.factories import make_test_app
+        from web.demo import load_demo
+
+        migrate.upgrade(url)
+        self.app = make_test_app(url, secret_key="bench", TESTING=False)
+        floor = self.app.extensions["floor"]
+        self.sessions = floor.sessions
+        with unit_of_work(self.sessions) as s:
+            load_demo(s)
+        [code] = add_stations(self.sessions, 1)
+        self.printers = PrinterRoom(1)
+        with unit_of_work(self.sessions) as s:
+            sync_printers(s, [make_spec(code, f"tcp://127.0.0.1:{self.printers.ports[0]}")])
+        self.worker = floor.print_worker.start()
+        self.desks = [TestClientStation(self.app, code)]
+        pin_this_process(Settings.from_env().server_cpu)  # as `flask serve` does
+        self.made = 0
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.printers.stop()
+        self.app.extensions["floor"].close()
 
 
 def main() -> None:
@@ -29,7 +64,7 @@ def main() -> None:
 
     db = postgresql_database(args.pg_url) if args.pg_url else sqlite_database()
     with db as url:
-        rig = Rig(url, 1)
+        rig = InProcessRig(url)
         try:
             run(rig, args)
         finally:
@@ -46,7 +81,7 @@ def _thread_cpu() -> dict[int, tuple[str, float]]:
     return out
 
 
-def run(rig: Rig, args: argparse.Namespace) -> None:
+def run(rig: InProcessRig, args: argparse.Namespace) -> None:
     from tests.factories import picked_order
 
     desk = rig.desks[0]
