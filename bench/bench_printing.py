@@ -242,11 +242,17 @@ class Row:
     sql: float  # statements the server process sent per close (request, worker, the rest)
     cpu_ms: float  # the server process's CPU time (every thread) per close
     load: tuple[float, float, float]
-    server_cpu: int | None  # the CPU the server process is pinned to (None: any)
+    server_cpu: str  # the CPU the server process is pinned to, "any", or "N processes"
 
     @property
     def print_ms(self) -> list[float]:
         return [t - a for t, a in zip(self.total_ms, self.answer_ms, strict=True)]
+
+
+def _cpus(pid: int) -> str:
+    """The CPU a process is pinned to (FLOOR_SERVER_CPU, default auto), or "any"."""
+    cpus = os.sched_getaffinity(pid)
+    return str(next(iter(cpus))) if len(cpus) == 1 else "any"
 
 
 class Rig:
@@ -255,8 +261,8 @@ class Rig:
     it (``flask serve``, a process of its own, with ``FLOOR_PRINTERS`` naming those Zebras) and
     one packer per station talking HTTP to it from this process, as the pack page does."""
 
-    def __init__(self, url: str, stations: int) -> None:
-        from bench.bench_scanloop import start_floor_server
+    def __init__(self, url: str, stations: int, processes: int = 1, redis_url: str = "") -> None:
+        from bench.bench_scanloop import start_floor_server, start_prod_servers
 
         migrate.upgrade(url)
         self.engine = make_engine(url)
@@ -268,16 +274,22 @@ class Rig:
         ports = zip(self.codes, self.printers.ports, strict=True)
         printers = ",".join(f"{code}=tcp://127.0.0.1:{port}" for code, port in ports)
         self.workdir = tempfile.TemporaryDirectory()
+        env = {"FLOOR_PRINTERS": printers}
         try:
-            self.server = start_floor_server(
-                url, Path(self.workdir.name), env_extra={"FLOOR_PRINTERS": printers}
-            )
+            if processes > 1:  # make serve-prod: stations spread over the processes
+                self.server = start_prod_servers(
+                    url, Path(self.workdir.name), processes, redis_url, env_extra=env
+                )
+            else:
+                self.server = start_floor_server(url, Path(self.workdir.name), env_extra=env)
         except BaseException:
             self.printers.stop()
             raise
-        self.desks: list[Station] = [HttpStation(self.server.base, c) for c in self.codes]
-        cpus = os.sched_getaffinity(self.server.proc.pid)
-        self.cpu = next(iter(cpus)) if len(cpus) == 1 else None  # FLOOR_SERVER_CPU (auto)
+        bases = self.server.bases or [self.server.base]
+        self.desks: list[Station] = [
+            HttpStation(bases[i % len(bases)], code) for i, code in enumerate(self.codes)
+        ]
+        self.cpu = _cpus(self.server.proc.pid) if processes == 1 else f"{processes} processes"
         self.counting = False
         self.cpu_s = 0.0
         self.sql = 0
@@ -379,9 +391,15 @@ class Rig:
 
 
 def run_backend(
-    backend: str, url: str, stations: list[int], closes: int, report: Callable[[Row], None]
+    backend: str,
+    url: str,
+    stations: list[int],
+    closes: int,
+    report: Callable[[Row], None],
+    processes: int = 1,
+    redis_url: str = "",
 ) -> float:
-    rig = Rig(url, max(stations))
+    rig = Rig(url, max(stations), processes, redis_url)
     try:
         for n in stations:
             report(rig.measure(backend, n, closes))
@@ -408,8 +426,8 @@ def format_row(r: Row) -> str:
         f"| {statistics.median(t):.0f} / {pct(t, 95):.0f} / {max(t):.0f} "
         f"| {statistics.median(a):.0f} / {pct(a, 95):.0f} "
         f"| {statistics.median(p):.0f} / {pct(p, 95):.0f} "
-        f"| {r.sql:.0f} | {r.cpu_ms:.1f} "
-        f"| {'any' if r.server_cpu is None else r.server_cpu} "
+        f"| {f'{r.sql:.0f}' if r.sql else '—'} | {r.cpu_ms:.1f} "
+        f"| {r.server_cpu} "
         f"| {r.load[0]:.2f} / {r.load[1]:.2f} / {r.load[2]:.2f} | {ok} |"
     )
 
@@ -428,7 +446,20 @@ def main() -> None:
     )
     parser.add_argument("--closes", type=int, default=100, help="samples per row (default 100)")
     parser.add_argument("--labels", type=int, default=2000, help="labels built for labels/s")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="PostgreSQL: N server processes as `make serve-prod WORKERS=N` (needs --redis-url)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", ""),
+        help="the Socket.IO message queue of several processes (default: REDIS_URL)",
+    )
     args = parser.parse_args()
+    if args.processes > 1 and not (args.pg_url and args.redis_url):
+        parser.error("--processes > 1 needs PostgreSQL (--pg-url) and Redis (--redis-url)")
     stations = [int(x) for x in args.stations.split(",") if x.strip()]
     faulthandler.dump_traceback_later(600, exit=True)  # a hang ends with every thread's stack
 
@@ -449,14 +480,16 @@ def main() -> None:
         print(f"  measured: {format_row(row)}", flush=True)
 
     backends: list[tuple[str, Callable[[], Any]]] = []
-    if not args.no_sqlite:
+    if not args.no_sqlite and args.processes == 1:  # SQLite's writer lock is per process
         backends.append(("SQLite", sqlite_database))
     if args.pg_url:
         backends.append(("PostgreSQL", lambda: postgresql_database(args.pg_url)))
     for name, database in backends:
         started = time.perf_counter()
         with database() as url:
-            from_db[name] = run_backend(name, url, stations, args.closes, report)
+            from_db[name] = run_backend(
+                name, url, stations, args.closes, report, args.processes, args.redis_url
+            )
         print(f"  {name} done in {time.perf_counter() - started:.1f} s", flush=True)
 
     print()

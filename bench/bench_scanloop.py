@@ -196,12 +196,18 @@ def serve_argv(mode: str, port: int) -> list[str]:
     return [*gunicorn, "-k", "gevent", "--worker-connections", "4000", "app:create_app()"]
 
 
-def start_prod_servers(db_url: str, workdir: Path, processes: int, redis_url: str) -> Server:
+def start_prod_servers(
+    db_url: str,
+    workdir: Path,
+    processes: int,
+    redis_url: str,
+    env_extra: dict[str, str] | None = None,
+) -> Server:
     """``python -m web.serve_prod --workers N`` (what ``make serve-prod`` runs): N gunicorn
     gevent processes on consecutive ports; handhelds are spread over them round-robin, as
     nginx ``ip_hash`` would. No SQL counter (the workers are grandchildren)."""
     port = free_port() + 1
-    env = flask_env(db_url)
+    env = flask_env(db_url) | (env_extra or {})
     if redis_url:
         env["FLOOR_REDIS_URL"] = redis_url
     log = (workdir / "server.log").open("wb")

@@ -22,10 +22,12 @@ from types import SimpleNamespace
 
 import requests
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from core.db import make_engine, unit_of_work
 from floor.fulfilment.models import Wave
 from floor.fulfilment.states import WAVE_MACHINE, WaveStatus
+from printing.models import Printer
 from tests.api.test_actions import _task_for
 from tests.factories import OMS_AUTH, make_test_app, order_payload, socket_for
 from tests.services import REDIS_URL, skip_or_fail
@@ -122,7 +124,8 @@ def test_two_processes_share_changes_through_redis(pg_templates):
     finally:
         setup.extensions["floor"].engine.dispose()
     port = _two_free_ports()
-    proc = _serve_prod(db_url, 2, port, FLOOR_REDIS_URL=REDIS_URL)
+    printers = "PACK-01=tcp://127.0.0.1:9100,ARCHIVE=file:///tmp/floor-serve-prod-labels"
+    proc = _serve_prod(db_url, 2, port, FLOOR_REDIS_URL=REDIS_URL, FLOOR_PRINTERS=printers)
     one = SimpleNamespace(url=f"http://127.0.0.1:{port}")
     two = SimpleNamespace(url=f"http://127.0.0.1:{port + 1}")
     a = b = None
@@ -158,6 +161,16 @@ def test_two_processes_share_changes_through_redis(pg_templates):
         # Through process 2 the same task reads the same state: one database.
         again = b.call("task:next", namespace="/floor", timeout=10)["task"]
         assert again is None or again["id"] != task_id or again["picked_qty"] == 1
+        # FLOOR_PRINTERS was written into the printers table once, before the processes.
+        engine = make_engine(db_url)
+        try:
+            with unit_of_work(sessionmaker(engine)) as s:
+                rows = {p.name: p for p in s.scalars(select(Printer))}
+                assert rows["PACK-01"].uri == "tcp://127.0.0.1:9100"
+                assert rows["PACK-01"].station_location_id is not None  # station PACK-01's
+                assert rows["ARCHIVE"].uri == "file:///tmp/floor-serve-prod-labels"
+        finally:
+            engine.dispose()
     finally:
         for c in (a, b):
             if c is not None:

@@ -52,16 +52,25 @@ def start_printing(app: Flask) -> None:
     """The ``serve`` hook: printers (configured or virtual), then the worker."""
     floor_ctx = app.extensions["floor"]
     if floor_ctx.settings.printers:
-        specs = parse_printer_list(floor_ctx.settings.printers)
-        lines = [f"Printers (FLOOR_PRINTERS): {', '.join(f'{p.name}={p.uri}' for p in specs)}"]
+        lines = [configured_printers(app)]
     else:
         specs = start_virtual_zebras(app)
+        with unit_of_work(floor_ctx.sessions) as s:
+            sync_printers(s, specs)
         lines = ["Virtual Zebra printers (FLOOR_PRINTERS is unset; labels at /printers):"]
         lines += [f"  {spec.name:<8} {spec.uri}" for spec in specs]
-    with unit_of_work(floor_ctx.sessions) as s:
-        sync_printers(s, specs)
     click.echo("\n".join(lines))
     floor_ctx.print_worker.start()
+
+
+def configured_printers(app: Flask) -> str:
+    """``FLOOR_PRINTERS`` into the printers table (``serve`` as it starts; ``make serve-prod``
+    once, through ``flask sync-printers``, before its processes start); what it wrote."""
+    floor_ctx = app.extensions["floor"]
+    specs = parse_printer_list(floor_ctx.settings.printers)
+    with unit_of_work(floor_ctx.sessions) as s:
+        sync_printers(s, specs)
+    return f"Printers (FLOOR_PRINTERS): {', '.join(f'{p.name}={p.uri}' for p in specs)}"
 
 
 def start_virtual_zebras(app: Flask) -> list[PrinterSpec]:

@@ -17,7 +17,9 @@ Why this shape (measurements: docs/serving-notes.md, docs/deploy.md):
   lock (``web.scheduler.SchedulerLeader``), the others take over if it dies.
 * **One CPU per process** (``FLOOR_SERVER_CPU``, ``core.affinity``): process *i* runs on the
   *i*-th CPU; ``off`` leaves them free.
-* The migration runs once here, before any server starts. The demo is never loaded.
+* The migration runs once here, before any server starts, and so does the printers table's
+  sync from ``FLOOR_PRINTERS`` (``flask sync-printers``; ``serve`` does it itself). The demo is
+  never loaded, nor are virtual printers started.
 
 More than one process needs PostgreSQL (``FLOOR_DATABASE_URL``) and Redis (``FLOOR_REDIS_URL``):
 SQLite's writer lock is per process, and without the message queue a change made through one
@@ -102,9 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"serve-prod: {why}", file=sys.stderr)
         return 2
     env.update(FLOOR_RUN_SCHEDULER="1", FLOOR_ASYNC_MODE="gevent", PYTHONUNBUFFERED="1")
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db-upgrade"], cwd=ROOT, env=env, check=True
-    )
+    for step in ("db-upgrade", "sync-printers") if env.get("FLOOR_PRINTERS") else ("db-upgrade",):
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", step], cwd=ROOT, env=env, check=True
+        )
     procs = []
     for i in range(args.workers):
         port = args.base_port + i
