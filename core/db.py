@@ -30,6 +30,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from core.wal_checkpoint import SAFETY_PAGES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -233,6 +235,8 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA busy_timeout=30000")
+        # Checkpoints belong to a background thread (core.wal_checkpoint), not to a commit.
+        cur.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
         cur.close()
 
     def _raw_id(dbapi_conn: Any) -> int:

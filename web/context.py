@@ -33,6 +33,7 @@ class FloorContext:
     scheduler_leader: Any = None  # web.scheduler.SchedulerLeader
     devices: Any = None  # devices.hub.DeviceHub
     write_slots: Any = None  # WriteSlots on PostgreSQL (SQLite has its writer lock)
+    checkpointer: Any = None  # core.wal_checkpoint.WalCheckpointer (flask serve on SQLite)
 
     @functools.cached_property
     def read_engine(self) -> Engine:
@@ -49,6 +50,8 @@ class FloorContext:
             self.live.cancel()
         if self.print_worker is not None:
             self.print_worker.stop()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         if self.scheduler is not None and getattr(self.scheduler, "running", False):
             self.scheduler.shutdown(wait=False)
         self.engine.dispose()
