@@ -20,7 +20,7 @@ from core.users import Role
 from floor.fulfilment import exceptions as floor_exceptions
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Wave, WaveRule
-from floor.fulfilment.picking.scans import override_task
+from floor.fulfilment.picking.booking import override_task
 from floor.fulfilment.states import WaveStatus
 from floor.fulfilment.waves import planning as waves
 from floor.fulfilment.waves.planning import RuleErrors, RuleSpec, WaveError

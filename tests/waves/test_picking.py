@@ -9,7 +9,8 @@ from core.db import unit_of_work
 from core.exception_queue import ExceptionReason, FloorException
 from core.users import AuditEntry
 from floor.fulfilment.models import PickList, PickTask, Scan, Wave
-from floor.fulfilment.picking.scans import PickError, next_task, override_task
+from floor.fulfilment.picking.booking import override_task
+from floor.fulfilment.picking.scans import PickError, next_task
 from floor.fulfilment.picking.short_picks import report_short
 from floor.fulfilment.states import TaskStatus, WaveStatus
 from floor.fulfilment.waves.planning import OPEN_TASK as OPEN_TASK_STATUSES

@@ -8,7 +8,8 @@ import datetime as dt
 
 from core.db import unit_of_work
 from floor.fulfilment.models import Tote
-from floor.fulfilment.picking.scans import confirm_scan, next_task, task_payload
+from floor.fulfilment.picking.scans import confirm_scan, next_task
+from floor.fulfilment.picking.views import task_payload
 from floor.fulfilment.waves.planning import RuleSpec
 from floor.site.layout import Location
 from floor.site.settings import set_location_confirm

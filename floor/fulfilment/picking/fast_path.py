@@ -366,7 +366,7 @@ def _replenishes(session: Session, row: Row[Any], units: int) -> bool:
 
 
 def _book(session: Session, row: Row[Any], units: int, held: int, finishes: bool) -> None:
-    """Stock, reservation, order line and task: the same writes as ``scans.pick_units``."""
+    """Stock, reservation, order line and task: the same writes as ``booking.pick_units``."""
     conn = session.connection()
     taken = conn.execute(_TAKE_STOCK, {"stock_id": row.stock_id, "units": units})
     if taken.rowcount != 1:
@@ -445,6 +445,6 @@ def task_view(session: Session, task_id: int) -> dict[str, Any] | None:
 
 
 def _announce(session: Session, row: Row[Any], user: Actor, view: dict[str, Any]) -> None:
-    """``task.updated`` and the wave's bar, as ``scans._progress`` and ``settle_pick_list``."""
+    """``task.updated`` and the wave's bar, as ``booking.publish_task`` and ``settle_pick_list``."""
     publish(session, "task.updated", view, f"wave:{row.wave_id}", f"user:{user.user_id}")
     publish_progress(session, row.wave_id)

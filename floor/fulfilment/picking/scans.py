@@ -10,8 +10,10 @@
   other item is ``wrong_item`` and nothing changes. Each good unit decreases the stock row's
   on-hand and reserved, and increases the reservation's, the line's and the task's picked.
   Arrival scans are optional: an item scan at the right face implies arrival.
+* what a good scan books (stock, reservation, line, task, and the order, list and wave it
+  settles) is ``booking.pick_units``; a supervisor's override without a scan is
+  ``booking.override_task``;
 * short picks (``report_short``) live in ``short_picks``; re-routing in ``reroute``.
-* ``override_task``: a supervisor confirms a task without a scan; audited.
 
 The order moves ``waved → picking`` on its first unit and to ``picked`` when none of its tasks
 is open (to ``short`` if nothing at all could be picked); lists and waves close with it.
@@ -27,17 +29,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from core.accounts import has_role
 from core.actors import Actor
-from core.audit import audit
 from core.db import is_postgres, transaction_memo, utcnow
 from core.errors import CoreErrorCode
-from core.events import publish
 from core.inputs import InputError, parse_id
-from core.users import Role, User
+from core.users import User
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Scan, Tote, Wave
 from floor.fulfilment.picking import fast_path
+from floor.fulfilment.picking.booking import pick_units, publish_task
 from floor.fulfilment.picking.handout import (
     cart_destination,
     current_task,
@@ -45,30 +45,18 @@ from floor.fulfilment.picking.handout import (
     next_task_id,
 )
 from floor.fulfilment.picking.outcome import PickError, PickOutcome
-from floor.fulfilment.picking.views import location_confirmed, task_payload, totes_on_cart
-from floor.fulfilment.states import TASK_MACHINE, TaskStatus
+from floor.fulfilment.picking.views import location_confirmed, totes_on_cart
+from floor.fulfilment.states import TaskStatus
 from floor.fulfilment.waves.planning import (
     ACTIVE_WAVE,
     OPEN_TASK,
     as_actor,
-    open_orders_done,
-    settle_after_task,
-    units_picked,
 )
-from floor.fulfilment.waves.progress import publish_progress
-from floor.site import layout_cache, replenishment
+from floor.site import layout_cache
 from floor.site.gs1 import Gs1Error, parse_scan
 from floor.site.items import TYPED_SEPARATORS
 from floor.site.settings import LocationConfirm, location_confirm
 from floor.site.stock import Reservation, Stock
-from orders.models import Order, OrderLine
-from orders.states import OrderStatus
-from orders.transitions import transition
-
-# --------------------------------------------------------------------------
-# Scans
-# --------------------------------------------------------------------------
-
 
 _SCAN_FIELDS = (
     "client_scan_id",
@@ -368,7 +356,7 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
     right = _task_tote(session, task)
     if right is not None and len(totes_on_cart(session, task.pick_list_id)) > 1:
         task.held_units += units  # booked by the tote scan
-        _progress(session, task)
+        publish_task(session, task)
         return PickOutcome(
             "ok",
             f"put {task.held_units} in tote {right.code}, then scan the tote",
@@ -438,119 +426,3 @@ def _lot_refusal(
             extra={"lot": lot, "expected_lot": stock.lot},
         )
     return None
-
-
-def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> None:
-    """Book ``units`` picked on ``task``: stock, reservation, line, order, list, wave."""
-    row = (
-        session.execute(  # reservation, line and order in one query (three gets cost three)
-            select(Reservation, OrderLine, Order)
-            .select_from(Reservation)
-            .join(OrderLine, OrderLine.id == task.order_line_id)
-            .join(Order, Order.id == OrderLine.order_id)
-            .where(Reservation.id == task.reservation_id)
-        ).one_or_none()
-        if task.reservation_id
-        else None
-    )
-    if row is None:
-        raise PickError(FulfilmentErrorCode.no_reservation, f"task {task.id} has no reservation")
-    res, line, order = row
-    result = session.execute(
-        update(Stock)
-        .where(Stock.id == res.stock_id, Stock.on_hand >= units, Stock.reserved >= units)
-        .values(on_hand=Stock.on_hand - units, reserved=Stock.reserved - units)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise PickError(
-            FulfilmentErrorCode.stock_mismatch, "the location's stock does not cover this pick"
-        )
-    # The UPDATE went around the ORM: expire a loaded copy (loading one just for that costs
-    # a SELECT).
-    fast_path.expire_loaded(session, Stock, res.stock_id)
-    res.picked += units
-    line.picked_qty += units
-    task.picked_qty += units
-    if order.status == OrderStatus.waved:
-        transition(session, order, OrderStatus.picking, user, payload={"task": task.id})
-    if task.picked_qty >= task.quantity:
-        TASK_MACHINE.move(task, TaskStatus.picked)
-        after_task(session, user, task, order)
-    else:
-        _progress(session, task)
-    replenishment.check_pick_face(session, task.location_id, task.sku_id)
-
-
-def _progress(session: Session, task: PickTask) -> None:
-    pick_list = session.get(PickList, task.pick_list_id)
-    assert pick_list is not None
-    rooms = [f"wave:{pick_list.wave_id}"]
-    if task.assigned_user_id:
-        rooms.append(f"user:{task.assigned_user_id}")
-    payload = task_payload(session, task)
-    assert payload is not None
-    publish(session, "task.updated", payload, *rooms)
-    if task.status == TaskStatus.assigned:  # a unit of a task still open: the bar moves too
-        publish_progress(session, pick_list.wave_id)
-
-
-def after_task(session: Session, user: Actor, task: PickTask, order: Order) -> None:
-    session.flush()
-    if open_orders_done(session, order) and order.status in (
-        OrderStatus.waved,
-        OrderStatus.picking,
-    ):
-        if units_picked(session, order) > 0:
-            transition(session, order, OrderStatus.picked, user)
-        else:
-            transition(session, order, OrderStatus.short, user, payload={"reason": "short_pick"})
-    settle_after_task(session, task)
-    _progress(session, task)
-
-
-# --------------------------------------------------------------------------
-# Supervisor override
-# --------------------------------------------------------------------------
-
-
-def override_task(
-    session: Session, actor: Actor | User, task_id: int, reason: str, quantity: int | None = None
-) -> PickTask:
-    """A supervisor confirms a task's units without a scan (audited)."""
-    actor = as_actor(actor)
-    if not has_role(actor.role, Role.supervisor):
-        raise PickError(CoreErrorCode.forbidden, "only a supervisor may override", 403)
-    if not reason or not reason.strip():
-        raise PickError(FulfilmentErrorCode.reason_required, "an override needs a reason", 422)
-    stmt = select(PickTask).where(PickTask.id == task_id)
-    if is_postgres(session):
-        stmt = stmt.with_for_update(of=PickTask)
-    task = session.scalars(stmt).one_or_none()
-    if task is None:
-        raise PickError(CoreErrorCode.not_found, f"no task {task_id}", 404)
-    wave = session.scalar(
-        select(Wave)
-        .join(PickList, PickList.wave_id == Wave.id)
-        .where(PickList.id == task.pick_list_id)
-    )
-    if task.status not in OPEN_TASK or wave is None or wave.status not in ACTIVE_WAVE:
-        raise PickError(FulfilmentErrorCode.task_closed, f"task {task_id} is {task.status.value}")
-    remaining = task.quantity - task.picked_qty
-    qty = remaining if quantity is None else quantity
-    if not 1 <= qty <= remaining:
-        raise PickError(
-            FulfilmentErrorCode.invalid_quantity, f"quantity must be 1..{remaining}", 422
-        )
-    before = task.picked_qty
-    pick_units(session, actor, task, qty)
-    audit(
-        session,
-        actor,
-        "task.override",
-        entity="pick_task",
-        entity_id=task.id,
-        reason=reason.strip(),
-        details={"units": qty, "picked_before": before, "status": task.status.value},
-    )
-    return task

@@ -21,10 +21,10 @@ from core.exception_queue import ExceptionReason, FloorException
 from core.users import User
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask
+from floor.fulfilment.picking.booking import after_task
 from floor.fulfilment.picking.outcome import PickError, PickOutcome
 from floor.fulfilment.picking.reroute import reroute
 from floor.fulfilment.picking.scans import (
-    after_task,
     claim_scan,
     current_task,
     next_task,
