@@ -115,6 +115,7 @@ class PrintWorker:
         self._count = threading.Lock()
         self._offered: set[int] = set()  # job ids on the fast path (under ``_count``)
         self._starved = False  # a round left due jobs for want of a free pool thread
+        self._printers: dict[str, threading.Lock] = {}  # uri -> one conversation at a time
 
     # -- life cycle --
 
@@ -242,7 +243,19 @@ class PrintWorker:
         if starved:
             self.wake()  # a slot is free and jobs were left waiting for one
 
+    def _printer(self, uri: str) -> threading.Lock:
+        """One conversation at a time with a printer (``~HS``, then the label): a Zebra's raw
+        port serves one connection, and the jobs of a burst at one station queue here, in this
+        process, instead of in the printer's listen backlog, where a sender can see its bytes
+        leave and the printer never get them."""
+        with self._count:
+            return self._printers.setdefault(uri, threading.Lock())
+
     def send_new(self, new: queue.NewJob) -> bool:
+        with self._printer(new.uri):
+            return self._send_new(new)
+
+    def _send_new(self, new: queue.NewJob) -> bool:
         """The fast path (module docstring): ``~HS``, claim and ``sending`` in one transaction,
         send, record. False when the job was not sent here (the printer is not ready, or the job
         is no longer this worker's to send)."""
@@ -261,6 +274,10 @@ class PrintWorker:
         return True
 
     def handle(self, claim: queue.Claim) -> None:
+        with self._printer(claim.uri):
+            self._handle(claim)
+
+    def _handle(self, claim: queue.Claim) -> None:
         cfg = self.config
         state = problems_of(claim.uri, cfg.timeout_s)
         if state not in ("ready", "no_status", "unreachable"):
@@ -302,7 +319,8 @@ class PrintWorker:
             )
 
         def poll(pk: int, uri: str) -> None:
-            state = problems_of(uri, self.config.timeout_s)
+            with self._printer(uri):
+                state = problems_of(uri, self.config.timeout_s)
             with unit_of_work(self.sessions) as s:
                 woken = sending.record_printer_state(s, pk, state, self.clock())
             if woken:

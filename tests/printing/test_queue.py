@@ -212,9 +212,8 @@ def test_unknown_job_is_confirmed_by_a_person_and_audited(client, sessions, work
         assert s.scalar(select(FloorException.status)) == ExceptionStatus.resolved
 
 
-def test_two_workers_on_one_database_send_every_label_once(app, db_url, zebra):
-    """Two processes' workers (two engines on one database) claim without overlap."""
-    from core.db import make_engine, make_session_factory
+def _queue_labels(sessions: Any, zebra: VirtualZebra, count: int) -> None:
+    """``count`` label jobs queued for PACK-01's printer, the virtual Zebra."""
     from printing.labels import site_address
     from printing.models import Printer
     from printing.printers import station_printer
@@ -222,14 +221,37 @@ def test_two_workers_on_one_database_send_every_label_once(app, db_url, zebra):
     from printing.zpl import build_shipping_label
     from tests.printing.conftest import make_label
 
-    sessions = app.extensions["floor"].sessions
     use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
     zpl = build_shipping_label(make_label(ship_from=site_address("")))
     with unit_of_work(sessions) as s:
         printer = station_printer(s, "PACK-01")
         assert isinstance(printer, Printer)
-        for n in range(40):
+        for n in range(count):
             enqueue(s, printer, zpl, job_id=f"job-{n:03d}", kind="test")
+
+
+def test_a_burst_for_one_printer_goes_out_one_connection_at_a_time(app, zebra):
+    """A Zebra's raw port serves one connection: 24 labels with 16 sending threads free still
+    reach it one conversation (``~HS``, then the label) at a time, every one of them."""
+    sessions = app.extensions["floor"].sessions
+    _queue_labels(sessions, zebra, 24)
+    worker = PrintWorker(sessions, WorkerConfig(timeout_s=2, batch=32, threads=16))
+    try:
+        worker.run_once()
+    finally:
+        worker.stop()
+    assert len(zebra.wait_for_labels(24, timeout_s=10)) == 24
+    assert zebra.most_connections == 1
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(func.count()).where(PrintJob.status == J.printed)) == 24
+
+
+def test_two_workers_on_one_database_send_every_label_once(app, db_url, zebra):
+    """Two processes' workers (two engines on one database) claim without overlap."""
+    from core.db import make_engine, make_session_factory
+
+    sessions = app.extensions["floor"].sessions
+    _queue_labels(sessions, zebra, 40)
     engines = [make_engine(db_url) for _ in range(2)]
     workers = [
         PrintWorker(make_session_factory(e), WorkerConfig(timeout_s=2, batch=4)) for e in engines
