@@ -20,11 +20,12 @@ def test_serve_migrates_loads_demo_prints_how_to_start_and_keeps_data(tmp_path):
     finally:
         out = stop(proc)
     assert f"http://127.0.0.1:{port}/" in out
+    assert "GET /login HTTP/1.1" not in out  # no access log unless --access-log
     assert "BADGE-PICKER-1" in out and "supervisor-demo" in out
     assert "OMS API key: demo-oms-key-change-me" in out
 
     # Start again on the same database (without --demo): still healthy, demo data kept.
-    proc = start_server(db, port)
+    proc = start_server(db, port, "--access-log")
     try:
         wait_healthy(port, proc)
         http = requests.Session()
@@ -39,3 +40,4 @@ def test_serve_migrates_loads_demo_prints_how_to_start_and_keeps_data(tmp_path):
     finally:
         out = stop(proc)
     assert "Traceback" not in out
+    assert "POST /login HTTP/1.1" in out  # --access-log: a line per request
