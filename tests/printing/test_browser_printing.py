@@ -37,8 +37,9 @@ def printing_app(app):
         zebra.stop()
 
 
-def test_pack_close_prints_and_printers_page_shows_the_label(printing_app, live_server, desktop):
-    sessions = printing_app.extensions["floor"].sessions
+def _pack_and_close(app: Any, base: str, page: Any) -> str:
+    """Paco packs a picked order at PACK-01 by scan and closes the package; its order id."""
+    sessions = app.extensions["floor"].sessions
     external_id, tote = picked_order(sessions, [("SKU-00005", 2), ("SKU-00006", 1)])
     with unit_of_work(sessions) as s:
         order = s.scalars(select(Order).where(Order.external_id == external_id)).one()
@@ -48,9 +49,7 @@ def test_pack_close_prints_and_printers_page_shows_the_label(printing_app, live_
                 select(SkuGtin.gtin).join(Sku).where(Sku.id == line.sku_id).order_by(SkuGtin.id)
             )
             scans += [gtin] * line.quantity
-
-    page = desktop
-    page.goto(live_server.url + "/login")
+    page.goto(base + "/login")
     page.fill("#username", "paco")
     page.fill("#password", "packer-demo")
     page.click("#password-form button[type=submit]")
@@ -63,6 +62,12 @@ def test_pack_close_prints_and_printers_page_shows_the_label(printing_app, live_
     page.wait_for_selector("#close:not([disabled])")
     page.fill("#weight", "640")  # no scale at this station: the packer types the weight
     page.click("#close")
+    return external_id
+
+
+def test_pack_close_prints_and_printers_page_shows_the_label(printing_app, live_server, desktop):
+    page = desktop
+    external_id = _pack_and_close(printing_app, live_server.url, page)
     page.wait_for_selector("#shipped:not([hidden])")
     # Locator assertions, not wait_for_function: the page's CSP forbids the eval the latter needs.
     expect(page.locator("#print-state")).to_have_text("printed", timeout=15_000)
@@ -88,3 +93,26 @@ def _wait_until_drawn(img: Any, timeout_s: float = 10.0) -> None:
     while img.evaluate("el => el.naturalWidth") == 0:
         assert time.monotonic() < deadline, "the label picture was never drawn"
         time.sleep(0.1)
+
+
+def test_a_label_printed_before_the_close_answers_still_shows_printed(
+    printing_app, live_server, desktop
+):
+    """The print path can beat the HTTP answer: the label's ``printed`` event reaches the page
+    before the close's answer names the job. The page keeps such events and shows the newest."""
+    endpoint = next(
+        r.endpoint for r in printing_app.url_map.iter_rules() if r.rule == "/pack/close"
+    )
+    close = printing_app.view_functions[endpoint]
+    zebra = printing_app.extensions["virtual_zebras"]["PACK-01"]
+
+    def slow_answer(*args: Any, **kwargs: Any) -> Any:
+        answer = close(*args, **kwargs)
+        zebra.wait_for_labels(1, timeout_s=10)  # printed (and announced) before we answer
+        time.sleep(0.3)
+        return answer
+
+    printing_app.view_functions[endpoint] = slow_answer
+    _pack_and_close(printing_app, live_server.url, desktop)
+    desktop.wait_for_selector("#shipped:not([hidden])")
+    expect(desktop.locator("#print-state")).to_have_text("printed", timeout=5_000)

@@ -141,8 +141,10 @@
     $("sscc").textContent = r.data.sscc;
     $("tracking").textContent = (r.data.tracking || {})[r.data.sscc] || "(ships when the order is complete)";
     $("label-link").href = "/pack/labels/" + r.data.sscc + ".zpl";
-    const job = (r.data.print_jobs || [])[0] || null;
-    showJob(job);
+    const closed = (r.data.print_jobs || [])[0] || null;
+    // The label may have printed before this answer arrived: its newest event wins.
+    showJob(closed && (early.get(closed.job_id) || closed));
+    early.clear();
     $("shipped").hidden = false;
     feedback(true, "Package closed: " + r.data.status);
     $("weight").value = "";
@@ -153,6 +155,7 @@
 
   // The label's print job, live: the server publishes "print.job" to the station's room.
   let job = null;
+  const early = new Map();  // print.job events of jobs this page does not show (yet), newest last
   function showJob(j) {
     job = j;
     const state = $("print-state");
@@ -171,8 +174,10 @@
   if (socket) {
     socket.on("connect", joinStation);
     socket.on("print.job", (j) => {
-      if (!job) return;
-      if (j.job_id === job.job_id || j.reprint_of === job.job_id) showJob(j);
+      if (job && (j.job_id === job.job_id || j.reprint_of === job.job_id)) { showJob(j); return; }
+      early.delete(j.job_id);
+      early.set(j.job_id, j);
+      if (early.size > 50) early.delete(early.keys().next().value);
     });
     // Missed events while offline: ask for the job's state when the socket comes back.
     socket.on("connect", async () => {
