@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, insert, select, text, update
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
+from bench.scratch_db import recreate_database
 from core.db import make_engine, make_session_factory, unit_of_work, utcnow
 from floor.site.stock import Stock
 from migrations import migrate
@@ -332,14 +333,7 @@ def pg_url() -> str | None:
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
         return None
-    url = make_url(base)
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"{url.database}_bench_api"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    return recreate_database(base, f"{make_url(base).database}_bench_api")
 
 
 def main() -> None:

@@ -53,9 +53,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import select
 
 from bench.printer_room import PrinterRoom
+from bench.scratch_db import scratch_database
 from core.db import make_engine, make_session_factory, unit_of_work
 from floor.fulfilment.models import Package
 from floor.site.layout import Location, LocationType
@@ -136,21 +137,9 @@ def sqlite_database() -> Iterator[str]:
         yield f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
 
 
-@contextmanager
-def postgresql_database(pg_url: str) -> Iterator[str]:
+def postgresql_database(pg_url: str) -> Any:
     """A scratch database next to the one in ``pg_url`` (which is never written to)."""
-    base = make_url(pg_url)
-    name = f"bench_printing_{os.getpid()}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return scratch_database(pg_url, f"bench_printing_{os.getpid()}")
 
 
 # --- close -> last byte -------------------------------------------------------------------------
@@ -214,22 +203,6 @@ class HttpStation(Station):
             self.base + url, json=body, headers={"X-CSRFToken": self.token}, timeout=30
         )
         return r.status_code, r.json()
-
-
-class TestClientStation(Station):
-    """The same through the Flask test client, in the server's own process (``close_cpu``)."""
-
-    def __init__(self, app: Any, code: str) -> None:
-        from tests.factories import csrf_token, login
-
-        self.code = code
-        self.client = app.test_client()
-        login(self.client, username="paco", password="packer-demo")
-        self.token = csrf_token(self.client.get("/pack").get_data(as_text=True))
-
-    def post(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
-        r = self.client.post(url, json=body, headers={"X-CSRFToken": self.token})
-        return r.status_code, r.get_json()
 
 
 @dataclass

@@ -63,7 +63,8 @@ from typing import Any
 import aiohttp
 import socketio
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+
+from bench.scratch_db import drop_database, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks-scanloop.md"
@@ -287,19 +288,8 @@ def sqlite_database(workdir: Path) -> Database:
 
 def postgresql_database(pg_url: str) -> Database:
     """A new database beside the one in ``pg_url`` (the shared one is never touched)."""
-    base = make_url(pg_url)
     name = f"scanloop_{os.getpid()}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return Database(base.set(database=name).render_as_string(hide_password=False), drop)
+    return Database(recreate_database(pg_url, name), lambda: drop_database(pg_url, name))
 
 
 def badge(n: int) -> str:

@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bench.bench_routing import machine
+from bench.scratch_db import drop_database, recreate_database
 from core.db import make_engine, make_session_factory, unit_of_work
 from migrations import migrate
 from orders.outbox import OutboxEvent, OutboxStatus, record_event
@@ -121,10 +122,7 @@ class Database:
     def __init__(self, pg_url: str | None) -> None:
         self.pg_url = pg_url
         if pg_url:
-            url = make_url(pg_url)
-            self.name = f"{url.database}_sync_bench"
-            self.admin = create_engine(url, isolation_level="AUTOCOMMIT")
-            self.url = url.set(database=self.name).render_as_string(hide_password=False)
+            self.name = f"{make_url(pg_url).database}_sync_bench"
             self.label = "PostgreSQL"
         else:
             self.tmp = tempfile.TemporaryDirectory()
@@ -132,10 +130,7 @@ class Database:
 
     def fresh(self) -> str:
         if self.pg_url:
-            with self.admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{self.name}"'))
-            url = self.url
+            url = recreate_database(self.pg_url, self.name)
         else:
             path = Path(self.tmp.name) / f"bench-{time.monotonic_ns()}.sqlite3"
             url = f"sqlite:///{path}"
@@ -144,9 +139,7 @@ class Database:
 
     def close(self) -> None:
         if self.pg_url:
-            with self.admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-            self.admin.dispose()
+            drop_database(self.pg_url, self.name)
         else:
             self.tmp.cleanup()
 

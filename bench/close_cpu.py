@@ -14,9 +14,26 @@ import cProfile
 import pstats
 import threading
 import time
+from typing import Any
 
-from bench.bench_printing import SHIP_TO, TestClientStation, add_stations, lines
+from bench.bench_printing import SHIP_TO, Station, add_stations, lines
 from bench.printer_room import PrinterRoom
+
+
+class TestClientStation(Station):
+    """The same through the Flask test client, in the server's own process (``close_cpu``)."""
+
+    def __init__(self, app: Any, code: str) -> None:
+        from tests.factories import csrf_token, login
+
+        self.code = code
+        self.client = app.test_client()
+        login(self.client, username="paco", password="packer-demo")
+        self.token = csrf_token(self.client.get("/pack").get_data(as_text=True))
+
+    def post(self, url: str, body: dict[str, Any]) -> tuple[int, Any]:
+        r = self.client.post(url, json=body, headers={"X-CSRFToken": self.token})
+        return r.status_code, r.get_json()
 
 
 class InProcessRig:
