@@ -50,21 +50,17 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         zebra = self.server.zebra
-        zebra._connected(+1)
-        try:
-            buffer = b""
-            while True:
-                try:
-                    chunk = self.request.recv(65536)
-                except OSError:
-                    return
-                if not chunk:
-                    break
-                buffer += chunk
-                buffer = zebra._consume(buffer, self.request)
-            # Whatever is left has no ^XZ: a label cut short, which a printer would not print.
-        finally:
-            zebra._connected(-1)
+        buffer = b""
+        while True:
+            try:
+                chunk = self.request.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                break
+            buffer += chunk
+            buffer = zebra._consume(buffer, self.request)
+        # Whatever is left has no ^XZ: a label cut short, which a printer would not print.
 
 
 class _Server(socketserver.ThreadingTCPServer):
@@ -84,8 +80,6 @@ class VirtualZebra:
         self.label_dir = Path(label_dir) if label_dir is not None else None
         self.labels: list[str] = []
         self.status_requests = 0
-        self.connections = 0  # open now
-        self.most_connections = 0  # open at once, at most (a Zebra's raw port serves one)
         self._flags = StatusFlags()
         self._lock = threading.Lock()
         self._received = threading.Condition(self._lock)
@@ -165,11 +159,6 @@ class VirtualZebra:
             return list(self.labels)
 
     # -- protocol --
-
-    def _connected(self, delta: int) -> None:
-        with self._lock:
-            self.connections += delta
-            self.most_connections = max(self.most_connections, self.connections)
 
     def _consume(self, buffer: bytes, conn: socket.socket) -> bytes:
         """Answer every ``~HS``, keep every complete label; return what is left of ``buffer``."""

@@ -230,9 +230,30 @@ def _queue_labels(sessions: Any, zebra: VirtualZebra, count: int) -> None:
             enqueue(s, printer, zpl, job_id=f"job-{n:03d}", kind="test")
 
 
-def test_a_burst_for_one_printer_goes_out_one_connection_at_a_time(app, zebra):
+def test_a_burst_for_one_printer_goes_out_one_connection_at_a_time(app, zebra, monkeypatch):
     """A Zebra's raw port serves one connection: 24 labels with 16 sending threads free still
     reach it one conversation (``~HS``, then the label) at a time, every one of them."""
+    import printing.worker as worker_module
+
+    talking = {"now": 0, "most": 0}
+    guard = threading.Lock()
+
+    def one_at_a_time(talk: Any) -> Any:  # counts the worker's connections open at once
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with guard:
+                talking["now"] += 1
+                talking["most"] = max(talking["most"], talking["now"])
+            try:
+                time.sleep(0.005)  # long enough for a second thread to come in, were it free to
+                return talk(*args, **kwargs)
+            finally:
+                with guard:
+                    talking["now"] -= 1
+
+        return counted
+
+    monkeypatch.setattr(worker_module, "problems_of", one_at_a_time(worker_module.problems_of))
+    monkeypatch.setattr(worker_module, "send", one_at_a_time(worker_module.send))
     sessions = app.extensions["floor"].sessions
     _queue_labels(sessions, zebra, 24)
     worker = PrintWorker(sessions, WorkerConfig(timeout_s=2, batch=32, threads=16))
@@ -241,7 +262,7 @@ def test_a_burst_for_one_printer_goes_out_one_connection_at_a_time(app, zebra):
     finally:
         worker.stop()
     assert len(zebra.wait_for_labels(24, timeout_s=10)) == 24
-    assert zebra.most_connections == 1
+    assert talking["most"] == 1
     with unit_of_work(sessions) as s:
         assert s.scalar(select(func.count()).where(PrintJob.status == J.printed)) == 24
 
