@@ -28,7 +28,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.actors import Actor
 from core.audit import audit
-from core.db import utcnow
+from core.db import one_of, utcnow
 from core.users import ApiKey, Role, User
 
 PASSWORD_ROLES = frozenset({Role.supervisor, Role.admin, Role.packer})
@@ -145,7 +145,9 @@ def _current_statement() -> Any:
     real = aliased(User)
     demo_closed = (  # demo_users_closed, in the same query
         select(real.id)
-        .where(real.is_demo.is_(False), real.role.in_(sorted(DESK_ROLES)), real.active.is_(True))
+        .where(
+            real.is_demo.is_(False), one_of(real.role, sorted(DESK_ROLES)), real.active.is_(True)
+        )
         .exists()
     )
     return select(

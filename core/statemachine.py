@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.bulk import update_rows
-from core.db import core_connection
+from core.db import core_connection, one_of
 from core.errors import CoreErrorCode, FloorError
 
 S = TypeVar("S", bound=enum.Enum)
@@ -179,7 +179,7 @@ class StateMachine(Generic[S]):
         sources = sorted(self.sources(target), key=lambda s: str(s.value))
         result = session.execute(
             update(model)
-            .where(*where, status.in_(sources))
+            .where(*where, one_of(status, sources))
             .values({"status": target, **(values or {})})
             .execution_options(synchronize_session=False)
         )
@@ -207,13 +207,13 @@ class StateMachine(Generic[S]):
             self.check(current, target)
         status = model.status
         if from_states:
-            where = (*criteria, status.in_(sorted(from_states, key=lambda s: str(s.value))))
+            where = (*criteria, one_of(status, sorted(from_states, key=lambda s: str(s.value))))
         else:
             where = (*criteria, status != target)
         sources = sorted(self.sources(target), key=lambda s: str(s.value))
         write = (
             update(model)
-            .where(*where, status.in_(sources))
+            .where(*where, one_of(status, sources))
             .values({"status": target, **(values or {})})
             .execution_options(synchronize_session=False)
         )

@@ -161,8 +161,8 @@ def test_the_fast_path_answers_and_books_what_the_general_path_does(
     below: dict[str, list[Any]] = {"SKU-00100": [], "SKU-00103": []}  # booking scans' outcomes
     real = fast_path.try_scan
 
-    def counting(*args: Any) -> Any:
-        out = real(*args)
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
         outcomes.append(out)
         session, _, task_id, code = args
         task = session.get(PickTask, task_id)
@@ -178,7 +178,7 @@ def test_the_fast_path_answers_and_books_what_the_general_path_does(
     fast = _twin(sqlite_templates, tmp_path / "fast.sqlite3")
     monkeypatch.setattr(fast_path, "try_scan", counting)
     fast_answers = _shift(fast, mode)
-    monkeypatch.setattr(fast_path, "try_scan", lambda *args: None)
+    monkeypatch.setattr(fast_path, "try_scan", lambda *args, **kwargs: None)
     general = _twin(sqlite_templates, tmp_path / "general.sqlite3")
     general_answers = _shift(general, mode)
 

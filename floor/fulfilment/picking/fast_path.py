@@ -26,6 +26,7 @@ and ``scans.confirm_scan`` takes its general path, which is the reference for ev
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Row, bindparam, case, func, select, update
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
 
 from core.actors import Actor
-from core.db import is_postgres, utcnow
+from core.db import is_postgres, joined_text, one_of, split_joined, utcnow
 from core.events import publish
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Tote, Wave
@@ -41,6 +42,7 @@ from floor.fulfilment.picking.outcome import PickError, PickOutcome
 from floor.fulfilment.picking.views import (
     TaskFacts,
     build_view,
+    knows_cart,
     location_confirmed,
     totes_on_cart,
 )
@@ -82,6 +84,13 @@ def _facts_statement() -> Any:
         .correlate(Order)
         .scalar_subquery()
     )
+    cart_tote = aliased(Tote)
+    cart = (  # the codes of the totes on the list's cart (``views.totes_on_cart``)
+        select(joined_text(cart_tote.code))
+        .where(cart_tote.pick_list_id == PickTask.pick_list_id)
+        .correlate(PickTask)
+        .scalar_subquery()
+    )
     return (
         select(
             PickTask.id,
@@ -113,6 +122,7 @@ def _facts_statement() -> Any:
             Location.active.label("location_active"),
             left.label("tasks_left"),
             order_open.label("order_open"),
+            cart.label("cart"),
         )
         .select_from(PickTask)
         .join(PickList, PickList.id == PickTask.pick_list_id)
@@ -183,7 +193,7 @@ _OPEN_LISTS = (  # as settle_pick_list: sums, so SQLite reads the wave's lists, 
         func.coalesce(
             func.sum(
                 case(
-                    (PickList.status.in_((PickListStatus.open, PickListStatus.in_progress)), 1),
+                    (one_of(PickList.status, (PickListStatus.open, PickListStatus.in_progress)), 1),
                     else_=0,
                 )
             ),
@@ -198,9 +208,13 @@ _BOOK_TASK = (
 )
 
 
-def _facts(session: Session, task_id: int) -> Row[Any] | None:
-    stmt = _FACTS_LOCKED if is_postgres(session) else _FACTS
-    return session.connection().execute(stmt, {"task_id": task_id}).one_or_none()
+def _facts(session: Session, task_id: int, stmt: Any = None) -> Row[Any] | None:
+    if stmt is None:
+        stmt = _FACTS_LOCKED if is_postgres(session) else _FACTS
+    row = session.connection().execute(stmt, {"task_id": task_id}).one_or_none()
+    if row is not None:
+        knows_cart(session, row.pick_list_id, split_joined(row.cart))
+    return row
 
 
 def _is_other_code(session: Session, code: str, row: Row[Any]) -> bool:
@@ -215,9 +229,16 @@ def _is_other_code(session: Session, code: str, row: Row[Any]) -> bool:
     return session.connection().execute(_TOTE_BY_CODE, {"code": upper}).first() is not None
 
 
-def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutcome | None:
+class Replayed(Exception):
+    """``claim`` found the scan's id stored already (a replay): nothing was written."""
+
+
+def try_scan(
+    session: Session, user: Actor, task_id: int, code: str, *, claim: Callable[[str], bool]
+) -> PickOutcome | None:
     """The outcome of a common scan (module docstring), or None (nothing written): ask the
-    general path. ``task_id`` must be a parsed id; the scan row is the caller's."""
+    general path. ``task_id`` must be a parsed id. ``claim(kind)`` stores the scan row with its
+    verdict ``ok`` before the first write (False: a replay, and ``Replayed`` is raised)."""
     row = _facts(session, task_id)
     if (
         row is None
@@ -230,6 +251,7 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
     cart = totes_on_cart(session, row.pick_list_id)
     put_to_tote = row.tote_code is not None and len(cart) > 1
     if code and code.upper() == row.location_code.upper():  # arrival: nothing to write
+        _claimed(claim, "location")
         view = _view(session, row, row.picked_qty, row.held_units, mode, True)
         return PickOutcome("ok", f"at {row.location_code}", kind="location", view=view)
     if row.tote_code is not None and code.upper() == row.tote_code.upper():
@@ -248,6 +270,7 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
         if mode is not LocationConfirm.off and not location_confirmed(session, row.id):
             return None
         if put_to_tote:
+            _claimed(claim, "item_held")
             return _hold(session, user, row, units, mode, cart)
         held = row.held_units
         kind = "item"
@@ -260,6 +283,7 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
         or _replenishes(session, row, units)
     ):
         return None
+    _claimed(claim, kind)
     _book(session, row, units, held, finishes)
     order_done = finishes and row.order_open == 1  # its last open task
     if status is OrderStatus.waved or order_done:
@@ -278,6 +302,11 @@ def try_scan(session: Session, user: Actor, task_id: int, code: str) -> PickOutc
     if finishes:
         message += " - task done"
     return PickOutcome("ok", message, kind=kind, units=units, view=view)
+
+
+def _claimed(claim: Callable[[str], bool], kind: str) -> None:
+    if not claim(kind):
+        raise Replayed
 
 
 @functools.lru_cache(maxsize=4096)
@@ -436,7 +465,7 @@ def _view(
 def task_view(session: Session, task_id: int) -> dict[str, Any] | None:
     """``views.task_payload`` of an assigned task, built from the facts query (None: not an
     assigned task with a reservation; ask ``task_payload``)."""
-    row = session.connection().execute(_FACTS, {"task_id": task_id}).one_or_none()
+    row = _facts(session, task_id, _FACTS)
     if row is None or TaskStatus(row.status) is not TaskStatus.assigned:
         return None
     mode = location_confirm(session)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from core.actors import Actor
-from core.db import core_connection, is_postgres, transaction_memo, utcnow
+from core.db import core_connection, is_postgres, one_of, transaction_memo, utcnow
 from core.errors import CoreErrorCode
 from core.users import User
 from floor.fulfilment.models import PickList, PickTask, Tote, Wave
@@ -32,7 +32,7 @@ _ACTIVE_LISTS = (
     .where(
         PickList.assigned_user_id == bindparam("user_id"),
         PickList.status == PickListStatus.in_progress,
-        Wave.status.in_(ACTIVE_WAVE),
+        one_of(Wave.status, ACTIVE_WAVE),
     )
     .order_by(PickList.id)
 )
@@ -43,7 +43,7 @@ _CURRENT_TASK = (
     .where(
         PickTask.assigned_user_id == bindparam("user_id"),
         PickTask.status == TaskStatus.assigned,
-        Wave.status.in_(ACTIVE_WAVE),
+        one_of(Wave.status, ACTIVE_WAVE),
     )
     .order_by(PickList.id, PickTask.seq, PickTask.id)
     .limit(1)
@@ -134,7 +134,7 @@ def _open_list_statement() -> Any:
         select(PickList)
         .join(Wave, Wave.id == PickList.wave_id)
         .where(
-            Wave.status.in_(ACTIVE_WAVE),
+            one_of(Wave.status, ACTIVE_WAVE),
             PickList.status == PickListStatus.open,
             PickList.assigned_user_id.is_(None),
             has_pending,

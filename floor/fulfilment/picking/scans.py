@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -92,16 +92,7 @@ def claim_scan(
     return _attach(session, *claimed) if claimed is not None else None
 
 
-def _claim(
-    session: Session,
-    client_scan_id: str,
-    user: Actor,
-    task_id: int | None,
-    raw: str,
-    kind: str,
-    scanned_at: dt.datetime | None,
-) -> tuple[int, dict[str, Any]] | None:
-    """``claim_scan``'s INSERT: the new row's id and values (None: a replay), no ORM object."""
+def _check_claim(client_scan_id: str, user: Actor) -> None:
     if not client_scan_id or len(client_scan_id) > 64:
         raise PickError(
             FulfilmentErrorCode.invalid_client_scan_id,
@@ -110,6 +101,21 @@ def _claim(
         )
     if user.user_id is None:
         raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
+
+
+def _claim(
+    session: Session,
+    client_scan_id: str,
+    user: Actor,
+    task_id: int | None,
+    raw: str,
+    kind: str,
+    scanned_at: dt.datetime | None,
+    result: str = "pending",
+) -> tuple[int, dict[str, Any]] | None:
+    """``claim_scan``'s INSERT: the new row's id and values (None: a replay), no ORM object.
+    ``result`` "pending": the general path sets the verdict later on the ORM object."""
+    _check_claim(client_scan_id, user)
     when = scanned_at or utcnow()
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
@@ -119,7 +125,7 @@ def _claim(
         "task_id": task_id,
         "raw": raw[:500],
         "kind": kind,
-        "result": "pending",
+        "result": result,
         "scanned_at": when,
         "received_at": utcnow(),
     }
@@ -204,10 +210,11 @@ def confirm_scan(
     task object is not loaded for ``task`` and ``next_task``."""
     user = as_actor(user)
     code = (code or "").strip()
-    claimed = _claim(session, client_scan_id, user, None, code, "unknown", scanned_at)
-    if claimed is None:
+    _check_claim(client_scan_id, user)
+    try:
+        fast = _fast_path(session, user, task_id, code, client_scan_id, scanned_at)
+    except fast_path.Replayed:
         return replay(session, user, client_scan_id)
-    fast = _fast_path(session, user, task_id, code, claimed[0])
     if fast is not None:
         assert fast.view is not None
         still_open = fast.view["status"] == TaskStatus.assigned.value
@@ -225,6 +232,9 @@ def confirm_scan(
             if still_open:
                 fast.next_task = fast.task
         return fast
+    claimed = _claim(session, client_scan_id, user, None, code, "unknown", scanned_at)
+    if claimed is None:
+        return replay(session, user, client_scan_id)
     scan = _attach(session, *claimed)  # the general path sets its verdict on the ORM object
     task, err, msg = task_for(session, user, task_id)
     if task is None:
@@ -250,33 +260,27 @@ def _cart_to(session: Session, outcome: PickOutcome) -> None:
         outcome.message += f" - take cart to {where}"
 
 
-_VERDICT = (  # built once, as _CLAIM
-    update(Scan)
-    .where(Scan.id == bindparam("scan_id"))
-    .values(task_id=bindparam("v_task_id"), kind=bindparam("v_kind"), result=bindparam("v_result"))
-)
-
-
 def _fast_path(
-    session: Session, user: Actor, task_id: Any, code: str, scan_id: int
+    session: Session,
+    user: Actor,
+    task_id: Any,
+    code: str,
+    client_scan_id: str,
+    scanned_at: dt.datetime | None,
 ) -> PickOutcome | None:
-    """The common scan through ``fast_path`` (None: it is not one; nothing was written)."""
+    """The common scan through ``fast_path`` (None: it is not one; nothing was written). Its
+    scan row is inserted with the verdict, just before the first write (one INSERT instead of
+    an INSERT and an UPDATE); ``fast_path.Replayed`` if the id was sent before."""
     try:
         tid = parse_id(task_id, "task_id")
     except InputError:
         return None
-    outcome = fast_path.try_scan(session, user, tid, code)
-    if outcome is not None:
-        session.connection().execute(
-            _VERDICT,
-            {
-                "scan_id": scan_id,
-                "v_task_id": tid,
-                "v_kind": outcome.kind,
-                "v_result": outcome.result,
-            },
-        )
-    return outcome
+
+    def claim(kind: str) -> bool:
+        done = _claim(session, client_scan_id, user, tid, code, kind, scanned_at, result="ok")
+        return done is not None
+
+    return fast_path.try_scan(session, user, tid, code, claim=claim)
 
 
 def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickOutcome:

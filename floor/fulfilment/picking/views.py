@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from core.db import core_connection, transaction_memo
+from core.db import core_connection, one_of, transaction_memo
 from floor.fulfilment.models import PickList, PickTask, Scan, Tote, Wave
 from floor.fulfilment.states import TaskStatus
 from floor.fulfilment.waves.planning import OPEN_TASK
@@ -24,7 +24,7 @@ _CARTS = "floor.totes_on_cart"
 # every scan asks at least one of these.
 _REMAINING = (
     select(func.count(PickTask.id))
-    .where(PickTask.pick_list_id == bindparam("pick_list_id"), PickTask.status.in_(OPEN_TASK))
+    .where(PickTask.pick_list_id == bindparam("pick_list_id"), one_of(PickTask.status, OPEN_TASK))
     .scalar_subquery()
 )
 _PAYLOAD_FACTS = (
@@ -36,7 +36,7 @@ _PAYLOAD_FACTS = (
     .outerjoin(Tote, Tote.id == bindparam("tote_id"))
     .where(PickList.id == bindparam("pick_list_id"))
 )
-_CART = select(Tote.code).where(Tote.pick_list_id == bindparam("pick_list_id")).order_by(Tote.code)
+_CART = select(Tote.code).where(Tote.pick_list_id == bindparam("pick_list_id"))
 _LOCATION_OK = (
     select(Scan.id)
     .where(Scan.task_id == bindparam("task_id"), Scan.kind == "location", Scan.result == "ok")
@@ -167,16 +167,21 @@ def _copy(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def totes_on_cart(session: Session, pick_list_id: int) -> list[str]:
-    """The codes of the totes on a pick list's cart (read once per transaction: ``_give_totes``
-    is the only change a scan's transaction makes to them)."""
+    """The codes of the totes on a pick list's cart, sorted (read once per transaction:
+    ``_give_totes`` is the only change a scan's transaction makes to them)."""
     memo = transaction_memo(session).setdefault(_CARTS, {})
     if pick_list_id not in memo:
         # Plain Core (no ORM result machinery: a third of the query's CPU), after the
         # pending changes (``_give_totes`` sets totes).
-        memo[pick_list_id] = list(
+        memo[pick_list_id] = sorted(
             core_connection(session).scalars(_CART, {"pick_list_id": pick_list_id})
         )
     return list(memo[pick_list_id])
+
+
+def knows_cart(session: Session, pick_list_id: int, codes: list[str]) -> None:
+    """``totes_on_cart``'s answer, read by another query of this transaction (sorted)."""
+    transaction_memo(session).setdefault(_CARTS, {})[pick_list_id] = codes
 
 
 def location_confirmed(session: Session, task: PickTask | int) -> bool:

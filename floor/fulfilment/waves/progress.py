@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from core.actors import Actor
 from core.audit import audit
 from core.bulk import among
-from core.db import utcnow
+from core.db import one_of, utcnow
 from core.errors import CoreErrorCode
 from core.events import publish, publish_snapshot
 from core.users import Role, User
@@ -330,7 +330,7 @@ def settle_pick_list(session: Session, pick_list_id: int, *, picking: bool = Tru
     session.flush()
     open_in_list = session.scalar(
         select(func.count(PickTask.id)).where(
-            PickTask.pick_list_id == pick_list_id, PickTask.status.in_(OPEN_TASK)
+            PickTask.pick_list_id == pick_list_id, one_of(PickTask.status, OPEN_TASK)
         )
     )
     pick_list = session.get(PickList, pick_list_id)
@@ -338,7 +338,7 @@ def settle_pick_list(session: Session, pick_list_id: int, *, picking: bool = Tru
     if not open_in_list and pick_list.status in (PickListStatus.open, PickListStatus.in_progress):
         done = session.scalar(
             select(func.count(PickTask.id)).where(
-                PickTask.pick_list_id == pick_list_id, PickTask.status.in_(DONE_TASK)
+                PickTask.pick_list_id == pick_list_id, one_of(PickTask.status, DONE_TASK)
             )
         )
         PICK_LIST_MACHINE.move(pick_list, PickListStatus.done if done else PickListStatus.canceled)
@@ -352,7 +352,7 @@ def settle_pick_list(session: Session, pick_list_id: int, *, picking: bool = Tru
     open_ = (PickListStatus.open, PickListStatus.in_progress)
     still_open, done_lists = session.execute(
         select(
-            func.coalesce(func.sum(case((PickList.status.in_(open_), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((one_of(PickList.status, open_), 1), else_=0)), 0),
             func.coalesce(func.sum(case((PickList.status == PickListStatus.done, 1), else_=0)), 0),
         ).where(PickList.wave_id == wave.id)
     ).one()
@@ -399,7 +399,7 @@ def open_tasks(task: Any) -> Any:
     status index: with thousands of open tasks on the floor, SQLite chose
     ``ix_pick_tasks_status`` for ``WHERE order_id = ? AND status IN (…)`` and read every open
     task (1.5 ms a query on a 5,000-task floor) instead of the order's few."""
-    return func.coalesce(func.sum(case((task.status.in_(OPEN_TASK), 1), else_=0)), 0)
+    return func.coalesce(func.sum(case((one_of(task.status, OPEN_TASK), 1), else_=0)), 0)
 
 
 def units_picked(session: Session, order: Order) -> int:
