@@ -3,9 +3,21 @@ start again. Without --demo an empty database stays empty (tests/security/test_b
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+import time
+
 import requests
 
-from tests.factories import csrf_token, free_port, start_server, stop, wait_healthy
+from tests.factories import (
+    OMS_AUTH,
+    csrf_token,
+    free_port,
+    order_payload,
+    start_server,
+    stop,
+    wait_healthy,
+)
 
 
 def test_serve_migrates_loads_demo_prints_how_to_start_and_keeps_data(tmp_path):
@@ -37,7 +49,33 @@ def test_serve_migrates_loads_demo_prints_how_to_start_and_keeps_data(tmp_path):
             timeout=5,
         )
         assert r.status_code == 200 and r.url.endswith("/dashboard")
+        _written_into_the_database_file(db, port, tmp_path)
     finally:
         out = stop(proc)
     assert "Traceback" not in out
     assert "POST /login HTTP/1.1" in out  # --access-log: a line per request
+
+
+def _written_into_the_database_file(db, port, tmp_path):
+    """What the running server committed reaches the database file itself within seconds, not
+    only its write-ahead log: the served process checkpoints the WAL in the background (a
+    commit does so only past 10,000 pages), so a copy of the file alone holds the order."""
+    r = requests.post(
+        f"http://127.0.0.1:{port}/api/v1/orders",
+        json=order_payload("OMS-CHECKPOINTED"),
+        headers=OMS_AUTH,
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 10
+    while True:
+        copy = tmp_path / f"copy-{time.monotonic_ns()}.sqlite3"
+        shutil.copyfile(db, copy)  # the main file only: no -wal beside it
+        with sqlite3.connect(copy) as conn:
+            found = conn.execute(
+                "SELECT count(*) FROM orders WHERE external_id = 'OMS-CHECKPOINTED'"
+            ).fetchone()[0]
+        if found == 1:
+            return
+        assert time.monotonic() < deadline, "the order is still only in the WAL after 10 s"
+        time.sleep(0.2)
