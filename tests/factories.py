@@ -455,9 +455,12 @@ def wait_healthy(port: int, proc: subprocess.Popen[str], timeout: float = 60) ->
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: where `flask --app app` runs
 
 
-def start_server(db_path: Path, port: int, *args: str, **extra_env: str) -> subprocess.Popen[str]:
+def start_server(
+    db_path: Path, port: int, *args: str, ignore_sigint: bool = False, **extra_env: str
+) -> subprocess.Popen[str]:
     """`flask serve` (`make run`'s command) as a process on ``port``, on a SQLite file;
-    ``extra_env`` adds or overrides environment variables (``FLOOR_...``)."""
+    ``extra_env`` adds or overrides environment variables (``FLOOR_...``); ``ignore_sigint``
+    starts it as a non-interactive shell's ``&`` does (SIGINT ignored)."""
     env = {
         **os.environ,
         "FLOOR_DATABASE_URL": f"sqlite:///{db_path}",
@@ -472,12 +475,15 @@ def start_server(db_path: Path, port: int, *args: str, **extra_env: str) -> subp
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if ignore_sigint
+        else None,
     )
 
 
-def stop(proc: subprocess.Popen[str]) -> str:
-    """Ctrl-C a server process and return everything it printed."""
-    proc.send_signal(signal.SIGINT)  # Ctrl-C
+def stop(proc: subprocess.Popen[str], signum: int = signal.SIGINT) -> str:
+    """Ctrl-C (or ``signum``) a server process and return everything it printed."""
+    proc.send_signal(signum)
     try:
         out, _ = proc.communicate(timeout=15)
     except subprocess.TimeoutExpired:

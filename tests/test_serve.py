@@ -4,6 +4,7 @@ start again. Without --demo an empty database stays empty (tests/security/test_b
 from __future__ import annotations
 
 import shutil
+import signal
 import sqlite3
 import time
 
@@ -79,3 +80,16 @@ def _written_into_the_database_file(db, port, tmp_path):
             return
         assert time.monotonic() < deadline, "the order is still only in the WAL after 10 s"
         time.sleep(0.2)
+
+
+def test_kill_int_and_kill_term_stop_the_server_cleanly(tmp_path):
+    """``kill -INT`` stops a server started in the background by a script (which starts it with
+    SIGINT ignored), and ``kill -TERM`` (systemd, docker stop) stops it the same way: exit 0."""
+    db = tmp_path / "floor.sqlite3"
+    for signum, ignore_sigint in ((signal.SIGINT, True), (signal.SIGTERM, False)):
+        port = free_port()
+        proc = start_server(db, port, "--demo", ignore_sigint=ignore_sigint)
+        wait_healthy(port, proc)
+        out = stop(proc, signum)
+        assert proc.returncode == 0, (signum, out)
+        assert "Traceback" not in out

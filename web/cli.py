@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -181,6 +182,7 @@ def register(app: Flask) -> None:
         gc.freeze()
         # Flask's CLI refuses app.run() inside a command unless this marker is cleared.
         os.environ.pop("FLASK_RUN_FROM_CLI", None)
+        _stop_on_signals()
         f.socketio.run(
             app,
             host=host,
@@ -190,6 +192,19 @@ def register(app: Flask) -> None:
             log_output=False,
         )
         sys.exit(0)
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C, ``kill -INT`` and ``kill -TERM`` (systemd, docker stop) all stop the server the
+    same way: the serving loop ends and the process exits 0 after its clean-up. SIGINT is
+    handled even when the process was started with it ignored (a non-interactive shell's
+    ``&`` does that), and SIGTERM no longer kills the process mid-request."""
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _load_demo_if_empty(f: Any) -> bool:
