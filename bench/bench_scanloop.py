@@ -110,6 +110,13 @@ def wait_http(url: str, timeout_s: float = 60.0) -> None:
         time.sleep(0.2)
 
 
+def machine_busy() -> float:
+    """CPU seconds all cores of this machine have spent busy since boot (``/proc/stat``)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds so far of a process and all its descendants (gunicorn
     workers; serve-prod's gunicorn masters and their workers)."""
@@ -561,8 +568,10 @@ async def drive(
     await asyncio.sleep(max(0.0, clock["from"] - loop.time()))
     load_1m = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     sql0, cpu0, wall0 = server.sql_count(), cpu_s(server.proc.pid), time.perf_counter()
+    busy0 = machine_busy()
     await asyncio.sleep(max(0.0, clock["to"] - loop.time()))
     sql1, cpu1, wall1 = server.sql_count(), cpu_s(server.proc.pid), time.perf_counter()
+    busy1 = machine_busy()
     await asyncio.gather(*tasks)
     lat = sorted(tally.latencies_s)
     scans = len(lat)
@@ -586,6 +595,8 @@ async def drive(
             else None
         ),
         "server_cpu_pct": 100 * (cpu1 - cpu0) / (wall1 - wall0),
+        # every core's busy time (server, database, clients, anything else) in % of one core
+        "machine_cpu_pct": 100 * (busy1 - busy0) / (wall1 - wall0),
         "load_1m": load_1m,
     }
 
@@ -697,10 +708,16 @@ def markdown_row(row: dict[str, Any]) -> str:
         f"| {load_label(row)} | {row['db']}{'' if row['serve'] == 'flask' else ', ' + row['serve']}"
         f" | {f['scans_per_s']:.1f}{asked} | "
         f"{f['p50_ms']:,.0f} / {f['p95_ms']:,.0f} / {f['p99_ms']:,.0f} ms | "
-        f"{errors_text(f)} | {sql} | {f['server_cpu_pct']:.0f} % | {f['load_1m']:.1f} | "
+        f"{errors_text(f)} | {sql} | {f['server_cpu_pct']:.0f} %{machine_text(f)} | "
+        f"{f['load_1m']:.1f} | "
         f"{e['scans_per_s']:,.0f}; {e['p50_ms']:.1f} / {e['p95_ms']:.1f} / {e['p99_ms']:.1f} ms"
         f" | {errors_text(e)} |"
     )
+
+
+def machine_text(f: dict[str, Any]) -> str:
+    busy = f.get("machine_cpu_pct")  # rows of earlier runs have none
+    return f" (machine {busy:.0f} %)" if busy is not None else ""
 
 
 TABLE_HEAD = (
@@ -720,6 +737,7 @@ def machine() -> str:
 
 def write_doc(rows: list[dict[str, Any]], command: str) -> None:
     today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    history = _history()
     DOC.write_text(
         "# Scan loop benchmark\n\n"
         "Written by `bench/bench_scanloop.py` (how it works: its docstring). Handhelds are\n"
@@ -737,12 +755,22 @@ def write_doc(rows: list[dict[str, Any]], command: str) -> None:
         "  arrived in the window (the server's work in the window), counted by\n"
         "  `bench/_sqlcount.py` (a SQLAlchemy `before_cursor_execute` listener;\n"
         "  an `executemany` counts once).\n"
-        "- *server CPU*: the server process's user+system CPU over the window, % of one core.\n"
+        "- *server CPU*: the server process's user+system CPU over the window, % of one core;\n"
+        "  *machine*: every core's busy time over the window (server, database, clients and\n"
+        "  anything else), % of one core (this machine has `nproc` × 100 %).\n"
         "- *load avg*: the machine's 1-minute load average as the window began (the machine\n"
         "  has 2 cores and may be shared with other work: a load above ~2.5 means contention).\n\n"
-        "Raw results (JSON):\n\n```json\n" + json.dumps(rows, indent=1) + "\n```\n"
+        "Raw results (JSON):\n\n```json\n" + json.dumps(rows, indent=1) + "\n```\n" + history
     )
     print(f"written {DOC.relative_to(ROOT)}")
+
+
+def _history() -> str:
+    """The doc's sections below its measured table (each session's notes, ``## …``): a new
+    run rewrites the table and keeps them."""
+    text = DOC.read_text() if DOC.exists() else ""
+    start = text.find("\n## ")
+    return "\n" + text[start + 1 :] if start >= 0 else ""
 
 
 def main() -> None:
