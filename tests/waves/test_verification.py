@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
+
 from core.db import unit_of_work
 from floor.fulfilment.models import Tote
 from floor.fulfilment.picking.scans import confirm_scan, next_task
@@ -77,6 +79,9 @@ def test_put_to_tote_wrong_tote_books_nothing_and_the_right_tote_books_the_units
         before = _state(s, task)
         held = confirm_scan(s, pat, task.id, _gtin(s, task.sku_id), "pt-1")
         assert (held.result, held.kind, held.extra["await_tote"]) == ("ok", "item_held", right)
+        # the fast path's view names the cart's totes as the general view does, sorted
+        cart = sorted(s.scalars(select(Tote.code).where(Tote.pick_list_id == task.pick_list_id)))
+        assert held.view["totes_on_cart"] == payload["totes_on_cart"] == cart
         assert _state(s, task) == before  # nothing booked until the tote is scanned
         out = confirm_scan(s, pat, task.id, wrong, "pt-2")
         assert out.result == "wrong_tote" and right in out.message
