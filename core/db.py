@@ -296,7 +296,10 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         # Writers serialise at BEGIN instead of failing with "database is locked" on upgrade
         # from a read lock; SQLite has one writer at a time anyway. A session on
         # ``read_only(engine)`` starts a deferred (reading) transaction and takes no lock.
-        if conn.get_execution_options().get(READ_ONLY):
+        options = conn.get_execution_options()
+        if options.get(SINGLE_READS):
+            return  # autocommit: each SELECT reads the last commit by itself
+        if options.get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
             return
         key = _raw_id(conn.connection)
@@ -329,6 +332,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 
 
 READ_ONLY = "floor_read_only"
+SINGLE_READS = "floor_single_reads"
 
 
 def read_only(engine: Engine) -> Engine:
@@ -336,6 +340,16 @@ def read_only(engine: Engine) -> Engine:
     deferred and skip the writer lock, so they never queue behind writers (WAL readers see the
     last commit). A write through it upgrades the lock and may meet the busy handler: don't."""
     return engine.execution_options(**{READ_ONLY: True})
+
+
+def single_reads(engine: Engine) -> Engine:
+    """The same engine (same pool) for a connection that runs one SELECT at a time, each reading
+    the last commit by itself: no BEGIN and no writer lock on SQLite, autocommit on PostgreSQL
+    (the log-in check of every request and socket event: a BEGIN it does not need cost a
+    statement's worth of CPU each time)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine.execution_options(**{READ_ONLY: True, SINGLE_READS: True})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

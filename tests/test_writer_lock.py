@@ -56,3 +56,35 @@ def test_priority_writer_goes_before_writers_that_waited_longer() -> None:
     for t in [*threads, urgent]:
         t.join(5)
     assert order[0] == "urgent" and sorted(order[1:]) == ["n0", "n1", "n2"]
+
+
+def test_a_single_read_needs_no_begin_never_waits_for_a_writer_and_reads_the_last_commit(
+    tmp_path,
+) -> None:
+    """``core.db.single_reads`` (the log-in check of every request and socket event): one
+    statement on SQLite, no BEGIN; it does not wait while a writer holds the database, sees
+    only what was committed, and leaves the writer lock free."""
+    from sqlalchemy import event, text
+
+    from core.db import make_engine, single_reads
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'reads.sqlite3'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (v INTEGER)"))
+    reads = single_reads(engine)
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    with engine.connect() as writer:
+        writer.execute(text("INSERT INTO t VALUES (1)"))  # BEGIN IMMEDIATE: the writer holds it
+        sent.clear()
+        started = time.monotonic()
+        with reads.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+        assert time.monotonic() - started < 1.0  # no wait for the writer
+        assert sent == ["SELECT count(*) FROM t"]  # no BEGIN
+        writer.commit()
+    with reads.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1
+    with engine.begin() as conn:  # a read left no lock behind: the next writer goes at once
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    engine.dispose()

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import unit_of_work
+from core.db import single_reads, unit_of_work
 from core.settings import Settings
 
 
@@ -37,12 +37,9 @@ class FloorContext:
 
     @functools.cached_property
     def read_engine(self) -> Engine:
-        """For one read without a Session (the log-in check): the engine of ``readers``, in
-        autocommit on PostgreSQL (a single SELECT needs no BEGIN and ROLLBACK round trips)."""
-        engine: Engine = self.readers.kw["bind"]
-        if engine.dialect.name == "postgresql":
-            return engine.execution_options(isolation_level="AUTOCOMMIT")
-        return engine
+        """For one read without a Session (the log-in check): ``core.db.single_reads``, no
+        BEGIN and ROLLBACK around a single SELECT."""
+        return single_reads(self.readers.kw["bind"])
 
     def close(self) -> None:
         """Stop what the app started (timers, workers, scheduler) and release the database."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, select, update
+from sqlalchemy import Integer, bindparam, func, literal_column, select, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -59,10 +59,42 @@ _FIRST_PENDING = (
 )
 
 
-# The same three as columns (``next_task_id``): no ORM objects to load.
-_CURRENT_TASK_ID = _CURRENT_TASK.with_only_columns(PickTask.id)
-_ACTIVE_LIST_IDS = _ACTIVE_LISTS.with_only_columns(PickList.id)
-_FIRST_PENDING_ID = _FIRST_PENDING.with_only_columns(PickTask.id)
+def _next_task_statement() -> Any:
+    """``next_task_id``'s question in one query: the task assigned to the picker (rank 0), else
+    the first pending task of the lists they have under way (rank 1), in ``next_task``'s order
+    (list, then seq: its loop takes the first list that has a pending task)."""
+
+    def ranked(rank: int) -> Any:
+        return (
+            select(
+                literal_column(str(rank), Integer()).label("rank"),
+                PickList.id.label("list_id"),
+                PickTask.seq,
+                PickTask.id,
+            )
+            .select_from(PickTask)
+            .join(PickList, PickList.id == PickTask.pick_list_id)
+            .join(Wave, Wave.id == PickList.wave_id)
+            .where(one_of(Wave.status, ACTIVE_WAVE))
+        )
+
+    assigned = ranked(0).where(
+        PickTask.assigned_user_id == bindparam("user_id"), PickTask.status == TaskStatus.assigned
+    )
+    pending = ranked(1).where(
+        PickList.assigned_user_id == bindparam("user_id"),
+        PickList.status == PickListStatus.in_progress,
+        PickTask.status == TaskStatus.pending,
+    )
+    both = union_all(assigned, pending).subquery()
+    return (
+        select(both.c.rank, both.c.id)
+        .order_by(both.c.rank, both.c.list_id, both.c.seq, both.c.id)
+        .limit(1)
+    )
+
+
+_NEXT_TASK = _next_task_statement()
 
 
 def current_task(session: Session, user: Actor) -> PickTask | None:
@@ -103,12 +135,10 @@ def next_task_id(session: Session, user: Actor) -> int | None:
     if user.user_id is None:
         raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
     conn = core_connection(session)  # seeing what the ORM queries of ``next_task`` would
-    task_id = conn.scalar(_CURRENT_TASK_ID, {"user_id": user.user_id})
-    if task_id is not None:
-        return int(task_id)
-    for list_id in conn.scalars(_ACTIVE_LIST_IDS, {"user_id": user.user_id}).all():
-        task_id = conn.scalar(_FIRST_PENDING_ID, {"pick_list_id": list_id})
-        if task_id is not None:
+    found = conn.execute(_NEXT_TASK, {"user_id": user.user_id}).first()
+    if found is not None:
+        task_id = int(found.id)
+        if found.rank == 1:  # a pending task of a list under way: now the picker's
             TASK_MACHINE.move_rows(  # as ``_assign``
                 session,
                 PickTask.__table__,
@@ -119,7 +149,7 @@ def next_task_id(session: Session, user: Actor) -> int | None:
             loaded = session.identity_map.get(identity_key(PickTask, task_id))
             if loaded is not None:
                 session.expire(loaded)
-            return int(task_id)
+        return task_id
     task = _claim_list(session, user)
     return task.id if task is not None else None
 
