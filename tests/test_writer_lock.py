@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
+import pytest
+
+import core.db
 from core.db import WriterLock, writer_priority
 
 
@@ -56,6 +60,32 @@ def test_priority_writer_goes_before_writers_that_waited_longer() -> None:
     for t in [*threads, urgent]:
         t.join(5)
     assert order[0] == "urgent" and sorted(order[1:]) == ["n0", "n1", "n2"]
+
+
+def test_a_writer_that_times_out_leaves_the_queue_and_is_never_handed_the_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(core.db, "WRITER_WAIT_S", 0.1)
+    lock = WriterLock()
+    lock.acquire(0)
+    failed: list[Exception] = []
+
+    def impatient() -> None:
+        try:
+            lock.acquire(1)
+        except sqlite3.OperationalError as exc:
+            failed.append(exc)
+
+    t = threading.Thread(target=impatient)
+    t.start()
+    t.join(5)
+    assert failed and "database is locked" in str(failed[0])
+    lock.release(0)
+    got = threading.Event()
+    other = threading.Thread(target=lambda: (lock.acquire(2), got.set(), lock.release(2)))
+    other.start()
+    assert got.wait(2)  # free, not handed to the writer that gave up
+    other.join()
 
 
 def test_a_single_read_needs_no_begin_never_waits_for_a_writer_and_reads_the_last_commit(
