@@ -235,7 +235,7 @@ class Rig:
     one packer per station talking HTTP to it from this process, as the pack page does."""
 
     def __init__(self, url: str, stations: int, processes: int = 1, redis_url: str = "") -> None:
-        from bench.bench_scanloop import start_floor_server, start_prod_servers
+        from bench.server_processes import start_floor_server, start_prod_servers
 
         migrate.upgrade(url)
         self.engine = make_engine(url)
@@ -272,7 +272,7 @@ class Rig:
         """The server process's CPU seconds and SQL statements so far. The statement counter
         is read after a pause (it is a file the server rewrites every 0.1 s): before a round it
         is read first, after a round last, so the pause is not in the CPU window."""
-        from bench.bench_scanloop import cpu_s
+        from bench.server_processes import cpu_s
 
         if before:
             sql = self.server.sql_count()

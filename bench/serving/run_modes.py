@@ -187,7 +187,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def echo_rate(base: str, proc: subprocess.Popen[bytes], seconds: float) -> dict[str, Any]:
-    from bench.bench_scanloop import Server, drive
+    from bench.bench_scanloop import drive
+    from bench.server_processes import Server
 
     out = asyncio.run(drive(base, [""] * 10, None, 1.0, seconds, Server(proc, base)))
     return {k: out[k] for k in ("scans_per_s", "p50_ms", "p95_ms", "p99_ms", "errors")}
