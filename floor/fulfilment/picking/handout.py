@@ -26,16 +26,6 @@ from orders.models import OrderLine
 
 # Built once (bindparams): a scan that finishes a task asks all three, and building a select
 # costs more CPU than SQLite takes to run it.
-_ACTIVE_LISTS = (
-    select(PickList)
-    .join(Wave, Wave.id == PickList.wave_id)
-    .where(
-        PickList.assigned_user_id == bindparam("user_id"),
-        PickList.status == PickListStatus.in_progress,
-        one_of(Wave.status, ACTIVE_WAVE),
-    )
-    .order_by(PickList.id)
-)
 _CURRENT_TASK = (
     select(PickTask)
     .join(PickList, PickList.id == PickTask.pick_list_id)
@@ -61,8 +51,8 @@ _FIRST_PENDING = (
 
 def _next_task_statement() -> Any:
     """``next_task_id``'s question in one query: the task assigned to the picker (rank 0), else
-    the first pending task of the lists they have under way (rank 1), in ``next_task``'s order
-    (list, then seq: its loop takes the first list that has a pending task)."""
+    the first pending task of the lists they have under way (rank 1): the first such list that
+    has one, then its first task by seq."""
 
     def ranked(rank: int) -> Any:
         return (
@@ -113,25 +103,18 @@ def _assign(task: PickTask, user: Actor) -> PickTask:
 
 
 def next_task(session: Session, user: Actor | User) -> PickTask | None:
-    """The task the picker should do now (assigning one if needed), or None."""
-    user = as_actor(user)
-    if user.user_id is None:
-        raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
-    task = current_task(session, user)
-    if task is not None:
-        return task
-    for pick_list in session.scalars(_ACTIVE_LISTS, {"user_id": user.user_id}):
-        task = _first_pending(session, pick_list.id)
-        if task is not None:
-            return _assign(task, user)
-    return _claim_list(session, user)
+    """The task the picker should do now (assigning one if needed), or None: ``next_task_id``'s
+    task, loaded."""
+    task_id = next_task_id(session, as_actor(user))
+    return session.get(PickTask, task_id) if task_id is not None else None
 
 
 def next_task_id(session: Session, user: Actor) -> int | None:
-    """``next_task``'s answer as an id, asked and assigned with Core statements on the
-    transaction's connection (a scan that finished its task asks this; loading the task as an
-    object and flushing its assignment cost more than the queries). Claiming a new pick list,
-    rare, is ``next_task``'s own code."""
+    """The id of the task the picker should do now: the one assigned to them, else the first
+    pending task of a list they have under way (assigned to them here), else the first task of
+    a newly claimed list; None when there is no work. Asked and assigned with Core statements
+    on the transaction's connection (a scan that finished its task asks this: loading the task
+    as an object and flushing its assignment cost more than the queries)."""
     if user.user_id is None:
         raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
     conn = core_connection(session)  # seeing what the ORM queries of ``next_task`` would

@@ -88,6 +88,7 @@ def claim_scan(
 ) -> Scan | None:
     """Insert the scan row; None if this user sent ``client_scan_id`` before (a replay). Ids are
     per user: another picker's id is simply a new scan of this one, never their result."""
+    _check_claim(client_scan_id, user)
     claimed = _claim(session, client_scan_id, user, task_id, raw, kind, scanned_at)
     return _attach(session, *claimed) if claimed is not None else None
 
@@ -114,8 +115,8 @@ def _claim(
     result: str = "pending",
 ) -> tuple[int, dict[str, Any]] | None:
     """``claim_scan``'s INSERT: the new row's id and values (None: a replay), no ORM object.
-    ``result`` "pending": the general path sets the verdict later on the ORM object."""
-    _check_claim(client_scan_id, user)
+    ``result`` "pending": the general path sets the verdict later on the ORM object. The
+    caller has run ``_check_claim``."""
     when = scanned_at or utcnow()
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
