@@ -8,6 +8,8 @@ crashes). SQLite needs no lock: ``BEGIN IMMEDIATE`` already lets one writer in a
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +21,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,13 +69,19 @@ def upgrade_holding_lock(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """The newest migration's revision. Read once per process: the migration files do not change
+    while it runs, and reading them costs ~15 ms of CPU (``/healthz`` asks on every probe)."""
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
 
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+def current_revision(bind: Engine | Connection) -> str | None:
+    """The revision the database is at (None before the first migration)."""
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return current_revision(conn)
+    return MigrationContext.configure(bind).get_current_revision()
 
 
 def schema_drift(engine: Engine) -> list[Any]:
@@ -81,6 +89,9 @@ def schema_drift(engine: Engine) -> list[Any]:
     from migrations.schema import load_all_models
 
     metadata = load_all_models()
-    with engine.connect() as conn:
+    with engine.connect() as conn, warnings.catch_warnings():
+        # SQLite's reflection cannot read an index on an expression (ix_totes_code_upper), so
+        # autogenerate skips comparing it there and says so; PostgreSQL compares it.
+        warnings.filterwarnings("ignore", ".*expression-based index")
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         return list(compare_metadata(ctx, metadata))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, str_enum, utcnow
@@ -126,6 +126,10 @@ class Tote(Base):
     pick_list_id: Mapped[int | None] = mapped_column(ForeignKey("pick_lists.id"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# A scanned tote code is compared in upper case (found whatever case the scanner sends).
+Index("ix_totes_code_upper", func.upper(Tote.code))
 
 
 class Package(Base):
