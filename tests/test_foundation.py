@@ -181,3 +181,13 @@ def test_stock_can_never_go_negative_or_over_reserve(sessions):
         stock = s.scalars(select(Stock).limit(1)).one()
         stock.reserved = stock.on_hand + 1
         s.flush()
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(tmp_path):
+    app = make_test_app(f"sqlite:///{tmp_path / 'gone' / 'floor.sqlite3'}")  # no such directory
+    r = app.test_client().get("/healthz")
+    assert r.status_code == 503
+    body = r.get_json()
+    assert body["status"] == "error"
+    assert body["database"]["reachable"] is False
+    assert "migrations" not in body
