@@ -29,7 +29,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from core.accounts import check_api_key
 from core.errors import CoreErrorCode, FieldError, FloorError, Invalid
-from core.inputs import InputError, parse_int
+from core.inputs import MAX_ID, InputError, parse_int
 from floor.fulfilment.order_views import list_orders, order_view, order_views
 from floor.fulfilment.picking.cancellation import cancel_order
 from floor.site.reservation import available_to_promise
@@ -187,8 +187,10 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
         at = parse_datetime(at_text)
         if at is None or not isinstance(order_id, int) or isinstance(order_id, bool):
             return None
+        if not 0 <= order_id <= MAX_ID:  # an id we never gave out, and beyond 64 bits
+            return None
         return at, order_id
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, RecursionError, binascii.Error):
         return None
 
 

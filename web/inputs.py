@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
 from core.errors import FloorError
-from core.inputs import MAX_ID, InputError, check_json, check_text, parse_int
+from core.inputs import MAX_ID, InputError, InputErrorCode, check_json, check_text, parse_int
 from web.errors import from_http, json_error, wants_json
 
 MAX_ARG = 2_000  # one query-parameter value
@@ -77,7 +77,12 @@ def _check_request() -> Any:
                 for value in values:
                     check_text(value, key, max_len=limit, status=400)
         if request.is_json:
-            body = request.get_json(silent=True)
+            try:
+                body = request.get_json(silent=True)
+            except RecursionError:  # the decoder's own limit, before check_json's
+                raise InputError(
+                    InputErrorCode.too_deep, "body", "the JSON is nested too deeply", 400
+                ) from None
             if body is not None:
                 check_json(body, status=400)
     except InputError as exc:

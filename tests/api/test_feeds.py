@@ -3,6 +3,7 @@ filters) and GET /api/v1/inventory (available to promise)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import urllib.parse
@@ -157,3 +158,17 @@ def test_inventory_is_on_hand_minus_reserved(api, sessions):
     api.post("/orders/INV-1/cancel")
     body = api.get("/inventory?sku=SKU-00001").get_json()
     assert body["inventory"] == [{"sku": "SKU-00001", "available": start["SKU-00001"]}]
+
+
+def test_orders_list_refuses_forged_cursors(api):
+    def forged(raw: str) -> str:
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    for raw in (
+        '["2026-01-01T00:00:00+00:00", 9223372036854775808]',  # past 64 bits
+        '["2026-01-01T00:00:00+00:00", -99999999999999999999]',
+        "[" * 3000 + "]" * 3000,  # past the JSON decoder's nesting limit
+    ):
+        r = api.get(f"/orders?cursor={forged(raw)}")
+        assert r.status_code == 422, raw[:40]
+        assert r.get_json()["errors"][0]["code"] == "invalid_cursor"

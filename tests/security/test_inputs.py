@@ -218,6 +218,17 @@ def test_huge_numbers_and_nul_in_supervisor_and_pack_bodies(in_app):
     assert _rows(in_app) == before
 
 
+def test_json_nested_past_the_decoders_limit_is_a_400_not_a_crash(in_app):
+    packer = _as(in_app, "paco", "packer-demo")
+    before = _rows(in_app)
+    for raw in ("[" * 1500 + "]" * 1500, '{"a":' * 1500 + "1" + "}" * 1500):
+        for path in ("/pack/open", "/printers/jobs/label-1/reprint"):
+            r = packer.post(path, data=raw, content_type="application/json")
+            assert r.status_code == 400, (path, r.get_data(as_text=True)[:200])
+            assert r.get_json()["errors"][0]["code"] == "too_deep"
+    assert _rows(in_app) == before
+
+
 @pytest.fixture
 def picker(in_app):
     client = in_app.test_client()
