@@ -38,6 +38,7 @@ class CoreErrorCode(enum.StrEnum):
     not_authenticated = "not_authenticated"  # sessions and sockets: nobody logged in
     forbidden = "forbidden"
     not_found = "not_found"
+    unknown_event = "unknown_event"  # a Socket.IO event nothing handles
     method_not_allowed = "method_not_allowed"
     conflict = "conflict"
     payload_too_large = "payload_too_large"

@@ -30,7 +30,7 @@ from floor.site.settings import LocationConfirm, location_confirm, set_location_
 from printing.models import Printer, PrintJob
 from web.auth import current_actor, roles_required
 from web.context import ctx, uow
-from web.sockets import NAMESPACE, socket_roles
+from web.sockets import NAMESPACE, on_disconnect, socket_roles
 
 log = logging.getLogger(__name__)
 bp = Blueprint("devices", __name__)
@@ -181,8 +181,7 @@ def register(socketio: SocketIO) -> None:
         )
         return {"ok": True}
 
-    @socketio.on("disconnect", namespace=NAMESPACE)
-    def on_disconnect(*_args: Any) -> None:
+    def handheld_gone() -> None:
         actor = current_actor()
         hub = _hub()
         if actor is not None and actor.user_id in hub.handhelds:
@@ -192,6 +191,8 @@ def register(socketio: SocketIO) -> None:
                 request.sid,
                 connected=False,  # type: ignore[attr-defined]
             )
+
+    on_disconnect(socketio, handheld_gone)
 
     @socketio.on("pack:join", namespace=NAMESPACE)
     @socket_roles(Role.packer)

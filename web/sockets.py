@@ -20,6 +20,7 @@ import logging
 import queue
 import socket
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -116,6 +117,9 @@ class SocketRegistry:
         with self._lock:
             self._by_sid.pop(sid, None)
 
+    def __len__(self) -> int:
+        return len(self._by_sid)
+
     def _close(self, sids: list[str]) -> None:
         for sid in sids:
             self.remove(sid)
@@ -171,6 +175,10 @@ def socket_roles(*roles: Role) -> Callable[[F], F]:
                 raise FloorError(CoreErrorCode.not_authenticated, "log in first", 401)
             if roles and not has_role(actor.role, *roles):
                 raise FloorError(CoreErrorCode.forbidden, f"needs role {'/'.join(roles)}", 403)
+            if len(args) > 1:  # emit("scan", a, b): every event here carries one payload
+                raise FloorError(
+                    CoreErrorCode.bad_request, "an event carries one payload (an object)", 400
+                )
             for arg in args:  # the floor under every payload: storable text, 64-bit numbers
                 check_json(arg, "payload")
             return handler(*args, **kwargs)
@@ -178,6 +186,17 @@ def socket_roles(*roles: Role) -> Callable[[F], F]:
         return socket_ack(guarded)
 
     return decorator
+
+
+_DISCONNECT_HOOKS: weakref.WeakKeyDictionary[SocketIO, list[Callable[[], None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def on_disconnect(socketio: SocketIO, hook: Callable[[], None]) -> None:
+    """Run ``hook`` (in the disconnect's request context) when a ``/floor`` socket of this
+    app's ``socketio`` goes."""
+    _DISCONNECT_HOOKS.setdefault(socketio, []).append(hook)
 
 
 def register(socketio: SocketIO) -> None:
@@ -194,7 +213,19 @@ def register(socketio: SocketIO) -> None:
 
     @socketio.on("disconnect", namespace=NAMESPACE)
     def on_disconnect(*_args: Any) -> None:
+        # The namespace's only disconnect handler (a second registration would replace it):
+        # the registry forgets the socket, then every hook added with ``on_disconnect`` runs.
         ctx().sockets.remove(request.sid)  # type: ignore[attr-defined]
+        for hook in _DISCONNECT_HOOKS.get(socketio, ()):
+            hook()
+
+    @socketio.on("*", namespace=NAMESPACE)
+    @socket_ack
+    def on_unknown_event(event: Any, *_args: Any) -> dict[str, Any]:
+        """An event no handler serves still gets its answer (a client waiting on an ack)."""
+        raise FloorError(
+            CoreErrorCode.unknown_event, f"no event {str(event)[:60]!r} on this namespace", 404
+        )
 
     @socketio.on("whoami", namespace=NAMESPACE)
     @socket_roles()

@@ -278,6 +278,37 @@ def test_odd_socket_payloads_are_always_acknowledged(in_app, picker):
     assert _rows(in_app) == before
 
 
+def test_unknown_events_and_extra_arguments_are_answered_with_a_reason(in_app, picker):
+    before = _rows(in_app)
+    ack = picker.emit("no-such-event", {"x": 1}, namespace=NAMESPACE, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "unknown_event"
+    for event in ("scan", "short", "task:next", "whoami"):
+        ack = picker.emit(
+            event,
+            {"client_scan_id": "two", "code": "X"},
+            {"b": 2},
+            namespace=NAMESPACE,
+            callback=True,
+        )
+        assert ack["ok"] is False and ack["error"]["code"] == "bad_request", (event, ack)
+    assert _rows(in_app) == before
+
+
+def test_a_closed_socket_leaves_the_registry_and_the_device_list(in_app):
+    floor = in_app.extensions["floor"]
+    client = in_app.test_client()
+    login(client, badge="BADGE-PICKER-1")
+    open_before = len(floor.sockets)
+    sio = floor.socketio.test_client(in_app, namespace=NAMESPACE, flask_test_client=client)
+    ack = sio.emit("device:status", {"queue": 0}, namespace=NAMESPACE, callback=True)
+    assert ack["ok"] is True
+    assert len(floor.sockets) == open_before + 1
+    [handheld] = [h for h in floor.devices.handhelds.values() if h.connected]
+    sio.disconnect(namespace=NAMESPACE)
+    assert len(floor.sockets) == open_before  # forgotten: no registry growing for ever
+    assert handheld.connected is False  # and the devices page shows it gone
+
+
 # --- property-based -----------------------------------------------------------------------
 
 SETTINGS = settings(
@@ -408,8 +439,8 @@ def test_property_query_parameters_never_500(in_app):
 def test_property_socket_events_always_acknowledged_nothing_written_on_refusal(in_app, picker):
     events = sorted(
         set(in_app.extensions["floor"].socketio.server.handlers[NAMESPACE])
-        - {"connect", "disconnect"}
-    )
+        - {"connect", "disconnect", "*"}  # "*": the catch-all for events nothing else serves
+    ) + ["no-such-event"]
 
     @SETTINGS
     @given(event=st.sampled_from(events), payload=bodies)

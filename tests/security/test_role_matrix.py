@@ -144,7 +144,7 @@ SOCKET_ACCESS: dict[str, frozenset[str]] = {
     "devices:join": SUP,
     "device:status": USERS,
 }
-SOCKET_LIFECYCLE = {"connect", "disconnect"}
+SOCKET_LIFECYCLE = {"connect", "disconnect", "*"}  # "*": any other event, answered unknown_event
 
 
 @pytest.fixture
