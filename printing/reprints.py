@@ -1,15 +1,22 @@
 """What a person does with a finished print job: confirm that an ``unknown`` job did print, or
 print its label again as a new job with a reason. Both audited; both close the job's
-``printer_failed`` exception."""
+``printer_failed`` exception.
+
+One reprint at a time per label: while a reprint of a label is still waiting or being sent
+(``queued``, ``held``, ``sending``), another reprint request for the same label (a double click,
+an HTTP retry) creates nothing and answers that pending reprint (``Reprinted.already_pending``).
+Once it has printed (or failed), a new reprint with a reason is allowed again."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.actors import Actor
 from core.audit import audit
-from core.db import utcnow
+from core.db import is_postgres, utcnow
 from core.errors import CoreErrorCode
 from printing.models import NEEDS_A_PERSON, Printer, PrintJob
 from printing.queue import (
@@ -44,10 +51,21 @@ def confirm_printed(session: Session, job_id: str, actor: Actor) -> PrintJob:
     return job
 
 
-def reprint(session: Session, job_id: str, actor: Actor, reason: str) -> PrintJob:
+# A reprint in one of these states has not finished: another request for its label joins it.
+PENDING = (J.queued, J.held, J.sending)
+
+
+@dataclass(frozen=True)
+class Reprinted:
+    job: PrintJob
+    already_pending: bool  # True: nothing was created, ``job`` is the label's pending reprint
+
+
+def reprint(session: Session, job_id: str, actor: Actor, reason: str) -> Reprinted:
     """Print a job's label again as a new job (new job id), with a reason. Audited. A ``failed``
     or ``unknown`` original becomes ``replaced``; a queued or sending one is refused (it has not
-    finished yet)."""
+    finished yet). While a reprint of the same label is still pending, nothing is created (nor
+    audited) and that reprint is answered (``already_pending``)."""
     reason = (reason or "").strip()
     if not reason:
         raise PrintQueueError(
@@ -68,6 +86,22 @@ def reprint(session: Session, job_id: str, actor: Actor, reason: str) -> PrintJo
         parent = session.get(PrintJob, root.reprint_of_id)
         assert parent is not None
         root = parent
+    if is_postgres(session):
+        # The label's first job is the lock for its reprints: a concurrent request for the same
+        # label waits here and then sees the reprint this one created (SQLite: BEGIN IMMEDIATE).
+        session.execute(select(PrintJob.id).where(PrintJob.id == root.id).with_for_update())
+    pending = session.scalars(
+        select(PrintJob)
+        .where(
+            PrintJob.job_id.startswith(f"{root.job_id}-r", autoescape=True),
+            PrintJob.reprint_of_id.is_not(None),
+            PrintJob.status.in_(PENDING),
+        )
+        .order_by(PrintJob.id.desc())
+        .limit(1)
+    ).first()
+    if pending is not None:
+        return Reprinted(pending, already_pending=True)
     copies = session.scalars(select(PrintJob.job_id).where(PrintJob.job_id.startswith(root.job_id)))
     new_id = f"{root.job_id}-r{len(list(copies))}"
     if original.status in NEEDS_A_PERSON:
@@ -92,4 +126,4 @@ def reprint(session: Session, job_id: str, actor: Actor, reason: str) -> PrintJo
         reason=reason,
         details={"reprint_of": original.job_id, "printer": printer.name},
     )
-    return job
+    return Reprinted(job, already_pending=False)

@@ -143,8 +143,13 @@ def reprint(job_id: str) -> Any:
     actor = current_actor()
     assert actor is not None
     with uow() as s:
-        job = reprints.reprint(s, job_id, actor, reason if isinstance(reason, str) else "")
-        view = queue.job_view(s, job)
+        done = reprints.reprint(s, job_id, actor, reason if isinstance(reason, str) else "")
+        # A second request while the label's reprint is still pending (a double click, a retry)
+        # created nothing: 200 with that reprint, so the pack page shows it as it would its own.
+        view = {**queue.job_view(s, done.job), "already_pending": done.already_pending}
+    if done.already_pending and not request.is_json:
+        flash(f"Job {view['job_id']} is already reprinting this label: {view['status']}", "ok")
+        return redirect(request.form.get("next") or url_for("printing_pages.printers_page"))
     return _after(view)
 
 

@@ -212,6 +212,140 @@ def test_unknown_job_is_confirmed_by_a_person_and_audited(client, sessions, work
         assert s.scalar(select(FloorException.status)) == ExceptionStatus.resolved
 
 
+def _reprint_entries(sessions: Any) -> int:
+    with unit_of_work(sessions) as s:
+        return s.scalar(select(func.count()).where(AuditEntry.action == "print_job.reprint")) or 0
+
+
+def _label_jobs(sessions: Any, job_id: str) -> list[str]:
+    with unit_of_work(sessions) as s:
+        return list(
+            s.scalars(
+                select(PrintJob.job_id)
+                .where(PrintJob.job_id.startswith(job_id))
+                .order_by(PrintJob.id)
+            )
+        )
+
+
+def test_a_repeated_reprint_while_the_first_is_pending_creates_nothing(
+    client, sessions, worker, zebra
+):
+    """A double click or an HTTP retry on Reprint: one new job, one audit entry; the repeat
+    answers the pending reprint (``already_pending``). Once it printed, a real second reprint
+    (with its reason) is allowed and audited."""
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    _, closed = _ship(client, sessions)
+    job_id = closed["print_jobs"][0]["job_id"]
+    worker.run_once()
+    zebra.wait_for_labels(1, timeout_s=5)
+    assert job(sessions, job_id).status == J.printed
+
+    packer = Packer(client)
+    first = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": "smudged"})
+    assert first.status_code == 200, first.get_json()
+    assert first.get_json()["job_id"] == f"{job_id}-r1"
+    assert first.get_json()["already_pending"] is False
+    again = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": "smudged"})
+    assert again.status_code == 200, again.get_json()
+    body = again.get_json()
+    assert body["already_pending"] is True
+    assert body["job_id"] == f"{job_id}-r1" and body["status"] == "queued"
+    assert _label_jobs(sessions, job_id) == [job_id, f"{job_id}-r1"]
+    assert _reprint_entries(sessions) == 1
+
+    # Held (paper out) is still pending: a third click creates nothing either.
+    zebra.set_status(paper_out=True)
+    worker.run_once()
+    assert job(sessions, f"{job_id}-r1").status == J.held
+    held = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": "still smudged"})
+    assert held.status_code == 200 and held.get_json()["already_pending"] is True
+    assert held.get_json()["status"] == "held"
+    assert _label_jobs(sessions, job_id) == [job_id, f"{job_id}-r1"]
+
+    # The reprint printed: one more copy, exactly one.
+    zebra.set_status(paper_out=False)
+    worker.start()
+    wait_until(lambda: job(sessions, f"{job_id}-r1").status == J.printed, what="r1 printed")
+    assert len(zebra.wait_for_labels(2, timeout_s=5)) == 2
+
+    # Now a second reprint is a real one: a new job, audited with its reason.
+    second = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": "torn on the box"})
+    assert second.status_code == 200, second.get_json()
+    assert second.get_json()["job_id"] == f"{job_id}-r2"
+    assert second.get_json()["already_pending"] is False
+    assert _label_jobs(sessions, job_id) == [job_id, f"{job_id}-r1", f"{job_id}-r2"]
+    assert _reprint_entries(sessions) == 2
+    with unit_of_work(sessions) as s:
+        reasons = s.scalars(
+            select(AuditEntry.reason)
+            .where(AuditEntry.action == "print_job.reprint")
+            .order_by(AuditEntry.id)
+        ).all()
+    assert reasons == ["smudged", "torn on the box"]
+    wait_until(lambda: job(sessions, f"{job_id}-r2").status == J.printed, what="r2 printed")
+    assert len(zebra.wait_for_labels(3, timeout_s=5)) == 3
+    time.sleep(0.2)
+    assert len(zebra.labels) == 3
+
+
+def test_a_repeated_reprint_of_a_replaced_unknown_job_creates_nothing(
+    client, sessions, worker, zebra
+):
+    """The first reprint of an ``unknown`` job makes it ``replaced``; a retry of the same
+    request (same original) answers the pending reprint instead of queuing another copy."""
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    _, closed = _ship(client, sessions)
+    job_id = closed["print_jobs"][0]["job_id"]
+    with unit_of_work(sessions) as s:
+        j = s.scalars(select(PrintJob).where(PrintJob.job_id == job_id)).one()
+        j.status = J.sending  # test set-up: the state a killed process leaves behind
+        j.lease_until = j.created_at
+    worker.run_once()
+    assert job(sessions, job_id).status == J.unknown
+
+    packer = Packer(client)
+    answers = [
+        packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": "did not come out"})
+        for _ in range(2)
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [a.get_json()["job_id"] for a in answers] == [f"{job_id}-r1"] * 2
+    assert [a.get_json()["already_pending"] for a in answers] == [False, True]
+    assert job(sessions, job_id).status == J.replaced
+    assert _label_jobs(sessions, job_id) == [job_id, f"{job_id}-r1"]
+    assert _reprint_entries(sessions) == 1
+
+
+def test_simultaneous_reprints_of_one_label_create_one_job(app, sessions, worker, zebra):
+    """Two requests at the same moment (two tabs, a retry racing the first): one new job, and
+    neither request fails."""
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    _, closed = _ship(app.test_client(), sessions)
+    job_id = closed["print_jobs"][0]["job_id"]
+    worker.run_once()
+    assert job(sessions, job_id).status == J.printed
+
+    packers = [Packer(app.test_client()) for _ in range(2)]
+    start = threading.Barrier(len(packers))
+    answers: list[Any] = [None] * len(packers)
+
+    def click(n: int) -> None:
+        start.wait(timeout=10)
+        answers[n] = packers[n].post(f"/printers/jobs/{job_id}/reprint", {"reason": "smudged"})
+
+    threads = [threading.Thread(target=click, args=(n,)) for n in range(len(packers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert [a.status_code for a in answers] == [200, 200], [a.get_json() for a in answers]
+    assert {a.get_json()["job_id"] for a in answers} == {f"{job_id}-r1"}
+    assert sorted(a.get_json()["already_pending"] for a in answers) == [False, True]
+    assert _label_jobs(sessions, job_id) == [job_id, f"{job_id}-r1"]
+    assert _reprint_entries(sessions) == 1
+
+
 def _queue_labels(sessions: Any, zebra: VirtualZebra, count: int) -> None:
     """``count`` label jobs queued for PACK-01's printer, the virtual Zebra."""
     from printing.labels import site_address
