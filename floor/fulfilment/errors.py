@@ -21,6 +21,7 @@ class FulfilmentErrorCode(enum.StrEnum):
     duplicate = "duplicate"
     # picking (handheld and supervisor override)
     invalid_client_scan_id = "invalid_client_scan_id"
+    scan_id_reused = "scan_id_reused"  # a known client_scan_id sent with other content
     no_reservation = "no_reservation"
     stock_mismatch = "stock_mismatch"
     reason_required = "reason_required"

@@ -121,8 +121,15 @@ def test_a_replayed_scan_returns_the_original_result_and_changes_nothing(session
         assert first.result == again.result == "ok" and again.replayed
         assert _state(s, task) == after_first
         wrong = pick_scan(s, pat, task.id, "A-01-A-1", "dup-2")
-        assert pick_scan(s, pat, task.id, gtin, "dup-2").result == wrong.result
+        assert pick_scan(s, pat, task.id, "A-01-A-1", "dup-2").result == wrong.result
         assert _state(s, task) == after_first
+        task_id = task.id
+    # The same id with another code: refused (the caller's transaction rolls back), not counted.
+    with pytest.raises(PickError) as refused, unit_of_work(sessions) as s:
+        pick_scan(s, pat, task_id, gtin, "dup-2")
+    assert refused.value.code == "scan_id_reused"
+    with unit_of_work(sessions) as s:
+        assert _state(s, s.get(PickTask, task_id)) == after_first
 
 
 def test_scan_ids_are_per_picker_another_pickers_id_is_not_a_replay(sessions):

@@ -3,7 +3,8 @@
 * ``next_task`` (``handout``): the task the picker is on, else the next one, claiming a pick
   list when needed.
 * ``confirm_scan``: every scan is stored as a ``devices.models.Scan`` under the device's
-  ``client_scan_id``; a replayed id returns the stored result and changes nothing. The task's
+  ``client_scan_id``; a replayed id returns the stored result and changes nothing (the same id
+  with another task or code is refused, ``scan_id_reused``: ``replay``). The task's
   location code or 2-digit check code confirms arrival (``ok``, kind ``location``); another
   location's code is ``wrong_location``. An item scan (GTIN-8/12/13/14, a GS1 element string
   with AI 01, or the SKU code) of the task's SKU counts one unit (or the GTIN's ``units``); any
@@ -155,8 +156,16 @@ def _own_scan(user: Actor, client_scan_id: str, *what: Any) -> Any:
     return select(*what).where(Scan.user_id == user.user_id, Scan.client_scan_id == client_scan_id)
 
 
-def replay(session: Session, user: Actor, client_scan_id: str) -> PickOutcome:
+def replay(
+    session: Session, user: Actor, client_scan_id: str, *, short: bool, task_id: Any, raw: str
+) -> PickOutcome:
+    """The stored answer to a replayed ``client_scan_id``, if the replay says what the first
+    sending said: the same event (``short`` or a scan), the same task and the same code (a
+    short's reason). Otherwise the id was reused for something else: ``scan_id_reused``, and
+    the caller's transaction rolls back (nothing was booked). Only the replay branch asks this:
+    a new id costs no extra statement."""
     scan = session.scalars(_own_scan(user, client_scan_id, Scan)).one()
+    _same_content(scan, short, task_id, raw)
     task = session.get(PickTask, scan.task_id) if scan.task_id else None
     return PickOutcome(
         scan.result,
@@ -166,6 +175,29 @@ def replay(session: Session, user: Actor, client_scan_id: str) -> PickOutcome:
         kind=scan.kind,
         replayed=True,
     )
+
+
+def _same_content(scan: Scan, short: bool, task_id: Any, raw: str) -> None:
+    """Raise ``scan_id_reused`` unless the request matches the stored scan row. The row keeps
+    the task only when the first sending reached one (a refused ``task_not_found``,
+    ``task_closed`` or ``not_your_task`` stored none): then the task cannot be compared."""
+    try:
+        tid: int | None = parse_id(task_id, "task_id")
+    except InputError:
+        tid = None
+    what = "short report" if scan.kind == "short" else "scan"
+    if (
+        (scan.kind == "short") != short
+        or scan.raw != raw[:500]
+        or (scan.task_id is not None and scan.task_id != tid)
+    ):
+        task = f" of task {scan.task_id}" if scan.task_id is not None else ""
+        raise PickError(
+            FulfilmentErrorCode.scan_id_reused,
+            f"client_scan_id {scan.client_scan_id} was already used for another {what}{task}: "
+            "send a new id",
+            422,
+        )
 
 
 def task_for(session: Session, user: Actor, task_id: Any) -> tuple[PickTask | None, str, str]:
@@ -215,7 +247,7 @@ def confirm_scan(
     try:
         fast = _fast_path(session, user, task_id, code, client_scan_id, scanned_at)
     except fast_path.Replayed:
-        return replay(session, user, client_scan_id)
+        return replay(session, user, client_scan_id, short=False, task_id=task_id, raw=code)
     if fast is not None:
         assert fast.view is not None
         still_open = fast.view["status"] == TaskStatus.assigned.value
@@ -235,7 +267,7 @@ def confirm_scan(
         return fast
     claimed = _claim(session, client_scan_id, user, None, code, "unknown", scanned_at)
     if claimed is None:
-        return replay(session, user, client_scan_id)
+        return replay(session, user, client_scan_id, short=False, task_id=task_id, raw=code)
     scan = _attach(session, *claimed)  # the general path sets its verdict on the ORM object
     task, err, msg = task_for(session, user, task_id)
     if task is None:

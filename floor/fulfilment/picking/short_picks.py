@@ -81,7 +81,7 @@ def report_short(
         )
     scan = claim_scan(session, client_scan_id, user, None, reason, "short", None)
     if scan is None:
-        return replay(session, user, client_scan_id)
+        return replay(session, user, client_scan_id, short=True, task_id=task_id, raw=reason)
     task, err, msg = task_for(session, user, task_id)
     if task is None:
         scan.result = err
