@@ -174,3 +174,31 @@ def test_bad_input_and_an_unreachable_carrier_change_nothing(sessions, app):
         assert order.status == "picked" and order.lines[0].packed_qty == 0
         assert s.scalar(select(Package.id).where(Package.order_id == order.id)) is None
         assert s.scalar(select(Tote.order_id).where(Tote.code == tote)) == order.id
+
+
+def test_only_a_pack_station_opens_orders_and_fields_must_be_text(client, sessions):
+    from floor.fulfilment.models import PackSession
+    from floor.site.layout import Location, LocationType
+
+    external_id, tote = picked_order(sessions, [("SKU-00030", 1)])
+    login(client, username="paco", password="packer-demo")
+    token = page_csrf(client, "/pack")
+    with unit_of_work(sessions) as s:
+        shelf = s.scalar(select(Location.code).where(Location.type == LocationType.pick_face))
+    for station in ("NO-SUCH", "x" * 100_000, shelf):  # unknown, huge, not a pack station
+        r = _post(client, "/pack/open", {"code": tote, "station": station}, token)
+        assert r.status_code == 422, station[:20]
+        assert r.get_json()["error"]["code"] == "unknown_station"
+    for body in (
+        {"code": [tote], "station": "PACK-01"},
+        {"code": tote, "station": True},
+        {"code": {"tote": tote}, "station": "PACK-01"},
+    ):
+        r = _post(client, "/pack/open", body, token)
+        assert r.status_code == 422 and r.get_json()["error"]["code"] == "invalid", body
+    r = _post(client, "/pack/close", {"order": 7, "station": "PACK-01", "weight_g": 9}, token)
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "invalid"
+    with unit_of_work(sessions) as s:
+        assert s.scalars(select(PackSession)).all() == []  # nothing opened anywhere
+    opened = _post(client, "/pack/open", {"code": tote, "station": "PACK-01"}, token)
+    assert opened.status_code == 200 and opened.get_json()["order"] == external_id

@@ -46,6 +46,17 @@ def _body() -> dict[str, Any]:
     return body
 
 
+def _text(body: dict[str, Any], name: str) -> str:
+    """A text field of the body ("" when absent or null); a number, list or object is refused,
+    not turned into text."""
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise StationError(FulfilmentErrorCode.invalid, f"{name} must be text", 422)
+    return value
+
+
 @bp.get("/pack")
 @roles_required(Role.packer)
 def page() -> Any:
@@ -76,9 +87,7 @@ def scan() -> Any:
     body = _body()
     with uow() as s:
         return jsonify(
-            pack_state.scan_at(
-                s, str(body.get("station", "")), str(body.get("code", "")), current_actor()
-            )
+            pack_state.scan_at(s, _text(body, "station"), _text(body, "code"), current_actor())
         )
 
 
@@ -88,9 +97,7 @@ def open_order() -> Any:
     body = _body()
     with uow() as s:
         return jsonify(
-            pack_state.open_at(
-                s, str(body.get("station", "")), str(body.get("code", "")), current_actor()
-            )
+            pack_state.open_at(s, _text(body, "station"), _text(body, "code"), current_actor())
         )
 
 
@@ -102,9 +109,9 @@ def verify() -> Any:
         return jsonify(
             pack_state.verify_at(
                 s,
-                str(body.get("station", "")),
-                str(body.get("order", "")),
-                str(body.get("code", "")),
+                _text(body, "station"),
+                _text(body, "order"),
+                _text(body, "code"),
             )
         )
 
@@ -114,7 +121,8 @@ def verify() -> Any:
 def close() -> Any:
     settings = ctx().settings
     body = _body()
-    station = str(body.get("station", ""))
+    station = _text(body, "station")
+    order_code = _text(body, "order")
     items = body.get("items")
     if items is not None and (
         not isinstance(items, dict) or not all(_whole(q, 0, MAX_QUANTITY) for q in items.values())
@@ -147,7 +155,7 @@ def close() -> Any:
     assert actor is not None
     with uow() as s:
         events = transaction_events(s)
-        order = find_order(s, str(body.get("order", "")))
+        order = find_order(s, order_code)
         if items is None:
             items = pack_state.stored_items(s, station, order)
             if items is None:

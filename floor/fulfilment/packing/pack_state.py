@@ -33,7 +33,13 @@ from core.errors import FloorError
 from core.events import publish
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PackSession, Scan
-from floor.fulfilment.packing.station import StationError, find_order, packing_view, verify_item
+from floor.fulfilment.packing.station import (
+    StationError,
+    check_station,
+    find_order,
+    packing_view,
+    verify_item,
+)
 from orders.models import Order
 
 # Built once (building a statement costs more CPU than running it).
@@ -85,6 +91,7 @@ def open_at(s: Session, station: str, code: str, actor: Actor | None = None) -> 
         return {**view, "scanned": {}}
     row = _session_row(s, station)
     if row is None:
+        check_station(s, station)  # a station's first row: only a pack station gets one
         row = PackSession(station=station, order_id=order.id, items={})
         s.add(row)
     elif row.order_id != order.id:

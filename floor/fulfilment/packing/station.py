@@ -53,6 +53,21 @@ class PackSettings:
     extension_digit: int = 0
 
 
+_IS_STATION = select(Location.id).where(
+    Location.code == bindparam("is_station"),
+    Location.type == LocationType.pack_station,
+    Location.active.is_(True),
+)
+
+
+def check_station(session: Session, station: str) -> None:
+    """Refuse a station code that is not an active pack station (``unknown_station``)."""
+    if session.scalar(_IS_STATION, {"is_station": station}) is None:
+        raise StationError(
+            FulfilmentErrorCode.unknown_station, f"no pack station {station[:40]!r}", 422
+        )
+
+
 def stations(session: Session) -> list[str]:
     return list(
         session.scalars(
