@@ -34,6 +34,7 @@ def test_serve_migrates_loads_demo_prints_how_to_start_and_keeps_data(tmp_path):
         out = stop(proc)
     assert f"http://127.0.0.1:{port}/" in out
     assert "GET /login HTTP/1.1" not in out  # no access log unless --access-log
+    assert "production deployment" not in out  # no false alarm for a newcomer (stdin no tty)
     assert "BADGE-PICKER-1" in out and "supervisor-demo" in out
     assert "OMS API key: demo-oms-key-change-me" in out
 

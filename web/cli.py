@@ -148,8 +148,13 @@ def register(app: Flask) -> None:
     def serve(host: str | None, port: int | None, demo: bool | None, access_log: bool) -> None:
         """Migrate and serve; with --demo, load the demo warehouse into an empty database."""
         f = fctx()
+        werkzeug_log = logging.getLogger("werkzeug")
         if not access_log:  # a line per request cost a pack station's close ~3 % of its CPU
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+            werkzeug_log.setLevel(logging.WARNING)
+        # `serve` is the one-process server on purpose (several: `make serve-prod`); Werkzeug's
+        # "appears to be used in a production deployment" (printed whenever stdin is not a
+        # terminal, as under `make run &`) would only send a newcomer looking for a problem.
+        werkzeug_log.addFilter(lambda r: "production deployment" not in r.getMessage())
         demo = f.settings.demo if demo is None else demo
         url = f.engine.url.render_as_string(hide_password=False)
         with migrate.migration_lock(url):  # several processes may start at once
