@@ -185,17 +185,23 @@ def test_unreachable_printer_fails_after_its_attempts_and_opens_printer_failed(
         assert entry.details["reprint_of"] == job_id
 
 
-def test_unknown_job_is_confirmed_by_a_person_and_audited(client, sessions, worker, zebra):
-    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
-    _, closed = _ship(client, sessions)
-    job_id = closed["print_jobs"][0]["job_id"]
-    # A send cut off: the job is "sending" and its lease has run out (its process died).
+def _cut_off_mid_send(sessions, worker, job_id):
+    """The job as a process killed while sending it leaves it: ``sending`` past its lease; the
+    worker's next round makes it ``unknown``."""
     with unit_of_work(sessions) as s:
         j = s.scalars(select(PrintJob).where(PrintJob.job_id == job_id)).one()
         j.status = J.sending  # test set-up: the state a killed process leaves behind
         j.lease_until = j.created_at
     worker.run_once()
     assert job(sessions, job_id).status == J.unknown
+
+
+def test_unknown_job_is_confirmed_by_a_person_and_audited(client, sessions, worker, zebra):
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    _, closed = _ship(client, sessions)
+    job_id = closed["print_jobs"][0]["job_id"]
+    # A send cut off: the job is "sending" and its lease has run out (its process died).
+    _cut_off_mid_send(sessions, worker, job_id)
     worker.run_once()
     assert zebra.labels == []  # never re-sent on its own
 
@@ -297,12 +303,7 @@ def test_a_repeated_reprint_of_a_replaced_unknown_job_creates_nothing(
     use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
     _, closed = _ship(client, sessions)
     job_id = closed["print_jobs"][0]["job_id"]
-    with unit_of_work(sessions) as s:
-        j = s.scalars(select(PrintJob).where(PrintJob.job_id == job_id)).one()
-        j.status = J.sending  # test set-up: the state a killed process leaves behind
-        j.lease_until = j.created_at
-    worker.run_once()
-    assert job(sessions, job_id).status == J.unknown
+    _cut_off_mid_send(sessions, worker, job_id)
 
     packer = Packer(client)
     answers = [
