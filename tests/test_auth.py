@@ -52,7 +52,33 @@ def test_login_form_requires_csrf_token(client):
     assert r.status_code == 400
 
 
+OFF_SITE = (
+    "//evil.example/",
+    "https://evil.example",
+    "/\t/evil.example",  # a browser drops the tab: //evil.example
+    "/\\evil.example",  # a browser reads the backslash as a slash
+    "/\n/evil",  # a newline: a broken Location header, once a 500 after logging in
+    "/\r\nSet-Cookie: x=1",
+    "javascript:alert(1)",
+    "/" + "a" * 3000,
+)
+
+
 def test_open_redirect_after_login_is_refused(client):
+    for target in OFF_SITE:
+        token = page_csrf(client, "/login")
+        r = client.post(
+            "/login",
+            data={
+                "csrf_token": token,
+                "username": "sam",
+                "password": "supervisor-demo",
+                "next": target,
+            },
+        )
+        assert r.status_code == 302, (target, r.status_code)
+        assert r.headers["Location"] == "/dashboard", target
+        client.post("/logout", data={"csrf_token": page_csrf(client, "/dashboard")})
     token = page_csrf(client, "/login")
     r = client.post(
         "/login",
@@ -60,10 +86,18 @@ def test_open_redirect_after_login_is_refused(client):
             "csrf_token": token,
             "username": "sam",
             "password": "supervisor-demo",
-            "next": "//evil.example/",
+            "next": "/orders?status=held",
         },
     )
-    assert r.headers["Location"].endswith("/dashboard")
+    assert r.headers["Location"] == "/orders?status=held"  # a page of this site: kept
+
+
+def test_form_actions_return_only_to_pages_of_this_site():
+    from web.auth import local_target
+
+    for target in (*OFF_SITE, None, 7, ""):
+        assert local_target(target, "/printers") == "/printers", target
+    assert local_target("/printers?station=PACK-02", "/x") == "/printers?station=PACK-02"
 
 
 def test_socket_refuses_anonymous_connections(live_server):

@@ -14,6 +14,7 @@ import functools
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -206,11 +207,24 @@ def login_post() -> Any:
             "error",
         )
         return _login_page(401)
+    target_url = local_target(request.form.get("next"), url_for(HOME_BY_ROLE[user.role]))
     _start_session(user)
-    target_url = request.form.get("next") or ""
-    if not target_url.startswith("/") or target_url.startswith("//"):
-        target_url = url_for(HOME_BY_ROLE[user.role])
     return redirect(target_url)
+
+
+def local_target(raw: object, fallback: str) -> str:
+    """``raw`` when it is a path on this site (``/orders?x=1``), else ``fallback``: never another
+    host. Browsers drop tabs and newlines and read ``\\`` as ``/``, so ``/<tab>/evil.example`` or
+    ``/\\evil.example`` would leave the site; any control character, space or backslash refuses
+    the target (a newline would also break the Location header)."""
+    if not isinstance(raw, str) or not 1 <= len(raw) <= 2000:
+        return fallback
+    if not raw.startswith("/") or raw.startswith("//"):
+        return fallback
+    if "\\" in raw or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in raw):
+        return fallback
+    parts = urlsplit(raw)
+    return raw if not parts.scheme and not parts.netloc else fallback
 
 
 @bp.post("/logout")

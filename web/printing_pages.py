@@ -35,7 +35,7 @@ from printing import overview, queue, reprints
 from printing.models import Printer
 from printing.printers import bind_printer, save_printer
 from printing.render import render_png
-from web.auth import current_actor, roles_required
+from web.auth import current_actor, local_target, roles_required
 from web.context import uow
 from web.errors import register_json_errors
 
@@ -133,7 +133,12 @@ def _after(view: dict[str, Any]) -> Any:
     if request.is_json:
         return jsonify(view)
     flash(f"Job {view['job_id']}: {view['status']}", "ok")
-    return redirect(request.form.get("next") or url_for("printing_pages.printers_page"))
+    return redirect(_back())
+
+
+def _back() -> str:
+    """Where a form's action returns: its ``next`` when that is a page of this site."""
+    return local_target(request.form.get("next"), url_for("printing_pages.printers_page"))
 
 
 @bp.post("/printers/jobs/<job_id>/reprint")
@@ -149,7 +154,7 @@ def reprint(job_id: str) -> Any:
         view = {**queue.job_view(s, done.job), "already_pending": done.already_pending}
     if done.already_pending and not request.is_json:
         flash(f"Job {view['job_id']} is already reprinting this label: {view['status']}", "ok")
-        return redirect(request.form.get("next") or url_for("printing_pages.printers_page"))
+        return redirect(_back())
     return _after(view)
 
 
