@@ -12,10 +12,11 @@ from typing import Any
 import click
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from core.affinity import pin_this_process
 from core.db import unit_of_work
-from core.users import Role, User
+from core.users import ApiKey, Role, User
 from core.wal_checkpoint import WalCheckpointer
 from migrations import migrate
 
@@ -46,8 +47,11 @@ def register(app: Flask) -> None:
         """Load the demo warehouse into an empty database."""
         from web.demo import load_demo
 
-        with unit_of_work(fctx().sessions) as s:
-            counts = load_demo(s)
+        try:
+            with unit_of_work(fctx().sessions) as s:
+                counts = load_demo(s)
+        except RuntimeError as exc:  # the database already holds a warehouse
+            raise click.ClickException(str(exc)) from None
         click.echo("demo warehouse loaded: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
 
     @app.cli.command("create-user")
@@ -59,8 +63,21 @@ def register(app: Flask) -> None:
         """Create a user (password for desk roles, badge for handhelds)."""
         from core.accounts import create_user
 
-        with unit_of_work(fctx().sessions) as s:
-            create_user(s, username, Role(role), password=password, badge=badge)
+        username = _account_name(username, "username", 60)
+        if role != Role.picker and not password:
+            raise click.ClickException(f"a {role} logs in with a password: add --password")
+        if role == Role.picker and not (badge or password):
+            raise click.ClickException("a picker logs in with a badge: add --badge")
+        try:
+            with unit_of_work(fctx().sessions) as s:
+                taken = s.scalar(
+                    select(User.username).where(func.lower(User.username) == username.lower())
+                )
+                if taken is not None:
+                    raise click.ClickException(f"user {taken!r} exists already")
+                create_user(s, username, Role(role), password=password, badge=badge)
+        except IntegrityError:  # its message would print the credential hashes
+            raise click.ClickException("that badge belongs to another user") from None
         click.echo(f"user {username} ({role}) created")
 
     @app.cli.command("create-api-key")
@@ -69,7 +86,10 @@ def register(app: Flask) -> None:
         """Create an OMS API key; the key is printed once and stored only as a hash."""
         from core.accounts import create_api_key
 
+        name = _account_name(name, "key name", 80)
         with unit_of_work(fctx().sessions) as s:
+            if s.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
+                raise click.ClickException(f"an API key named {name!r} exists already")
             _, clear = create_api_key(s, name)
         click.echo(clear)
 
@@ -197,6 +217,15 @@ def register(app: Flask) -> None:
             log_output=False,
         )
         sys.exit(0)
+
+
+def _account_name(raw: str, what: str, max_len: int) -> str:
+    """A user's or an API key's name: printable, spaces around it dropped, at most ``max_len``
+    characters (its column's width)."""
+    name = raw.strip()
+    if not 1 <= len(name) <= max_len or not name.isprintable():
+        raise click.ClickException(f"a {what} is 1 to {max_len} printable characters")
+    return name
 
 
 def _stop_on_signals() -> None:

@@ -1,0 +1,54 @@
+"""The account commands a site's first admin runs: clear refusals, no traceback, and nothing
+secret (a credential's hash) on the terminal."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.db import unit_of_work
+from core.users import ApiKey, User
+from tests.factories import make_test_app
+
+
+def _run(app, *args):
+    result = app.test_cli_runner().invoke(args=list(args))
+    assert "Traceback" not in result.output and "pbkdf2" not in result.output
+    assert "scrypt" not in result.output and "INSERT" not in result.output
+    return result
+
+
+def _users(app) -> int:
+    with unit_of_work(app.extensions["floor"].sessions) as s:
+        return s.scalar(select(func.count()).select_from(User))
+
+
+def test_create_user_refuses_clearly_and_creates_once(db_url):
+    app = make_test_app(db_url)
+    ok = _run(app, "create-user", "zed", "picker", "--badge", "B-ZED")
+    assert ok.exit_code == 0, ok.output
+    before = _users(app)
+    for args, says in (
+        (("create-user", "zed", "picker", "--badge", "B-ZED-2"), "exists already"),
+        (("create-user", "ZED", "picker", "--badge", "B-ZED-3"), "exists already"),
+        (("create-user", "amy", "picker", "--badge", "B-ZED"), "badge belongs to another"),
+        (("create-user", "boss", "supervisor"), "add --password"),
+        (("create-user", "pip", "picker"), "add --badge"),
+        (("create-user", "  ", "supervisor", "--password", "pw"), "printable characters"),
+        (("create-user", "x" * 61, "picker", "--badge", "B-LONG"), "printable characters"),
+    ):
+        refused = _run(app, *args)
+        assert refused.exit_code != 0 and says in refused.output, (args, refused.output)
+    assert _users(app) == before
+
+
+def test_api_key_names_are_checked_and_demo_refuses_a_loaded_database(db_url):
+    app = make_test_app(db_url)
+    assert _run(app, "create-api-key", "oms-main").exit_code == 0
+    for name in ("oms-main", "", "k" * 81):
+        assert _run(app, "create-api-key", name).exit_code != 0, name
+    with unit_of_work(app.extensions["floor"].sessions) as s:
+        assert s.scalar(select(func.count()).select_from(ApiKey)) == 1 + s.scalar(
+            select(func.count()).select_from(ApiKey).where(ApiKey.is_demo.is_(True))
+        )
+    again = _run(app, "demo")
+    assert again.exit_code != 0 and "already has a warehouse" in again.output
