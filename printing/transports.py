@@ -168,6 +168,11 @@ class HostStatus:
 # --- URIs ---------------------------------------------------------------------------------------
 
 
+# Where a file:// printer must never write its jobs (the server may run as root).
+_SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root")
+_SYSTEM_DIRS += ("/run", "/sbin", "/sys", "/usr", "/var/lib", "/var/run")
+
+
 def parse_printer_uri(uri: str) -> PrinterAddress:
     """``tcp://HOST:PORT``, ``cups://QUEUE`` or ``file:///ABSOLUTE/DIR`` as a ``PrinterAddress``."""
     E = PrinterUriErrorCode
@@ -200,7 +205,12 @@ def parse_printer_uri(uri: str) -> PrinterAddress:
         directory = unquote(parts.path)
         if not directory.startswith("/") or "/../" in directory + "/":
             raise PrinterUriError(E.bad_directory, "file:///DIR needs an absolute directory")
-        return PrinterAddress(Transport.file, directory=os.path.normpath(directory))
+        directory = os.path.normpath(directory)
+        if any(directory == d or directory.startswith(d + "/") for d in _SYSTEM_DIRS):
+            raise PrinterUriError(
+                E.bad_directory, f"{directory} belongs to the system: name a directory of labels"
+            )
+        return PrinterAddress(Transport.file, directory=directory)
     raise PrinterUriError(E.unknown_scheme, f"scheme {scheme!r}: use tcp://, cups:// or file://")
 
 

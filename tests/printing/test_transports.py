@@ -82,6 +82,11 @@ def test_printer_uris(uri, address):
         ("cups://a%20b", PrinterUriErrorCode.bad_queue),
         ("file://relative/dir", PrinterUriErrorCode.bad_directory),
         ("file:///a/../etc", PrinterUriErrorCode.bad_directory),
+        ("file:///etc", PrinterUriErrorCode.bad_directory),  # the system's: never written to
+        ("file:///etc/passwd", PrinterUriErrorCode.bad_directory),
+        ("file:///dev/null", PrinterUriErrorCode.bad_directory),
+        ("file:///proc/self/mem", PrinterUriErrorCode.bad_directory),
+        ("file:///", PrinterUriErrorCode.bad_directory),
     ],
 )
 def test_bad_printer_uris_are_refused_with_a_reason(uri, code):
