@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, abort, request, session
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
@@ -105,9 +105,26 @@ def _floor_error(exc: FloorError) -> Any:
     return Response(exc.message, exc.http_status, mimetype="text/plain")
 
 
+MAX_FLASH = 300  # characters of one on-screen message kept in the session cookie
+
+
+def _short_flashes(response: Response) -> Response:
+    """Messages for the next page travel in the signed session cookie, and many quote what was
+    typed: a 15,000-character carrier name made a 15 KB cookie, which browsers drop (the
+    packer or supervisor is then logged out). Each message is cut to ``MAX_FLASH``."""
+    flashes = session.get("_flashes") if session else None
+    if flashes and any(len(message) > MAX_FLASH for _, message in flashes):
+        session["_flashes"] = [
+            (category, m if len(m) <= MAX_FLASH else m[: MAX_FLASH - 3] + "...")
+            for category, m in flashes
+        ]
+    return response
+
+
 def install(app: Flask) -> None:
     """Call before the blueprints are registered (their rules pick the converter up then)."""
     app.url_map.converters["int"] = BoundedIntConverter
     app.before_request(_check_request)
+    app.after_request(_short_flashes)
     app.register_error_handler(HTTPException, _routing_error)
     app.register_error_handler(FloorError, _floor_error)

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import datetime as dt
 import re
+import secrets
 import zlib
 
 from sqlalchemy import select
@@ -178,3 +179,16 @@ def test_jobs_are_registered_when_configured(sqlite_url):
     app = make_test_app(sqlite_url, oms_webhook_url="http://127.0.0.1:9/hook", eod_close_at="18:30")
     jobs = {j.id for j in app.extensions["floor"].scheduler.get_jobs()}
     assert {"sync.deliver_webhooks", "sync.poll_tracking", "sync.close_all_carriers"} <= jobs
+
+
+def test_a_very_long_carrier_name_does_not_blow_up_the_session_cookie(client):
+    login(client, username="sam", password="supervisor-demo")
+    token = page_csrf(client, "/sync")
+    carrier = secrets.token_hex(7_500)  # 15,000 characters that do not compress
+    r = client.post("/sync/manifests/close", data={"csrf_token": token, "carrier": carrier})
+    assert r.status_code == 302
+    cookie = r.headers.get("Set-Cookie", "")
+    assert 0 < len(cookie) < 4000, len(cookie)  # browsers drop a cookie over ~4 KB
+    page = client.get("/sync")
+    assert page.status_code == 200  # still logged in: the message shown, cut short
+    assert "Could not close " + carrier[:100] in page.get_data(as_text=True)
