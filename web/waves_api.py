@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from core.errors import CoreErrorCode, FieldError, FloorError
 from core.exception_queue import ExceptionStatus
-from core.inputs import MAX_ID, MAX_QUANTITY, InputError, parse_int
+from core.inputs import MAX_ID, MAX_QUANTITY, InputError, check_text, parse_int
 from core.users import Role
 from floor.fulfilment import exceptions as floor_exceptions
 from floor.fulfilment.errors import FulfilmentErrorCode
@@ -39,6 +39,13 @@ register_json_errors(bp)
 def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     return data if isinstance(data, dict) else {}
+
+
+def _reason() -> str:
+    """The body's ``reason``: text of at most 500 characters, "" when absent; a list, number or
+    longer text is refused, not turned into text or cut."""
+    value = _body().get("reason")
+    return "" if value is None else check_text(value, "reason", max_len=500)
 
 
 def _actor() -> Any:
@@ -139,7 +146,7 @@ def release(wave_id: int) -> Any:
 @bp.post("/waves/<int:wave_id>/cancel")
 @roles_required(Role.supervisor)
 def cancel(wave_id: int) -> Any:
-    reason = str(_body().get("reason", ""))[:500]
+    reason = _reason()
     with uow() as s:
         wave = waves.cancel_wave(s, wave_id, _actor(), reason)
         body = waves.wave_summary(s, wave)
@@ -273,7 +280,7 @@ def complete_replenishment(task_id: int) -> Any:
 @bp.post("/replenishments/<int:task_id>/cancel")
 @roles_required(Role.supervisor)
 def cancel_replenishment(task_id: int) -> Any:
-    reason = str(_body().get("reason", ""))[:500]
+    reason = _reason()
     with uow() as s:
         task = replenishment.cancel_replenishment(s, task_id, _actor(), reason)
         body = replenishment.to_dict(s, task)

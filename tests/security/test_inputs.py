@@ -204,6 +204,10 @@ def test_huge_numbers_and_nul_in_supervisor_and_pack_bodies(in_app):
         _json_refusal(sup.post("/tasks/1/override", json=body))
         _json_refusal(sup.post("/replenishments/1/complete", json=body))
     _json_refusal(sup.post("/waves", json={"rule_id": 2**64}))
+    for path in ("/waves/1/cancel", "/replenishments/1/cancel"):  # refused, not made text
+        for reason, code in ((["x"], "not_text"), ({"a": 1}, "not_text"), ("r" * 501, "too_long")):
+            r = sup.post(path, json={"reason": reason})
+            assert r.status_code == 422 and r.get_json()["errors"][0]["code"] == code, path
     _json_refusal(sup.post("/dashboard/pick-lists/1/reassign", json={"to_user_id": "٣"}), 422)
     form = sup.post("/dashboard/exceptions/1/resolve", data={"resolution": "x\x00"})
     assert form.status_code == 400
