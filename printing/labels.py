@@ -27,7 +27,7 @@ from floor.fulfilment.states import PackageStatus
 from floor.site.layout import Location
 from orders.models import Order
 from printing.models import Printer, PrintJob
-from printing.queue import enqueue, failed_job
+from printing.queue import enqueue, failed_job, job_view
 from printing.zpl import Address, LabelError, ShippingLabel, build_shipping_label, passthrough
 
 DEFAULT_SITE = "Floor Demo Warehouse|1 Dock Road||Springfield|IL|62701|US"
@@ -177,6 +177,15 @@ def station_printer_and_job(
         _STATION_PRINTER_AND_JOB, {"spj_station": station, "spj_job": job_id}
     ).first()
     return (row[0], bool(row[1])) if row is not None else (None, False)
+
+
+def label_jobs(session: Session, ssccs: list[str]) -> list[dict[str, Any]]:
+    """The views of these packages' label jobs, as they stand (in the order of ``ssccs``)."""
+    wanted = [label_job_id(sscc) for sscc in ssccs]
+    jobs = {
+        j.job_id: j for j in session.scalars(select(PrintJob).where(PrintJob.job_id.in_(wanted)))
+    }
+    return [job_view(session, jobs[job_id]) for job_id in wanted if job_id in jobs]
 
 
 def label_zpl(session: Session, sscc: str, site: Address) -> str | None:

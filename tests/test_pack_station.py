@@ -3,12 +3,15 @@ label; the OMS then sees the order shipped with its tracking number."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import threading
+
+from sqlalchemy import func, select
 
 from core.db import unit_of_work
 from core.users import AuditEntry
 from floor.fulfilment.models import Tote
 from floor.fulfilment.packing.packages import is_valid_sscc
+from orders.models import Order
 from tests.factories import OMS_AUTH, add_order, login, page_csrf, picked_order
 
 
@@ -202,3 +205,78 @@ def test_only_a_pack_station_opens_orders_and_fields_must_be_text(client, sessio
         assert s.scalars(select(PackSession)).all() == []  # nothing opened anywhere
     opened = _post(client, "/pack/open", {"code": tote, "station": "PACK-01"}, token)
     assert opened.status_code == 200 and opened.get_json()["order"] == external_id
+
+
+def _packer(app):
+    client = app.test_client()
+    login(client, username="paco", password="packer-demo")
+    return client, page_csrf(client, "/pack")
+
+
+def test_a_retried_close_with_its_close_id_packs_nothing_twice(app, sessions):
+    from floor.fulfilment.models import Package
+    from printing.models import PrintJob
+
+    client, token = _packer(app)
+    external_id, _ = picked_order(sessions, [("SKU-00005", 2), ("SKU-00006", 1)])
+    other_id, _ = picked_order(sessions, [("SKU-00030", 1)])
+    partial = {"order": external_id, "station": "PACK-01", "items": {"1": 1}, "weight_g": 400}
+    first = _post(client, "/pack/close", {**partial, "close_id": "c-1"}, token)
+    assert first.status_code == 201, first.get_json()
+    again = _post(client, "/pack/close", {**partial, "close_id": "c-1"}, token)
+    assert again.status_code == 200 and again.get_json()["replayed"] is True
+    assert again.get_json()["sscc"] == first.get_json()["sscc"]
+    reused = _post(client, "/pack/close", {**partial, "order": other_id, "close_id": "c-1"}, token)
+    assert reused.status_code == 409
+    assert reused.get_json()["error"]["code"] == "close_id_reused"
+    bad = _post(client, "/pack/close", {**partial, "close_id": "no spaces"}, token)
+    assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "invalid"
+
+    rest = {**partial, "items": {"1": 1, "2": 1}, "close_id": "c-2"}  # the last carton ships
+    shipped = _post(client, "/pack/close", rest, token)
+    assert shipped.status_code == 201 and shipped.get_json()["status"] == "shipped"
+    retried = _post(client, "/pack/close", rest, token)  # not 'already shipped': its answer
+    assert retried.status_code == 200, retried.get_json()
+    body = retried.get_json()
+    assert body["replayed"] is True and body["status"] == "shipped"
+    assert body["tracking"] == shipped.get_json()["tracking"]
+    with unit_of_work(sessions) as s:
+        ssccs = s.scalars(
+            select(Package.sscc).join(Order).where(Order.external_id == external_id)
+        ).all()
+        assert len(ssccs) == 2  # two cartons for two closes, none for the retries
+        jobs = s.scalars(select(PrintJob.job_id).where(PrintJob.kind == "shipping_label")).all()
+        assert len(jobs) == len(set(jobs))
+        assert s.scalar(select(Order.status).where(Order.external_id == other_id)) == "picked"
+
+
+def test_two_requests_racing_with_one_close_id_make_one_carton(app, sessions):
+    from floor.fulfilment.models import Package
+
+    external_id, _ = picked_order(sessions, [("SKU-00005", 2)])
+    desks = [_packer(app) for _ in range(2)]
+    body = {"order": external_id, "station": "PACK-01", "items": {"1": 1}, "weight_g": 400}
+    body["close_id"] = "race-1"
+    start = threading.Barrier(2)
+    answers = []
+
+    def close(client, token):
+        start.wait()
+        r = _post(client, "/pack/close", body, token)
+        answers.append((r.status_code, r.get_json()))
+
+    threads = [threading.Thread(target=close, args=desk) for desk in desks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(code for code, _ in answers) == [200, 201], answers
+    assert len({a["sscc"] for _, a in answers}) == 1
+    with unit_of_work(sessions) as s:
+        count = s.scalar(
+            select(func.count())
+            .select_from(Package)
+            .join(Order)
+            .where(Order.external_id == external_id)
+        )
+        assert count == 1

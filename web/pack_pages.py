@@ -3,9 +3,11 @@ call answers ``{"error": {"code", "message"}}`` with its status (web/errors.py).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
+from sqlalchemy.exc import IntegrityError
 
 from core.errors import CoreErrorCode
 from core.events import transaction_events
@@ -17,10 +19,11 @@ from floor.fulfilment.packing.station import (
     PackSettings,
     StationError,
     close_package,
+    earlier_close,
     find_order,
     stations,
 )
-from printing.labels import label_job_id, label_zpl, site_address
+from printing.labels import label_job_id, label_jobs, label_zpl, site_address
 from sync.carriers import carrier_for
 from web.auth import current_actor, roles_required
 from web.context import ctx, uow
@@ -32,6 +35,7 @@ register_json_errors(bp, pages=True)
 
 MAX_WEIGHT_G = 1_000_000  # a tonne: more is a typo, not a carton
 MAX_DIM_MM = 10_000
+_CLOSE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _whole(value: Any, low: int, high: int) -> bool:
@@ -119,7 +123,6 @@ def verify() -> Any:
 @bp.post("/pack/close")
 @roles_required(Role.packer)
 def close() -> Any:
-    settings = ctx().settings
     body = _body()
     station = _text(body, "station")
     order_code = _text(body, "order")
@@ -151,35 +154,82 @@ def close() -> Any:
             f"dims_mm must be [length, width, height], each 0..{MAX_DIM_MM}",
             422,
         )
-    actor = current_actor()
-    assert actor is not None
-    with uow() as s:
-        events = transaction_events(s)
-        order = find_order(s, order_code)
-        if items is None:
-            items = pack_state.stored_items(s, station, order)
-            if items is None:
-                raise StationError(
-                    FulfilmentErrorCode.invalid_items, f"nothing verified at {station!r}", 422
-                )
-        result = close_package(
-            s,
-            order,
-            items=items,
-            weight_g=weight,
-            station=station,
-            carrier=carrier_for(order.carrier, settings),
-            actor=actor,
-            dims_mm=(dims[0], dims[1], dims[2]),
-            settings=PackSettings(settings.gs1_company_prefix, settings.sscc_extension_digit),
-        )
-        pack_state.finish(s, station, order)
+    close_id = _close_id(body)
+    try:
+        with uow() as s:
+            if close_id is not None and (earlier := _earlier(s, close_id, order_code)):
+                return jsonify(earlier), 200  # a retry: answered, nothing packed again
+            result, events = _close(s, order_code, station, items, weight, dims, close_id)
+    except IntegrityError:
+        if close_id is None:
+            raise
+        with uow() as s:  # a request racing this one committed the same close_id first
+            earlier = _earlier(s, close_id, order_code)
+        if earlier is None:
+            raise
+        return jsonify(earlier), 200
     # Committed: the label jobs exist (or not, with no printer at the station). Their views as
     # the transaction published them (the last one per job), not read back.
     wanted = [label_job_id(sscc) for sscc in result["labels"]]
     views = {e.data["job_id"]: e.data for e in events if e.name == "print.job"}
     result["print_jobs"] = [views[job_id] for job_id in wanted if job_id in views]
     return jsonify(result), 201
+
+
+def _close_id(body: dict[str, Any]) -> str | None:
+    """The client's name for this close (optional): 1-64 characters, letters, digits, ``-``."""
+    value = body.get("close_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _CLOSE_ID.fullmatch(value):
+        raise StationError(
+            FulfilmentErrorCode.invalid, "close_id is 1-64 letters, digits, '-' or '_'", 422
+        )
+    return value
+
+
+def _earlier(s: Any, close_id: str, order_code: str) -> dict[str, Any] | None:
+    earlier = earlier_close(s, close_id, order_code)
+    if earlier is not None:
+        earlier["print_jobs"] = label_jobs(s, earlier["labels"])
+    return earlier
+
+
+def _close(
+    s: Any,
+    order_code: str,
+    station: str,
+    items: Any,
+    weight: int,
+    dims: list[int],
+    close_id: str | None,
+) -> tuple[dict[str, Any], list[Any]]:
+    """The close itself, in the request's transaction; its answer and the events it recorded."""
+    settings = ctx().settings
+    actor = current_actor()
+    assert actor is not None
+    events = transaction_events(s)
+    order = find_order(s, order_code)
+    if items is None:
+        items = pack_state.stored_items(s, station, order)
+        if items is None:
+            raise StationError(
+                FulfilmentErrorCode.invalid_items, f"nothing verified at {station!r}", 422
+            )
+    result = close_package(
+        s,
+        order,
+        items=items,
+        weight_g=weight,
+        station=station,
+        carrier=carrier_for(order.carrier, settings),
+        actor=actor,
+        dims_mm=(dims[0], dims[1], dims[2]),
+        settings=PackSettings(settings.gs1_company_prefix, settings.sscc_extension_digit),
+        close_id=close_id,
+    )
+    pack_state.finish(s, station, order)
+    return result, events
 
 
 @bp.get("/pack/labels/<sscc>.zpl")

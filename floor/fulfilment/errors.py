@@ -49,6 +49,7 @@ class FulfilmentErrorCode(enum.StrEnum):
     unknown_line = "unknown_line"
     over_packed = "over_packed"
     unknown_station = "unknown_station"
+    close_id_reused = "close_id_reused"  # a close_id already named another order's close
     # carriers (a carrier's own reason code is passed through as it came, see CarrierError)
     carrier_failed = "carrier_failed"
     carrier_unreachable = "carrier_unreachable"

@@ -157,6 +157,9 @@ class Package(Base):
     closed_at: Mapped[dt.datetime | None]
     shipped_at: Mapped[dt.datetime | None]
     delivered_at: Mapped[dt.datetime | None]
+    # The packer's client named the close that made this carton: a retried request is answered,
+    # not packed again (``packing.station.earlier_close``).
+    close_id: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     items: Mapped[list[PackageItem]] = relationship(
         back_populates="package", cascade="all, delete-orphan"

@@ -129,14 +129,34 @@
 
   $("station").addEventListener("change", () => { join(); load(); });
 
+  // One id per close of an order until the server answers: pressing Close again after a lost
+  // answer sends the same id, and the server answers with the carton it already made.
+  let pendingClose = null;
+  function closeIdFor(order) {
+    if (!pendingClose || pendingClose.order !== order) {
+      const bytes = new Uint8Array(16);
+      crypto.getRandomValues(bytes);  // (randomUUID needs HTTPS; stations may use plain HTTP)
+      pendingClose = { order, id: Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("") };
+    }
+    return pendingClose.id;
+  }
+
   $("close-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const weight = parseInt($("weight").value, 10);
     if (!(weight > 0)) { feedback(false, "Weigh the carton first"); return; }
-    const r = await Floor.api("POST", "/pack/close", {
-      order: current.order, station: station(), weight_g: weight,
-      dims_mm: [$("len"), $("wid"), $("hei")].map((el) => parseInt(el.value || "0", 10)),
-    });
+    let r;
+    try {
+      r = await Floor.api("POST", "/pack/close", {
+        order: current.order, station: station(), weight_g: weight,
+        dims_mm: [$("len"), $("wid"), $("hei")].map((el) => parseInt(el.value || "0", 10)),
+        close_id: closeIdFor(current.order),
+      });
+    } catch (e) {
+      feedback(false, "No answer from the server: press Close again (the carton is not packed twice)");
+      return;
+    }
+    pendingClose = null;
     if (!r.ok) { feedback(false, errorText(r)); return; }
     $("sscc").textContent = r.data.sscc;
     $("tracking").textContent = (r.data.tracking || {})[r.data.sscc] || "(ships when the order is complete)";

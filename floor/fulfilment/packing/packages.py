@@ -160,6 +160,7 @@ def pack_order(
     *,
     company_prefix: str = "0614141",
     extension_digit: int = 0,
+    close_id: str | None = None,
 ) -> list[Package]:
     """Create the packages (status ``closed``) and count the units as packed. Raises PackError
     with reason-coded errors and changes nothing when anything is wrong."""
@@ -175,7 +176,7 @@ def pack_order(
     lines = {line.line_id: line for line in order.lines}
     now = utcnow()
     made = []
-    for spec in packages:
+    for n, spec in enumerate(packages):
         row = {
             "order_id": order.id,
             "status": PackageStatus.closed,
@@ -192,6 +193,7 @@ def pack_order(
             "closed_at": now,
             "shipped_at": None,
             "delivered_at": None,
+            "close_id": close_id if n == 0 else None,  # the close's first carton answers a retry
         }
         # The SSCC's serial is the package's id: a unique placeholder until the id exists.
         package_id = conn.scalar(_INSERT_PACKAGE, {**row, "sscc": "t" + uuid.uuid4().hex[:17]})

@@ -22,10 +22,10 @@ from core.db import utcnow
 from core.errors import FloorError
 from core.events import record
 from floor.fulfilment.errors import FulfilmentErrorCode
-from floor.fulfilment.models import Tote
+from floor.fulfilment.models import Package, Tote
 from floor.fulfilment.packing.carriers import CarrierAdapter, CarrierError
 from floor.fulfilment.packing.packages import PackError, PackSpec, pack_order
-from floor.fulfilment.packing.shipping import ShipError, ship_order
+from floor.fulfilment.packing.shipping import ShipError, live_packages, ship_order
 from floor.site.items import identify_item
 from floor.site.layout import Location, LocationType, Sku, SkuGtin
 from orders.models import Order, OrderLine
@@ -196,9 +196,11 @@ def close_package(
     actor: Actor,
     dims_mm: tuple[int, int, int] = (0, 0, 0),
     settings: PackSettings = PackSettings(),
+    close_id: str | None = None,
 ) -> dict[str, Any]:
     """Pack the verified items into one carton; once everything picked is packed, ship the
-    order (tracking number and label per package) and free its totes."""
+    order (tracking number and label per package) and free its totes. ``close_id``: the
+    client's name for this close (``earlier_close`` answers a retry of it)."""
     if weight_g <= 0:
         raise StationError(
             FulfilmentErrorCode.invalid_weight, "weigh the carton: weight must be > 0 g", 422
@@ -220,6 +222,7 @@ def close_package(
             actor,
             company_prefix=settings.company_prefix,
             extension_digit=settings.extension_digit,
+            close_id=close_id,
         )
     except PackError as exc:
         # The packer reads one line: the first problem's code and every message (no fields).
@@ -260,4 +263,37 @@ def close_package(
             p["sscc"]: p["tracking_number"] for p in shipped.confirmation["packages"]
         }
     result["status"] = order.status.value
+    return result
+
+
+_BY_CLOSE_ID = select(Package).where(Package.close_id == bindparam("ec_close_id"))
+
+
+def earlier_close(session: Session, close_id: str, order_code: str) -> dict[str, Any] | None:
+    """The answer to a close already made under ``close_id`` (a retried request: nothing is
+    packed again), as things stand now; None when the id is new. The same id sent for another
+    order is refused (``close_id_reused``)."""
+    package = session.scalar(_BY_CLOSE_ID, {"ec_close_id": close_id})
+    if package is None:
+        return None
+    order = session.get(Order, package.order_id)
+    assert order is not None
+    if order_code.strip() != order.external_id:
+        raise StationError(
+            FulfilmentErrorCode.close_id_reused,
+            f"close_id {close_id!r} closed a carton of order {order.external_id}: "
+            "send a new close_id with the order number",
+            409,
+        )
+    result: dict[str, Any] = {
+        "order": order.external_id,
+        "sscc": package.sscc,
+        "labels": [],
+        "status": order.status.value,
+        "replayed": True,
+    }
+    if order.status in (OrderStatus.shipped, OrderStatus.delivered):
+        live = live_packages(session, order)
+        result["labels"] = [p.sscc for p in live]
+        result["tracking"] = {p.sscc: p.tracking_number for p in live}
     return result
