@@ -280,3 +280,19 @@ def test_two_requests_racing_with_one_close_id_make_one_carton(app, sessions):
             .where(Order.external_id == external_id)
         )
         assert count == 1
+
+
+def test_scanning_a_tote_at_the_station_says_what_it_is(client, sessions):
+    external_id, tote = picked_order(sessions, [("SKU-00005", 1)])
+    _, other_tote = picked_order(sessions, [("SKU-00030", 1)])
+    login(client, username="paco", password="packer-demo")
+    token = page_csrf(client, "/pack")
+    _post(client, "/pack/open", {"code": tote, "station": "PACK-01"}, token)
+    own = _post(client, "/pack/verify", {"code": tote.lower(), "station": "PACK-01"}, token)
+    assert own.get_json()["result"] == "wrong_item" and own.get_json()["reason"] == "tote"
+    assert "this order's tote" in own.get_json()["message"]
+    other = _post(client, "/pack/verify", {"code": other_tote, "station": "PACK-01"}, token)
+    assert other.get_json()["reason"] == "tote"
+    assert f"close {external_id} first" in other.get_json()["message"]
+    unknown = _post(client, "/pack/verify", {"code": "NOPE-1", "station": "PACK-01"}, token)
+    assert unknown.get_json()["reason"] == "unknown_code"

@@ -95,6 +95,11 @@ _ORDER_LINES = (
 )
 
 
+_TOTE_HOLDER = select(Tote.order_id).where(
+    func.upper(Tote.code) == bindparam("th_code"), Tote.order_id.is_not(None)
+)
+
+
 def find_order(session: Session, code: str) -> Order:
     """The order in a tote (scan the tote) or by its external id."""
     code = code.strip()
@@ -172,17 +177,15 @@ def verify_item(session: Session, order: Order, code: str) -> dict[str, Any]:
         for ln in order.lines:
             if ln.sku_id == sku_id and ln.picked_qty > ln.packed_qty:
                 return {"ok": True, "result": "ok", "line_id": ln.line_id, "units": units}
-    known = sku_id is not None
-    return {
-        "ok": True,
-        "result": "wrong_item",
-        "reason": "other_sku" if known else "unknown_code",
-        "message": (
-            f"{code} is not in order {order.external_id}"
-            if known
-            else f"{code} is not a known item barcode"
-        ),
-    }
+    if sku_id is not None:
+        reason, message = "other_sku", f"{code} is not in order {order.external_id}"
+    elif (holder := session.scalar(_TOTE_HOLDER, {"th_code": code.strip().upper()})) is None:
+        reason, message = "unknown_code", f"{code} is not a known item barcode"
+    elif holder == order.id:  # the packer scanned the tote again
+        reason, message = "tote", f"{code} is this order's tote: scan the items in it"
+    else:
+        reason, message = "tote", f"{code} holds another order: close {order.external_id} first"
+    return {"ok": True, "result": "wrong_item", "reason": reason, "message": message}
 
 
 def close_package(
