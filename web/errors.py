@@ -113,8 +113,8 @@ def _internal_error(exc: Exception) -> Any:
 
 
 def _unexpected_on_a_page(exc: Exception) -> Any:
-    if isinstance(exc, HTTPException):  # Werkzeug's own page for 404, 405 ...
-        return exc
+    if isinstance(exc, HTTPException):  # Werkzeug's own page for 404, 405 ... to a browser
+        return _http_error(exc) if wants_json() else exc
     if not wants_json():
         log.exception("unexpected error on %s %s", request.method, request.path)
         return InternalServerError(original_exception=exc)
