@@ -210,3 +210,12 @@ def test_a_404_on_a_page_blueprint_answers_json_to_code_and_html_to_a_browser(cl
         assert code.get_json()["error"]["code"] == "not_found", path
         page = client.get(path, headers={"Accept": "text/html"})
         assert page.status_code == 404 and page.mimetype == "text/html", path
+
+
+def test_a_form_without_its_csrf_token_gets_an_html_400_and_code_keeps_the_json_400(client):
+    login(client, username="ada", password="admin-demo")
+    form = {"name": "ZB-X", "uri": "tcp://127.0.0.1:9100"}
+    page = client.post("/admin/printers", data=form, headers={"Accept": "text/html"})
+    assert page.status_code == 400 and page.mimetype == "text/html"
+    code = client.post("/admin/printers", json=form, headers={"Accept": "application/json"})
+    assert code.status_code == 400 and code.get_json()["error"]["code"] == "csrf_failed"
