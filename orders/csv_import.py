@@ -175,8 +175,10 @@ def parse(text: str) -> list[_Group]:
                 )
             values = {name: cells[i].strip() if i < len(cells) else "" for name, i in index.items()}
             _add_row(groups, anonymous, row_no, values)
-    except csv.Error as exc:
-        raise CsvFileError([RowError(row_no, IntakeFieldCode.malformed_csv, "", str(exc))]) from exc
+    except csv.Error as exc:  # raised while reading the next row: row_no is the last one read
+        raise CsvFileError(
+            [RowError(row_no + 1, IntakeFieldCode.malformed_csv, "", str(exc))]
+        ) from exc
     return list(groups.values()) + anonymous
 
 

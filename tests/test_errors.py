@@ -192,3 +192,30 @@ def test_every_refused_printer_uri_has_its_printer_setting_code():
 
     for code in PrinterUriErrorCode:
         assert uri_refusal(code).value == f"bad_printer_uri.{code.value}"
+
+
+def test_a_404_on_a_page_blueprint_answers_json_to_code_and_html_to_a_browser(client):
+    """Blueprints that also serve pages (printers, documents, sync) keep Werkzeug's HTML 404
+    for a browser; a caller that wants JSON gets the JSON shape with its reason code."""
+    login(client, username="sam", password="supervisor-demo")
+    paths = (
+        "/printers/state?station=NOPE",
+        "/documents/pick-lists/999999.pdf",
+        "/documents/orders/NOPE/packing-slip.pdf",
+        "/sync/manifests/99999.pdf",
+    )
+    for path in paths:
+        code = client.get(path, headers={"Accept": "application/json"})
+        assert code.status_code == 404 and code.mimetype == "application/json", path
+        assert code.get_json()["error"]["code"] == "not_found", path
+        page = client.get(path, headers={"Accept": "text/html"})
+        assert page.status_code == 404 and page.mimetype == "text/html", path
+
+
+def test_a_form_without_its_csrf_token_gets_an_html_400_and_code_keeps_the_json_400(client):
+    login(client, username="ada", password="admin-demo")
+    form = {"name": "ZB-X", "uri": "tcp://127.0.0.1:9100"}
+    page = client.post("/admin/printers", data=form, headers={"Accept": "text/html"})
+    assert page.status_code == 400 and page.mimetype == "text/html"
+    code = client.post("/admin/printers", json=form, headers={"Accept": "application/json"})
+    assert code.status_code == 400 and code.get_json()["error"]["code"] == "csrf_failed"

@@ -29,7 +29,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from core.accounts import check_api_key
 from core.errors import CoreErrorCode, FieldError, FloorError, Invalid
-from core.inputs import MAX_ID, InputError, parse_int
+from core.inputs import MAX_ID, InputError, check_text, parse_int
 from floor.fulfilment.order_views import list_orders, order_view, order_views
 from floor.fulfilment.picking.cancellation import cancel_order
 from floor.site.reservation import available_to_promise
@@ -207,15 +207,8 @@ def _reason_arg() -> str:
         raise Invalid(
             [FieldError(IntakeFieldCode.invalid_type, "reason", "reason must be a string")]
         )
-    if not storable(reason):
-        raise Invalid(
-            [FieldError(IntakeFieldCode.invalid_characters, "reason", "reason contains NUL")]
-        )
-    if len(reason) > 500:
-        raise Invalid(
-            [FieldError(IntakeFieldCode.too_long, "reason", "reason is longer than 500 characters")]
-        )
-    return reason.strip()
+    # 422 invalid_characters (NUL or unpaired surrogates) or too_long, as in intake
+    return check_text(reason, "reason", max_len=500).strip()
 
 
 # --- orders -----------------------------------------------------------------------------------

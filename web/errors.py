@@ -103,6 +103,11 @@ def _csrf(exc: CSRFError) -> Any:
     return json_error(FloorError(WebErrorCode.csrf_failed, message, 400))
 
 
+def _csrf_on_a_page(exc: CSRFError) -> Any:
+    """A browser form gets Flask's 400 page (a CSRFError is a BadRequest); code gets JSON."""
+    return _csrf(exc) if wants_json() else exc
+
+
 def _http_error(exc: HTTPException) -> Any:
     return json_error(from_http(exc))
 
@@ -113,8 +118,8 @@ def _internal_error(exc: Exception) -> Any:
 
 
 def _unexpected_on_a_page(exc: Exception) -> Any:
-    if isinstance(exc, HTTPException):  # Werkzeug's own page for 404, 405 ...
-        return exc
+    if isinstance(exc, HTTPException):  # Werkzeug's own page for 404, 405 ... to a browser
+        return _http_error(exc) if wants_json() else exc
     if not wants_json():
         log.exception("unexpected error on %s %s", request.method, request.path)
         return InternalServerError(original_exception=exc)
@@ -123,12 +128,12 @@ def _unexpected_on_a_page(exc: Exception) -> Any:
 
 def register_json_errors(bp: Blueprint, *, pages: bool = False, csrf: bool = True) -> None:
     """The JSON error handlers of one surface. ``pages=True`` for a blueprint that also serves
-    HTML pages and forms: HTTP errors and crashes of a page keep Flask's HTML answers, only
-    calls made by code (``wants_json``) get JSON. ``csrf=False`` leaves a missing CSRF token to
-    Flask's 400 page (the OMS API is CSRF-exempt; HTML forms)."""
+    HTML pages and forms: HTTP errors, crashes and a form without its CSRF token keep Flask's
+    HTML answers, only calls made by code (``wants_json``) get JSON. ``csrf=False`` leaves a
+    missing CSRF token to Flask's 400 page (the OMS API is CSRF-exempt; HTML forms)."""
     bp.register_error_handler(FloorError, _floor_error)
     if csrf:
-        bp.register_error_handler(CSRFError, _csrf)
+        bp.register_error_handler(CSRFError, _csrf_on_a_page if pages else _csrf)
     if pages:
         bp.register_error_handler(Exception, _unexpected_on_a_page)
     else:

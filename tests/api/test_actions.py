@@ -118,6 +118,15 @@ def test_actions_on_unknown_orders_and_bad_bodies(api):
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "reason"
     r = api.post("/orders/H-3/hold", data="x", content_type="text/plain")
     assert r.status_code == 415
+    for raw, code, says in (
+        ('{"reason": "\\ud800"}', "invalid_characters", "unpaired surrogates"),
+        ('{"reason": "a\\u0000b"}', "invalid_characters", "NUL"),
+        ('{"reason": "' + "x" * 501 + '"}', "too_long", "longer than 500"),
+    ):
+        r = api.post("/orders/H-3/hold", data=raw, content_type="application/json")
+        [error] = r.get_json()["errors"]
+        assert r.status_code == 422 and (error["code"], error["field"]) == (code, "reason")
+        assert says in error["message"], error
     assert api.get("/orders/H-3").get_json()["status"] == "allocated"
 
 

@@ -3,6 +3,7 @@ errors carry the API's reason codes; valid orders are accepted."""
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 
@@ -99,6 +100,21 @@ def test_csv_file_level_errors(api, sessions):
     assert r.status_code == 422 and r.get_json()["errors"][0]["code"] == "invalid_encoding"
     r = api.post("/orders/import", json={"not": "csv"})
     assert r.status_code == 415
+    assert counts(sessions) == before
+
+
+def test_a_cell_over_the_csv_field_limit_is_reported_on_its_own_row(api, sessions):
+    """Rows count the header as row 1 (docs/api.md), for a cell the reader refuses too."""
+    huge = "x" * (csv.field_size_limit() + 1)
+    before = counts(sessions)
+    for text, row in (
+        (HEADER + _row("CSV-F", huge), 2),
+        (HEADER + _row("CSV-F") + _row("CSV-G", huge), 3),
+    ):
+        r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+        assert r.status_code == 422
+        [error] = r.get_json()["errors"]
+        assert (error["row"], error["code"]) == (row, "malformed_csv")
     assert counts(sessions) == before
 
 
