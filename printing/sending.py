@@ -36,9 +36,13 @@ def claim_due(
     limit: int,
     lease_s: float,
     exclude: frozenset[int] = frozenset(),
+    busy_uris: frozenset[str] = frozenset(),
 ) -> list[Claim]:
-    """Lease up to ``limit`` waiting jobs that are due (step 1 of the module docstring).
-    ``exclude``: ids this process's worker is already sending by the fast path."""
+    """Lease up to ``limit`` waiting jobs that are due (step 1 of the module docstring), at most
+    one per printer: a printer takes one conversation at a time, and a job waiting for its
+    printer must not hold a sending thread that another station's label could use.
+    ``exclude``: ids this process's worker is already sending by the fast path; ``busy_uris``:
+    printers it is talking to now (their jobs wait for the next round)."""
     stmt = (
         select(PrintJob, Printer.uri, Location.code, Package.sscc)
         .join(Printer, Printer.id == PrintJob.printer_id)
@@ -54,12 +58,18 @@ def claim_due(
     )
     if exclude:
         stmt = stmt.where(PrintJob.id.not_in(sorted(exclude)))
+    if busy_uris:
+        stmt = stmt.where(Printer.uri.not_in(sorted(busy_uris)))
     if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True, of=PrintJob)
     token = str(uuid.uuid4())
     until = now + dt.timedelta(seconds=lease_s)
     claims = []
+    taken: set[int] = set()
     for job, uri, station, sscc in session.execute(stmt).all():
+        if job.printer_id in taken:
+            continue  # the printer's next job, once this one is done
+        taken.add(job.printer_id)
         job.claim_token = token
         job.lease_until = until
         claims.append(Claim(job.id, job.job_id, token, job.printer_id, uri, job.zpl, station, sscc))
@@ -156,9 +166,12 @@ def finish(
     error: str | None,
     now: dt.datetime,
     policy: RetryPolicy,
+    *,
+    unsure: bool = False,
 ) -> PrintJobStatus | None:
     """Record a send: ``error`` None -> printed; else a retry later, or failed at the last
-    attempt."""
+    attempt; ``unsure`` (every byte left, then the printer dropped the connection) -> unknown,
+    for a person to confirm or reprint (a second copy of an SSCC label is worse than none)."""
     if error is None and claim.view is not None:
         return _printed(session, claim, now)
     job = _claimed(session, claim, J.sending)
@@ -172,6 +185,9 @@ def finish(
         job.sent_at = job.printed_at = now
         job.next_attempt_at = None
         _wake_printer(session, job.printer_id, now)
+    elif unsure:
+        move(session, job, J.unknown, detail=error, **hints)
+        job.next_attempt_at = None
     elif job.attempts >= policy.max_attempts:
         move(session, job, J.failed, detail=f"{error} (after {job.attempts} attempts)", **hints)
         job.next_attempt_at = None

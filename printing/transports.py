@@ -83,6 +83,7 @@ class PrinterErrorCode(enum.StrEnum):
     unreachable = "unreachable"
     timeout = "timeout"
     refused = "refused"
+    dropped_after_send = "dropped_after_send"  # reset once every byte had left: printed or not?
     bad_status_reply = "bad_status_reply"
     bad_job_id = "bad_job_id"
     cups_unavailable = "cups_unavailable"
@@ -242,6 +243,9 @@ def _connect(address: PrinterAddress, timeout_s: float) -> socket.socket:
         raise PrinterError(PrinterErrorCode.unreachable, f"{address}: {exc}") from exc
 
 
+CLOSE_WAIT_S = 1.0  # at most, for the printer to close its side once it has read the label
+
+
 def _send_tcp(address: PrinterAddress, data: bytes, timeout_s: float) -> None:
     with _connect(address, timeout_s) as sock:
         try:
@@ -251,6 +255,28 @@ def _send_tcp(address: PrinterAddress, data: bytes, timeout_s: float) -> None:
             raise PrinterError(PrinterErrorCode.timeout, f"sending to {address}") from exc
         except OSError as exc:  # reset, broken pipe
             raise PrinterError(PrinterErrorCode.refused, f"{address}: {exc}") from exc
+        _await_close(sock, address, min(timeout_s, CLOSE_WAIT_S))
+
+
+def _await_close(sock: socket.socket, address: PrinterAddress, wait_s: float) -> None:
+    """``sendall`` returns once the bytes are in this host's socket buffer, not in the printer.
+    A printer that read the label closes its side (end of stream). A connection reset now means
+    it went away with bytes unread, or closed abruptly after reading them: the label may or may
+    not have printed (``dropped_after_send``, for a person to check; never sent again on its
+    own). A printer that keeps the connection open past ``wait_s`` is taken at its word."""
+    deadline = time.monotonic() + wait_s
+    try:
+        while (remaining := deadline - time.monotonic()) > 0:
+            sock.settimeout(remaining)
+            if not sock.recv(4096):
+                return
+    except TimeoutError:
+        return
+    except OSError as exc:
+        raise PrinterError(
+            PrinterErrorCode.dropped_after_send,
+            f"{address} dropped the connection after the label was sent ({exc}): check it printed",
+        ) from exc
 
 
 class _CheckedZebra(Zebra):

@@ -42,6 +42,7 @@ from printing import queue, sending
 from printing.models import Printer, PrinterTransport
 from printing.transports import (
     PrinterError,
+    PrinterErrorCode,
     PrinterUriError,
     parse_printer_uri,
     query_host_status,
@@ -84,12 +85,24 @@ class WorkerConfig:
         return 2 * self.timeout_s + 2
 
 
+# Sent to anyway: a printer that does not (or not readably) answer ~HS may still print.
+SENDABLE = ("ready", "no_status", "unreadable_status")
+# A printer that answered ~HS before and now accepts the connection but stays silent: hung or
+# busy. Its jobs are held (not sent into a socket nobody reads) until it answers again.
+NOT_RESPONDING = "not_responding"
+
+
 def problems_of(uri: str, timeout_s: float) -> str:
     """``ready``, the printer's problems (``paper_out,head_open``), ``no_status`` (accepts but
-    does not answer ``~HS``, or not a TCP printer) or ``unreachable``."""
+    does not answer ``~HS``, or not a TCP printer), ``unreadable_status`` (answers something
+    that is not a host status) or ``unreachable``."""
     try:
         status = query_host_status(parse_printer_uri(uri), timeout_s)
-    except (PrinterError, PrinterUriError):
+    except PrinterError as exc:
+        if exc.code == PrinterErrorCode.bad_status_reply:
+            return "unreadable_status"
+        return "unreachable"
+    except PrinterUriError:
         return "unreachable"
     if status is None:
         return "no_status"
@@ -116,6 +129,9 @@ class PrintWorker:
         self._offered: set[int] = set()  # job ids on the fast path (under ``_count``)
         self._starved = False  # a round left due jobs for want of a free pool thread
         self._printers: dict[str, threading.Lock] = {}  # uri -> one conversation at a time
+        self._busy: set[str] = set()  # printers with a job in the pool (one each, under _count)
+        self._recheck: set[str] = set()  # printers whose next job waits for the one in the pool
+        self._speaks_hs: set[str] = set()  # printers that have answered ~HS
 
     # -- life cycle --
 
@@ -123,6 +139,9 @@ class PrintWorker:
         if self._thread is None:
             with unit_of_work(self.sessions) as s:
                 cut_off = sending.expire_leases(s, self.clock())
+                for uri, state in s.execute(select(Printer.uri, Printer.state)):
+                    if state and state not in ("no_status", "unreadable_status", "unreachable"):
+                        self._speaks_hs.add(uri)  # it answered ~HS before this start
             if cut_off:
                 log.warning("%d print job(s) were cut off mid-send: now unknown", cut_off)
             self._thread = threading.Thread(target=self._loop, name="print-worker", daemon=True)
@@ -149,14 +168,19 @@ class PrintWorker:
         A worker that is not running leaves them to whichever worker polls next."""
         if not self.running:
             return
+        taken = []
         with self._count:
-            if self.config.threads - self._in_flight < len(jobs):
-                self._starved = True  # no room now: the loop takes them as threads come free
-                jobs = jobs[: max(self.config.threads - self._in_flight, 0)]
             for new in jobs:
-                self._in_flight += 1
-                self._offered.add(new.id)
-        for new in jobs:
+                if new.uri in self._busy:  # its printer is busy: the loop sends it after
+                    self._recheck.add(new.uri)
+                elif self._in_flight >= self.config.threads:
+                    self._starved = True  # no room now: the loop takes it as threads come free
+                else:
+                    self._busy.add(new.uri)
+                    self._in_flight += 1
+                    self._offered.add(new.id)
+                    taken.append(new)
+        for new in taken:
             self._pool.submit(self._fast_counted, new)
 
     def _loop(self) -> None:
@@ -195,6 +219,7 @@ class PrintWorker:
                 continue
             with self._count:
                 offered = frozenset(self._offered)
+                busy = frozenset(self._busy)
             with unit_of_work(self.sessions) as s:
                 claims = sending.claim_due(
                     s,
@@ -202,12 +227,20 @@ class PrintWorker:
                     min(self.config.batch, free),
                     self.config.claim_lease_s,
                     exclude=offered,
+                    busy_uris=busy,
                 )
             if not claims:
+                if wait and futures:  # printers busy with this round's jobs: their next ones
+                    for future in futures:
+                        future.result()
+                    futures = []
+                    continue
                 break
             for claim in claims:
                 with self._count:
                     self._in_flight += 1
+                    self._busy.add(claim.uri)
+                    self._recheck.add(claim.uri)  # one per printer was claimed: look again after
                 futures.append(self._pool.submit(self._handle_counted, claim))
             handled += len(claims)
         if wait:
@@ -221,7 +254,7 @@ class PrintWorker:
         except Exception:
             log.exception("print job %s", claim.job_id)
         finally:
-            self._slot_free()
+            self._slot_free(claim.uri)
 
     def _fast_counted(self, new: queue.NewJob) -> None:
         sent = False
@@ -234,14 +267,27 @@ class PrintWorker:
                 self._offered.discard(new.id)
             if not sent:
                 self.wake()  # not sent by the fast path: the loop holds or retries it
-            self._slot_free()
+            self._slot_free(new.uri)
 
-    def _slot_free(self) -> None:
+    def _slot_free(self, uri: str) -> None:
         with self._count:
             self._in_flight -= 1
+            self._busy.discard(uri)
             starved, self._starved = self._starved, False
-        if starved:
-            self.wake()  # a slot is free and jobs were left waiting for one
+            recheck = uri in self._recheck
+            self._recheck.discard(uri)
+        if starved or recheck:
+            self.wake()  # a slot (or the printer) is free and jobs were left waiting for it
+
+    def _state(self, uri: str) -> str:
+        """``problems_of``, except that a printer which has answered ``~HS`` before and now
+        stays silent is ``not_responding`` (hung or busy), not a printer without status."""
+        state = problems_of(uri, self.config.timeout_s)
+        if state == "no_status" and uri in self._speaks_hs:
+            return NOT_RESPONDING
+        if state not in ("no_status", "unreadable_status", "unreachable"):
+            self._speaks_hs.add(uri)  # ready, or its problems: it answers ~HS
+        return state
 
     def _printer(self, uri: str) -> threading.Lock:
         """One conversation at a time with a printer (``~HS``, then the label): a Zebra's raw
@@ -260,8 +306,8 @@ class PrintWorker:
         send, record. False when the job was not sent here (the printer is not ready, or the job
         is no longer this worker's to send)."""
         cfg = self.config
-        state = problems_of(new.uri, cfg.timeout_s)
-        if state not in ("ready", "no_status"):
+        state = self._state(new.uri)
+        if state not in SENDABLE:
             return False
         with writer_priority(), unit_of_work(self.sessions) as s:
             now = self.clock()
@@ -279,8 +325,8 @@ class PrintWorker:
 
     def _handle(self, claim: queue.Claim) -> None:
         cfg = self.config
-        state = problems_of(claim.uri, cfg.timeout_s)
-        if state not in ("ready", "no_status", "unreachable"):
+        state = self._state(claim.uri)
+        if state not in (*SENDABLE, "unreachable"):
             with unit_of_work(self.sessions) as s:
                 sending.record_printer_state(s, claim.printer_id, state, self.clock())
                 sending.hold(s, claim, state, self.clock(), cfg.poll_s)
@@ -298,12 +344,14 @@ class PrintWorker:
         """The job is ``sending`` (committed): send it, then record the outcome."""
         cfg = self.config
         error: str | None = None
+        unsure = False
         try:
             send(parse_printer_uri(claim.uri), claim.job_id, claim.zpl.encode(), cfg.timeout_s)
         except (PrinterError, PrinterUriError) as exc:
             error = str(exc)
+            unsure = exc.code == PrinterErrorCode.dropped_after_send
         with unit_of_work(self.sessions) as s:
-            status = sending.finish(s, claim, error, self.clock(), cfg.policy)
+            status = sending.finish(s, claim, error, self.clock(), cfg.policy, unsure=unsure)
             if error is not None and "unreachable" in error:
                 sending.record_printer_state(s, claim.printer_id, "unreachable", self.clock())
         if error is not None:
@@ -320,7 +368,7 @@ class PrintWorker:
 
         def poll(pk: int, uri: str) -> None:
             with self._printer(uri):
-                state = problems_of(uri, self.config.timeout_s)
+                state = self._state(uri)
             with unit_of_work(self.sessions) as s:
                 woken = sending.record_printer_state(s, pk, state, self.clock())
             if woken:
