@@ -94,3 +94,16 @@ def test_kill_int_and_kill_term_stop_the_server_cleanly(tmp_path):
         out = stop(proc, signum)
         assert proc.returncode == 0, (signum, out)
         assert "Traceback" not in out
+
+
+def test_a_typo_in_floor_printers_stops_serve_with_the_entry_named(tmp_path):
+    proc = start_server(
+        tmp_path / "floor.sqlite3",
+        free_port(),
+        "--demo",
+        FLOOR_PRINTERS="PACK-01=tcp://127.0.0.1:9100,PACK-02=tcp://127.0.0.1:",
+    )
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "FLOOR_PRINTERS: PACK-02" in out and "needs a port" in out
+    assert "Traceback" not in out

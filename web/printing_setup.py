@@ -24,7 +24,13 @@ from flask import Flask
 from core.db import unit_of_work
 from core.events import DomainEvent, on_commit
 from floor.fulfilment.packing.station import stations
-from printing.printers import PrinterSpec, make_spec, parse_printer_list, sync_printers
+from printing.printers import (
+    PrinterConfigError,
+    PrinterSpec,
+    make_spec,
+    parse_printer_list,
+    sync_printers,
+)
 from printing.queue import QUEUED, NewJob
 from printing.virtual_zebra import VirtualZebra
 from printing.worker import PrintWorker, WorkerConfig
@@ -67,7 +73,10 @@ def configured_printers(app: Flask) -> str:
     """``FLOOR_PRINTERS`` into the printers table (``serve`` as it starts; ``make serve-prod``
     once, through ``flask sync-printers``, before its processes start); what it wrote."""
     floor_ctx = app.extensions["floor"]
-    specs = parse_printer_list(floor_ctx.settings.printers)
+    try:
+        specs = parse_printer_list(floor_ctx.settings.printers)
+    except PrinterConfigError as exc:  # a typo in the setting: say which entry, no traceback
+        raise click.ClickException(f"FLOOR_PRINTERS: {exc.message}") from None
     with unit_of_work(floor_ctx.sessions) as s:
         sync_printers(s, specs)
     return f"Printers (FLOOR_PRINTERS): {', '.join(f'{p.name}={p.uri}' for p in specs)}"
