@@ -63,7 +63,7 @@ class ReaderStatus:
     port: str
     state: ReaderState
     since: dt.datetime  # when the state last changed (UTC)
-    last_error: str | None = None  # why it is (or last was) offline
+    last_error: str | None = None  # why it is offline (None again once it is back online)
     frames: int = 0
     rejects: int = 0
     last_frame: Frame | None = None
@@ -211,11 +211,15 @@ class SerialReader:
             changed = state is not old.state or (error is not None and error != old.last_error)
             if not changed:
                 return
+            if state is ReaderState.online:
+                last_error = None  # back: the reason it was away is history, not a fault now
+            else:
+                last_error = error if error is not None else old.last_error
             self._status = replace(
                 old,
                 state=state,
                 since=_utcnow() if state is not old.state else old.since,
-                last_error=error if error is not None else old.last_error,
+                last_error=last_error,
             )
             status = self._status
         if state is ReaderState.offline:

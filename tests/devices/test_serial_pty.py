@@ -138,6 +138,19 @@ def test_unplugged_scanner_goes_offline_and_comes_back_without_restart(pty_pair,
     assert scanner.reader.status.frames == 2
 
 
+def test_a_scanner_back_online_no_longer_shows_why_it_was_offline(pty_pair, scanner_for):
+    scanner = scanner_for()
+    pty_pair.unplug()
+    assert scanner.wait_state(ReaderState.offline).last_error
+    pty_pair.plug()
+    back = scanner.wait_state(ReaderState.online)
+    assert back.last_error is None
+    assert scanner.reader.status.last_error is None
+    pty_pair.send(b"AFTER\r")
+    assert scanner.frame().text == "AFTER"
+    assert scanner.reader.status.last_error is None
+
+
 def test_reader_started_before_the_port_exists_opens_it_when_it_appears(pty_pair):
     pty_pair.unplug()
     scanner = Scanner(f"PACK-02=serial://{pty_pair.device}?retry_ms=50")

@@ -115,6 +115,7 @@ def test_serial_scans_pack_an_order_without_typing(bench):
     wait_for(lambda: _scanner(boss)["online"] is False, "scanner offline")
     scanner.plug()
     wait_for(lambda: _scanner(boss)["online"] is True, "scanner back online")
+    assert _scanner(boss)["last_error"] is None  # online again: the unplug is no error now
     scanner.send(b"SKU-00020\rSKU-00021\r")
     wait_for(lambda: _state(client)["complete"] is True, "everything verified")
     assert _state(client)["scanned"] == {"1": 2, "2": 1}
