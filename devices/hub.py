@@ -101,6 +101,7 @@ class DeviceHub:
         self.scales: dict[str, ScaleReader] = {}
         self.logs: dict[tuple[str, str], DeviceLog] = {}
         self.handhelds: dict[int, Handheld] = {}
+        self._scale_sent: dict[str, tuple[Any, ...]] = {}  # what each pack page was last sent
         self._lock = threading.Lock()
         self.started = False
         for cfg in scanners:
@@ -146,13 +147,16 @@ class DeviceHub:
         reader = self.scales.get(station)
         if reader is None:
             return None
-        latest, stable = reader.latest, reader.latest_stable
+        latest, stable, error = reader.latest, reader.latest_stable, reader.error
         return {
             "online": reader.status.online,
             "grams": latest.reading.weight_g if latest is not None else None,
             "stable": stable is not None,
             "stable_grams": stable.reading.weight_g if stable is not None else None,
             "at": _iso(latest.at if latest is not None else None),
+            # the scale's last line was no weight (overload, error, garbage...): why
+            "error": str(error.reason) if error is not None else None,
+            "error_message": error.detail if error is not None else None,
         }
 
     def _reading(self, cfg: SerialDeviceConfig, reading: ScaleReading) -> None:
@@ -165,20 +169,20 @@ class DeviceHub:
             "stable": reading.stable,
         }
         with self._lock:
-            log_ = self.logs[("scale", cfg.station)]
-            before = log_.last_scan
-            log_.add(entry)
-        changed = before is None or (before.get("grams"), before.get("stable")) != (
-            reading.weight_g,
-            reading.stable,
-        )
-        if changed:
-            self._emit(
-                "scale.reading",
-                {"station": cfg.station, **(self.scale_weight(cfg.station) or {})},
-                room(cfg.station),
-            )
+            self.logs[("scale", cfg.station)].add(entry)
+        self._scale_changed(cfg.station)
         self._emit("device.frame", {"kind": "scale", "station": cfg.station, **entry}, "devices")
+
+    def _scale_changed(self, station: str, *, always: bool = False) -> None:
+        """Send the station's scale to its pack page (``scale.reading``) when what the page
+        shows - online, weight, stable weight, error - is not what it was last sent."""
+        view = self.scale_weight(station) or {}
+        key = tuple(view.get(k) for k in ("online", "grams", "stable_grams", "error"))
+        with self._lock:
+            if not always and self._scale_sent.get(station) == key:
+                return
+            self._scale_sent[station] = key
+        self._emit("scale.reading", {"station": station, **view}, room(station))
 
     # -- scanners ----------------------------------------------------------------
 
@@ -218,6 +222,8 @@ class DeviceHub:
         }
         with self._lock:
             self.logs[(kind, cfg.station)].add(entry)
+        if kind == "scale":  # the ScaleReader dropped its weight: the pack page must know
+            self._scale_changed(cfg.station)
         if kind == "scanner":
             try:
                 with unit_of_work(self.sessions) as s:
@@ -243,11 +249,7 @@ class DeviceHub:
         data = {"kind": kind, **_reader(status)}
         self._emit("device.status", data, "devices")
         if kind == "scale":
-            self._emit(
-                "scale.reading",
-                {"station": status.station, **(self.scale_weight(status.station) or {})},
-                room(status.station),
-            )
+            self._scale_changed(status.station, always=True)
 
     def _emit(self, name: str, data: dict[str, Any], to: str) -> None:
         if self.notify is None:
