@@ -12,7 +12,10 @@ pack page's typed scans use - which records the scan (``scans`` table) and publi
 ``pack.state`` to ``station:<code>``; the web layer's after-commit listener sends that to the
 page. A rejected frame (garbage, partial, over-long, a scale line that is no weight) is kept
 in the device's ring buffer and, for scanners, in ``scans`` with ``kind = serial_reject`` and
-the reason as result. Every frame, good or bad, is also handed to ``notify`` as
+the reason as result - at most ``REJECT_ROWS`` rows per ``REJECT_WINDOW_S`` per scanner (a
+noisy line or a wrong baud rate makes hundreds a second); the rest are counted in memory
+(``rejects_not_stored`` in the registry) and logged once per window. Good frames are never
+limited. Every frame, good or bad, is also handed to ``notify`` as
 ``device.frame`` for the "test this scanner" view; status changes as ``device.status``; a
 scale's changed reading as ``scale.reading`` to the station room.
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -48,6 +52,8 @@ from floor.fulfilment.packing.pack_state import room, scan_at
 log = logging.getLogger(__name__)
 
 RING = 50  # frames kept per device
+REJECT_ROWS = 10  # serial_reject rows (and pack.reject messages) a scanner may make per window
+REJECT_WINDOW_S = 10.0
 Notify = Callable[[str, dict[str, Any], str], None]  # (event, data, room)
 
 
@@ -72,6 +78,37 @@ class DeviceLog:
 
 
 @dataclass
+class RejectBudget:
+    """How many rejected frames of one device may still be written down in this window.
+
+    ``take()`` answers whether this one may; the windows are fixed, ``window_s`` long, and
+    start with the first rejection after the previous one ended. Not thread-safe (the hub
+    holds its lock)."""
+
+    limit: int = REJECT_ROWS
+    window_s: float = REJECT_WINDOW_S
+    clock: Callable[[], float] = time.monotonic
+    started: float | None = None
+    used: int = 0
+    skipped: int = 0  # in this window
+    skipped_total: int = 0
+    ended_skipped: int = 0  # skipped in the window that the last take() closed (to log)
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.ended_skipped = 0
+        if self.started is None or now - self.started >= self.window_s:
+            self.ended_skipped = self.skipped
+            self.started, self.used, self.skipped = now, 0, 0
+        if self.used < self.limit:
+            self.used += 1
+            return True
+        self.skipped += 1
+        self.skipped_total += 1
+        return False
+
+
+@dataclass
 class Handheld:
     user_id: int
     username: str
@@ -93,6 +130,9 @@ class DeviceHub:
         notify: Notify | None = None,
         *,
         config_error: str | None = None,
+        reject_rows: int = REJECT_ROWS,
+        reject_window_s: float = REJECT_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.notify = notify
@@ -101,6 +141,7 @@ class DeviceHub:
         self.scales: dict[str, ScaleReader] = {}
         self.logs: dict[tuple[str, str], DeviceLog] = {}
         self.handhelds: dict[int, Handheld] = {}
+        self.reject_budgets: dict[str, RejectBudget] = {}  # per scanner station
         self._scale_sent: dict[str, tuple[Any, ...]] = {}  # what each pack page was last sent
         self._lock = threading.Lock()
         self.started = False
@@ -112,6 +153,7 @@ class DeviceHub:
                 lambda st: self._status("scanner", st),
             )
             self.logs[("scanner", cfg.station)] = DeviceLog()
+            self.reject_budgets[cfg.station] = RejectBudget(reject_rows, reject_window_s, clock)
         for cfg in scales:
             self.scales[cfg.station] = ScaleReader(
                 cfg,
@@ -222,9 +264,10 @@ class DeviceHub:
         }
         with self._lock:
             self.logs[(kind, cfg.station)].add(entry)
+            keep = kind == "scanner" and self._take_reject(cfg.station)
         if kind == "scale":  # the ScaleReader dropped its weight: the pack page must know
             self._scale_changed(cfg.station)
-        if kind == "scanner":
+        if keep:  # a row and a red line on the pack page; beyond the budget only counted
             try:
                 with unit_of_work(self.sessions) as s:
                     s.add(
@@ -244,6 +287,27 @@ class DeviceHub:
                 room(cfg.station),
             )
         self._emit("device.frame", {"kind": kind, "station": cfg.station, **entry}, "devices")
+
+    def _take_reject(self, station: str) -> bool:
+        """Whether this rejected scanner frame may be stored (the hub's lock is held)."""
+        budget = self.reject_budgets[station]
+        keep = budget.take()
+        if budget.ended_skipped:
+            log.warning(
+                "%s: %d more rejected scanner frames in %gs were counted, not stored in scans",
+                station,
+                budget.ended_skipped,
+                budget.window_s,
+            )
+        if not keep and budget.skipped == 1:
+            log.warning(
+                "%s: more than %d rejected scanner frames in %gs (noise on the line, wrong "
+                "baud rate?): the rest of this window is counted, not stored in scans",
+                station,
+                budget.limit,
+                budget.window_s,
+            )
+        return keep
 
     def _status(self, kind: str, status: ReaderStatus) -> None:
         data = {"kind": kind, **_reader(status)}
@@ -304,6 +368,7 @@ class DeviceHub:
                     **_reader(r.status),
                     "last_scan": self.logs[("scanner", st)].last_scan,
                     "last_reject": self.logs[("scanner", st)].last_reject,
+                    "rejects_not_stored": self.reject_budgets[st].skipped_total,
                 }
                 for st, r in sorted(self.scanners.items())
             ]

@@ -225,6 +225,30 @@ def test_a_scale_error_is_sent_to_the_station_page(tmp_path):
         pair.unplug()
 
 
+def test_a_noisy_scanner_line_stores_a_bounded_number_of_rejects(bench):
+    """Line noise (or a wrong baud rate) makes a rejected frame per burst: they are all
+    counted and shown, but only REJECT_ROWS per window reach the scans table; good scans
+    still count."""
+    from devices.hub import REJECT_ROWS
+
+    client, boss, scanner = bench["client"], bench["boss"], bench["scanner"]
+    external_id, tote = picked_order(bench["sessions"], [("SKU-00020", 1)])
+    noise = 60
+    scanner.send(b"\xff\x80\r" * noise)
+    wait_for(lambda: _scanner(boss)["rejects"] == noise, "every noisy frame counted")
+    seen = _scanner(boss)
+    assert seen["last_reject"]["reason"] == "non_printable"
+    assert seen["rejects_not_stored"] == noise - REJECT_ROWS
+    with unit_of_work(bench["sessions"]) as s:
+        kept = s.scalars(select(Scan.id).where(Scan.kind == "serial_reject")).all()
+    assert len(kept) == REJECT_ROWS
+    page = boss.get("/dashboard/devices").get_data(as_text=True)
+    assert f"{noise} rejected, {noise - REJECT_ROWS} not stored in scans" in page
+
+    scanner.send(tote.encode() + b"\r")  # in the same window: a good scan is never dropped
+    wait_for(lambda: (_state(client)["order"] or {}).get("order") == external_id, "order opened")
+
+
 def test_devices_registry_is_for_supervisors_and_lists_every_kind(bench):
     assert bench["client"].get("/devices").status_code == 403
     reg = bench["boss"].get("/devices").get_json()
@@ -284,3 +308,20 @@ def test_a_serial_scan_appears_on_the_pack_page_without_typing(bench, desktop):
         expect(page.locator("#shipped")).to_be_visible()
     finally:
         server.stop()
+
+
+def test_reject_budget_allows_a_few_per_window_and_counts_the_rest():
+    from devices.hub import RejectBudget
+
+    now = [100.0]
+    budget = RejectBudget(limit=2, window_s=10.0, clock=lambda: now[0])
+    assert [budget.take() for _ in range(5)] == [True, True, False, False, False]
+    assert (budget.skipped, budget.skipped_total) == (3, 3)
+    now[0] += 9.9
+    assert budget.take() is False  # still the same window
+    now[0] += 0.1
+    assert budget.take() is True  # a new window: the last one's count is handed over once
+    assert budget.ended_skipped == 4 and budget.skipped == 0
+    assert budget.take() is True and budget.ended_skipped == 0
+    assert budget.take() is False
+    assert budget.skipped_total == 5
