@@ -12,7 +12,10 @@ pack page's typed scans use - which records the scan (``scans`` table) and publi
 ``pack.state`` to ``station:<code>``; the web layer's after-commit listener sends that to the
 page. A rejected frame (garbage, partial, over-long, a scale line that is no weight) is kept
 in the device's ring buffer and, for scanners, in ``scans`` with ``kind = serial_reject`` and
-the reason as result. Every frame, good or bad, is also handed to ``notify`` as
+the reason as result - at most ``REJECT_ROWS`` rows per ``REJECT_WINDOW_S`` per scanner (a
+noisy line or a wrong baud rate makes hundreds a second); the rest are counted in memory
+(``rejects_not_stored`` in the registry) and logged once per window. Good frames are never
+limited. Every frame, good or bad, is also handed to ``notify`` as
 ``device.frame`` for the "test this scanner" view; status changes as ``device.status``; a
 scale's changed reading as ``scale.reading`` to the station room.
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -48,6 +52,8 @@ from floor.fulfilment.packing.pack_state import room, scan_at
 log = logging.getLogger(__name__)
 
 RING = 50  # frames kept per device
+REJECT_ROWS = 10  # serial_reject rows (and pack.reject messages) a scanner may make per window
+REJECT_WINDOW_S = 10.0
 Notify = Callable[[str, dict[str, Any], str], None]  # (event, data, room)
 
 
@@ -72,6 +78,37 @@ class DeviceLog:
 
 
 @dataclass
+class RejectBudget:
+    """How many rejected frames of one device may still be written down in this window.
+
+    ``take()`` answers whether this one may; the windows are fixed, ``window_s`` long, and
+    start with the first rejection after the previous one ended. Not thread-safe (the hub
+    holds its lock)."""
+
+    limit: int = REJECT_ROWS
+    window_s: float = REJECT_WINDOW_S
+    clock: Callable[[], float] = time.monotonic
+    started: float | None = None
+    used: int = 0
+    skipped: int = 0  # in this window
+    skipped_total: int = 0
+    ended_skipped: int = 0  # skipped in the window that the last take() closed (to log)
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.ended_skipped = 0
+        if self.started is None or now - self.started >= self.window_s:
+            self.ended_skipped = self.skipped
+            self.started, self.used, self.skipped = now, 0, 0
+        if self.used < self.limit:
+            self.used += 1
+            return True
+        self.skipped += 1
+        self.skipped_total += 1
+        return False
+
+
+@dataclass
 class Handheld:
     user_id: int
     username: str
@@ -93,6 +130,9 @@ class DeviceHub:
         notify: Notify | None = None,
         *,
         config_error: str | None = None,
+        reject_rows: int = REJECT_ROWS,
+        reject_window_s: float = REJECT_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.notify = notify
@@ -101,6 +141,8 @@ class DeviceHub:
         self.scales: dict[str, ScaleReader] = {}
         self.logs: dict[tuple[str, str], DeviceLog] = {}
         self.handhelds: dict[int, Handheld] = {}
+        self.reject_budgets: dict[str, RejectBudget] = {}  # per scanner station
+        self._scale_sent: dict[str, tuple[Any, ...]] = {}  # what each pack page was last sent
         self._lock = threading.Lock()
         self.started = False
         for cfg in scanners:
@@ -111,6 +153,7 @@ class DeviceHub:
                 lambda st: self._status("scanner", st),
             )
             self.logs[("scanner", cfg.station)] = DeviceLog()
+            self.reject_budgets[cfg.station] = RejectBudget(reject_rows, reject_window_s, clock)
         for cfg in scales:
             self.scales[cfg.station] = ScaleReader(
                 cfg,
@@ -146,13 +189,16 @@ class DeviceHub:
         reader = self.scales.get(station)
         if reader is None:
             return None
-        latest, stable = reader.latest, reader.latest_stable
+        latest, stable, error = reader.latest, reader.latest_stable, reader.error
         return {
             "online": reader.status.online,
             "grams": latest.reading.weight_g if latest is not None else None,
             "stable": stable is not None,
             "stable_grams": stable.reading.weight_g if stable is not None else None,
             "at": _iso(latest.at if latest is not None else None),
+            # the scale's last line was no weight (overload, error, garbage...): why
+            "error": str(error.reason) if error is not None else None,
+            "error_message": error.detail if error is not None else None,
         }
 
     def _reading(self, cfg: SerialDeviceConfig, reading: ScaleReading) -> None:
@@ -165,20 +211,20 @@ class DeviceHub:
             "stable": reading.stable,
         }
         with self._lock:
-            log_ = self.logs[("scale", cfg.station)]
-            before = log_.last_scan
-            log_.add(entry)
-        changed = before is None or (before.get("grams"), before.get("stable")) != (
-            reading.weight_g,
-            reading.stable,
-        )
-        if changed:
-            self._emit(
-                "scale.reading",
-                {"station": cfg.station, **(self.scale_weight(cfg.station) or {})},
-                room(cfg.station),
-            )
+            self.logs[("scale", cfg.station)].add(entry)
+        self._scale_changed(cfg.station)
         self._emit("device.frame", {"kind": "scale", "station": cfg.station, **entry}, "devices")
+
+    def _scale_changed(self, station: str, *, always: bool = False) -> None:
+        """Send the station's scale to its pack page (``scale.reading``) when what the page
+        shows - online, weight, stable weight, error - is not what it was last sent."""
+        view = self.scale_weight(station) or {}
+        key = tuple(view.get(k) for k in ("online", "grams", "stable_grams", "error"))
+        with self._lock:
+            if not always and self._scale_sent.get(station) == key:
+                return
+            self._scale_sent[station] = key
+        self._emit("scale.reading", {"station": station, **view}, room(station))
 
     # -- scanners ----------------------------------------------------------------
 
@@ -218,7 +264,10 @@ class DeviceHub:
         }
         with self._lock:
             self.logs[(kind, cfg.station)].add(entry)
-        if kind == "scanner":
+            keep = kind == "scanner" and self._take_reject(cfg.station)
+        if kind == "scale":  # the ScaleReader dropped its weight: the pack page must know
+            self._scale_changed(cfg.station)
+        if keep:  # a row and a red line on the pack page; beyond the budget only counted
             try:
                 with unit_of_work(self.sessions) as s:
                     s.add(
@@ -239,15 +288,32 @@ class DeviceHub:
             )
         self._emit("device.frame", {"kind": kind, "station": cfg.station, **entry}, "devices")
 
+    def _take_reject(self, station: str) -> bool:
+        """Whether this rejected scanner frame may be stored (the hub's lock is held)."""
+        budget = self.reject_budgets[station]
+        keep = budget.take()
+        if budget.ended_skipped:
+            log.warning(
+                "%s: %d more rejected scanner frames in %gs were counted, not stored in scans",
+                station,
+                budget.ended_skipped,
+                budget.window_s,
+            )
+        if not keep and budget.skipped == 1:
+            log.warning(
+                "%s: more than %d rejected scanner frames in %gs (noise on the line, wrong "
+                "baud rate?): the rest of this window is counted, not stored in scans",
+                station,
+                budget.limit,
+                budget.window_s,
+            )
+        return keep
+
     def _status(self, kind: str, status: ReaderStatus) -> None:
         data = {"kind": kind, **_reader(status)}
         self._emit("device.status", data, "devices")
         if kind == "scale":
-            self._emit(
-                "scale.reading",
-                {"station": status.station, **(self.scale_weight(status.station) or {})},
-                room(status.station),
-            )
+            self._scale_changed(status.station, always=True)
 
     def _emit(self, name: str, data: dict[str, Any], to: str) -> None:
         if self.notify is None:
@@ -302,6 +368,7 @@ class DeviceHub:
                     **_reader(r.status),
                     "last_scan": self.logs[("scanner", st)].last_scan,
                     "last_reject": self.logs[("scanner", st)].last_reject,
+                    "rejects_not_stored": self.reject_budgets[st].skipped_total,
                 }
                 for st, r in sorted(self.scanners.items())
             ]

@@ -43,6 +43,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from core.errors import FloorError
 
+MAX_WEIGHT_G = 1_000_000  # a tonne: the most a carton can weigh (web/pack_pages.py uses it too)
+
 _GRAMS_PER_UNIT = {
     "kg": Decimal(1000),
     "g": Decimal(1),
@@ -78,6 +80,7 @@ class ScaleErrorCode(enum.StrEnum):
     not_ready = "not_ready"
     scale_error = "scale_error"
     tare_frame = "tare_frame"
+    out_of_range = "out_of_range"  # negative, or above MAX_WEIGHT_G: no carton weight
 
 
 class ScaleError(FloorError, ValueError):
@@ -105,6 +108,25 @@ def to_grams(number: str, unit: str, sign: str | None = None) -> int:
         raise ScaleError(ScaleErrorCode.bad_unit, f"unit {unit!r} is not a mass")
     grams = (Decimal(number) * factor).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return -int(grams) if sign == "-" else int(grams)
+
+
+def check_range(reading: ScaleReading) -> ScaleReading:
+    """The reading if it can be a carton's weight (0..MAX_WEIGHT_G g); ScaleError otherwise.
+
+    The parser keeps a negative weight (the scale was tared with something on it), but
+    neither that nor a reading above the maximum (a garbled or mis-configured scale) is a
+    weight to close a carton with."""
+    if reading.weight_g < 0:
+        raise ScaleError(
+            ScaleErrorCode.out_of_range,
+            f"negative weight ({reading.weight_g} g): clear the pan and tare the scale",
+        )
+    if reading.weight_g > MAX_WEIGHT_G:
+        raise ScaleError(
+            ScaleErrorCode.out_of_range,
+            f"{reading.weight_g} g is above the maximum of {MAX_WEIGHT_G} g",
+        )
+    return reading
 
 
 def parse_scale_frame(text: str) -> ScaleReading:

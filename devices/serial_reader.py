@@ -41,7 +41,7 @@ import serial
 
 from devices.config import SerialDeviceConfig
 from devices.framing import Frame, FrameDecoder, RejectedFrame, Result
-from devices.scale import ScaleError, ScaleReading, parse_scale_frame
+from devices.scale import ScaleError, ScaleReading, check_range, parse_scale_frame
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class ReaderStatus:
     port: str
     state: ReaderState
     since: dt.datetime  # when the state last changed (UTC)
-    last_error: str | None = None  # why it is (or last was) offline
+    last_error: str | None = None  # why it is offline (None again once it is back online)
     frames: int = 0
     rejects: int = 0
     last_frame: Frame | None = None
@@ -211,11 +211,15 @@ class SerialReader:
             changed = state is not old.state or (error is not None and error != old.last_error)
             if not changed:
                 return
+            if state is ReaderState.online:
+                last_error = None  # back: the reason it was away is history, not a fault now
+            else:
+                last_error = error if error is not None else old.last_error
             self._status = replace(
                 old,
                 state=state,
                 since=_utcnow() if state is not old.state else old.since,
-                last_error=error if error is not None else old.last_error,
+                last_error=last_error,
             )
             status = self._status
         if state is ReaderState.offline:
@@ -246,8 +250,12 @@ class TimedReading:
 class ScaleReader:
     """A :class:`SerialReader` whose frames are scale lines parsed into :class:`ScaleReading`.
 
-    Lines that are no weight (overload, garbage, a piece count) reach ``on_reject`` as a
-    :class:`RejectedFrame` whose reason is the :class:`~devices.scale.ScaleErrorCode`.
+    Lines that are no weight (overload, garbage, a piece count, a weight outside
+    0..``MAX_WEIGHT_G``) reach ``on_reject`` as a :class:`RejectedFrame` whose reason is the
+    :class:`~devices.scale.ScaleErrorCode`. Any such frame - and any frame the decoder
+    refused - drops the latest and the latest stable weight: after an overload or an error
+    the scale has no weight until it sends one again. ``error`` is that last rejection
+    until the next good reading.
     """
 
     def __init__(
@@ -260,11 +268,13 @@ class ScaleReader:
         retry_s: float | None = None,
     ) -> None:
         self._on_reading = on_reading
+        self._on_reject = on_reject
         self._on_status = on_status
         self._lock = threading.Lock()
         self._latest: TimedReading | None = None
         self._latest_stable: TimedReading | None = None
-        self.reader = SerialReader(config, self._frame, on_reject, self._status, retry_s=retry_s)
+        self._error: RejectedFrame | None = None
+        self.reader = SerialReader(config, self._frame, self._reject, self._status, retry_s=retry_s)
 
     @property
     def status(self) -> ReaderStatus:
@@ -282,22 +292,36 @@ class ScaleReader:
         with self._lock:
             return self._latest_stable
 
+    @property
+    def error(self) -> RejectedFrame | None:
+        """The rejected frame the scale sent last, if nothing good came after it."""
+        with self._lock:
+            return self._error
+
     def start(self) -> None:
         self.reader.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self.reader.stop(timeout_s)
 
+    def _reject(self, rejected: RejectedFrame) -> None:
+        with self._lock:  # an error, an overload, garbage: whatever was weighed is gone
+            self._latest = self._latest_stable = None
+            self._error = rejected
+        if self._on_reject is not None:
+            self._on_reject(rejected)
+
     def _status(self, status: ReaderStatus) -> None:
         if not status.online:  # a weight from a scale that went away is no weight
             with self._lock:
                 self._latest = self._latest_stable = None
+                self._error = None
         if self._on_status is not None:
             self._on_status(status)
 
     def _frame(self, frame: Frame) -> None:
         try:
-            reading = parse_scale_frame(frame.text)
+            reading = check_range(parse_scale_frame(frame.text))
         except ScaleError as exc:
             self.reader.report_reject(RejectedFrame(exc.code, frame.raw, exc.message))
             return
@@ -305,5 +329,6 @@ class ScaleReader:
         with self._lock:
             self._latest = timed
             self._latest_stable = timed if reading.stable else None
+            self._error = None
         if self._on_reading is not None:
             self._on_reading(reading)

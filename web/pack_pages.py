@@ -13,6 +13,7 @@ from core.errors import CoreErrorCode
 from core.events import transaction_events
 from core.inputs import MAX_QUANTITY
 from core.users import Role
+from devices.scale import MAX_WEIGHT_G as SCALE_MAX_WEIGHT_G
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.packing import pack_state
 from floor.fulfilment.packing.station import (
@@ -33,7 +34,7 @@ bp = Blueprint("pack", __name__)
 register_json_errors(bp, pages=True)
 
 
-MAX_WEIGHT_G = 1_000_000  # a tonne: more is a typo, not a carton
+MAX_WEIGHT_G = SCALE_MAX_WEIGHT_G  # a tonne: more is a typo, not a carton (the scale's bound too)
 MAX_DIM_MM = 10_000
 _CLOSE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -137,9 +138,8 @@ def close() -> Any:
         )
     dims = body.get("dims_mm") or [0, 0, 0]
     weight = body.get("weight_g")
-    scale = _scale(station)
-    if weight is None and scale is not None and scale["stable_grams"] is not None:
-        weight = scale["stable_grams"]  # the station's scale, when it is online and stable
+    if weight is None:
+        weight = _scale_grams(station)  # nothing typed: the station's stable scale weight
     if not _whole(weight, 0, MAX_WEIGHT_G):
         raise StationError(
             FulfilmentErrorCode.invalid_weight,
@@ -174,6 +174,35 @@ def close() -> Any:
     views = {e.data["job_id"]: e.data for e in events if e.name == "print.job"}
     result["print_jobs"] = [views[job_id] for job_id in wanted if job_id in views]
     return jsonify(result), 201
+
+
+def _scale_grams(station: str) -> int:
+    """The stable weight on the station's scale, for a close that typed none; refused with
+    the reason when there is none (no scale, offline, moving, overload, error)."""
+    scale = _scale(station)
+    if scale is None:
+        raise StationError(
+            FulfilmentErrorCode.invalid_weight,
+            f"no scale at {station or 'this station'}: type the carton's weight (weight_g, "
+            f"whole grams 1..{MAX_WEIGHT_G})",
+            422,
+        )
+    if scale["stable_grams"] is not None:
+        return int(scale["stable_grams"])
+    if not scale["online"]:
+        why = "the scale is offline"
+    elif scale.get("error"):
+        why = f"the scale reports {scale['error']}: {scale.get('error_message') or ''}".rstrip(": ")
+    elif scale["grams"] is not None:
+        why = "the scale is still moving"
+    else:
+        why = "the scale has sent no weight yet"
+    raise StationError(
+        FulfilmentErrorCode.no_stable_weight,
+        f"the scale at {station} has no stable weight ({why}): wait for a stable reading "
+        "or type the weight",
+        422,
+    )
 
 
 def _close_id(body: dict[str, Any]) -> str | None:

@@ -38,6 +38,7 @@ class FulfilmentErrorCode(enum.StrEnum):
     already_shipped = "already_shipped"
     not_ready = "not_ready"
     invalid_weight = "invalid_weight"
+    no_stable_weight = "no_stable_weight"  # a close without weight_g, the scale not stable
     invalid_dimensions = "invalid_dimensions"
     invalid_items = "invalid_items"
     not_open = "not_open"  # the order named is not the one open at the station

@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.scale import ScaleError, ScaleErrorCode, parse_scale_frame, to_grams
+from devices.scale import (
+    MAX_WEIGHT_G,
+    ScaleError,
+    ScaleErrorCode,
+    ScaleReading,
+    check_range,
+    parse_scale_frame,
+    to_grams,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,3 +90,22 @@ def test_any_line_is_a_reading_or_a_reason(line):
         assert exc.code in set(ScaleErrorCode)
     else:
         assert isinstance(reading.weight_g, int)
+
+
+@pytest.mark.parametrize("grams", [0, 1, MAX_WEIGHT_G])
+def test_a_weight_in_range_is_kept(grams):
+    reading = ScaleReading(grams, True, "x")
+    assert check_range(reading) is reading
+
+
+@pytest.mark.parametrize("grams", [-1, MAX_WEIGHT_G + 1, 999_999_999_000])
+def test_a_negative_or_huge_weight_is_out_of_range(grams):
+    with pytest.raises(ScaleError) as info:
+        check_range(ScaleReading(grams, True, "x"))
+    assert info.value.code is ScaleErrorCode.out_of_range
+
+
+def test_the_scale_bound_is_the_pack_close_bound():
+    from web.pack_pages import MAX_WEIGHT_G as CLOSE_MAX
+
+    assert MAX_WEIGHT_G == CLOSE_MAX

@@ -138,6 +138,19 @@ def test_unplugged_scanner_goes_offline_and_comes_back_without_restart(pty_pair,
     assert scanner.reader.status.frames == 2
 
 
+def test_a_scanner_back_online_no_longer_shows_why_it_was_offline(pty_pair, scanner_for):
+    scanner = scanner_for()
+    pty_pair.unplug()
+    assert scanner.wait_state(ReaderState.offline).last_error
+    pty_pair.plug()
+    back = scanner.wait_state(ReaderState.online)
+    assert back.last_error is None
+    assert scanner.reader.status.last_error is None
+    pty_pair.send(b"AFTER\r")
+    assert scanner.frame().text == "AFTER"
+    assert scanner.reader.status.last_error is None
+
+
 def test_reader_started_before_the_port_exists_opens_it_when_it_appears(pty_pair):
     pty_pair.unplug()
     scanner = Scanner(f"PACK-02=serial://{pty_pair.device}?retry_ms=50")
@@ -173,14 +186,71 @@ def test_scale_sends_unstable_then_stable_weights(pty_pair):
         assert (stable.weight_g, stable.stable) == (1234, True)
         overload = next_item(rejects, "overload line")
         assert overload.reason == "overload" and overload.raw_text == "S +"
+        assert scale.latest_stable is None  # over the range: the 1234 g is gone
+        assert scale.error is not None and scale.error.reason == "overload"
+        pty_pair.send(b"S S     1.234 kg\r\n")
+        assert next_item(readings, "stable again").stable is True
         latest = scale.latest_stable
         assert latest is not None and latest.reading.weight_g == 1234
+        assert scale.error is None
         pty_pair.send(b"US,GS,+  2.000kg\r\n")
         assert next_item(readings, "A&D/CAS line").stable is False
         assert scale.latest_stable is None  # the scale moved: no stable weight now
         pty_pair.unplug()
         wait_for(lambda: scale.latest is None, "the weight to be dropped when the scale goes")
         assert not scale.status.online
+    finally:
+        scale.stop()
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"OL,+9999999 g", "overload"),
+        (b"S +", "overload"),
+        (b"S -", "underload"),
+        (b"S I", "not_ready"),
+        (b"ES", "scale_error"),
+        (b"QT,+000000010 PC", "bad_unit"),
+        (b"ST,-000.020 kg", "out_of_range"),  # negative: tared with something on the pan
+        (b"ST,+999999999 kg", "out_of_range"),  # above MAX_WEIGHT_G
+        (b"S S  1000.001 kg", "out_of_range"),
+        (b"\xff\xfe\x80", "non_printable"),  # the decoder's own rejection
+        (b"hello", "unrecognised"),
+    ],
+)
+def test_a_line_that_is_no_valid_weight_drops_the_stable_weight(pty_pair, line, reason):
+    readings: queue.Queue[ScaleReading] = queue.Queue()
+    rejects: queue.Queue[RejectedFrame] = queue.Queue()
+    config = parse_device(f"PACK-01=serial://{pty_pair.device}?suffix=crlf&retry_ms=50")
+    scale = ScaleReader(config, readings.put, rejects.put)
+    scale.start()
+    try:
+        wait_for(lambda: scale.status.online, "the scale reader to open the port")
+        pty_pair.send(b"ST,+001.254 kg\r\n")
+        assert next_item(readings, "stable reading").weight_g == 1254
+        assert scale.latest_stable is not None
+        pty_pair.send(line + b"\r\n")
+        rejected = next_item(rejects, "the bad line")
+        assert rejected.reason == reason
+        assert scale.latest_stable is None and scale.latest is None
+        assert scale.error is not None and scale.error.reason == reason
+    finally:
+        scale.stop()
+
+
+def test_an_unstable_line_after_a_stable_one_leaves_no_stable_weight(pty_pair):
+    readings: queue.Queue[ScaleReading] = queue.Queue()
+    config = parse_device(f"PACK-01=serial://{pty_pair.device}?suffix=crlf&retry_ms=50")
+    scale = ScaleReader(config, readings.put)
+    scale.start()
+    try:
+        wait_for(lambda: scale.status.online, "the scale reader to open the port")
+        pty_pair.send(b"ST,+001.254 kg\r\nUS,+001.300 kg\r\n")
+        next_item(readings, "stable reading")
+        assert next_item(readings, "unstable reading").stable is False
+        assert scale.latest_stable is None
+        assert scale.latest is not None and scale.latest.reading.weight_g == 1300
     finally:
         scale.stop()
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from core.db import make_engine, make_session_factory, unit_of_work
-from floor.fulfilment.models import Scan
+from floor.fulfilment.models import Package, Scan
 from floor.site.gtin import check_digit
 from tests.devices.conftest import SOCAT, PtyPair, wait_for
 from tests.factories import login, make_test_app, picked_order
@@ -115,6 +115,7 @@ def test_serial_scans_pack_an_order_without_typing(bench):
     wait_for(lambda: _scanner(boss)["online"] is False, "scanner offline")
     scanner.plug()
     wait_for(lambda: _scanner(boss)["online"] is True, "scanner back online")
+    assert _scanner(boss)["last_error"] is None  # online again: the unplug is no error now
     scanner.send(b"SKU-00020\rSKU-00021\r")
     wait_for(lambda: _state(client)["complete"] is True, "everything verified")
     assert _state(client)["scanned"] == {"1": 2, "2": 1}
@@ -127,7 +128,9 @@ def test_serial_scans_pack_an_order_without_typing(bench):
     ).group(1)
     body = {"order": external_id, "station": "PACK-01"}
     refused = client.post("/pack/close", json=body, headers={"X-CSRFToken": token})
-    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "invalid_weight"
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["code"] == "no_stable_weight"
+    assert "still moving" in refused.get_json()["error"]["message"]
     bench["scale"].send(b"S S     0.655 kg\r\n")
     wait_for(lambda: _state(client)["scale"]["stable_grams"] == 655, "stable weight")
     closed = client.post("/pack/close", json=body, headers={"X-CSRFToken": token})
@@ -135,6 +138,115 @@ def test_serial_scans_pack_an_order_without_typing(bench):
     assert _state(client)["order"] is None
     [scale] = boss.get("/devices").get_json()["scales"]
     assert scale["online"] and scale["last_reading"]["grams"] == 655
+
+
+def _token(client) -> str:
+    page = client.get("/pack").get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"OL,+9999999 g", "overload"),
+        (b"US,+001.300 kg", None),  # moving: a weight, but not a stable one
+        (b"S +", "overload"),
+        (b"S I", "not_ready"),
+        (b"ES", "scale_error"),
+        (b"ST,-000.020 kg", "out_of_range"),
+        (b"ST,+999999999 kg", "out_of_range"),
+    ],
+)
+def test_after_a_scale_error_there_is_no_stable_weight_to_close_with(bench, line, reason):
+    client = bench["client"]
+    scale, token = bench["scale"], _token(client)
+    external_id, tote = picked_order(bench["sessions"], [("SKU-00020", 1)])
+    for code in (tote, "SKU-00020"):  # open and verify: ready to close
+        scanned = client.post(
+            "/pack/scan", json={"station": "PACK-01", "code": code}, headers={"X-CSRFToken": token}
+        )
+        assert scanned.get_json()["result"] == "ok", scanned.get_json()
+    assert _state(client)["complete"] is True
+    scale.send(b"ST,+001.254 kg\r\n")
+    wait_for(lambda: (_state(client)["scale"] or {}).get("stable_grams") == 1254, "stable")
+    scale.send(line + b"\r\n")
+    wait_for(lambda: _state(client)["scale"]["stable_grams"] is None, "stable weight dropped")
+    shown = _state(client)["scale"]
+    assert shown["online"] is True and shown["stable"] is False
+    assert shown["error"] == reason
+    body = {"order": external_id, "station": "PACK-01"}  # nothing typed
+    refused = client.post("/pack/close", json=body, headers={"X-CSRFToken": token})
+    assert refused.status_code == 422, refused.get_json()
+    error = refused.get_json()["error"]
+    assert error["code"] == "no_stable_weight"
+    assert "no stable weight" in error["message"]
+    assert (reason or "moving") in error["message"]
+    assert _state(client)["order"]["order"] == external_id  # still open: nothing packed
+    with unit_of_work(bench["sessions"]) as s:
+        assert s.scalars(select(Package.weight_g)).all() == []  # not at the old 1254 g
+
+
+def test_a_scale_error_is_sent_to_the_station_page(tmp_path):
+    """The pack page learns from ``scale.reading`` that the stable weight is gone (else it
+    would keep showing, and sending, the old one)."""
+    if SOCAT is None:
+        pytest.skip("socat is not installed")
+    from devices.config import parse_device
+    from devices.hub import DeviceHub
+
+    pair = PtyPair(tmp_path)
+    pair.plug()
+    sent: list[tuple[str, dict, str]] = []
+    config = parse_device(f"PACK-01=serial://{pair.device}?suffix=crlf&retry_ms=50")
+    hub = DeviceHub(None, scales=[config], notify=lambda *a: sent.append(a))  # type: ignore[arg-type]
+    hub.start()
+    try:
+        wait_for(lambda: hub.scale_weight("PACK-01")["online"], "scale online")
+        pair.send(b"ST,+001.254 kg\r\n")
+        wait_for(lambda: hub.scale_weight("PACK-01")["stable_grams"] == 1254, "stable")
+        pair.send(b"OL,+9999999 g\r\n")
+        wait_for(
+            lambda: any(
+                name == "scale.reading" and data.get("error") == "overload"
+                for name, data, _ in sent
+            ),
+            "scale.reading with the overload",
+        )
+        [last] = [d for n, d, _ in sent if n == "scale.reading"][-1:]
+        assert last["stable_grams"] is None and last["grams"] is None
+        # the same good weight as before the error is news to the page again
+        pair.send(b"ST,+001.254 kg\r\n")
+        wait_for(
+            lambda: [d for n, d, _ in sent if n == "scale.reading"][-1]["stable_grams"] == 1254,
+            "scale.reading with the weight back",
+        )
+    finally:
+        hub.stop()
+        pair.unplug()
+
+
+def test_a_noisy_scanner_line_stores_a_bounded_number_of_rejects(bench):
+    """Line noise (or a wrong baud rate) makes a rejected frame per burst: they are all
+    counted and shown, but only REJECT_ROWS per window reach the scans table; good scans
+    still count."""
+    from devices.hub import REJECT_ROWS
+
+    client, boss, scanner = bench["client"], bench["boss"], bench["scanner"]
+    external_id, tote = picked_order(bench["sessions"], [("SKU-00020", 1)])
+    noise = 60
+    scanner.send(b"\xff\x80\r" * noise)
+    wait_for(lambda: _scanner(boss)["rejects"] == noise, "every noisy frame counted")
+    seen = _scanner(boss)
+    assert seen["last_reject"]["reason"] == "non_printable"
+    assert seen["rejects_not_stored"] == noise - REJECT_ROWS
+    with unit_of_work(bench["sessions"]) as s:
+        kept = s.scalars(select(Scan.id).where(Scan.kind == "serial_reject")).all()
+    assert len(kept) == REJECT_ROWS
+    page = boss.get("/dashboard/devices").get_data(as_text=True)
+    assert f"{noise} rejected, {noise - REJECT_ROWS} not stored in scans" in page
+
+    scanner.send(tote.encode() + b"\r")  # in the same window: a good scan is never dropped
+    wait_for(lambda: (_state(client)["order"] or {}).get("order") == external_id, "order opened")
 
 
 def test_devices_registry_is_for_supervisors_and_lists_every_kind(bench):
@@ -196,3 +308,20 @@ def test_a_serial_scan_appears_on_the_pack_page_without_typing(bench, desktop):
         expect(page.locator("#shipped")).to_be_visible()
     finally:
         server.stop()
+
+
+def test_reject_budget_allows_a_few_per_window_and_counts_the_rest():
+    from devices.hub import RejectBudget
+
+    now = [100.0]
+    budget = RejectBudget(limit=2, window_s=10.0, clock=lambda: now[0])
+    assert [budget.take() for _ in range(5)] == [True, True, False, False, False]
+    assert (budget.skipped, budget.skipped_total) == (3, 3)
+    now[0] += 9.9
+    assert budget.take() is False  # still the same window
+    now[0] += 0.1
+    assert budget.take() is True  # a new window: the last one's count is handed over once
+    assert budget.ended_skipped == 4 and budget.skipped == 0
+    assert budget.take() is True and budget.ended_skipped == 0
+    assert budget.take() is False
+    assert budget.skipped_total == 5

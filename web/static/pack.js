@@ -11,7 +11,7 @@
   let current = null;   // the order being packed (server view)
   let scanned = {};     // line_id -> units verified (server's)
   let complete = false;
-  let scale = null;     // {online, grams, stable, stable_grams} or null: no scale here
+  let scale = null;     // {online, grams, stable, stable_grams, error, error_message} or null: no scale here
   let joined = "";
 
   function tone(good) {
@@ -44,6 +44,11 @@
       info.textContent = "Scale: " + scale.stable_grams + " g (stable)";
       w.value = scale.stable_grams;
       w.readOnly = true;
+    } else if (scale.error) {
+      // overload, an error, a line that is no weight: no stable weight; the packer may type one
+      info.textContent = "Scale: no stable weight (" + (scale.error_message || scale.error) + ")";
+      w.value = "";
+      w.readOnly = false;
     } else {
       info.textContent = scale.grams === null ? "Scale: waiting for a weight…"
                                               : "Scale: " + scale.grams + " g, settling…";
