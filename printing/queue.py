@@ -160,9 +160,15 @@ def _open_exception(session: Session, job: PrintJob, printer: Printer | None, de
     message = f"Label {job.job_id} {what} on {printer.name if printer else '?'}"
     if detail:
         message += f": {detail}"
+    order_id = (  # the dashboard links the exception to the order whose label it is
+        session.scalar(select(Package.order_id).where(Package.id == job.package_id))
+        if job.package_id is not None
+        else None
+    )
     session.add(
         FloorException(
             reason=ExceptionReason.printer_failed,
+            order_id=order_id,
             subject=printer.name if printer else "",
             message=message,
             details={"job_id": job.job_id, "status": job.status.value},

@@ -198,12 +198,17 @@ def _cut_off_mid_send(sessions, worker, job_id):
 
 def test_unknown_job_is_confirmed_by_a_person_and_audited(client, sessions, worker, zebra):
     use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
-    _, closed = _ship(client, sessions)
+    external_id, closed = _ship(client, sessions)
     job_id = closed["print_jobs"][0]["job_id"]
     # A send cut off: the job is "sending" and its lease has run out (its process died).
     _cut_off_mid_send(sessions, worker, job_id)
     worker.run_once()
     assert zebra.labels == []  # never re-sent on its own
+    with unit_of_work(sessions) as s:  # the dashboard's exception names the label's order
+        from orders.models import Order
+
+        opened = s.scalars(select(FloorException)).one()
+        assert opened.order_id == s.scalar(select(Order.id).where(Order.external_id == external_id))
 
     packer = Packer(client)
     ok = packer.post(f"/printers/jobs/{job_id}/confirm", {})
