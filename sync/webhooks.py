@@ -37,6 +37,7 @@ from core.exception_queue import (
 from core.settings import Settings
 from orders.models import Order
 from orders.outbox import OUTBOX_MACHINE, OutboxEvent, OutboxStatus, event_json
+from sync.deadline_http import DeadlineExceeded, post_within
 from sync.errors import SyncErrorCode
 
 EVENT_ID_HEADER = "X-Floor-Event-Id"
@@ -153,8 +154,12 @@ def attempt(
     """POST one event once and say what the result means. Never raises for network trouble."""
     timestamp = int(now.timestamp())
     try:
-        resp = http.post(
+        # The whole exchange within the time-out, and the answer's body never read: a receiver
+        # that trickles its headers or streams an endless body holds nothing but this attempt.
+        resp = post_within(
+            http,
             url,
+            timeout_s,
             data=body,
             headers=headers_for(event_id, body, secret, timestamp),
             timeout=(min(timeout_s, 3.0), timeout_s),
@@ -162,6 +167,8 @@ def attempt(
         )
     except requests.ConnectTimeout:
         return Outcome("retry", None, f"{UNREACHABLE}could not connect within {timeout_s:g} s")
+    except DeadlineExceeded:
+        return Outcome("retry", None, f"timed out: no complete answer within {timeout_s:g} s")
     except requests.Timeout:
         return Outcome("retry", None, f"timed out after {timeout_s:g} s")
     except requests.ConnectionError as exc:

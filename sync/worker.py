@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import is_postgres, unit_of_work, utcnow
 from core.settings import Settings
 from orders.outbox import UNDELIVERED, OutboxEvent, OutboxStatus
+from sync.deadline_http import deadline_session
 from sync.webhooks import (
     UNREACHABLE,
     Outcome,
@@ -190,7 +191,7 @@ class _HttpPool:
     def http(self) -> requests.Session:
         s = getattr(self._local, "http", None)
         if s is None:
-            s = requests.Session()
+            s = deadline_session()  # an attempt's time-out bounds the whole exchange
             # Proxy settings (incl. NO_PROXY) are read from the environment once per thread,
             # not on every post.
             s.proxies = dict(requests.utils.get_environ_proxies(self.url))

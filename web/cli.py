@@ -216,6 +216,9 @@ def register(app: Flask) -> None:
             use_reloader=False,
             log_output=False,
         )
+        # The scheduler, the print worker and the timers stop before the interpreter does: a job
+        # due during exit would otherwise log "cannot schedule new futures after shutdown".
+        f.close()
         sys.exit(0)
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import hashlib
 import hmac
 import random
+import socket
 import subprocess
+import threading
+import time
 
 import pytest
 import requests
 
+from sync.deadline_http import deadline_session
 from sync.sandbox import Chaos, OmsReceiver
 from sync.webhooks import Outcome, RetryPolicy, attempt, classify, parse_retry_after, sign, verify
 
@@ -131,3 +136,82 @@ def test_attempt_against_a_real_receiver_refused_and_timed_out():
             now=dt.datetime.now(dt.UTC),
         )
     assert hung.kind == "retry" and "timed out" in hung.error
+
+
+class _RawReceiver:
+    """A TCP server that answers every request with ``answer(conn)``: for receivers no
+    well-behaved HTTP server library would imitate."""
+
+    def __init__(self, answer):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hook"
+        self.answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.server.accept()
+                threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn):
+        with conn, contextlib.suppress(OSError):
+            conn.recv(65536)  # the request (small)
+            self.answer(conn)
+
+    def close(self):
+        self.server.close()
+
+
+def _trickle_headers(conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+    for byte in b"X-Slow: " + b"a" * 200 + b"\r\n\r\n":
+        conn.sendall(bytes([byte]))
+        time.sleep(0.3)  # each read well inside the time-out, the whole far beyond it
+
+
+def _endless_body(conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+    chunk = b"x" * (1 << 20)
+    for _ in range(2000):  # 2 GB, were it read
+        conn.sendall(chunk)
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_time_out():
+    receiver = _RawReceiver(_trickle_headers)
+    try:
+        started = time.monotonic()
+        out = attempt(
+            deadline_session(),
+            receiver.url,
+            "k",
+            "e-5",
+            b"{}",
+            timeout_s=1.0,
+            now=dt.datetime.now(dt.UTC),
+        )
+        took = time.monotonic() - started
+    finally:
+        receiver.close()
+    assert out.kind == "retry" and "within 1 s" in out.error, out
+    assert took < 2.5, took  # before: one read at a time, ~65 s for this answer
+
+
+def test_an_endless_answer_body_is_never_read():
+    receiver = _RawReceiver(_endless_body)
+    try:
+        started = time.monotonic()
+        out = attempt(
+            deadline_session(),
+            receiver.url,
+            "k",
+            "e-6",
+            b"{}",
+            timeout_s=2.0,
+            now=dt.datetime.now(dt.UTC),
+        )
+        took = time.monotonic() - started
+    finally:
+        receiver.close()
+    assert out.kind == "delivered" and out.status_code == 200
+    assert took < 2.0, took  # before: read whole, the server's memory growing ~1 GB / 4 s
