@@ -41,3 +41,19 @@ def test_wrong_badge_says_so(live_server, phone):
     phone.wait_for_selector(".flash.error")
     assert "Badge not recognised" in phone.locator(".flash.error").inner_text()
     assert phone.url.endswith("/login")
+
+
+def test_a_handheld_whose_session_ended_elsewhere_goes_to_the_login_page(live_server, phone):
+    """Logged out on another device: this handheld's socket is closed by the server, and the page
+    says 'log in' instead of looking offline and queuing scans for a session that is gone."""
+    from tests.factories import csrf_token, http_login
+
+    phone.goto(live_server.url + "/login")
+    phone.locator("#badge").press_sequentially("BADGE-PICKER-1")
+    phone.keyboard.press("Enter")
+    phone.wait_for_url("**/handheld")
+    phone.wait_for_selector("#conn.online", timeout=10_000)
+    other = http_login(live_server.url, badge="BADGE-PICKER-1")  # the same picker, elsewhere
+    page = other.get(live_server.url + "/handheld", timeout=10).text
+    other.post(live_server.url + "/logout", data={"csrf_token": csrf_token(page)}, timeout=10)
+    phone.wait_for_url("**/login?next=%2Fhandheld", timeout=10_000)

@@ -26,9 +26,21 @@
       badge.textContent = state;
       badge.className = "conn " + state;
     };
+    // The server closes a socket (or refuses one) only when its session has ended: logged out
+    // on another device, deactivated. The page goes to the log-in page instead of looking
+    // offline; scans kept on the handheld stay in its queue and are sent after the log-in.
+    const sessionEnded = () => {
+      location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    };
     socket.on("connect", () => show(navigator.onLine === false ? "offline" : "online"));
-    socket.on("disconnect", () => show("offline"));
-    socket.on("connect_error", () => show("offline"));
+    socket.on("disconnect", (reason) => {
+      show("offline");
+      if (reason === "io server disconnect") sessionEnded();
+    });
+    socket.on("connect_error", (err) => {
+      show("offline");
+      if (err && err.message === "Connection rejected by server") sessionEnded();
+    });
     window.addEventListener("offline", () => show("offline"));
     window.addEventListener("online", () => show(socket.connected ? "online" : "offline"));
     return socket;
