@@ -4,6 +4,7 @@ picker on a phone-sized handheld, side by side, against a real server."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -128,6 +129,34 @@ def test_scans_made_offline_are_sent_once_when_back_online(live_server, phone, o
     expect(phone.locator("#feedback")).to_contain_text("Already received")
     expect(phone.locator("#task-picked")).to_have_text("1")
     assert oms.picked("OFF-1") == 1  # applied once, not twice
+
+
+def test_two_tabs_of_one_picker_send_the_shared_queue_once_and_both_catch_up(
+    live_server, phone, oms, supervisor
+):
+    oms.post_order("TABS-1", [("SKU-00007", 3)])
+    supervisor.plan_and_release()
+    log_in_picker(phone, live_server.url)
+    expect(phone.locator("#task-sku")).to_have_text("SKU-00007")
+    other = phone.context.new_page()  # a second tab: the same cookie, the same local storage
+    other.goto(live_server.url + "/handheld")
+    expect(other.locator("#task-sku")).to_have_text("SKU-00007")
+
+    phone.context.set_offline(True)
+    for _ in range(2):
+        scan(phone, gtin("SKU-00007"))
+    expect(phone.locator("#queue")).to_have_text("2 scans waiting to be sent")
+    phone.context.set_offline(False)  # both tabs come back and send from the one queue
+    for tab in (phone, other):
+        expect(tab.locator("#queue")).to_be_hidden()
+    deadline = time.monotonic() + 10
+    while oms.picked("TABS-1") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)  # a scan sent twice would have been counted by now
+    assert oms.picked("TABS-1") == 2  # each scan once: none dropped, none twice
+    for tab in (phone, other):
+        tab.reload()
+        expect(tab.locator("#task-picked")).to_have_text("2")
 
 
 def test_empty_location_moves_the_task_or_becomes_an_exception_the_supervisor_resolves(

@@ -14,7 +14,14 @@
     load() { try { return JSON.parse(localStorage.getItem(userKey) || "[]"); } catch (e) { return []; } },
     save(items) { localStorage.setItem(userKey, JSON.stringify(items)); renderQueue(); reportStatus(); },
     push(item) { const q = this.load(); q.push(item); this.save(q); },
-    shift() { const q = this.load(); q.shift(); this.save(q); },
+    // Drop the item that was answered, wherever it is: another tab of the same picker sends
+    // from this queue too, and dropping "the first" could drop a scan nobody had sent.
+    drop(id) {
+      const q = this.load();
+      const at = q.findIndex((it) => it.data.client_scan_id === id);
+      if (at >= 0) q.splice(at, 1);
+      this.save(q);
+    },
   };
 
   function uid() {
@@ -162,7 +169,7 @@
     socket.timeout(8000).emit(item.event, item.data, (err, resp) => {
       sending = false;
       if (err) { setTimeout(pump, 1000); return; }  // no answer: keep it, try again
-      queue.shift();
+      queue.drop(item.data.client_scan_id);
       applyAnswer(resp);
       pump();
     });
@@ -191,6 +198,14 @@
       pump();
       $("scan").focus();
     });
+  });
+
+  // Another tab of the same picker sends from the same queue: when it changes there, this tab
+  // shows the queue as it is, and the task once the queue is empty.
+  window.addEventListener("storage", (ev) => {
+    if (ev.key !== userKey) return;
+    renderQueue();
+    if (queue.load().length === 0) requestNext();
   });
 
   // Keep the scan field focused: a keyboard-wedge scanner types wherever the focus is.
