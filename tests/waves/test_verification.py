@@ -83,6 +83,9 @@ def test_put_to_tote_wrong_tote_books_nothing_and_the_right_tote_books_the_units
         cart = sorted(s.scalars(select(Tote.code).where(Tote.pick_list_id == task.pick_list_id)))
         assert held.view["totes_on_cart"] == payload["totes_on_cart"] == cart
         assert _state(s, task) == before  # nothing booked until the tote is scanned
+        again = confirm_scan(s, pat, task.id, _gtin(s, task.sku_id), "pt-1b")  # 1 of 1 in hand
+        assert again.result == "over_pick" and f"scan tote {right} first" in again.message
+        assert again.extra["await_tote"] == right and _state(s, task) == before
         out = confirm_scan(s, pat, task.id, wrong, "pt-2")
         assert out.result == "wrong_tote" and right in out.message
         assert _state(s, task) == before

@@ -386,11 +386,19 @@ def _evaluate(session: Session, user: Actor, task: PickTask, code: str) -> PickO
     if refused is not None:
         return refused
     remaining = task.quantity - task.picked_qty - task.held_units
+    right = _task_tote(session, task)
     if units > remaining:
+        if task.held_units > 0 and right is not None:  # the units in hand wait for their tote
+            return PickOutcome(
+                "over_pick",
+                f"scan tote {right.code} first: {task.held_units} in hand wait for it",
+                task,
+                kind="item",
+                extra={"await_tote": right.code},
+            )
         return PickOutcome(
             "over_pick", f"{units} units scanned but only {remaining} left", task, kind="item"
         )
-    right = _task_tote(session, task)
     if right is not None and len(totes_on_cart(session, task.pick_list_id)) > 1:
         task.held_units += units  # booked by the tote scan
         publish_task(session, task)
