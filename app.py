@@ -138,6 +138,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.run_scheduler:
         floor_ctx.scheduler_leader.start()  # in one process of several (web/scheduler.py)
         floor_ctx.print_worker.start()  # in every process: claims are leases (printing/)
+        floor_ctx.sockets.start_sweeping(floor_ctx.sessions)  # each process's own sockets
     if settings.run_devices:
         device_pages.start_hub(floor_ctx.devices)
     return app
@@ -199,6 +200,5 @@ def _job_providers() -> list[Any]:
     """Scheduled-job providers (``web/scheduler.py``) register themselves here as they land."""
     from floor.fulfilment.waves import jobs as wave_jobs
     from sync import jobs as sync_jobs
-    from web import sockets
 
-    return [sync_jobs.register_jobs, wave_jobs.register_jobs, sockets.register_jobs]
+    return [sync_jobs.register_jobs, wave_jobs.register_jobs]

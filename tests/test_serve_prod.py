@@ -29,7 +29,14 @@ from floor.fulfilment.models import Wave
 from floor.fulfilment.states import WAVE_MACHINE, WaveStatus
 from printing.models import Printer
 from tests.api.test_actions import _task_for
-from tests.factories import OMS_AUTH, make_test_app, order_payload, socket_for
+from tests.factories import (
+    OMS_AUTH,
+    csrf_token,
+    http_login,
+    make_test_app,
+    order_payload,
+    socket_for,
+)
 from tests.services import REDIS_URL, skip_or_fail
 from web.scheduler import SchedulerLeader
 
@@ -171,6 +178,18 @@ def test_two_processes_share_changes_through_redis(pg_templates):
                 assert rows["ARCHIVE"].uri == "file:///tmp/floor-serve-prod-labels"
         finally:
             engine.dispose()
+        # A logout through either process closes the picker's sockets on the other one too,
+        # whichever of them runs the scheduler (each process sweeps its own sockets).
+        for through in (one, two):
+            other = b if through is one else a  # the socket on the process not logged out on
+            page = http_login(through.url, badge=BADGE)
+            token = csrf_token(page.get(through.url + "/handheld", timeout=10).text)
+            page.post(through.url + "/logout", data={"csrf_token": token}, timeout=10)
+            deadline = time.monotonic() + 15
+            while other.connected and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not other.connected, f"logged out through {through.url}: a socket stayed"
+            a, b = socket_for(one.url, badge=BADGE), socket_for(two.url, badge=BADGE)
     finally:
         for c in (a, b):
             if c is not None:

@@ -192,8 +192,9 @@ def register(app: Flask) -> None:
         click.echo("\n".join(banner))
         for hook in app.extensions.get("floor_serve_hooks", []):
             hook(app)
-        if not f.settings.run_scheduler:  # else create_app has started the election already
+        if not f.settings.run_scheduler:  # else create_app has started these already
             f.scheduler_leader.start()
+            f.sockets.start_sweeping(f.sessions)
         from web.device_pages import start_hub
 
         start_hub(f.devices)

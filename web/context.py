@@ -47,6 +47,8 @@ class FloorContext:
             self.live.cancel()
         if self.print_worker is not None:
             self.print_worker.stop()
+        if self.sockets is not None:
+            self.sockets.stop_sweeping()
         if self.checkpointer is not None:
             self.checkpointer.stop()
         if self.scheduler is not None and getattr(self.scheduler, "running", False):

@@ -9,7 +9,7 @@ Only pages of this server may open a socket: the handshake's ``Origin`` must be 
 (scheme and host as the client reached it) or one listed in FLOOR_ALLOWED_ORIGINS
 (``same_origin_check``). Every event re-checks the session (``web.auth.current_actor``), and the
 ``SocketRegistry`` closes the sockets of a user whose sessions ended: at once in the process that
-ended them, within ``SWEEP_S`` seconds in any other process (the sweep job).
+ended them, within ``SWEEP_S`` seconds in any other process (each process's sweep thread).
 """
 
 from __future__ import annotations
@@ -108,6 +108,8 @@ class SocketRegistry:
         self._socketio = socketio
         self._lock = threading.Lock()
         self._by_sid: dict[str, tuple[int, int]] = {}
+        self._sweeper: threading.Thread | None = None
+        self._stopped = threading.Event()
 
     def add(self, sid: str, user_id: int, version: int) -> None:
         with self._lock:
@@ -119,6 +121,27 @@ class SocketRegistry:
 
     def __len__(self) -> int:
         return len(self._by_sid)
+
+    def start_sweeping(self, sessions: sessionmaker[Session]) -> None:
+        """``sweep`` every ``SWEEP_S`` seconds in this process. Each process sweeps its own
+        sockets, so this is a thread of every serving process, not a scheduled job (those run
+        in one process of several: a logout through one process left the picker's socket on a
+        process without the scheduler open for good)."""
+        if self._sweeper is not None:
+            return
+
+        def loop() -> None:
+            while not self._stopped.wait(SWEEP_S):
+                try:
+                    self.sweep(sessions)
+                except Exception:  # a bad round must not end the thread
+                    log.exception("socket sweep failed")
+
+        self._sweeper = threading.Thread(target=loop, name="socket-sweep", daemon=True)
+        self._sweeper.start()
+
+    def stop_sweeping(self) -> None:
+        self._stopped.set()
 
     def _close(self, sids: list[str]) -> None:
         for sid in sids:
@@ -145,18 +168,6 @@ class SocketRegistry:
         stale = [sid for sid, (uid, ver) in live.items() if current.get(uid) != ver]
         self._close(stale)
         return len(stale)
-
-
-def register_jobs(scheduler: Any, floor_ctx: Any) -> None:
-    """Scheduler provider: the sweep that closes sockets of sessions ended in other processes."""
-    scheduler.add_job(
-        floor_ctx.sockets.sweep,
-        "interval",
-        seconds=SWEEP_S,
-        kwargs={"sessions": floor_ctx.sessions},
-        id="sockets.sweep",
-        replace_existing=True,
-    )
 
 
 def socket_roles(*roles: Role) -> Callable[[F], F]:
