@@ -250,12 +250,22 @@ def _send_tcp(address: PrinterAddress, data: bytes, timeout_s: float) -> None:
     with _connect(address, timeout_s) as sock:
         try:
             sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-        except TimeoutError as exc:
+        except TimeoutError as exc:  # not every byte left: the label's ^XZ did not
             raise PrinterError(PrinterErrorCode.timeout, f"sending to {address}") from exc
-        except OSError as exc:  # reset, broken pipe
+        except OSError as exc:  # reset, broken pipe, with bytes still to send
             raise PrinterError(PrinterErrorCode.refused, f"{address}: {exc}") from exc
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:  # every byte had left, then the printer reset the connection
+            raise _dropped(address, exc) from exc
         _await_close(sock, address, min(timeout_s, CLOSE_WAIT_S))
+
+
+def _dropped(address: PrinterAddress, exc: OSError) -> PrinterError:
+    return PrinterError(
+        PrinterErrorCode.dropped_after_send,
+        f"{address} dropped the connection after the label was sent ({exc}): check it printed",
+    )
 
 
 def _await_close(sock: socket.socket, address: PrinterAddress, wait_s: float) -> None:
@@ -273,10 +283,7 @@ def _await_close(sock: socket.socket, address: PrinterAddress, wait_s: float) ->
     except TimeoutError:
         return
     except OSError as exc:
-        raise PrinterError(
-            PrinterErrorCode.dropped_after_send,
-            f"{address} dropped the connection after the label was sent ({exc}): check it printed",
-        ) from exc
+        raise _dropped(address, exc) from exc
 
 
 class _CheckedZebra(Zebra):
