@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -107,9 +108,34 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     try:
         out, _ = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
+        for pid in _descendants(proc.pid):  # each gunicorn master has a session of its own
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate(timeout=10)
     return out or ""
+
+
+def test_ctrl_c_stops_every_process_quietly(sqlite_url):
+    """A terminal's Ctrl-C sends SIGINT to the whole foreground group: every process stops,
+    exit 0, and no worker prints a traceback on the way."""
+    port = _two_free_ports()
+    proc = _serve_prod(sqlite_url, 1, port)
+    out = ""
+    try:
+        _healthy(f"http://127.0.0.1:{port}", proc)
+        children = _descendants(proc.pid)
+        assert len(children) >= 2  # the gunicorn master and its worker
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        out = _stop(proc) if proc.poll() is None else out
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out, out
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
 
 
 def test_two_processes_share_changes_through_redis(pg_templates):

@@ -116,8 +116,15 @@ def main(argv: list[str] | None = None) -> int:
         cpu = choose_cpu(env.get("FLOOR_SERVER_CPU", "auto"), i)
         pin = None if cpu is None else functools.partial(os.sched_setaffinity, 0, {cpu})
         procs.append(
+            # Its own session: a terminal's Ctrl-C (SIGINT to the whole foreground group) reaches
+            # this script only, which stops each process with SIGTERM. Straight to the gevent
+            # workers, SIGINT ended each with a "SystemExit: 0" traceback.
             subprocess.Popen(
-                gunicorn_argv(args.host, port, args), cwd=ROOT, env=env, preexec_fn=pin
+                gunicorn_argv(args.host, port, args),
+                cwd=ROOT,
+                env=env,
+                preexec_fn=pin,
+                start_new_session=True,
             )
         )
         where = "" if cpu is None else f" (CPU {cpu})"
@@ -130,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, stop)  # the terminal closed: its group no longer holds them
     code = 0
     while any(p.poll() is None for p in procs):
         for p in procs:  # one process gone: stop the rest, let the supervisor restart us
