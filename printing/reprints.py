@@ -18,7 +18,7 @@ from core.actors import Actor
 from core.audit import audit
 from core.db import is_postgres, utcnow
 from core.errors import CoreErrorCode
-from printing.models import NEEDS_A_PERSON, Printer, PrintJob
+from printing.models import NEEDS_A_PERSON, WAITING, Printer, PrintJob
 from printing.queue import (
     J,
     PrintQueueError,
@@ -52,7 +52,7 @@ def confirm_printed(session: Session, job_id: str, actor: Actor) -> PrintJob:
 
 
 # A reprint in one of these states has not finished: another request for its label joins it.
-PENDING = (J.queued, J.held, J.sending)
+PENDING = (*WAITING, J.sending)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,8 @@ SENDABLE = ("ready", "no_status", "unreadable_status")
 # A printer that answered ~HS before and now accepts the connection but stays silent: hung or
 # busy. Its jobs are held (not sent into a socket nobody reads) until it answers again.
 NOT_RESPONDING = "not_responding"
+# States that do not show a printer answering ~HS (silent, garbled, or not reached).
+NO_HS_ANSWER = ("no_status", "unreadable_status", "unreachable")
 
 
 def problems_of(uri: str, timeout_s: float) -> str:
@@ -140,7 +142,7 @@ class PrintWorker:
             with unit_of_work(self.sessions) as s:
                 cut_off = sending.expire_leases(s, self.clock())
                 for uri, state in s.execute(select(Printer.uri, Printer.state)):
-                    if state and state not in ("no_status", "unreadable_status", "unreachable"):
+                    if state and state not in NO_HS_ANSWER:
                         self._speaks_hs.add(uri)  # it answered ~HS before this start
             if cut_off:
                 log.warning("%d print job(s) were cut off mid-send: now unknown", cut_off)
@@ -285,7 +287,7 @@ class PrintWorker:
         state = problems_of(uri, self.config.timeout_s)
         if state == "no_status" and uri in self._speaks_hs:
             return NOT_RESPONDING
-        if state not in ("no_status", "unreadable_status", "unreachable"):
+        if state not in NO_HS_ANSWER:
             self._speaks_hs.add(uri)  # ready, or its problems: it answers ~HS
         return state
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -135,8 +135,17 @@ def _validate(order: Order, specs: Sequence[PackSpec]) -> list[FieldError]:
 # with these and keeps the loaded objects in step as committed state, so its transaction has
 # nothing left for the ORM's unit of work to flush.
 _STATION = select(Location.id).where(
-    Location.code == bindparam("po_station"), Location.type == LocationType.pack_station
+    Location.code == bindparam("po_station"),
+    Location.type == LocationType.pack_station,
+    Location.active.is_(True),
 )
+
+
+def station_id(session: Session | Connection, station: str) -> int | None:
+    """The location id of active pack station ``station``, or None."""
+    return session.scalar(_STATION, {"po_station": station})
+
+
 _WRITTEN = "floor.packages_written"
 _packages = Package.__table__
 _items = PackageItem.__table__
@@ -166,8 +175,8 @@ def pack_order(
     with reason-coded errors and changes nothing when anything is wrong."""
     errors = _validate(order, packages)
     conn = session.connection()
-    station_id = conn.scalar(_STATION, {"po_station": station})
-    if station_id is None:
+    station_loc = station_id(conn, station)
+    if station_loc is None:
         errors.append(
             FieldError(FulfilmentErrorCode.unknown_station, "station", f"no pack station {station}")
         )
@@ -180,7 +189,7 @@ def pack_order(
         row = {
             "order_id": order.id,
             "status": PackageStatus.closed,
-            "station_location_id": station_id,
+            "station_location_id": station_loc,
             "carrier": order.carrier,
             "service": order.service,
             "tracking_number": None,

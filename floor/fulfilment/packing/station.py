@@ -24,7 +24,7 @@ from core.events import record
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Package, Tote
 from floor.fulfilment.packing.carriers import CarrierAdapter, CarrierError
-from floor.fulfilment.packing.packages import PackError, PackSpec, pack_order
+from floor.fulfilment.packing.packages import PackError, PackSpec, pack_order, station_id
 from floor.fulfilment.packing.shipping import ShipError, live_packages, ship_order
 from floor.site.items import identify_item
 from floor.site.layout import Location, LocationType, Sku, SkuGtin
@@ -53,16 +53,9 @@ class PackSettings:
     extension_digit: int = 0
 
 
-_IS_STATION = select(Location.id).where(
-    Location.code == bindparam("is_station"),
-    Location.type == LocationType.pack_station,
-    Location.active.is_(True),
-)
-
-
 def check_station(session: Session, station: str) -> None:
     """Refuse a station code that is not an active pack station (``unknown_station``)."""
-    if session.scalar(_IS_STATION, {"is_station": station}) is None:
+    if station_id(session, station) is None:
         raise StationError(
             FulfilmentErrorCode.unknown_station, f"no pack station {station[:40]!r}", 422
         )
@@ -78,11 +71,11 @@ def stations(session: Session) -> list[str]:
     )
 
 
-_TOTE_ORDER = (
-    select(Tote.order_id)
-    .where(func.upper(Tote.code) == bindparam("fo_tote"), Tote.order_id.is_not(None))
-    .scalar_subquery()
+# The order a tote holds, by its scanned code (any letter case).
+_TOTE_HOLDER = select(Tote.order_id).where(
+    func.upper(Tote.code) == bindparam("fo_tote"), Tote.order_id.is_not(None)
 )
+_TOTE_ORDER = _TOTE_HOLDER.scalar_subquery()
 # The order in the tote and the order of that number, in one statement; the tote's first.
 _ORDER_BY_CODE = (
     select(Order)
@@ -92,11 +85,6 @@ _ORDER_BY_CODE = (
 )
 _ORDER_LINES = (
     select(OrderLine).where(OrderLine.order_id == bindparam("fo_order")).order_by(OrderLine.id)
-)
-
-
-_TOTE_HOLDER = select(Tote.order_id).where(
-    func.upper(Tote.code) == bindparam("th_code"), Tote.order_id.is_not(None)
 )
 
 
@@ -179,7 +167,7 @@ def verify_item(session: Session, order: Order, code: str) -> dict[str, Any]:
                 return {"ok": True, "result": "ok", "line_id": ln.line_id, "units": units}
     if sku_id is not None:
         reason, message = "other_sku", f"{code} is not in order {order.external_id}"
-    elif (holder := session.scalar(_TOTE_HOLDER, {"th_code": code.strip().upper()})) is None:
+    elif (holder := session.scalar(_TOTE_HOLDER, {"fo_tote": code.strip().upper()})) is None:
         reason, message = "unknown_code", f"{code} is not a known item barcode"
     elif holder == order.id:  # the packer scanned the tote again
         reason, message = "tote", f"{code} is this order's tote: scan the items in it"
