@@ -19,7 +19,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.actors import Actor
@@ -177,7 +177,9 @@ def save_printer(
 ) -> Printer:
     """Add a printer, or change one's name/URI (admin page). Audited."""
     spec = make_spec(name.strip(), uri.strip())
-    clash = session.scalar(select(Printer).where(Printer.name == spec.name))
+    # Names are one printer whatever their case, as FLOOR_PRINTERS and the station binding read
+    # them: ``pack-01`` beside ``PACK-01`` would be rebound or renamed by the next start.
+    clash = session.scalar(select(Printer).where(func.upper(Printer.name) == spec.name.upper()))
     if clash is not None and clash.id != printer_id:
         raise PrinterConfigError(
             PrinterConfigErrorCode.duplicate_printer, f"a printer is already named {spec.name}"

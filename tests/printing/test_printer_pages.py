@@ -136,3 +136,30 @@ def test_serve_without_floor_printers_starts_a_virtual_zebra_per_station(tmp_pat
     for printer_port in found.values():  # gone with the server
         with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(printer_port)), 1):
             pass
+
+
+def test_admin_cannot_add_a_printer_whose_name_differs_only_in_case(client, sessions):
+    """``pack-01`` beside ``PACK-01`` is refused (the start's FLOOR_PRINTERS sync and the station
+    binding read names whatever their case: one of the two would be rebound at the next start)."""
+    from web.demo import DEMO_USERS
+
+    admin = next(u for u in DEMO_USERS if u.role.value == "admin")
+    login(client, username=admin.username, password=admin.password)
+    token = _csrf(client, "/admin/printers")
+    first = {"csrf_token": token, "name": "ZEBRA-7", "uri": "tcp://10.0.0.7:9100"}
+    assert client.post("/admin/printers", data=first).status_code == 303
+    again = {"csrf_token": token, "name": "zebra-7", "uri": "tcp://10.0.0.8:9100"}
+    r = client.post("/admin/printers", data=again, follow_redirects=True)
+    assert "already named" in r.get_data(as_text=True)
+    with unit_of_work(sessions) as s:
+        names = s.scalars(select(Printer.name).where(Printer.name.ilike("zebra-7"))).all()
+        assert names == ["ZEBRA-7"]
+        uri = s.scalar(select(Printer.uri).where(Printer.name == "ZEBRA-7"))
+        assert uri == "tcp://10.0.0.7:9100"
+    # Its own name in another case is a rename of the same printer, not a clash.
+    with unit_of_work(sessions) as s:
+        pid = s.scalar(select(Printer.id).where(Printer.name == "ZEBRA-7"))
+    rename = {"csrf_token": token, "name": "Zebra-7", "uri": "tcp://10.0.0.7:9100"}
+    assert client.post(f"/admin/printers/{pid}", data=rename).status_code == 303
+    with unit_of_work(sessions) as s:
+        assert s.get(Printer, pid).name == "Zebra-7"
