@@ -13,13 +13,24 @@ from core.db import unit_of_work
 from core.exception_queue import ExceptionStatus, FloorException
 from core.users import User
 from floor.fulfilment.models import PickList, PickTask, Wave
+from floor.fulfilment.picking.scans import next_task
 from floor.fulfilment.states import TaskStatus
+from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+from floor.site.layout import SkuGtin
 from floor.site.reservation import available_to_promise
 from floor.site.stock import Reservation
 from orders.models import Order, OrderLine
 from orders.outbox import OutboxEvent
 from orders.states import OrderStatus
-from tests.factories import OMS_AUTH, counts, order_payload, socket_for
+from tests.factories import (
+    OMS_AUTH,
+    actor_for,
+    counts,
+    order_payload,
+    pick_scan,
+    socket_for,
+    supervisor,
+)
 
 
 def _events(sessions, ext):
@@ -194,3 +205,31 @@ def test_cancel_cancels_open_pick_tasks_and_tells_the_picker_at_once(live_server
         assert statuses == [TaskStatus.canceled, TaskStatus.canceled, TaskStatus.picked]
     payload = _events(sessions, "T-1")[-1][1]
     assert len(payload["canceled_tasks"]) == 2
+
+
+def test_an_order_picked_while_on_hold_is_picked_once_released(api, sessions):
+    """The OMS holds an order whose tasks are on a picker's cart; the picker finishes them (a
+    hold stops packing, not the cart). Before: the release put the order back to ``waved`` with
+    every task picked, and nothing ever moved it on - no station would pack it."""
+    api.post("/orders", json=order_payload("H-PICKED", [("SKU-00100", 1), ("SKU-00101", 2)]))
+    with unit_of_work(sessions) as s:
+        for wave in plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves:
+            release_wave(s, wave.id, supervisor(s))
+    assert api.post("/orders/H-PICKED/hold").get_json()["held_from"] == "waved"
+    with unit_of_work(sessions) as s:
+        pat = actor_for(s, "pat")
+        n = 0
+        while (task := next_task(s, pat)) is not None:
+            code = s.scalars(select(SkuGtin.gtin).where(SkuGtin.sku_id == task.sku_id)).first()
+            for _ in range(task.quantity - task.picked_qty):
+                n += 1
+                assert pick_scan(s, pat, task.id, code, f"held-{n}").result == "ok"
+    assert n == 3 and api.get("/orders/H-PICKED").get_json()["status"] == "on_hold"
+    released = api.post("/orders/H-PICKED/release").get_json()
+    assert released["status"] == "picked"
+    assert [ln["picked"] for ln in released["lines"]] == [1, 2]
+    types = [t for t, _ in _events(sessions, "H-PICKED")]
+    assert types[-4:] == ["order.on_hold", "order.waved", "order.picking", "order.picked"]
+    # Not held any more: a second release changes nothing.
+    assert api.post("/orders/H-PICKED/release").get_json()["status"] == "picked"
+    assert len(_events(sessions, "H-PICKED")) == len(types)
