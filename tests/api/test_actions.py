@@ -14,8 +14,9 @@ from core.exception_queue import ExceptionStatus, FloorException
 from core.users import User
 from floor.fulfilment.models import PickList, PickTask, Wave
 from floor.fulfilment.picking.scans import next_task
-from floor.fulfilment.states import TaskStatus
+from floor.fulfilment.states import TaskStatus, WaveStatus
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+from floor.fulfilment.waves.rules import WaveError
 from floor.site.layout import SkuGtin
 from floor.site.reservation import available_to_promise
 from floor.site.stock import Reservation
@@ -233,3 +234,19 @@ def test_an_order_picked_while_on_hold_is_picked_once_released(api, sessions):
     # Not held any more: a second release changes nothing.
     assert api.post("/orders/H-PICKED/release").get_json()["status"] == "picked"
     assert len(_events(sessions, "H-PICKED")) == len(types)
+
+
+def test_canceling_every_order_of_a_planned_wave_cancels_the_wave(api, sessions):
+    """The OMS cancels the only order of a wave that is planned, not yet released. Before: the
+    wave stayed ``planned`` with its one list canceled; released, it told every picker there was
+    work and then stayed ``released`` on the dashboard for good (nothing left to finish it)."""
+    api.post("/orders", json=order_payload("W-1", [("SKU-00100", 1)]))
+    with unit_of_work(sessions) as s:
+        [wave] = plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves
+        wave_id = wave.id
+    assert api.post("/orders/W-1/cancel").get_json()["status"] == "canceled"
+    with unit_of_work(sessions) as s:
+        assert s.get(Wave, wave_id).status == WaveStatus.canceled
+        with pytest.raises(WaveError) as refused:
+            release_wave(s, wave_id, supervisor(s))
+    assert refused.value.code == "invalid_transition"
