@@ -15,7 +15,7 @@ from core.users import User
 from floor.fulfilment.models import PickList, PickTask, Wave
 from floor.fulfilment.picking.scans import next_task
 from floor.fulfilment.states import TaskStatus, WaveStatus
-from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+from floor.fulfilment.waves.planning import RuleSpec, cancel_wave, plan_waves, release_wave
 from floor.fulfilment.waves.rules import WaveError
 from floor.site.layout import SkuGtin
 from floor.site.reservation import available_to_promise
@@ -250,3 +250,23 @@ def test_canceling_every_order_of_a_planned_wave_cancels_the_wave(api, sessions)
         with pytest.raises(WaveError) as refused:
             release_wave(s, wave_id, supervisor(s))
     assert refused.value.code == "invalid_transition"
+
+
+def test_an_order_whose_wave_was_canceled_while_on_hold_is_allocated_once_released(api, sessions):
+    """The OMS holds a waved order, then the supervisor cancels its wave (nothing picked): the
+    wave's other orders go back to ``allocated``, the held one keeps ``held_from: waved``.
+    Before: its release put it back in ``waved`` with no wave and no open task, for good."""
+    api.post("/orders", json=order_payload("H-WAVE", [("SKU-00100", 1)]))
+    with unit_of_work(sessions) as s:
+        [wave] = plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves
+        release_wave(s, wave.id, supervisor(s))
+        wave_id = wave.id
+    assert api.post("/orders/H-WAVE/hold").get_json()["held_from"] == "waved"
+    with unit_of_work(sessions) as s:
+        cancel_wave(s, wave_id, supervisor(s), "re-plan")
+    released = api.post("/orders/H-WAVE/release").get_json()
+    assert released["status"] == "allocated"
+    assert [ln["reserved"] for ln in released["lines"]] == [1]
+    # It can be waved again.
+    with unit_of_work(sessions) as s:
+        assert len(plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves) == 1

@@ -6,8 +6,10 @@ who already holds the order's tasks: the units go into the tote and the tasks fi
 order is ``on_hold``. Picking does not move a held order (``booking.after_task`` settles only
 ``waved`` and ``picking`` orders), so the release settles it as the last task would have:
 ``waved → picking`` once units were picked, ``picked`` once no task is open (``short`` when
-nothing could be picked). Without this a released order whose tasks were all done stayed
-``waved`` or ``picking`` for good, and no station would pack it.
+nothing could be picked). An order whose wave a supervisor canceled during the hold goes back
+to ``allocated`` (``short`` when not everything is reserved), as the wave's other orders did.
+Without this a released order stayed ``waved`` or ``picking`` for good: no station would pack
+it, no wave would take it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ def release_hold(session: Session, external_id: str, actor: Actor, reason: str =
     if not was_held or order.status not in (OrderStatus.waved, OrderStatus.picking):
         return order
     session.flush()
+    if order.wave_id is None:
+        # Its wave was canceled during the hold (cancel_wave leaves a held order's status to
+        # its release): back to waiting for a wave, as the wave's other orders went.
+        missing = session.scalar(
+            select(func.count(OrderLine.id)).where(
+                OrderLine.order_id == order.id,
+                OrderLine.reserved_qty < OrderLine.quantity - OrderLine.short_qty,
+            )
+        )
+        target = OrderStatus.short if missing else OrderStatus.allocated
+        transition(session, order, target, actor)
+        return order
     has_tasks = session.scalar(
         select(func.count(PickTask.id))
         .join(OrderLine, OrderLine.id == PickTask.order_line_id)
@@ -42,7 +56,7 @@ def release_hold(session: Session, external_id: str, actor: Actor, reason: str =
         return order
     picked = units_picked(session, order)
     if order.status == OrderStatus.waved and picked:
-        transition(session, order, OrderStatus.picking, actor, payload={"settled": "release"})
+        transition(session, order, OrderStatus.picking, actor)
     if open_orders_done(session, order):
         target = OrderStatus.picked if picked else OrderStatus.short
         payload = None if picked else {"reason": "short_pick"}
