@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -451,6 +451,19 @@ def events() -> Any:
                 .limit(limit + 1)
             )
         )
+        if not rows and after and after > (s.scalar(select(func.max(OutboxEvent.id))) or 0):
+            # Not a cursor we gave out (a restored or rebuilt database, say): echoing it back
+            # would skip every event up to it without a word.
+            raise Invalid(
+                [
+                    FieldError(
+                        WebErrorCode.invalid_cursor,
+                        "after",
+                        f"after={after} is beyond the last event of this feed: not a cursor it "
+                        "gave out (a restored or rebuilt database?); resync from the start",
+                    )
+                ]
+            )
     more = len(rows) > limit
     rows = rows[:limit]
     return jsonify(
