@@ -242,6 +242,18 @@ class DeviceHub:
         except Exception as exc:  # the database is away: the frame is still shown
             log.exception("%s: scan failed", cfg.station)
             answer = {"result": "error", "message": str(exc)[:200]}
+            # The packer looks at the pack page, not at the device log: the scan did nothing,
+            # and they must hear so (before, the page stayed silent and the scan was lost).
+            self._emit(
+                "pack.reject",
+                {
+                    "station": cfg.station,
+                    "reason": "unavailable",
+                    "message": f"{frame.text[:40]!r} was not recorded (the server could not "
+                    "reach its database): scan it again",
+                },
+                room(cfg.station),
+            )
         entry = {
             "at": utcnow().isoformat(),
             "raw": frame.raw_text,

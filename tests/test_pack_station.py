@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
+from core.actors import Actor
 from core.db import unit_of_work
-from core.users import AuditEntry
-from floor.fulfilment.models import Tote
+from core.settings import Settings
+from core.users import AuditEntry, Role
+from floor.fulfilment.models import Package, Tote
 from floor.fulfilment.packing.packages import is_valid_sscc
+from floor.fulfilment.packing.station import StationError, close_package, find_order
+from floor.fulfilment.picking.cancellation import cancel_order
 from orders.models import Order
-from tests.factories import OMS_AUTH, add_order, login, page_csrf, picked_order
+from orders.outbox import OutboxEvent
+from sync.carriers import carrier_for
+from tests.factories import OMS_AUTH, actor_for, add_order, login, page_csrf, picked_order
 
 
 def _post(client, url, body, token):
@@ -296,3 +303,85 @@ def test_scanning_a_tote_at_the_station_says_what_it_is(client, sessions):
     assert f"close {external_id} first" in other.get_json()["message"]
     unknown = _post(client, "/pack/verify", {"code": "NOPE-1", "station": "PACK-01"}, token)
     assert unknown.get_json()["reason"] == "unknown_code"
+
+
+def _close_from(s, tote: str, station: str):
+    """What POST /pack/close does in its transaction: the tote's order, then the close."""
+    order = find_order(s, tote)
+    items = {ln.line_id: ln.picked_qty - ln.packed_qty for ln in order.lines}
+    return close_package(
+        s,
+        order,
+        items=items,
+        weight_g=700,
+        station=station,
+        carrier=carrier_for(order.carrier, Settings()),
+        actor=actor_for(s, "paco"),
+    )
+
+
+def _pg_only(sessions) -> None:
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite: every transaction is the one writer from its first statement")
+
+
+def test_an_oms_cancel_between_the_tote_scan_and_the_close_is_not_overwritten(sessions):
+    """PostgreSQL: the close read the order (picked) without a lock; a cancel committed before
+    its UPDATE was overwritten - events picked → canceled, then picked → packed → shipped, a
+    label and a tracking number for a canceled order."""
+    _pg_only(sessions)
+    ext, tote = picked_order(sessions, [("SKU-00100", 1)])
+    with sessions() as station, station.begin():
+        order = find_order(station, tote)  # the packer's transaction has the order
+        with unit_of_work(sessions) as oms:
+            cancel_order(oms, ext, Actor("oms:test", Role.admin, None), "customer called")
+        with pytest.raises(StationError) as refused:
+            close_package(
+                station,
+                order,
+                items={"1": 1},
+                weight_g=700,
+                station="PACK-01",
+                carrier=carrier_for(order.carrier, Settings()),
+                actor=actor_for(station, "paco"),
+            )
+        assert refused.value.code == "wrong_status" and "canceled" in refused.value.message
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(Order.status).where(Order.external_id == ext)) == "canceled"
+        assert s.scalar(select(func.count(Package.id))) == 0
+        moves = s.execute(
+            select(OutboxEvent.from_state, OutboxEvent.to_state)
+            .where(OutboxEvent.aggregate_id == ext)
+            .order_by(OutboxEvent.id)
+        ).all()
+    assert moves[-1] == ("picked", "canceled") and ("picked", "packed") not in moves
+
+
+def test_two_stations_closing_one_order_at_once_make_one_carton(sessions):
+    """PostgreSQL: two stations opened the same tote (or one typed the order number) and both
+    closed: both packed from what they had read - two cartons, two SSCCs and two shipments."""
+    _pg_only(sessions)
+    ext, tote = picked_order(sessions, [("SKU-00100", 2)])
+    with sessions() as second, second.begin():
+        order = find_order(second, tote)  # read before the first close commits
+        with unit_of_work(sessions) as first:
+            assert _close_from(first, tote, "PACK-01")["status"] == "shipped"
+        with pytest.raises(StationError) as refused:
+            close_package(
+                second,
+                order,
+                items={"1": 2},
+                weight_g=700,
+                station="PACK-02",
+                carrier=carrier_for(order.carrier, Settings()),
+                actor=actor_for(second, "paco"),
+            )
+        assert refused.value.code == "wrong_status"
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(func.count(Package.id))) == 1
+        shipped = s.scalar(
+            select(func.count(OutboxEvent.id)).where(
+                OutboxEvent.aggregate_id == ext, OutboxEvent.type == "order.shipped"
+            )
+        )
+    assert shipped == 1

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -32,6 +32,7 @@ from core.errors import CoreErrorCode, FieldError, FloorError, Invalid
 from core.inputs import MAX_ID, InputError, check_text, parse_int
 from floor.fulfilment.order_views import list_orders, order_view, order_views
 from floor.fulfilment.picking.cancellation import cancel_order
+from floor.fulfilment.picking.holds import release_hold
 from floor.site.reservation import available_to_promise
 from orders import csv_import
 from orders.errors import IntakeFieldCode, OrderErrorCode
@@ -47,7 +48,6 @@ from orders.service import (
     create_orders,
     hold_order,
     load_order,
-    release_order_hold,
 )
 from orders.states import OrderStatus
 from web.context import ctx, uow
@@ -422,7 +422,7 @@ def hold(external_id: str) -> Any:
 
 @bp.post("/orders/<external_id>/release")
 def release(external_id: str) -> Any:
-    return _action(release_order_hold, external_id)
+    return _action(release_hold, external_id)
 
 
 # --- events feed and inventory ----------------------------------------------------------------
@@ -451,6 +451,19 @@ def events() -> Any:
                 .limit(limit + 1)
             )
         )
+        if not rows and after and after > (s.scalar(select(func.max(OutboxEvent.id))) or 0):
+            # Not a cursor we gave out (a restored or rebuilt database, say): echoing it back
+            # would skip every event up to it without a word.
+            raise Invalid(
+                [
+                    FieldError(
+                        WebErrorCode.invalid_cursor,
+                        "after",
+                        f"after={after} is beyond the last event of this feed: not a cursor it "
+                        "gave out (a restored or rebuilt database?); resync from the start",
+                    )
+                ]
+            )
     more = len(rows) > limit
     rows = rows[:limit]
     return jsonify(

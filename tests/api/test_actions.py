@@ -13,13 +13,25 @@ from core.db import unit_of_work
 from core.exception_queue import ExceptionStatus, FloorException
 from core.users import User
 from floor.fulfilment.models import PickList, PickTask, Wave
-from floor.fulfilment.states import TaskStatus
+from floor.fulfilment.picking.scans import next_task
+from floor.fulfilment.states import TaskStatus, WaveStatus
+from floor.fulfilment.waves.planning import RuleSpec, cancel_wave, plan_waves, release_wave
+from floor.fulfilment.waves.rules import WaveError
+from floor.site.layout import SkuGtin
 from floor.site.reservation import available_to_promise
 from floor.site.stock import Reservation
 from orders.models import Order, OrderLine
 from orders.outbox import OutboxEvent
 from orders.states import OrderStatus
-from tests.factories import OMS_AUTH, counts, order_payload, socket_for
+from tests.factories import (
+    OMS_AUTH,
+    actor_for,
+    counts,
+    order_payload,
+    pick_scan,
+    socket_for,
+    supervisor,
+)
 
 
 def _events(sessions, ext):
@@ -194,3 +206,67 @@ def test_cancel_cancels_open_pick_tasks_and_tells_the_picker_at_once(live_server
         assert statuses == [TaskStatus.canceled, TaskStatus.canceled, TaskStatus.picked]
     payload = _events(sessions, "T-1")[-1][1]
     assert len(payload["canceled_tasks"]) == 2
+
+
+def test_an_order_picked_while_on_hold_is_picked_once_released(api, sessions):
+    """The OMS holds an order whose tasks are on a picker's cart; the picker finishes them (a
+    hold stops packing, not the cart). Before: the release put the order back to ``waved`` with
+    every task picked, and nothing ever moved it on - no station would pack it."""
+    api.post("/orders", json=order_payload("H-PICKED", [("SKU-00100", 1), ("SKU-00101", 2)]))
+    with unit_of_work(sessions) as s:
+        for wave in plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves:
+            release_wave(s, wave.id, supervisor(s))
+    assert api.post("/orders/H-PICKED/hold").get_json()["held_from"] == "waved"
+    with unit_of_work(sessions) as s:
+        pat = actor_for(s, "pat")
+        n = 0
+        while (task := next_task(s, pat)) is not None:
+            code = s.scalars(select(SkuGtin.gtin).where(SkuGtin.sku_id == task.sku_id)).first()
+            for _ in range(task.quantity - task.picked_qty):
+                n += 1
+                assert pick_scan(s, pat, task.id, code, f"held-{n}").result == "ok"
+    assert n == 3 and api.get("/orders/H-PICKED").get_json()["status"] == "on_hold"
+    released = api.post("/orders/H-PICKED/release").get_json()
+    assert released["status"] == "picked"
+    assert [ln["picked"] for ln in released["lines"]] == [1, 2]
+    types = [t for t, _ in _events(sessions, "H-PICKED")]
+    assert types[-4:] == ["order.on_hold", "order.waved", "order.picking", "order.picked"]
+    # Not held any more: a second release changes nothing.
+    assert api.post("/orders/H-PICKED/release").get_json()["status"] == "picked"
+    assert len(_events(sessions, "H-PICKED")) == len(types)
+
+
+def test_canceling_every_order_of_a_planned_wave_cancels_the_wave(api, sessions):
+    """The OMS cancels the only order of a wave that is planned, not yet released. Before: the
+    wave stayed ``planned`` with its one list canceled; released, it told every picker there was
+    work and then stayed ``released`` on the dashboard for good (nothing left to finish it)."""
+    api.post("/orders", json=order_payload("W-1", [("SKU-00100", 1)]))
+    with unit_of_work(sessions) as s:
+        [wave] = plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves
+        wave_id = wave.id
+    assert api.post("/orders/W-1/cancel").get_json()["status"] == "canceled"
+    with unit_of_work(sessions) as s:
+        assert s.get(Wave, wave_id).status == WaveStatus.canceled
+        with pytest.raises(WaveError) as refused:
+            release_wave(s, wave_id, supervisor(s))
+    assert refused.value.code == "invalid_transition"
+
+
+def test_an_order_whose_wave_was_canceled_while_on_hold_is_allocated_once_released(api, sessions):
+    """The OMS holds a waved order, then the supervisor cancels its wave (nothing picked): the
+    wave's other orders go back to ``allocated``, the held one keeps ``held_from: waved``.
+    Before: its release put it back in ``waved`` with no wave and no open task, for good."""
+    api.post("/orders", json=order_payload("H-WAVE", [("SKU-00100", 1)]))
+    with unit_of_work(sessions) as s:
+        [wave] = plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves
+        release_wave(s, wave.id, supervisor(s))
+        wave_id = wave.id
+    assert api.post("/orders/H-WAVE/hold").get_json()["held_from"] == "waved"
+    with unit_of_work(sessions) as s:
+        cancel_wave(s, wave_id, supervisor(s), "re-plan")
+    released = api.post("/orders/H-WAVE/release").get_json()
+    assert released["status"] == "allocated"
+    assert [ln["reserved"] for ln in released["lines"]] == [1]
+    # It can be waved again.
+    with unit_of_work(sessions) as s:
+        assert len(plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves) == 1

@@ -172,3 +172,28 @@ def test_orders_list_refuses_forged_cursors(api):
         r = api.get(f"/orders?cursor={forged(raw)}")
         assert r.status_code == 422, raw[:40]
         assert r.get_json()["errors"][0]["code"] == "invalid_cursor"
+
+
+def test_event_feed_refuses_a_cursor_from_beyond_its_last_event(api):
+    """A cursor this feed never gave out - the OMS kept it from before the floor's database was
+    restored from a backup, or rebuilt - was taken and echoed back as ``next_cursor``: every
+    event up to it was skipped without a word. It is refused, so the OMS knows to resync."""
+    api.post("/orders", json=order_payload("FUT-1"))
+    events, cursor = _drain(api, limit=1000)
+    last = int(cursor)
+    assert api.get(f"/events?after={last}").get_json()["events"] == []  # caught up: fine
+    for after in (last + 1, last + 500_000):
+        r = api.get(f"/events?after={after}")
+        assert r.status_code == 422, r.get_json()
+        [error] = r.get_json()["errors"]
+        assert (error["code"], error["field"]) == ("invalid_cursor", "after")
+        assert "beyond the last event" in error["message"]
+    api.post("/orders", json=order_payload("FUT-2"))
+    body = api.get(f"/events?after={last}").get_json()
+    assert [e["order"] for e in body["events"]] == ["FUT-2", "FUT-2"]
+
+
+def test_event_feed_of_an_empty_database_accepts_only_the_start(api):
+    assert api.get("/events").get_json() == {"events": [], "next_cursor": "0", "has_more": False}
+    assert api.get("/events?after=0").status_code == 200
+    assert api.get("/events?after=7").status_code == 422

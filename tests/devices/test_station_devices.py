@@ -325,3 +325,37 @@ def test_reject_budget_allows_a_few_per_window_and_counts_the_rest():
     assert budget.take() is True and budget.ended_skipped == 0
     assert budget.take() is False
     assert budget.skipped_total == 5
+
+
+def test_a_serial_scan_the_database_could_not_take_is_refused_on_the_pack_page(tmp_path):
+    """The database is away (here: nothing listens where it should be): the scan changes
+    nothing, and the packer, who watches the pack page and not the device log, is told to scan
+    again. Before: only /devices showed an error; the pack page stayed silent."""
+    if SOCAT is None:
+        pytest.skip("socat is not installed")
+    from devices.config import parse_device
+    from devices.hub import DeviceHub
+    from tests.factories import free_port
+
+    engine = make_engine(f"postgresql+psycopg://floor@127.0.0.1:{free_port()}/gone")
+    pair = PtyPair(tmp_path)
+    pair.plug()
+    sent: list[tuple[str, dict, str]] = []
+    config = parse_device(f"PACK-01=serial://{pair.device}?suffix=cr&retry_ms=50")
+    hub = DeviceHub(
+        make_session_factory(engine), scanners=[config], notify=lambda *a: sent.append(a)
+    )
+    hub.start()
+    try:
+        wait_for(lambda: hub.snapshot()["scanners"][0]["online"], "scanner online")
+        pair.send(b"T0001\r")
+        wait_for(lambda: any(n == "pack.reject" for n, _, _ in sent), "pack.reject")
+        [(data, to)] = [(d, to) for n, d, to in sent if n == "pack.reject"]
+        assert to == "station:PACK-01" and data["station"] == "PACK-01"
+        assert data["reason"] == "unavailable" and "'T0001' was not recorded" in data["message"]
+        [frame] = hub.frames("scanner", "PACK-01")
+        assert frame["result"] == "error" and frame["text"] == "T0001"
+    finally:
+        hub.stop()
+        pair.unplug()
+        engine.dispose()

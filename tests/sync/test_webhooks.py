@@ -15,10 +15,15 @@ import time
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from core.db import unit_of_work
+from orders.outbox import OutboxEvent
 from sync.deadline_http import deadline_session
 from sync.sandbox import Chaos, OmsReceiver
 from sync.webhooks import Outcome, RetryPolicy, attempt, classify, parse_retry_after, sign, verify
+from sync.worker import deliver_due
+from tests.factories import fast_config, make_events
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
@@ -77,6 +82,10 @@ def test_retry_after_in_seconds_and_as_http_date():
     assert parse_retry_after("soon", NOW) is None
     assert parse_retry_after(None, NOW) is None
     assert parse_retry_after("99999999", NOW) == 3600  # capped
+    # Latin-1 / Unicode digits are not delta-seconds (float() refused "\xb2" and the attempt
+    # raised instead of answering): no Retry-After, the back-off applies.
+    for odd in ("\xb2", "\xb9", "\u0663", "\uff11"):
+        assert parse_retry_after(odd, NOW) is None
     out = classify(503, {"Retry-After": "30"}, NOW)
     assert out == Outcome("retry", 503, "HTTP 503", 30.0)
 
@@ -206,3 +215,26 @@ def test_an_endless_answer_body_is_never_read():
     out, took = _timed_attempt(_endless_body, 2.0)
     assert out.kind == "delivered" and out.status_code == 200
     assert took < 2.0, took  # before: read whole, the server's memory growing ~1 GB / 4 s
+
+
+def test_a_retry_after_of_non_ascii_digits_is_a_retry_not_a_crash_of_the_round(sessions):
+    """``Retry-After: \\xb2`` (a superscript two in Latin-1) made ``attempt`` raise: the round
+    died before recording anything, so every event it had claimed, delivered or not, was posted
+    again after its lease, and the bad one for ever (never a dead letter)."""
+
+    def superscript_retry_after(conn):
+        conn.sendall(b"HTTP/1.1 503 Busy\r\nRetry-After: \xb2\r\nContent-Length: 0\r\n\r\n")
+
+    out, _ = _timed_attempt(superscript_retry_after, 2.0)
+    assert out == Outcome("retry", 503, "HTTP 503", None)
+
+    make_events(sessions, orders=2, per_order=1, prefix="RA")
+    receiver = _RawReceiver(superscript_retry_after)
+    try:
+        stats = deliver_due(sessions, fast_config(receiver.url), max_rounds=1)
+    finally:
+        receiver.close()
+    assert (stats.rounds, stats.retried, stats.dead) == (1, 2, 0)
+    with unit_of_work(sessions) as s:
+        rows = s.execute(select(OutboxEvent.attempts, OutboxEvent.last_status_code)).all()
+    assert sorted(rows) == [(1, 503), (1, 503)]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.actors import Actor
-from core.db import utcnow
+from core.db import is_postgres, utcnow
 from core.errors import FieldError, Invalid
 from core.events import publish
 from floor.fulfilment.errors import FulfilmentErrorCode
@@ -160,6 +160,30 @@ _SET_PACKED = (
 )
 
 
+_LINES_NOW = (
+    select(OrderLine)
+    .where(OrderLine.order_id == bindparam("lo_order"))
+    .order_by(OrderLine.id)
+    .execution_options(populate_existing=True)
+)
+
+
+def lock_order(session: Session, order: Order) -> None:
+    """PostgreSQL: lock the order's row for this close and re-read it and its lines.
+
+    The station loaded the order (its tote scan) without a lock, and a close checks it and
+    writes from what it loaded. An OMS cancel committed in between was overwritten (``picked →
+    packed`` on a canceled order, then shipped); a second station closing the same order at the
+    same moment packed it twice. Closes of one order now take turns and check what is committed.
+    SQLite needs nothing: every transaction there is the one writer from its first statement
+    (``BEGIN IMMEDIATE``)."""
+    if not is_postgres(session):
+        return
+    session.refresh(order, with_for_update={"key_share": True})  # FOR NO KEY UPDATE
+    lines = session.scalars(_LINES_NOW, {"lo_order": order.id}).all()
+    set_committed_value(order, "lines", list(lines))
+
+
 def pack_order(
     session: Session,
     order: Order,
@@ -173,6 +197,7 @@ def pack_order(
 ) -> list[Package]:
     """Create the packages (status ``closed``) and count the units as packed. Raises PackError
     with reason-coded errors and changes nothing when anything is wrong."""
+    lock_order(session, order)
     errors = _validate(order, packages)
     conn = session.connection()
     station_loc = station_id(conn, station)

@@ -362,6 +362,10 @@ def settle_pick_list(session: Session, pick_list_id: int, *, picking: bool = Tru
             wave.completed_at = utcnow()
         else:
             WAVE_MACHINE.move(wave, WaveStatus.canceled)
+    elif not still_open and not done_lists and wave.status == WaveStatus.planned:
+        # Every order of a wave not yet released was canceled: so is the wave (before, it
+        # stayed planned, and once released told every picker there was work and never ended).
+        WAVE_MACHINE.move(wave, WaveStatus.canceled)
     publish_progress(session, wave.id)
 
 
