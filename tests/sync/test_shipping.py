@@ -26,7 +26,7 @@ from orders.states import OrderStatus
 from sync.carriers import CarrierError, DemoCarrier, HttpCarrier, carrier_for
 from sync.carriers.demo import is_valid_tracking, luhn_digit
 from sync.tracking import poll_tracking
-from tests.factories import SYSTEM, add_order, walk_to_picked
+from tests.factories import SYSTEM, AnsweringCarrier, add_order, walk_to_picked
 
 TWO_CARTONS = [
     PackSpec({"1": 2}, weight_g=1250, length_mm=300, width_mm=200, height_mm=150),
@@ -203,3 +203,27 @@ def test_mark_delivered_is_idempotent(sessions):
         assert mark_delivered(s, pkg, utcnow(), SYSTEM) is True
         assert mark_delivered(s, pkg, utcnow(), SYSTEM) is False
         assert order.status == OrderStatus.delivered
+
+
+@pytest.mark.parametrize("delivered_at", [b'"yesterday"', b"1764500000", b'{"at": 1}'])
+def test_a_tracking_answer_with_an_unreadable_delivery_time_is_an_error_not_a_crash(
+    sessions, delivered_at
+):
+    """A carrier's ``delivered_at`` that is no ISO 8601 time raised ValueError / TypeError out
+    of ``poll_tracking``: the scheduled poll died at that package, every poll, and no package
+    after it was ever reported delivered. It is now a carrier error for that package only."""
+    oid = picked_order(sessions)
+    with unit_of_work(sessions) as s:
+        order = load(s, oid)
+        pack_order(s, order, TWO_CARTONS, "PACK-01", SYSTEM)
+        ship_order(s, order, DemoCarrier("demo"), SYSTEM)
+    answer = b'{"status": "delivered", "delivered_at": ' + delivered_at + b"}"
+    with AnsweringCarrier(200, answer) as server:
+        carrier = HttpCarrier("demo", server.url, timeout_s=2)
+        with pytest.raises(CarrierError) as err:
+            carrier.tracking_status("DM1")
+        assert err.value.code == "bad_carrier_answer" and "delivered_at" in err.value.message
+        stats = poll_tracking(sessions, lambda name: carrier)
+    assert (stats.polled, stats.errors, stats.delivered_packages) == (2, 2, 0)
+    with unit_of_work(sessions) as s:
+        assert load(s, oid).status == OrderStatus.shipped
