@@ -120,11 +120,16 @@ class HttpCarrier:
             "/manifests",
             json={"day": day, "tracking_numbers": [p.tracking_number for p in packages]},
         )
-        return str(body.get("reference") or "")
+        raw = body.get("reference")
+        reference = _scalar_text(raw or "")
+        if reference is None or (reference and not _storable(reference, _REFERENCE_MAX)):
+            raise _bad_answer("reference", raw)
+        return reference
 
 
 _TRACKING_MAX = 64  # Package.tracking_number
 _SERVICE_MAX = 40  # Package.service
+_REFERENCE_MAX = 64  # Manifest.reference
 
 
 def _scalar_text(value: Any) -> str | None:
