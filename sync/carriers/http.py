@@ -30,6 +30,9 @@ from floor.fulfilment.packing.carriers import (
     shipment_request,
 )
 from orders.models import Order
+from sync.deadline_http import AnswerTooLarge, deadline_session, request_within
+
+MAX_ANSWER_BYTES = 16 << 20  # a shipment's label (PDF or ZPL, base64) fits many times over
 
 
 class HttpCarrier:
@@ -46,16 +49,28 @@ class HttpCarrier:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.timeout_s = timeout_s
-        self.http = http or requests.Session()
+        self.http = http or deadline_session()
 
     def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
         headers = kw.pop("headers", {})
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         try:
-            resp = self.http.request(
-                method, self.base_url + path, headers=headers, timeout=self.timeout_s, **kw
+            # The whole exchange within the time-out (a pack station's close waits on it): a
+            # carrier that trickles its answer held the close - and its locks - for as long as
+            # it liked, each read well inside a per-read time-out.
+            resp = request_within(
+                self.http,
+                method,
+                self.base_url + path,
+                self.timeout_s,
+                max_body=MAX_ANSWER_BYTES,
+                headers=headers,
+                timeout=self.timeout_s,
+                **kw,
             )
+        except AnswerTooLarge as exc:
+            raise CarrierError(FulfilmentErrorCode.bad_carrier_answer, str(exc)) from exc
         except requests.RequestException as exc:
             raise CarrierError(
                 FulfilmentErrorCode.carrier_unreachable, str(exc)[:200], retryable=True
