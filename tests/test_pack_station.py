@@ -454,3 +454,23 @@ def test_a_numeric_tracking_number_is_kept_as_text(sessions, app):
         r = _post(client, "/pack/close", body, page_csrf(client, "/pack"))
     assert r.status_code == 201, r.get_json()
     assert list(r.get_json()["tracking"].values()) == ["794600000001"]
+
+
+def test_the_tote_of_an_order_the_oms_canceled_or_held_says_so_at_the_station(client, sessions):
+    """The OMS cancels (or holds) an order whose tote is on its way to packing. Before, the
+    packer read "order X is canceled; it can be packed once picked" - wait for it - for an
+    order that must not be packed at all."""
+    canceled, canceled_tote = picked_order(sessions, [("SKU-00010", 1)])
+    held, held_tote = picked_order(sessions, [("SKU-00011", 1)])
+    assert client.post(f"/api/v1/orders/{canceled}/cancel", headers=OMS_AUTH).status_code == 200
+    assert client.post(f"/api/v1/orders/{held}/hold", headers=OMS_AUTH).status_code == 200
+    login(client, username="paco", password="packer-demo")
+    token = page_csrf(client, "/pack")
+    r = _post(client, "/pack/open", {"code": canceled_tote, "station": "PACK-01"}, token)
+    assert r.status_code == 409, r.get_json()
+    error = r.get_json()["error"]
+    assert error["code"] == "order_canceled" and "do not pack it" in error["message"]
+    r = _post(client, "/pack/open", {"code": held_tote, "station": "PACK-01"}, token)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_ready"
+    assert "on hold" in r.get_json()["error"]["message"]
+    assert "once picked" not in r.get_json()["error"]["message"]
