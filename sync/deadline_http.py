@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -69,11 +71,10 @@ def deadline_session() -> requests.Session:
     return session
 
 
-def post_within(
-    http: requests.Session, url: str, deadline_s: float, **kwargs: Any
-) -> requests.Response:
-    """``http.post(url, **kwargs)`` (``stream=True``: the body is never read unless asked for),
-    cut off after ``deadline_s`` seconds in all."""
+@contextlib.contextmanager
+def _deadline(deadline_s: float) -> Iterator[threading.Event]:
+    """Shut the calling thread's registered socket down after ``deadline_s`` seconds; the event
+    yielded says whether that happened."""
     me = threading.get_ident()
     cut = threading.Event()
 
@@ -89,18 +90,66 @@ def post_within(
     timer.daemon = True
     timer.start()
     try:
-        resp = http.post(url, stream=True, **kwargs)
-    except requests.RequestException as exc:
-        if cut.is_set():
-            raise DeadlineExceeded(f"no complete answer within {deadline_s:g} s") from exc
-        raise
-    else:
+        yield cut
+    finally:
+        timer.cancel()
+        with _lock:
+            _sockets.pop(me, None)
+
+
+def post_within(
+    http: requests.Session, url: str, deadline_s: float, **kwargs: Any
+) -> requests.Response:
+    """``http.post(url, **kwargs)`` (``stream=True``: the body is never read unless asked for),
+    cut off after ``deadline_s`` seconds in all."""
+    with _deadline(deadline_s) as cut:
+        try:
+            resp = http.post(url, stream=True, **kwargs)
+        except requests.RequestException as exc:
+            if cut.is_set():
+                raise DeadlineExceeded(f"no complete answer within {deadline_s:g} s") from exc
+            raise
         # Cut mid-headers, http.client takes what it has for the whole answer: not an answer.
         if cut.is_set():
             resp.close()
             raise DeadlineExceeded(f"no complete answer within {deadline_s:g} s")
         return resp
-    finally:
-        timer.cancel()
-        with _lock:
-            _sockets.pop(me, None)
+
+
+class AnswerTooLarge(requests.RequestException):
+    """The answer's body is longer than the caller will read."""
+
+
+def request_within(
+    http: requests.Session,
+    method: str,
+    url: str,
+    deadline_s: float,
+    *,
+    max_body: int,
+    **kwargs: Any,
+) -> requests.Response:
+    """``http.request(method, url, **kwargs)`` whose whole exchange - the answer's body too, at
+    most ``max_body`` bytes - is cut off after ``deadline_s`` seconds. The response comes back
+    with its body read (``.content``, ``.json()`` work)."""
+    with _deadline(deadline_s) as cut:
+        try:
+            resp = http.request(method, url, stream=True, **kwargs)
+            try:
+                body = resp.raw.read(max_body + 1, decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                resp.close()
+                raise requests.ConnectionError(str(exc)) from exc
+        except requests.RequestException as exc:
+            if cut.is_set():
+                raise DeadlineExceeded(f"no complete answer within {deadline_s:g} s") from exc
+            raise
+        if cut.is_set():  # cut mid-answer: what arrived is not the answer
+            resp.close()
+            raise DeadlineExceeded(f"no complete answer within {deadline_s:g} s")
+        if len(body) > max_body:
+            resp.close()
+            raise AnswerTooLarge(f"the answer is longer than {max_body} bytes")
+        resp._content = body  # what requests keeps once it has read a body
+        resp._content_consumed = True
+        return resp

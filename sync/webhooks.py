@@ -130,9 +130,14 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
 
 
 def classify(status_code: int, headers: Mapping[str, str], now: dt.datetime) -> Outcome:
-    """2xx delivered; 408/429/5xx retried (Retry-After honoured); anything else is final."""
+    """2xx delivered; 408/429/5xx retried (Retry-After honoured); anything else is final,
+    except a 1xx: http.client hands any interim answer but 100 back as the answer (a "102
+    Processing" or "103 Early Hints" before the real one), and it says nothing about the
+    outcome - tried again, not a dead letter."""
     if 200 <= status_code < 300:
         return Outcome("delivered", status_code)
+    if status_code < 200:
+        return Outcome("retry", status_code, f"HTTP {status_code}: an interim answer, no outcome")
     if status_code in RETRYABLE_STATUS or status_code >= 500:
         return Outcome(
             "retry",

@@ -490,3 +490,36 @@ def stop(proc: subprocess.Popen[str], signum: int = signal.SIGINT) -> str:
         proc.kill()
         out, _ = proc.communicate()
     return out
+
+
+class AnsweringCarrier:
+    """An HTTP carrier that answers every request with ``status`` and the raw ``body`` bytes
+    (a real HTTP server on 127.0.0.1), for carriers no sandbox would imitate."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/api"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> AnsweringCarrier:
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()

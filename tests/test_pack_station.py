@@ -19,7 +19,15 @@ from floor.fulfilment.picking.cancellation import cancel_order
 from orders.models import Order
 from orders.outbox import OutboxEvent
 from sync.carriers import carrier_for
-from tests.factories import OMS_AUTH, actor_for, add_order, login, page_csrf, picked_order
+from tests.factories import (
+    OMS_AUTH,
+    AnsweringCarrier,
+    actor_for,
+    add_order,
+    login,
+    page_csrf,
+    picked_order,
+)
 
 
 def _post(client, url, body, token):
@@ -385,3 +393,84 @@ def test_two_stations_closing_one_order_at_once_make_one_carton(sessions):
             )
         )
     assert shipped == 1
+
+
+BAD = "bad_carrier_answer"
+
+
+def _shipment(tracking: bytes, **more: bytes) -> bytes:
+    fields = {"tracking_number": tracking, "label_base64": b'"XlhBXlha"', **more}  # ^XA^XZ
+    return b"{" + b", ".join(b'"%s": %s' % (k.encode(), v) for k, v in fields.items()) + b"}"
+
+
+@pytest.mark.parametrize(
+    ("status", "answer", "code"),
+    [
+        (200, b"[]", BAD),
+        (200, b'"ok"', BAD),
+        (200, _shipment(b'{"no": 1}'), BAD),
+        (200, _shipment(b'""'), BAD),
+        (200, _shipment(b'"A\\u0000B"'), BAD),
+        (200, _shipment(b'"' + b"9" * 65 + b'"'), BAD),
+        (200, _shipment(b'"1Z1"', service=b'["x"]'), BAD),
+        (200, _shipment(b'"1Z1"', label_base64=b"5"), BAD),
+        (500, b"[1]", "http_500"),
+        (400, b'{"error": {"code": 5, "message": ["no"]}}', "5"),
+    ],
+)
+def test_a_carrier_answer_that_is_no_shipment_is_refused_with_a_reason(
+    sessions, app, status, answer, code
+):
+    """A carrier's answer that is not a shipment the floor can store and print: before, a list,
+    a string or a wrong type was a 500 internal error at the station (an error answer that was
+    a list too), and an empty, over-long or NUL-holding tracking number was stored and shipped."""
+    external_id, _ = picked_order(sessions, [("SKU-00030", 1)])
+    with AnsweringCarrier(status, answer) as carrier:
+        app.extensions["floor"].settings = app.extensions["floor"].settings.with_overrides(
+            {"carrier_urls": f"demo={carrier.url}"}
+        )
+        client = app.test_client()
+        login(client, username="paco", password="packer-demo")
+        body = {"order": external_id, "station": "PACK-01", "items": {"1": 1}, "weight_g": 500}
+        r = _post(client, "/pack/close", body, page_csrf(client, "/pack"))
+    assert r.status_code == 502, r.get_json()
+    error = r.get_json()["error"]
+    assert error["code"] == code and isinstance(error["message"], str)
+    with unit_of_work(sessions) as s:  # rolled back whole: still picked, no carton
+        assert s.scalar(select(Order.status).where(Order.external_id == external_id)) == "picked"
+        assert s.scalar(select(func.count(Package.id))) == 0
+
+
+def test_a_numeric_tracking_number_is_kept_as_text(sessions, app):
+    external_id, _ = picked_order(sessions, [("SKU-00030", 1)])
+    answer = _shipment(b"794600000001")
+    with AnsweringCarrier(200, answer) as carrier:
+        app.extensions["floor"].settings = app.extensions["floor"].settings.with_overrides(
+            {"carrier_urls": f"demo={carrier.url}"}
+        )
+        client = app.test_client()
+        login(client, username="paco", password="packer-demo")
+        body = {"order": external_id, "station": "PACK-01", "items": {"1": 1}, "weight_g": 500}
+        r = _post(client, "/pack/close", body, page_csrf(client, "/pack"))
+    assert r.status_code == 201, r.get_json()
+    assert list(r.get_json()["tracking"].values()) == ["794600000001"]
+
+
+def test_the_tote_of_an_order_the_oms_canceled_or_held_says_so_at_the_station(client, sessions):
+    """The OMS cancels (or holds) an order whose tote is on its way to packing. Before, the
+    packer read "order X is canceled; it can be packed once picked" - wait for it - for an
+    order that must not be packed at all."""
+    canceled, canceled_tote = picked_order(sessions, [("SKU-00010", 1)])
+    held, held_tote = picked_order(sessions, [("SKU-00011", 1)])
+    assert client.post(f"/api/v1/orders/{canceled}/cancel", headers=OMS_AUTH).status_code == 200
+    assert client.post(f"/api/v1/orders/{held}/hold", headers=OMS_AUTH).status_code == 200
+    login(client, username="paco", password="packer-demo")
+    token = page_csrf(client, "/pack")
+    r = _post(client, "/pack/open", {"code": canceled_tote, "station": "PACK-01"}, token)
+    assert r.status_code == 409, r.get_json()
+    error = r.get_json()["error"]
+    assert error["code"] == "order_canceled" and "do not pack it" in error["message"]
+    r = _post(client, "/pack/open", {"code": held_tote, "station": "PACK-01"}, token)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_ready"
+    assert "on hold" in r.get_json()["error"]["message"]
+    assert "once picked" not in r.get_json()["error"]["message"]

@@ -37,6 +37,7 @@ class FulfilmentErrorCode(enum.StrEnum):
     unknown_code = "unknown_code"
     already_shipped = "already_shipped"
     not_ready = "not_ready"
+    order_canceled = "order_canceled"  # its tote was scanned: the items go back, not out
     invalid_weight = "invalid_weight"
     no_stable_weight = "no_stable_weight"  # a close without weight_g, the scale not stable
     invalid_dimensions = "invalid_dimensions"

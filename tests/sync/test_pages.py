@@ -9,6 +9,7 @@ import re
 import secrets
 import zlib
 
+import pytest
 from sqlalchemy import select
 
 from core.db import unit_of_work, utcnow
@@ -24,6 +25,7 @@ from sync.webhooks import dead_letter
 from tests.factories import (
     OMS_AUTH,
     SYSTEM,
+    AnsweringCarrier,
     add_order,
     login,
     make_events,
@@ -192,3 +194,32 @@ def test_a_very_long_carrier_name_does_not_blow_up_the_session_cookie(client):
     page = client.get("/sync")
     assert page.status_code == 200  # still logged in: the message shown, cut short
     assert "Could not close " + carrier[:100] in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("reference", [b'"' + b"7" * 65 + b'"', b'["M-1"]', b'"M\\u00001"'])
+def test_a_manifest_reference_the_floor_cannot_keep_is_refused_and_nothing_is_closed(
+    app, client, sessions, reference
+):
+    """A carrier's manifest reference over 64 characters was a DataError on PostgreSQL (the
+    close page answered 500); a list was kept as the text "['M-1']". Now the close is refused
+    with the reason and every package still waits for its manifest."""
+    with unit_of_work(sessions) as s:
+        order = add_order(s, external_id="SO-M")
+        walk_to_picked(s, order)
+        pack_order(s, order, [PackSpec({"1": 2, "2": 1}, weight_g=700)], "PACK-01", SYSTEM)
+        ship_order(s, order, DemoCarrier(), SYSTEM)
+    with AnsweringCarrier(200, b'{"reference": ' + reference + b"}") as carrier:
+        app.extensions["floor"].settings = app.extensions["floor"].settings.with_overrides(
+            {"carrier_urls": f"demo={carrier.url}"}
+        )
+        login(client, username="sam", password="supervisor-demo")
+        r = client.post(
+            "/sync/manifests/close",
+            data={"csrf_token": page_csrf(client, "/sync"), "carrier": "demo"},
+        )
+    assert r.status_code == 302
+    page = client.get("/sync").get_data(as_text=True)
+    assert "Could not close demo" in page and "answer: reference not usable" in page
+    with unit_of_work(sessions) as s:
+        assert s.scalars(select(Manifest)).all() == []
+        assert [p.manifest_id for p in s.scalars(select(Package))] == [None]

@@ -3,7 +3,11 @@ needs to close the order, the demo carrier, the HTTP carrier against a local san
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import socket
+import threading
+import time
 
 import pytest
 from biip import parse
@@ -26,7 +30,7 @@ from orders.states import OrderStatus
 from sync.carriers import CarrierError, DemoCarrier, HttpCarrier, carrier_for
 from sync.carriers.demo import is_valid_tracking, luhn_digit
 from sync.tracking import poll_tracking
-from tests.factories import SYSTEM, add_order, walk_to_picked
+from tests.factories import SYSTEM, AnsweringCarrier, add_order, walk_to_picked
 
 TWO_CARTONS = [
     PackSpec({"1": 2}, weight_g=1250, length_mm=300, width_mm=200, height_mm=150),
@@ -203,3 +207,91 @@ def test_mark_delivered_is_idempotent(sessions):
         assert mark_delivered(s, pkg, utcnow(), SYSTEM) is True
         assert mark_delivered(s, pkg, utcnow(), SYSTEM) is False
         assert order.status == OrderStatus.delivered
+
+
+@pytest.mark.parametrize("delivered_at", [b'"yesterday"', b"1764500000", b'{"at": 1}'])
+def test_a_tracking_answer_with_an_unreadable_delivery_time_is_an_error_not_a_crash(
+    sessions, delivered_at
+):
+    """A carrier's ``delivered_at`` that is no ISO 8601 time raised ValueError / TypeError out
+    of ``poll_tracking``: the scheduled poll died at that package, every poll, and no package
+    after it was ever reported delivered. It is now a carrier error for that package only."""
+    oid = picked_order(sessions)
+    with unit_of_work(sessions) as s:
+        order = load(s, oid)
+        pack_order(s, order, TWO_CARTONS, "PACK-01", SYSTEM)
+        ship_order(s, order, DemoCarrier("demo"), SYSTEM)
+    answer = b'{"status": "delivered", "delivered_at": ' + delivered_at + b"}"
+    with AnsweringCarrier(200, answer) as server:
+        carrier = HttpCarrier("demo", server.url, timeout_s=2)
+        with pytest.raises(CarrierError) as err:
+            carrier.tracking_status("DM1")
+        assert err.value.code == "bad_carrier_answer" and "delivered_at" in err.value.message
+        stats = poll_tracking(sessions, lambda name: carrier)
+    assert (stats.polled, stats.errors, stats.delivered_packages) == (2, 2, 0)
+    with unit_of_work(sessions) as s:
+        assert load(s, oid).status == OrderStatus.shipped
+
+
+class _RawCarrier:
+    """A TCP server that answers each request with ``answer(conn)``: a carrier no HTTP library
+    would imitate."""
+
+    def __init__(self, answer):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/api"
+        self.answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.server.accept()
+                threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn):
+        with conn, contextlib.suppress(OSError):
+            conn.recv(65536)
+            self.answer(conn)
+
+    def close(self):
+        self.server.close()
+
+
+def _trickled(conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+    for byte in b"X-Slow: " + b"a" * 40 + b"\r\n\r\n" + b'{"status": "in_transit"}':
+        conn.sendall(bytes([byte]))
+        time.sleep(0.2)  # every read well inside the time-out, the whole far beyond it
+
+
+def _endless(conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+    for _ in range(4096):
+        conn.sendall(b" " * 65536)
+
+
+def test_a_carrier_that_trickles_its_answer_is_cut_off_at_the_time_out():
+    """A pack station's close waits on the carrier (holding its locks; on SQLite the floor's
+    one writer lock): an answer trickled a byte at a time held it ~15 s with a 1 s time-out."""
+    carrier = _RawCarrier(_trickled)
+    try:
+        started = time.monotonic()
+        with pytest.raises(CarrierError) as err:
+            HttpCarrier("acme", carrier.url, timeout_s=1).tracking_status("1Z1")
+        took = time.monotonic() - started
+    finally:
+        carrier.close()
+    assert err.value.code == "carrier_unreachable" and err.value.retryable
+    assert "within 1 s" in err.value.message and took < 2.5, took
+
+
+def test_a_carrier_answer_too_long_to_be_a_shipment_is_refused(monkeypatch):
+    monkeypatch.setattr("sync.carriers.http.MAX_ANSWER_BYTES", 1 << 20)
+    carrier = _RawCarrier(_endless)
+    try:
+        with pytest.raises(CarrierError) as err:
+            HttpCarrier("acme", carrier.url, timeout_s=5).tracking_status("1Z1")
+    finally:
+        carrier.close()
+    assert err.value.code == "bad_carrier_answer" and "longer than" in err.value.message

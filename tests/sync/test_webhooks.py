@@ -68,6 +68,8 @@ def test_openssl_computes_the_same_signature():
         (409, "dead"),
         (422, "dead"),
         (301, "dead"),
+        (102, "retry"),
+        (103, "retry"),
     ],
 )
 def test_status_codes_are_classified(code, kind):
@@ -238,3 +240,16 @@ def test_a_retry_after_of_non_ascii_digits_is_a_retry_not_a_crash_of_the_round(s
     with unit_of_work(sessions) as s:
         rows = s.execute(select(OutboxEvent.attempts, OutboxEvent.last_status_code)).all()
     assert sorted(rows) == [(1, 503), (1, 503)]
+
+
+def test_an_interim_answer_before_the_real_one_is_tried_again_not_a_dead_letter():
+    """``102 Processing`` then ``200``: http.client takes the 102 for the answer. It was a dead
+    letter at once ("HTTP 102 (not retried)"), holding back the order's later events until a
+    supervisor redelivered it, for an event the OMS had taken."""
+
+    def processing_then_ok(conn):
+        conn.sendall(b"HTTP/1.1 102 Processing\r\n\r\n")
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    out, _ = _timed_attempt(processing_then_ok, 2.0)
+    assert out.kind == "retry" and out.status_code == 102, out

@@ -179,6 +179,7 @@ def lock_order(session: Session, order: Order) -> None:
     (``BEGIN IMMEDIATE``)."""
     if not is_postgres(session):
         return
+    session.flush()  # this transaction's own changes first: a refresh would discard them
     session.refresh(order, with_for_update={"key_share": True})  # FOR NO KEY UPDATE
     lines = session.scalars(_LINES_NOW, {"lo_order": order.id}).all()
     set_committed_value(order, "lines", list(lines))

@@ -104,6 +104,17 @@ def find_order(session: Session, code: str) -> Order:
         raise StationError(
             FulfilmentErrorCode.already_shipped, f"order {order.external_id} has already shipped"
         )
+    if order.status == OrderStatus.canceled:
+        raise StationError(
+            FulfilmentErrorCode.order_canceled,
+            f"order {order.external_id} was canceled: do not pack it; its picked items go back "
+            "to stock (tell a supervisor)",
+        )
+    if order.status == OrderStatus.on_hold:
+        raise StationError(
+            FulfilmentErrorCode.not_ready,
+            f"order {order.external_id} is on hold: it can be packed once the hold is released",
+        )
     if order.status != OrderStatus.picked:
         raise StationError(
             FulfilmentErrorCode.not_ready,
