@@ -24,6 +24,7 @@ from tests.factories import LiveServer, csrf_token, login, make_test_app, page_c
 from tests.services import PG_URL
 from web.demo import DEMO_API_KEY
 from web.login_guard import LoginGuard
+from web.sockets import NAMESPACE
 
 ROOT = Path(__file__).resolve().parents[2]
 JSON = {"Accept": "application/json"}
@@ -106,6 +107,27 @@ def test_demo_users_close_once_a_real_desk_user_exists(sec_app):
     assert login(fresh, username="ada", password="admin-demo").status_code == 401
     assert login(fresh, badge="BADGE-PICKER-1").status_code == 401
     assert login(fresh, username="boss", password="a-real-password").status_code == 302
+
+
+def test_open_demo_sockets_are_closed_once_a_real_desk_user_exists(sec_app):
+    """A demo supervisor's dashboard socket kept receiving every floor event after a real admin
+    was made (``create-user`` in another process): the sweep closed only sockets of ended or
+    deactivated sessions, never those of demo users the site had closed."""
+    app = sec_app()
+    floor = app.extensions["floor"]
+    c = app.test_client()
+    login(c, username="sam", password="supervisor-demo")
+    sio = floor.socketio.test_client(app, namespace=NAMESPACE, flask_test_client=c)
+    assert sio.is_connected(NAMESPACE)
+    with unit_of_work(_sessions(app)) as s:
+        create_user(s, "packer2", Role.packer, password="pw-packer-2")
+    assert floor.sockets.sweep(_sessions(app)) == 0  # a real packer does not close the demo
+    assert sio.is_connected(NAMESPACE)
+    with unit_of_work(_sessions(app)) as s:
+        create_user(s, "boss", Role.admin, password="a-real-password")
+    assert floor.sockets.sweep(_sessions(app)) == 1
+    assert not sio.is_connected(NAMESPACE)
+    assert len(floor.sockets) == 0
 
 
 def test_demo_key_closes_once_a_real_key_is_created(sec_app):
