@@ -112,6 +112,8 @@ def badges() -> Any:
             raise FloorError(WebErrorCode.no_users, "no active user chosen", 422)
         site = sheets.site_address_fields(_site_address())["name"]
         data = badge_sheet_pdf(cards, _page_size(), site_name=site)
+    for user_id in ids:  # their sessions ended with the old badges: so do their live sockets
+        ctx().sockets.disconnect_user(user_id)
     return _pdf(data, "badges.pdf")
 
 

@@ -69,9 +69,13 @@ def test_badge_sheet_is_admin_only_and_issues_working_badges(client, sessions, a
         pat = s.scalar(select(User).where(User.username == "pat"))
         assert pat is not None
         pat_id = pat.id
+        ada_id = s.scalar(select(User.id).where(User.username == "ada"))
     before = app.test_client()
     login(before, badge="BADGE-PICKER-1")
     assert before.get("/handheld").status_code == 200
+    socketio = app.extensions["floor"].socketio
+    handheld = socketio.test_client(app, namespace="/floor", flask_test_client=before)
+    assert handheld.is_connected("/floor")
     login(client, username="sam", password="supervisor-demo")
     token = page_csrf(client, "/documents")
     refused = client.post("/documents/badges.pdf", data={"csrf_token": token, "user_id": pat_id})
@@ -82,13 +86,21 @@ def test_badge_sheet_is_admin_only_and_issues_working_badges(client, sessions, a
     page = client.get("/documents").get_data(as_text=True)
     token = csrf_token(page)
     assert "Issue and print badges" in page
-    response = client.post("/documents/badges.pdf", data={"csrf_token": token, "user_id": pat_id})
+    response = client.post(
+        "/documents/badges.pdf", data={"csrf_token": token, "user_id": [pat_id, ada_id]}
+    )
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert "KEEP SAFE" in _text(response.data).upper()
     # The old badge no longer opens a session.
     other = app.test_client()
     login(other, badge="BADGE-PICKER-1")
     assert other.get("/handheld").status_code != 200
+    # Nor does the session someone opened with it (a lost card is why badges are reissued),
+    # and its live socket is closed.
+    assert before.get("/handheld").status_code == 302
+    assert not handheld.is_connected("/floor")
+    # A desk user's badge never opened a session alone: the admin's own session goes on.
+    assert client.get("/documents").status_code == 200
 
 
 def test_packing_slip_names_the_order_lines(client, sessions):
