@@ -5,13 +5,16 @@ names the order's lines. Roles are checked on every download."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from sqlalchemy import select
+from werkzeug.http import parse_options_header
 
 from core.db import unit_of_work
 from floor.fulfilment.models import PickList, PickTask
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves
 from floor.site.layout import Location
-from tests.factories import add_order, csrf_token, login, page_csrf, supervisor
+from tests.factories import add_order, csrf_token, http_login, login, page_csrf, supervisor
 from tests.printing_docs.pdfs import page_texts
 
 
@@ -114,3 +117,23 @@ def test_packing_slip_names_the_order_lines(client, sessions):
     text = _text(response.data)
     assert "SLIP-1" in text and "SKU-00120" in text
     assert client.get("/documents/orders/NOPE/packing-slip.pdf").status_code == 404
+
+
+def test_packing_slip_of_any_order_id_downloads_over_http(live_server, sessions):
+    """An order id beyond Latin-1 (the OMS may send any text) broke the response after its
+    status line (a header is sent as Latin-1): the packer's browser got no answer. A ``"``
+    in the id ended the quoted file name early."""
+    ids = ["注文-1", 'SO"1;x=y', "Café-7"]
+    with unit_of_work(sessions) as s:
+        for external_id in ids:
+            add_order(s, [("SKU-00120", 1)], external_id=external_id)
+    http = http_login(live_server.url, username="paco", password="packer-demo")
+    for external_id in ids:
+        r = http.get(
+            f"{live_server.url}/documents/orders/{quote(external_id)}/packing-slip.pdf",
+            timeout=10,
+        )
+        assert r.status_code == 200 and r.content.startswith(b"%PDF"), external_id
+        disposition, names = parse_options_header(r.headers["Content-Disposition"])
+        assert disposition == "inline"
+        assert names == {"filename": f"packing-slip-{external_id}.pdf"}  # filename* decoded
