@@ -154,7 +154,7 @@ def set_location_mode() -> Any:
     mode = request.form.get("mode", "")
     try:
         with uow() as s:
-            set_location_confirm(s, mode, actor.name)
+            set_location_confirm(s, mode, actor)
     except ValueError:
         flash(f"unknown mode {mode!r}", "error")
     else:

@@ -231,6 +231,32 @@ def test_lockout_backs_off_and_expires():
     assert guard.locked("a", "other") is None
 
 
+# --- overrides --------------------------------------------------------------------------------
+
+
+def test_turning_location_confirmation_off_is_audited(sec_app):
+    """What proves a picker stood at the face is a supervisor's switch on /dashboard/devices;
+    changing it wrote no audit entry (only the setting row's last ``updated_by``, overwritten
+    at the next change), so who turned the check off, and when, was lost."""
+    app = sec_app()
+    c = app.test_client()
+    login(c, username="sam", password="supervisor-demo")
+    token = _csrf(c, "/dashboard/devices")
+    for mode in ("scan", "off", "bogus"):
+        r = c.post("/dashboard/settings/location-confirm", data={"csrf_token": token, "mode": mode})
+        assert r.status_code == 302
+    with unit_of_work(_sessions(app)) as s:
+        rows = s.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "setting.location_confirm")
+            .order_by(AuditEntry.id)
+        ).all()
+        assert [(r.actor, r.user_id is not None, r.details) for r in rows] == [
+            ("sam", True, {"from": "off", "to": "scan"}),
+            ("sam", True, {"from": "scan", "to": "off"}),
+        ]  # the unknown mode changed nothing and wrote nothing
+
+
 # --- transport ------------------------------------------------------------------------------
 
 
