@@ -192,3 +192,18 @@ def test_a_very_long_carrier_name_does_not_blow_up_the_session_cookie(client):
     page = client.get("/sync")
     assert page.status_code == 200  # still logged in: the message shown, cut short
     assert "Could not close " + carrier[:100] in page.get_data(as_text=True)
+
+
+def test_the_sync_page_never_shows_the_webhook_urls_credentials(sqlite_url):
+    """The page printed FLOOR_OMS_WEBHOOK_URL as set, with the password of ``user:password@``
+    and a ``?token=`` query in it: any supervisor could read the OMS's credential."""
+    url = "https://floor:pw-s3cret@oms.example:8443/hooks/floor?token=tok-s3cret&v=2"
+    app = make_test_app(sqlite_url, oms_webhook_url=url)
+    try:
+        client = app.test_client()
+        login(client, username="sam", password="supervisor-demo")
+        page = client.get("/sync").get_data(as_text=True)
+        assert "s3cret" not in page
+        assert "https://floor:***@oms.example:8443/hooks/floor?token=***&amp;v=***" in page
+    finally:
+        app.extensions["floor"].close()
