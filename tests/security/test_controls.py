@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import socketio
@@ -215,6 +216,58 @@ def test_per_address_limit_stops_badge_guessing(sec_app):
     codes = [login(c, badge=f"BADGE-GUESS-{i}").status_code for i in range(8)]
     assert codes == [401] * 5 + [429] * 3
     assert login(c, badge="BADGE-PICKER-1").status_code == 429  # locked, even for a real badge
+
+
+def test_a_burst_of_guesses_sent_at_once_gets_no_more_than_the_limit(sec_app):
+    """40 wrong passwords for one account sent at once, over HTTP: each passed the lock check
+    before the first failure was counted, so all 40 were checked against the account (the
+    limit is 5 a minute) and as many unknown badges against one address. Now an attempt in
+    flight counts already: the limit's worth are checked, the rest refused with 429."""
+    import requests
+
+    app = sec_app(login_limit_user="5/minute", login_limit_address="8/minute")
+    server = LiveServer(app)
+    try:
+        n = 24
+        tokens = []
+        for _ in range(n):
+            http = requests.Session()
+            tokens.append((http, csrf_token(http.get(server.url + "/login").text)))
+        start = threading.Barrier(n)
+
+        def attempt(i: int, creds: dict[str, str]) -> int:
+            http, token = tokens[i]
+            start.wait()
+            r = http.post(
+                server.url + "/login",
+                data={"csrf_token": token, **creds},
+                allow_redirects=False,
+                timeout=30,
+            )
+            return r.status_code
+
+        def burst(creds_of: Any) -> list[int]:
+            threads_out: list[int] = []
+            threads = [
+                threading.Thread(target=lambda i=i: threads_out.append(attempt(i, creds_of(i))))
+                for i in range(n)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            return sorted(threads_out)
+
+        guesses = burst(lambda i: {"username": "sam", "password": f"guess-{i}"})
+        assert guesses == [401] * 5 + [429] * (n - 5)
+        start.reset()
+        badges = burst(lambda i: {"badge": f"BADGE-GUESS-{i}"})
+        assert badges == [401] * 3 + [429] * (n - 3)  # 3 of the address's 8 were left
+        with unit_of_work(_sessions(app)) as s:
+            failed = s.scalars(select(AuditEntry).where(AuditEntry.action == "login.failed"))
+            assert len(failed.all()) == 8
+    finally:
+        server.stop()
 
 
 def test_lockout_backs_off_and_expires():
