@@ -71,8 +71,7 @@ class LoginGuard:
         with self._mutex:
             lock = self.locked(address, user_id)
             if lock is None:
-                for scope, _, key in self._keys(address, user_id):
-                    self._in_flight[(scope, key)] += 1
+                self._in_flight.update(self._counted(address, user_id))
             return lock
 
     def end(self, address: str, user_id: int | None = None, *, failed: bool) -> None:
@@ -80,10 +79,14 @@ class LoginGuard:
         with self._mutex:
             if failed:
                 self.failed(address, user_id)
-            for scope, _, key in self._keys(address, user_id):
-                self._in_flight[(scope, key)] -= 1
-                if self._in_flight[(scope, key)] <= 0:
-                    del self._in_flight[(scope, key)]
+            for counted in self._counted(address, user_id):
+                self._in_flight[counted] -= 1
+                if self._in_flight[counted] <= 0:
+                    del self._in_flight[counted]
+
+    def _counted(self, address: str, user_id: int | None) -> set[tuple[str, str]]:
+        """The (scope, key) pairs an attempt counts against (once each, whatever its windows)."""
+        return {(scope, key) for scope, _, key in self._keys(address, user_id)}
 
     def failed(self, address: str, user_id: int | None = None) -> None:
         """Count one failed attempt against the address and, when known, the account."""

@@ -225,7 +225,7 @@ def test_a_burst_of_guesses_sent_at_once_gets_no_more_than_the_limit(sec_app):
     flight counts already: the limit's worth are checked, the rest refused with 429."""
     import requests
 
-    app = sec_app(login_limit_user="5/minute", login_limit_address="8/minute")
+    app = sec_app(login_limit_user="5/minute;20/hour", login_limit_address="8/minute;100/hour")
     server = LiveServer(app)
     try:
         n = 24
