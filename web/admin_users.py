@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.accounts import create_user, end_sessions, sha256
 from core.audit import audit
@@ -86,7 +86,7 @@ def _badges_in_use(s: Any, items: list[dict[str, Any]]) -> list[dict[str, str]]:
     errors = []
     for badge_hash, holder in holders:
         n, name = wanted[badge_hash]
-        if holder != name:
+        if holder.lower() != name.lower():
             errors.append(
                 {"code": "badge_in_use", "field": f"users[{n}].badge", "message": "in use"}
             )
@@ -105,18 +105,23 @@ def bulk_users() -> Any:
     assert actor is not None
     out: list[dict[str, Any]] = []
     with uow() as s:
-        names = [i["username"].strip() for i in items]
-        existing = {u.username: u for u in s.scalars(select(User).where(User.username.in_(names)))}
+        # Usernames are one per person whatever the letter case (as ``flask create-user``):
+        # "SAM" is the supervisor sam, not a new picker beside him.
+        names = [i["username"].strip().lower() for i in items]
+        existing = {
+            u.username.lower(): u
+            for u in s.scalars(select(User).where(func.lower(User.username).in_(names)))
+        }
         clash = [
             {"code": "role_mismatch", "field": f"users[{n}].role", "message": "another role"}
             for n, i in enumerate(items)
-            if (u := existing.get(i["username"].strip())) is not None and u.role != Role(i["role"])
+            if (u := existing.get(names[n])) is not None and u.role != Role(i["role"])
         ]
         if clash := clash or _badges_in_use(s, items):
             return jsonify(errors=clash), 422
         for item in items:
             name, role, badge = item["username"].strip(), Role(item["role"]), item["badge"].strip()
-            user = existing.get(name)
+            user = existing.get(name.lower())
             if user is None:
                 display = str(item.get("display_name") or name)[:120]
                 user = create_user(s, name, role, display_name=display, badge=badge, actor=actor)
@@ -131,10 +136,12 @@ def bulk_users() -> Any:
                     "user.badge",
                     entity="user",
                     entity_id=user.id,
-                    details={"username": name, "role": role.value},
+                    details={"username": user.username, "role": role.value},
                 )
                 outcome = "rebadged"
-            out.append({"username": name, "id": user.id, "role": role.value, "outcome": outcome})
+            out.append(
+                {"username": user.username, "id": user.id, "role": role.value, "outcome": outcome}
+            )
     return jsonify(
         created=sum(u["outcome"] == "created" for u in out),
         rebadged=sum(u["outcome"] == "rebadged" for u in out),

@@ -112,3 +112,29 @@ def test_a_badge_in_use_or_given_twice_is_refused_not_a_500(
     # Re-badging a user with the badge it already holds is no clash.
     assert _post(client, [PICKER], token).status_code == 200
     assert _post(client, [PICKER], token).get_json()["rebadged"] == 1
+
+
+def test_a_username_in_another_letter_case_is_the_same_user(
+    app: Any, client: Any, sessions: Any
+) -> None:
+    """``{"username": "SAM", "role": "picker"}`` created a picker SAM beside the supervisor sam
+    (``flask create-user`` refuses it: one name per person whatever the case), and the audit
+    trail then showed two actors that read alike. It is sam: role_mismatch, nothing written;
+    "PAT" re-badges the picker pat."""
+    login(client, username="ada", password="admin-demo")
+    token = _csrf(client)
+    clash = _post(client, [{"username": "SAM", "role": "picker", "badge": "BADGE-SAM-99"}], token)
+    assert clash.status_code == 422
+    assert clash.get_json()["errors"][0]["code"] == "role_mismatch"
+    r = _post(client, [{"username": "PAT", "role": "picker", "badge": "BADGE-PAT-NEW"}], token)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["users"][0] | {"id": 0} == {
+        "username": "pat",
+        "id": 0,
+        "role": "picker",
+        "outcome": "rebadged",
+    }
+    assert _badge_login(app, "BADGE-PAT-NEW") == 302
+    with sessions() as s:
+        names = s.scalars(select(User.username).where(User.username.in_(["SAM", "PAT"])))
+        assert names.all() == []
