@@ -231,6 +231,24 @@ def create_api_key(
     return row, clear
 
 
+def revoke_api_key(session: Session, name: str, *, actor: Actor | None = None) -> ApiKey:
+    """Refuse the key named ``name`` from now on (a leaked key, an OMS retired); audited.
+    LookupError when no key of that name is in use."""
+    row = session.scalar(select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)))
+    if row is None:
+        raise LookupError(name)
+    row.revoked_at = utcnow()
+    audit(
+        session,
+        actor or Actor.system(),
+        "api_key.revoke",
+        entity="api_key",
+        entity_id=row.id,
+        details={"name": name, "prefix": row.prefix},
+    )
+    return row
+
+
 def check_api_key(session: Session, presented: str, configured: str | None = None) -> Actor | None:
     """An OMS actor for a valid key: the configured FLOOR_OMS_API_KEY or a stored, unrevoked key."""
     if not presented:

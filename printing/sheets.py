@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.accounts import sha256
+from core.accounts import DESK_ROLES, end_sessions, sha256
 from core.actors import Actor
 from core.audit import audit
 from core.users import User
@@ -76,13 +76,14 @@ def location_labels(
     if prefix:
         stmt = stmt.where(Location.code.startswith(prefix, autoescape=True))
     return [
-        LocationLabel(code, check, caption="check digits")
-        for code, check in session.execute(stmt)
+        LocationLabel(code, check, caption="check digits") for code, check in session.execute(stmt)
     ]
 
 
 def issue_badges(session: Session, user_ids: Sequence[int], actor: Actor) -> list[BadgeCard]:
-    """Give each active user a new random badge code; the old badge stops working at once."""
+    """Give each active user a new random badge code; the old badge stops working at once, and
+    so do the sessions of pickers and packers (as on logout: a lost card is why badges are
+    reissued, and theirs logs in alone; a desk user's badge never opens a session by itself)."""
     users = session.scalars(
         select(User).where(User.id.in_(list(user_ids)), User.active.is_(True)).order_by(User.id)
     ).all()
@@ -92,6 +93,9 @@ def issue_badges(session: Session, user_ids: Sequence[int], actor: Actor) -> lis
         user.badge_hash = sha256(code)
         audit(session, actor, "user.badge_reissued", entity="user", entity_id=user.id)
         cards.append(BadgeCard(user.display_name, user.role.value, code))
+    session.flush()
+    for user_id in [u.id for u in users if u.role not in DESK_ROLES]:
+        end_sessions(session, user_id)
     return cards
 
 

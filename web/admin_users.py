@@ -15,6 +15,8 @@ Who may call it and what it may do, on purpose narrow:
   (``role_mismatch``), never changed;
 * every row is audited with the admin as actor (``user.create`` / ``user.badge``); the badge
   itself is stored only as a hash and never written to the audit trail or the answer;
+* one badge, one person: a badge another user holds (``badge_in_use``) or given twice in the
+  body (``duplicate``) is refused;
 * at most 500 users per call; the whole call is one transaction (all or nothing).
 
 Body ``{"users": [{"username", "role", "badge", "display_name"?}, ...]}``; answer ``200
@@ -27,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.accounts import create_user, end_sessions, sha256
 from core.audit import audit
@@ -49,6 +51,7 @@ def _problems(items: Any) -> list[dict[str, str]]:
         return [{"code": "too_many", "field": "users", "message": f"at most {MAX_USERS}"}]
     errors: list[dict[str, str]] = []
     seen: set[str] = set()
+    badges: set[str] = set()
     for i, item in enumerate(items):
         at = f"users[{i}]"
         if not isinstance(item, dict):
@@ -67,6 +70,26 @@ def _problems(items: Any) -> list[dict[str, str]]:
             )
         if not isinstance(badge, str) or not 8 <= len(badge.strip()) <= 128:
             errors.append({"code": "invalid", "field": f"{at}.badge", "message": "8-128 chars"})
+        elif badge.strip() in badges:
+            errors.append({"code": "duplicate", "field": f"{at}.badge", "message": "twice"})
+        else:
+            badges.add(badge.strip())
+    return errors
+
+
+def _badges_in_use(s: Any, items: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """A badge another user already holds (one badge, one person: the column is unique)."""
+    wanted = {sha256(i["badge"].strip()): (n, i["username"].strip()) for n, i in enumerate(items)}
+    holders = s.execute(
+        select(User.badge_hash, User.username).where(User.badge_hash.in_(list(wanted)))
+    )
+    errors = []
+    for badge_hash, holder in holders:
+        n, name = wanted[badge_hash]
+        if holder.lower() != name.lower():
+            errors.append(
+                {"code": "badge_in_use", "field": f"users[{n}].badge", "message": "in use"}
+            )
     return errors
 
 
@@ -82,18 +105,23 @@ def bulk_users() -> Any:
     assert actor is not None
     out: list[dict[str, Any]] = []
     with uow() as s:
-        names = [i["username"].strip() for i in items]
-        existing = {u.username: u for u in s.scalars(select(User).where(User.username.in_(names)))}
+        # Usernames are one per person whatever the letter case (as ``flask create-user``):
+        # "SAM" is the supervisor sam, not a new picker beside him.
+        names = [i["username"].strip().lower() for i in items]
+        existing = {
+            u.username.lower(): u
+            for u in s.scalars(select(User).where(func.lower(User.username).in_(names)))
+        }
         clash = [
             {"code": "role_mismatch", "field": f"users[{n}].role", "message": "another role"}
             for n, i in enumerate(items)
-            if (u := existing.get(i["username"].strip())) is not None and u.role != Role(i["role"])
+            if (u := existing.get(names[n])) is not None and u.role != Role(i["role"])
         ]
-        if clash:
+        if clash := clash or _badges_in_use(s, items):
             return jsonify(errors=clash), 422
         for item in items:
             name, role, badge = item["username"].strip(), Role(item["role"]), item["badge"].strip()
-            user = existing.get(name)
+            user = existing.get(name.lower())
             if user is None:
                 display = str(item.get("display_name") or name)[:120]
                 user = create_user(s, name, role, display_name=display, badge=badge, actor=actor)
@@ -108,10 +136,12 @@ def bulk_users() -> Any:
                     "user.badge",
                     entity="user",
                     entity_id=user.id,
-                    details={"username": name, "role": role.value},
+                    details={"username": user.username, "role": role.value},
                 )
                 outcome = "rebadged"
-            out.append({"username": name, "id": user.id, "role": role.value, "outcome": outcome})
+            out.append(
+                {"username": user.username, "id": user.id, "role": role.value, "outcome": outcome}
+            )
     return jsonify(
         created=sum(u["outcome"] == "created" for u in out),
         rebadged=sum(u["outcome"] == "rebadged" for u in out),

@@ -178,28 +178,37 @@ def login_post() -> Any:
     address = client_address()
     if (lock := guard.locked(address)) is not None:
         return _throttled(lock, method)
-    with uow() as s:
-        target = _target_username(s, badge, username)
-        if (lock := guard.locked(address, target or None)) is not None:
-            return _throttled(lock, method)
-        if badge:
-            result = login_with_badge(s, badge, password)
-        else:
-            result = login_with_password(s, username, password)
-        user = result.user
-        if user is None:
-            _audit_failure(s, result, method)
-        else:
-            audit(
-                s,
-                Actor(user.username, user.role, user.id),
-                "login",
-                entity="user",
-                entity_id=user.id,
-                details={"method": method, "address": address},
-            )
+    target: str | None = None
+    begun = False
+    user = None
+    try:
+        with uow() as s:
+            target = _target_username(s, badge, username) or None
+            # Checked and counted as in flight in one step: a burst of guesses sent at once
+            # takes turns with the limit instead of all passing it before the first is counted.
+            if (lock := guard.begin(address, target)) is not None:
+                return _throttled(lock, method)
+            begun = True
+            if badge:
+                result = login_with_badge(s, badge, password)
+            else:
+                result = login_with_password(s, username, password)
+            user = result.user
+            if user is None:
+                _audit_failure(s, result, method)
+            else:
+                audit(
+                    s,
+                    Actor(user.username, user.role, user.id),
+                    "login",
+                    entity="user",
+                    entity_id=user.id,
+                    details={"method": method, "address": address},
+                )
+    finally:
+        if begun:
+            guard.end(address, target, failed=user is None)
     if user is None:
-        guard.failed(address, target or None)
         flash(
             "Badge not recognised (supervisors and admins: type your password, then scan)."
             if badge

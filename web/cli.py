@@ -93,6 +93,19 @@ def register(app: Flask) -> None:
             _, clear = create_api_key(s, name)
         click.echo(clear)
 
+    @app.cli.command("revoke-api-key")
+    @click.argument("name")
+    def revoke_api_key_cmd(name: str) -> None:
+        """Revoke an OMS API key by name: it is refused from the next request on."""
+        from core.accounts import revoke_api_key
+
+        try:
+            with unit_of_work(fctx().sessions) as s:
+                revoke_api_key(s, name.strip())
+        except LookupError:
+            raise click.ClickException(f"no API key {name.strip()!r} in use") from None
+        click.echo(f"API key {name.strip()} revoked")
+
     @app.cli.command("deactivate-user")
     @click.argument("username")
     def deactivate_user_cmd(username: str) -> None:

@@ -17,6 +17,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_socketio import SocketIO, join_room, leave_room
 from sqlalchemy import func, select
 
+from core.errors import FloorError
 from core.settings import Settings
 from core.users import Role
 from devices.config import (
@@ -26,6 +27,8 @@ from devices.config import (
     parse_device_list,
 )
 from devices.hub import DeviceHub
+from floor.fulfilment.errors import FulfilmentErrorCode
+from floor.fulfilment.packing.station import stations
 from floor.site.settings import LocationConfirm, location_confirm, set_location_confirm
 from printing.models import Printer, PrintJob
 from web.auth import current_actor, roles_required
@@ -154,7 +157,7 @@ def set_location_mode() -> Any:
     mode = request.form.get("mode", "")
     try:
         with uow() as s:
-            set_location_confirm(s, mode, actor.name)
+            set_location_confirm(s, mode, actor)
     except ValueError:
         flash(f"unknown mode {mode!r}", "error")
     else:
@@ -198,12 +201,18 @@ def register(socketio: SocketIO) -> None:
     @socket_roles(Role.packer)
     def pack_join(data: Any = None) -> dict[str, Any]:
         """The pack page follows one station: its state and its serial scanner and scale."""
-        station = str((data or {}).get("station", "")) if isinstance(data, dict) else ""
-        previous = str((data or {}).get("previous", "")) if isinstance(data, dict) else ""
-        if previous:
+        station = data.get("station") if isinstance(data, dict) else None
+        previous = data.get("previous") if isinstance(data, dict) else None
+        with uow() as s:
+            codes = stations(s)
+        if not isinstance(station, str) or station not in codes:
+            # (it joined any room named "station:<whatever was sent>", a list or an object
+            # turned into text, and answered a missing station without a message)
+            raise FloorError(
+                FulfilmentErrorCode.unknown_station, f"{station!r:.60} is not a pack station", 404
+            )
+        if isinstance(previous, str) and previous in codes and previous != station:
             leave_room(f"station:{previous}")
-        if not station:
-            return {"ok": False, "error": {"code": "missing_station"}}
         join_room(f"station:{station}")
         return {"ok": True, "scale": _hub().scale_weight(station)}
 

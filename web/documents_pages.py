@@ -5,7 +5,9 @@ badges) is a CSRF-protected POST by an admin, audited."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import select
@@ -39,14 +41,23 @@ def _page_size() -> PageSize:
 
 
 def _pdf(data: bytes, filename: str) -> Response:
-    return Response(
-        data,
-        mimetype="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    response = Response(data, mimetype="application/pdf", headers={"Cache-Control": "no-store"})
+    response.headers.set("Content-Disposition", "inline", **_file_names(filename))
+    return response
+
+
+def _file_names(filename: str) -> dict[str, str]:
+    """``filename`` (quoted as needed) and, for a name beyond ASCII, RFC 6266's ``filename*``.
+
+    A packing slip is named after the OMS's order id, which may hold any text: a header value
+    is sent as Latin-1, so ``packing-slip-注文-1.pdf`` broke the response after its status line
+    (the client got no answer), and a ``"`` in the id ended the quoted name early."""
+    try:
+        filename.encode("ascii")
+    except UnicodeEncodeError:
+        simple = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+        return {"filename": simple, "filename*": "UTF-8''" + quote(filename, safe="-._~")}
+    return {"filename": filename}
 
 
 def _site_address() -> str:
@@ -112,6 +123,8 @@ def badges() -> Any:
             raise FloorError(WebErrorCode.no_users, "no active user chosen", 422)
         site = sheets.site_address_fields(_site_address())["name"]
         data = badge_sheet_pdf(cards, _page_size(), site_name=site)
+    for user_id in ids:  # their sessions ended with the old badges: so do their live sockets
+        ctx().sockets.disconnect_user(user_id)
     return _pdf(data, "badges.pdf")
 
 

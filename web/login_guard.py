@@ -12,12 +12,20 @@ The counters live in the ``limits`` library's storage (the engine under Flask-Li
 default (one process), Redis when FLOOR_REDIS_URL is set, so that every server process shares
 them. Flask-Limiter itself counts *requests* per route; here the unit is a *failed login* keyed by
 the account it aimed at, which its decorator model does not express.
+
+An attempt is let through with ``begin`` and counted with ``end``: while its secret is checked it
+counts as a failure already (``in flight``), so forty guesses sent at once cannot all pass the
+check before the first of them is counted (they did: the per-account limit of 5 let 40 through).
+The in-flight count is per process; with several processes a burst gets at most one window's
+worth per process before the shared counters lock it.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
@@ -39,6 +47,8 @@ class LoginGuard:
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri, **options))
         self._per_user = parse_many(per_user) if per_user else []
         self._per_address = parse_many(per_address) if per_address else []
+        self._mutex = threading.Lock()
+        self._in_flight: Counter[tuple[str, str]] = Counter()  # (scope, key): attempts checking
 
     def _keys(self, address: str, user_id: int | None) -> list[tuple[str, RateLimitItem, str]]:
         keys = [("address", item, address) for item in self._per_address]
@@ -49,10 +59,34 @@ class LoginGuard:
     def locked(self, address: str, user_id: int | None = None) -> Lock | None:
         """The lock that refuses this attempt before the secret is even checked, or None."""
         for scope, item, key in self._keys(address, user_id):
-            if not self._limiter.test(item, scope, key):
+            cost = self._in_flight[(scope, key)] + 1
+            if not self._limiter.test(item, scope, key, cost=cost):
                 reset = self._limiter.get_window_stats(item, scope, key).reset_time
                 return Lock(scope, max(1, math.ceil(reset - time.time())))
         return None
+
+    def begin(self, address: str, user_id: int | None = None) -> Lock | None:
+        """Let one attempt through (None), counted as in flight until its ``end``, or refuse it
+        with the lock. Checking and counting are one step, so concurrent attempts take turns."""
+        with self._mutex:
+            lock = self.locked(address, user_id)
+            if lock is None:
+                self._in_flight.update(self._counted(address, user_id))
+            return lock
+
+    def end(self, address: str, user_id: int | None = None, *, failed: bool) -> None:
+        """The attempt ``begin`` let through is over: count it when it ``failed``."""
+        with self._mutex:
+            if failed:
+                self.failed(address, user_id)
+            for counted in self._counted(address, user_id):
+                self._in_flight[counted] -= 1
+                if self._in_flight[counted] <= 0:
+                    del self._in_flight[counted]
+
+    def _counted(self, address: str, user_id: int | None) -> set[tuple[str, str]]:
+        """The (scope, key) pairs an attempt counts against (once each, whatever its windows)."""
+        return {(scope, key) for scope, _, key in self._keys(address, user_id)}
 
     def failed(self, address: str, user_id: int | None = None) -> None:
         """Count one failed attempt against the address and, when known, the account."""

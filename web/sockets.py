@@ -30,7 +30,7 @@ from flask_socketio import SocketIO, join_room, leave_room
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.accounts import has_role
+from core.accounts import demo_users_closed, has_role
 from core.db import unit_of_work
 from core.errors import CoreErrorCode, FloorError
 from core.events import DomainEvent, resolve
@@ -154,7 +154,8 @@ class SocketRegistry:
         self._close(sids)
 
     def sweep(self, sessions: sessionmaker[Session]) -> int:
-        """Close sockets whose session no longer holds (ended elsewhere); returns how many."""
+        """Close sockets whose session no longer holds (ended elsewhere, the user deactivated,
+        or a demo user's once a real supervisor or admin exists); returns how many."""
         with self._lock:
             live = dict(self._by_sid)
         if not live:
@@ -162,9 +163,16 @@ class SocketRegistry:
         ids = {uid for uid, _ in live.values()}
         with sessions() as s:
             rows = s.execute(
-                select(User.id, User.session_version, User.active).where(User.id.in_(ids))
+                select(User.id, User.session_version, User.active, User.is_demo).where(
+                    User.id.in_(ids)
+                )
             ).all()
-        current = {r.id: r.session_version for r in rows if r.active}
+            # A demo user's session ends once the site has a real manager (as at its next
+            # request): its socket must not go on receiving the floor's events.
+            demo_closed = any(r.is_demo for r in rows) and demo_users_closed(s)
+        current = {
+            r.id: r.session_version for r in rows if r.active and not (r.is_demo and demo_closed)
+        }
         stale = [sid for sid, (uid, ver) in live.items() if current.get(uid) != ver]
         self._close(stale)
         return len(stale)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
@@ -90,8 +91,30 @@ def page() -> Any:
             report=report,
             carriers=carriers,
             manifests=manifests,
-            webhook_url=ctx().settings.oms_webhook_url,
+            webhook_url=shown_url(ctx().settings.oms_webhook_url),
         )
+
+
+def shown_url(url: str) -> str:
+    """A URL as a page may show it: the password of ``user:password@`` and every query value
+    replaced by ``***`` (an OMS's webhook URL often carries its credential there; supervisors
+    see where events go, not how to post as this server)."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(not shown: FLOOR_OMS_WEBHOOK_URL is not a valid URL)"
+    netloc = f"[{host}]" if ":" in host else host
+    netloc += f":{port}" if port is not None else ""
+    if parts.username is not None:
+        netloc = f"{parts.username}{':***' if parts.password is not None else ''}@{netloc}"
+    query = urlencode(
+        [(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*"
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _actor() -> Any:

@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import String, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from core.actors import Actor
+from core.audit import audit
 from core.db import Base, transaction_memo, utcnow
 
 _INFO_KEY = "floor.site_defaults"
@@ -87,17 +89,30 @@ def _after_commit(session: Session) -> None:
         _read.clear()  # a reader may have refilled it from the old row before our COMMIT
 
 
-def set_location_confirm(session: Session, mode: str, by: str) -> LocationConfirm:
-    """Store a supervisor's choice; raises ``ValueError`` for an unknown mode."""
+def set_location_confirm(session: Session, mode: str, by: Actor | str) -> LocationConfirm:
+    """Store a supervisor's choice, audited (``setting.location_confirm``, from and to: it is
+    what proves a picker stood at the face); raises ``ValueError`` for an unknown mode."""
     value = LocationConfirm(mode)
+    actor = by if isinstance(by, Actor) else Actor(by)
+    transaction_memo(session).pop("location_confirm", None)
+    _read.clear()
+    before = location_confirm(session)  # read now, not from the cache
     transaction_memo(session).pop("location_confirm", None)
     _read.clear()
     session.info[_CHANGED] = True
     row = session.get(SiteSetting, "location_confirm")
     if row is None:
-        session.add(SiteSetting(key="location_confirm", value=value.value, updated_by=by))
+        session.add(SiteSetting(key="location_confirm", value=value.value, updated_by=actor.name))
     else:
-        row.value, row.updated_by = value.value, by
+        row.value, row.updated_by = value.value, actor.name
+    audit(
+        session,
+        actor,
+        "setting.location_confirm",
+        entity="setting",
+        entity_id="location_confirm",
+        details={"from": before.value, "to": value.value},
+    )
     return value
 
 

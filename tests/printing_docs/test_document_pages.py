@@ -5,13 +5,16 @@ names the order's lines. Roles are checked on every download."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from sqlalchemy import select
+from werkzeug.http import parse_options_header
 
 from core.db import unit_of_work
 from floor.fulfilment.models import PickList, PickTask
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves
 from floor.site.layout import Location
-from tests.factories import add_order, csrf_token, login, page_csrf, supervisor
+from tests.factories import add_order, csrf_token, http_login, login, page_csrf, supervisor
 from tests.printing_docs.pdfs import page_texts
 
 
@@ -69,9 +72,13 @@ def test_badge_sheet_is_admin_only_and_issues_working_badges(client, sessions, a
         pat = s.scalar(select(User).where(User.username == "pat"))
         assert pat is not None
         pat_id = pat.id
+        ada_id = s.scalar(select(User.id).where(User.username == "ada"))
     before = app.test_client()
     login(before, badge="BADGE-PICKER-1")
     assert before.get("/handheld").status_code == 200
+    socketio = app.extensions["floor"].socketio
+    handheld = socketio.test_client(app, namespace="/floor", flask_test_client=before)
+    assert handheld.is_connected("/floor")
     login(client, username="sam", password="supervisor-demo")
     token = page_csrf(client, "/documents")
     refused = client.post("/documents/badges.pdf", data={"csrf_token": token, "user_id": pat_id})
@@ -82,13 +89,21 @@ def test_badge_sheet_is_admin_only_and_issues_working_badges(client, sessions, a
     page = client.get("/documents").get_data(as_text=True)
     token = csrf_token(page)
     assert "Issue and print badges" in page
-    response = client.post("/documents/badges.pdf", data={"csrf_token": token, "user_id": pat_id})
+    response = client.post(
+        "/documents/badges.pdf", data={"csrf_token": token, "user_id": [pat_id, ada_id]}
+    )
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert "KEEP SAFE" in _text(response.data).upper()
     # The old badge no longer opens a session.
     other = app.test_client()
     login(other, badge="BADGE-PICKER-1")
     assert other.get("/handheld").status_code != 200
+    # Nor does the session someone opened with it (a lost card is why badges are reissued),
+    # and its live socket is closed.
+    assert before.get("/handheld").status_code == 302
+    assert not handheld.is_connected("/floor")
+    # A desk user's badge never opened a session alone: the admin's own session goes on.
+    assert client.get("/documents").status_code == 200
 
 
 def test_packing_slip_names_the_order_lines(client, sessions):
@@ -102,3 +117,23 @@ def test_packing_slip_names_the_order_lines(client, sessions):
     text = _text(response.data)
     assert "SLIP-1" in text and "SKU-00120" in text
     assert client.get("/documents/orders/NOPE/packing-slip.pdf").status_code == 404
+
+
+def test_packing_slip_of_any_order_id_downloads_over_http(live_server, sessions):
+    """An order id beyond Latin-1 (the OMS may send any text) broke the response after its
+    status line (a header is sent as Latin-1): the packer's browser got no answer. A ``"``
+    in the id ended the quoted file name early."""
+    ids = ["注文-1", 'SO"1;x=y', "Café-7"]
+    with unit_of_work(sessions) as s:
+        for external_id in ids:
+            add_order(s, [("SKU-00120", 1)], external_id=external_id)
+    http = http_login(live_server.url, username="paco", password="packer-demo")
+    for external_id in ids:
+        r = http.get(
+            f"{live_server.url}/documents/orders/{quote(external_id)}/packing-slip.pdf",
+            timeout=10,
+        )
+        assert r.status_code == 200 and r.content.startswith(b"%PDF"), external_id
+        disposition, names = parse_options_header(r.headers["Content-Disposition"])
+        assert disposition == "inline"
+        assert names == {"filename": f"packing-slip-{external_id}.pdf"}  # filename* decoded

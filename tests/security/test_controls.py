@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import socketio
@@ -24,6 +25,7 @@ from tests.factories import LiveServer, csrf_token, login, make_test_app, page_c
 from tests.services import PG_URL
 from web.demo import DEMO_API_KEY
 from web.login_guard import LoginGuard
+from web.sockets import NAMESPACE
 
 ROOT = Path(__file__).resolve().parents[2]
 JSON = {"Accept": "application/json"}
@@ -106,6 +108,27 @@ def test_demo_users_close_once_a_real_desk_user_exists(sec_app):
     assert login(fresh, username="ada", password="admin-demo").status_code == 401
     assert login(fresh, badge="BADGE-PICKER-1").status_code == 401
     assert login(fresh, username="boss", password="a-real-password").status_code == 302
+
+
+def test_open_demo_sockets_are_closed_once_a_real_desk_user_exists(sec_app):
+    """A demo supervisor's dashboard socket kept receiving every floor event after a real admin
+    was made (``create-user`` in another process): the sweep closed only sockets of ended or
+    deactivated sessions, never those of demo users the site had closed."""
+    app = sec_app()
+    floor = app.extensions["floor"]
+    c = app.test_client()
+    login(c, username="sam", password="supervisor-demo")
+    sio = floor.socketio.test_client(app, namespace=NAMESPACE, flask_test_client=c)
+    assert sio.is_connected(NAMESPACE)
+    with unit_of_work(_sessions(app)) as s:
+        create_user(s, "packer2", Role.packer, password="pw-packer-2")
+    assert floor.sockets.sweep(_sessions(app)) == 0  # a real packer does not close the demo
+    assert sio.is_connected(NAMESPACE)
+    with unit_of_work(_sessions(app)) as s:
+        create_user(s, "boss", Role.admin, password="a-real-password")
+    assert floor.sockets.sweep(_sessions(app)) == 1
+    assert not sio.is_connected(NAMESPACE)
+    assert len(floor.sockets) == 0
 
 
 def test_demo_key_closes_once_a_real_key_is_created(sec_app):
@@ -195,6 +218,58 @@ def test_per_address_limit_stops_badge_guessing(sec_app):
     assert login(c, badge="BADGE-PICKER-1").status_code == 429  # locked, even for a real badge
 
 
+def test_a_burst_of_guesses_sent_at_once_gets_no_more_than_the_limit(sec_app):
+    """40 wrong passwords for one account sent at once, over HTTP: each passed the lock check
+    before the first failure was counted, so all 40 were checked against the account (the
+    limit is 5 a minute) and as many unknown badges against one address. Now an attempt in
+    flight counts already: the limit's worth are checked, the rest refused with 429."""
+    import requests
+
+    app = sec_app(login_limit_user="5/minute;20/hour", login_limit_address="8/minute;100/hour")
+    server = LiveServer(app)
+    try:
+        n = 24
+        tokens = []
+        for _ in range(n):
+            http = requests.Session()
+            tokens.append((http, csrf_token(http.get(server.url + "/login").text)))
+        start = threading.Barrier(n)
+
+        def attempt(i: int, creds: dict[str, str]) -> int:
+            http, token = tokens[i]
+            start.wait()
+            r = http.post(
+                server.url + "/login",
+                data={"csrf_token": token, **creds},
+                allow_redirects=False,
+                timeout=30,
+            )
+            return r.status_code
+
+        def burst(creds_of: Any) -> list[int]:
+            threads_out: list[int] = []
+            threads = [
+                threading.Thread(target=lambda i=i: threads_out.append(attempt(i, creds_of(i))))
+                for i in range(n)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            return sorted(threads_out)
+
+        guesses = burst(lambda i: {"username": "sam", "password": f"guess-{i}"})
+        assert guesses == [401] * 5 + [429] * (n - 5)
+        start.reset()
+        badges = burst(lambda i: {"badge": f"BADGE-GUESS-{i}"})
+        assert badges == [401] * 3 + [429] * (n - 3)  # 3 of the address's 8 were left
+        with unit_of_work(_sessions(app)) as s:
+            failed = s.scalars(select(AuditEntry).where(AuditEntry.action == "login.failed"))
+            assert len(failed.all()) == 8
+    finally:
+        server.stop()
+
+
 def test_lockout_backs_off_and_expires():
     guard = LoginGuard("memory://", "2/second;3/5 seconds", "")
     guard.failed("a", "u")
@@ -207,6 +282,32 @@ def test_lockout_backs_off_and_expires():
     lock = guard.locked("a", "u")
     assert lock is not None and lock.retry_after_s >= 2  # the longer window: backed off
     assert guard.locked("a", "other") is None
+
+
+# --- overrides --------------------------------------------------------------------------------
+
+
+def test_turning_location_confirmation_off_is_audited(sec_app):
+    """What proves a picker stood at the face is a supervisor's switch on /dashboard/devices;
+    changing it wrote no audit entry (only the setting row's last ``updated_by``, overwritten
+    at the next change), so who turned the check off, and when, was lost."""
+    app = sec_app()
+    c = app.test_client()
+    login(c, username="sam", password="supervisor-demo")
+    token = _csrf(c, "/dashboard/devices")
+    for mode in ("scan", "off", "bogus"):
+        r = c.post("/dashboard/settings/location-confirm", data={"csrf_token": token, "mode": mode})
+        assert r.status_code == 302
+    with unit_of_work(_sessions(app)) as s:
+        rows = s.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "setting.location_confirm")
+            .order_by(AuditEntry.id)
+        ).all()
+        assert [(r.actor, r.user_id is not None, r.details) for r in rows] == [
+            ("sam", True, {"from": "off", "to": "scan"}),
+            ("sam", True, {"from": "scan", "to": "off"}),
+        ]  # the unknown mode changed nothing and wrote nothing
 
 
 # --- transport ------------------------------------------------------------------------------

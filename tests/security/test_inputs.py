@@ -282,6 +282,31 @@ def test_odd_socket_payloads_are_always_acknowledged(in_app, picker):
     assert _rows(in_app) == before
 
 
+def test_pack_join_takes_only_a_pack_station(in_app):
+    """``pack:join`` joined a room named after whatever was sent (an object turned into text,
+    a station that does not exist) and answered a missing station with a code and no message.
+    Now as ``join_station``: a pack station, else ``unknown_station`` with its message."""
+    client = _as(in_app, "paco", "packer-demo")
+    sio = in_app.extensions["floor"].socketio.test_client(
+        in_app, namespace=NAMESPACE, flask_test_client=client
+    )
+    try:
+        for station in ({"a": 1}, ["PACK-01"], "NOPE", "", None, 7):
+            ack = sio.emit("pack:join", {"station": station}, namespace=NAMESPACE, callback=True)
+            assert ack["ok"] is False, (station, ack)
+            assert ack["error"]["code"] == "unknown_station" and ack["error"]["message"]
+        ack = sio.emit("pack:join", {"station": "PACK-01"}, namespace=NAMESPACE, callback=True)
+        assert ack == {"ok": True, "scale": None}
+        rooms = in_app.extensions["floor"].socketio.server.manager.rooms[NAMESPACE]
+        assert not [
+            r
+            for r in rooms
+            if isinstance(r, str) and r.startswith("station:") and r != "station:PACK-01"
+        ]
+    finally:
+        sio.disconnect(namespace=NAMESPACE)
+
+
 def test_unknown_events_and_extra_arguments_are_answered_with_a_reason(in_app, picker):
     before = _rows(in_app)
     ack = picker.emit("no-such-event", {"x": 1}, namespace=NAMESPACE, callback=True)

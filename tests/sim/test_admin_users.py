@@ -77,3 +77,64 @@ def test_refusals(client: Any, sessions: Any) -> None:
     with sessions() as s:  # nothing of a refused call was written
         assert s.scalar(select(User.id).where(User.username.in_(["boss", "floor-p1"]))) is None
         assert s.scalar(select(User.role).where(User.username == "sam")).value == "supervisor"
+
+
+def test_a_badge_in_use_or_given_twice_is_refused_not_a_500(
+    app: Any, client: Any, sessions: Any
+) -> None:
+    """A badge another user holds (a picker's, a supervisor's) or one given twice in the body
+    ended in a 500 (the unique index on users.badge_hash): now 422 naming the field, nothing
+    written, and the badge's holder keeps it."""
+    login(client, username="ada", password="admin-demo")
+    token = _csrf(client)
+    taken = _post(
+        client,
+        [
+            PICKER,
+            {"username": "floor-p2", "role": "picker", "badge": "BADGE-PICKER-2"},
+            {"username": "floor-k2", "role": "packer", "badge": "BADGE-SUPER-1"},
+        ],
+        token,
+    )
+    assert taken.status_code == 422, taken.get_data(as_text=True)
+    assert {(e["field"], e["code"]) for e in taken.get_json()["errors"]} == {
+        ("users[1].badge", "badge_in_use"),
+        ("users[2].badge", "badge_in_use"),
+    }
+    twice = _post(client, [PICKER, PICKER | {"username": "floor-p3"}], token)
+    assert twice.status_code == 422
+    assert [(e["field"], e["code"]) for e in twice.get_json()["errors"]] == [
+        ("users[1].badge", "duplicate")
+    ]
+    with sessions() as s:  # nothing of the refused calls was written
+        assert s.scalar(select(User.id).where(User.username.like("floor-%"))) is None
+    assert _badge_login(app, "BADGE-PICKER-2") == 302  # pia keeps her badge
+    # Re-badging a user with the badge it already holds is no clash.
+    assert _post(client, [PICKER], token).status_code == 200
+    assert _post(client, [PICKER], token).get_json()["rebadged"] == 1
+
+
+def test_a_username_in_another_letter_case_is_the_same_user(
+    app: Any, client: Any, sessions: Any
+) -> None:
+    """``{"username": "SAM", "role": "picker"}`` created a picker SAM beside the supervisor sam
+    (``flask create-user`` refuses it: one name per person whatever the case), and the audit
+    trail then showed two actors that read alike. It is sam: role_mismatch, nothing written;
+    "PAT" re-badges the picker pat."""
+    login(client, username="ada", password="admin-demo")
+    token = _csrf(client)
+    clash = _post(client, [{"username": "SAM", "role": "picker", "badge": "BADGE-SAM-99"}], token)
+    assert clash.status_code == 422
+    assert clash.get_json()["errors"][0]["code"] == "role_mismatch"
+    r = _post(client, [{"username": "PAT", "role": "picker", "badge": "BADGE-PAT-NEW"}], token)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["users"][0] | {"id": 0} == {
+        "username": "pat",
+        "id": 0,
+        "role": "picker",
+        "outcome": "rebadged",
+    }
+    assert _badge_login(app, "BADGE-PAT-NEW") == 302
+    with sessions() as s:
+        names = s.scalars(select(User.username).where(User.username.in_(["SAM", "PAT"])))
+        assert names.all() == []

@@ -223,3 +223,18 @@ def test_a_manifest_reference_the_floor_cannot_keep_is_refused_and_nothing_is_cl
     with unit_of_work(sessions) as s:
         assert s.scalars(select(Manifest)).all() == []
         assert [p.manifest_id for p in s.scalars(select(Package))] == [None]
+
+
+def test_the_sync_page_never_shows_the_webhook_urls_credentials(sqlite_url):
+    """The page printed FLOOR_OMS_WEBHOOK_URL as set, with the password of ``user:password@``
+    and a ``?token=`` query in it: any supervisor could read the OMS's credential."""
+    url = "https://floor:pw-s3cret@oms.example:8443/hooks/floor?token=tok-s3cret&v=2"
+    app = make_test_app(sqlite_url, oms_webhook_url=url)
+    try:
+        client = app.test_client()
+        login(client, username="sam", password="supervisor-demo")
+        page = client.get("/sync").get_data(as_text=True)
+        assert "s3cret" not in page
+        assert "https://floor:***@oms.example:8443/hooks/floor?token=***&amp;v=***" in page
+    finally:
+        app.extensions["floor"].close()
