@@ -152,4 +152,5 @@ def request_within(
             raise AnswerTooLarge(f"the answer is longer than {max_body} bytes")
         resp._content = body  # what requests keeps once it has read a body
         resp._content_consumed = True
+        resp.close()  # the body is in hand: the connection is done with
         return resp

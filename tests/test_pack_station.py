@@ -16,6 +16,7 @@ from floor.fulfilment.models import Package, Tote
 from floor.fulfilment.packing.packages import is_valid_sscc
 from floor.fulfilment.packing.station import StationError, close_package, find_order
 from floor.fulfilment.picking.cancellation import cancel_order
+from floor.site.layout import Sku, SkuGtin
 from orders.models import Order
 from orders.outbox import OutboxEvent
 from sync.carriers import carrier_for
@@ -474,3 +475,31 @@ def test_the_tote_of_an_order_the_oms_canceled_or_held_says_so_at_the_station(cl
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_ready"
     assert "on hold" in r.get_json()["error"]["message"]
     assert "once picked" not in r.get_json()["error"]["message"]
+
+
+def test_a_station_whose_open_order_the_oms_cancels_refuses_its_items_and_opens_the_next(
+    client, sessions
+):
+    """The OMS cancels the order open at a station, mid-verification. Before: its item scans
+    still counted ("ok"), its close was refused, and the next tote was refused too ("holds
+    another order: close X first") - the station was stuck on an order it could never close."""
+    external_id, tote = picked_order(sessions, [("SKU-00005", 2)])
+    next_id, next_tote = picked_order(sessions, [("SKU-00030", 1)])
+    with unit_of_work(sessions) as s:
+        gtin = s.scalar(
+            select(SkuGtin.gtin).join(Sku, Sku.id == SkuGtin.sku_id).where(Sku.code == "SKU-00005")
+        )
+    login(client, username="paco", password="packer-demo")
+    token = page_csrf(client, "/pack")
+
+    def scan(code):
+        return _post(client, "/pack/scan", {"station": "PACK-01", "code": code}, token).get_json()
+
+    assert scan(tote)["result"] == "ok"
+    assert scan(gtin)["result"] == "ok"
+    assert client.post(f"/api/v1/orders/{external_id}/cancel", headers=OMS_AUTH).status_code == 200
+    refused = scan(gtin)
+    assert refused["result"] == "order_canceled" and external_id in refused["message"]
+    assert scan(next_tote)["result"] == "ok"
+    state = client.get("/pack/state?station=PACK-01").get_json()
+    assert state["order"]["order"] == next_id and state["scanned"] == {}

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from core.db import unit_of_work
 from core.exception_queue import ExceptionStatus, FloorException
 from core.users import User
-from floor.fulfilment.models import PickList, PickTask, Wave
+from floor.fulfilment.models import PickList, PickTask, Tote, Wave
 from floor.fulfilment.picking.scans import next_task
 from floor.fulfilment.states import TaskStatus, WaveStatus
 from floor.fulfilment.waves.planning import RuleSpec, cancel_wave, plan_waves, release_wave
@@ -270,3 +270,21 @@ def test_an_order_whose_wave_was_canceled_while_on_hold_is_allocated_once_releas
     # It can be waved again.
     with unit_of_work(sessions) as s:
         assert len(plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves) == 1
+
+
+def test_an_empty_tote_of_a_canceled_order_goes_back_to_the_pool(api, sessions):
+    """A picker claims a cart (its totes are given to the cart's orders); the OMS cancels one of
+    the orders before anything of it is picked. Before: its empty tote stayed the canceled
+    order's for good - never handed to a cart again, and the station read it as that order."""
+    api.post("/orders", json=order_payload("TOTE-1", [("SKU-00100", 1)]))
+    with unit_of_work(sessions) as s:
+        for wave in plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves:
+            release_wave(s, wave.id, supervisor(s))
+        assert next_task(s, actor_for(s, "pat")) is not None  # the cart and its tote
+        order_id = s.scalars(select(Order.id).where(Order.external_id == "TOTE-1")).one()
+        tote = s.scalars(select(Tote).where(Tote.order_id == order_id)).one()
+        tote_code = tote.code
+    assert api.post("/orders/TOTE-1/cancel").get_json()["status"] == "canceled"
+    with unit_of_work(sessions) as s:
+        tote = s.scalars(select(Tote).where(Tote.code == tote_code)).one()
+        assert (tote.order_id, tote.pick_list_id) == (None, None)

@@ -35,12 +35,14 @@ from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PackSession, Scan
 from floor.fulfilment.packing.station import (
     StationError,
+    check_packable,
     check_station,
     find_order,
     packing_view,
     verify_item,
 )
 from orders.models import Order
+from orders.states import OrderStatus
 
 # Built once (building a statement costs more CPU than running it).
 _FINISH = (
@@ -160,10 +162,20 @@ def scan_at(
     refused scan. The scan is kept in ``scans`` with its result."""
     code = code.strip()
     row = _session_row(s, station)
+    gone = _unpackable(s, row)
     try:
         with s.begin_nested():
-            if row is None:
-                view = open_at(s, station, code, actor)
+            if row is None or gone is not None:
+                # Nothing open, or the open order was canceled or held by the OMS meanwhile (its
+                # close is refused): the scan opens a tote or order; an item scan hears why the
+                # open one cannot be packed. Before, item scans of a canceled order counted, and
+                # the next tote was refused ("close X first") - the station was stuck.
+                try:
+                    view = open_at(s, station, code, actor)
+                except FloorError:
+                    if gone is None:
+                        raise
+                    raise gone from None
                 answer: dict[str, Any] = {
                     "ok": True,
                     "result": "ok",
@@ -185,6 +197,18 @@ def scan_at(
         _publish(s, station, {"code": code, **answer})
     _keep(s, station, code if raw is None else raw, answer, actor, source, device_id)
     return {**answer, "station": station}
+
+
+def _unpackable(s: Session, row: PackSession | None) -> FloorError | None:
+    """Why the order open at a station can no longer be packed (None when it can)."""
+    order = s.get(Order, row.order_id) if row is not None and row.order_id else None
+    if order is None or order.status == OrderStatus.picked:
+        return None
+    try:
+        check_packable(order)
+    except FloorError as exc:
+        return exc
+    return None
 
 
 def _keep(

@@ -100,6 +100,17 @@ def find_order(session: Session, code: str) -> Order:
         raise StationError(
             FulfilmentErrorCode.unknown_code, f"{code!r} is neither a tote in use nor an order", 404
         )
+    check_packable(order)
+    if "lines" not in order.__dict__:
+        # Every caller reads the lines: one prebuilt query instead of the lazy loader's, which
+        # builds its statement anew each time.
+        lines = session.scalars(_ORDER_LINES, {"fo_order": order.id}).all()
+        set_committed_value(order, "lines", list(lines))
+    return order
+
+
+def check_packable(order: Order) -> None:
+    """Refuse, with the reason, an order a pack station may not pack (anything but picked)."""
     if order.status == OrderStatus.shipped or order.status == OrderStatus.delivered:
         raise StationError(
             FulfilmentErrorCode.already_shipped, f"order {order.external_id} has already shipped"
@@ -120,12 +131,6 @@ def find_order(session: Session, code: str) -> Order:
             FulfilmentErrorCode.not_ready,
             f"order {order.external_id} is {order.status.value}; it can be packed once picked",
         )
-    if "lines" not in order.__dict__:
-        # Every caller reads the lines: one prebuilt query instead of the lazy loader's, which
-        # builds its statement anew each time.
-        lines = session.scalars(_ORDER_LINES, {"fo_order": order.id}).all()
-        set_committed_value(order, "lines", list(lines))
-    return order
 
 
 def packing_view(session: Session, order: Order) -> dict[str, Any]:

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.actors import Actor
 from core.db import utcnow
 from core.events import publish
 from core.exception_queue import EXCEPTION_MACHINE, ExceptionStatus, FloorException
-from floor.fulfilment.models import PickList, PickTask
+from floor.fulfilment.models import PickList, PickTask, Tote
 from floor.fulfilment.states import TASK_MACHINE, TaskStatus
 from floor.fulfilment.waves.planning import settle_pick_list
+from floor.fulfilment.waves.progress import units_picked
 from orders.allocation import release_order
 from orders.models import Order, OrderLine
 from orders.outbox import lock_feed
@@ -75,6 +76,15 @@ def cancel_order(session: Session, external_id: str, actor: Actor, reason: str =
     ORDER_MACHINE.check(order.status, OrderStatus.canceled)
     released = release_order(session, order)
     tasks = cancel_open_tasks(session, order, actor)
+    if not units_picked(session, order):
+        # Its totes hold nothing of it: back to the pool, as when a wave is canceled (a tote
+        # with picked units stays the order's: they go back to stock first).
+        session.execute(
+            update(Tote)
+            .where(Tote.order_id == order.id)
+            .values(pick_list_id=None, order_id=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
     now = utcnow()
     EXCEPTION_MACHINE.move_where(
         session,
