@@ -206,3 +206,24 @@ def test_an_endless_answer_body_is_never_read():
     out, took = _timed_attempt(_endless_body, 2.0)
     assert out.kind == "delivered" and out.status_code == 200
     assert took < 2.0, took  # before: read whole, the server's memory growing ~1 GB / 4 s
+
+
+def test_the_webhook_urls_query_never_reaches_the_error_shown_on_sync():
+    """requests names the URL in its errors: a TLS failure towards
+    ``https://oms/hook?token=...`` put the OMS's token into the event's last_error, which the
+    /sync page and the reconciliation JSON show."""
+    receiver = _RawReceiver(lambda conn: conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n"))
+    try:
+        out = attempt(
+            deadline_session(),
+            receiver.url.replace("http://", "https://") + "?token=tok-S3CRET&v=2",
+            "k",
+            "e-tls",
+            b"{}",
+            timeout_s=3,
+            now=dt.datetime.now(dt.UTC),
+        )
+    finally:
+        receiver.close()
+    assert out.kind == "retry" and "SSL" in out.error, out
+    assert "S3CRET" not in out.error and "/hook?***" in out.error
