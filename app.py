@@ -66,7 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         # A login lasts one long shift; a request that changes nothing in the session does not
         # renew the cookie (signing and sending it anew cost ~0.5 ms of CPU per request).
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=sockets.LOGIN_S),  # 12 h (the sweep's too)
         SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=None,
     )

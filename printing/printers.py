@@ -50,6 +50,7 @@ class PrinterConfigErrorCode(enum.StrEnum):
     bad_printer_uri_bad_queue = "bad_printer_uri.bad_queue"
     bad_printer_uri_bad_directory = "bad_printer_uri.bad_directory"
     bad_printer_uri_unexpected_part = "bad_printer_uri.unexpected_part"
+    bad_printer_uri_too_long = "bad_printer_uri.too_long"
 
 
 def uri_refusal(code: PrinterUriErrorCode) -> PrinterConfigErrorCode:

@@ -77,6 +77,7 @@ class PrinterUriErrorCode(enum.StrEnum):
     bad_queue = "bad_queue"
     bad_directory = "bad_directory"
     unexpected_part = "unexpected_part"
+    too_long = "too_long"
 
 
 class PrinterErrorCode(enum.StrEnum):
@@ -169,6 +170,7 @@ class HostStatus:
 # --- URIs ---------------------------------------------------------------------------------------
 
 
+MAX_URI = 200  # the URI and the address taken from it fit their columns (printers.address: 200)
 # Where a file:// printer must never write its jobs (the server may run as root).
 _SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root")
 _SYSTEM_DIRS += ("/run", "/sbin", "/sys", "/usr", "/var/lib", "/var/run")
@@ -177,6 +179,8 @@ _SYSTEM_DIRS += ("/run", "/sbin", "/sys", "/usr", "/var/lib", "/var/run")
 def parse_printer_uri(uri: str) -> PrinterAddress:
     """``tcp://HOST:PORT``, ``cups://QUEUE`` or ``file:///ABSOLUTE/DIR`` as a ``PrinterAddress``."""
     E = PrinterUriErrorCode
+    if len(uri.strip()) > MAX_URI:
+        raise PrinterUriError(E.too_long, f"a printer URI is at most {MAX_URI} characters")
     if "\x00" in uri or any(c.isspace() for c in uri.strip()):
         raise PrinterUriError(E.unexpected_part, "whitespace or NUL in the URI")
     try:
@@ -204,9 +208,13 @@ def parse_printer_uri(uri: str) -> PrinterAddress:
         if parts.netloc not in ("", "localhost"):
             raise PrinterUriError(E.bad_directory, "file:// URIs name a local directory")
         directory = unquote(parts.path)
+        if not directory.isprintable():  # %00 and other control characters, once decoded
+            raise PrinterUriError(E.bad_directory, "a control character in the directory")
         if not directory.startswith("/") or "/../" in directory + "/":
             raise PrinterUriError(E.bad_directory, "file:///DIR needs an absolute directory")
-        directory = os.path.normpath(directory)
+        # normpath keeps a leading "//" (POSIX leaves it to the system; Linux reads it as "/"):
+        # file:////etc was /etc written as "//etc", past the check below.
+        directory = "/" + os.path.normpath(directory).lstrip("/")
         if any(directory == d or directory.startswith(d + "/") for d in _SYSTEM_DIRS):
             raise PrinterUriError(
                 E.bad_directory, f"{directory} belongs to the system: name a directory of labels"

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import random
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -189,8 +190,13 @@ def attempt(
         return classify(resp.status_code, resp.headers, now)
 
 
+# requests names the URL in its errors ("... with url: /hook?token=... (Caused by ...)"): the
+# webhook URL's query often carries the OMS's credential, and last_error is shown on /sync.
+_URL_QUERY = re.compile(r"(with url: [^?\s]*)\?\S*")
+
+
 def _short(exc: BaseException) -> str:
-    text = str(exc)
+    text = _URL_QUERY.sub(r"\1?***", str(exc))
     for marker in ("Connection refused", "Connection reset", "Read timed out", "Remote end closed"):
         if marker in text:
             return marker

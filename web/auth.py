@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     jsonify,
@@ -61,6 +63,21 @@ HOME_BY_ROLE = {
 }
 
 
+def clock() -> float:
+    """Now, in epoch seconds (the login clock: tests move it)."""
+    return time.time()
+
+
+def login_expired(at: object) -> bool:
+    """Whether a login made at ``at`` (epoch seconds, signed into the session) is over: a login
+    lasts PERMANENT_SESSION_LIFETIME (12 h) from when it was made. The cookie's own expiry is
+    no bound: the cookie is signed anew whenever the session changes (a message for the next
+    page), and a socket keeps the session it connected with for as long as it stays open."""
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        return True  # a session from before logins carried their time: log in again
+    return not 0 <= clock() - at <= current_app.permanent_session_lifetime.total_seconds()
+
+
 def current_actor() -> Actor | None:
     """Who the signed session names, if that session still holds (checked in the database once
     per request or socket event, in a read-only transaction that never waits for the SQLite
@@ -69,7 +86,7 @@ def current_actor() -> Actor | None:
         return g.floor_actor
     actor = None
     uid = session.get("uid")
-    if isinstance(uid, int):
+    if isinstance(uid, int) and not login_expired(session.get("at")):
         with ctx().read_engine.connect() as conn:  # one read: no Session, no writer lock
             user = session_is_current(conn, uid, session.get("sv"))
             if user is not None:
@@ -86,6 +103,7 @@ def _start_session(user: User) -> None:
     session["sv"] = user.session_version
     session["username"] = user.username
     session["role"] = user.role.value
+    session["at"] = int(clock())  # the login ends 12 h from now (login_expired)
     session.permanent = True
 
 

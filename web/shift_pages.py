@@ -22,7 +22,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from core.db import utcnow
 from core.errors import CoreErrorCode
 from core.exception_queue import ExceptionReason
-from core.inputs import InputError, parse_id
+from core.inputs import InputError, InputErrorCode, parse_id
 from core.users import Role
 from floor.fulfilment import dashboard as floor_dashboard
 from floor.fulfilment import exception_views, people, projections, shift_figures
@@ -50,12 +50,20 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
     )
 
 
+LAST_DAY = dt.date(9998, 12, 31)  # a day's figures read up to the next midnight
+
+
 def _day() -> dt.date:
     raw = request.args.get("day", "")
     try:
-        return dt.date.fromisoformat(raw) if raw else utcnow().date()
+        day = dt.date.fromisoformat(raw) if raw else utcnow().date()
     except ValueError:
         return utcnow().date()
+    if day > LAST_DAY:  # 9999-12-31 has no next midnight: it was a 500 (OverflowError)
+        raise InputError(
+            InputErrorCode.out_of_range, "day", f"day must be {LAST_DAY} or earlier", 400
+        )
+    return day
 
 
 def _people() -> tuple[list[dict[str, Any]], dt.datetime]:

@@ -36,6 +36,7 @@ from core.errors import CoreErrorCode, FloorError
 from core.events import DomainEvent, resolve
 from core.inputs import check_json
 from core.users import Role, User
+from web import auth
 from web.auth import current_actor
 from web.context import ctx
 from web.errors import socket_ack
@@ -43,6 +44,7 @@ from web.live import ROOM as LIVE_ROOM
 
 NAMESPACE = "/floor"
 SWEEP_S = 5
+LOGIN_S = 12 * 3600.0  # a login's lifetime (the app's PERMANENT_SESSION_LIFETIME)
 SNAPSHOT_WINDOW_S = 0.05  # how long the fan-out gathers snapshot events before computing them
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -102,18 +104,19 @@ class SocketSessions(SecureCookieSessionInterface):
 
 
 class SocketRegistry:
-    """This process's live sockets: sid → (user id, session version it connected with)."""
+    """This process's live sockets: sid → (user id, session version it connected with, when
+    that login was made)."""
 
     def __init__(self, socketio: SocketIO) -> None:
         self._socketio = socketio
         self._lock = threading.Lock()
-        self._by_sid: dict[str, tuple[int, int]] = {}
+        self._by_sid: dict[str, tuple[int, int, float]] = {}
         self._sweeper: threading.Thread | None = None
         self._stopped = threading.Event()
 
-    def add(self, sid: str, user_id: int, version: int) -> None:
+    def add(self, sid: str, user_id: int, version: int, login_at: float) -> None:
         with self._lock:
-            self._by_sid[sid] = (user_id, version)
+            self._by_sid[sid] = (user_id, version, login_at)
 
     def remove(self, sid: str) -> None:
         with self._lock:
@@ -150,17 +153,18 @@ class SocketRegistry:
 
     def disconnect_user(self, user_id: int) -> None:
         with self._lock:
-            sids = [sid for sid, (uid, _) in self._by_sid.items() if uid == user_id]
+            sids = [sid for sid, (uid, _, _) in self._by_sid.items() if uid == user_id]
         self._close(sids)
 
-    def sweep(self, sessions: sessionmaker[Session]) -> int:
+    def sweep(self, sessions: sessionmaker[Session], login_lifetime_s: float = LOGIN_S) -> int:
         """Close sockets whose session no longer holds (ended elsewhere, the user deactivated,
-        or a demo user's once a real supervisor or admin exists); returns how many."""
+        or a demo user's once a real supervisor or admin exists, or a login older than its
+        lifetime: a handheld's socket stays open for days); returns how many."""
         with self._lock:
             live = dict(self._by_sid)
         if not live:
             return 0
-        ids = {uid for uid, _ in live.values()}
+        ids = {uid for uid, _, _ in live.values()}
         with sessions() as s:
             rows = s.execute(
                 select(User.id, User.session_version, User.active, User.is_demo).where(
@@ -173,7 +177,12 @@ class SocketRegistry:
         current = {
             r.id: r.session_version for r in rows if r.active and not (r.is_demo and demo_closed)
         }
-        stale = [sid for sid, (uid, ver) in live.items() if current.get(uid) != ver]
+        now = auth.clock()
+        stale = [
+            sid
+            for sid, (uid, ver, at) in live.items()
+            if current.get(uid) != ver or not 0 <= now - at <= login_lifetime_s
+        ]
         self._close(stale)
         return len(stale)
 
@@ -224,7 +233,7 @@ def register(socketio: SocketIO) -> None:
         actor = current_actor()
         if actor is None or actor.user_id is None:
             return False
-        ctx().sockets.add(request.sid, actor.user_id, session["sv"])  # type: ignore[attr-defined]
+        ctx().sockets.add(request.sid, actor.user_id, session["sv"], session["at"])  # type: ignore[attr-defined]
         join_room(f"user:{actor.user_id}")
         if has_role(actor.role, Role.supervisor):
             join_room("dashboard")

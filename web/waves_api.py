@@ -180,6 +180,9 @@ def _save_rule(s: Any, data: dict[str, Any], rule_id: int | None) -> WaveRule:
         if rule is None:
             if not isinstance(name, str) or not name.strip():
                 raise RuleErrors([FieldError(FulfilmentErrorCode.required, "name", "a new rule")])
+            # Every field checked before the new row is flushed: a 200-character name was a 500
+            # on PostgreSQL (wave_rules.name is 80 wide), checked only after the insert.
+            RuleSpec.parse(data)
             rule = WaveRule(name=name.strip())
             RuleSpec(name=rule.name).apply_to(rule)
             s.add(rule)

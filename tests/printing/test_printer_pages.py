@@ -98,6 +98,30 @@ def test_admin_adds_and_binds_printers_audited_with_csrf(client, sessions):
         assert actions == ["printer.save", "printer.bind"]
 
 
+def test_admin_printer_uris_past_the_columns_or_into_the_system_are_refused(client, sessions):
+    """On the admin page: a 300-character host answered 500 on PostgreSQL (the address and
+    URI columns are 200/300 wide), ``file:///tmp/x%00y`` saved a directory with a NUL in it,
+    and ``file:////etc`` saved ``//etc`` - /etc, past the system directories' check."""
+    login(client, username="ada", password="admin-demo")
+    token = _csrf(client, "/admin/printers")
+    for n, uri in enumerate(
+        (
+            "tcp://" + "h" * 300 + ":9100",
+            "file:///labels/" + "d" * 300,
+            "file:///tmp/x%00y",
+            "file:////etc",
+            "file:////var/lib/floor",
+        )
+    ):
+        r = client.post(
+            "/admin/printers", data={"csrf_token": token, "name": f"ODD-{n}", "uri": uri}
+        )
+        assert r.status_code == 303, (uri, r.status_code)
+        assert "error" in client.get("/admin/printers").get_data(as_text=True)
+    with unit_of_work(sessions) as s:
+        assert s.scalars(select(Printer.name).where(Printer.name.like("ODD-%"))).all() == []
+
+
 def test_printers_page_shows_each_job_as_a_picture_packers_see_their_station(client, sessions):
     zebra = VirtualZebra(0).start()
     try:

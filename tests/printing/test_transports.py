@@ -87,6 +87,12 @@ def test_printer_uris(uri, address):
         ("file:///dev/null", PrinterUriErrorCode.bad_directory),
         ("file:///proc/self/mem", PrinterUriErrorCode.bad_directory),
         ("file:///", PrinterUriErrorCode.bad_directory),
+        ("file:////etc", PrinterUriErrorCode.bad_directory),  # "//etc" is /etc
+        ("file:////var/lib/floor", PrinterUriErrorCode.bad_directory),
+        ("file:///tmp/x%00y", PrinterUriErrorCode.bad_directory),
+        ("file:///tmp/x%0Ay", PrinterUriErrorCode.bad_directory),
+        ("tcp://" + "h" * 300 + ":9100", PrinterUriErrorCode.too_long),
+        ("file:///labels/" + "d" * 300, PrinterUriErrorCode.too_long),
     ],
 )
 def test_bad_printer_uris_are_refused_with_a_reason(uri, code):

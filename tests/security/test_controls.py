@@ -384,6 +384,32 @@ def test_a_login_lasts_twelve_hours_from_when_it_was_made(sec_app):
     assert page.status_code == 200 and "Set-Cookie" not in page.headers
 
 
+def test_a_login_ends_twelve_hours_after_it_was_made_sockets_too(sec_app, monkeypatch):
+    """The 12 h were only the cookie's: a cookie signed anew when the session changed (a
+    message for the next page) ran 12 h from then, and an open socket kept the session it
+    connected with for as long as it stayed open - a handheld's, for days. The login's own
+    time is signed into the session now: past 12 h every request and event is refused and
+    the sweep closes the socket."""
+    import web.auth
+
+    app = sec_app()
+    floor = app.extensions["floor"]
+    c = app.test_client()
+    login(c, badge="BADGE-PICKER-1")
+    sio = floor.socketio.test_client(app, namespace=NAMESPACE, flask_test_client=c)
+    assert sio.emit("whoami", {}, namespace=NAMESPACE, callback=True)["ok"] is True
+    made = time.time()
+    monkeypatch.setattr(web.auth, "clock", lambda: made + 11.9 * 3600)
+    assert c.get("/me", headers=JSON).status_code == 200
+    assert floor.sockets.sweep(_sessions(app)) == 0
+    monkeypatch.setattr(web.auth, "clock", lambda: made + 12.1 * 3600)
+    assert c.get("/me", headers=JSON).status_code == 401  # the cookie itself is still valid
+    ack = sio.emit("whoami", {}, namespace=NAMESPACE, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "not_authenticated"
+    assert floor.sockets.sweep(_sessions(app)) == 1
+    assert not sio.is_connected(NAMESPACE)
+
+
 def _logged_in_cookie(url: str) -> str:
     import requests
 

@@ -253,3 +253,24 @@ def test_an_interim_answer_before_the_real_one_is_tried_again_not_a_dead_letter(
 
     out, _ = _timed_attempt(processing_then_ok, 2.0)
     assert out.kind == "retry" and out.status_code == 102, out
+
+
+def test_the_webhook_urls_query_never_reaches_the_error_shown_on_sync():
+    """requests names the URL in its errors: a TLS failure towards
+    ``https://oms/hook?token=...`` put the OMS's token into the event's last_error, which the
+    /sync page and the reconciliation JSON show."""
+    receiver = _RawReceiver(lambda conn: conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n"))
+    try:
+        out = attempt(
+            deadline_session(),
+            receiver.url.replace("http://", "https://") + "?token=tok-S3CRET&v=2",
+            "k",
+            "e-tls",
+            b"{}",
+            timeout_s=3,
+            now=dt.datetime.now(dt.UTC),
+        )
+    finally:
+        receiver.close()
+    assert out.kind == "retry" and "SSL" in out.error, out
+    assert "S3CRET" not in out.error and "/hook?***" in out.error

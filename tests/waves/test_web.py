@@ -95,6 +95,20 @@ def test_a_picker_cannot_plan_release_or_override(client, sessions):
         assert s.get(Wave, wave_id).status == WaveStatus.planned
 
 
+def test_a_new_rule_with_a_bad_field_is_refused_before_anything_is_written(client, sessions):
+    """A 200-character name for a new rule answered 500 on PostgreSQL: the row was inserted
+    (wave_rules.name is 80 wide) before the fields were checked. Now 422, nothing written."""
+    headers = _sup(client)
+    with unit_of_work(sessions) as s:
+        before = len(s.scalars(select(WaveRule.id)).all())
+    for body in ({"name": "r" * 200}, {"name": "New run", "max_orders": -1}):
+        r = client.put("/wave-rules", json=body, headers=headers)
+        assert r.status_code == 422, (body, r.get_data(as_text=True))
+        assert r.get_json()["errors"][0]["field"] in ("name", "max_orders")
+    with unit_of_work(sessions) as s:
+        assert len(s.scalars(select(WaveRule.id)).all()) == before
+
+
 def test_wave_rules_can_be_edited_and_are_audited(client, sessions):
     headers = _sup(client)
     r = client.put(
