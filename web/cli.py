@@ -168,7 +168,7 @@ def register(app: Flask) -> None:
 
     @app.cli.command("serve")
     @click.option("--host", default=None)
-    @click.option("--port", default=None, type=int)
+    @click.option("--port", default=None, type=click.IntRange(1, 65535))
     @click.option(
         "--demo",
         is_flag=True,
@@ -194,7 +194,7 @@ def register(app: Flask) -> None:
             migrate.upgrade_holding_lock(url)
             loaded = _load_demo_if_empty(f) if demo else False
         host = host or f.settings.host
-        port = port or f.settings.port
+        port = f.settings.port if port is None else port
         try:
             cpu = pin_this_process(f.settings.server_cpu)
         except ValueError as exc:
