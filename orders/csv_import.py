@@ -7,7 +7,8 @@ Columns (header names, any order; unknown columns are ignored):
 ``external_id, channel, priority, ship_by, carrier, service, ship_to_name, ship_to_company,
 ship_to_address1, ship_to_address2, ship_to_city, ship_to_region, ship_to_postal_code,
 ship_to_country, ship_to_phone, ship_to_email, notes, line_id, sku, quantity``.
-``line_id`` may be left out: lines are then numbered 1, 2, … within their order.
+``line_id`` may be left out (the column, or a row's cell): such lines get the lowest numbers
+1, 2, … that no other row of their order gives.
 """
 
 from __future__ import annotations
@@ -179,7 +180,24 @@ def parse(text: str) -> list[_Group]:
         raise CsvFileError(
             [RowError(row_no + 1, IntakeFieldCode.malformed_csv, "", str(exc))]
         ) from exc
-    return list(groups.values()) + anonymous
+    every = list(groups.values()) + anonymous
+    for group in every:
+        _number_lines(group.payload["lines"])
+    return every
+
+
+def _number_lines(lines: list[dict[str, Any]]) -> None:
+    """Lines without a ``line_id`` get the lowest numbers 1, 2, … that no row of their order
+    gives: numbered as they came, a row without an id after one with ``line_id`` 2 was given
+    2 as well and refused as ``duplicate_line``, though its own cell was empty."""
+    given = {line["line_id"] for line in lines if line["line_id"] is not None}
+    n = 0
+    for line in lines:
+        if line["line_id"] is None:
+            n += 1
+            while str(n) in given:
+                n += 1
+            line["line_id"] = str(n)
 
 
 def _add_row(
@@ -221,8 +239,6 @@ def _add_row(
                         f"{key} differs from the first row of order {ext}",
                     )
                 )
-    if line["line_id"] is None:
-        line["line_id"] = str(len(group.payload["lines"]) + 1)
     group.rows.append(row_no)
     group.payload["lines"].append(line)
 

@@ -174,3 +174,25 @@ def test_import_page_needs_a_supervisor_and_a_csrf_token(client):
         content_type="multipart/form-data",
     )
     assert r.status_code == 400  # no CSRF token
+
+
+def test_rows_without_a_line_id_are_numbered_around_the_ids_other_rows_give(api, sessions):
+    """A row with line_id 2 and one with none: the second was numbered 2 too and refused as
+    duplicate_line, on a row that gave no line id. Now it takes the lowest free number."""
+    text = (
+        HEADER
+        + _row("CSV-L", "SKU-00001", line="2")
+        + _row("CSV-L", "SKU-00002")
+        + _row("CSV-L", "SKU-00003")
+        + _row("CSV-M", "SKU-00004")  # the column left empty throughout: 1, 2
+        + _row("CSV-M", "SKU-00005")
+    )
+    body = api.post(
+        "/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"}
+    ).get_json()
+    assert body["errors"] == []
+    assert body["summary"]["created"] == 2
+    lines = {ln["line_id"]: ln["sku"] for ln in api.get("/orders/CSV-L").get_json()["lines"]}
+    assert lines == {"2": "SKU-00001", "1": "SKU-00002", "3": "SKU-00003"}
+    lines = {ln["line_id"]: ln["sku"] for ln in api.get("/orders/CSV-M").get_json()["lines"]}
+    assert lines == {"1": "SKU-00004", "2": "SKU-00005"}
