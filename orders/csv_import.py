@@ -154,7 +154,16 @@ def parse(text: str) -> list[_Group]:
                 for c in missing
             ]
         )
+    twice = [c for c in COLUMNS if names.count(c) > 1]
+    if twice:  # which one would count? The other's cells would be dropped without a word.
+        raise CsvFileError(
+            [
+                RowError(1, IntakeFieldCode.duplicate_column, c, f"the header has {c!r} twice")
+                for c in twice
+            ]
+        )
     index = {name: names.index(name) for name in COLUMNS if name in names}
+    width = len(header)
     groups: dict[str, _Group] = {}
     anonymous: list[_Group] = []
     row_no = 1
@@ -171,6 +180,20 @@ def parse(text: str) -> list[_Group]:
                             IntakeFieldCode.too_many_rows,
                             "",
                             f"at most {MAX_ROWS} rows per file",
+                        )
+                    ]
+                )
+            if any(cell.strip() for cell in cells[width:]):
+                # An unquoted separator inside a cell ("1 Main St, Apt 2") shifts every cell
+                # after it into the wrong column; the rest of the row cannot be trusted.
+                raise CsvFileError(
+                    [
+                        RowError(
+                            row_no,
+                            IntakeFieldCode.malformed_csv,
+                            "",
+                            f"row {row_no} has {len(cells)} cells but the header {width}: "
+                            f"quote a cell that contains {delimiter!r}",
                         )
                     ]
                 )

@@ -196,3 +196,39 @@ def test_rows_without_a_line_id_are_numbered_around_the_ids_other_rows_give(api,
     assert lines == {"2": "SKU-00001", "1": "SKU-00002", "3": "SKU-00003"}
     lines = {ln["line_id"]: ln["sku"] for ln in api.get("/orders/CSV-M").get_json()["lines"]}
     assert lines == {"1": "SKU-00004", "2": "SKU-00005"}
+
+
+def test_a_column_named_twice_refuses_the_file(api, sessions):
+    """A second ``sku`` column was ignored without a word: the order was created with the first
+    column's SKU and the other's cells were dropped."""
+    before = counts(sessions)
+    text = HEADER.replace("\n", ",SKU\n") + _row("CSV-D", "SKU-00001").replace("\n", ",SKU-00002\n")
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422
+    assert r.get_json()["errors"] == [
+        {
+            "row": 1,
+            "code": "duplicate_column",
+            "field": "sku",
+            "message": "the header has 'sku' twice",
+        }
+    ]
+    assert counts(sessions) == before
+
+
+def test_a_row_with_more_cells_than_the_header_refuses_the_file(api, sessions):
+    """An unquoted comma in an address shifted the rest of its row one column to the right; the
+    surplus cell was dropped and the row read with its values under the wrong columns."""
+    before = counts(sessions)
+    shifted = _row("CSV-E2").replace("1 Main St", "1 Main St, Apt 2")
+    text = HEADER + _row("CSV-E1") + shifted + _row("CSV-E3")
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422
+    [error] = r.get_json()["errors"]
+    assert (error["row"], error["code"]) == (3, "malformed_csv")
+    assert "14 cells but the header 13" in error["message"]
+    assert counts(sessions) == before
+    # Empty surplus cells (a spreadsheet's trailing separators) are harmless.
+    text = HEADER + _row("CSV-E4").replace("\n", ",,\n")
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.get_json()["summary"]["created"] == 1
