@@ -64,6 +64,9 @@ def register(app: Flask) -> None:
         from core.accounts import create_user
 
         username = _account_name(username, "username", 60)
+        # A scan is stripped at login (core.accounts.login_with_badge): a badge stored with its
+        # spaces (or only spaces) never matched, though the user was reported created.
+        badge = (badge or "").strip() or None
         if role != Role.picker and not password:
             raise click.ClickException(f"a {role} logs in with a password: add --password")
         if role == Role.picker and not (badge or password):
