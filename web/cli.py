@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import os
 import signal
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask
@@ -129,6 +131,7 @@ def register(app: Flask) -> None:
     @click.option(
         "--duration",
         type=click.FloatRange(min=0, min_open=True),
+        callback=_finite,
         default=None,
         help="Orders arrive evenly over this many seconds (default: all at once).",
     )
@@ -141,7 +144,7 @@ def register(app: Flask) -> None:
         type=click.IntRange(0),
         help="Handhelds that drop off the Wi-Fi once and replay their queue.",
     )
-    @click.option("--url", default="http://127.0.0.1:5000", show_default=True)
+    @click.option("--url", default="http://127.0.0.1:5000", show_default=True, callback=_http_url)
     @click.option(
         "--api-key",
         envvar="FLOOR_SIM_API_KEY",
@@ -158,6 +161,8 @@ def register(app: Flask) -> None:
         "--stall",
         default=60.0,
         show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        callback=_finite,
         help="Give up when nothing has moved for this many seconds.",
     )
     @click.option("--seed", default=12, show_default=True)
@@ -237,6 +242,24 @@ def register(app: Flask) -> None:
         # due during exit would otherwise log "cannot schedule new futures after shutdown".
         f.close()
         sys.exit(0)
+
+
+def _finite(_ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A FloatRange lets nan through (every comparison with it is false) and inf."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds", param=param)
+    return value
+
+
+def _http_url(_ctx: click.Context, param: click.Parameter, value: str) -> str:
+    parts = urlsplit(value.strip())
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL", param=param)
+    return value.strip()
 
 
 def _account_name(raw: str, what: str, max_len: int) -> str:
