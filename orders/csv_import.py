@@ -113,13 +113,15 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        head = data[: exc.start]
+        line = max(head.count(b"\n"), head.count(b"\r")) + 1  # CR-only files too
         raise CsvFileError(
             [
                 RowError(
                     0,
                     IntakeFieldCode.invalid_encoding,
                     "",
-                    "the file must be UTF-8 (Excel: CSV UTF-8)",
+                    f"the file must be UTF-8 (Excel: CSV UTF-8); line {line} is not",
                 )
             ]
         ) from exc
@@ -134,7 +136,7 @@ class _Group:
 
 def parse(text: str) -> list[_Group]:
     """Rows → order payloads grouped by external_id (in first-appearance order)."""
-    first_line = text.split("\n", 1)[0]
+    first_line = re.split(r"[\r\n]", text, maxsplit=1)[0]  # CR-only files (old Mac Excel) too
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:

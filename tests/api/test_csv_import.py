@@ -232,3 +232,29 @@ def test_a_row_with_more_cells_than_the_header_refuses_the_file(api, sessions):
     text = HEADER + _row("CSV-E4").replace("\n", ",,\n")
     r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
     assert r.get_json()["summary"]["created"] == 1
+
+
+def test_a_cr_only_semicolon_file_is_read_by_its_header_line(api, sessions):
+    """Old Mac Excel ends lines with CR alone: the separator was guessed from the whole file,
+    and a row with more commas in its cells than the file has semicolons read as comma-separated
+    (every column missing)."""
+    text = (HEADER.rstrip("\n") + ",notes\n").replace(",", ";") + _row("CSV-CR").replace(
+        ",", ";"
+    ).replace("\n", ';"' + "a, " * 40 + '"\n')
+    r = api.post(
+        "/orders/import",
+        data=text.replace("\n", "\r").encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["summary"]["created"] == 1
+
+
+def test_a_file_not_in_utf8_names_the_line(api, sessions):
+    before = counts(sessions)
+    text = HEADER + _row("CSV-W1") + _row("CSV-W2").replace("Bob Smith", "Zoë Smith")
+    r = api.post("/orders/import", data=text.encode("cp1252"), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422
+    [error] = r.get_json()["errors"]
+    assert error["code"] == "invalid_encoding" and "line 3 is not" in error["message"]
+    assert counts(sessions) == before
