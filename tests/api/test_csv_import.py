@@ -258,3 +258,34 @@ def test_a_file_not_in_utf8_names_the_line(api, sessions):
     [error] = r.get_json()["errors"]
     assert error["code"] == "invalid_encoding" and "line 3 is not" in error["message"]
     assert counts(sessions) == before
+
+
+def test_a_file_over_the_body_limit_is_refused_on_the_import_page(sqlite_url):
+    """Over FLOOR_MAX_BODY_BYTES the page was Werkzeug's bare 'Request Entity Too Large': the
+    supervisor lost the page and was never told the limit."""
+    from tests.factories import make_test_app
+
+    app = make_test_app(sqlite_url, max_body_bytes=4096)
+    client = app.test_client()
+    login(client, username="sam", password="supervisor-demo")
+    token = csrf_token(client.get("/orders/import").get_data(as_text=True))
+    big = (HEADER + _row("CSV-BIG") * 60).encode()
+    assert len(big) > 4096
+    r = client.post(
+        "/orders/import",
+        data={"csrf_token": token, "file": (io.BytesIO(big), "orders.csv")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 413
+    html = r.get_data(as_text=True)
+    assert "Import orders from CSV" in html and "FLOOR_MAX_BODY_BYTES" in html
+    assert "nothing was imported" in html
+    assert client.get("/orders/CSV-BIG").status_code == 404
+    client.post("/logout", data={"csrf_token": token})
+    anonymous = app.test_client().post(
+        "/orders/import", data={"file": (io.BytesIO(big), "orders.csv")}
+    )
+    assert anonymous.status_code == 413 and "FLOOR_MAX_BODY_BYTES" not in anonymous.get_data(
+        as_text=True
+    )
+    app.extensions["floor"].close()
