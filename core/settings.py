@@ -288,6 +288,15 @@ def _carrier_urls(raw: str) -> str | None:
     return None
 
 
+def _bearer_key(raw: str) -> str | None:
+    # The key a client sends is stripped (web/api.py); a configured " key\n" (an env file's
+    # trailing space, a pasted line break) matched no request, while it still closed the demo
+    # key and the banner said "set".
+    if raw != raw.strip() or not raw.isprintable():
+        return "spaces or line breaks around it, or control characters (a key is sent without)"
+    return None
+
+
 _TEXT_CHECKS: dict[str, Callable[[str], str | None]] = {
     "database_url": _database_url,
     "redis_url": _redis_url,
@@ -302,6 +311,15 @@ _TEXT_CHECKS: dict[str, Callable[[str], str | None]] = {
     "login_limit_address": _limits,
     "allowed_origins": _origins,
     "carrier_urls": _carrier_urls,
+    "oms_api_key": _bearer_key,
+    "carrier_api_key": _bearer_key,
 }
 # Their values never appear in an error line (a URL may carry a password).
-_SECRET_TEXT = {"database_url", "redis_url", "oms_webhook_url", "carrier_urls"}
+_SECRET_TEXT = {
+    "database_url",
+    "redis_url",
+    "oms_webhook_url",
+    "carrier_urls",
+    "oms_api_key",
+    "carrier_api_key",
+}

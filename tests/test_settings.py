@@ -76,6 +76,17 @@ def test_backoff_base_above_its_maximum_is_refused():
         Settings.from_env({"FLOOR_WEBHOOK_BACKOFF_BASE_S": "1000"})
 
 
+def test_an_api_key_with_spaces_around_it_is_refused_and_never_echoed():
+    """A client's bearer key is stripped; FLOOR_OMS_API_KEY="k3y " matched no request while the
+    banner said it was set and the demo key was closed."""
+    for name in ("FLOOR_OMS_API_KEY", "FLOOR_CARRIER_API_KEY"):
+        for raw in ("s3cret-key ", " s3cret-key", "s3cret-key\n", "   "):
+            with pytest.raises(SettingsError) as err:
+                Settings.from_env({name: raw})
+            assert err.value.message.startswith(name + ":") and "s3cret" not in err.value.message
+    assert Settings.from_env({"FLOOR_OMS_API_KEY": "s3cret key"}).oms_api_key == "s3cret key"
+
+
 def test_a_url_with_a_password_is_never_echoed():
     for name in (
         "FLOOR_DATABASE_URL",
