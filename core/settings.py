@@ -297,6 +297,19 @@ def _bearer_key(raw: str) -> str | None:
     return None
 
 
+def _site_address(raw: str) -> str | None:
+    # printing.labels.site_address reads it; every label's ship-from comes from it.
+    parts = [p.strip() for p in raw.split("|")]
+    name, line1, _line2, city, _region, _postcode, country = (parts + [""] * 7)[:7]
+    if (
+        len(parts) > 7
+        or not (name and line1 and city)
+        or not (len(country) == 2 and country.isascii() and country.isalpha())
+    ):
+        return "name|line1|line2|city|region|postcode|CC: name, line1, city and a 2-letter country"
+    return None
+
+
 _TEXT_CHECKS: dict[str, Callable[[str], str | None]] = {
     "database_url": _database_url,
     "redis_url": _redis_url,
@@ -312,6 +325,7 @@ _TEXT_CHECKS: dict[str, Callable[[str], str | None]] = {
     "allowed_origins": _origins,
     "carrier_urls": _carrier_urls,
     "oms_api_key": _bearer_key,
+    "site_address": _site_address,
     "carrier_api_key": _bearer_key,
 }
 # Their values never appear in an error line (a URL may carry a password).
