@@ -145,3 +145,25 @@ def test_serve_prod_refuses_bad_options_before_starting_anything(argv, env, says
     assert says in done.stderr and "Traceback" not in done.stderr
     assert "hunter2" not in done.stderr + done.stdout
     assert done.stdout == ""
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(tmp_path):
+    """serve, db-upgrade and serve-prod with the database down (or a SQLite file in a directory
+    that does not exist) ended in a SQLAlchemy traceback; serve-prod's db-upgrade step also ran
+    the scheduler leader (FLOOR_RUN_SCHEDULER=1), which logged its own traceback per retry."""
+    down = f"postgresql+psycopg://floor:hunter2@127.0.0.1:{free_port()}/floor"
+    proc = start_server(tmp_path / "no-such-dir" / "floor.sqlite3", free_port())
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in out
+    assert "Error: cannot open the database sqlite:///" in out and "unable to open" in out
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOOR_")}
+    environ.update(FLOOR_SECRET_KEY="k", FLOOR_DATABASE_URL=down)
+    for argv in (["-m", "flask", "--app", "app", "db-upgrade"], ["-m", "web.serve_prod"]):
+        done = subprocess.run(
+            [sys.executable, *argv],
+            cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        both = done.stdout + done.stderr
+        assert done.returncode != 0 and "Traceback" not in both, both
+        assert "cannot open the database postgresql+psycopg://floor:***@127.0.0.1" in both
+        assert "hunter2" not in both and "leader" not in both

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import click
 from flask import Flask
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.affinity import pin_this_process
 from core.db import unit_of_work
@@ -32,7 +32,10 @@ def register(app: Flask) -> None:
     @app.cli.command("db-upgrade")
     def db_upgrade() -> None:
         """Apply every Alembic migration (the only way the schema changes)."""
-        migrate.upgrade(fctx().engine.url.render_as_string(hide_password=False))
+        try:
+            migrate.upgrade(fctx().engine.url.render_as_string(hide_password=False))
+        except OperationalError as exc:
+            raise _unreachable(fctx().engine, exc) from None
         click.echo(f"database at {migrate.current_revision(fctx().engine)}")
 
     @app.cli.command("sync-printers")
@@ -198,9 +201,12 @@ def register(app: Flask) -> None:
         werkzeug_log.addFilter(lambda r: "production deployment" not in r.getMessage())
         demo = f.settings.demo if demo is None else demo
         url = f.engine.url.render_as_string(hide_password=False)
-        with migrate.migration_lock(url):  # several processes may start at once
-            migrate.upgrade_holding_lock(url)
-            loaded = _load_demo_if_empty(f) if demo else False
+        try:
+            with migrate.migration_lock(url):  # several processes may start at once
+                migrate.upgrade_holding_lock(url)
+                loaded = _load_demo_if_empty(f) if demo else False
+        except OperationalError as exc:
+            raise _unreachable(f.engine, exc) from None
         host = host or f.settings.host
         port = f.settings.port if port is None else port
         try:
@@ -242,6 +248,13 @@ def register(app: Flask) -> None:
         # due during exit would otherwise log "cannot schedule new futures after shutdown".
         f.close()
         sys.exit(0)
+
+
+def _unreachable(engine: Any, exc: OperationalError) -> click.ClickException:
+    """The database cannot be opened (server down, wrong port, a directory that does not exist):
+    one line with the URL, its password hidden, and the driver's first line, not a traceback."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "unreachable"
+    return click.ClickException(f"cannot open the database {engine.url!r}: {reason}")
 
 
 def _finite(_ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:

@@ -132,11 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     if (why := refuse(args, env)) is not None:
         print(f"serve-prod: {why}", file=sys.stderr)
         return 2
+    # The one-off commands run without FLOOR_RUN_SCHEDULER: with it, `flask db-upgrade` started
+    # the scheduler leader (and its jobs) inside the migrating process.
+    steps_env = {k: v for k, v in env.items() if k != "FLOOR_RUN_SCHEDULER"}
     env.update(FLOOR_RUN_SCHEDULER="1", FLOOR_ASYNC_MODE="gevent", PYTHONUNBUFFERED="1")
     for step in ("db-upgrade", "sync-printers") if env.get("FLOOR_PRINTERS") else ("db-upgrade",):
-        subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", step], cwd=ROOT, env=env, check=True
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", step], cwd=ROOT, env=steps_env
         )
+        if done.returncode != 0:  # it said why on stderr; a CalledProcessError added a traceback
+            print(f"serve-prod: flask {step} failed; no process started", file=sys.stderr)
+            return 2
     procs = []
     for i in range(args.workers):
         port = args.base_port + i
