@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from core.db import default_sqlite_url, make_engine, make_session_factory, read_only
     from core.events import on_commit
-    from core.settings import Settings
+    from core.settings import Settings, SettingsError
     from floor.site.settings import configure_defaults
     from migrations.schema import load_all_models
     from web import (
@@ -51,7 +51,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # key (scans.device_id → devices). `flask serve` got them from its migration; a gunicorn
     # worker runs no migration, so the first scan failed there.
     load_all_models()
-    settings = Settings.from_env().with_overrides(config)
+    try:
+        settings = Settings.from_env().with_overrides(config)
+    except SettingsError as exc:  # one line, no traceback: `flask` prints "Error: …", exits 1
+        import click
+
+        raise click.ClickException(exc.message) from None
     app = Flask(
         __name__,
         instance_path=str(ROOT / "instance"),

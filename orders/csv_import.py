@@ -7,7 +7,8 @@ Columns (header names, any order; unknown columns are ignored):
 ``external_id, channel, priority, ship_by, carrier, service, ship_to_name, ship_to_company,
 ship_to_address1, ship_to_address2, ship_to_city, ship_to_region, ship_to_postal_code,
 ship_to_country, ship_to_phone, ship_to_email, notes, line_id, sku, quantity``.
-``line_id`` may be left out: lines are then numbered 1, 2, … within their order.
+``line_id`` may be left out (the column, or a row's cell): such lines get the lowest numbers
+1, 2, … that no other row of their order gives.
 """
 
 from __future__ import annotations
@@ -112,13 +113,15 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        head = data[: exc.start]
+        line = max(head.count(b"\n"), head.count(b"\r")) + 1  # CR-only files too
         raise CsvFileError(
             [
                 RowError(
                     0,
                     IntakeFieldCode.invalid_encoding,
                     "",
-                    "the file must be UTF-8 (Excel: CSV UTF-8)",
+                    f"the file must be UTF-8 (Excel: CSV UTF-8); line {line} is not",
                 )
             ]
         ) from exc
@@ -133,7 +136,7 @@ class _Group:
 
 def parse(text: str) -> list[_Group]:
     """Rows → order payloads grouped by external_id (in first-appearance order)."""
-    first_line = text.split("\n", 1)[0]
+    first_line = re.split(r"[\r\n]", text, maxsplit=1)[0]  # CR-only files (old Mac Excel) too
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -153,7 +156,16 @@ def parse(text: str) -> list[_Group]:
                 for c in missing
             ]
         )
+    twice = [c for c in COLUMNS if names.count(c) > 1]
+    if twice:  # which one would count? The other's cells would be dropped without a word.
+        raise CsvFileError(
+            [
+                RowError(1, IntakeFieldCode.duplicate_column, c, f"the header has {c!r} twice")
+                for c in twice
+            ]
+        )
     index = {name: names.index(name) for name in COLUMNS if name in names}
+    width = len(header)
     groups: dict[str, _Group] = {}
     anonymous: list[_Group] = []
     row_no = 1
@@ -173,13 +185,44 @@ def parse(text: str) -> list[_Group]:
                         )
                     ]
                 )
+            if any(cell.strip() for cell in cells[width:]):
+                # An unquoted separator inside a cell ("1 Main St, Apt 2") shifts every cell
+                # after it into the wrong column; the rest of the row cannot be trusted.
+                raise CsvFileError(
+                    [
+                        RowError(
+                            row_no,
+                            IntakeFieldCode.malformed_csv,
+                            "",
+                            f"row {row_no} has {len(cells)} cells but the header {width}: "
+                            f"quote a cell that contains {delimiter!r}",
+                        )
+                    ]
+                )
             values = {name: cells[i].strip() if i < len(cells) else "" for name, i in index.items()}
             _add_row(groups, anonymous, row_no, values)
     except csv.Error as exc:  # raised while reading the next row: row_no is the last one read
         raise CsvFileError(
             [RowError(row_no + 1, IntakeFieldCode.malformed_csv, "", str(exc))]
         ) from exc
-    return list(groups.values()) + anonymous
+    every = list(groups.values()) + anonymous
+    for group in every:
+        _number_lines(group.payload["lines"])
+    return every
+
+
+def _number_lines(lines: list[dict[str, Any]]) -> None:
+    """Lines without a ``line_id`` get the lowest numbers 1, 2, … that no row of their order
+    gives: numbered as they came, a row without an id after one with ``line_id`` 2 was given
+    2 as well and refused as ``duplicate_line``, though its own cell was empty."""
+    given = {line["line_id"] for line in lines if line["line_id"] is not None}
+    n = 0
+    for line in lines:
+        if line["line_id"] is None:
+            n += 1
+            while str(n) in given:
+                n += 1
+            line["line_id"] = str(n)
 
 
 def _add_row(
@@ -221,8 +264,6 @@ def _add_row(
                         f"{key} differs from the first row of order {ext}",
                     )
                 )
-    if line["line_id"] is None:
-        line["line_id"] = str(len(group.payload["lines"]) + 1)
     group.rows.append(row_no)
     group.payload["lines"].append(line)
 

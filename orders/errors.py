@@ -45,6 +45,7 @@ class IntakeFieldCode(enum.StrEnum):
     malformed_csv = "malformed_csv"
     empty_file = "empty_file"
     missing_column = "missing_column"
+    duplicate_column = "duplicate_column"
     too_many_rows = "too_many_rows"
     inconsistent_order = "inconsistent_order"
     external_id_conflict = OrderErrorCode.external_id_conflict.value
@@ -56,6 +57,7 @@ CSV_FILE_CODES = frozenset(
         IntakeFieldCode.malformed_csv,
         IntakeFieldCode.empty_file,
         IntakeFieldCode.missing_column,
+        IntakeFieldCode.duplicate_column,
         IntakeFieldCode.too_many_rows,
         IntakeFieldCode.inconsistent_order,
         IntakeFieldCode.external_id_conflict,

@@ -73,3 +73,16 @@ def test_a_leaked_api_key_can_be_revoked(db_url):
     with unit_of_work(app.extensions["floor"].sessions) as s:
         entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "api_key.revoke"))
         assert entry is not None and entry.details == {"name": "oms-main", "prefix": key[:10]}
+
+
+def test_a_badge_given_with_spaces_logs_in_as_scanned(db_url):
+    """--badge ' B-QUIN ' stored the spaces; a scan is stripped at login, so quin could never log
+    in, and --badge ' ' created a picker with no usable badge."""
+    from core.accounts import login_with_badge
+
+    app = make_test_app(db_url)
+    assert _run(app, "create-user", "quin", "picker", "--badge", " B-QUIN \n").exit_code == 0
+    with unit_of_work(app.extensions["floor"].sessions) as s:
+        assert login_with_badge(s, "B-QUIN").reason == "ok"
+    refused = _run(app, "create-user", "pip", "picker", "--badge", "   ")
+    assert refused.exit_code != 0 and "add --badge" in refused.output

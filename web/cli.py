@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import os
 import signal
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.affinity import pin_this_process
 from core.db import unit_of_work
@@ -30,7 +32,10 @@ def register(app: Flask) -> None:
     @app.cli.command("db-upgrade")
     def db_upgrade() -> None:
         """Apply every Alembic migration (the only way the schema changes)."""
-        migrate.upgrade(fctx().engine.url.render_as_string(hide_password=False))
+        try:
+            migrate.upgrade(fctx().engine.url.render_as_string(hide_password=False))
+        except OperationalError as exc:
+            raise _unreachable(fctx().engine, exc) from None
         click.echo(f"database at {migrate.current_revision(fctx().engine)}")
 
     @app.cli.command("sync-printers")
@@ -64,6 +69,9 @@ def register(app: Flask) -> None:
         from core.accounts import create_user
 
         username = _account_name(username, "username", 60)
+        # A scan is stripped at login (core.accounts.login_with_badge): a badge stored with its
+        # spaces (or only spaces) never matched, though the user was reported created.
+        badge = (badge or "").strip() or None
         if role != Role.picker and not password:
             raise click.ClickException(f"a {role} logs in with a password: add --password")
         if role == Role.picker and not (badge or password):
@@ -126,6 +134,7 @@ def register(app: Flask) -> None:
     @click.option(
         "--duration",
         type=click.FloatRange(min=0, min_open=True),
+        callback=_finite,
         default=None,
         help="Orders arrive evenly over this many seconds (default: all at once).",
     )
@@ -138,7 +147,7 @@ def register(app: Flask) -> None:
         type=click.IntRange(0),
         help="Handhelds that drop off the Wi-Fi once and replay their queue.",
     )
-    @click.option("--url", default="http://127.0.0.1:5000", show_default=True)
+    @click.option("--url", default="http://127.0.0.1:5000", show_default=True, callback=_http_url)
     @click.option(
         "--api-key",
         envvar="FLOOR_SIM_API_KEY",
@@ -155,6 +164,8 @@ def register(app: Flask) -> None:
         "--stall",
         default=60.0,
         show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        callback=_finite,
         help="Give up when nothing has moved for this many seconds.",
     )
     @click.option("--seed", default=12, show_default=True)
@@ -168,7 +179,7 @@ def register(app: Flask) -> None:
 
     @app.cli.command("serve")
     @click.option("--host", default=None)
-    @click.option("--port", default=None, type=int)
+    @click.option("--port", default=None, type=click.IntRange(1, 65535))
     @click.option(
         "--demo",
         is_flag=True,
@@ -190,11 +201,14 @@ def register(app: Flask) -> None:
         werkzeug_log.addFilter(lambda r: "production deployment" not in r.getMessage())
         demo = f.settings.demo if demo is None else demo
         url = f.engine.url.render_as_string(hide_password=False)
-        with migrate.migration_lock(url):  # several processes may start at once
-            migrate.upgrade_holding_lock(url)
-            loaded = _load_demo_if_empty(f) if demo else False
+        try:
+            with migrate.migration_lock(url):  # several processes may start at once
+                migrate.upgrade_holding_lock(url)
+                loaded = _load_demo_if_empty(f) if demo else False
+        except OperationalError as exc:
+            raise _unreachable(f.engine, exc) from None
         host = host or f.settings.host
-        port = port or f.settings.port
+        port = f.settings.port if port is None else port
         try:
             cpu = pin_this_process(f.settings.server_cpu)
         except ValueError as exc:
@@ -234,6 +248,31 @@ def register(app: Flask) -> None:
         # due during exit would otherwise log "cannot schedule new futures after shutdown".
         f.close()
         sys.exit(0)
+
+
+def _unreachable(engine: Any, exc: OperationalError) -> click.ClickException:
+    """The database cannot be opened (server down, wrong port, a directory that does not exist):
+    one line with the URL, its password hidden, and the driver's first line, not a traceback."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "unreachable"
+    return click.ClickException(f"cannot open the database {engine.url!r}: {reason}")
+
+
+def _finite(_ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A FloatRange lets nan through (every comparison with it is false) and inf."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds", param=param)
+    return value
+
+
+def _http_url(_ctx: click.Context, param: click.Parameter, value: str) -> str:
+    parts = urlsplit(value.strip())
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL", param=param)
+    return value.strip()
 
 
 def _account_name(raw: str, what: str, max_len: int) -> str:

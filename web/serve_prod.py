@@ -24,7 +24,7 @@ Why this shape (measurements: docs/serving-notes.md, docs/deploy.md):
 More than one process needs PostgreSQL (``FLOOR_DATABASE_URL``) and Redis (``FLOOR_REDIS_URL``):
 SQLite's writer lock is per process, and without the message queue a change made through one
 process would never reach the handhelds connected to another. This module only starts
-processes; of the app it imports only ``core.affinity``.
+processes; of the app it imports only ``core.affinity`` and ``core.settings``.
 """
 
 from __future__ import annotations
@@ -36,9 +36,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from core.affinity import choose_cpu
+from core.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,6 +83,10 @@ def refuse(args: argparse.Namespace, env: dict[str, str]) -> str | None:
         if not env.get("FLOOR_REDIS_URL"):
             return "several processes need FLOOR_REDIS_URL (the Socket.IO message queue)"
     try:
+        Settings.from_env(env)
+    except SettingsError as exc:  # every process would refuse it: say so once, before any starts
+        return exc.message
+    try:
         choose_cpu(env.get("FLOOR_SERVER_CPU", "auto"))
     except ValueError as exc:
         return str(exc)
@@ -89,25 +95,54 @@ def refuse(args: argparse.Namespace, env: dict[str, str]) -> str | None:
     return None
 
 
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``, else argparse's one-line
+    "invalid value" (exit 2), not a traceback."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{raw[:40]!r}: a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "1")))
+    # A string default goes through its type as well: WORKERS=abc is refused like --workers abc.
+    parser.add_argument(
+        "--workers", type=_whole(1, 64), default=os.environ.get("WORKERS", "").strip() or "1"
+    )
     parser.add_argument("--host", default=os.environ.get("FLOOR_HOST", "127.0.0.1"))
-    parser.add_argument("--base-port", type=int, default=5001, help="process i listens on +i")
-    parser.add_argument("--worker-connections", type=int, default=WORKER_CONNECTIONS)
-    parser.add_argument("--keep-alive", type=int, default=KEEP_ALIVE_S)
+    parser.add_argument(
+        "--base-port", type=_whole(1, 65535), default=5001, help="process i listens on +i"
+    )
+    parser.add_argument("--worker-connections", type=_whole(1, 100_000), default=WORKER_CONNECTIONS)
+    parser.add_argument("--keep-alive", type=_whole(1, 3600), default=KEEP_ALIVE_S)
     parser.add_argument("--forwarded-allow-ips", default="127.0.0.1")
     parser.add_argument("--access-log", action="store_true")
     args = parser.parse_args(argv)
+    if args.base_port + args.workers - 1 > 65535:
+        parser.error(f"--base-port {args.base_port} leaves no port for process {args.workers}")
     env = dict(os.environ)
     if (why := refuse(args, env)) is not None:
         print(f"serve-prod: {why}", file=sys.stderr)
         return 2
+    # The one-off commands run without FLOOR_RUN_SCHEDULER: with it, `flask db-upgrade` started
+    # the scheduler leader (and its jobs) inside the migrating process.
+    steps_env = {k: v for k, v in env.items() if k != "FLOOR_RUN_SCHEDULER"}
     env.update(FLOOR_RUN_SCHEDULER="1", FLOOR_ASYNC_MODE="gevent", PYTHONUNBUFFERED="1")
     for step in ("db-upgrade", "sync-printers") if env.get("FLOOR_PRINTERS") else ("db-upgrade",):
-        subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", step], cwd=ROOT, env=env, check=True
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", step], cwd=ROOT, env=steps_env
         )
+        if done.returncode != 0:  # it said why on stderr; a CalledProcessError added a traceback
+            print(f"serve-prod: flask {step} failed; no process started", file=sys.stderr)
+            return 2
     procs = []
     for i in range(args.workers):
         port = args.base_port + i

@@ -40,9 +40,20 @@ bp = Blueprint("shift_pages", __name__)
 register_json_errors(bp, pages=True)
 
 
+# A cell a spreadsheet would run as a formula (=, +, -, @; tab and CR too): an account named
+# "=HYPERLINK(...)" (admin user import) became a live formula in the supervisor's Excel.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value  # shown as text; numbers are written as numbers, never prefixed
+    return value
+
+
 def _csv(rows: list[list[Any]], filename: str) -> Response:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    csv.writer(buf, lineterminator="\r\n").writerows([_cell(c) for c in r] for r in rows)
     return Response(
         buf.getvalue(),
         mimetype="text/csv",

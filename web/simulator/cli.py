@@ -12,6 +12,7 @@ import json
 import secrets
 from typing import Any
 
+import aiohttp
 import click
 
 from web.simulator.db_checks import check
@@ -58,5 +59,7 @@ def run(fctx: Any, opts: dict[str, Any]) -> int:
         summary = asyncio.run(simulate(cfg, db_check))
     except SimError as exc:
         raise click.ClickException(str(exc)) from None
+    except aiohttp.ClientError as exc:  # no server there, refused, reset: one line, no traceback
+        raise click.ClickException(f"cannot reach the server at {cfg.url}: {exc}") from None
     click.echo(json.dumps(summary, indent=1) if opts["as_json"] else render(summary))
     return 0 if summary["ok"] else 1
