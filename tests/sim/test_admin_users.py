@@ -77,3 +77,39 @@ def test_refusals(client: Any, sessions: Any) -> None:
     with sessions() as s:  # nothing of a refused call was written
         assert s.scalar(select(User.id).where(User.username.in_(["boss", "floor-p1"]))) is None
         assert s.scalar(select(User.role).where(User.username == "sam")).value == "supervisor"
+
+
+def test_a_badge_or_a_name_already_taken_is_refused_not_a_500(client: Any, sessions: Any) -> None:
+    """Another user's badge (the demo picker's, or twice in one call) and a name that differs
+    from a stored one only in case were a 500 (the badge's unique index) or a second account
+    (``Pat`` beside ``pat``); now each is a 422 naming the field, and nothing is written."""
+    login(client, username="ada", password="admin-demo")
+    token = _csrf(client)
+    taken = _post(client, [PICKER | {"badge": "BADGE-PICKER-2"}], token)
+    assert taken.status_code == 422, taken.get_data(as_text=True)
+    assert taken.get_json()["errors"] == [
+        {
+            "code": "badge_taken",
+            "field": "users[0].badge",
+            "message": "that badge belongs to another user",
+        }
+    ]
+    twice = _post(client, [PICKER, PICKER | {"username": "floor-p2"}], token)
+    assert twice.status_code == 422
+    assert [(e["field"], e["code"]) for e in twice.get_json()["errors"]] == [
+        ("users[1].badge", "duplicate")
+    ]
+    case = _post(client, [PICKER | {"username": "Pat"}], token)
+    assert case.status_code == 422
+    assert [(e["field"], e["code"]) for e in case.get_json()["errors"]] == [
+        ("users[0].username", "username_taken")
+    ]
+    tab = _post(client, [PICKER | {"username": "floor\tp1"}], token)
+    assert [(e["field"], e["code"]) for e in tab.get_json()["errors"]] == [
+        ("users[0].username", "invalid")
+    ]
+    with sessions() as s:
+        assert s.scalars(select(User.username).where(User.username.like("floor%"))).all() == []
+        assert s.scalar(select(User.id).where(User.username == "Pat")) is None
+    assert _post(client, [PICKER], token).status_code == 200  # the same badge to its own user
+    assert _post(client, [PICKER], token).get_json()["rebadged"] == 1
