@@ -5,7 +5,9 @@ badges) is a CSRF-protected POST by an admin, audited."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import select
@@ -39,14 +41,17 @@ def _page_size() -> PageSize:
 
 
 def _pdf(data: bytes, filename: str) -> Response:
-    return Response(
-        data,
-        mimetype="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    """The PDF, named for the browser's save dialog. The name may hold what the OMS sent (an
+    order's external id: ``SO-名前``, a quote): an HTTP header is Latin-1, and the server could
+    not send a raw ``名`` (the download broke off), so such a name goes as RFC 6266's UTF-8
+    ``filename*`` beside an ASCII ``filename``; Werkzeug quotes both."""
+    response = Response(data, mimetype="application/pdf", headers={"Cache-Control": "no-store"})
+    plain = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    names = {"filename": plain}
+    if plain != filename:
+        names["filename*"] = "UTF-8''" + quote(filename, safe="")
+    response.headers.set("Content-Disposition", "inline", **names)
+    return response
 
 
 def _site_address() -> str:

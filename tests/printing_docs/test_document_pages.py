@@ -11,7 +11,7 @@ from core.db import unit_of_work
 from floor.fulfilment.models import PickList, PickTask
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves
 from floor.site.layout import Location
-from tests.factories import add_order, csrf_token, login, page_csrf, supervisor
+from tests.factories import add_order, csrf_token, http_login, login, page_csrf, supervisor
 from tests.printing_docs.pdfs import page_texts
 
 
@@ -102,3 +102,29 @@ def test_packing_slip_names_the_order_lines(client, sessions):
     text = _text(response.data)
     assert "SLIP-1" in text and "SKU-00120" in text
     assert client.get("/documents/orders/NOPE/packing-slip.pdf").status_code == 404
+
+
+def test_packing_slip_of_an_order_named_in_any_script_downloads(live_server, sessions):
+    """The OMS may name an order ``SO-名前`` or put a quote in it; the slip's file name is sent
+    in a header, which is Latin-1: the server failed writing it and the download broke off (no
+    answer at all). Now the name travels as RFC 6266 ``filename*`` beside an ASCII one."""
+    from urllib.parse import quote, unquote
+
+    names = ["SO-名前-1", 'SO-"quoted"', "SO-Zürich"]
+    with unit_of_work(sessions) as s:
+        for name in names:
+            add_order(s, [("SKU-00120", 1)], external_id=name)
+    http = http_login(live_server.url, username="sam", password="supervisor-demo")
+    for name in names:
+        response = http.get(
+            f"{live_server.url}/documents/orders/{quote(name, safe='')}/packing-slip.pdf",
+            timeout=10,
+        )
+        assert response.status_code == 200 and response.content.startswith(b"%PDF")
+        assert "SKU-00120" in _text(response.content)
+        disposition = response.headers["Content-Disposition"]
+        assert disposition.startswith("inline; filename=")
+        if "filename*=" in disposition:
+            assert unquote(disposition.split("filename*=UTF-8''")[1]) == f"packing-slip-{name}.pdf"
+        else:
+            assert name.replace('"', '\\"') in disposition
