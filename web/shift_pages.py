@@ -22,7 +22,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from core.db import utcnow
 from core.errors import CoreErrorCode
 from core.exception_queue import ExceptionReason
-from core.inputs import InputError, parse_id
+from core.inputs import InputError, InputErrorCode, parse_id
 from core.users import Role
 from floor.fulfilment import dashboard as floor_dashboard
 from floor.fulfilment import exception_views, people, projections, shift_figures
@@ -51,11 +51,20 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
 
 
 def _day() -> dt.date:
+    """``?day=YYYY-MM-DD`` (a UTC day; today when absent). Anything else is refused: a typo
+    answered today's figures under today's date, and the last day of year 9999 (no day after
+    it to end the range) was a 500."""
     raw = request.args.get("day", "")
-    try:
-        return dt.date.fromisoformat(raw) if raw else utcnow().date()
-    except ValueError:
+    if not raw:
         return utcnow().date()
+    try:
+        day = dt.date.fromisoformat(raw)
+        shift_figures.day_bounds(day)
+    except (ValueError, OverflowError):
+        raise InputError(
+            InputErrorCode.invalid_datetime, "day", f"day {raw[:40]!r} is not a date YYYY-MM-DD"
+        ) from None
+    return day
 
 
 def _people() -> tuple[list[dict[str, Any]], dt.datetime]:
