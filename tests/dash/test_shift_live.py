@@ -145,3 +145,32 @@ def test_people_projection_reassignment_and_exports_live(
         )
         expect(row.locator(".acc")).to_have_text(js(rows[name]["accuracy_pct"]) + " %")
     assert desktop.evaluate("window.notReloaded") is True
+
+
+LINES_OF = """(el) => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+  return {lines: tops.size, words: el.innerText.trim().split(/\\s+/).length};
+}"""
+
+
+def test_wave_table_headers_and_buttons_break_between_words_only(
+    live_server, desktop, oms, supervisor
+):
+    """At a desk (1280 wide) with two waves, the wave table's "Lists" button read L/i/s/t/s down
+    the cell and "Time to cut-off" broke inside its words: every cell may break anywhere (so a
+    long name never scrolls a phone sideways), which also let the browser shrink headers and
+    buttons to one letter. Headers and buttons now break between words, or not at all."""
+    base = live_server.url
+    oms.post_order("NARROW-1", [("SKU-00005", 1)])
+    supervisor.plan_and_release()
+    oms.post_order("NARROW-2", [("SKU-00006", 1)])
+    supervisor.plan_and_release()
+    log_in_supervisor(desktop, base)
+    button = desktop.locator("#waves button.drill").first
+    expect(button).to_have_text("Lists")
+    assert button.evaluate(LINES_OF)["lines"] == 1
+    for th in desktop.locator("#waves thead th").all():
+        shape = th.evaluate(LINES_OF)
+        assert shape["lines"] <= shape["words"], (th.inner_text(), shape)
