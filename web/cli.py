@@ -125,7 +125,11 @@ def register(app: Flask) -> None:
         type=click.IntRange(0),
         help="Handhelds that drop off the Wi-Fi once and replay their queue.",
     )
-    @click.option("--url", default="http://127.0.0.1:5000", show_default=True)
+    @click.option(
+        "--url",
+        default=None,
+        help="The server to drive (default: FLOOR_HOST:FLOOR_PORT, where `serve` listens).",
+    )
     @click.option(
         "--api-key",
         envvar="FLOOR_SIM_API_KEY",

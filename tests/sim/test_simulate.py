@@ -134,3 +134,23 @@ def test_refused_credentials_end_the_run_with_a_reason(db_url: str) -> None:
         stop(server)
     assert out.returncode != 0
     assert "401" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_without_a_server_it_says_where_it_looked_in_one_line(db_url: str) -> None:
+    """``simulate`` beside a server started with ``FLOOR_PORT`` went to port 5000 all the same
+    (its ``--url`` default was fixed), and finding no server there printed a 90-line traceback.
+    Now it drives FLOOR_HOST:FLOOR_PORT, like ``serve``, and says in one line where it looked."""
+    port = free_port()  # nobody listens there
+    out = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "simulate", "--orders", "1"],
+        cwd=ROOT,
+        env=_env(db_url, FLOOR_PORT=str(port)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert f"no server answers at http://127.0.0.1:{port}" in out.stderr
+    assert "--url" in out.stderr
