@@ -174,3 +174,21 @@ def test_wave_table_headers_and_buttons_break_between_words_only(
     for th in desktop.locator("#waves thead th").all():
         shape = th.evaluate(LINES_OF)
         assert shape["lines"] <= shape["words"], (th.inner_text(), shape)
+
+
+@pytest.mark.parametrize("width", [1280, 400])
+def test_an_order_with_the_longest_number_fits_the_screen(live_server, browser, oms, width):
+    """The OMS may send a 64-character order number: the order page's heading did not wrap and
+    pushed the page 300 px past a desk's screen (and a phone's). It wraps now."""
+    base = live_server.url
+    long_id = "SO-" + "7" * 61
+    oms.post_order(long_id, [("SKU-00005", 1)])
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        log_in_supervisor(page, base)
+        page.goto(f"{base}/orders/{long_id}")
+        expect(page.locator("h1")).to_contain_text(long_id[:20])
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()
