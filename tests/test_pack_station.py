@@ -296,3 +296,31 @@ def test_scanning_a_tote_at_the_station_says_what_it_is(client, sessions):
     assert f"close {external_id} first" in other.get_json()["message"]
     unknown = _post(client, "/pack/verify", {"code": "NOPE-1", "station": "PACK-01"}, token)
     assert unknown.get_json()["reason"] == "unknown_code"
+
+
+def test_a_long_ship_to_name_fits_the_pack_page(sqlite_url, desktop):
+    """A ship-to name of 200 letters without a space (the API takes it) ran the pack page's
+    ship-to line 1,900 px past a 1280 screen: the packer scrolled sideways for the Close button
+    area. Long words wrap now."""
+    from core.db import make_engine, make_session_factory
+    from tests.factories import SHIP_TO, LiveServer, make_test_app
+
+    app = make_test_app(sqlite_url)
+    server = LiveServer(app)
+    try:
+        engine = make_engine(sqlite_url)
+        ship_to = dict(SHIP_TO) | {"name": "W" * 200}
+        _, tote = picked_order(make_session_factory(engine), [("SKU-00020", 1)], ship_to=ship_to)
+        engine.dispose()
+        page = desktop
+        page.goto(server.url + "/login")
+        page.fill("#username", "paco")
+        page.fill("#password", "packer-demo")
+        page.click("#password-form button[type=submit]")
+        page.wait_for_url("**/pack")
+        page.locator("#scan").press_sequentially(tote)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#order-ship-to:has-text('WWWW')")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    finally:
+        server.stop()
