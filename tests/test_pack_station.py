@@ -89,6 +89,23 @@ def test_an_order_still_being_picked_cannot_be_packed(client, sessions):
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_ready"
 
 
+def test_a_canceled_or_held_tote_says_what_to_do_not_once_picked(client, sessions):
+    """The OMS cancels (or holds) an order already picked; its tote still reaches the station,
+    which said "order X is canceled; it can be packed once picked" — it never will be. Now it
+    says what the packer does with the tote; the code stays not_ready."""
+    canceled, canceled_tote = picked_order(sessions, [("SKU-00010", 1)])
+    held, held_tote = picked_order(sessions, [("SKU-00011", 1)])
+    assert client.post(f"/api/v1/orders/{canceled}/cancel", headers=OMS_AUTH).status_code == 200
+    assert client.post(f"/api/v1/orders/{held}/hold", headers=OMS_AUTH).status_code == 200
+    login(client, username="paco", password="packer-demo")
+    token = page_csrf(client, "/pack")
+    for tote, words in ((canceled_tote, "is canceled: do not ship it"), (held_tote, "is on hold")):
+        r = _post(client, "/pack/scan", {"code": tote, "station": "PACK-01"}, token)
+        body = r.get_json()
+        assert body["result"] == "not_ready" and words in body["message"], body
+        assert "once picked" not in body["message"]
+
+
 def test_a_picker_cannot_use_the_pack_station(client, sessions):
     login(client, badge="BADGE-PICKER-1")
     assert client.get("/pack").status_code == 403

@@ -105,16 +105,24 @@ def find_order(session: Session, code: str) -> Order:
             FulfilmentErrorCode.already_shipped, f"order {order.external_id} has already shipped"
         )
     if order.status != OrderStatus.picked:
-        raise StationError(
-            FulfilmentErrorCode.not_ready,
-            f"order {order.external_id} is {order.status.value}; it can be packed once picked",
-        )
+        raise StationError(FulfilmentErrorCode.not_ready, _not_ready(order))
     if "lines" not in order.__dict__:
         # Every caller reads the lines: one prebuilt query instead of the lazy loader's, which
         # builds its statement anew each time.
         lines = session.scalars(_ORDER_LINES, {"fo_order": order.id}).all()
         set_committed_value(order, "lines", list(lines))
     return order
+
+
+def _not_ready(order: Order) -> str:
+    """Why an order cannot be packed, and what the packer does about it: "once picked" only
+    where picking will end (a canceled order never ships, a held one waits for the OMS)."""
+    ref = order.external_id
+    if order.status == OrderStatus.canceled:
+        return f"order {ref} is canceled: do not ship it; give its tote to your supervisor"
+    if order.status == OrderStatus.on_hold:
+        return f"order {ref} is on hold: set its tote aside until the OMS releases it"
+    return f"order {ref} is {order.status.value}; it can be packed once picked"
 
 
 def packing_view(session: Session, order: Order) -> dict[str, Any]:
