@@ -179,7 +179,9 @@ def test_wave_table_headers_and_buttons_break_between_words_only(
 @pytest.mark.parametrize("width", [1280, 400])
 def test_an_order_with_the_longest_number_fits_the_screen(live_server, browser, oms, width):
     """The OMS may send a 64-character order number: the order page's heading did not wrap and
-    pushed the page 300 px past a desk's screen (and a phone's). It wraps now."""
+    pushed the page 300 px past a desk's screen (and a phone's), and on the dashboard the newest
+    orders' list ran it out of its panel (a flex row does not shrink below its longest word).
+    Both wrap now."""
     base = live_server.url
     long_id = "SO-" + "7" * 61
     oms.post_order(long_id, [("SKU-00005", 1)])
@@ -189,6 +191,9 @@ def test_an_order_with_the_longest_number_fits_the_screen(live_server, browser, 
         log_in_supervisor(page, base)
         page.goto(f"{base}/orders/{long_id}")
         expect(page.locator("h1")).to_contain_text(long_id[:20])
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.goto(f"{base}/dashboard")  # the newest orders: the number beside its status
+        expect(page.locator(f'#recent li[data-order="{long_id}"]')).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         context.close()
