@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from core.db import unit_of_work
 from core.users import AuditEntry
-from tests.factories import gtin, log_in_picker, log_in_supervisor, scan
+from tests.dash.conftest import DUE_IN
+from tests.factories import gtin, log_in_picker, log_in_supervisor, order_payload, scan
 
 pytestmark = pytest.mark.browser
 
@@ -180,11 +181,13 @@ def test_wave_table_headers_and_buttons_break_between_words_only(
 def test_an_order_with_the_longest_number_fits_the_screen(live_server, browser, oms, width):
     """The OMS may send a 64-character order number: the order page's heading did not wrap and
     pushed the page 300 px past a desk's screen (and a phone's), and on the dashboard the newest
-    orders' list ran it out of its panel (a flex row does not shrink below its longest word).
-    Both wrap now."""
+    orders' list ran it out of its panel (a flex row does not shrink below its longest word);
+    a 200-letter ship-to name did the same to the order page's facts. All wrap now."""
     base = live_server.url
     long_id = "SO-" + "7" * 61
-    oms.post_order(long_id, [("SKU-00005", 1)])
+    body = order_payload(long_id, [("SKU-00005", 1)], due_in=DUE_IN)
+    body["ship_to"]["name"] = "W" * 200  # a name without a space, as long as the API takes
+    assert oms.http.post(oms.base + "/orders", json=body).status_code == 201
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     try:
