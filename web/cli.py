@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
 import signal
+import socket
 import sys
 from typing import Any
 
@@ -180,12 +182,13 @@ def register(app: Flask) -> None:
         # terminal, as under `make run &`) would only send a newcomer looking for a problem.
         werkzeug_log.addFilter(lambda r: "production deployment" not in r.getMessage())
         demo = f.settings.demo if demo is None else demo
+        host = host or f.settings.host
+        port = port or f.settings.port
+        _address_free(host, port)  # before start-up rewires the printers (see its docstring)
         url = f.engine.url.render_as_string(hide_password=False)
         with migrate.migration_lock(url):  # several processes may start at once
             migrate.upgrade_holding_lock(url)
             loaded = _load_demo_if_empty(f) if demo else False
-        host = host or f.settings.host
-        port = port or f.settings.port
         try:
             cpu = pin_this_process(f.settings.server_cpu)
         except ValueError as exc:
@@ -225,6 +228,30 @@ def register(app: Flask) -> None:
         # due during exit would otherwise log "cannot schedule new futures after shutdown".
         f.close()
         sys.exit(0)
+
+
+def _address_free(host: str, port: int) -> None:
+    """Refuse to start when ``host:port`` is taken — before anything else, because start-up
+    writes to the database the server shares: with virtual Zebras it points each station's
+    printer at its own new listener. A second ``make run`` beside a running one did that, then
+    stopped on "Address already in use", and the running server's labels went to listeners that
+    no longer existed (unreachable, then printer_failed)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # an address that does not resolve: the server's own start says so
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return
+            raise click.ClickException(
+                f"{host}:{port} is in use: is the floor server running already (a second "
+                "`make run`)? Stop that one, or serve on another port (FLOOR_PORT, --port)."
+            ) from None
 
 
 def _account_name(raw: str, what: str, max_len: int) -> str:
