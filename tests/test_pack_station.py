@@ -146,6 +146,12 @@ def test_pack_station_page_in_a_browser(sqlite_url, desktop):
         page.wait_for_selector("#shipped:not([hidden])")
         sscc = page.locator("#sscc").inner_text()
         assert is_valid_sscc(sscc) and page.locator("#tracking").inner_text()
+        # The walkthrough's "the packing slip opens as a PDF": the packer had no link to it
+        # (the order pages and /documents are the supervisor's).
+        slip = page.locator("#slip-link")
+        assert slip.get_attribute("href") == f"/documents/orders/{external_id}/packing-slip.pdf"
+        pdf = page.request.get(server.url + slip.get_attribute("href"))
+        assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
     finally:
         server.stop()
 
