@@ -167,7 +167,8 @@
     $("sscc").textContent = r.data.sscc;
     $("tracking").textContent = (r.data.tracking || {})[r.data.sscc] || "(ships when the order is complete)";
     $("label-link").href = "/pack/labels/" + r.data.sscc + ".zpl";
-    $("slip-link").href = "/documents/orders/" + encodeURIComponent(closedOrder) + "/packing-slip.pdf";
+    const slip = $("slip-link");  // (a page served before an upgrade has none: close anyway)
+    if (slip) slip.href = "/documents/orders/" + encodeURIComponent(closedOrder) + "/packing-slip.pdf";
     const closed = (r.data.print_jobs || [])[0] || null;
     // The label may have printed before this answer arrived: its newest event wins.
     showJob(closed && (early.get(closed.job_id) || closed));
