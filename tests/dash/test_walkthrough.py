@@ -228,6 +228,9 @@ def test_the_picker_reads_why_a_task_went_in_words(live_server, phone, oms, supe
     supervisor.plan_and_release()
     log_in_picker(phone, base)
     expect(phone.locator("#task-order")).to_have_text("GONE-1")
+    # On log-in the handheld asks for its task more than once (connect, task.available); let
+    # the last answer land before the cancel, so the event finds the task on the screen.
+    phone.wait_for_timeout(500)
     r = oms.http.post(f"{oms.base}/orders/GONE-1/cancel", json={"reason": "customer"})
     assert r.status_code == 200, r.text
     expect(phone.locator("#feedback")).to_have_text("This task was canceled (order canceled).")
