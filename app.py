@@ -161,10 +161,12 @@ def wire_domain_handlers(sessions: Any, settings: Any) -> None:
     from functools import partial
 
     from core.events import handle
+    from floor.fulfilment.picking.booking import catch_up_released_order
     from printing.labels import queue_shipping_label, site_address
 
     site = site_address(settings.site_address)
     handle(sessions, "package.shipped", partial(queue_shipping_label, site=site))
+    handle(sessions, "order.released", catch_up_released_order)
 
 
 def _optional_blueprints() -> list[Any]:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from core.actors import Actor
 from core.bulk import among, insert_rows
 from core.db import utcnow
-from core.events import publish
+from core.events import publish, record
 from core.exception_queue import ExceptionReason, FloorException
 from core.statemachine import InvalidTransition
 from floor.site.layout import Sku
@@ -361,4 +361,7 @@ def release_order_hold(session: Session, external_id: str, actor: Actor, reason:
     ORDER_MACHINE.check(order.status, target)
     order.held_from = None
     transition(session, order, target, actor, payload=_reason(reason))
+    # Picking is the floor's (above this package): what it did while the order was held is
+    # caught up by its handler of this event (floor.fulfilment.picking.booking).
+    record(session, "order.released", {"order_id": order.id, "actor": actor})
     return order

@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from core.accounts import check_api_key
 from core.errors import CoreErrorCode, FieldError, FloorError, Invalid
+from core.events import run_handlers
 from core.inputs import MAX_ID, InputError, check_text, parse_int
 from floor.fulfilment.order_views import list_orders, order_view, order_views
 from floor.fulfilment.picking.cancellation import cancel_order
@@ -406,6 +407,7 @@ def _action(fn: Callable[..., Any], external_id: str) -> Any:
     reason = _reason_arg()
     with uow() as s:
         order = fn(s, external_id, g.actor, reason)
+        run_handlers(s)  # what the floor does about it (a release catches picking up) is shown
         s.flush()
         return jsonify(order_view(s, order))
 

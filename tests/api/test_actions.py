@@ -98,6 +98,34 @@ def test_hold_and_release_return_to_the_held_status_idempotently(api, sessions):
     assert all(ln["reserved"] == ln["ordered"] for ln in api.get("/orders/H-1").get_json()["lines"])
 
 
+def test_an_order_picked_while_held_is_picked_once_released(api, sessions):
+    """The OMS holds an order whose wave is out; the hold keeps its tasks, so its picker goes
+    on and picks it all. Released, the order went back to ``waved`` and stayed there: nothing
+    was left to move it on, and the pack station refused it ("is waved; it can be packed once
+    picked"). It is ``picked`` now, with the events the picks would have written."""
+    from floor.fulfilment.picking.scans import next_task
+    from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+    from tests.factories import actor_for, pick_scan, supervisor
+
+    api.post("/orders", json=order_payload("HP-1", lines=[("SKU-00021", 1), ("SKU-00022", 1)]))
+    with unit_of_work(sessions) as s:
+        for w in plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves:
+            release_wave(s, w.id, supervisor(s))
+    assert api.post("/orders/HP-1/hold").get_json()["status"] == "on_hold"
+    with unit_of_work(sessions) as s:
+        pat = actor_for(s, "pat")
+        while (task := next_task(s, pat)) is not None:
+            code = s.scalar(select(OrderLine.line_id).where(OrderLine.id == task.order_line_id))
+            sku = "SKU-00021" if code == "1" else "SKU-00022"
+            assert pick_scan(s, pat, task.id, sku, f"held-{task.id}").result == "ok"
+    assert api.get("/orders/HP-1").get_json()["status"] == "on_hold"
+    released = api.post("/orders/HP-1/release").get_json()
+    assert released["status"] == "picked", released["status"]
+    assert [ln["picked"] for ln in released["lines"]] == [1, 1]
+    types = [t for t, _ in _events(sessions, "HP-1")]
+    assert types[-4:] == ["order.on_hold", "order.waved", "order.picking", "order.picked"]
+
+
 def test_held_order_can_be_canceled_and_canceled_cannot_be_held_or_released(api):
     api.post("/orders", json=order_payload("H-2"))
     api.post("/orders/H-2/hold")

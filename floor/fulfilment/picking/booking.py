@@ -11,7 +11,9 @@ wave (``after_task``). ``override_task`` is the supervisor's confirmation withou
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import Any
+
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.accounts import has_role
@@ -111,6 +113,35 @@ def after_task(session: Session, user: Actor, task: PickTask, order: Order) -> N
             transition(session, order, OrderStatus.short, user, payload={"reason": "short_pick"})
     settle_after_task(session, task)
     publish_task(session, task)
+
+
+def catch_up_released_order(session: Session, event: Any) -> None:
+    """``order.released`` handler (wired in ``app.wire_domain_handlers``). A hold from the OMS
+    keeps an order's pick tasks (and its reservations): its picker may go on picking, but while
+    the order is ``on_hold`` its status cannot follow, and the release puts it back where it was
+    held (``waved``). An order picked whole while held then stayed ``waved`` for good — no task
+    was left to move it, and the pack station refused it. Its status now catches up with its
+    tasks as the picks would have moved it: ``picking`` once a unit is picked, ``picked``
+    (or ``short``, nothing picked) once no task is open."""
+    order = session.get(Order, event.data["order_id"])
+    if order is None or order.status not in (OrderStatus.waved, OrderStatus.picking):
+        return
+    tasks = session.scalar(
+        select(func.count(PickTask.id))
+        .join(OrderLine, OrderLine.id == PickTask.order_line_id)
+        .where(OrderLine.order_id == order.id)
+    )
+    if not tasks:
+        return
+    actor = event.data["actor"]
+    picked = units_picked(session, order) > 0
+    if order.status == OrderStatus.waved and picked:
+        transition(session, order, OrderStatus.picking, actor, payload={"caught_up": True})
+    if open_orders_done(session, order):
+        if picked:
+            transition(session, order, OrderStatus.picked, actor, payload={"caught_up": True})
+        else:
+            transition(session, order, OrderStatus.short, actor, payload={"reason": "short_pick"})
 
 
 def override_task(
