@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from core.accounts import DESK_ROLES, end_sessions, sha256
@@ -19,6 +19,7 @@ from core.actors import Actor
 from core.audit import audit
 from core.users import User
 from floor.fulfilment.models import Package, PickList, PickTask, Tote
+from floor.fulfilment.states import TaskStatus
 from floor.site.layout import Location, LocationType, Sku
 from orders.models import Order, OrderLine
 from printing.documents import (
@@ -44,16 +45,22 @@ def pick_list_sheet(session: Session, pick_list_id: int) -> PickListSheet | None
     pick_list = session.get(PickList, pick_list_id)
     if pick_list is None:
         return None
+    # A stop is what a picker walks to: a canceled task (its wave or order canceled) is none,
+    # and a short one only for what was picked there before it ran out (its rest was re-routed
+    # to another stop of the list, or is short on the order).
+    qty = case((PickTask.status == TaskStatus.short, PickTask.picked_qty), else_=PickTask.quantity)
     rows = session.execute(
-        select(PickTask.seq, Location.code, Sku.code, Sku.name, PickTask.quantity, Tote.code)
+        select(PickTask.seq, Location.code, Sku.code, Sku.name, qty, Tote.code)
         .join(Location, Location.id == PickTask.location_id)
         .join(Sku, Sku.id == PickTask.sku_id)
         .outerjoin(Tote, Tote.id == PickTask.tote_id)
-        .where(PickTask.pick_list_id == pick_list_id)
+        .where(PickTask.pick_list_id == pick_list_id, PickTask.status != TaskStatus.canceled)
         .order_by(PickTask.seq)
     ).all()
     stops = tuple(
-        PickStop(seq, loc, sku, name, qty, tote or "") for seq, loc, sku, name, qty, tote in rows
+        PickStop(seq, loc, sku, name, n, tote or "")
+        for seq, loc, sku, name, n, tote in rows
+        if n > 0
     )
     totes = tuple(dict.fromkeys(stop.tote for stop in stops if stop.tote))
     picker = ""

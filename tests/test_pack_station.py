@@ -145,6 +145,12 @@ def test_pack_station_page_in_a_browser(sqlite_url, desktop):
         page.wait_for_selector("#shipped:not([hidden])")
         sscc = page.locator("#sscc").inner_text()
         assert is_valid_sscc(sscc) and page.locator("#tracking").inner_text()
+        # The walkthrough's "the packing slip opens as a PDF": the packer had no link to it
+        # (the order pages and /documents are the supervisor's).
+        slip = page.locator("#slip-link")
+        assert slip.get_attribute("href") == f"/documents/orders/{external_id}/packing-slip.pdf"
+        pdf = page.request.get(server.url + slip.get_attribute("href"))
+        assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
     finally:
         server.stop()
 
@@ -503,3 +509,31 @@ def test_a_station_whose_open_order_the_oms_cancels_refuses_its_items_and_opens_
     assert scan(next_tote)["result"] == "ok"
     state = client.get("/pack/state?station=PACK-01").get_json()
     assert state["order"]["order"] == next_id and state["scanned"] == {}
+
+
+def test_a_long_ship_to_name_fits_the_pack_page(sqlite_url, desktop):
+    """A ship-to name of 200 letters without a space (the API takes it) ran the pack page's
+    ship-to line 1,900 px past a 1280 screen: the packer scrolled sideways for the Close button
+    area. Long words wrap now."""
+    from core.db import make_engine, make_session_factory
+    from tests.factories import SHIP_TO, LiveServer, make_test_app
+
+    app = make_test_app(sqlite_url)
+    server = LiveServer(app)
+    try:
+        engine = make_engine(sqlite_url)
+        ship_to = dict(SHIP_TO) | {"name": "W" * 200}
+        _, tote = picked_order(make_session_factory(engine), [("SKU-00020", 1)], ship_to=ship_to)
+        engine.dispose()
+        page = desktop
+        page.goto(server.url + "/login")
+        page.fill("#username", "paco")
+        page.fill("#password", "packer-demo")
+        page.click("#password-form button[type=submit]")
+        page.wait_for_url("**/pack")
+        page.locator("#scan").press_sequentially(tote)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#order-ship-to:has-text('WWWW')")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    finally:
+        server.stop()

@@ -107,3 +107,29 @@ def test_a_typo_in_floor_printers_stops_serve_with_the_entry_named(tmp_path):
     assert proc.returncode != 0
     assert "FLOOR_PRINTERS: PACK-02" in out and "needs a port" in out
     assert "Traceback" not in out
+
+
+def test_a_second_serve_on_a_taken_port_stops_first_and_leaves_the_printers_alone(tmp_path):
+    """`make run` twice: the second one started its own virtual Zebras, pointed both stations'
+    printers in the shared database at them, then stopped on "Address already in use" — and
+    the running server's labels went to listeners that were gone (unreachable, then
+    printer_failed). Now it stops before touching anything, and says why."""
+    db = tmp_path / "floor.sqlite3"
+    port = free_port()
+    first = start_server(db, port, "--demo")
+    try:
+        wait_healthy(port, first)
+        with sqlite3.connect(db) as conn:
+            before = conn.execute("SELECT name, uri FROM printers ORDER BY name").fetchall()
+        assert before and all(uri.startswith("tcp://127.0.0.1:") for _, uri in before)
+        second = start_server(db, port, "--demo")
+        out, _ = second.communicate(timeout=60)
+        assert second.returncode != 0
+        assert f"127.0.0.1:{port} is in use" in out and "Traceback" not in out
+        assert "Virtual Zebra" not in out  # stopped before start-up went on
+        with sqlite3.connect(db) as conn:
+            after = conn.execute("SELECT name, uri FROM printers ORDER BY name").fetchall()
+        assert after == before
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    finally:
+        stop(first)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import math
 import os
 import signal
+import socket
 import sys
 from typing import Any
 from urllib.parse import urlsplit
@@ -147,7 +149,12 @@ def register(app: Flask) -> None:
         type=click.IntRange(0),
         help="Handhelds that drop off the Wi-Fi once and replay their queue.",
     )
-    @click.option("--url", default="http://127.0.0.1:5000", show_default=True, callback=_http_url)
+    @click.option(
+        "--url",
+        default=None,
+        callback=_http_url,
+        help="The server to drive (default: FLOOR_HOST:FLOOR_PORT, where `serve` listens).",
+    )
     @click.option(
         "--api-key",
         envvar="FLOOR_SIM_API_KEY",
@@ -200,6 +207,9 @@ def register(app: Flask) -> None:
         # terminal, as under `make run &`) would only send a newcomer looking for a problem.
         werkzeug_log.addFilter(lambda r: "production deployment" not in r.getMessage())
         demo = f.settings.demo if demo is None else demo
+        host = host or f.settings.host
+        port = f.settings.port if port is None else port
+        _address_free(host, port)  # before start-up rewires the printers (see its docstring)
         url = f.engine.url.render_as_string(hide_password=False)
         try:
             with migrate.migration_lock(url):  # several processes may start at once
@@ -207,8 +217,6 @@ def register(app: Flask) -> None:
                 loaded = _load_demo_if_empty(f) if demo else False
         except OperationalError as exc:
             raise _unreachable(f.engine, exc) from None
-        host = host or f.settings.host
-        port = f.settings.port if port is None else port
         try:
             cpu = pin_this_process(f.settings.server_cpu)
         except ValueError as exc:
@@ -264,7 +272,9 @@ def _finite(_ctx: click.Context, param: click.Parameter, value: float | None) ->
     return value
 
 
-def _http_url(_ctx: click.Context, param: click.Parameter, value: str) -> str:
+def _http_url(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None  # where `serve` listens (web.simulator.cli.default_url)
     parts = urlsplit(value.strip())
     try:
         parts.port  # noqa: B018 (raises on a bad port)
@@ -273,6 +283,30 @@ def _http_url(_ctx: click.Context, param: click.Parameter, value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise click.BadParameter(f"{value!r} is not an http:// or https:// URL", param=param)
     return value.strip()
+
+
+def _address_free(host: str, port: int) -> None:
+    """Refuse to start when ``host:port`` is taken — before anything else, because start-up
+    writes to the database the server shares: with virtual Zebras it points each station's
+    printer at its own new listener. A second ``make run`` beside a running one did that, then
+    stopped on "Address already in use", and the running server's labels went to listeners that
+    no longer existed (unreachable, then printer_failed)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # an address that does not resolve: the server's own start says so
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return
+            raise click.ClickException(
+                f"{host}:{port} is in use: is the floor server running already (a second "
+                "`make run`)? Stop that one, or serve on another port (FLOOR_PORT, --port)."
+            ) from None
 
 
 def _account_name(raw: str, what: str, max_len: int) -> str:

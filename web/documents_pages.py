@@ -71,7 +71,7 @@ def index() -> Any:
         lists = s.execute(
             select(PickList.id, Wave.code, PickList.status)
             .join(Wave, Wave.id == PickList.wave_id)
-            .where(PickList.status != PickListStatus.done)
+            .where(PickList.status.not_in([PickListStatus.done, PickListStatus.canceled]))
             .order_by(PickList.id.desc())
             .limit(200)
         ).all()

@@ -61,19 +61,20 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
     )
 
 
-LAST_DAY = dt.date(9998, 12, 31)  # a day's figures read up to the next midnight
-
-
 def _day() -> dt.date:
+    """``?day=YYYY-MM-DD`` (a UTC day; today when absent). Anything else is refused: a typo
+    answered today's figures under today's date, and the last day of year 9999 (no day after
+    it to end the range) was a 500."""
     raw = request.args.get("day", "")
-    try:
-        day = dt.date.fromisoformat(raw) if raw else utcnow().date()
-    except ValueError:
+    if not raw:
         return utcnow().date()
-    if day > LAST_DAY:  # 9999-12-31 has no next midnight: it was a 500 (OverflowError)
+    try:
+        day = dt.date.fromisoformat(raw)
+        shift_figures.day_bounds(day)
+    except (ValueError, OverflowError):
         raise InputError(
-            InputErrorCode.out_of_range, "day", f"day must be {LAST_DAY} or earlier", 400
-        )
+            InputErrorCode.invalid_datetime, "day", f"day {raw[:40]!r} is not a date YYYY-MM-DD"
+        ) from None
     return day
 
 

@@ -100,6 +100,11 @@ def plan() -> Any:
     inline = data.get("rule")
     if inline is not None and not isinstance(inline, dict):
         raise RuleErrors([FieldError(FulfilmentErrorCode.invalid, "rule", "must be an object")])
+    release = data.get("release", False)
+    if not isinstance(release, bool):  # "yes" / "true" planned and silently did not release
+        raise RuleErrors(
+            [FieldError(FulfilmentErrorCode.invalid, "release", "must be true or false")]
+        )
     actor = _actor()
     with uow() as s:
         if rule_id is not None:
@@ -116,7 +121,7 @@ def plan() -> Any:
                 [FieldError(FulfilmentErrorCode.required, "rule_id", "rule_id or rule")]
             )
         result = waves.plan_waves(s, spec, actor, due_within_min=due)
-        if data.get("release") is True:
+        if release:
             for w in result.waves:
                 waves.release_wave(s, w.id, actor)
         sums = waves.summaries(s, result.waves)

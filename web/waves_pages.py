@@ -25,9 +25,11 @@ bp = Blueprint("waves_pages", __name__)
 
 
 def _back() -> Any:
-    """Back to the waves page, or to the dashboard when its forms posted here (``next``)."""
-    if request.form.get("next") == url_for("pages.dashboard"):
-        return redirect(url_for("pages.dashboard"))
+    """Back to the waves page, or to the page whose form posted here (``next``: the dashboard,
+    the exception queue); never anywhere else."""
+    pages = (url_for("pages.dashboard"), url_for("shift_pages.exception_page"))
+    if request.form.get("next") in pages:
+        return redirect(request.form["next"])
     return redirect(url_for("waves_pages.board"))
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from core.bulk import among
 from core.users import Role, User
 from floor.fulfilment.models import PickList, PickTask, Scan, Wave
-from floor.fulfilment.shift_figures import DECISIVE, UnitsOf, parse_time
+from floor.fulfilment.shift_figures import BOOKING_KINDS, DECISIVE, UnitsOf, parse_time
 from floor.fulfilment.states import PickListStatus
 from floor.fulfilment.waves.rules import ACTIVE_WAVE, OPEN_TASK
 from floor.site.layout import Location
@@ -143,10 +143,11 @@ def picker_stats(
 ) -> dict[int, PickerStats]:
     """Per user, their scans in ``[shift_start, end)`` aggregated in the database (a shift's
     tens of thousands of scans never travel to Python). Lines: distinct tasks hit by ``ok``
-    item scans; units: those scans, a multi-pack GTIN counting its units (``UnitsOf``; only the
+    item scans (``BOOKING_KINDS``: on a cart of several totes, the item scan held for its
+    tote); units: those scans, a multi-pack GTIN counting its units (``UnitsOf``; only the
     few codes of more than one unit are counted per code)."""
     window = (Scan.scanned_at >= shift_start, Scan.scanned_at < end, Scan.user_id.is_not(None))
-    booked = (Scan.result == "ok") & (Scan.kind == "item")
+    booked = (Scan.result == "ok") & Scan.kind.in_(BOOKING_KINDS)
     in_hour = Scan.scanned_at >= hour_start
     out: dict[int, PickerStats] = {}
     proved = (Scan.result == "ok") & Scan.task_id.is_not(None)

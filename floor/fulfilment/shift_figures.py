@@ -27,7 +27,9 @@ Definitions (the tests in ``tests/dash/test_shift_figures.py`` work a small day 
     received in the day (``None`` when no order was received).
 ``units_by_hour``
     units booked by ``ok`` item scans, per UTC clock hour of the day (24 buckets); a scan of a
-    multi-pack GTIN counts the GTIN's units. ``lines_by_hour``: distinct tasks those scans hit.
+    multi-pack GTIN counts the GTIN's units. On a cart of several totes the item scan
+    (``item_held``) names the units and the tote scan after it books them: the units count at the
+    item scan (``BOOKING_KINDS``). ``lines_by_hour``: distinct tasks those scans hit.
 
 The day is a UTC day ``[00:00, 24:00)``. The pure part (``compute``) takes plain rows, so it
 can be tested without a database; ``load`` reads the rows for one day.
@@ -57,6 +59,9 @@ MILESTONES = ("received", "picked", "packed", "shipped")
 #: Scan results that are the picker's mistake (wrong thing or place, too many units).
 MISTAKES = frozenset({"wrong_item", "wrong_location", "over_pick"})
 DECISIVE = MISTAKES | {"ok"}
+#: Scan kinds whose ``ok`` names the units picked: a plain item scan, and on a cart of several
+#: totes the item scan held for its tote (the tote scan that books them carries no units).
+BOOKING_KINDS = ("item", "item_held")
 _GTIN_CHUNK = 900  # GTINs per query (under SQLite's oldest limit of 999 parameters)
 
 
@@ -210,7 +215,7 @@ def compute(
     units = [0] * 24
     lines: dict[int, set[int]] = defaultdict(set)
     for s in day_scans:
-        if s.result == "ok" and s.kind == "item":
+        if s.result == "ok" and s.kind in BOOKING_KINDS:
             units[s.scanned_at.hour] += s.units
             if s.task_id is not None:
                 lines[s.scanned_at.hour].add(s.task_id)
@@ -290,7 +295,7 @@ def load_scans(
             Scan.id, Scan.user_id, Scan.task_id, Scan.kind, Scan.result, Scan.scanned_at, Scan.raw
         ).where(Scan.scanned_at >= start, Scan.scanned_at < end)
     ).all()
-    units.prime(r.raw for r in rows if r.result == "ok" and r.kind == "item")
+    units.prime(r.raw for r in rows if r.result == "ok" and r.kind in BOOKING_KINDS)
     return [
         ScanRow(
             r.id,
@@ -299,7 +304,7 @@ def load_scans(
             r.kind,
             r.result,
             r.scanned_at,
-            units(r.raw) if r.result == "ok" and r.kind == "item" else 0,
+            units(r.raw) if r.result == "ok" and r.kind in BOOKING_KINDS else 0,
         )
         for r in rows
     ]
@@ -345,7 +350,7 @@ def scan_figures(session: Session, start: dt.datetime, end: dt.datetime) -> Scan
     by ``(scanned_at, id)``), ok/decisive scans, units and lines by UTC hour (a multi-pack GTIN
     counts its units, ``UnitsOf``)."""
     window = (Scan.scanned_at >= start, Scan.scanned_at < end)
-    booked = (Scan.result == "ok") & (Scan.kind == "item")
+    booked = (Scan.result == "ok") & Scan.kind.in_(BOOKING_KINDS)
     ranked = (
         select(
             Scan.result,

@@ -136,3 +136,16 @@ def test_the_people_export_does_not_hand_excel_a_formula(client, sessions):
     text = client.get("/dashboard/people.csv").get_data(as_text=True)
     row = next(r for r in csv.reader(io.StringIO(text)) if r and r[0].endswith(evil))
     assert row[:2] == ["'" + evil, "'-2+3"]
+
+
+@pytest.mark.parametrize("path", ["/dashboard/figures", "/dashboard/figures.csv"])
+def test_the_day_of_the_figures_is_a_date_or_a_clear_refusal(client, path):
+    """``?day=9999-12-31`` was a 500 (no day after it to end the range) and a typo
+    (``2026-13-40``) answered today's figures; both are a 422 naming ``day`` now."""
+    login(client, username="sam", password="supervisor-demo")
+    assert client.get(path, query_string={"day": "2026-03-02"}).status_code == 200
+    for bad in ("9999-12-31", "2026-13-40", "yesterday"):
+        r = client.get(path, query_string={"day": bad})
+        assert r.status_code == 422, (bad, r.status_code)
+        [error] = r.get_json()["errors"]
+        assert (error["code"], error["field"]) == ("invalid_datetime", "day")

@@ -63,6 +63,31 @@ def test_exception_queue_groups_oldest_first_and_search_finds_resolved(client, s
     assert "counted again" in client.get("/dashboard/exceptions?q=counted").get_data(as_text=True)
 
 
+def test_the_queue_page_resolve_form_comes_back_to_the_queue(client, sessions):
+    """Without JavaScript the queue page's Resolve form posts to the page route with
+    ``next=/dashboard/exceptions``; it came back to /dashboard/waves instead. An unknown
+    ``next`` still goes to the waves page (no open redirect)."""
+    with unit_of_work(sessions) as s:
+        ids = []
+        for n in range(2):
+            e = FloorException(reason=ExceptionReason.short_pick, message=f"SKU-0001{n} short 1")
+            s.add(e)
+            s.flush()
+            ids.append(e.id)
+    login(client, username="sam", password="supervisor-demo")
+    token = page_csrf(client, "/dashboard/exceptions")
+    back = client.post(
+        f"/dashboard/exceptions/{ids[0]}/resolve",
+        data={"csrf_token": token, "resolution": "found it", "next": "/dashboard/exceptions"},
+    )
+    assert back.status_code == 302 and back.headers["Location"] == "/dashboard/exceptions"
+    elsewhere = client.post(
+        f"/dashboard/exceptions/{ids[1]}/resolve",
+        data={"csrf_token": token, "resolution": "found it", "next": "https://evil.example/"},
+    )
+    assert elsewhere.headers["Location"] == "/dashboard/waves"
+
+
 def test_reassign_refuses_what_it_must(client, sessions, supervisor_actor_and_list):
     sup, pat, pia, packer, list_id = supervisor_actor_and_list
     with unit_of_work(sessions) as s:

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from core.db import unit_of_work
 from core.users import AuditEntry
-from tests.factories import gtin, log_in_picker, log_in_supervisor, scan
+from tests.dash.conftest import DUE_IN
+from tests.factories import gtin, log_in_picker, log_in_supervisor, order_payload, scan
 
 pytestmark = pytest.mark.browser
 
@@ -145,3 +146,57 @@ def test_people_projection_reassignment_and_exports_live(
         )
         expect(row.locator(".acc")).to_have_text(js(rows[name]["accuracy_pct"]) + " %")
     assert desktop.evaluate("window.notReloaded") is True
+
+
+LINES_OF = """(el) => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+  return {lines: tops.size, words: el.innerText.trim().split(/\\s+/).length};
+}"""
+
+
+def test_wave_table_headers_and_buttons_break_between_words_only(
+    live_server, desktop, oms, supervisor
+):
+    """At a desk (1280 wide) with two waves, the wave table's "Lists" button read L/i/s/t/s down
+    the cell and "Time to cut-off" broke inside its words: every cell may break anywhere (so a
+    long name never scrolls a phone sideways), which also let the browser shrink headers and
+    buttons to one letter. Headers and buttons now break between words, or not at all."""
+    base = live_server.url
+    oms.post_order("NARROW-1", [("SKU-00005", 1)])
+    supervisor.plan_and_release()
+    oms.post_order("NARROW-2", [("SKU-00006", 1)])
+    supervisor.plan_and_release()
+    log_in_supervisor(desktop, base)
+    button = desktop.locator("#waves button.drill").first
+    expect(button).to_have_text("Lists")
+    assert button.evaluate(LINES_OF)["lines"] == 1
+    for th in desktop.locator("#waves thead th").all():
+        shape = th.evaluate(LINES_OF)
+        assert shape["lines"] <= shape["words"], (th.inner_text(), shape)
+
+
+@pytest.mark.parametrize("width", [1280, 400])
+def test_an_order_with_the_longest_number_fits_the_screen(live_server, browser, oms, width):
+    """The OMS may send a 64-character order number: the order page's heading did not wrap and
+    pushed the page 300 px past a desk's screen (and a phone's), and on the dashboard the newest
+    orders' list ran it out of its panel (a flex row does not shrink below its longest word);
+    a 200-letter ship-to name did the same to the order page's facts. All wrap now."""
+    base = live_server.url
+    long_id = "SO-" + "7" * 61
+    body = order_payload(long_id, [("SKU-00005", 1)], due_in=DUE_IN)
+    body["ship_to"]["name"] = "W" * 200  # a name without a space, as long as the API takes
+    assert oms.http.post(oms.base + "/orders", json=body).status_code == 201
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        log_in_supervisor(page, base)
+        page.goto(f"{base}/orders/{long_id}")
+        expect(page.locator("h1")).to_contain_text(long_id[:20])
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.goto(f"{base}/dashboard")  # the newest orders: the number beside its status
+        expect(page.locator(f'#recent li[data-order="{long_id}"]')).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()

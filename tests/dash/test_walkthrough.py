@@ -217,3 +217,21 @@ def test_empty_location_moves_the_task_or_becomes_an_exception_the_supervisor_re
     assert supervisor.get("/exceptions?status=open")["exceptions"] == []
     resolved = supervisor.get("/exceptions?status=resolved")["exceptions"]
     assert [e["resolution"] for e in resolved] == ["shipped partial, OMS told"]
+
+
+def test_the_picker_reads_why_a_task_went_in_words(live_server, phone, oms, supervisor):
+    """The OMS cancels the order a picker is on: the handheld said "This task was canceled
+    (order_canceled)." — the event's code, underscore and all (a canceled wave read "wave
+    canceled"). It reads as words now."""
+    base = live_server.url
+    oms.post_order("GONE-1", [("SKU-00005", 1)])
+    supervisor.plan_and_release()
+    log_in_picker(phone, base)
+    expect(phone.locator("#task-order")).to_have_text("GONE-1")
+    # On log-in the handheld asks for its task more than once (connect, task.available); let
+    # the last answer land before the cancel, so the event finds the task on the screen.
+    phone.wait_for_timeout(500)
+    r = oms.http.post(f"{oms.base}/orders/GONE-1/cancel", json={"reason": "customer"})
+    assert r.status_code == 200, r.text
+    expect(phone.locator("#feedback")).to_have_text("This task was canceled (order canceled).")
+    expect(phone.locator("#idle")).to_be_visible()

@@ -137,3 +137,44 @@ def test_packing_slip_of_any_order_id_downloads_over_http(live_server, sessions)
         disposition, names = parse_options_header(r.headers["Content-Disposition"])
         assert disposition == "inline"
         assert names == {"filename": f"packing-slip-{external_id}.pdf"}  # filename* decoded
+
+
+def test_pick_list_pdf_lists_only_what_is_left_to_walk_to(client, sessions):
+    """A list re-routed after "location empty" printed the empty location as a stop beside its
+    replacement (one unit counted twice: "3 stops · 4 units" for a cart of 3), and a canceled
+    wave's list was still offered on /documents and printed as work to pick. Now a short stop
+    counts only what was picked there, a canceled task is no stop, and a canceled list is not
+    offered (its PDF: 422 empty_document)."""
+    from floor.fulfilment.picking.scans import next_task
+    from floor.fulfilment.picking.short_picks import report_short
+    from floor.fulfilment.waves.planning import cancel_wave, release_wave
+    from tests.factories import actor_for
+
+    with unit_of_work(sessions) as s:
+        add_order(s, [("SKU-00001", 2), ("SKU-00120", 1)])
+        [wave] = plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves
+        release_wave(s, wave.id, supervisor(s))
+        pat = actor_for(s, "pat")
+        task = next_task(s, pat)
+        while task.sku.code != "SKU-00001":  # the SKU with a second pick face
+            task = next_task(s, pat)
+        empty_at = task.location.code
+        out = report_short(s, pat, task.id, "empty", "empty-1")
+        [replacement] = s.scalars(
+            select(PickTask).where(PickTask.id.in_(out.extra["replacements"]))
+        )
+        elsewhere, live_list = replacement.location.code, task.pick_list_id
+        add_order(s, [("SKU-00130", 1)])
+        [planned] = plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves
+        [dead_list] = s.scalars(select(PickList.id).where(PickList.wave_id == planned.id))
+        cancel_wave(s, planned.id, supervisor(s))
+    login(client, username="sam", password="supervisor-demo")
+    text = _text(client.get(f"/documents/pick-lists/{live_list}.pdf").data)
+    assert elsewhere in text and empty_at not in text
+    assert "2 stops · 3 units" in text
+    page = client.get("/documents").get_data(as_text=True)
+    assert f"/documents/pick-lists/{live_list}.pdf" in page
+    assert f"/documents/pick-lists/{dead_list}.pdf" not in page
+    refused = client.get(f"/documents/pick-lists/{dead_list}.pdf")
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["code"] == "empty_document"

@@ -145,7 +145,7 @@ def test_bad_options_and_no_server_are_one_line_not_a_traceback(db_url: str) -> 
     nobody = f"http://127.0.0.1:{free_port()}"
     for args, says, code in (
         (("--url", "127.0.0.1:5000"), "not an http:// or https:// URL", 2),
-        (("--url", nobody), f"cannot reach the server at {nobody}", 1),
+        (("--url", nobody), f"no server answers at {nobody}", 1),
         (("--url", nobody, "--duration", "nan"), "--duration", 2),
         (("--url", nobody, "--stall", "-1"), "--stall", 2),
         (("--url", nobody, "--stall", "inf"), "--stall", 2),
@@ -153,3 +153,23 @@ def test_bad_options_and_no_server_are_one_line_not_a_traceback(db_url: str) -> 
         result = runner.invoke(args=["simulate", "--no-progress", "--orders", "2", *args])
         assert result.exit_code == code, (args, result.output)
         assert says in result.output and "Traceback" not in result.output, (args, result.output)
+
+
+def test_without_a_server_it_says_where_it_looked_in_one_line(db_url: str) -> None:
+    """``simulate`` beside a server started with ``FLOOR_PORT`` went to port 5000 all the same
+    (its ``--url`` default was fixed), and finding no server there printed a 90-line traceback.
+    Now it drives FLOOR_HOST:FLOOR_PORT, like ``serve``, and says in one line where it looked."""
+    port = free_port()  # nobody listens there
+    out = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "simulate", "--orders", "1"],
+        cwd=ROOT,
+        env=_env(db_url, FLOOR_PORT=str(port)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert f"no server answers at http://127.0.0.1:{port}" in out.stderr
+    assert "--url" in out.stderr

@@ -355,3 +355,28 @@ def test_a_wave_whose_every_task_is_canceled_is_canceled(sessions):
         for pl in s.scalars(select(PickList).where(PickList.wave_id == wave.id)):
             settle_pick_list(s, pl.id, picking=False)
         assert wave.status == WaveStatus.canceled
+
+
+def test_a_short_pick_on_an_order_short_at_intake_counts_only_its_own_units(sessions):
+    """An order for more than the warehouse holds is ``short`` at intake (a short_allocation
+    exception says how many were never reserved) and may still be waved. When its picker then
+    found the face empty, the short_pick exception and the handheld said the line's whole gap
+    ("short 999792 (empty at B-13-B-1)" for a task of 39 with 11 picked): the units never
+    reserved were counted again. Now it says the task's own rest and, apart, the rest."""
+    with unit_of_work(sessions) as s:
+        [order], _ = _released(s, [("SKU-00270", 1000)])  # SKU-00270: one face, no reserve
+        line = order.lines[0]
+        never = line.quantity - line.reserved_qty
+        assert never > 0
+        pat = actor_for(s, "pat")
+        task = next_task(s, pat)
+        pick_scan(s, pat, task.id, _gtin(s, task.sku_id), "one")
+        rest = task.quantity - 1
+        out = report_short(s, pat, task.id, "empty", "empty-1")
+        assert out.message == f"short {rest}; supervisor told"
+        assert out.extra["short_qty"] == rest + never == line.short_qty  # the line's gap, as before
+        exc = s.get(FloorException, out.extra["exception_id"])
+        loc = task.location.code
+        assert (
+            f"SKU-00270 short {rest} (empty at {loc}; {never} more never reserved)" in exc.message
+        )

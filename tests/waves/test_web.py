@@ -67,6 +67,12 @@ def test_inline_rule_values_are_validated(client, sessions):
     assert {e["field"] for e in r.get_json()["errors"]} == {"max_orders", "colour"}
     r = client.post("/waves", json={}, headers=headers)
     assert r.status_code == 422
+    # "release": "yes" planned the wave and left it unreleased, answering 201 all the same
+    for loose in ("yes", "true", 1):
+        r = client.post("/waves", json={"rule_id": 1, "release": loose}, headers=headers)
+        assert r.status_code == 422, (loose, r.get_json())
+        assert [(e["field"], e["code"]) for e in r.get_json()["errors"]] == [("release", "invalid")]
+    assert client.get("/waves").get_json()["waves"] == []  # nothing was planned
     r = client.post(
         "/waves", json={"rule": {"max_orders": 5, "split_by_zone": False}}, headers=headers
     )

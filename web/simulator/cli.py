@@ -23,9 +23,18 @@ from web.simulator.state import SimConfig
 DEMO_API_KEY = "demo-oms-key-change-me"  # web.demo.DEMO_API_KEY (docs/api.md)
 
 
+def default_url(settings: Any) -> str:
+    """Where ``serve`` listens with these settings (FLOOR_HOST, FLOOR_PORT): the simulator run
+    "in a second terminal of the same checkout" drives that server, whatever port it was given.
+    A server listening on every address is reached at 127.0.0.1."""
+    host = settings.host if settings.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.port}"
+
+
 def config(settings: Any, opts: dict[str, Any]) -> SimConfig:
     return SimConfig(
-        url=opts["url"].rstrip("/"),
+        url=(opts["url"] or default_url(settings)).rstrip("/"),
         api_key=opts["api_key"] or settings.oms_api_key or DEMO_API_KEY,
         orders=opts["orders"],
         pickers=opts["pickers"],
@@ -59,6 +68,11 @@ def run(fctx: Any, opts: dict[str, Any]) -> int:
         summary = asyncio.run(simulate(cfg, db_check))
     except SimError as exc:
         raise click.ClickException(str(exc)) from None
+    except aiohttp.ClientConnectorError as exc:  # was a traceback of 90 lines
+        raise click.ClickException(
+            f"no server answers at {cfg.url} ({exc.os_error.strerror or exc}): start it "
+            "(make run) or name it with --url"
+        ) from None
     except aiohttp.ClientError as exc:  # no server there, refused, reset: one line, no traceback
         raise click.ClickException(f"cannot reach the server at {cfg.url}: {exc}") from None
     click.echo(json.dumps(summary, indent=1) if opts["as_json"] else render(summary))

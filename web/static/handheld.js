@@ -221,7 +221,9 @@
     socket.on("task.available", () => { if (!task) requestNext(); });
     socket.on("task.canceled", (data) => {
       if (task && data && data.task_id === task.id) {
-        feedback("bad", "This task was canceled" + (data.reason ? " (" + data.reason + ")" : "") + ".");
+        // the reason is a code ("order_canceled") or words ("wave canceled"): read as words
+        const why = data.reason ? String(data.reason).replace(/_/g, " ") : "";
+        feedback("bad", "This task was canceled" + (why ? " (" + why + ")" : "") + ".");
         render(null);
         requestNext();
       }

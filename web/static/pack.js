@@ -150,6 +150,7 @@
     ev.preventDefault();
     const weight = parseInt($("weight").value, 10);
     if (!(weight > 0)) { feedback(false, "Weigh the carton first"); return; }
+    const closedOrder = current.order;  // the station's state may move on while this waits
     let r;
     try {
       r = await Floor.api("POST", "/pack/close", {
@@ -166,6 +167,8 @@
     $("sscc").textContent = r.data.sscc;
     $("tracking").textContent = (r.data.tracking || {})[r.data.sscc] || "(ships when the order is complete)";
     $("label-link").href = "/pack/labels/" + r.data.sscc + ".zpl";
+    const slip = $("slip-link");  // (a page served before an upgrade has none: close anyway)
+    if (slip) slip.href = "/documents/orders/" + encodeURIComponent(closedOrder) + "/packing-slip.pdf";
     const closed = (r.data.print_jobs || [])[0] || null;
     // The label may have printed before this answer arrived: its newest event wins.
     showJob(closed && (early.get(closed.job_id) || closed));

@@ -93,7 +93,7 @@ def report_short(
     message = (
         f"re-routed: {len(extra['replacements'])} new task(s)"
         if extra["replacements"]
-        else f"short {extra['short_qty']}; supervisor told"
+        else f"short {extra['short_here']}; supervisor told"
     )
     return PickOutcome("short", message, task, nxt, kind="short", extra=extra)
 
@@ -147,9 +147,13 @@ def _short(session: Session, user: Actor, task: PickTask, reason: str) -> dict[s
     missing = max(0, need - got)
     session.flush()
     exception_id = None
+    # ``need`` also holds what the order's intake never reserved (its short_allocation exception
+    # already counts it): this location is short only of the task's rest, less what was
+    # re-reserved elsewhere.
+    here = min(missing, max(0, remaining - got))
     if missing:
         line.short_qty += missing
-        exception_id = _open_short_exception(session, task, order, line, reason, missing)
+        exception_id = _open_short_exception(session, task, order, line, reason, missing, here)
         if order.short_policy == ShortPolicy.hold:
             _hold(session, user, order)
     pick_list = session.get(PickList, task.pick_list_id)
@@ -160,6 +164,7 @@ def _short(session: Session, user: Actor, task: PickTask, reason: str) -> dict[s
     return {
         "reason": reason,
         "short_qty": missing,
+        "short_here": here,
         "exception_id": exception_id,
         "replacements": [t.id for t in replacements],
         "policy": order.short_policy.value,
@@ -201,11 +206,21 @@ def _write_down(
 
 
 def _open_short_exception(
-    session: Session, task: PickTask, order: Order, line: OrderLine, reason: str, missing: int
+    session: Session,
+    task: PickTask,
+    order: Order,
+    line: OrderLine,
+    reason: str,
+    missing: int,
+    here: int,
 ) -> int:
+    """``missing``: units of the line now short; ``here``: of them, the task's own (the rest
+    was never reserved at intake)."""
     sku = session.get(Sku, line.sku_id)
     loc = session.get(Location, task.location_id)
     assert sku is not None and loc is not None
+    before = missing - here
+    earlier = f"; {before} more never reserved" if before else ""
     exc = FloorException(
         reason=ExceptionReason.short_pick,
         order_id=order.id,
@@ -213,8 +228,8 @@ def _open_short_exception(
         location_id=task.location_id,
         sku_id=line.sku_id,
         subject=order.external_id,
-        message=f"order {order.external_id} line {line.line_id}: {sku.code} short {missing} "
-        f"({reason} at {loc.code}); policy {order.short_policy.value}",
+        message=f"order {order.external_id} line {line.line_id}: {sku.code} short {here} "
+        f"({reason} at {loc.code}{earlier}); policy {order.short_policy.value}",
         details={
             "line_id": line.line_id,
             "sku": sku.code,
