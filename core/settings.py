@@ -103,7 +103,9 @@ class Settings:
                 if check is not None and (why := check(raw)) is not None:
                     shown = name if f.name in _SECRET_TEXT else f"{name}={raw[:80]!r}"
                     raise SettingsError(message=f"{shown}: {why}")
-                values[f.name] = raw
+                # A checked value is used as checked: FLOOR_TIMEZONE=" Europe/Berlin" passed
+                # the check but fell back to UTC where it was used (ZoneInfo(" Europe/Berlin")).
+                values[f.name] = raw.strip() if check is not None else raw
         settings = cls(**values)
         for low, high, why in _ORDERED:
             if getattr(settings, low) > getattr(settings, high):

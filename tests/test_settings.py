@@ -74,6 +74,23 @@ def test_zero_is_a_value_where_it_means_something():
     assert Settings.from_env({"FLOOR_DEMO": "0", "FLOOR_SECURE_COOKIES": "off"}).demo is False
 
 
+def test_a_checked_value_is_used_without_the_spaces_around_it():
+    s = Settings.from_env(
+        {
+            "FLOOR_TIMEZONE": " Europe/Berlin ",
+            "FLOOR_GS1_COMPANY_PREFIX": "0614141 ",
+            "FLOOR_ASYNC_MODE": "threading\n",
+            "FLOOR_OMS_WEBHOOK_URL": " https://oms.example/hooks",
+        }
+    )
+    assert (s.timezone, s.gs1_company_prefix, s.async_mode) == (
+        "Europe/Berlin",
+        "0614141",
+        "threading",
+    )
+    assert s.oms_webhook_url == "https://oms.example/hooks"
+
+
 def test_backoff_base_above_its_maximum_is_refused():
     with pytest.raises(SettingsError, match="FLOOR_WEBHOOK_BACKOFF_BASE_S"):
         Settings.from_env({"FLOOR_WEBHOOK_BACKOFF_BASE_S": "1000"})
