@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import random
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -189,12 +190,27 @@ def attempt(
         return classify(resp.status_code, resp.headers, now)
 
 
+_MARKERS = (
+    "Connection refused",
+    "Connection reset",
+    "Read timed out",
+    "Remote end closed",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "No route to host",
+    "Network is unreachable",
+)
+
+
 def _short(exc: BaseException) -> str:
+    """The reason an attempt failed, for ``last_error`` (the /sync page shows it). urllib3's text
+    carries the request's path and query ("Max retries exceeded with url: /hooks?token=…"):
+    a DNS failure put a webhook URL's token on the page that shows the URL itself as ``***``."""
     text = str(exc)
-    for marker in ("Connection refused", "Connection reset", "Read timed out", "Remote end closed"):
+    for marker in _MARKERS:
         if marker in text:
             return marker
-    return text[:200]
+    return re.sub(r"with url: \S+", "with url: ***", text)[:200]
 
 
 # --------------------------------------------------------------------------- retry policy
