@@ -184,3 +184,10 @@ def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(tmp_p
         assert done.returncode != 0 and "Traceback" not in both, both
         assert "cannot open the database postgresql+psycopg://floor:***@127.0.0.1" in both
         assert "hunter2" not in both and "leader" not in both
+
+
+def test_serve_refuses_the_gevent_async_mode_it_cannot_stop_cleanly(tmp_path):
+    proc = start_server(tmp_path / "floor.sqlite3", free_port(), FLOOR_ASYNC_MODE="gevent")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in out
+    assert "FLOOR_ASYNC_MODE=gevent is for gunicorn -k gevent" in out

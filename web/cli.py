@@ -199,6 +199,13 @@ def register(app: Flask) -> None:
         # "appears to be used in a production deployment" (printed whenever stdin is not a
         # terminal, as under `make run &`) would only send a newcomer looking for a problem.
         werkzeug_log.addFilter(lambda r: "production deployment" not in r.getMessage())
+        if f.socketio.async_mode != "threading":
+            # Werkzeug's threads under gevent's loop without its monkey-patching: it served, but
+            # Ctrl-C ended in a KeyboardInterrupt traceback and "Aborted!", skipping the clean-up.
+            raise click.UsageError(
+                f"FLOOR_ASYNC_MODE={f.socketio.async_mode} is for gunicorn -k gevent "
+                "(make serve-prod); serve runs threading: unset it"
+            )
         demo = f.settings.demo if demo is None else demo
         url = f.engine.url.render_as_string(hide_password=False)
         try:
