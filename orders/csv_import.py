@@ -138,11 +138,15 @@ def parse(text: str) -> list[_Group]:
     """Rows → order payloads grouped by external_id (in first-appearance order)."""
     first_line = re.split(r"[\r\n]", text, maxsplit=1)[0]  # CR-only files (old Mac Excel) too
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: an unclosed quote is an error, not a cell that swallows every row after it (those
+    # orders were neither imported nor reported)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise CsvFileError([RowError(1, IntakeFieldCode.malformed_csv, "", str(exc))]) from exc
+        raise CsvFileError(
+            [RowError(1, IntakeFieldCode.malformed_csv, "", _csv_reason(exc, delimiter))]
+        ) from exc
     if not header or not any(h.strip() for h in header):
         raise CsvFileError(
             [RowError(1, IntakeFieldCode.empty_file, "", "the file has no header row")]
@@ -203,12 +207,22 @@ def parse(text: str) -> list[_Group]:
             _add_row(groups, anonymous, row_no, values)
     except csv.Error as exc:  # raised while reading the next row: row_no is the last one read
         raise CsvFileError(
-            [RowError(row_no + 1, IntakeFieldCode.malformed_csv, "", str(exc))]
+            [RowError(row_no + 1, IntakeFieldCode.malformed_csv, "", _csv_reason(exc, delimiter))]
         ) from exc
     every = list(groups.values()) + anonymous
     for group in every:
         _number_lines(group.payload["lines"])
     return every
+
+
+def _csv_reason(exc: csv.Error, delimiter: str) -> str:
+    """The csv module's complaint in a spreadsheet user's words."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return "a quote opened in this row is never closed (it would take in every row after it)"
+    if "expected after" in text:
+        return f'a quoted cell goes on after its closing quote: end it with " then {delimiter!r}'
+    return text
 
 
 def _number_lines(lines: list[dict[str, Any]]) -> None:

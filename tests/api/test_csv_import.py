@@ -289,3 +289,28 @@ def test_a_file_over_the_body_limit_is_refused_on_the_import_page(sqlite_url):
         as_text=True
     )
     app.extensions["floor"].close()
+
+
+def test_an_unclosed_quote_refuses_the_file_instead_of_swallowing_the_rows_after_it(api, sessions):
+    """A ship_to_name of '"Bob' (no closing quote) made one cell of the rest of the file: the
+    orders in the rows after it were neither imported nor reported anywhere."""
+    before = counts(sessions)
+    text = (
+        HEADER + _row("CSV-Q1") + _row("CSV-Q2").replace("Bob Smith", '"Bob Smith') + _row("CSV-Q3")
+    )
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422
+    [error] = r.get_json()["errors"]
+    assert (error["row"], error["code"]) == (3, "malformed_csv")
+    assert "never closed" in error["message"]
+    text = HEADER + _row("CSV-Q4").replace("Bob Smith", '"Bob" Smith')
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422
+    [error] = r.get_json()["errors"]
+    assert (error["row"], error["code"]) == (2, "malformed_csv")
+    assert "after its closing quote" in error["message"]
+    assert counts(sessions) == before
+    # Quoted separators, doubled quotes and line breaks inside quotes are still cells.
+    text = HEADER + _row("CSV-Q5").replace("Bob Smith", '"Bob ""B."" Smith,\nJr"')
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200 and r.get_json()["summary"]["rows"] == 1
