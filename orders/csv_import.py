@@ -43,6 +43,7 @@ LINE_COLUMNS = ("line_id", "sku", "quantity")
 COLUMNS = ORDER_COLUMNS + LINE_COLUMNS
 REQUIRED_COLUMNS = ("external_id", "ship_by", "carrier", "sku", "quantity")
 MAX_ROWS = 100_000
+_SEP_HINT = re.compile(r"sep=([,;\t|])", re.IGNORECASE)
 _LINE_FIELD = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?$")
 
 
@@ -136,8 +137,12 @@ class _Group:
 
 def parse(text: str) -> list[_Group]:
     """Rows → order payloads grouped by external_id (in first-appearance order)."""
-    first_line = re.split(r"[\r\n]", text, maxsplit=1)[0]  # CR-only files (old Mac Excel) too
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    first_line, *rest = re.split(r"\r\n|\r|\n", text, maxsplit=1)  # CR-only files (old Mac) too
+    hint = _SEP_HINT.fullmatch(first_line.strip())
+    if hint:  # Excel's "sep=;" line: it names the separator and is not a row (Excel hides it)
+        delimiter, text = hint.group(1), rest[0] if rest else ""
+    else:
+        delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     # strict: an unclosed quote is an error, not a cell that swallows every row after it (those
     # orders were neither imported nor reported)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)

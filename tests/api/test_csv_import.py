@@ -314,3 +314,14 @@ def test_an_unclosed_quote_refuses_the_file_instead_of_swallowing_the_rows_after
     text = HEADER + _row("CSV-Q5").replace("Bob Smith", '"Bob ""B."" Smith,\nJr"')
     r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 200 and r.get_json()["summary"]["rows"] == 1
+
+
+def test_excels_sep_line_names_the_separator_and_is_not_the_header(api):
+    """Excel writes (and reads) a first line 'sep=;': it was taken for the header, and every
+    required column was reported missing."""
+    text = "sep=;\r\n" + (HEADER + _row("CSV-SEP1") + _row("CSV-SEP2", line="x")).replace(",", ";")
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["summary"]["created"] == 2
+    assert [o["rows"] for o in body["orders"]] == [[2], [3]]  # the header is row 1, as in Excel
