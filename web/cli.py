@@ -138,8 +138,20 @@ def register(app: Flask) -> None:
         default=None,
         help="Orders arrive evenly over this many seconds (default: all at once).",
     )
-    @click.option("--wrong-scan-rate", default=0.02, show_default=True, type=click.FloatRange(0, 1))
-    @click.option("--short-rate", default=0.01, show_default=True, type=click.FloatRange(0, 1))
+    @click.option(
+        "--wrong-scan-rate",
+        default=0.02,
+        show_default=True,
+        type=click.FloatRange(0, 1),
+        callback=_finite,
+    )
+    @click.option(
+        "--short-rate",
+        default=0.01,
+        show_default=True,
+        type=click.FloatRange(0, 1),
+        callback=_finite,
+    )
     @click.option(
         "--offline",
         default=1,
@@ -267,7 +279,7 @@ def _unreachable(engine: Any, exc: OperationalError) -> click.ClickException:
 def _finite(_ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """A FloatRange lets nan through (every comparison with it is false) and inf."""
     if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a number of seconds", param=param)
+        raise click.BadParameter(f"{value} is not a finite number", param=param)
     return value
 
 
