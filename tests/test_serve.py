@@ -107,3 +107,13 @@ def test_a_typo_in_floor_printers_stops_serve_with_the_entry_named(tmp_path):
     assert proc.returncode != 0
     assert "FLOOR_PRINTERS: PACK-02" in out and "needs a port" in out
     assert "Traceback" not in out
+
+
+def test_a_floor_printers_without_an_entry_is_refused_not_taken_as_no_printers(tmp_path):
+    """FLOOR_PRINTERS=' ' (an env file's stray space) or ',' was 'set', so serve started no
+    virtual printers, and it named no printer, so every configured one lost its station."""
+    for raw in (" ", " , "):
+        proc = start_server(tmp_path / "floor.sqlite3", free_port(), "--demo", FLOOR_PRINTERS=raw)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode != 0
+        assert "FLOOR_PRINTERS names no printer" in out and "Traceback" not in out
