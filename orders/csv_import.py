@@ -159,9 +159,15 @@ def parse(text: str) -> list[_Group]:
     names = [h.strip().lower() for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
+        # A tab-separated file (Excel's "Text (Tab delimited)") is one column here: "no column
+        # 'external_id'" about a header that visibly has it sent people looking for a typo.
+        other = next((d for d in ("\t", "|") if d in first_line and d != delimiter), None)
+        why = f" (the header is separated by {other!r}: use ',' or ';')" if other else ""
         raise CsvFileError(
             [
-                RowError(1, IntakeFieldCode.missing_column, c, f"the header has no column {c!r}")
+                RowError(
+                    1, IntakeFieldCode.missing_column, c, f"the header has no column {c!r}{why}"
+                )
                 for c in missing
             ]
         )

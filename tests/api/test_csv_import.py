@@ -325,3 +325,14 @@ def test_excels_sep_line_names_the_separator_and_is_not_the_header(api):
     body = r.get_json()
     assert body["summary"]["created"] == 2
     assert [o["rows"] for o in body["orders"]] == [[2], [3]]  # the header is row 1, as in Excel
+
+
+def test_a_tab_separated_file_is_told_so(api, sessions):
+    before = counts(sessions)
+    text = (HEADER + _row("CSV-TAB")).replace(",", "\t")
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422
+    errors = r.get_json()["errors"]
+    assert {e["code"] for e in errors} == {"missing_column"}
+    assert all("separated by '\\t': use ',' or ';'" in e["message"] for e in errors)
+    assert counts(sessions) == before
