@@ -149,11 +149,12 @@ def test_serve_port_zero_is_refused_not_replaced_by_the_default(tmp_path):
         (["--base-port", "65535", "--workers", "2"], {}, "--base-port"),
         ([], {"FLOOR_PRINT_TIMEOUT_S": "nan"}, "FLOOR_PRINT_TIMEOUT_S='nan'"),
         ([], {"FLOOR_DATABASE_URL": "postgresql+nope://floor:hunter2@h/db"}, "FLOOR_DATABASE_URL"),
+        ([], {"FLOOR_SECRET_KEY": "hunter2"}, "FLOOR_SECRET_KEY is shorter than 16 characters"),
     ],
 )
 def test_serve_prod_refuses_bad_options_before_starting_anything(argv, env, says):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOOR_")}
-    environ.update({"FLOOR_SECRET_KEY": "k", "WORKERS": "1", **env})
+    environ.update({"FLOOR_SECRET_KEY": "settings-test-secret", "WORKERS": "1", **env})
     done = subprocess.run(
         [sys.executable, "-m", "web.serve_prod", *argv],
         cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60,
@@ -174,7 +175,7 @@ def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(tmp_p
     assert proc.returncode == 1 and "Traceback" not in out
     assert "Error: cannot open the database sqlite:///" in out and "unable to open" in out
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOOR_")}
-    environ.update(FLOOR_SECRET_KEY="k", FLOOR_DATABASE_URL=down)
+    environ.update(FLOOR_SECRET_KEY="settings-test-secret", FLOOR_DATABASE_URL=down)
     for argv in (["-m", "flask", "--app", "app", "db-upgrade"], ["-m", "web.serve_prod"]):
         done = subprocess.run(
             [sys.executable, *argv],
