@@ -79,7 +79,7 @@ def test_a_checked_value_is_used_without_the_spaces_around_it():
         {
             "FLOOR_TIMEZONE": " Europe/Berlin ",
             "FLOOR_GS1_COMPANY_PREFIX": "0614141 ",
-            "FLOOR_ASYNC_MODE": "threading\n",
+            "FLOOR_ASYNC_MODE": "Threading\n",
             "FLOOR_OMS_WEBHOOK_URL": " https://oms.example/hooks",
         }
     )
