@@ -100,7 +100,7 @@ def flask_env(db_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOOR_")}
     env.update(
         FLOOR_DATABASE_URL=db_url,
-        FLOOR_SECRET_KEY="bench-scanloop",
+        FLOOR_SECRET_KEY="bench-scanloop-secret",
         PYTHONUNBUFFERED="1",
     )
     return env

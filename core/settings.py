@@ -103,7 +103,11 @@ class Settings:
                 if check is not None and (why := check(raw)) is not None:
                     shown = name if f.name in _SECRET_TEXT else f"{name}={raw[:80]!r}"
                     raise SettingsError(message=f"{shown}: {why}")
-                values[f.name] = raw
+                # A checked value is used as checked: FLOOR_TIMEZONE=" Europe/Berlin" passed
+                # the check but fell back to UTC where it was used (ZoneInfo(" Europe/Berlin")).
+                value = raw.strip() if check is not None else raw
+                values[f.name] = _FOLD.get(f.name, str)(value)  # "Threading" passed, then
+                # Socket.IO refused it: a choice is stored as it is compared
         settings = cls(**values)
         for low, high, why in _ORDERED:
             if getattr(settings, low) > getattr(settings, high):
@@ -327,6 +331,11 @@ _TEXT_CHECKS: dict[str, Callable[[str], str | None]] = {
     "oms_api_key": _bearer_key,
     "site_address": _site_address,
     "carrier_api_key": _bearer_key,
+}
+_FOLD: dict[str, Callable[[str], str]] = {
+    "async_mode": str.lower,
+    "location_confirm": str.lower,
+    "sqlite_synchronous": str.upper,
 }
 # Their values never appear in an error line (a URL may carry a password).
 _SECRET_TEXT = {

@@ -43,6 +43,7 @@ LINE_COLUMNS = ("line_id", "sku", "quantity")
 COLUMNS = ORDER_COLUMNS + LINE_COLUMNS
 REQUIRED_COLUMNS = ("external_id", "ship_by", "carrier", "sku", "quantity")
 MAX_ROWS = 100_000
+_SEP_HINT = re.compile(r"sep=([,;\t|])", re.IGNORECASE)
 _LINE_FIELD = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?$")
 
 
@@ -136,13 +137,21 @@ class _Group:
 
 def parse(text: str) -> list[_Group]:
     """Rows → order payloads grouped by external_id (in first-appearance order)."""
-    first_line = re.split(r"[\r\n]", text, maxsplit=1)[0]  # CR-only files (old Mac Excel) too
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    first_line, *rest = re.split(r"\r\n|\r|\n", text, maxsplit=1)  # CR-only files (old Mac) too
+    hint = _SEP_HINT.fullmatch(first_line.strip())
+    if hint:  # Excel's "sep=;" line: it names the separator and is not a row (Excel hides it)
+        delimiter, text = hint.group(1), rest[0] if rest else ""
+    else:
+        delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    # strict: an unclosed quote is an error, not a cell that swallows every row after it (those
+    # orders were neither imported nor reported)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise CsvFileError([RowError(1, IntakeFieldCode.malformed_csv, "", str(exc))]) from exc
+        raise CsvFileError(
+            [RowError(1, IntakeFieldCode.malformed_csv, "", _csv_reason(exc, delimiter))]
+        ) from exc
     if not header or not any(h.strip() for h in header):
         raise CsvFileError(
             [RowError(1, IntakeFieldCode.empty_file, "", "the file has no header row")]
@@ -150,9 +159,15 @@ def parse(text: str) -> list[_Group]:
     names = [h.strip().lower() for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
+        # A tab-separated file (Excel's "Text (Tab delimited)") is one column here: "no column
+        # 'external_id'" about a header that visibly has it sent people looking for a typo.
+        other = next((d for d in ("\t", "|") if d in first_line and d != delimiter), None)
+        why = f" (the header is separated by {other!r}: use ',' or ';')" if other else ""
         raise CsvFileError(
             [
-                RowError(1, IntakeFieldCode.missing_column, c, f"the header has no column {c!r}")
+                RowError(
+                    1, IntakeFieldCode.missing_column, c, f"the header has no column {c!r}{why}"
+                )
                 for c in missing
             ]
         )
@@ -203,12 +218,22 @@ def parse(text: str) -> list[_Group]:
             _add_row(groups, anonymous, row_no, values)
     except csv.Error as exc:  # raised while reading the next row: row_no is the last one read
         raise CsvFileError(
-            [RowError(row_no + 1, IntakeFieldCode.malformed_csv, "", str(exc))]
+            [RowError(row_no + 1, IntakeFieldCode.malformed_csv, "", _csv_reason(exc, delimiter))]
         ) from exc
     every = list(groups.values()) + anonymous
     for group in every:
         _number_lines(group.payload["lines"])
     return every
+
+
+def _csv_reason(exc: csv.Error, delimiter: str) -> str:
+    """The csv module's complaint in a spreadsheet user's words."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return "a quote opened in this row is never closed (it would take in every row after it)"
+    if "expected after" in text:
+        return f'a quoted cell goes on after its closing quote: end it with " then {delimiter!r}'
+    return text
 
 
 def _number_lines(lines: list[dict[str, Any]]) -> None:

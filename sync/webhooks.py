@@ -190,17 +190,27 @@ def attempt(
         return classify(resp.status_code, resp.headers, now)
 
 
-# requests names the URL in its errors ("... with url: /hook?token=... (Caused by ...)"): the
-# webhook URL's query often carries the OMS's credential, and last_error is shown on /sync.
-_URL_QUERY = re.compile(r"(with url: [^?\s]*)\?\S*")
+_MARKERS = (
+    "Connection refused",
+    "Connection reset",
+    "Read timed out",
+    "Remote end closed",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "No route to host",
+    "Network is unreachable",
+)
 
 
 def _short(exc: BaseException) -> str:
-    text = _URL_QUERY.sub(r"\1?***", str(exc))
-    for marker in ("Connection refused", "Connection reset", "Read timed out", "Remote end closed"):
+    """The reason an attempt failed, for ``last_error`` (the /sync page shows it). urllib3's text
+    carries the request's path and query ("Max retries exceeded with url: /hooks?token=…"):
+    the webhook URL's query often carries the OMS's credential, which the page shows as ``***``."""
+    text = str(exc)
+    for marker in _MARKERS:
         if marker in text:
             return marker
-    return text[:200]
+    return re.sub(r"with url: \S+", "with url: ***", text)[:200]
 
 
 # --------------------------------------------------------------------------- retry policy

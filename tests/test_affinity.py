@@ -71,6 +71,6 @@ def test_serve_prod_refuses_a_cpu_setting_it_cannot_read():
     from web.serve_prod import refuse
 
     args = SimpleNamespace(workers=1, keep_alive=5)
-    env = {"FLOOR_SECRET_KEY": "k"}
+    env = {"FLOOR_SECRET_KEY": "affinity-test-secret-key"}
     assert refuse(args, env) is None
     assert "FLOOR_SERVER_CPU" in (refuse(args, {**env, "FLOOR_SERVER_CPU": "fast"}) or "")

@@ -133,3 +133,13 @@ def test_a_second_serve_on_a_taken_port_stops_first_and_leaves_the_printers_alon
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
     finally:
         stop(first)
+
+
+def test_a_floor_printers_without_an_entry_is_refused_not_taken_as_no_printers(tmp_path):
+    """FLOOR_PRINTERS=' ' (an env file's stray space) or ',' was 'set', so serve started no
+    virtual printers, and it named no printer, so every configured one lost its station."""
+    for raw in (" ", " , "):
+        proc = start_server(tmp_path / "floor.sqlite3", free_port(), "--demo", FLOOR_PRINTERS=raw)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode != 0
+        assert "FLOOR_PRINTERS names no printer" in out and "Traceback" not in out

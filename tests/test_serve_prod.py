@@ -61,7 +61,7 @@ def _two_free_ports() -> int:
 
 def _serve_prod(db_url: str, workers: int, port: int, *extra: str, **env: str):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOOR_")}
-    environ.update(FLOOR_DATABASE_URL=db_url, FLOOR_SECRET_KEY="serve-prod-test", **env)
+    environ.update(FLOOR_DATABASE_URL=db_url, FLOOR_SECRET_KEY="serve-prod-test-secret", **env)
     return subprocess.Popen(
         [sys.executable, "-m", "web.serve_prod", "--workers", str(workers),
          "--base-port", str(port), *extra],

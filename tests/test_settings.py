@@ -74,6 +74,23 @@ def test_zero_is_a_value_where_it_means_something():
     assert Settings.from_env({"FLOOR_DEMO": "0", "FLOOR_SECURE_COOKIES": "off"}).demo is False
 
 
+def test_a_checked_value_is_used_without_the_spaces_around_it():
+    s = Settings.from_env(
+        {
+            "FLOOR_TIMEZONE": " Europe/Berlin ",
+            "FLOOR_GS1_COMPANY_PREFIX": "0614141 ",
+            "FLOOR_ASYNC_MODE": "Threading\n",
+            "FLOOR_OMS_WEBHOOK_URL": " https://oms.example/hooks",
+        }
+    )
+    assert (s.timezone, s.gs1_company_prefix, s.async_mode) == (
+        "Europe/Berlin",
+        "0614141",
+        "threading",
+    )
+    assert s.oms_webhook_url == "https://oms.example/hooks"
+
+
 def test_backoff_base_above_its_maximum_is_refused():
     with pytest.raises(SettingsError, match="FLOOR_WEBHOOK_BACKOFF_BASE_S"):
         Settings.from_env({"FLOOR_WEBHOOK_BACKOFF_BASE_S": "1000"})
@@ -132,11 +149,12 @@ def test_serve_port_zero_is_refused_not_replaced_by_the_default(tmp_path):
         (["--base-port", "65535", "--workers", "2"], {}, "--base-port"),
         ([], {"FLOOR_PRINT_TIMEOUT_S": "nan"}, "FLOOR_PRINT_TIMEOUT_S='nan'"),
         ([], {"FLOOR_DATABASE_URL": "postgresql+nope://floor:hunter2@h/db"}, "FLOOR_DATABASE_URL"),
+        ([], {"FLOOR_SECRET_KEY": "hunter2"}, "FLOOR_SECRET_KEY is shorter than 16 characters"),
     ],
 )
 def test_serve_prod_refuses_bad_options_before_starting_anything(argv, env, says):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOOR_")}
-    environ.update({"FLOOR_SECRET_KEY": "k", "WORKERS": "1", **env})
+    environ.update({"FLOOR_SECRET_KEY": "settings-test-secret", "WORKERS": "1", **env})
     done = subprocess.run(
         [sys.executable, "-m", "web.serve_prod", *argv],
         cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60,
@@ -157,7 +175,7 @@ def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(tmp_p
     assert proc.returncode == 1 and "Traceback" not in out
     assert "Error: cannot open the database sqlite:///" in out and "unable to open" in out
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOOR_")}
-    environ.update(FLOOR_SECRET_KEY="k", FLOOR_DATABASE_URL=down)
+    environ.update(FLOOR_SECRET_KEY="settings-test-secret", FLOOR_DATABASE_URL=down)
     for argv in (["-m", "flask", "--app", "app", "db-upgrade"], ["-m", "web.serve_prod"]):
         done = subprocess.run(
             [sys.executable, *argv],
@@ -167,3 +185,10 @@ def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(tmp_p
         assert done.returncode != 0 and "Traceback" not in both, both
         assert "cannot open the database postgresql+psycopg://floor:***@127.0.0.1" in both
         assert "hunter2" not in both and "leader" not in both
+
+
+def test_serve_refuses_the_gevent_async_mode_it_cannot_stop_cleanly(tmp_path):
+    proc = start_server(tmp_path / "floor.sqlite3", free_port(), FLOOR_ASYNC_MODE="gevent")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in out
+    assert "FLOOR_ASYNC_MODE=gevent is for gunicorn -k gevent" in out

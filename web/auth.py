@@ -48,7 +48,7 @@ from core.errors import CoreErrorCode, FloorError
 from core.users import Role, User
 from web.context import ctx, uow
 from web.errors import json_error, wants_json
-from web.login_guard import Lock
+from web.login_guard import Lock, ThrottleUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +188,19 @@ def _audit_failure(s: Any, result: LoginResult, method: str) -> None:
 
 @bp.post("/login")
 def login_post() -> Any:
+    try:
+        return _login_attempt()
+    except ThrottleUnavailable as exc:  # was a 500 page while Redis was down or misconfigured
+        log.error("login refused: the login throttle's store does not answer (%s)", exc)
+        flash(
+            "Sign-in is unavailable: the login limiter's store (FLOOR_REDIS_URL) does not "
+            "answer. Tell the administrator.",
+            "error",
+        )
+        return _login_page(503)
+
+
+def _login_attempt() -> Any:
     badge = request.form.get("badge", "").strip()
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")

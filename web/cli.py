@@ -140,8 +140,20 @@ def register(app: Flask) -> None:
         default=None,
         help="Orders arrive evenly over this many seconds (default: all at once).",
     )
-    @click.option("--wrong-scan-rate", default=0.02, show_default=True, type=click.FloatRange(0, 1))
-    @click.option("--short-rate", default=0.01, show_default=True, type=click.FloatRange(0, 1))
+    @click.option(
+        "--wrong-scan-rate",
+        default=0.02,
+        show_default=True,
+        type=click.FloatRange(0, 1),
+        callback=_finite,
+    )
+    @click.option(
+        "--short-rate",
+        default=0.01,
+        show_default=True,
+        type=click.FloatRange(0, 1),
+        callback=_finite,
+    )
     @click.option(
         "--offline",
         default=1,
@@ -206,6 +218,13 @@ def register(app: Flask) -> None:
         # "appears to be used in a production deployment" (printed whenever stdin is not a
         # terminal, as under `make run &`) would only send a newcomer looking for a problem.
         werkzeug_log.addFilter(lambda r: "production deployment" not in r.getMessage())
+        if f.socketio.async_mode != "threading":
+            # Werkzeug's threads under gevent's loop without its monkey-patching: it served, but
+            # Ctrl-C ended in a KeyboardInterrupt traceback and "Aborted!", skipping the clean-up.
+            raise click.UsageError(
+                f"FLOOR_ASYNC_MODE={f.socketio.async_mode} is for gunicorn -k gevent "
+                "(make serve-prod); serve runs threading: unset it"
+            )
         demo = f.settings.demo if demo is None else demo
         host = host or f.settings.host
         port = f.settings.port if port is None else port
@@ -268,7 +287,7 @@ def _unreachable(engine: Any, exc: OperationalError) -> click.ClickException:
 def _finite(_ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """A FloatRange lets nan through (every comparison with it is false) and inf."""
     if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a number of seconds", param=param)
+        raise click.BadParameter(f"{value} is not a finite number", param=param)
     return value
 
 

@@ -1,4 +1,5 @@
-"""GET /healthz: database reachable, migrations at head, version."""
+"""GET /healthz: database reachable, migrations at head, Redis (when configured) answering,
+version."""
 
 from __future__ import annotations
 
@@ -30,5 +31,9 @@ def healthz() -> Any:
     at_head = current == head
     body["database"]["reachable"] = True
     body["migrations"] = {"current": current, "head": head, "at_head": at_head}
-    body["status"] = "ok" if at_head else "error"
-    return jsonify(body), 200 if at_head else 503
+    ok = at_head
+    if ctx().settings.redis_url:  # logins are throttled there: without it nobody logs in
+        body["redis"] = {"reachable": ctx().login_guard.reachable()}
+        ok = ok and body["redis"]["reachable"]
+    body["status"] = "ok" if ok else "error"
+    return jsonify(body), 200 if ok else 503

@@ -41,6 +41,11 @@ class Lock:
     retry_after_s: int
 
 
+class ThrottleUnavailable(Exception):
+    """The limiter's store (Redis, FLOOR_REDIS_URL) did not answer: the attempt is refused, as
+    no limit could be checked (a login page says so; it is no crash)."""
+
+
 class LoginGuard:
     def __init__(self, storage_uri: str, per_user: str, per_address: str) -> None:
         options = {"key_prefix": "floor-login"} if storage_uri.startswith("redis") else {}
@@ -60,10 +65,21 @@ class LoginGuard:
         """The lock that refuses this attempt before the secret is even checked, or None."""
         for scope, item, key in self._keys(address, user_id):
             cost = self._in_flight[(scope, key)] + 1
-            if not self._limiter.test(item, scope, key, cost=cost):
+            try:
+                if self._limiter.test(item, scope, key, cost=cost):
+                    continue
                 reset = self._limiter.get_window_stats(item, scope, key).reset_time
-                return Lock(scope, max(1, math.ceil(reset - time.time())))
+            except Exception as exc:  # noqa: BLE001 - redis' errors, whatever the client raises
+                raise ThrottleUnavailable(type(exc).__name__) from exc
+            return Lock(scope, max(1, math.ceil(reset - time.time())))
         return None
+
+    def reachable(self) -> bool:
+        """Whether the limiter's store answers (/healthz)."""
+        try:
+            return bool(self._limiter.storage.check())
+        except Exception:  # noqa: BLE001
+            return False
 
     def begin(self, address: str, user_id: int | None = None) -> Lock | None:
         """Let one attempt through (None), counted as in flight until its ``end``, or refuse it
@@ -77,12 +93,15 @@ class LoginGuard:
     def end(self, address: str, user_id: int | None = None, *, failed: bool) -> None:
         """The attempt ``begin`` let through is over: count it when it ``failed``."""
         with self._mutex:
-            if failed:
-                self.failed(address, user_id)
-            for counted in self._counted(address, user_id):
-                self._in_flight[counted] -= 1
-                if self._in_flight[counted] <= 0:
-                    del self._in_flight[counted]
+            try:
+                if failed:
+                    self.failed(address, user_id)
+            finally:  # a store that failed to count must not leave the attempt in flight for
+                # good: each leaked one raised the account's cost until it was locked out
+                for counted in self._counted(address, user_id):
+                    self._in_flight[counted] -= 1
+                    if self._in_flight[counted] <= 0:
+                        del self._in_flight[counted]
 
     def _counted(self, address: str, user_id: int | None) -> set[tuple[str, str]]:
         """The (scope, key) pairs an attempt counts against (once each, whatever its windows)."""
@@ -91,4 +110,7 @@ class LoginGuard:
     def failed(self, address: str, user_id: int | None = None) -> None:
         """Count one failed attempt against the address and, when known, the account."""
         for scope, item, key in self._keys(address, user_id):
-            self._limiter.hit(item, scope, key)
+            try:
+                self._limiter.hit(item, scope, key)
+            except Exception as exc:  # noqa: BLE001
+                raise ThrottleUnavailable(type(exc).__name__) from exc

@@ -77,6 +77,10 @@ def configured_printers(app: Flask) -> str:
         specs = parse_printer_list(floor_ctx.settings.printers)
     except PrinterConfigError as exc:  # a typo in the setting: say which entry, no traceback
         raise click.ClickException(f"FLOOR_PRINTERS: {exc.message}") from None
+    if not specs:  # " " or ",": it unbound every configured printer and started no virtual one
+        raise click.ClickException(
+            "FLOOR_PRINTERS names no printer: NAME=URI,... (unset it for virtual printers)"
+        )
     with unit_of_work(floor_ctx.sessions) as s:
         sync_printers(s, specs)
     return f"Printers (FLOOR_PRINTERS): {', '.join(f'{p.name}={p.uri}' for p in specs)}"

@@ -49,6 +49,7 @@ KEEP_ALIVE_S = 5  # header read time-out and idle keep-alive (gevent worker); mu
 WORKER_CONNECTIONS = 2000  # open connections per process; more wait in the kernel backlog
 TIMEOUT_S = 30  # the master restarts a worker that did not heart-beat for this long
 GRACEFUL_TIMEOUT_S = 20
+MIN_SECRET_KEY = 16  # characters of FLOOR_SECRET_KEY
 
 
 def gunicorn_argv(host: str, port: int, args: argparse.Namespace) -> list[str]:
@@ -92,6 +93,13 @@ def refuse(args: argparse.Namespace, env: dict[str, str]) -> str | None:
         return str(exc)
     if not env.get("FLOOR_SECRET_KEY"):
         return "set FLOOR_SECRET_KEY (shared by every process: sessions must survive a switch)"
+    if len(env["FLOOR_SECRET_KEY"].strip()) < MIN_SECRET_KEY:
+        # It signs the session cookie: a short key is found from one cookie offline, and then
+        # any session (an admin's) can be forged.
+        return (
+            f"FLOOR_SECRET_KEY is shorter than {MIN_SECRET_KEY} characters: make one with "
+            "python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
     return None
 
 

@@ -289,3 +289,50 @@ def test_a_file_over_the_body_limit_is_refused_on_the_import_page(sqlite_url):
         as_text=True
     )
     app.extensions["floor"].close()
+
+
+def test_an_unclosed_quote_refuses_the_file_instead_of_swallowing_the_rows_after_it(api, sessions):
+    """A ship_to_name of '"Bob' (no closing quote) made one cell of the rest of the file: the
+    orders in the rows after it were neither imported nor reported anywhere."""
+    before = counts(sessions)
+    text = (
+        HEADER + _row("CSV-Q1") + _row("CSV-Q2").replace("Bob Smith", '"Bob Smith') + _row("CSV-Q3")
+    )
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422
+    [error] = r.get_json()["errors"]
+    assert (error["row"], error["code"]) == (3, "malformed_csv")
+    assert "never closed" in error["message"]
+    text = HEADER + _row("CSV-Q4").replace("Bob Smith", '"Bob" Smith')
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422
+    [error] = r.get_json()["errors"]
+    assert (error["row"], error["code"]) == (2, "malformed_csv")
+    assert "after its closing quote" in error["message"]
+    assert counts(sessions) == before
+    # Quoted separators, doubled quotes and line breaks inside quotes are still cells.
+    text = HEADER + _row("CSV-Q5").replace("Bob Smith", '"Bob ""B."" Smith,\nJr"')
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200 and r.get_json()["summary"]["rows"] == 1
+
+
+def test_excels_sep_line_names_the_separator_and_is_not_the_header(api):
+    """Excel writes (and reads) a first line 'sep=;': it was taken for the header, and every
+    required column was reported missing."""
+    text = "sep=;\r\n" + (HEADER + _row("CSV-SEP1") + _row("CSV-SEP2", line="x")).replace(",", ";")
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["summary"]["created"] == 2
+    assert [o["rows"] for o in body["orders"]] == [[2], [3]]  # the header is row 1, as in Excel
+
+
+def test_a_tab_separated_file_is_told_so(api, sessions):
+    before = counts(sessions)
+    text = (HEADER + _row("CSV-TAB")).replace(",", "\t")
+    r = api.post("/orders/import", data=text.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422
+    errors = r.get_json()["errors"]
+    assert {e["code"] for e in errors} == {"missing_column"}
+    assert all("separated by '\\t': use ',' or ';'" in e["message"] for e in errors)
+    assert counts(sessions) == before

@@ -517,3 +517,35 @@ def test_migration_lock_makes_a_second_migrator_wait():
         order.append("first done")
     t.join(timeout=10)
     assert order == ["first done", "second"]
+
+
+def test_an_unreachable_redis_refuses_logins_clearly_and_fails_the_health_check(sec_app):
+    """FLOOR_REDIS_URL pointing where no Redis answers (down, wrong port): /healthz said ok
+    while every login was a 500 page (the throttle's store raised)."""
+    from tests.factories import free_port
+
+    app = sec_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    c = app.test_client()
+    health = c.get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["redis"] == {"reachable": False}
+    r = c.post(
+        "/login", data={"csrf_token": _csrf(c), "username": "sam", "password": "supervisor-demo"}
+    )
+    assert r.status_code == 503
+    assert "FLOOR_REDIS_URL" in r.get_data(as_text=True)
+    assert c.get("/dashboard").status_code == 302  # not logged in
+
+
+def test_a_store_that_fails_to_count_leaves_no_attempt_in_flight():
+    """end() counted the failure first; when the store raised there, the attempt stayed in
+    flight for good, and each such one raised the account's cost until it was locked out."""
+    from web.login_guard import ThrottleUnavailable
+
+    guard = LoginGuard("memory://", "3/minute", "")
+    guard._limiter.hit = lambda *a, **k: (_ for _ in ()).throw(ConnectionError("down"))
+    for _ in range(4):
+        assert guard.begin("a", 7) is None
+        with pytest.raises(ThrottleUnavailable):
+            guard.end("a", 7, failed=True)
+    assert guard.locked("a", 7) is None

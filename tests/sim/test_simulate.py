@@ -149,6 +149,8 @@ def test_bad_options_and_no_server_are_one_line_not_a_traceback(db_url: str) -> 
         (("--url", nobody, "--duration", "nan"), "--duration", 2),
         (("--url", nobody, "--stall", "-1"), "--stall", 2),
         (("--url", nobody, "--stall", "inf"), "--stall", 2),
+        (("--url", nobody, "--wrong-scan-rate", "nan"), "--wrong-scan-rate", 2),
+        (("--url", nobody, "--short-rate", "nan"), "--short-rate", 2),
     ):
         result = runner.invoke(args=["simulate", "--no-progress", "--orders", "2", *args])
         assert result.exit_code == code, (args, result.output)

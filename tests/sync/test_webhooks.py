@@ -21,9 +21,18 @@ from core.db import unit_of_work
 from orders.outbox import OutboxEvent
 from sync.deadline_http import deadline_session
 from sync.sandbox import Chaos, OmsReceiver
-from sync.webhooks import Outcome, RetryPolicy, attempt, classify, parse_retry_after, sign, verify
+from sync.webhooks import (
+    Outcome,
+    RetryPolicy,
+    _short,
+    attempt,
+    classify,
+    parse_retry_after,
+    sign,
+    verify,
+)
 from sync.worker import deliver_due
-from tests.factories import fast_config, make_events
+from tests.factories import fast_config, free_port, make_events
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
@@ -273,4 +282,18 @@ def test_the_webhook_urls_query_never_reaches_the_error_shown_on_sync():
     finally:
         receiver.close()
     assert out.kind == "retry" and "SSL" in out.error, out
-    assert "S3CRET" not in out.error and "/hook?***" in out.error
+    assert "S3CRET" not in out.error and "***" in out.error
+
+
+def test_a_failed_attempt_never_records_the_urls_path_or_query():
+    """A name that does not resolve gave urllib3's whole text as last_error, with the path and
+    query ('.../hooks?token=…'): the token reached the /sync page, which masks it in the URL."""
+    http = requests.Session()
+    for url in (
+        "http://no-such-host.invalid/hooks?token=SECRET-1",
+        f"http://127.0.0.1:{free_port()}/hooks?token=SECRET-2",
+    ):
+        out = attempt(http, url, "k", "e-9", b"{}", timeout_s=2, now=dt.datetime.now(dt.UTC))
+        assert out.kind == "retry" and out.error.startswith("unreachable: ")
+        assert "SECRET" not in out.error and "/hooks" not in out.error
+    assert "***" in _short(requests.ConnectionError("Max retries exceeded with url: /x?t=SECRET"))
