@@ -320,10 +320,8 @@ def test_scanning_a_tote_at_the_station_says_what_it_is(client, sessions):
     assert unknown.get_json()["reason"] == "unknown_code"
 
 
-def _close_from(s, tote: str, station: str):
-    """What POST /pack/close does in its transaction: the tote's order, then the close."""
-    order = find_order(s, tote)
-    items = {ln.line_id: ln.picked_qty - ln.packed_qty for ln in order.lines}
+def _close(s, order, items: dict[str, int], station: str):
+    """The close of POST /pack/close, for an order its transaction has read."""
     return close_package(
         s,
         order,
@@ -332,6 +330,14 @@ def _close_from(s, tote: str, station: str):
         station=station,
         carrier=carrier_for(order.carrier, Settings()),
         actor=actor_for(s, "paco"),
+    )
+
+
+def _close_from(s, tote: str, station: str):
+    """What POST /pack/close does in its transaction: the tote's order, then the close."""
+    order = find_order(s, tote)
+    return _close(
+        s, order, {ln.line_id: ln.picked_qty - ln.packed_qty for ln in order.lines}, station
     )
 
 
@@ -351,15 +357,7 @@ def test_an_oms_cancel_between_the_tote_scan_and_the_close_is_not_overwritten(se
         with unit_of_work(sessions) as oms:
             cancel_order(oms, ext, Actor("oms:test", Role.admin, None), "customer called")
         with pytest.raises(StationError) as refused:
-            close_package(
-                station,
-                order,
-                items={"1": 1},
-                weight_g=700,
-                station="PACK-01",
-                carrier=carrier_for(order.carrier, Settings()),
-                actor=actor_for(station, "paco"),
-            )
+            _close(station, order, {"1": 1}, "PACK-01")
         assert refused.value.code == "wrong_status" and "canceled" in refused.value.message
     with unit_of_work(sessions) as s:
         assert s.scalar(select(Order.status).where(Order.external_id == ext)) == "canceled"
@@ -382,15 +380,7 @@ def test_two_stations_closing_one_order_at_once_make_one_carton(sessions):
         with unit_of_work(sessions) as first:
             assert _close_from(first, tote, "PACK-01")["status"] == "shipped"
         with pytest.raises(StationError) as refused:
-            close_package(
-                second,
-                order,
-                items={"1": 2},
-                weight_g=700,
-                station="PACK-02",
-                carrier=carrier_for(order.carrier, Settings()),
-                actor=actor_for(second, "paco"),
-            )
+            _close(second, order, {"1": 2}, "PACK-02")
         assert refused.value.code == "wrong_status"
     with unit_of_work(sessions) as s:
         assert s.scalar(select(func.count(Package.id))) == 1
