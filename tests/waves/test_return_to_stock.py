@@ -99,6 +99,8 @@ def test_a_partly_picked_canceled_order_is_returned_to_stock_once(client, sessio
     assert f"/dashboard/orders/{ext}/return-to-stock" in page and "Returned to stock" in page
     dashboard = client.get("/dashboard").get_data(as_text=True)
     assert f'data-api="/orders/{ext}/return-to-stock"' in dashboard
+    board = client.get("/dashboard/waves").get_data(as_text=True)
+    assert f'action="/dashboard/orders/{ext}/return-to-stock"' in board
     with unit_of_work(sessions) as s:  # until then the tote stays the order's
         assert s.scalar(select(Tote.order_id).where(Tote.code == tote)) is not None
 
