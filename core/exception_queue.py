@@ -41,6 +41,8 @@ class ExceptionReason(enum.StrEnum):
     oms_rejected = "oms_rejected"
     webhook_dead = "webhook_dead"
     replenishment = "replenishment"
+    # an order canceled after units were picked: they sit in its tote(s) until put back
+    return_to_stock = "return_to_stock"
 
 
 class FloorException(Base):

@@ -21,6 +21,7 @@ from floor.fulfilment import exceptions as floor_exceptions
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Wave, WaveRule
 from floor.fulfilment.picking.booking import override_task
+from floor.fulfilment.picking.returns import return_to_stock
 from floor.fulfilment.states import WaveStatus
 from floor.fulfilment.waves import planning as waves
 from floor.fulfilment.waves.planning import RuleErrors, RuleSpec, WaveError
@@ -261,6 +262,16 @@ def resolve(exception_id: int) -> Any:
             s, exception_id, _actor(), resolution if isinstance(resolution, str) else ""
         )
         body = floor_exceptions.to_dict(s, exc)
+    return jsonify(body)
+
+
+@bp.post("/orders/<external_id>/return-to-stock")
+@roles_required(Role.supervisor)
+def return_order_to_stock(external_id: str) -> Any:
+    """A canceled order's picked units are back on their shelves: put them on the books, free
+    its totes, resolve its ``return_to_stock`` exception. A repeat answers ``changed: false``."""
+    with uow() as s:
+        body = return_to_stock(s, external_id, _actor())
     return jsonify(body)
 
 

@@ -14,6 +14,7 @@ from core.inputs import InputError, parse_id
 from core.users import Role
 from floor.fulfilment import exceptions as floor_exceptions
 from floor.fulfilment.models import WaveRule
+from floor.fulfilment.picking.returns import return_to_stock
 from floor.fulfilment.waves import planning as waves
 from floor.fulfilment.waves.planning import RuleSpec
 from floor.site import replenishment
@@ -106,6 +107,19 @@ def resolve(exception_id: int) -> Any:
         lambda s: floor_exceptions.resolve_exception(s, exception_id, current_actor(), text),
         "Exception resolved.",
     )
+
+
+@bp.post("/dashboard/orders/<external_id>/return-to-stock")
+@roles_required(Role.supervisor)
+def return_order_to_stock(external_id: str) -> Any:
+    try:
+        with uow() as s:
+            result = return_to_stock(s, external_id, current_actor())
+    except FloorError as e:
+        flash(e.message, "error")
+    else:
+        flash(result["message"] + ".", "ok")
+    return _back()
 
 
 @bp.post("/dashboard/replenishments/<int:task_id>/complete")

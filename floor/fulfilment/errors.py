@@ -59,3 +59,7 @@ class FulfilmentErrorCode(enum.StrEnum):
     unknown_tracking = "unknown_tracking"
     # the exception queue
     resolution_required = "resolution_required"
+    use_return_to_stock = "use_return_to_stock"  # resolved by "returned to stock", not by text
+    # a canceled order's picked units back to stock
+    order_not_canceled = "order_not_canceled"
+    nothing_to_return = "nothing_to_return"

@@ -12,7 +12,9 @@ Context of one exception (what is known of it):
   printing layer stored in ``details``.
 
 Actions are what the page offers next to each: resolve (with a written resolution, audited by
-``exceptions.resolve_exception``) and, where it applies, the order page or the wave.
+``exceptions.resolve_exception``) — or, for a canceled order's picked units
+(``return_to_stock``), "returned to stock" (``picking.returns.return_to_stock``) — and, where it
+applies, the order page or the wave.
 """
 
 from __future__ import annotations
@@ -31,6 +33,15 @@ from floor.site.stock import Stock
 from orders.models import Order
 
 SCANS_SHOWN = 5
+
+
+def _closing_action(exc: FloorException) -> str:
+    """How an open exception is closed: a canceled order's picked units by "returned to stock"
+    (``picking.returns``: the stock and its totes with it), anything else by a written
+    resolution."""
+    if exc.reason == ExceptionReason.return_to_stock and exc.order_id:
+        return "return_to_stock"
+    return "resolve"
 
 
 def context(session: Session, exc: FloorException) -> dict[str, Any]:
@@ -52,7 +63,7 @@ def context(session: Session, exc: FloorException) -> dict[str, Any]:
         "resolved_at": exc.resolved_at.isoformat() if exc.resolved_at else None,
         "resolved_by": None,
         "resolution": exc.resolution,
-        "actions": ["resolve"] if exc.status == ExceptionStatus.open else [],
+        "actions": [_closing_action(exc)] if exc.status == ExceptionStatus.open else [],
     }
     if exc.order_id:
         order = session.get(Order, exc.order_id)

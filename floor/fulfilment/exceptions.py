@@ -12,7 +12,12 @@ from core.audit import audit
 from core.db import utcnow
 from core.errors import CoreErrorCode, FloorError
 from core.events import publish
-from core.exception_queue import EXCEPTION_MACHINE, ExceptionStatus, FloorException
+from core.exception_queue import (
+    EXCEPTION_MACHINE,
+    ExceptionReason,
+    ExceptionStatus,
+    FloorException,
+)
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.site.layout import Location, Sku
 from orders.models import Order
@@ -65,6 +70,12 @@ def resolve_exception(
         raise ExceptionError(CoreErrorCode.not_found, f"no exception {exception_id}", 404)
     if not EXCEPTION_MACHINE.can(exc.status, ExceptionStatus.resolved):
         raise ExceptionError(CoreErrorCode.invalid_transition, f"exception is {exc.status.value}")
+    if exc.reason == ExceptionReason.return_to_stock:
+        # Text alone would leave the units off the books and the totes on the order forever.
+        raise ExceptionError(
+            FulfilmentErrorCode.use_return_to_stock,
+            "put the units back, then confirm 'returned to stock': that resolves it",
+        )
     EXCEPTION_MACHINE.move(exc, ExceptionStatus.resolved)
     exc.resolved_at = utcnow()
     exc.resolved_by_id = actor.user_id

@@ -130,6 +130,7 @@ def order_detail(session: Session, external_id: str) -> dict[str, Any] | None:
                 "quantity": res.quantity,
                 "picked": res.picked,
                 "released": res.released,
+                "returned": res.returned,
             }
         )
     tasks: dict[str, list[dict[str, Any]]] = {k: [] for k in line_ids}

@@ -46,6 +46,7 @@ class Reservation(Base):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_pos"),
         CheckConstraint("picked >= 0 AND picked <= quantity", name="picked_range"),
+        CheckConstraint("returned >= 0 AND returned <= picked", name="returned_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,6 +58,11 @@ class Reservation(Base):
     picked: Mapped[int] = mapped_column(default=0)
     released: Mapped[bool] = mapped_column(
         default=False, comment="returned to stock (cancel/short)"
+    )
+    returned: Mapped[int] = mapped_column(
+        default=0,
+        server_default="0",
+        comment="picked units put back on this stock row (the order was canceled)",
     )
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

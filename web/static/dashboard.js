@@ -170,10 +170,15 @@
       h("td", {}, h("span", { class: "reason" }, label(e.reason))),
       h("td", {}, e.order ? h("a", { href: orderUrl(e.order) }, e.order) : ""),
       h("td", { class: "msg" }, e.message || ""),
-      h("td", {}, actionForm("/dashboard/exceptions/" + e.id + "/resolve", "/exceptions/" + e.id + "/resolve",
-        h("input", { name: "resolution", placeholder: "how it was resolved", required: true,
-                     "aria-label": "resolution" }),
-        h("button", { type: "submit" }, "Resolve"))));
+      h("td", {}, e.reason === "return_to_stock" && e.order
+        // its units go back on the books by the supervisor's "returned to stock", not by text
+        ? actionForm("/dashboard/orders/" + encodeURIComponent(e.order) + "/return-to-stock",
+            "/orders/" + encodeURIComponent(e.order) + "/return-to-stock",
+            h("button", { type: "submit" }, "Returned to stock"))
+        : actionForm("/dashboard/exceptions/" + e.id + "/resolve", "/exceptions/" + e.id + "/resolve",
+            h("input", { name: "resolution", placeholder: "how it was resolved", required: true,
+                         "aria-label": "resolution" }),
+            h("button", { type: "submit" }, "Resolve"))));
   }
 
   function replenishmentRow(r) {

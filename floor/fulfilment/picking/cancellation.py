@@ -1,6 +1,8 @@
 """Cancel an order on the floor: give back its reservations, cancel its open pick tasks (the
 picker holding one is told at once on their own room, the dashboard sees it too), close its open
-exceptions, and move the order to ``canceled`` through its state machine."""
+exceptions, and move the order to ``canceled`` through its state machine. Units already picked
+stay in the order's tote(s): a ``return_to_stock`` exception asks a supervisor to put them back
+(``returns.return_to_stock``)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from core.db import utcnow
 from core.events import publish
 from core.exception_queue import EXCEPTION_MACHINE, ExceptionStatus, FloorException
 from floor.fulfilment.models import PickList, PickTask, Tote
+from floor.fulfilment.picking.returns import open_return_exception
 from floor.fulfilment.states import TASK_MACHINE, TaskStatus
 from floor.fulfilment.waves.planning import settle_pick_list
 from floor.fulfilment.waves.progress import units_picked
@@ -67,7 +70,8 @@ def cancel_open_tasks(
 
 def cancel_order(session: Session, external_id: str, actor: Actor, reason: str = "") -> Order:
     """Cancel: give back reservations, cancel open pick tasks (their pickers are told), close
-    the order's open exceptions. Canceling a canceled order changes nothing."""
+    the order's open exceptions, open a ``return_to_stock`` one when units were picked.
+    Canceling a canceled order changes nothing."""
     lock_feed(session)
     order = load_order(session, external_id, lock=True)
     if order.status == OrderStatus.canceled:
@@ -76,7 +80,8 @@ def cancel_order(session: Session, external_id: str, actor: Actor, reason: str =
     ORDER_MACHINE.check(order.status, OrderStatus.canceled)
     released = release_order(session, order)
     tasks = cancel_open_tasks(session, order, actor)
-    if not units_picked(session, order):
+    picked = units_picked(session, order)
+    if not picked:
         # Its totes hold nothing of it: back to the pool, as when a wave is canceled (a tote
         # with picked units stays the order's: they go back to stock first).
         session.execute(
@@ -99,4 +104,6 @@ def cancel_order(session: Session, external_id: str, actor: Actor, reason: str =
         payload["reason"] = reason
     order.held_from = None
     transition(session, order, OrderStatus.canceled, actor, payload=payload)
+    if picked:
+        open_return_exception(session, order)
     return order
