@@ -300,7 +300,7 @@ def cancel_replenishment(task_id: int) -> Any:
 def override(task_id: int) -> Any:
     """Confirm a task without a scan: ``{"reason": "...", "quantity": n}`` (audited)."""
     data = _body()
-    qty = _int_field(data, "quantity", low=0, high=MAX_QUANTITY)
+    qty = _int_field(data, "quantity", low=1, high=MAX_QUANTITY)  # 0 would confirm nothing
     reason = data.get("reason")
     with uow() as s:
         task = override_task(s, _actor(), task_id, reason if isinstance(reason, str) else "", qty)

@@ -160,6 +160,38 @@ def test_override_over_http_is_audited(client, sessions):
     assert client.get(f"/waves/{wave['id']}").get_json()["status"] == "completed"
 
 
+def test_override_quantity_refusals_state_the_range_it_takes(client, sessions):
+    """Quantity 0 was refused, yet a quantity out of range was told "must be 0..100000"."""
+    _orders(sessions, [("SKU-00100", 2)])
+    headers = _sup(client)
+    wave = client.post("/waves", json={"rule_id": 1, "release": True}, headers=headers).get_json()[
+        "waves"
+    ][0]
+    task_id = client.get(f"/waves/{wave['id']}").get_json()["lists"][0]["tasks"][0]["id"]
+    for qty in (0, -1, 100_001):
+        r = client.post(
+            f"/tasks/{task_id}/override",
+            json={"reason": "scanner broken", "quantity": qty},
+            headers=headers,
+        )
+        assert r.status_code == 422, qty
+        err = r.get_json()["errors"][0]
+        assert (err["code"], err["field"]) == ("invalid", "quantity"), qty
+        assert err["message"] == "quantity must be 1..100000", qty
+    r = client.post(
+        f"/tasks/{task_id}/override",
+        json={"reason": "scanner broken", "quantity": 3},
+        headers=headers,
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["message"] == "quantity must be 1..2"
+    r = client.post(
+        f"/tasks/{task_id}/override",
+        json={"reason": "scanner broken", "quantity": 1},
+        headers=headers,
+    )
+    assert r.status_code == 200 and r.get_json()["picked_qty"] == 1
+
+
 def test_supervisor_page_plans_releases_and_resolves(client, sessions):
     _orders(sessions, [("SKU-00100", 1)])
     login(client, username="sam", password="supervisor-demo")
