@@ -211,6 +211,35 @@ def test_supervisor_page_plans_releases_and_resolves(client, sessions):
     assert client.post("/dashboard/waves/plan", data={"rule_id": "1"}).status_code == 400
 
 
+def test_planning_with_nothing_waiting_says_so(client, sessions):
+    """With no order waiting, Plan flashed "Planned 0 wave(s)." as if it had done something."""
+    login(client, username="sam", password="supervisor-demo")
+    page = client.get("/dashboard/waves").get_data(as_text=True)
+    assert "0 order(s) waiting" in page
+    r = client.post(
+        "/dashboard/waves/plan",
+        data={"csrf_token": csrf_token(page), "rule_id": "1"},
+        follow_redirects=True,
+    )
+    html = r.get_data(as_text=True)
+    assert "No orders are waiting to be waved." in html
+    assert "Planned 0" not in html
+    with unit_of_work(sessions) as s:  # waiting, yet nothing reserved to pick: said as such
+        order = add_order(s, [("SKU-00100", 1)], reserve=False)
+        order.status = OrderStatus.allocated
+        ext = order.external_id
+    r = client.post(
+        "/dashboard/waves/plan",
+        data={"csrf_token": csrf_token(page), "rule_id": "1"},
+        follow_redirects=True,
+    )
+    html = r.get_data(as_text=True)
+    assert (
+        f"No wave planned: 1 waiting order(s) could not be waved ({ext}: no open reservation"
+        in html
+    )
+
+
 LISTEN = ("task.available", "wave.progress", "exception.opened", "task.canceled")
 
 
