@@ -15,7 +15,7 @@ from floor.fulfilment.models import PickTask, Wave, WaveRule
 from floor.fulfilment.states import TaskStatus, WaveStatus
 from floor.fulfilment.waves.jobs import plan_and_release_due_waves
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves
-from floor.fulfilment.waves.progress import release_wave
+from floor.fulfilment.waves.progress import cancel_wave, release_wave
 from orders.states import OrderStatus, ShortPolicy
 from tests.factories import (
     add_order,
@@ -238,6 +238,40 @@ def test_planning_with_nothing_waiting_says_so(client, sessions):
         f"No wave planned: 1 waiting order(s) could not be waved ({ext}: no open reservation"
         in html
     )
+
+
+def test_the_waves_page_counts_down_to_the_cut_off_only_for_waves_still_to_pick(client, sessions):
+    """A completed or canceled wave showed "N h M min late" against its cut-off, as if it
+    still had to make it (the dashboard already left it out)."""
+    late = utcnow() - dt.timedelta(hours=2)
+    ids = _orders(
+        sessions, [("SKU-00100", 1)], [("SKU-00101", 1)], [("SKU-00102", 1)], ship_by=late
+    )
+    with unit_of_work(sessions) as s:
+        sup = supervisor(s)
+        done, canceled, open_ = (
+            plan_waves(s, RuleSpec(split_by_zone=False), sup, order_ids=[i]).waves[0].id
+            for i in ids
+        )
+        release_wave(s, done, sup)
+        cancel_wave(s, canceled, sup, "test")
+    headers = _sup(client)
+    for task in client.get(f"/waves/{done}").get_json()["lists"][0]["tasks"]:
+        r = client.post(
+            f"/tasks/{task['id']}/override", json={"reason": "scanner broken"}, headers=headers
+        )
+        assert r.status_code == 200
+    html = client.get("/dashboard/waves").get_data(as_text=True)
+
+    def time_to_cutoff(wave_id: int) -> tuple[str, str]:
+        row = re.search(rf'<tr data-wave="{wave_id}">(.*?)</tr>', html, re.S).group(1)
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        return cells[1], cells[7]
+
+    assert time_to_cutoff(done) == ("completed", "")
+    assert time_to_cutoff(canceled) == ("canceled", "")
+    status, countdown = time_to_cutoff(open_)
+    assert status == "planned" and "late" in countdown
 
 
 LISTEN = ("task.available", "wave.progress", "exception.opened", "task.canceled")
