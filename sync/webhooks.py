@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from core.actors import Actor
 from core.audit import audit
 from core.db import utcnow
-from core.errors import FloorError
+from core.errors import CoreErrorCode, FloorError
 from core.events import publish
 from core.exception_queue import (
     EXCEPTION_MACHINE,
@@ -335,6 +335,19 @@ def _resolve_exceptions(
 
 
 def _dead_events(session: Session, cursors: Iterable[int] | None) -> list[OutboxEvent]:
+    """The dead letters among ``cursors`` (all of them when None). A cursor that names no event
+    at all is refused as not found (404), naming it: "only dead letters" would suggest it
+    exists."""
+    if cursors is not None:
+        cursors = list(cursors)
+        known = set(session.scalars(select(OutboxEvent.id).where(OutboxEvent.id.in_(cursors))))
+        missing = sorted(set(cursors) - known)
+        if missing:
+            raise OutboxActionError(
+                CoreErrorCode.not_found,
+                "no webhook event " + ", ".join(f"#{c}" for c in missing),
+                404,
+            )
     stmt = select(OutboxEvent).where(OutboxEvent.status == OutboxStatus.dead)
     if cursors is not None:
         stmt = stmt.where(OutboxEvent.id.in_(list(cursors)))

@@ -95,7 +95,7 @@ def _png(zpl: str) -> bytes:
 
 def _png_response(zpl: str) -> Any:
     png = _png(zpl)  # RenderError: 422 {"error": {"code", "message"}}
-    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
+    return Response(png, mimetype="image/png")  # no-store, as every logged-in answer
 
 
 @bp.get("/printers/jobs/<job_id>.png")
@@ -180,17 +180,19 @@ def admin_page() -> Any:
     return render_template("admin_printers.html", printers=printers, stations=codes)
 
 
-def _admin_do(action: Any) -> Any:
+def _admin_do(action: Any, told: Any = None) -> Any:
+    """Run an admin action on a printer and say what it did: ``told(session, printer)`` (in the
+    same transaction), else "Printer X saved"."""
     actor = current_actor()
     assert actor is not None
     try:
         with uow() as s:
             printer: Printer = action(s, actor)
-            name = printer.name
+            message = told(s, printer) if told else f"Printer {printer.name} saved"
     except FloorError as exc:
         flash(exc.message, "error")
         return redirect(url_for("printing_pages.admin_page")), 303
-    flash(f"Printer {name} saved", "ok")
+    flash(message, "ok")
     return redirect(url_for("printing_pages.admin_page")), 303
 
 
@@ -214,7 +216,14 @@ def admin_edit(printer_id: int) -> Any:
 @roles_required(Role.admin)
 def admin_bind(printer_id: int) -> Any:
     station = request.form.get("station", "")
-    return _admin_do(lambda s, a: bind_printer(s, a, printer_id, station))
+
+    def told(s: Any, printer: Printer) -> str:
+        if not station:
+            return f"{printer.name} serves no station"
+        code = next((c for c in stations(s) if c.upper() == station.upper()), station)
+        return f"{printer.name} now prints {code}'s labels"
+
+    return _admin_do(lambda s, a: bind_printer(s, a, printer_id, station), told)
 
 
 # --- live station room --------------------------------------------------------------------------

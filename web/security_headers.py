@@ -7,6 +7,10 @@
 * Every response says: only this server's own scripts, styles, images and connections
   (``Content-Security-Policy``; the pages have no inline script or style attribute), never inside
   a frame (``frame-ancestors 'none'``), no MIME sniffing, no referrer to other sites.
+* ``Cache-Control: no-store`` on every answer to a logged-in request, and on the logout answer:
+  on a shared packing-station PC or handheld, after logout the Back button would otherwise show
+  the previous user's pages (orders, ship-to addresses) from the browser's cache. Static assets
+  hold nothing personal and stay cacheable.
 * ``Strict-Transport-Security`` only when the request came over TLS (directly, or as the trusted
   proxy says): sent over plain HTTP it would be ignored, or lock a site out of its own HTTP.
 
@@ -16,7 +20,7 @@ per-view options would be switched off here anyway (TLS ends at the proxy).
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSP = "; ".join(
@@ -55,6 +59,20 @@ def install(app: Flask, *, trusted_proxies: int = 0) -> None:
     def _headers(response: Response) -> Response:
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if _personal(response):
+            response.headers["Cache-Control"] = "no-store"
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
+
+
+def _personal(response: Response) -> bool:
+    """Whether the answer belongs to a logged-in user (or is the logout): a session that names a
+    user, or a user this request was checked as (logout clears the session before answering)."""
+    if request.endpoint == "static":
+        return False
+    if request.endpoint == "auth.logout":
+        return True
+    if "Authorization" in request.headers:  # an API client's key
+        return True
+    return g.get("floor_actor") is not None or "uid" in session

@@ -19,6 +19,7 @@ from core.inputs import MAX_ID, MAX_QUANTITY, InputError, check_text, parse_int
 from core.users import Role
 from floor.fulfilment import exceptions as floor_exceptions
 from floor.fulfilment.errors import FulfilmentErrorCode
+from floor.fulfilment.exceptions import MAX_RESOLUTION
 from floor.fulfilment.models import Wave, WaveRule
 from floor.fulfilment.picking.booking import override_task
 from floor.fulfilment.picking.returns import return_to_stock
@@ -256,11 +257,10 @@ def list_exceptions() -> Any:
 @bp.post("/exceptions/<int:exception_id>/resolve")
 @roles_required(Role.supervisor)
 def resolve(exception_id: int) -> Any:
-    resolution = _body().get("resolution")
+    value = _body().get("resolution")  # a list, number or object is refused, not made ""
+    resolution = "" if value is None else check_text(value, "resolution", max_len=MAX_RESOLUTION)
     with uow() as s:
-        exc = floor_exceptions.resolve_exception(
-            s, exception_id, _actor(), resolution if isinstance(resolution, str) else ""
-        )
+        exc = floor_exceptions.resolve_exception(s, exception_id, _actor(), resolution)
         body = floor_exceptions.to_dict(s, exc)
     return jsonify(body)
 
@@ -311,7 +311,7 @@ def cancel_replenishment(task_id: int) -> Any:
 def override(task_id: int) -> Any:
     """Confirm a task without a scan: ``{"reason": "...", "quantity": n}`` (audited)."""
     data = _body()
-    qty = _int_field(data, "quantity", low=0, high=MAX_QUANTITY)
+    qty = _int_field(data, "quantity", low=1, high=MAX_QUANTITY)  # 0 would confirm nothing
     reason = data.get("reason")
     with uow() as s:
         task = override_task(s, _actor(), task_id, reason if isinstance(reason, str) else "", qty)

@@ -71,7 +71,17 @@ def plan() -> Any:
             for w in result.waves:
                 waves.release_wave(s, w.id, actor)
         codes = ", ".join(w.code for w in result.waves)
-    flash(f"Planned {len(result.waves)} wave(s){': ' + codes if codes else ''}.", "ok")
+    if codes:
+        flash(f"Planned {len(result.waves)} wave(s): {codes}.", "ok")
+    elif result.skipped:  # orders were waiting, but none could be put in a wave
+        first = result.skipped[0]
+        flash(
+            f"No wave planned: {len(result.skipped)} waiting order(s) could not be waved"
+            f" ({first['order']}: {first['message']}).",
+            "error",
+        )
+    else:
+        flash("No orders are waiting to be waved.", "ok")
     return _back()
 
 

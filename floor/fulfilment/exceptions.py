@@ -18,9 +18,12 @@ from core.exception_queue import (
     ExceptionStatus,
     FloorException,
 )
+from core.inputs import check_text
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.site.layout import Location, Sku
 from orders.models import Order
+
+MAX_RESOLUTION = 500  # characters, as a reprint's or a cancellation's reason
 
 
 class ExceptionError(FloorError):
@@ -60,8 +63,11 @@ def list_exceptions(
 def resolve_exception(
     session: Session, exception_id: int, actor: Actor, resolution: str
 ) -> FloorException:
-    """Close an exception with a written resolution; writes an audit entry."""
-    if not resolution or not resolution.strip():
+    """Close an exception with a written resolution (text of at most ``MAX_RESOLUTION``
+    characters: anything else is refused as ``not_text``, ``too_long`` or
+    ``invalid_characters``, 422); writes an audit entry."""
+    check_text(resolution, "resolution", max_len=MAX_RESOLUTION)
+    if not resolution.strip():
         raise ExceptionError(
             FulfilmentErrorCode.resolution_required, "say how it was resolved", 422
         )

@@ -136,3 +136,42 @@ def supervisor_actor_and_list(client, sessions):
         assert task is not None
         list_id = task.pick_list_id
     return as_actor["sam"], as_actor["pat"], as_actor["pia"], as_actor["paco"], list_id
+
+
+def test_a_resolution_is_text_of_at_most_500_characters_on_every_surface(client, sessions):
+    """Over JSON a 50,000-character resolution was stored (a reprint's or a cancellation's
+    reason stops at 500), and a number or list was quietly read as "" (resolution_required).
+    Both surfaces now refuse what a reason would be refused for, with its code."""
+    with unit_of_work(sessions) as s:
+        e = FloorException(reason=ExceptionReason.short_pick, message="SKU-00010 short 1")
+        s.add(e)
+        s.flush()
+        exc_id = e.id
+    login(client, username="sam", password="supervisor-demo")
+    headers = csrf_headers(client, "/dashboard/exceptions")
+    for value, code in (
+        ("r" * 50_000, "too_long"),
+        ("r" * 501, "too_long"),
+        (12, "not_text"),
+        (["found it"], "not_text"),
+        ({"text": "found it"}, "not_text"),
+    ):
+        r = client.post(
+            f"/exceptions/{exc_id}/resolve", json={"resolution": value}, headers=headers
+        )
+        assert r.status_code == 422, repr(value)[:40]
+        err = r.get_json()["errors"][0]
+        assert (err["code"], err["field"]) == (code, "resolution"), repr(value)[:40]
+    token = page_csrf(client, "/dashboard/exceptions")
+    form = client.post(
+        f"/dashboard/exceptions/{exc_id}/resolve",
+        data={"csrf_token": token, "resolution": "r" * 501, "next": "/dashboard/exceptions"},
+        follow_redirects=True,
+    )
+    assert "resolution is longer than 500 characters" in form.get_data(as_text=True)
+    with unit_of_work(sessions) as s:
+        assert s.get(FloorException, exc_id).resolved_at is None
+    ok = client.post(
+        f"/exceptions/{exc_id}/resolve", json={"resolution": "r" * 500}, headers=headers
+    )
+    assert ok.status_code == 200 and ok.get_json()["resolution"] == "r" * 500

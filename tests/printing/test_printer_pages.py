@@ -98,6 +98,31 @@ def test_admin_adds_and_binds_printers_audited_with_csrf(client, sessions):
         assert actions == ["printer.save", "printer.bind"]
 
 
+def test_binding_a_printer_says_which_station_it_now_serves(client, sessions):
+    """Binding flashed "Printer ZEBRA-7 saved", which says nothing of the station."""
+    login(client, username="ada", password="admin-demo")
+    token = _csrf(client, "/admin/printers")
+    added = client.post(
+        "/admin/printers",
+        data={"csrf_token": token, "name": "ZEBRA-7", "uri": "tcp://10.0.0.7:9100"},
+        follow_redirects=True,
+    )
+    assert "Printer ZEBRA-7 saved" in added.get_data(as_text=True)  # adding is saving
+    with unit_of_work(sessions) as s:
+        pid = s.scalars(select(Printer.id).where(Printer.name == "ZEBRA-7")).one()
+    for station, said in (
+        ("pack-02", "ZEBRA-7 now prints PACK-02&#39;s labels"),
+        ("", "ZEBRA-7 serves no station"),
+    ):
+        r = client.post(
+            f"/admin/printers/{pid}/bind",
+            data={"csrf_token": token, "station": station},
+            follow_redirects=True,
+        )
+        html = r.get_data(as_text=True)
+        assert said in html and "Printer ZEBRA-7 saved" not in html, station
+
+
 def test_admin_printer_uris_past_the_columns_or_into_the_system_are_refused(client, sessions):
     """On the admin page: a 300-character host answered 500 on PostgreSQL (the address and
     URI columns are 200/300 wide), ``file:///tmp/x%00y`` saved a directory with a NUL in it,

@@ -21,7 +21,14 @@ from core.accounts import create_api_key, create_user, deactivate_user
 from core.db import make_engine, unit_of_work
 from core.users import AuditEntry, Role
 from migrations import migrate
-from tests.factories import LiveServer, csrf_token, login, make_test_app, page_csrf
+from tests.factories import (
+    LiveServer,
+    csrf_token,
+    http_login,
+    login,
+    make_test_app,
+    page_csrf,
+)
 from tests.services import PG_URL
 from web.demo import DEMO_API_KEY
 from web.login_guard import LoginGuard
@@ -323,6 +330,45 @@ def test_security_headers_on_every_page(sec_app):
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert r.headers["Referrer-Policy"] == "same-origin"
         assert "Strict-Transport-Security" not in r.headers  # plain HTTP
+
+
+def test_logged_in_answers_are_never_cached_over_http(sec_app):
+    """A shared packing-station PC: after logout the Back button showed the previous user's
+    orders from the browser's cache (the pages carried no Cache-Control). Every answer to a
+    logged-in request, and the logout answer, now says no-store; static assets stay cacheable."""
+    import requests
+
+    app = sec_app()
+    server = LiveServer(app)
+    try:
+        anon = requests.get(server.url + "/static/floor.css", timeout=10)
+        assert "no-store" not in anon.headers.get("Cache-Control", "")
+        http = http_login(server.url, username="sam", password="supervisor-demo")
+        for path in ("/dashboard", "/orders", "/waves", "/exceptions", "/me"):
+            r = http.get(server.url + path, allow_redirects=False, timeout=10)
+            assert r.status_code == 200, path
+            assert r.headers["Cache-Control"] == "no-store", path
+        static = http.get(server.url + "/static/floor.css", timeout=10)
+        assert static.status_code == 200
+        assert "no-store" not in static.headers.get("Cache-Control", "")
+        token = csrf_token(http.get(server.url + "/dashboard", timeout=10).text)
+        out = http.post(
+            server.url + "/logout",
+            data={"csrf_token": token},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert out.status_code == 302
+        assert out.headers["Cache-Control"] == "no-store"
+        api = requests.get(
+            server.url + "/api/v1/orders",
+            headers={"Authorization": f"Bearer {DEMO_API_KEY}"},
+            timeout=10,
+        )
+        assert api.status_code == 200
+        assert api.headers["Cache-Control"] == "no-store"
+    finally:
+        server.stop()
 
 
 def test_pages_have_no_inline_scripts_or_styles():

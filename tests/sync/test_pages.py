@@ -21,7 +21,7 @@ from floor.fulfilment.packing.shipping import ship_order
 from orders.models import Order
 from orders.outbox import OutboxEvent, OutboxStatus
 from sync.carriers import DemoCarrier
-from sync.webhooks import dead_letter
+from sync.webhooks import OutboxActionError, dead_letter, redeliver
 from tests.factories import (
     OMS_AUTH,
     SYSTEM,
@@ -133,6 +133,34 @@ def test_supervisor_redelivers_and_skips_dead_letters_with_csrf_and_audit(app, c
     r = client.post("/sync/outbox/redeliver-all", data={"csrf_token": page_csrf(client, "/sync")})
     with unit_of_work(sessions) as s:
         assert s.get(OutboxEvent, cursor).status == OutboxStatus.pending
+
+
+def test_redelivering_or_skipping_an_event_that_does_not_exist_is_not_found(app, client, sessions):
+    """An unknown event # was told "only dead letters can be redelivered", as if it existed."""
+    make_events(sessions, orders=1, per_order=2)
+    with unit_of_work(sessions) as s:
+        pending = s.scalars(select(OutboxEvent.id).order_by(OutboxEvent.id)).first()
+    login(client, username="sam", password="supervisor-demo")
+    token = page_csrf(client, "/sync")
+    for action, done in (("redeliver", "redelivered"), ("skip", "skipped")):
+        r = client.post(
+            f"/sync/outbox/987654/{action}",
+            data={"csrf_token": token, "reason": "gone"},
+            follow_redirects=True,
+        )
+        html = r.get_data(as_text=True)
+        assert "no webhook event #987654" in html, action
+        assert "only dead letters" not in html, action
+        r = client.post(  # an event that exists but is not dead is still told so
+            f"/sync/outbox/{pending}/{action}",
+            data={"csrf_token": token, "reason": "gone"},
+            follow_redirects=True,
+        )
+        assert f"only dead letters can be {done}" in r.get_data(as_text=True), action
+    with unit_of_work(sessions) as s, pytest.raises(OutboxActionError) as refused:
+        redeliver(s, SYSTEM, [pending, 987654, 987655])
+    assert refused.value.code == "not_found" and refused.value.http_status == 404
+    assert refused.value.message == "no webhook event #987654, #987655"
 
 
 def test_end_of_day_close_makes_a_manifest_and_its_pdf(app, client, sessions):

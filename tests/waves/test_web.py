@@ -15,7 +15,7 @@ from floor.fulfilment.models import PickTask, Wave, WaveRule
 from floor.fulfilment.states import TaskStatus, WaveStatus
 from floor.fulfilment.waves.jobs import plan_and_release_due_waves
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves
-from floor.fulfilment.waves.progress import release_wave
+from floor.fulfilment.waves.progress import cancel_wave, release_wave
 from orders.states import OrderStatus, ShortPolicy
 from tests.factories import (
     add_order,
@@ -160,6 +160,38 @@ def test_override_over_http_is_audited(client, sessions):
     assert client.get(f"/waves/{wave['id']}").get_json()["status"] == "completed"
 
 
+def test_override_quantity_refusals_state_the_range_it_takes(client, sessions):
+    """Quantity 0 was refused, yet a quantity out of range was told "must be 0..100000"."""
+    _orders(sessions, [("SKU-00100", 2)])
+    headers = _sup(client)
+    wave = client.post("/waves", json={"rule_id": 1, "release": True}, headers=headers).get_json()[
+        "waves"
+    ][0]
+    task_id = client.get(f"/waves/{wave['id']}").get_json()["lists"][0]["tasks"][0]["id"]
+    for qty in (0, -1, 100_001):
+        r = client.post(
+            f"/tasks/{task_id}/override",
+            json={"reason": "scanner broken", "quantity": qty},
+            headers=headers,
+        )
+        assert r.status_code == 422, qty
+        err = r.get_json()["errors"][0]
+        assert (err["code"], err["field"]) == ("invalid", "quantity"), qty
+        assert err["message"] == "quantity must be 1..100000", qty
+    r = client.post(
+        f"/tasks/{task_id}/override",
+        json={"reason": "scanner broken", "quantity": 3},
+        headers=headers,
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["message"] == "quantity must be 1..2"
+    r = client.post(
+        f"/tasks/{task_id}/override",
+        json={"reason": "scanner broken", "quantity": 1},
+        headers=headers,
+    )
+    assert r.status_code == 200 and r.get_json()["picked_qty"] == 1
+
+
 def test_supervisor_page_plans_releases_and_resolves(client, sessions):
     _orders(sessions, [("SKU-00100", 1)])
     login(client, username="sam", password="supervisor-demo")
@@ -177,6 +209,69 @@ def test_supervisor_page_plans_releases_and_resolves(client, sessions):
     )
     assert "Wave released." in r.get_data(as_text=True)
     assert client.post("/dashboard/waves/plan", data={"rule_id": "1"}).status_code == 400
+
+
+def test_planning_with_nothing_waiting_says_so(client, sessions):
+    """With no order waiting, Plan flashed "Planned 0 wave(s)." as if it had done something."""
+    login(client, username="sam", password="supervisor-demo")
+    page = client.get("/dashboard/waves").get_data(as_text=True)
+    assert "0 order(s) waiting" in page
+    r = client.post(
+        "/dashboard/waves/plan",
+        data={"csrf_token": csrf_token(page), "rule_id": "1"},
+        follow_redirects=True,
+    )
+    html = r.get_data(as_text=True)
+    assert "No orders are waiting to be waved." in html
+    assert "Planned 0" not in html
+    with unit_of_work(sessions) as s:  # waiting, yet nothing reserved to pick: said as such
+        order = add_order(s, [("SKU-00100", 1)], reserve=False)
+        order.status = OrderStatus.allocated
+        ext = order.external_id
+    r = client.post(
+        "/dashboard/waves/plan",
+        data={"csrf_token": csrf_token(page), "rule_id": "1"},
+        follow_redirects=True,
+    )
+    html = r.get_data(as_text=True)
+    assert (
+        f"No wave planned: 1 waiting order(s) could not be waved ({ext}: no open reservation"
+        in html
+    )
+
+
+def test_the_waves_page_counts_down_to_the_cut_off_only_for_waves_still_to_pick(client, sessions):
+    """A completed or canceled wave showed "N h M min late" against its cut-off, as if it
+    still had to make it (the dashboard already left it out)."""
+    late = utcnow() - dt.timedelta(hours=2)
+    ids = _orders(
+        sessions, [("SKU-00100", 1)], [("SKU-00101", 1)], [("SKU-00102", 1)], ship_by=late
+    )
+    with unit_of_work(sessions) as s:
+        sup = supervisor(s)
+        done, canceled, open_ = (
+            plan_waves(s, RuleSpec(split_by_zone=False), sup, order_ids=[i]).waves[0].id
+            for i in ids
+        )
+        release_wave(s, done, sup)
+        cancel_wave(s, canceled, sup, "test")
+    headers = _sup(client)
+    for task in client.get(f"/waves/{done}").get_json()["lists"][0]["tasks"]:
+        r = client.post(
+            f"/tasks/{task['id']}/override", json={"reason": "scanner broken"}, headers=headers
+        )
+        assert r.status_code == 200
+    html = client.get("/dashboard/waves").get_data(as_text=True)
+
+    def time_to_cutoff(wave_id: int) -> tuple[str, str]:
+        row = re.search(rf'<tr data-wave="{wave_id}">(.*?)</tr>', html, re.S).group(1)
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        return cells[1], cells[7]
+
+    assert time_to_cutoff(done) == ("completed", "")
+    assert time_to_cutoff(canceled) == ("canceled", "")
+    status, countdown = time_to_cutoff(open_)
+    assert status == "planned" and "late" in countdown
 
 
 LISTEN = ("task.available", "wave.progress", "exception.opened", "task.canceled")

@@ -177,7 +177,7 @@
             h("button", { type: "submit" }, "Returned to stock"))
         : actionForm("/dashboard/exceptions/" + e.id + "/resolve", "/exceptions/" + e.id + "/resolve",
             h("input", { name: "resolution", placeholder: "how it was resolved", required: true,
-                         "aria-label": "resolution" }),
+                         maxlength: "500", "aria-label": "resolution" }),
             h("button", { type: "submit" }, "Resolve"))));
   }
 
