@@ -221,6 +221,10 @@ def parse(text: str) -> list[_Group]:
             [RowError(row_no + 1, IntakeFieldCode.malformed_csv, "", _csv_reason(exc, delimiter))]
         ) from exc
     every = list(groups.values()) + anonymous
+    if not every:  # an export of an empty selection: "0 orders imported" read as success
+        raise CsvFileError(
+            [RowError(2, IntakeFieldCode.empty_file, "", "the file has a header but no order rows")]
+        )
     for group in every:
         _number_lines(group.payload["lines"])
     return every

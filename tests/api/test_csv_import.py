@@ -92,6 +92,11 @@ def test_csv_file_level_errors(api, sessions):
     assert all(e["code"] == "missing_column" for e in r.get_json()["errors"])
     r = api.post("/orders/import", data=b"", headers={"Content-Type": "text/csv"})
     assert r.status_code == 422 and r.get_json()["errors"][0]["code"] == "empty_file"
+    for only_header in (HEADER.encode(), HEADER.encode() + b",,,\r\n\r\n"):
+        r = api.post("/orders/import", data=only_header, headers={"Content-Type": "text/csv"})
+        assert r.status_code == 422, r.get_json()
+        [error] = r.get_json()["errors"]
+        assert error["code"] == "empty_file" and "no order rows" in error["message"]
     r = api.post(
         "/orders/import",
         data=HEADER.encode() + b"\xff\xfe,\n",
