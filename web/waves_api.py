@@ -312,9 +312,9 @@ def override(task_id: int) -> Any:
     """Confirm a task without a scan: ``{"reason": "...", "quantity": n}`` (audited)."""
     data = _body()
     qty = _int_field(data, "quantity", low=1, high=MAX_QUANTITY)  # 0 would confirm nothing
-    reason = data.get("reason")
+    reason = _reason()
     with uow() as s:
-        task = override_task(s, _actor(), task_id, reason if isinstance(reason, str) else "", qty)
+        task = override_task(s, _actor(), task_id, reason, qty)
         body = {
             "id": task.id,
             "status": task.status.value,

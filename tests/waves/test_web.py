@@ -150,6 +150,16 @@ def test_override_over_http_is_audited(client, sessions):
     task_id = client.get(f"/waves/{wave['id']}").get_json()["lists"][0]["tasks"][0]["id"]
     r = client.post(f"/tasks/{task_id}/override", json={}, headers=headers)
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "reason_required"
+    # A reason that is not text, or over 500 characters, is refused for what it is (a list was
+    # taken as no reason at all), as every other supervisor reason.
+    for reason, code in (([1], "not_text"), ({"a": 1}, "not_text"), ("x" * 501, "too_long")):
+        r = client.post(f"/tasks/{task_id}/override", json={"reason": reason}, headers=headers)
+        assert r.status_code == 422, (reason, r.get_json())
+        assert r.get_json()["errors"][0] | {"message": ""} == {
+            "code": code,
+            "field": "reason",
+            "message": "",
+        }
     r = client.post(
         f"/tasks/{task_id}/override", json={"reason": "scanner broken"}, headers=headers
     )
