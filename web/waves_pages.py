@@ -10,7 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from core.errors import FloorError
-from core.inputs import InputError, parse_id
+from core.inputs import InputError, check_text, parse_id
 from core.users import Role
 from floor.fulfilment import exceptions as floor_exceptions
 from floor.fulfilment.models import WaveRule
@@ -105,8 +105,13 @@ def release(wave_id: int) -> Any:
 @bp.post("/dashboard/waves/<int:wave_id>/cancel")
 @roles_required(Role.supervisor)
 def cancel(wave_id: int) -> Any:
-    reason = request.form.get("reason", "")[:500]
-    return _act(lambda s: waves.cancel_wave(s, wave_id, current_actor(), reason), "Wave canceled.")
+    reason = request.form.get("reason", "")
+    return _act(
+        lambda s: waves.cancel_wave(
+            s, wave_id, current_actor(), check_text(reason, "reason", max_len=500)
+        ),
+        "Wave canceled.",
+    )
 
 
 @bp.post("/dashboard/exceptions/<int:exception_id>/resolve")
