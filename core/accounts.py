@@ -249,23 +249,38 @@ def revoke_api_key(session: Session, name: str, *, actor: Actor | None = None) -
     return row
 
 
-def check_api_key(session: Session, presented: str, configured: str | None = None) -> Actor | None:
-    """An OMS actor for a valid key: the configured FLOOR_OMS_API_KEY or a stored, unrevoked key."""
+def find_api_key(
+    session: Session, presented: str, configured: str | None = None
+) -> tuple[Actor | None, int | None]:
+    """An OMS actor for a valid key (the configured FLOOR_OMS_API_KEY or a stored, unrevoked
+    key), and the id of the stored key when its ``last_used_at`` is over a minute old (for
+    :func:`touch_api_key`). Only reads: a caller checks keys without taking the writer."""
     if not presented:
-        return None
+        return None, None
     if configured and hmac.compare_digest(sha256(presented), sha256(configured)):
-        return Actor.oms("env")
+        return Actor.oms("env"), None
     row = session.scalar(
         select(ApiKey).where(ApiKey.key_hash == sha256(presented), ApiKey.revoked_at.is_(None))
     )
     if row is None:
-        return None
+        return None, None
     if row.is_demo and demo_key_closed(session, configured):
-        return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
-        row.last_used_at = now  # a person can see which keys are alive, without a write per call
-    return Actor.oms(row.name)
+        return None, None
+    stale = row.last_used_at is None or utcnow() - row.last_used_at > dt.timedelta(minutes=1)
+    return Actor.oms(row.name), row.id if stale else None
+
+
+def touch_api_key(session: Session, key_id: int) -> None:
+    """Note that a key is in use (a person can see which keys are alive; once a minute)."""
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))
+
+
+def check_api_key(session: Session, presented: str, configured: str | None = None) -> Actor | None:
+    """:func:`find_api_key` and :func:`touch_api_key` in one (write) transaction."""
+    actor, stale = find_api_key(session, presented, configured)
+    if stale is not None:
+        touch_api_key(session, stale)
+    return actor
 
 
 @functools.cache

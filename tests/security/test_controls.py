@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, select, text
 
 from core.accounts import create_api_key, create_user, deactivate_user
 from core.db import make_engine, unit_of_work
-from core.users import AuditEntry, Role
+from core.users import ApiKey, AuditEntry, Role
 from migrations import migrate
 from tests.factories import (
     LiveServer,
@@ -161,6 +161,49 @@ def test_demo_key_is_refused_when_floor_oms_api_key_is_set(sec_app):
         c.get("/api/v1/inventory", headers={"Authorization": "Bearer env-key-456"}).status_code
         == 200
     )
+
+
+def test_wrong_api_keys_never_wait_for_the_floors_writer(sec_app):
+    """Every OMS request opened a write transaction to check its key, so on SQLite a wrong key
+    queued at the writer lock with the floor's scans and closes (a flood of them doubled a
+    supervisor's write time). The check only reads now; a stored key's ``last_used_at`` is
+    still written, at most once a minute."""
+    app = sec_app()
+    c = app.test_client()
+    with unit_of_work(_sessions(app)) as s:
+        _, real = create_api_key(s, "erp")
+    held, done = threading.Event(), threading.Event()
+
+    def writer():
+        with unit_of_work(_sessions(app)) as s:
+            s.execute(text("UPDATE api_keys SET name = name"))  # the writer lock is taken
+            held.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert held.wait(5)
+        started = time.monotonic()
+        r = c.get("/api/v1/inventory", headers={"Authorization": "Bearer not-a-key"})
+        assert r.status_code == 401
+        assert time.monotonic() - started < 2.0  # not queued behind the writer
+    finally:
+        done.set()
+        thread.join()
+    with unit_of_work(_sessions(app)) as s:
+        assert s.scalar(select(ApiKey.last_used_at).where(ApiKey.name == "erp")) is None
+    assert (
+        c.get("/api/v1/inventory", headers={"Authorization": f"Bearer {real}"}).status_code == 200
+    )
+    with unit_of_work(_sessions(app)) as s:
+        first = s.scalar(select(ApiKey.last_used_at).where(ApiKey.name == "erp"))
+    assert first is not None
+    assert (
+        c.get("/api/v1/inventory", headers={"Authorization": f"Bearer {real}"}).status_code == 200
+    )
+    with unit_of_work(_sessions(app)) as s:  # within the minute: not written again
+        assert s.scalar(select(ApiKey.last_used_at).where(ApiKey.name == "erp")) == first
 
 
 # --- logins -----------------------------------------------------------------------------
