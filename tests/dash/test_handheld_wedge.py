@@ -1,0 +1,36 @@
+"""Keyboard-wedge quirks on the handheld in headless Chromium, against a real server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.factories import gtin, log_in_picker
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def db_url(sqlite_url):  # the subject here is the page, not the database backend
+    return sqlite_url
+
+
+def test_a_scanner_that_ends_its_codes_with_tab_is_heard(live_server, phone, oms, supervisor):
+    """Many scanners are set to end a code with Tab instead of Enter. The page took only Enter:
+    the code sat in the field, Tab moved the focus to the "Problem" summary, nothing was sent,
+    and the next code was typed into nothing. A Tab after a code now sends it."""
+    oms.post_order("TAB-1", [("SKU-00007", 2)])
+    supervisor.plan_and_release()
+    log_in_picker(phone, live_server.url)
+    expect(phone.locator("#task-sku")).to_have_text("SKU-00007")
+    for picked in ("1", "2"):
+        phone.keyboard.type(gtin("SKU-00007"))
+        phone.keyboard.press("Tab")
+        expect(phone.locator("#feedback")).to_have_class(re.compile(r"\bok\b"))
+        if picked == "1":
+            expect(phone.locator("#task-picked")).to_have_text("1")
+            expect(phone.locator("#scan")).to_be_focused()
+            expect(phone.locator("#scan")).to_have_value("")
+    assert oms.picked("TAB-1") == 2
