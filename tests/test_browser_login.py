@@ -57,3 +57,8 @@ def test_a_handheld_whose_session_ended_elsewhere_goes_to_the_login_page(live_se
     page = other.get(live_server.url + "/handheld", timeout=10).text
     other.post(live_server.url + "/logout", data={"csrf_token": csrf_token(page)}, timeout=10)
     phone.wait_for_url("**/login?next=%2Fhandheld", timeout=10_000)
+    # and stays there: the log-in page of an ended session opens no socket, so the refusal of
+    # one does not send it to the log-in page again and again (it did, with a longer next=)
+    phone.wait_for_timeout(1500)
+    assert phone.url.endswith("/login?next=%2Fhandheld"), phone.url
+    assert phone.evaluate("typeof window.floorSocket") == "undefined"

@@ -135,6 +135,10 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
 
 @bp.get("/login")
 def login() -> Any:
+    # An ended session (logged out elsewhere, past its 12 h) is cleared here: else the page
+    # (its cookie still naming a user) loaded the live connection, which the server refused,
+    # which sent the page to the log-in page again — over and over, the badge field with it.
+    current_actor()
     return render_template("login.html", next=request.args.get("next", ""))
 
 
