@@ -34,3 +34,37 @@ def test_a_scanner_that_ends_its_codes_with_tab_is_heard(live_server, phone, oms
             expect(phone.locator("#scan")).to_be_focused()
             expect(phone.locator("#scan")).to_have_value("")
     assert oms.picked("TAB-1") == 2
+
+
+def test_a_scan_answered_log_in_first_is_kept_and_sent_after_the_log_in(
+    live_server, phone, oms, supervisor, monkeypatch
+):
+    """The login ends 12 h after it was made; the server closes the socket at its next sweep
+    (every 5 s, per process). A scan in between was answered ``not_authenticated``: the page
+    dropped it from its queue ("Not accepted: log in first") and stayed on the task — the scan
+    was gone after the picker logged in again. It stays queued now, the page goes to the log-in,
+    and the scan is sent (once) after it."""
+    import web.auth
+
+    oms.post_order("LATE-1", [("SKU-00007", 2)])
+    supervisor.plan_and_release()
+    log_in_picker(phone, live_server.url)
+    expect(phone.locator("#task-sku")).to_have_text("SKU-00007")
+    now = web.auth.clock()
+    monkeypatch.setattr(web.auth, "clock", lambda: now + 12.1 * 3600)  # no sweep runs here
+    phone.locator("#scan").press_sequentially(gtin("SKU-00007"))
+    phone.keyboard.press("Enter")
+    phone.wait_for_url("**/login?next=%2Fhandheld")
+    phone.wait_for_selector("#badge")
+    assert oms.picked("LATE-1") == 0
+    queued = phone.evaluate(
+        "() => Object.entries(localStorage).filter(([k]) => k.startsWith('floor.queue'))"
+        ".map(([, v]) => JSON.parse(v).length)"
+    )
+    assert queued == [1]
+
+    monkeypatch.setattr(web.auth, "clock", lambda: now + 12.2 * 3600)  # a new login from now
+    log_in_picker(phone, live_server.url)
+    expect(phone.locator("#task-picked")).to_have_text("1")
+    expect(phone.locator("#queue")).to_be_hidden()
+    assert oms.picked("LATE-1") == 1

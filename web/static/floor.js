@@ -29,9 +29,6 @@
     // The server closes a socket (or refuses one) only when its session has ended: logged out
     // on another device, deactivated. The page goes to the log-in page instead of looking
     // offline; scans kept on the handheld stay in its queue and are sent after the log-in.
-    const sessionEnded = () => {
-      location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
-    };
     socket.on("connect", () => show(navigator.onLine === false ? "offline" : "online"));
     socket.on("disconnect", (reason) => {
       show("offline");
@@ -85,7 +82,13 @@
     } catch (e) { /* no audio here */ }
   }
 
-  window.Floor = { api, connect, csrfToken, formatTime, localizeTimes, tone };
+  // The session has ended (the socket was closed or refused, or an event answered
+  // "not_authenticated"): to the log-in page, back here after it.
+  function sessionEnded() {
+    location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+  }
+
+  window.Floor = { api, connect, csrfToken, formatTime, localizeTimes, sessionEnded, tone };
   // The page's one live connection (this file is loaded only for a logged-in user; no inline
   // script does it, because the Content-Security-Policy allows none).
   window.floorSocket = connect();

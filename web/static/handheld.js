@@ -169,6 +169,13 @@
     socket.timeout(8000).emit(item.event, item.data, (err, resp) => {
       sending = false;
       if (err) { setTimeout(pump, 1000); return; }  // no answer: keep it, try again
+      if (resp && !resp.ok && resp.error && resp.error.code === "not_authenticated") {
+        // The login ended before the server closed this socket: the scan was not applied.
+        // Keep it queued (it is sent after the log-in) and go to the log-in page.
+        feedback("bad", "Your login has ended: log in again, the scans waiting are kept.");
+        window.Floor.sessionEnded();
+        return;
+      }
       queue.drop(item.data.client_scan_id);
       applyAnswer(resp);
       pump();
