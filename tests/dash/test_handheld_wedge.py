@@ -68,3 +68,32 @@ def test_a_scan_answered_log_in_first_is_kept_and_sent_after_the_log_in(
     expect(phone.locator("#task-picked")).to_have_text("1")
     expect(phone.locator("#queue")).to_be_hidden()
     assert oms.picked("LATE-1") == 1
+
+
+def test_a_scan_before_the_task_has_arrived_is_kept_for_it(
+    live_server, phone, oms, supervisor, monkeypatch
+):
+    """Logged in, the picker scans the item at once: the page was still asking for the task
+    ("Looking for your next pick…") and answered "No task to scan for." in red, the code thrown
+    away. A scan made before the first answer now waits for the task and is sent for it."""
+    import time
+
+    import web.picking_sockets
+
+    oms.post_order("EARLY-1", [("SKU-00007", 2)])
+    supervisor.plan_and_release()
+    slow_next = web.picking_sockets.next_task
+
+    def next_task(*args, **kwargs):  # a slow network: the task arrives 1.5 s after the page
+        time.sleep(1.5)
+        return slow_next(*args, **kwargs)
+
+    monkeypatch.setattr(web.picking_sockets, "next_task", next_task)
+    log_in_picker(phone, live_server.url)
+    expect(phone.locator("#idle")).to_contain_text("Looking for your next pick")
+    phone.keyboard.type(gtin("SKU-00007"))
+    phone.keyboard.press("Enter")
+    expect(phone.locator("#feedback")).not_to_have_class(re.compile(r"\bbad\b"))
+    expect(phone.locator("#task-picked")).to_have_text("1", timeout=10_000)
+    expect(phone.locator("#feedback")).to_have_class(re.compile(r"\bok\b"))
+    assert oms.picked("EARLY-1") == 1

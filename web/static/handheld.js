@@ -9,6 +9,10 @@
   const userKey = "floor.queue." + ((document.querySelector(".who") || {}).textContent || "");
   let task = null;
   let sending = false;
+  // Until the server has said which task is this picker's (or that there is none), a scan waits
+  // here for it: a picker scans as soon as the page is up, the task can take a moment longer.
+  let known = false;
+  let early = [];
 
   const queue = {
     load() { try { return JSON.parse(localStorage.getItem(userKey) || "[]"); } catch (e) { return []; } },
@@ -130,7 +134,7 @@
     if (!online()) return;
     socket.timeout(8000).emit("task:next", {}, (err, resp) => {
       if (err || !resp) return;
-      if (resp.ok) render(resp.task);
+      if (resp.ok) { known = true; render(resp.task); sendEarly(); }
     });
   }
 
@@ -188,12 +192,29 @@
     const code = input.value.trim();
     input.value = "";
     if (!code) return;
+    if (!task && !known) {
+      early.push({ code, at: new Date().toISOString() });
+      feedback("info", "Scan kept: waiting for your task…");
+      return;
+    }
     if (!task) { feedback("bad", "No task to scan for."); return; }
+    queueScan(code, new Date().toISOString());
+  });
+
+  function queueScan(code, at) {
     queue.push({ event: "scan", data: { client_scan_id: uid(), task_id: task.id, code,
-                                        scanned_at: new Date().toISOString() } });
+                                        scanned_at: at } });
     if (!online()) feedback("info", "Offline: scan kept, it is sent when the network is back.");
     pump();
-  });
+  }
+
+  function sendEarly() {
+    const codes = early;
+    early = [];
+    if (!codes.length) return;
+    if (!task) { feedback("bad", "No task to scan for."); return; }
+    codes.forEach((c) => queueScan(c.code, c.at));
+  }
 
   // A scanner set to end its codes with Tab (not Enter): a Tab after a code sends it, and the
   // focus stays here for the next one. A Tab in an empty field moves on as usual.
