@@ -97,3 +97,38 @@ def test_a_scan_before_the_task_has_arrived_is_kept_for_it(
     expect(phone.locator("#task-picked")).to_have_text("1", timeout=10_000)
     expect(phone.locator("#feedback")).to_have_class(re.compile(r"\bok\b"))
     assert oms.picked("EARLY-1") == 1
+
+
+def test_a_scan_whose_answer_was_cut_off_is_sent_again_when_the_socket_is_back(
+    live_server, phone, oms, supervisor, monkeypatch
+):
+    """The connection drops (a server restart, an access point hand-over) while a scan is on
+    its way: its answer never comes. The Socket.IO client fails the pending ack on the
+    disconnect, and the page sends the scan again (same client id: applied once) when the
+    socket is back, not only after its 8 s time-out. (Checked in the sweep: it holds.)"""
+    import time
+
+    import web.picking_sockets
+
+    oms.post_order("CUT-1", [("SKU-00007", 2)])
+    supervisor.plan_and_release()
+    real_scan = web.picking_sockets.confirm_scan
+    calls = []
+
+    def confirm_scan(*args, **kwargs):  # the first send is slow: the socket drops meanwhile
+        calls.append(args[3])
+        if len(calls) == 1:
+            time.sleep(1.5)
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(web.picking_sockets, "confirm_scan", confirm_scan)
+    log_in_picker(phone, live_server.url)
+    expect(phone.locator("#task-sku")).to_have_text("SKU-00007")
+    phone.locator("#scan").press_sequentially(gtin("SKU-00007"))
+    phone.keyboard.press("Enter")
+    phone.wait_for_timeout(300)
+    phone.evaluate("window.floorSocket.io.engine.close()")  # the connection is cut
+    expect(phone.locator("#queue")).to_be_hidden(timeout=6000)
+    expect(phone.locator("#task-picked")).to_have_text("1")
+    assert len(calls) == 2 and calls[0] == calls[1]  # sent again with the same client id
+    assert oms.picked("CUT-1") == 1
