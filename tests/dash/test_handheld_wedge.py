@@ -132,3 +132,37 @@ def test_a_scan_whose_answer_was_cut_off_is_sent_again_when_the_socket_is_back(
     expect(phone.locator("#task-picked")).to_have_text("1")
     assert len(calls) == 2 and calls[0] == calls[1]  # sent again with the same client id
     assert oms.picked("CUT-1") == 1
+
+
+def test_scans_another_picker_left_queued_on_the_handheld_are_shown_to_the_next(
+    live_server, phone, oms, supervisor, monkeypatch
+):
+    """Picker A scans in a dead zone at the end of the shift; A's login ends (12 h) before the
+    network is back, and picker B logs in on the same handheld. A's scans are kept for A (sent
+    when A logs in here: they are A's picks, never B's) — but nothing said so: B's screen and
+    the device's queue count showed nothing waiting, the picks unbooked. B's screen now says
+    whose scans are waiting on this handheld."""
+    import web.auth
+
+    oms.post_order("SHIFT-1", [("SKU-00007", 2)])
+    supervisor.plan_and_release()
+    log_in_picker(phone, live_server.url)
+    expect(phone.locator("#task-sku")).to_have_text("SKU-00007")
+    who = phone.locator(".who").inner_text().split(" · ")[0]
+    phone.context.set_offline(True)
+    expect(phone.locator("#conn")).to_have_class(re.compile("offline"))
+    phone.locator("#scan").press_sequentially(gtin("SKU-00007"))
+    phone.keyboard.press("Enter")
+    expect(phone.locator("#queue")).to_have_text("1 scan waiting to be sent")
+
+    now = web.auth.clock()
+    monkeypatch.setattr(web.auth, "clock", lambda: now + 12.1 * 3600)  # A's login is over
+    phone.context.set_offline(False)
+    phone.wait_for_url("**/login?next=%2Fhandheld")
+    log_in_picker(phone, live_server.url, badge="BADGE-PICKER-2")
+    assert phone.locator(".who").inner_text().split(" · ")[0] != who
+    expect(phone.locator("#queue")).to_be_hidden()  # none of B's own
+    expect(phone.locator("#queue-others")).to_have_text(
+        f"1 scan of {who} waiting on this handheld: sent when {who} logs in here"
+    )
+    assert oms.picked("SHIFT-1") == 0  # not sent as B's

@@ -93,6 +93,29 @@
     const el = $("queue");
     el.hidden = n === 0;
     el.textContent = n === 1 ? "1 scan waiting to be sent" : n + " scans waiting to be sent";
+    renderOthers();
+  }
+
+  // Scans another picker left queued on this handheld (their login ended before the network
+  // came back): they are that picker's, sent when they log in here, never as this one's. Said
+  // on the screen, or nobody knows the picks are not booked.
+  function renderOthers() {
+    const lines = [];
+    try {
+      for (let i = 0; i < localStorage.length; i++) {
+        const key = localStorage.key(i);
+        if (!key || !key.startsWith("floor.queue.") || key === userKey) continue;
+        let n = 0;
+        try { n = JSON.parse(localStorage.getItem(key) || "[]").length || 0; } catch (e) { n = 0; }
+        if (!n) continue;
+        const who = key.slice("floor.queue.".length).split(" · ")[0] || "another picker";
+        lines.push((n === 1 ? "1 scan of " : n + " scans of ") + who +
+                   " waiting on this handheld: sent when " + who + " logs in here");
+      }
+    } catch (e) { /* no storage here */ }
+    const el = $("queue-others");
+    el.hidden = lines.length === 0;
+    el.textContent = lines.join("; ");
   }
 
   function render(t) {
