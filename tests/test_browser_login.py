@@ -62,3 +62,13 @@ def test_a_handheld_whose_session_ended_elsewhere_goes_to_the_login_page(live_se
     phone.wait_for_timeout(1500)
     assert phone.url.endswith("/login?next=%2Fhandheld"), phone.url
     assert phone.evaluate("typeof window.floorSocket") == "undefined"
+
+
+def test_a_badge_scanner_that_ends_its_codes_with_tab_logs_the_picker_in(live_server, phone):
+    """A scanner set to end codes with Tab: the badge sat in the field and Tab moved the focus
+    to the Log in button; the picker had to find and press it. A Tab after a badge logs in."""
+    phone.goto(live_server.url + "/login")
+    phone.locator("#badge").press_sequentially("BADGE-PICKER-1")
+    phone.keyboard.press("Tab")
+    phone.wait_for_url("**/handheld", timeout=10_000)
+    phone.wait_for_selector("#conn.online", timeout=10_000)
