@@ -116,3 +116,24 @@ def test_a_label_printed_before_the_close_answers_still_shows_printed(
     _pack_and_close(printing_app, live_server.url, desktop)
     desktop.wait_for_selector("#shipped:not([hidden])")
     expect(desktop.locator("#print-state")).to_have_text("printed", timeout=5_000)
+
+
+def test_a_printer_out_of_paper_holds_the_label_live_and_prints_it_once_refilled(
+    printing_app, live_server, desktop
+):
+    """The packer reads, live, why the label waits (in words, not the printer's code
+    "paper_out") and that it prints by itself; refilled, it prints once."""
+    zebra = printing_app.extensions["virtual_zebras"]["PACK-01"]
+    zebra.set_status(paper_out=True)
+    _pack_and_close(printing_app, live_server.url, desktop)
+    desktop.wait_for_selector("#shipped:not([hidden])")
+    expect(desktop.locator("#print-state")).to_have_text("held", timeout=15_000)
+    expect(desktop.locator("#print-detail")).to_have_text(
+        "printer out of paper: the label prints by itself once the printer is ready"
+    )
+    assert zebra.labels == []
+    zebra.set_status(paper_out=False)
+    expect(desktop.locator("#print-state")).to_have_text("printed", timeout=30_000)
+    expect(desktop.locator("#print-detail")).to_have_text("")
+    time.sleep(1)  # nothing more reaches the printer
+    assert len(zebra.labels) == 1

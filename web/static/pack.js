@@ -184,12 +184,25 @@
   // The label's print job, live: the server publishes "print.job" to the station's room.
   let job = null;
   const early = new Map();  // print.job events of jobs this page does not show (yet), newest last
+  // A held job's detail is what the printer reported (printing/transports.py, worker.py), as
+  // codes: "paper_out,head_open". The packer reads words, and that nothing is to be redone.
+  const PROBLEMS = {
+    paper_out: "out of paper", ribbon_out: "out of ribbon", head_open: "print head open",
+    paused: "paused", buffer_full: "buffer full", head_too_hot: "print head too hot",
+    head_cold: "print head too cold", not_responding: "not responding",
+    unreachable: "unreachable",
+  };
+  function detailText(j) {
+    if (j.status !== "held") return j.detail;
+    const words = j.detail.split(",").map((code) => PROBLEMS[code] || code.replace(/_/g, " "));
+    return "printer " + words.join(", ") + ": the label prints by itself once the printer is ready";
+  }
   function showJob(j) {
     job = j;
     const state = $("print-state");
     state.textContent = j ? j.status : "no printer at this station";
     state.className = "print-state " + (j ? "status-" + j.status : "");
-    $("print-detail").textContent = j && j.detail ? j.detail : "";
+    $("print-detail").textContent = j && j.detail ? detailText(j) : "";
     $("print-actions").hidden = !j || ["queued", "sending", "held"].includes(j.status);
     $("print-confirm").hidden = !j || j.status !== "unknown";
     const pic = $("label-picture");
