@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from core.db import unit_of_work
+from floor.fulfilment.models import Package
 from floor.site.layout import Sku, SkuGtin
 from orders.models import Order
 from tests.printing.flow import picked_order
@@ -136,4 +137,35 @@ def test_a_printer_out_of_paper_holds_the_label_live_and_prints_it_once_refilled
     expect(desktop.locator("#print-state")).to_have_text("printed", timeout=30_000)
     expect(desktop.locator("#print-detail")).to_have_text("")
     time.sleep(1)  # nothing more reaches the printer
+    assert len(zebra.labels) == 1
+
+
+def test_a_close_whose_answer_is_lost_shows_the_carton_it_made(printing_app, live_server, desktop):
+    """The network drops after the server made the carton and before its answer arrived: the
+    station's state moves on (nothing open), so the page could not even press Close again. It
+    asks again with the same close_id and shows the carton's SSCC and label; one carton, one
+    label."""
+    lost = []
+
+    def drop_the_answer(route: Any) -> None:
+        if lost:
+            route.continue_()
+            return
+        lost.append(route.fetch())  # the server closes the package...
+        route.abort("connectionreset")  # ...and its answer never reaches the page
+
+    desktop.route("**/pack/close", drop_the_answer)
+    external_id = _pack_and_close(printing_app, live_server.url, desktop)
+    desktop.wait_for_selector("#shipped:not([hidden])", timeout=10_000)
+    assert lost[0].status == 201
+    made = lost[0].json()["sscc"]
+    expect(desktop.locator("#sscc")).to_have_text(made)
+    expect(desktop.locator("#feedback")).to_have_text("Package closed: shipped")
+    expect(desktop.locator("#print-state")).to_have_text("printed", timeout=15_000)
+    sessions = printing_app.extensions["floor"].sessions
+    with unit_of_work(sessions) as s:
+        order = s.scalars(select(Order).where(Order.external_id == external_id)).one()
+        assert list(s.scalars(select(Package.sscc).where(Package.order_id == order.id))) == [made]
+    zebra = printing_app.extensions["virtual_zebras"]["PACK-01"]
+    time.sleep(1)
     assert len(zebra.labels) == 1

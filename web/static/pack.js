@@ -90,6 +90,7 @@
     current = st.order; scanned = st.scanned || {}; complete = !!st.complete;
     if (st.scale !== undefined) scale = st.scale;
     render();
+    recoverClose();
   }
 
   // Every state that arrives bumps the epoch; a /pack/state answer older than one is dropped.
@@ -146,20 +147,38 @@
     return pendingClose.id;
   }
 
-  $("close-form").addEventListener("submit", async (ev) => {
+  // A close whose answer was lost (the network dropped). When the station's state shows the
+  // order no longer open there, the close was made: it is sent again with its close_id, and the
+  // server answers with the carton it made, so the packer sees its SSCC and label.
+  let lostClose = null;
+  function recoverClose() {
+    if (!lostClose || (current && current.order === lostClose.order)) return;
+    const body = lostClose;
+    lostClose = null;
+    sendClose(body);
+  }
+
+  $("close-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const weight = parseInt($("weight").value, 10);
     if (!(weight > 0)) { feedback(false, "Weigh the carton first"); return; }
-    const closedOrder = current.order;  // the station's state may move on while this waits
+    lostClose = null;
+    sendClose({
+      order: current.order, station: station(), weight_g: weight,
+      dims_mm: [$("len"), $("wid"), $("hei")].map((el) => parseInt(el.value || "0", 10)),
+      close_id: closeIdFor(current.order),
+    });
+  });
+
+  async function sendClose(body) {
+    const closedOrder = body.order;  // the station's state may move on while this waits
     let r;
     try {
-      r = await Floor.api("POST", "/pack/close", {
-        order: current.order, station: station(), weight_g: weight,
-        dims_mm: [$("len"), $("wid"), $("hei")].map((el) => parseInt(el.value || "0", 10)),
-        close_id: closeIdFor(current.order),
-      });
+      r = await Floor.api("POST", "/pack/close", body);
     } catch (e) {
+      lostClose = body;
       feedback(false, "No answer from the server: press Close again (the carton is not packed twice)");
+      load().catch(() => {});  // made after all? (else once the socket is back)
       return;
     }
     pendingClose = null;
@@ -179,7 +198,7 @@
     await load();
     $("scan-label").textContent = "Scan the next tote";
     $("scan").focus();
-  });
+  }
 
   // The label's print job, live: the server publishes "print.job" to the station's room.
   let job = null;
