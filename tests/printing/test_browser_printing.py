@@ -169,3 +169,19 @@ def test_a_close_whose_answer_is_lost_shows_the_carton_it_made(printing_app, liv
     zebra = printing_app.extensions["virtual_zebras"]["PACK-01"]
     time.sleep(1)
     assert len(zebra.labels) == 1
+
+
+def test_a_reprint_after_a_refused_one_says_it_is_printing(printing_app, live_server, desktop):
+    """Reprint without a reason is refused in red; with one, the page says the label prints
+    again (the refusal no longer shows, as if the reprint had failed too)."""
+    _pack_and_close(printing_app, live_server.url, desktop)
+    expect(desktop.locator("#print-state")).to_have_text("printed", timeout=15_000)
+    desktop.click("#print-reprint")
+    expect(desktop.locator("#feedback.bad")).to_have_text("say why the label is printed again")
+    desktop.fill("#print-reason", "label smudged")
+    desktop.click("#print-reprint")
+    expect(desktop.locator("#feedback.ok")).to_have_text("Printing the label again")
+    expect(desktop.locator("#print-state")).to_have_text("printed", timeout=15_000)
+    zebra = printing_app.extensions["virtual_zebras"]["PACK-01"]
+    zebra.wait_for_labels(2, timeout_s=10)
+    assert len(zebra.labels) == 2

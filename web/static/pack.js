@@ -254,7 +254,11 @@
   $("print-reprint").addEventListener("click", async () => {
     const r = await Floor.api("POST", "/printers/jobs/" + encodeURIComponent(job.job_id) + "/reprint",
                               { reason: $("print-reason").value });
-    if (r.ok) { $("print-reason").value = ""; showJob(r.data); }
+    if (r.ok) {
+      $("print-reason").value = "";
+      showJob(r.data);
+      feedback(true, "Printing the label again");  // (not the refusal of a try before)
+    }
     else feedback(false, (r.data && r.data.error && r.data.error.message) || "error");
   });
   if (socket) {
