@@ -185,3 +185,29 @@ def test_a_reprint_after_a_refused_one_says_it_is_printing(printing_app, live_se
     zebra = printing_app.extensions["virtual_zebras"]["PACK-01"]
     zebra.wait_for_labels(2, timeout_s=10)
     assert len(zebra.labels) == 2
+
+
+def test_the_printers_page_catches_up_on_jobs_printed_while_it_was_offline(
+    printing_app, live_server, desktop, browser
+):
+    """The supervisor's /printers lost its connection while a packer closed a package: once
+    back online it shows the label's job, not the list from before."""
+    from tests.factories import log_in_supervisor
+
+    log_in_supervisor(desktop, live_server.url)
+    desktop.goto(live_server.url + "/printers?station=PACK-01")
+    expect(desktop.locator("#conn")).to_have_text("online", timeout=10_000)
+    assert desktop.locator("figure.job").count() == 0
+
+    desktop.context.set_offline(True)
+    expect(desktop.locator("#conn")).to_have_text("offline", timeout=10_000)
+    packer = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        _pack_and_close(printing_app, live_server.url, packer.new_page())
+        printing_app.extensions["virtual_zebras"]["PACK-01"].wait_for_labels(1, timeout_s=10)
+        time.sleep(0.5)  # the job's events went out while the page could not hear them
+    finally:
+        packer.close()
+    desktop.context.set_offline(False)
+    expect(desktop.locator("#conn")).to_have_text("online", timeout=15_000)
+    expect(desktop.locator("figure.job .job-status")).to_have_text("printed", timeout=5_000)
