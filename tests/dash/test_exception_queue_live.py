@@ -1,5 +1,6 @@
-"""The exception queue page (/dashboard/exceptions) in headless Chromium: an exception opened
-while the supervisor's page had lost its connection shows once the page is back online."""
+"""The supervisor's queue pages in headless Chromium after a lost connection: what changed while
+the page could not hear it (an exception opened on /dashboard/exceptions, a handheld that came
+on /dashboard/devices) shows once the page is back online."""
 
 from __future__ import annotations
 
@@ -38,3 +39,25 @@ def test_an_exception_opened_while_the_queue_page_was_offline_shows_when_back(
     desktop.context.set_offline(False)
     expect(desktop.locator("#conn")).to_have_text("online", timeout=15_000)
     expect(desktop.locator("main")).to_contain_text("carton crushed at D-01", timeout=5_000)
+
+
+def test_the_device_registry_catches_up_on_a_handheld_that_came_while_it_was_offline(
+    live_server, desktop, phone
+):
+    from tests.factories import log_in_picker
+
+    log_in_supervisor(desktop, live_server.url)
+    desktop.goto(live_server.url + "/dashboard/devices")
+    expect(desktop.locator("#conn")).to_have_text("online", timeout=10_000)
+    expect(desktop.locator("#handhelds")).to_contain_text("No handheld has connected")
+
+    desktop.context.set_offline(True)
+    expect(desktop.locator("#conn")).to_have_text("offline", timeout=10_000)
+    log_in_picker(phone, live_server.url)
+    expect(phone.locator("#conn")).to_have_text("online", timeout=10_000)
+    desktop.wait_for_timeout(500)  # its status went out while the registry could not hear it
+    desktop.context.set_offline(False)
+    expect(desktop.locator("#conn")).to_have_text("online", timeout=15_000)
+    expect(desktop.locator("#handhelds")).not_to_contain_text(
+        "No handheld has connected", timeout=5_000
+    )
