@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from core.db import unit_of_work
+from floor.fulfilment.models import Package
 from floor.site.layout import Sku, SkuGtin
 from orders.models import Order
 from tests.printing.flow import picked_order
@@ -116,3 +117,97 @@ def test_a_label_printed_before_the_close_answers_still_shows_printed(
     _pack_and_close(printing_app, live_server.url, desktop)
     desktop.wait_for_selector("#shipped:not([hidden])")
     expect(desktop.locator("#print-state")).to_have_text("printed", timeout=5_000)
+
+
+def test_a_printer_out_of_paper_holds_the_label_live_and_prints_it_once_refilled(
+    printing_app, live_server, desktop
+):
+    """The packer reads, live, why the label waits (in words, not the printer's code
+    "paper_out") and that it prints by itself; refilled, it prints once."""
+    zebra = printing_app.extensions["virtual_zebras"]["PACK-01"]
+    zebra.set_status(paper_out=True)
+    _pack_and_close(printing_app, live_server.url, desktop)
+    desktop.wait_for_selector("#shipped:not([hidden])")
+    expect(desktop.locator("#print-state")).to_have_text("held", timeout=15_000)
+    expect(desktop.locator("#print-detail")).to_have_text(
+        "printer out of paper: the label prints by itself once the printer is ready"
+    )
+    assert zebra.labels == []
+    zebra.set_status(paper_out=False)
+    expect(desktop.locator("#print-state")).to_have_text("printed", timeout=30_000)
+    expect(desktop.locator("#print-detail")).to_have_text("")
+    time.sleep(1)  # nothing more reaches the printer
+    assert len(zebra.labels) == 1
+
+
+def test_a_close_whose_answer_is_lost_shows_the_carton_it_made(printing_app, live_server, desktop):
+    """The network drops after the server made the carton and before its answer arrived: the
+    station's state moves on (nothing open), so the page could not even press Close again. It
+    asks again with the same close_id and shows the carton's SSCC and label; one carton, one
+    label."""
+    lost = []
+
+    def drop_the_answer(route: Any) -> None:
+        if lost:
+            route.continue_()
+            return
+        lost.append(route.fetch())  # the server closes the package...
+        route.abort("connectionreset")  # ...and its answer never reaches the page
+
+    desktop.route("**/pack/close", drop_the_answer)
+    external_id = _pack_and_close(printing_app, live_server.url, desktop)
+    desktop.wait_for_selector("#shipped:not([hidden])", timeout=10_000)
+    assert lost[0].status == 201
+    made = lost[0].json()["sscc"]
+    expect(desktop.locator("#sscc")).to_have_text(made)
+    expect(desktop.locator("#feedback")).to_have_text("Package closed: shipped")
+    expect(desktop.locator("#print-state")).to_have_text("printed", timeout=15_000)
+    sessions = printing_app.extensions["floor"].sessions
+    with unit_of_work(sessions) as s:
+        order = s.scalars(select(Order).where(Order.external_id == external_id)).one()
+        assert list(s.scalars(select(Package.sscc).where(Package.order_id == order.id))) == [made]
+    zebra = printing_app.extensions["virtual_zebras"]["PACK-01"]
+    time.sleep(1)
+    assert len(zebra.labels) == 1
+
+
+def test_a_reprint_after_a_refused_one_says_it_is_printing(printing_app, live_server, desktop):
+    """Reprint without a reason is refused in red; with one, the page says the label prints
+    again (the refusal no longer shows, as if the reprint had failed too)."""
+    _pack_and_close(printing_app, live_server.url, desktop)
+    expect(desktop.locator("#print-state")).to_have_text("printed", timeout=15_000)
+    desktop.click("#print-reprint")
+    expect(desktop.locator("#feedback.bad")).to_have_text("say why the label is printed again")
+    desktop.fill("#print-reason", "label smudged")
+    desktop.click("#print-reprint")
+    expect(desktop.locator("#feedback.ok")).to_have_text("Printing the label again")
+    expect(desktop.locator("#print-state")).to_have_text("printed", timeout=15_000)
+    zebra = printing_app.extensions["virtual_zebras"]["PACK-01"]
+    zebra.wait_for_labels(2, timeout_s=10)
+    assert len(zebra.labels) == 2
+
+
+def test_the_printers_page_catches_up_on_jobs_printed_while_it_was_offline(
+    printing_app, live_server, desktop, browser
+):
+    """The supervisor's /printers lost its connection while a packer closed a package: once
+    back online it shows the label's job, not the list from before."""
+    from tests.factories import log_in_supervisor
+
+    log_in_supervisor(desktop, live_server.url)
+    desktop.goto(live_server.url + "/printers?station=PACK-01")
+    expect(desktop.locator("#conn")).to_have_text("online", timeout=10_000)
+    assert desktop.locator("figure.job").count() == 0
+
+    desktop.context.set_offline(True)
+    expect(desktop.locator("#conn")).to_have_text("offline", timeout=10_000)
+    packer = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        _pack_and_close(printing_app, live_server.url, packer.new_page())
+        printing_app.extensions["virtual_zebras"]["PACK-01"].wait_for_labels(1, timeout_s=10)
+        time.sleep(0.5)  # the job's events went out while the page could not hear them
+    finally:
+        packer.close()
+    desktop.context.set_offline(False)
+    expect(desktop.locator("#conn")).to_have_text("online", timeout=15_000)
+    expect(desktop.locator("figure.job .job-status")).to_have_text("printed", timeout=5_000)

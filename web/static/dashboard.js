@@ -164,7 +164,9 @@
   // ---- exceptions and replenishment ------------------------------------------------------
 
   function exceptionRow(e) {
-    const when = (e.created_at || new Date().toISOString()).slice(11, 19);
+    // The time of day in the site's zone, as the server's first paint shows it (an event
+    // without a time is one that happened just now).
+    const when = Floor.formatTime(e.created_at || new Date().toISOString(), true).slice(11);
     return h("tr", { "data-exception": e.id },
       h("td", {}, when),
       h("td", {}, h("span", { class: "reason" }, label(e.reason))),

@@ -12,6 +12,10 @@
     const reload = () => { clearTimeout(timer); timer = setTimeout(() => location.reload(), 400); };
     socket.on("device.status", reload);
     socket.on("device.frame", reload);
+    // Back after a lost connection (Wi-Fi, a server restart): the changes made meanwhile were
+    // never heard, so read the page again. (Not on the first connect: the page is new.)
+    let connectedBefore = socket.connected;
+    socket.on("connect", () => { if (connectedBefore) reload(); connectedBefore = true; });
     return;
   }
   const { kind, station } = JSON.parse(conf.textContent);

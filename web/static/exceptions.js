@@ -18,5 +18,12 @@
       form.append(Object.assign(document.createElement("span"), { className: "err", textContent: err.message || "failed" }));
     });
   });
-  if (socket) { socket.on("exception.opened", reload); socket.on("exception.resolved", reload); }
+  if (socket) {
+    socket.on("exception.opened", reload);
+    socket.on("exception.resolved", reload);
+    // Back after a lost connection (Wi-Fi, a server restart): what opened or closed meanwhile
+    // was never heard, so read the queue again. (Not on the first connect: the page is new.)
+    let connectedBefore = socket.connected;
+    socket.on("connect", () => { if (connectedBefore) reload(); connectedBefore = true; });
+  }
 })();

@@ -90,6 +90,7 @@
     current = st.order; scanned = st.scanned || {}; complete = !!st.complete;
     if (st.scale !== undefined) scale = st.scale;
     render();
+    recoverClose();
   }
 
   // Every state that arrives bumps the epoch; a /pack/state answer older than one is dropped.
@@ -146,20 +147,38 @@
     return pendingClose.id;
   }
 
-  $("close-form").addEventListener("submit", async (ev) => {
+  // A close whose answer was lost (the network dropped). When the station's state shows the
+  // order no longer open there, the close was made: it is sent again with its close_id, and the
+  // server answers with the carton it made, so the packer sees its SSCC and label.
+  let lostClose = null;
+  function recoverClose() {
+    if (!lostClose || (current && current.order === lostClose.order)) return;
+    const body = lostClose;
+    lostClose = null;
+    sendClose(body);
+  }
+
+  $("close-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const weight = parseInt($("weight").value, 10);
     if (!(weight > 0)) { feedback(false, "Weigh the carton first"); return; }
-    const closedOrder = current.order;  // the station's state may move on while this waits
+    lostClose = null;
+    sendClose({
+      order: current.order, station: station(), weight_g: weight,
+      dims_mm: [$("len"), $("wid"), $("hei")].map((el) => parseInt(el.value || "0", 10)),
+      close_id: closeIdFor(current.order),
+    });
+  });
+
+  async function sendClose(body) {
+    const closedOrder = body.order;  // the station's state may move on while this waits
     let r;
     try {
-      r = await Floor.api("POST", "/pack/close", {
-        order: current.order, station: station(), weight_g: weight,
-        dims_mm: [$("len"), $("wid"), $("hei")].map((el) => parseInt(el.value || "0", 10)),
-        close_id: closeIdFor(current.order),
-      });
+      r = await Floor.api("POST", "/pack/close", body);
     } catch (e) {
+      lostClose = body;
       feedback(false, "No answer from the server: press Close again (the carton is not packed twice)");
+      load().catch(() => {});  // made after all? (else once the socket is back)
       return;
     }
     pendingClose = null;
@@ -179,17 +198,30 @@
     await load();
     $("scan-label").textContent = "Scan the next tote";
     $("scan").focus();
-  });
+  }
 
   // The label's print job, live: the server publishes "print.job" to the station's room.
   let job = null;
   const early = new Map();  // print.job events of jobs this page does not show (yet), newest last
+  // A held job's detail is what the printer reported (printing/transports.py, worker.py), as
+  // codes: "paper_out,head_open". The packer reads words, and that nothing is to be redone.
+  const PROBLEMS = {
+    paper_out: "out of paper", ribbon_out: "out of ribbon", head_open: "print head open",
+    paused: "paused", buffer_full: "buffer full", head_too_hot: "print head too hot",
+    head_cold: "print head too cold", not_responding: "not responding",
+    unreachable: "unreachable",
+  };
+  function detailText(j) {
+    if (j.status !== "held") return j.detail;
+    const words = j.detail.split(",").map((code) => PROBLEMS[code] || code.replace(/_/g, " "));
+    return "printer " + words.join(", ") + ": the label prints by itself once the printer is ready";
+  }
   function showJob(j) {
     job = j;
     const state = $("print-state");
     state.textContent = j ? j.status : "no printer at this station";
     state.className = "print-state " + (j ? "status-" + j.status : "");
-    $("print-detail").textContent = j && j.detail ? j.detail : "";
+    $("print-detail").textContent = j && j.detail ? detailText(j) : "";
     $("print-actions").hidden = !j || ["queued", "sending", "held"].includes(j.status);
     $("print-confirm").hidden = !j || j.status !== "unknown";
     const pic = $("label-picture");
@@ -222,7 +254,11 @@
   $("print-reprint").addEventListener("click", async () => {
     const r = await Floor.api("POST", "/printers/jobs/" + encodeURIComponent(job.job_id) + "/reprint",
                               { reason: $("print-reason").value });
-    if (r.ok) { $("print-reason").value = ""; showJob(r.data); }
+    if (r.ok) {
+      $("print-reason").value = "";
+      showJob(r.data);
+      feedback(true, "Printing the label again");  // (not the refusal of a try before)
+    }
     else feedback(false, (r.data && r.data.error && r.data.error.message) || "error");
   });
   if (socket) {

@@ -1,5 +1,5 @@
 // /printers: choosing a station reloads the page for it; any job or printer change reloads the
-// page's data (simple and always right).
+// page's data (simple and always right), and so does coming back online.
 (function () {
   "use strict";
   const form = document.getElementById("station-form");
@@ -12,4 +12,8 @@
   const later = () => { clearTimeout(t); t = setTimeout(() => location.reload(), 400); };
   s.on("print.job", later);
   s.on("printer.status", later);
+  // Back after a lost connection (Wi-Fi, a server restart): the changes made meanwhile were
+  // never heard, so read the page again. (Not on the first connect: the page is new.)
+  let connectedBefore = s.connected;
+  s.on("connect", () => { if (connectedBefore) later(); connectedBefore = true; });
 })();
