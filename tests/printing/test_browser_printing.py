@@ -38,8 +38,9 @@ def printing_app(app):
         zebra.stop()
 
 
-def _pack_and_close(app: Any, base: str, page: Any) -> str:
-    """Paco packs a picked order at PACK-01 by scan and closes the package; its order id."""
+def _pack_and_close(app: Any, base: str, page: Any, end: str = "Enter") -> str:
+    """Paco packs a picked order at PACK-01 by scan (each code ended by ``end``, as the scanner
+    is set) and closes the package; its order id."""
     sessions = app.extensions["floor"].sessions
     external_id, tote = picked_order(sessions, [("SKU-00005", 2), ("SKU-00006", 1)])
     with unit_of_work(sessions) as s:
@@ -58,8 +59,9 @@ def _pack_and_close(app: Any, base: str, page: Any) -> str:
     page.wait_for_selector("#conn.online", timeout=10_000)
     for code in [tote, *scans]:
         page.locator("#scan").fill(code)
-        page.keyboard.press("Enter")
+        page.keyboard.press(end)
         page.wait_for_timeout(150)
+        assert page.evaluate("document.activeElement.id") == "scan"  # ready for the next code
     page.wait_for_selector("#close:not([disabled])")
     page.fill("#weight", "640")  # no scale at this station: the packer types the weight
     page.click("#close")
@@ -86,6 +88,15 @@ def test_pack_close_prints_and_printers_page_shows_the_label(printing_app, live_
         _wait_until_drawn(page.locator("img.label-png").nth(i))
     assert page.locator(".job .job-status").first.inner_text().lower() == "printed"
     page.screenshot(path=str(SHOTS / "printers-page.png"), full_page=True)
+
+
+def test_a_scanner_that_ends_its_codes_with_tab_packs_too(printing_app, live_server, desktop):
+    """Scanners set to end a code with Tab instead of Enter: the pack page took only Enter, so
+    the tote's code sat in the field and Tab moved the focus on; nothing was packed."""
+    page = desktop
+    _pack_and_close(printing_app, live_server.url, page, end="Tab")
+    page.wait_for_selector("#shipped:not([hidden])")
+    expect(page.locator("#print-state")).to_have_text("printed", timeout=15_000)
 
 
 def _wait_until_drawn(img: Any, timeout_s: float = 10.0) -> None:
