@@ -82,18 +82,30 @@ def resolve_exception(
             FulfilmentErrorCode.use_return_to_stock,
             "put the units back, then confirm 'returned to stock': that resolves it",
         )
+    close_exception(session, exc, actor, resolution.strip())
+    return exc
+
+
+def close_exception(
+    session: Session,
+    exc: FloorException,
+    actor: Actor,
+    resolution: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Resolve ``exc`` through its state machine: who and when, the audit entry
+    (``exception.resolve``, with ``details``) and ``exception.resolved`` to the dashboard."""
     EXCEPTION_MACHINE.move(exc, ExceptionStatus.resolved)
     exc.resolved_at = utcnow()
     exc.resolved_by_id = actor.user_id
-    exc.resolution = resolution.strip()
+    exc.resolution = resolution
     audit(
         session,
         actor,
         "exception.resolve",
         entity="exception",
         entity_id=exc.id,
-        reason=exc.resolution,
-        details={"reason": exc.reason.value},
+        reason=resolution,
+        details={"reason": exc.reason.value} | (details or {}),
     )
     publish(session, "exception.resolved", {"id": exc.id, "reason": exc.reason.value})
-    return exc

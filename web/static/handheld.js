@@ -239,16 +239,6 @@
     codes.forEach((c) => queueScan(c.code, c.at));
   }
 
-  // A scanner set to end its codes with Tab (not Enter): a Tab after a code sends it, and the
-  // focus stays here for the next one. A Tab in an empty field moves on as usual.
-  $("scan").addEventListener("keydown", (ev) => {
-    if (ev.key !== "Tab" || ev.shiftKey || !ev.target.value.trim()) return;
-    ev.preventDefault();
-    const form = $("scan-form");
-    if (form.requestSubmit) form.requestSubmit();
-    else form.dispatchEvent(new Event("submit", { cancelable: true }));
-  });
-
   document.querySelectorAll("#problem button[data-reason]").forEach((btn) => {
     btn.addEventListener("click", () => {
       if (!task) return;

@@ -38,13 +38,13 @@ from core.db import is_postgres, utcnow
 from core.errors import CoreErrorCode, FloorError
 from core.events import publish
 from core.exception_queue import (
-    EXCEPTION_MACHINE,
     ExceptionReason,
     ExceptionStatus,
     FloorException,
 )
 from core.users import Role
 from floor.fulfilment.errors import FulfilmentErrorCode
+from floor.fulfilment.exceptions import close_exception
 from floor.fulfilment.models import PickTask, Tote
 from floor.site.layout import Location, Sku
 from floor.site.stock import Reservation, Stock
@@ -240,20 +240,6 @@ def _resolve_exceptions(session: Session, order: Order, actor: Actor) -> list[in
         )
         .order_by(FloorException.id)
     ).all()
-    now = utcnow()
     for exc in open_ones:
-        EXCEPTION_MACHINE.move(exc, ExceptionStatus.resolved)
-        exc.resolved_at = now
-        exc.resolved_by_id = actor.user_id
-        exc.resolution = RESOLUTION
-        audit(
-            session,
-            actor,
-            "exception.resolve",
-            entity="exception",
-            entity_id=exc.id,
-            reason=RESOLUTION,
-            details={"reason": exc.reason.value, "order": order.external_id},
-        )
-        publish(session, "exception.resolved", {"id": exc.id, "reason": exc.reason.value})
+        close_exception(session, exc, actor, RESOLUTION, {"order": order.external_id})
     return [exc.id for exc in open_ones]
