@@ -99,6 +99,32 @@ def test_a_scan_before_the_task_has_arrived_is_kept_for_it(
     assert oms.picked("EARLY-1") == 1
 
 
+def test_a_task_request_that_fails_is_asked_again_not_left_looking(
+    live_server, phone, oms, supervisor, monkeypatch
+):
+    """The page asked for its task once per connect: an answer that was a refusal (a busy
+    server timing out the database) or that never came left the handheld on "Looking for your
+    next pick…" until the picker reloaded. It asks again now, and the task comes."""
+    import web.picking_sockets
+    from core.errors import CoreErrorCode, FloorError
+
+    oms.post_order("RETRY-1", [("SKU-00007", 1)])
+    supervisor.plan_and_release()
+    real_next = web.picking_sockets.next_task
+    calls = []
+
+    def next_task(*args, **kwargs):  # the first request fails, as under a database time-out
+        calls.append(1)
+        if len(calls) == 1:
+            raise FloorError(CoreErrorCode.unavailable, "the database is busy", 503)
+        return real_next(*args, **kwargs)
+
+    monkeypatch.setattr(web.picking_sockets, "next_task", next_task)
+    log_in_picker(phone, live_server.url)
+    expect(phone.locator("#task-sku")).to_have_text("SKU-00007", timeout=10_000)
+    assert len(calls) >= 2
+
+
 def test_a_scan_whose_answer_was_cut_off_is_sent_again_when_the_socket_is_back(
     live_server, phone, oms, supervisor, monkeypatch
 ):

@@ -153,11 +153,19 @@
     $("task-left").textContent = task.tasks_left;
   }
 
+  let retryNext = null;
   function requestNext() {
     if (!online()) return;
+    clearTimeout(retryNext);
     socket.timeout(8000).emit("task:next", {}, (err, resp) => {
-      if (err || !resp) return;
-      if (resp.ok) { known = true; render(resp.task); sendEarly(); }
+      if (resp && resp.ok) { known = true; render(resp.task); sendEarly(); return; }
+      if (resp && resp.error && resp.error.code === "not_authenticated") {
+        window.Floor.sessionEnded();
+        return;
+      }
+      // No answer in time (a slow network, a busy server) or a refusal: ask again shortly; the
+      // picker must not stay on "Looking for your next pick…" until they reload.
+      retryNext = setTimeout(() => { if (!task) requestNext(); }, 2000);
     });
   }
 
