@@ -17,6 +17,7 @@ fields matter, and a test that needs another value passes it by keyword.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import os
@@ -378,6 +379,16 @@ def log_in_picker(page: Any, base: str, badge: str = "BADGE-PICKER-1") -> None:
     page.wait_for_selector("#conn.online")
 
 
+def log_in_packer(page: Any, base: str) -> None:
+    """Paco types his password into the real login page and lands on the pack station."""
+    page.goto(base + "/login")
+    page.fill("#username", "paco")
+    page.fill("#password", "packer-demo")
+    page.click("#password-form button[type=submit]")
+    page.wait_for_url("**/pack")
+    page.wait_for_selector("#conn.online", timeout=10_000)
+
+
 def scan(page: Any, code: str) -> None:
     page.locator("#scan").press_sequentially(code)
     page.keyboard.press("Enter")
@@ -523,3 +534,29 @@ class AnsweringCarrier:
     def __exit__(self, *_exc: Any) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class RawHttpServer:
+    """A TCP server on 127.0.0.1 that reads each request (small) and answers with
+    ``answer(conn)``: for webhook receivers and carriers no HTTP server library would imitate
+    (trickled, endless or broken answers)."""
+
+    def __init__(self, answer: Any, path: str = "/") -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}{path}"
+        self.answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.server.accept()
+                threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.recv(65536)
+            self.answer(conn)
+
+    def close(self) -> None:
+        self.server.close()

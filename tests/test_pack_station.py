@@ -25,6 +25,7 @@ from tests.factories import (
     AnsweringCarrier,
     actor_for,
     add_order,
+    log_in_packer,
     login,
     page_csrf,
     picked_order,
@@ -123,11 +124,7 @@ def test_pack_station_page_in_a_browser(sqlite_url, desktop):
         external_id, tote = picked_order(make_session_factory(engine), [("SKU-00020", 2)])
         engine.dispose()
         page = desktop
-        page.goto(server.url + "/login")
-        page.fill("#username", "paco")
-        page.fill("#password", "packer-demo")
-        page.click("#password-form button[type=submit]")
-        page.wait_for_url("**/pack")
+        log_in_packer(page, server.url)
         page.locator("#scan").press_sequentially(tote)
         page.keyboard.press("Enter")
         page.wait_for_selector(f"#order-id:has-text('{external_id}')")
@@ -516,11 +513,7 @@ def test_a_long_ship_to_name_fits_the_pack_page(sqlite_url, desktop):
         _, tote = picked_order(make_session_factory(engine), [("SKU-00020", 1)], ship_to=ship_to)
         engine.dispose()
         page = desktop
-        page.goto(server.url + "/login")
-        page.fill("#username", "paco")
-        page.fill("#password", "packer-demo")
-        page.click("#password-form button[type=submit]")
-        page.wait_for_url("**/pack")
+        log_in_packer(page, server.url)
         page.locator("#scan").press_sequentially(tote)
         page.keyboard.press("Enter")
         page.wait_for_selector("#order-ship-to:has-text('WWWW')")

@@ -14,7 +14,7 @@ from core.db import make_engine, make_session_factory, unit_of_work
 from floor.fulfilment.models import Package, Scan
 from floor.site.gtin import check_digit
 from tests.devices.conftest import SOCAT, PtyPair, wait_for
-from tests.factories import login, make_test_app, picked_order
+from tests.factories import log_in_packer, login, make_test_app, picked_order
 
 
 @pytest.fixture
@@ -284,12 +284,7 @@ def test_a_serial_scan_appears_on_the_pack_page_without_typing(bench, desktop):
     server = LiveServer(bench["app"])
     try:
         page = desktop
-        page.goto(server.url + "/login")
-        page.fill("#username", "paco")
-        page.fill("#password", "packer-demo")
-        page.click("#password-form button[type=submit]")
-        page.wait_for_url("**/pack")
-        page.wait_for_selector("#conn.online")
+        log_in_packer(page, server.url)
         expect(page.locator("#scale-info")).to_contain_text("Scale")
         page.locator("#station").focus()  # the cursor is not in the scan box
         bench["scanner"].send(tote.encode() + b"\r")

@@ -16,6 +16,7 @@ from core.db import unit_of_work
 from floor.fulfilment.models import Package
 from floor.site.layout import Sku, SkuGtin
 from orders.models import Order
+from tests.factories import log_in_packer
 from tests.printing.flow import picked_order
 
 pytestmark = pytest.mark.browser
@@ -51,12 +52,7 @@ def _pack_and_close(app: Any, base: str, page: Any, end: str = "Enter") -> str:
                 select(SkuGtin.gtin).join(Sku).where(Sku.id == line.sku_id).order_by(SkuGtin.id)
             )
             scans += [gtin] * line.quantity
-    page.goto(base + "/login")
-    page.fill("#username", "paco")
-    page.fill("#password", "packer-demo")
-    page.click("#password-form button[type=submit]")
-    page.wait_for_url("**/pack")
-    page.wait_for_selector("#conn.online", timeout=10_000)
+    log_in_packer(page, base)
     for code in [tote, *scans]:
         page.locator("#scan").fill(code)
         page.keyboard.press(end)

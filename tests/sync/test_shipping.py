@@ -3,10 +3,7 @@ needs to close the order, the demo carrier, the HTTP carrier against a local san
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import socket
-import threading
 import time
 
 import pytest
@@ -30,7 +27,7 @@ from orders.states import OrderStatus
 from sync.carriers import CarrierError, DemoCarrier, HttpCarrier, carrier_for
 from sync.carriers.demo import is_valid_tracking, luhn_digit
 from sync.tracking import poll_tracking
-from tests.factories import SYSTEM, AnsweringCarrier, add_order, walk_to_picked
+from tests.factories import SYSTEM, AnsweringCarrier, RawHttpServer, add_order, walk_to_picked
 
 TWO_CARTONS = [
     PackSpec({"1": 2}, weight_g=1250, length_mm=300, width_mm=200, height_mm=150),
@@ -233,31 +230,6 @@ def test_a_tracking_answer_with_an_unreadable_delivery_time_is_an_error_not_a_cr
         assert load(s, oid).status == OrderStatus.shipped
 
 
-class _RawCarrier:
-    """A TCP server that answers each request with ``answer(conn)``: a carrier no HTTP library
-    would imitate."""
-
-    def __init__(self, answer):
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/api"
-        self.answer = answer
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        with contextlib.suppress(OSError):
-            while True:
-                conn, _ = self.server.accept()
-                threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn):
-        with conn, contextlib.suppress(OSError):
-            conn.recv(65536)
-            self.answer(conn)
-
-    def close(self):
-        self.server.close()
-
-
 def _trickled(conn):
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
     for byte in b"X-Slow: " + b"a" * 40 + b"\r\n\r\n" + b'{"status": "in_transit"}':
@@ -274,7 +246,7 @@ def _endless(conn):
 def test_a_carrier_that_trickles_its_answer_is_cut_off_at_the_time_out():
     """A pack station's close waits on the carrier (holding its locks; on SQLite the floor's
     one writer lock): an answer trickled a byte at a time held it ~15 s with a 1 s time-out."""
-    carrier = _RawCarrier(_trickled)
+    carrier = RawHttpServer(_trickled, "/api")
     try:
         started = time.monotonic()
         with pytest.raises(CarrierError) as err:
@@ -288,7 +260,7 @@ def test_a_carrier_that_trickles_its_answer_is_cut_off_at_the_time_out():
 
 def test_a_carrier_answer_too_long_to_be_a_shipment_is_refused(monkeypatch):
     monkeypatch.setattr("sync.carriers.http.MAX_ANSWER_BYTES", 1 << 20)
-    carrier = _RawCarrier(_endless)
+    carrier = RawHttpServer(_endless, "/api")
     try:
         with pytest.raises(CarrierError) as err:
             HttpCarrier("acme", carrier.url, timeout_s=5).tracking_status("1Z1")

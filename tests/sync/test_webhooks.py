@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import email.utils
 import hashlib
 import hmac
 import random
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -32,7 +29,7 @@ from sync.webhooks import (
     verify,
 )
 from sync.worker import deliver_due
-from tests.factories import fast_config, free_port, make_events
+from tests.factories import RawHttpServer, fast_config, free_port, make_events
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
@@ -158,31 +155,6 @@ def test_attempt_against_a_real_receiver_refused_and_timed_out():
     assert hung.kind == "retry" and "timed out" in hung.error
 
 
-class _RawReceiver:
-    """A TCP server that answers every request with ``answer(conn)``: for receivers no
-    well-behaved HTTP server library would imitate."""
-
-    def __init__(self, answer):
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hook"
-        self.answer = answer
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        with contextlib.suppress(OSError):
-            while True:
-                conn, _ = self.server.accept()
-                threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn):
-        with conn, contextlib.suppress(OSError):
-            conn.recv(65536)  # the request (small)
-            self.answer(conn)
-
-    def close(self):
-        self.server.close()
-
-
 def _trickle_headers(conn):
     conn.sendall(b"HTTP/1.1 200 OK\r\n")
     for byte in b"X-Slow: " + b"a" * 200 + b"\r\n\r\n":
@@ -199,7 +171,7 @@ def _endless_body(conn):
 
 def _timed_attempt(answer, timeout_s: float) -> tuple[Outcome, float]:
     """One attempt against a raw receiver answering with ``answer``; its outcome and seconds."""
-    receiver = _RawReceiver(answer)
+    receiver = RawHttpServer(answer, "/hook")
     try:
         started = time.monotonic()
         out = attempt(
@@ -240,7 +212,7 @@ def test_a_retry_after_of_non_ascii_digits_is_a_retry_not_a_crash_of_the_round(s
     assert out == Outcome("retry", 503, "HTTP 503", None)
 
     make_events(sessions, orders=2, per_order=1, prefix="RA")
-    receiver = _RawReceiver(superscript_retry_after)
+    receiver = RawHttpServer(superscript_retry_after, "/hook")
     try:
         stats = deliver_due(sessions, fast_config(receiver.url), max_rounds=1)
     finally:
@@ -268,7 +240,7 @@ def test_the_webhook_urls_query_never_reaches_the_error_shown_on_sync():
     """requests names the URL in its errors: a TLS failure towards
     ``https://oms/hook?token=...`` put the OMS's token into the event's last_error, which the
     /sync page and the reconciliation JSON show."""
-    receiver = _RawReceiver(lambda conn: conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n"))
+    receiver = RawHttpServer(lambda conn: conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n"), "/hook")
     try:
         out = attempt(
             deadline_session(),
