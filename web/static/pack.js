@@ -256,7 +256,9 @@
                               { reason: $("print-reason").value });
     if (r.ok) {
       $("print-reason").value = "";
-      showJob(r.data);
+      // The worker may have sent the new label before this answer came: its "print.job" events
+      // (reprint_of the job shown) were shown already, and the answer's "queued" is older.
+      if (!(job && job.job_id === r.data.job_id)) showJob(r.data);
       feedback(true, "Printing the label again");  // (not the refusal of a try before)
     }
     else feedback(false, (r.data && r.data.error && r.data.error.message) || "error");
