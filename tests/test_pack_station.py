@@ -254,6 +254,9 @@ def test_a_retried_close_with_its_close_id_packs_nothing_twice(app, sessions):
     rest = {**partial, "items": {"1": 1, "2": 1}, "close_id": "c-2"}  # the last carton ships
     shipped = _post(client, "/pack/close", rest, token)
     assert shipped.status_code == 201 and shipped.get_json()["status"] == "shipped"
+    # The order ships with both cartons: a tracking number and a label for each.
+    both = {first.get_json()["sscc"], shipped.get_json()["sscc"]}
+    assert set(shipped.get_json()["tracking"]) == both == set(shipped.get_json()["labels"])
     retried = _post(client, "/pack/close", rest, token)  # not 'already shipped': its answer
     assert retried.status_code == 200, retried.get_json()
     body = retried.get_json()
@@ -387,6 +390,55 @@ def test_two_stations_closing_one_order_at_once_make_one_carton(sessions):
             )
         )
     assert shipped == 1
+
+
+def _waits_then(work) -> tuple[threading.Thread, dict]:
+    """Run ``work`` in a thread; what it raised or returned lands in the dict."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work()
+        except Exception as exc:  # noqa: BLE001 - the test reads it
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_the_close_locks_its_order_as_it_reads_it(sessions):
+    """PostgreSQL: POST /pack/close reads its order with the row lock (``find_order(...,
+    lock=True)``), in the statement that finds it. A second station's close of the same tote and
+    an OMS cancel sent meanwhile wait for the close to commit, then are refused: one carton, the
+    order stays shipped."""
+    _pg_only(sessions)
+    ext, tote = picked_order(sessions, [("SKU-00100", 1)])
+
+    def second_station():
+        with unit_of_work(sessions) as s:
+            return find_order(s, tote, lock=True)
+
+    def oms_cancel():
+        with unit_of_work(sessions) as s:
+            return cancel_order(s, ext, Actor("oms:test", Role.admin, None), "customer called")
+
+    with sessions() as station, station.begin():
+        order = find_order(station, tote, lock=True)
+        waiting = [_waits_then(second_station), _waits_then(oms_cancel)]
+        for thread, _ in waiting:
+            thread.join(0.5)
+            assert thread.is_alive()  # it waits for the close's lock
+        assert _close(station, order, {"1": 1}, "PACK-01")["status"] == "shipped"
+    for thread, _ in waiting:
+        thread.join(10)
+        assert not thread.is_alive()
+    (_, station_two), (_, cancel) = waiting
+    assert station_two["error"].code == "already_shipped"
+    assert "already shipped" in str(cancel["error"])
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(Order.status).where(Order.external_id == ext)) == "shipped"
+        assert s.scalar(select(func.count(Package.id))) == 1
 
 
 BAD = "bad_carrier_answer"

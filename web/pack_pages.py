@@ -238,7 +238,7 @@ def _close(
     actor = current_actor()
     assert actor is not None
     events = transaction_events(s)
-    order = find_order(s, order_code)
+    order = find_order(s, order_code, lock=True)
     if items is None:
         items = pack_state.stored_items(s, station, order)
         if items is None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.actors import Actor
-from core.db import is_postgres, utcnow
+from core.db import is_postgres, transaction_memo, utcnow
 from core.errors import FieldError, Invalid
 from core.events import publish
 from floor.fulfilment.errors import FulfilmentErrorCode
@@ -146,7 +146,7 @@ def station_id(session: Session | Connection, station: str) -> int | None:
     return session.scalar(_STATION, {"po_station": station})
 
 
-_WRITTEN = "floor.packages_written"
+_KEPT = "floor.kept_until_commit"
 _packages = Package.__table__
 _items = PackageItem.__table__
 _lines = OrderLine.__table__
@@ -176,13 +176,23 @@ def lock_order(session: Session, order: Order) -> None:
     packed`` on a canceled order, then shipped); a second station closing the same order at the
     same moment packed it twice. Closes of one order now take turns and check what is committed.
     SQLite needs nothing: every transaction there is the one writer from its first statement
-    (``BEGIN IMMEDIATE``)."""
-    if not is_postgres(session):
+    (``BEGIN IMMEDIATE``). Nothing is read again when this transaction loaded the order with its
+    lock already (``station.find_order(..., lock=True)`` marks it with ``order_locked``)."""
+    if not is_postgres(session) or order.id in transaction_memo(session).get(_LOCKED, ()):
         return
     session.flush()  # this transaction's own changes first: a refresh would discard them
     session.refresh(order, with_for_update={"key_share": True})  # FOR NO KEY UPDATE
     lines = session.scalars(_LINES_NOW, {"lo_order": order.id}).all()
     set_committed_value(order, "lines", list(lines))
+
+
+_LOCKED = "floor.orders_locked"
+
+
+def order_locked(session: Session, order: Order) -> None:
+    """This transaction holds ``order``'s row lock (``FOR NO KEY UPDATE``) and read the order
+    and its lines after taking it: ``lock_order`` has nothing left to do."""
+    transaction_memo(session).setdefault(_LOCKED, set()).add(order.id)
 
 
 def pack_order(
@@ -211,6 +221,9 @@ def pack_order(
     lines = {line.line_id: line for line in order.lines}
     now = utcnow()
     made = []
+    # The session holds unmodified objects only weakly: the label handler, just before the
+    # commit, reads the order (ship-to, carrier) after the caller may have let go of it.
+    _keep_until_commit(session, order)
     for n, spec in enumerate(packages):
         row = {
             "order_id": order.id,
@@ -270,11 +283,15 @@ def pack_order(
 def _persistent(session: Session, package: Package) -> Package:
     """``package`` (built from the rows just written, its items too) in the session as if
     loaded: nothing for the unit of work to insert. The session holds unmodified objects only
-    weakly, so the package is also kept in ``session.info`` until the session ends: the label
-    handler, just before the commit, finds it by id without a query."""
+    weakly, so the package is also kept until the commit: the label handler, just before it,
+    finds it by id without a query."""
     for item in package.items:
         make_transient_to_detached(item)
     make_transient_to_detached(package)
     session.add(package)
-    session.info.setdefault(_WRITTEN, []).append(package)
+    _keep_until_commit(session, package)
     return package
+
+
+def _keep_until_commit(session: Session, obj: object) -> None:
+    transaction_memo(session).setdefault(_KEPT, []).append(obj)

@@ -23,7 +23,7 @@ from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Package
 from floor.fulfilment.packing.carriers import CarrierAdapter, Label
 from floor.fulfilment.states import PACKAGE_MACHINE, PackageStatus
-from floor.site.layout import Sku
+from floor.site import layout_cache
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
 from orders.transitions import transition
@@ -51,7 +51,6 @@ _LIVE_PACKAGES = (
     .where(Package.order_id == bindparam("lp_order"), Package.status != PackageStatus.voided)
     .order_by(Package.id)
 )
-_SKU_CODES = select(Sku.id, Sku.code).where(Sku.id.in_(bindparam("sc_ids", expanding=True)))
 
 
 def live_packages(session: Session, order: Order) -> list[Package]:
@@ -61,11 +60,8 @@ def live_packages(session: Session, order: Order) -> list[Package]:
 def shipment_confirmation(
     session: Session, order: Order, packages: list[Package], shipped_at: dt.datetime
 ) -> dict[str, Any]:
-    skus = dict(
-        session.connection()
-        .execute(_SKU_CODES, {"sc_ids": sorted({line.sku_id for line in order.lines})})
-        .all()
-    )
+    # SKU codes are identity, not state: from the layout cache (the scan loop's), no query.
+    skus = {line.sku_id: layout_cache.sku(session, line.sku_id).code for line in order.lines}
     line_by_id = {line.id: line for line in order.lines}
     carriers = sorted({p.carrier for p in packages})
     services = sorted({p.service for p in packages})
@@ -114,16 +110,19 @@ def ship_order(
     actor: Actor,
     *,
     now: dt.datetime | None = None,
+    packages: list[Package] | None = None,
 ) -> ShipResult:
     """Create a shipment (tracking number, label) per package, mark everything shipped and move
     the order to ``shipped`` with the confirmation payload. CarrierError propagates (and the
-    caller's transaction rolls back); carriers de-duplicate a retry by SSCC."""
+    caller's transaction rolls back); carriers de-duplicate a retry by SSCC. ``packages``: the
+    order's live packages when the caller knows them all (read from the database otherwise)."""
     if order.status != OrderStatus.packed:
         raise ShipError(
             FulfilmentErrorCode.wrong_status,
             f"order {order.external_id} is {order.status}, not packed",
         )
-    packages = live_packages(session, order)
+    if packages is None:
+        packages = live_packages(session, order)
     if not packages:
         raise ShipError(
             FulfilmentErrorCode.no_packages, f"order {order.external_id} has no packages"

@@ -18,13 +18,19 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.actors import Actor
-from core.db import utcnow
+from core.db import is_postgres, utcnow
 from core.errors import FloorError
 from core.events import record
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import Package, Tote
 from floor.fulfilment.packing.carriers import CarrierAdapter, CarrierError
-from floor.fulfilment.packing.packages import PackError, PackSpec, pack_order, station_id
+from floor.fulfilment.packing.packages import (
+    PackError,
+    PackSpec,
+    order_locked,
+    pack_order,
+    station_id,
+)
 from floor.fulfilment.packing.shipping import ShipError, live_packages, ship_order
 from floor.site.items import identify_item
 from floor.site.layout import Location, LocationType, Sku, SkuGtin
@@ -86,26 +92,44 @@ _ORDER_BY_CODE = (
 _ORDER_LINES = (
     select(OrderLine).where(OrderLine.order_id == bindparam("fo_order")).order_by(OrderLine.id)
 )
+# PostgreSQL, for a close: the same, the order's row locked and both read as committed.
+_ORDER_BY_CODE_LOCKED = _ORDER_BY_CODE.with_for_update(key_share=True, of=Order).execution_options(
+    populate_existing=True
+)
+_ORDER_LINES_NOW = _ORDER_LINES.execution_options(populate_existing=True)
 
 
-def find_order(session: Session, code: str) -> Order:
-    """The order in a tote (scan the tote) or by its external id."""
+def find_order(session: Session, code: str, *, lock: bool = False) -> Order:
+    """The order in a tote (scan the tote) or by its external id. ``lock`` (a close): on
+    PostgreSQL its row is locked for this transaction (``FOR NO KEY UPDATE``) as it is read, so
+    the close checks and writes what is committed (``packages.lock_order``) without reading the
+    order and its lines a second time."""
     code = code.strip()
     if not code:
         raise StationError(
             FulfilmentErrorCode.missing_code, "scan a tote or type an order number", 422
         )
-    order = session.scalar(_ORDER_BY_CODE, {"fo_tote": code.upper(), "fo_code": code})
+    locking = lock and is_postgres(session)
+    if locking:
+        session.flush()  # this transaction's own changes first: populate_existing discards them
+    order = session.scalar(
+        _ORDER_BY_CODE_LOCKED if locking else _ORDER_BY_CODE,
+        {"fo_tote": code.upper(), "fo_code": code},
+    )
     if order is None:
         raise StationError(
             FulfilmentErrorCode.unknown_code, f"{code!r} is neither a tote in use nor an order", 404
         )
     check_packable(order)
-    if "lines" not in order.__dict__:
+    if locking or "lines" not in order.__dict__:
         # Every caller reads the lines: one prebuilt query instead of the lazy loader's, which
         # builds its statement anew each time.
-        lines = session.scalars(_ORDER_LINES, {"fo_order": order.id}).all()
+        lines = session.scalars(
+            _ORDER_LINES_NOW if locking else _ORDER_LINES, {"fo_order": order.id}
+        ).all()
         set_committed_value(order, "lines", list(lines))
+    if locking:
+        order_locked(session, order)
     return order
 
 
@@ -236,11 +260,17 @@ def close_package(
         raise StationError(exc.code, exc.message, 422) from exc
     result: dict[str, Any] = {"order": order.external_id, "sscc": package.sscc, "labels": []}
     if order.status == OrderStatus.packed:
+        # Every unit packed so far is in this carton: it is the order's only package (each
+        # package holds at least one unit, counted in its lines' packed_qty), no query for them.
+        in_carton = sum(item.quantity for item in package.items)
+        only = sum(line.packed_qty for line in order.lines) == in_carton
         try:
             # Nothing ship_order reads depends on changes not yet flushed (pack_order flushed
             # the package); its changes go out with the commit's flush, not in three autoflushes.
             with session.no_autoflush:
-                shipped = ship_order(session, order, carrier, actor)
+                shipped = ship_order(
+                    session, order, carrier, actor, packages=[package] if only else None
+                )
         except (ShipError, CarrierError) as exc:
             raise StationError(exc.code, exc.message, exc.http_status) from exc
         # Package n of m, in the order the confirmation lists the order's live packages.
