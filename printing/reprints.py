@@ -29,8 +29,13 @@ from printing.queue import (
 )
 
 
-def get_job(session: Session, job_id: str) -> PrintJob:
-    job = session.scalar(select(PrintJob).where(PrintJob.job_id == job_id))
+def get_job(session: Session, job_id: str, *, lock: bool = False) -> PrintJob:
+    """The job named ``job_id``; ``lock``: its row locked (PostgreSQL) and read afresh, for an
+    action that decides on its state (SQLite: the transaction is the one writer already)."""
+    stmt = select(PrintJob).where(PrintJob.job_id == job_id)
+    if lock and is_postgres(session):
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    job = session.scalar(stmt)
     if job is None:
         raise PrintQueueError(CoreErrorCode.not_found, f"no print job {job_id}", 404)
     return job
@@ -38,7 +43,9 @@ def get_job(session: Session, job_id: str) -> PrintJob:
 
 def confirm_printed(session: Session, job_id: str, actor: Actor) -> PrintJob:
     """A person checked the printer: the ``unknown`` job did print. Audited."""
-    job = get_job(session, job_id)
+    # Locked: a reprint of the same job at the same moment made it ``replaced`` and queued a
+    # copy, and this confirmation, having read it ``unknown``, wrote ``printed`` over that.
+    job = get_job(session, job_id, lock=True)
     if job.status != J.unknown:
         raise PrintQueueError(
             PrintQueueErrorCode.not_unknown,
@@ -73,7 +80,7 @@ def reprint(session: Session, job_id: str, actor: Actor, reason: str) -> Reprint
         )
     if len(reason) > 500:
         raise PrintQueueError(PrintQueueErrorCode.reason_too_long, "at most 500 characters", 422)
-    original = get_job(session, job_id)
+    original = get_job(session, job_id, lock=True)  # its state decides: see confirm_printed
     if original.status in (J.queued, J.held, J.sending):
         raise PrintQueueError(
             PrintQueueErrorCode.not_finished,

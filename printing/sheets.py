@@ -8,6 +8,7 @@ bytes. Badge codes are stored hashed and cannot be read back: a badge sheet issu
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Sequence
 
@@ -125,8 +126,9 @@ def _address(fields: dict[str, str]) -> Address:
 
 
 def packing_slip(
-    session: Session, external_id: str, ship_from: dict[str, str]
+    session: Session, external_id: str, ship_from: dict[str, str], zone: dt.tzinfo = dt.UTC
 ) -> PackingSlip | None:
+    """The slip of one order; its date is the day the order arrived in the site's ``zone``."""
     order = session.scalar(select(Order).where(Order.external_id == external_id))
     if order is None:
         return None
@@ -156,7 +158,7 @@ def packing_slip(
         ship_to=_address(order.ship_to or {}),
         lines=lines,
         packages=packages,
-        order_date=order.created_at.date().isoformat(),
+        order_date=order.created_at.astimezone(zone).date().isoformat(),
     )
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from core.actors import Actor
 from core.audit import audit
-from core.db import utcnow
+from core.db import is_postgres, utcnow
 from core.errors import CoreErrorCode, FloorError
 from core.events import publish
 from core.exception_queue import (
@@ -351,6 +351,10 @@ def _dead_events(session: Session, cursors: Iterable[int] | None) -> list[Outbox
     stmt = select(OutboxEvent).where(OutboxEvent.status == OutboxStatus.dead)
     if cursors is not None:
         stmt = stmt.where(OutboxEvent.id.in_(list(cursors)))
+    if is_postgres(session):
+        # Locked, in id order: a redelivery and a skip of the same letter at once both read it
+        # dead, both were answered done, and the later commit decided whether it was sent.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return list(session.scalars(stmt.order_by(OutboxEvent.id)))
 
 

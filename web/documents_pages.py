@@ -28,6 +28,7 @@ from printing.documents import (
 from web.auth import current_actor, roles_required
 from web.context import ctx, uow
 from web.errors import WebErrorCode, register_json_errors
+from web.pages import site_zone
 
 bp = Blueprint("documents_pages", __name__)
 # A refused download (DocumentError, bad parameters) answers 422 JSON (web/errors.py).
@@ -133,7 +134,7 @@ def badges() -> Any:
 def packing_slip(external_id: str) -> Any:
     ship_from = sheets.site_address_fields(_site_address())
     with uow() as s:
-        slip = sheets.packing_slip(s, external_id[:64], ship_from)
+        slip = sheets.packing_slip(s, external_id[:64], ship_from, site_zone())
     if slip is None:
         abort(404)
     return _pdf(packing_slip_pdf(slip, _page_size()), f"packing-slip-{slip.order_ref}.pdf")

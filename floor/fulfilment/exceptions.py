@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.actors import Actor
 from core.audit import audit
-from core.db import utcnow
+from core.db import is_postgres, utcnow
 from core.errors import CoreErrorCode, FloorError
 from core.events import publish
 from core.exception_queue import (
@@ -71,7 +71,12 @@ def resolve_exception(
         raise ExceptionError(
             FulfilmentErrorCode.resolution_required, "say how it was resolved", 422
         )
-    exc = session.get(FloorException, exception_id)
+    stmt = select(FloorException).where(FloorException.id == exception_id)
+    if is_postgres(session):
+        # One resolver at a time: two supervisors who both read it open were both answered
+        # "resolved", the second text replacing the first (two audit entries for one close).
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    exc = session.scalars(stmt).one_or_none()
     if exc is None:
         raise ExceptionError(CoreErrorCode.not_found, f"no exception {exception_id}", 404)
     if not EXCEPTION_MACHINE.can(exc.status, ExceptionStatus.resolved):

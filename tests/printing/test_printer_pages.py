@@ -212,3 +212,27 @@ def test_admin_cannot_add_a_printer_whose_name_differs_only_in_case(client, sess
     assert client.post(f"/admin/printers/{pid}", data=rename).status_code == 303
     with unit_of_work(sessions) as s:
         assert s.get(Printer, pid).name == "Zebra-7"
+
+
+def test_a_printers_state_time_is_the_sites_time_of_day(sqlite_url):
+    """The page said ``at 16:22:03 UTC`` on a site whose pages all speak its own time zone
+    (``FLOOR_TIMEZONE``, named in the header): the same clock as every other time there."""
+    import datetime as dt
+
+    from tests.factories import make_test_app
+
+    app = make_test_app(sqlite_url, timezone="Asia/Kolkata")  # UTC+05:30 all year
+    try:
+        sessions = app.extensions["floor"].sessions
+        use_printer(sessions, "PACK-01", "tcp://127.0.0.1:9")
+        with unit_of_work(sessions) as s:
+            printer = s.scalars(select(Printer)).one()
+            printer.state = "paper_out"
+            printer.state_at = dt.datetime(2026, 11, 30, 16, 22, 3, tzinfo=dt.UTC)
+        client = app.test_client()
+        login(client, username="sam", password="supervisor-demo")
+        html = client.get("/printers").get_data(as_text=True)
+        assert "paper_out" in html
+        assert "at 21:52:03" in html and "16:22:03" not in html
+    finally:
+        app.extensions["floor"].close()

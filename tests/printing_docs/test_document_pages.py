@@ -178,3 +178,25 @@ def test_pick_list_pdf_lists_only_what_is_left_to_walk_to(client, sessions):
     refused = client.get(f"/documents/pick-lists/{dead_list}.pdf")
     assert refused.status_code == 422
     assert refused.get_json()["error"]["code"] == "empty_document"
+
+
+def test_packing_slip_date_is_the_sites_day(sqlite_url):
+    """An order that arrived at 20:30 in Chicago (02:30 UTC the next day) was dated the next
+    day on its packing slip: the slip printed the UTC date."""
+    import datetime as dt
+
+    from orders.models import Order
+    from tests.factories import make_test_app
+
+    app = make_test_app(sqlite_url, timezone="America/Chicago")
+    try:
+        sessions = app.extensions["floor"].sessions
+        with unit_of_work(sessions) as s:
+            order = add_order(s, [("SKU-00120", 1)], external_id="LATE-1")
+            s.get(Order, order.id).created_at = dt.datetime(2026, 12, 1, 2, 30, tzinfo=dt.UTC)
+        client = app.test_client()
+        login(client, username="sam", password="supervisor-demo")
+        text = _text(client.get("/documents/orders/LATE-1/packing-slip.pdf").data)
+        assert "2026-11-30" in text and "2026-12-01" not in text
+    finally:
+        app.extensions["floor"].close()

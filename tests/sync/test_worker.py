@@ -230,3 +230,60 @@ def test_a_returning_oms_wakes_events_that_waited_only_because_it_was_down(sessi
     # 500 keeps its back-off.
     assert accepted == ["DOWN-00000", "DOWN-00001", "NEW-00000"]
     assert statuses(sessions) == {OutboxStatus.delivered: 3, OutboxStatus.pending: 1}
+
+
+def test_a_skip_racing_a_redelivery_of_the_same_dead_letter_is_refused(sessions, monkeypatch):
+    """Two supervisors on /sync: one redelivers a dead letter while the other skips it. The
+    first wins and the second is told it is no longer dead (409 ``not_dead``). On PostgreSQL
+    both read it ``dead``, both were answered done and audited, and whichever committed last
+    decided whether the OMS ever got the event."""
+    import time
+
+    import sync.webhooks as webhooks
+
+    make_events(sessions, orders=1, per_order=1)
+    policy = RetryPolicy(max_attempts=1, base_s=0.001, max_s=0.001)
+    with OmsReceiver(SECRET, Chaos(p_500=1.0)) as broken:
+        deliver_due(sessions, fast_config(broken.url, policy=policy))
+    with unit_of_work(sessions) as s:
+        ev = s.scalars(select(OutboxEvent)).one()
+        assert ev.status == OutboxStatus.dead
+        cursor = ev.id
+    redelivering = threading.Event()
+    go = threading.Event()
+    resolve = webhooks._resolve_exceptions
+
+    def slow_resolve(session, events, actor, resolution):
+        if resolution.startswith("redelivered"):  # the redelivery waits, its letter read dead
+            redelivering.set()
+            go.wait(timeout=5)
+        return resolve(session, events, actor, resolution)
+
+    monkeypatch.setattr(webhooks, "_resolve_exceptions", slow_resolve)
+    outcome: dict[str, str] = {}
+
+    def act(name, action):
+        try:
+            with unit_of_work(sessions) as s:
+                action(s)
+            outcome[name] = "done"
+        except webhooks.OutboxActionError as e:
+            outcome[name] = str(e.code)
+
+    first = threading.Thread(
+        target=act, args=("redeliver", lambda s: redeliver(s, SAM, [cursor], reason="fixed"))
+    )
+    first.start()
+    assert redelivering.wait(timeout=10)
+    second = threading.Thread(
+        target=act, args=("skip", lambda s: skip(s, SAM, cursor, reason="not needed"))
+    )
+    second.start()
+    time.sleep(0.5)  # the skip reads (or waits for the redelivery's lock) meanwhile
+    go.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert outcome == {"redeliver": "done", "skip": "not_dead"}
+    assert statuses(sessions) == {OutboxStatus.pending: 1}
+    with unit_of_work(sessions) as s:
+        assert not s.scalars(select(AuditEntry).where(AuditEntry.action == "webhook.skip")).all()

@@ -83,3 +83,62 @@ def test_the_same_scan_sent_twice_at_once_counts_once(sessions):
         assert s.get(PickTask, task_id).picked_qty == 1
         after = s.scalars(select(Stock.on_hand).where(Stock.location_id == task.location_id)).one()
         assert after == on_hand - 1
+
+
+def test_two_supervisors_resolving_one_exception_at_once_resolve_it_once(sessions, monkeypatch):
+    """The first one to read it resolves it; the second is told it is resolved (409), and
+    neither the resolution nor the audit trail is written twice. On PostgreSQL both read it
+    ``open`` before either wrote, so both were answered 200 and the second text replaced the
+    first (two ``exception.resolve`` entries for one exception)."""
+    import time
+
+    from core.exception_queue import ExceptionReason, ExceptionStatus, FloorException
+    from core.users import AuditEntry
+    from floor.fulfilment import exceptions as floor_exceptions
+
+    with unit_of_work(sessions) as s:
+        exc = FloorException(reason=ExceptionReason.damaged, message="carton crushed at D-01")
+        s.add(exc)
+        s.flush()
+        exc_id = exc.id
+        sam = supervisor(s)
+    first_read = threading.Event()
+    go = threading.Event()
+    close = floor_exceptions.close_exception
+
+    def slow_close(session, exc, actor, resolution, details=None):
+        if not first_read.is_set():  # the first resolver waits here, its read done
+            first_read.set()
+            go.wait(timeout=5)
+        close(session, exc, actor, resolution, details)
+
+    monkeypatch.setattr(floor_exceptions, "close_exception", slow_close)
+    outcome: dict[str, str] = {}
+
+    def resolve(text):
+        try:
+            with unit_of_work(sessions) as s:
+                floor_exceptions.resolve_exception(s, exc_id, sam, text)
+            outcome[text] = "resolved"
+        except floor_exceptions.ExceptionError as e:
+            outcome[text] = str(e.code)
+
+    first = threading.Thread(target=resolve, args=("first: recounted",))
+    first.start()
+    assert first_read.wait(timeout=10)
+    second = threading.Thread(target=resolve, args=("second: written off",))
+    second.start()
+    time.sleep(0.5)  # the second reads (or waits for the first's lock) meanwhile
+    go.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert outcome == {"first: recounted": "resolved", "second: written off": "invalid_transition"}
+    with unit_of_work(sessions) as s:
+        row = s.get(FloorException, exc_id)
+        assert (row.status, row.resolution) == (ExceptionStatus.resolved, "first: recounted")
+        entries = s.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "exception.resolve", AuditEntry.entity_id == str(exc_id)
+            )
+        ).all()
+        assert len(entries) == 1
