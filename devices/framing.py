@@ -19,9 +19,9 @@ The algorithm, per byte chunk:
    right after a CR-ended frame is dropped (and a CR before LF with ``lf``).
 3. A cut frame is checked: empty (or blank) -> ``empty``; longer than ``config.max_len``
    bytes -> ``too_long``; not valid UTF-8, or holding a control character other than the
-   GS1 group separator -> ``non_printable``.  Otherwise the prefix is stripped, the GS
-   substitute (``config.gs``) is replaced by the real GS (``"\\x1d"``) and a
-   :class:`Frame` comes out.
+   GS1 group separator -> ``non_printable`` (checked after the prefix is stripped and the
+   GS substitute, ``config.gs``, is replaced by the real GS (``"\\x1d"``): a prefix may be
+   a control character such as STX).  Otherwise a :class:`Frame` comes out.
 4. Without a terminator in sight the buffer may only grow to ``max_len``: beyond that a
    ``too_long`` rejection is reported at once and the rest is discarded up to the next
    terminator (or quiet gap).  ``flush(now_s)`` settles pending bytes after a quiet gap:
@@ -213,17 +213,22 @@ class FrameDecoder:
                 chunk,
                 f"not valid UTF-8 (byte 0x{chunk[exc.start]:02x} at {exc.start})",
             )
+        # The prefix and the GS substitute go first: both may be control characters the
+        # scanner was programmed to send (STX is the classic prefix), which the check below
+        # would otherwise refuse in every frame.
+        skipped = 0
+        if self._prefix and text.startswith(self._prefix):
+            text = text[len(self._prefix) :]
+            skipped = len(self._prefix)
+        if self.config.gs:
+            text = text.replace(self.config.gs, GS)
         for index, ch in enumerate(text):
             if not ch.isprintable() and ch != GS:
                 return RejectedFrame(
                     RejectReason.non_printable,
                     chunk,
-                    f"control character {raw_text(ch.encode())} at {index}",
+                    f"control character {raw_text(ch.encode())} at {index + skipped}",
                 )
-        if self._prefix and text.startswith(self._prefix):
-            text = text[len(self._prefix) :]
-        if self.config.gs:
-            text = text.replace(self.config.gs, GS)
         if not text.strip():
             return RejectedFrame(RejectReason.empty, chunk, "only the prefix, no data")
         return Frame(text, chunk)

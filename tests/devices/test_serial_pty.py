@@ -91,6 +91,16 @@ def test_prefix_stripped_and_gs_substitute_parsed_to_lot_and_expiry(pty_pair, sc
     assert (scan.gtin, scan.lot, scan.expiry) == ("09501101530003", "LOT-42", dt.date(2026, 11, 30))
 
 
+def test_a_control_character_prefix_such_as_stx_is_stripped_not_refused(pty_pair, scanner_for):
+    # Scanners are often programmed with STX as prefix; every frame was refused as
+    # non_printable because the control-character check ran before the prefix was stripped.
+    scanner = scanner_for("&prefix=%02")
+    pty_pair.send(b"\x02TOTE-07\r\x02ABC\x07\r")
+    assert scanner.frame().text == "TOTE-07"
+    bell = scanner.reject()  # a control character in the data itself is still refused
+    assert bell.reason == "non_printable" and bell.raw_text == "\\x02ABC\\x07"
+
+
 def test_garbage_partial_and_over_long_frames_are_rejected_with_reasons(pty_pair, scanner_for):
     scanner = scanner_for("&max_len=32&gap_ms=100")
     pty_pair.send(b"\xff\xfe\x80AB\r")  # wrong baud rate: bytes that are no text
