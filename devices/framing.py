@@ -13,7 +13,9 @@ what it has not yet framed and is fed again::
 The algorithm, per byte chunk:
 
 1. If bytes are pending and the line has been quiet for ``config.gap_s``, the pending
-   bytes are settled first (see step 4) - a new burst never glues onto an old one.
+   bytes are settled first (see step 4) - a new burst never glues onto an old one.  Not
+   when the reader says it did not hear the gap (``heard=False``: the bytes were waiting
+   in the port's buffer while it was busy; their arrival time is unknown).
 2. Append the chunk; while the buffer holds the terminator (CR, LF, CR LF or TAB), cut
    the frame before it.  A scanner set to CR that really sends CR LF is tolerated: an LF
    right after a CR-ended frame is dropped (and a CR before LF with ``lf``).
@@ -113,10 +115,16 @@ class FrameDecoder:
         """How many bytes wait for a terminator (0 while discarding)."""
         return 0 if self._discarding else len(self._buffer)
 
-    def feed(self, data: bytes, now_s: float | None = None) -> list[Result]:
-        """Add received bytes; return the frames (and rejections) they complete, in order."""
+    def feed(self, data: bytes, now_s: float | None = None, *, heard: bool = True) -> list[Result]:
+        """Add received bytes; return the frames (and rejections) they complete, in order.
+
+        ``heard=False``: the bytes were already waiting in the port's buffer when the reader
+        looked (it was busy, e.g. in a slow callback), so when they arrived is unknown and no
+        quiet gap before them is assumed: pending bytes are not settled first. Otherwise
+        the rest of a frame that came in while a scan was being recorded was cut off as a
+        ``partial`` and its tail handed on as a scan of its own."""
         now_s = time.monotonic() if now_s is None else now_s
-        results = self.flush(now_s)
+        results = self.flush(now_s) if heard else []
         if not data:
             return results
         self._last_rx_s = now_s

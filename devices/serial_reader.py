@@ -168,7 +168,8 @@ class SerialReader:
         decoder = FrameDecoder(self.config)
         while not self._stop.is_set():
             try:
-                data = port.read(max(1, port.in_waiting))
+                waiting = port.in_waiting
+                data = port.read(max(1, waiting))
             except (serial.SerialException, OSError, TypeError) as exc:
                 # TypeError: pyserial reading a port closed under it (fd None)
                 self._dispatch(decoder.abort())
@@ -176,7 +177,9 @@ class SerialReader:
                     self._set_state(ReaderState.offline, _describe(exc))
                 return
             now_s = time.monotonic()
-            results = decoder.feed(data, now_s) if data else decoder.flush(now_s)
+            # Bytes that were already waiting came in while the callbacks ran (a scan being
+            # recorded): this thread did not see the line quiet before them.
+            results = decoder.feed(data, now_s, heard=not waiting) if data else decoder.flush(now_s)
             self._dispatch(results)
 
     def report_reject(self, rejected: RejectedFrame) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import queue
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -282,6 +283,34 @@ def test_a_failing_callback_does_not_stop_the_reader(pty_pair):
         pty_pair.send(b"BOOM\rNEXT\r")
         assert next_item(frames, "the frame after the failing one").text == "NEXT"
         assert reader.status.online and reader.status.frames == 2
+    finally:
+        reader.stop()
+
+
+def test_a_frame_that_arrives_while_a_scan_is_being_recorded_is_not_cut_in_two(pty_pair):
+    # The hub records each scan on the reader's thread (a database write). The next code's
+    # bytes that came in meanwhile sat in the port's buffer; the decoder took the time spent
+    # in the callback for a quiet gap on the line and cut the code in two: "B2" a partial
+    # rejection, "B3" a scan of its own.
+    frames: queue.Queue[Frame] = queue.Queue()
+    rejects: queue.Queue[RejectedFrame] = queue.Queue()
+
+    def on_frame(frame: Frame) -> None:
+        if frame.text == "A1":
+            time.sleep(0.4)  # a slow database
+        frames.put(frame)
+
+    config = parse_device(f"PACK-01=serial://{pty_pair.device}?retry_ms=50&gap_ms=100")
+    reader = SerialReader(config, on_frame, rejects.put)
+    reader.start()
+    try:
+        wait_for(lambda: reader.status.online, "the reader to open the port")
+        pty_pair.send(b"A1\rB2")
+        time.sleep(0.15)  # within the callback, longer than gap_ms
+        pty_pair.send(b"B3\r")
+        assert next_item(frames, "the first code").text == "A1"
+        assert next_item(frames, "the second code, whole").text == "B2B3"
+        assert rejects.empty()
     finally:
         reader.stop()
 
