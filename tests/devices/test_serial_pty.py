@@ -250,6 +250,29 @@ def test_a_line_that_is_no_valid_weight_drops_the_stable_weight(pty_pair, line, 
         scale.stop()
 
 
+@pytest.mark.parametrize("after", [b"\r\n", b"   \r\n"])
+def test_a_blank_line_after_a_weight_keeps_the_stable_weight(pty_pair, after):
+    # Indicators that end each print with a blank line: the blank frame was an 'empty'
+    # rejection, which dropped the stable weight it followed - the scale never had one.
+    readings: queue.Queue[ScaleReading] = queue.Queue()
+    rejects: queue.Queue[RejectedFrame] = queue.Queue()
+    config = parse_device(f"PACK-01=serial://{pty_pair.device}?suffix=crlf&retry_ms=50")
+    scale = ScaleReader(config, readings.put, rejects.put)
+    scale.start()
+    try:
+        wait_for(lambda: scale.status.online, "the scale reader to open the port")
+        pty_pair.send(b"ST,+001.254 kg\r\n" + after + b"ST,+001.254 kg\r\n" + after)
+        next_item(readings, "stable reading")
+        next_item(readings, "stable reading again")
+        time.sleep(0.3)  # the blank lines, and a gap
+        stable = scale.latest_stable
+        assert stable is not None and stable.reading.weight_g == 1254
+        assert scale.error is None and rejects.empty()
+        assert scale.status.rejects == 0
+    finally:
+        scale.stop()
+
+
 def test_an_unstable_line_after_a_stable_one_leaves_no_stable_weight(pty_pair):
     readings: queue.Queue[ScaleReading] = queue.Queue()
     config = parse_device(f"PACK-01=serial://{pty_pair.device}?suffix=crlf&retry_ms=50")
