@@ -140,6 +140,20 @@ def test_serial_scans_pack_an_order_without_typing(bench):
     assert scale["online"] and scale["last_reading"]["grams"] == 655
 
 
+def test_a_scanner_sending_aim_symbology_identifiers_opens_the_tote(bench):
+    # Sites turn AIM identifiers on so that GS1 labels read as GS1 ("]C1", "]d2"); the tote's
+    # plain Code 128 then arrives as "]C0T0001", which was "neither a tote nor an order".
+    client, boss, scanner = bench["client"], bench["boss"], bench["scanner"]
+    external_id, tote = picked_order(bench["sessions"], [("SKU-00020", 1)])
+    scanner.send(b"]C0" + tote.encode() + b"\r")
+    wait_for(lambda: _scanner(boss)["last_scan"] is not None, "the scan recorded")
+    assert _scanner(boss)["last_scan"]["result"] == "ok", _scanner(boss)["last_scan"]
+    assert _state(client)["order"]["order"] == external_id
+    gtin = _gtin(bench["sessions"], "SKU-00020").zfill(14)
+    scanner.send(f"]E0{gtin[1:]}\r".encode())  # the item's EAN-13, with its identifier
+    wait_for(lambda: _state(client)["complete"] is True, "the item verified")
+
+
 def _token(client) -> str:
     page = client.get("/pack").get_data(as_text=True)
     return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
