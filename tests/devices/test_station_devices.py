@@ -4,6 +4,7 @@ The app is configured by FLOOR_SCANNERS / FLOOR_SCALES values, as in production.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -368,3 +369,32 @@ def test_a_serial_scan_the_database_could_not_take_is_refused_on_the_pack_page(t
         hub.stop()
         pair.unplug()
         engine.dispose()
+
+
+def test_one_device_under_two_names_or_as_scanner_and_scale_is_refused(tmp_path, sqlite_url):
+    # Two entries naming one port through a symlink (a by-id link and its ttyUSB, a socat
+    # link and its /dev/pts) passed, as did a scanner and a scale on one port: the second
+    # reader sat offline with a lock error, and after an unplug either station might win
+    # the port - the scanner's scans then went to the other station.
+    if SOCAT is None:
+        pytest.skip("socat is not installed")
+    pair = PtyPair(tmp_path)
+    pair.plug()
+    try:
+        real = os.path.realpath(pair.device)
+        assert real != str(pair.device)
+        for scanners, scales in (
+            (f"PACK-01=serial://{pair.device},PACK-02=serial://{real}", ""),
+            (f"PACK-01=serial://{pair.device}", f"PACK-02=serial://{real}"),
+        ):
+            app = make_test_app(sqlite_url, scanners=scanners, scales=scales)
+            hub = app.extensions["floor"].devices
+            try:
+                assert hub.config_error is not None, (scanners, scales)
+                assert "configured for two devices (PACK-01 and PACK-02)" in hub.config_error
+                assert not hub.scanners and not hub.scales
+            finally:
+                hub.stop()
+                app.extensions["floor"].engine.dispose()
+    finally:
+        pair.unplug()
