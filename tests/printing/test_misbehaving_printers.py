@@ -40,6 +40,7 @@ class Misbehaving:
     def __init__(self) -> None:
         self.answers = True
         self.silent_s = 5.0  # how long it holds a ~HS it does not answer
+        self.reply: bytes | None = None  # what it answers ~HS (then holds it silent_s) if set
         self.hung = False
         self.drop_after: int | None = None
         self.received = b""
@@ -60,7 +61,10 @@ class Misbehaving:
             return
         first = conn.recv(3)
         if first == b"~HS":
-            if self.answers:
+            if self.reply is not None:
+                conn.sendall(self.reply)
+                time.sleep(self.silent_s)
+            elif self.answers:
                 conn.sendall(host_status_reply(StatusFlags()))
             else:
                 time.sleep(self.silent_s)  # accepts, never answers
@@ -210,5 +214,29 @@ def test_a_printer_that_never_answers_hs_gets_its_labels_without_a_time_out_each
         _queue(sessions, "PACK-01", ["hung"])
         worker.run_once()
         assert job(sessions, "hung").status == J.held  # silent after answering: not sent
+    finally:
+        worker.stop()
+
+
+def test_a_host_status_cut_short_that_says_paper_out_holds_the_label(sessions, printer):
+    # The first ~HS string said "paper out"; the other two did not come within the time-out.
+    # The reply counted as unreadable, so the label was sent (and 'printed') to a printer
+    # with no paper, instead of held until it has some.
+    first_string = host_status_reply(StatusFlags(paper_out=True)).split(b"\r\n")[0] + b"\r\n"
+    printer.reply = first_string
+    printer.silent_s = 1.5  # longer than the worker's 1 s time-out
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{printer.port}")
+    worker = _worker(sessions)
+    try:
+        _queue(sessions, "PACK-01", ["no-paper"])
+        worker.run_once()
+        held = job(sessions, "no-paper")
+        assert (held.status, held.last_error) == (J.held, "paper_out")
+        assert printer.received == b""
+        printer.reply = None  # paper loaded: a whole, ready answer
+        time.sleep(0.1)
+        worker.run_once()
+        assert job(sessions, "no-paper").status == J.printed
+        assert printer.received.count(b"^XZ") == 1
     finally:
         worker.stop()
