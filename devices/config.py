@@ -35,8 +35,9 @@ naming what is wrong, so an admin page can show the reason next to the entry.
 from __future__ import annotations
 
 import enum
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -171,7 +172,6 @@ def parse_device_list(
     """
     configs: list[SerialDeviceConfig] = []
     stations: set[str] = set()
-    ports: set[str] = set()
     for entry in value.split(","):
         if not entry.strip():
             continue
@@ -181,15 +181,40 @@ def parse_device_list(
                 ConfigErrorCode.duplicate_station,
                 f"{setting}: station {config.station} is configured twice",
             )
-        if config.url != "loop://" and config.url in ports:
+        stations.add(config.station)
+        configs.append(config)
+    check_distinct_ports(configs, setting=setting)
+    return tuple(configs)
+
+
+def port_key(url: str) -> str:
+    """The device a port URL opens: symlinks (``/dev/serial/by-id/...``, a socat link) and
+    ``.``/``..`` resolved as far as they exist now, so two names of one device compare equal."""
+    return url if url == "loop://" else os.path.realpath(url)
+
+
+def check_distinct_ports(
+    configs: Iterable[SerialDeviceConfig], *, setting: str = "FLOOR_SCANNERS"
+) -> None:
+    """Refuse two devices on one port (``duplicate_port``), by name or through a symlink.
+
+    Only one reader can hold a port (it is opened exclusively): the other station's device
+    would sit offline with a lock error, and after an unplug either of them might win the
+    port - a scanner's scans would go to whichever station got it."""
+    seen: dict[str, SerialDeviceConfig] = {}
+    for config in configs:
+        if config.url == "loop://":
+            continue
+        key = port_key(config.url)
+        other = seen.get(key)
+        if other is not None:
+            same = "" if other.url == config.url else f" ({other.url} is {config.url})"
             raise DeviceConfigError(
                 ConfigErrorCode.duplicate_port,
-                f"{setting}: port {config.url} is configured for two stations",
+                f"{setting}: port {config.url} is configured for two devices "
+                f"({other.station} and {config.station}){same}",
             )
-        stations.add(config.station)
-        ports.add(config.url)
-        configs.append(config)
-    return tuple(configs)
+        seen[key] = config
 
 
 def parse_device(

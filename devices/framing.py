@@ -13,15 +13,17 @@ what it has not yet framed and is fed again::
 The algorithm, per byte chunk:
 
 1. If bytes are pending and the line has been quiet for ``config.gap_s``, the pending
-   bytes are settled first (see step 4) - a new burst never glues onto an old one.
+   bytes are settled first (see step 4) - a new burst never glues onto an old one.  Not
+   when the reader says it did not hear the gap (``heard=False``: the bytes were waiting
+   in the port's buffer while it was busy; their arrival time is unknown).
 2. Append the chunk; while the buffer holds the terminator (CR, LF, CR LF or TAB), cut
    the frame before it.  A scanner set to CR that really sends CR LF is tolerated: an LF
    right after a CR-ended frame is dropped (and a CR before LF with ``lf``).
 3. A cut frame is checked: empty (or blank) -> ``empty``; longer than ``config.max_len``
    bytes -> ``too_long``; not valid UTF-8, or holding a control character other than the
-   GS1 group separator -> ``non_printable``.  Otherwise the prefix is stripped, the GS
-   substitute (``config.gs``) is replaced by the real GS (``"\\x1d"``) and a
-   :class:`Frame` comes out.
+   GS1 group separator -> ``non_printable`` (checked after the prefix is stripped and the
+   GS substitute, ``config.gs``, is replaced by the real GS (``"\\x1d"``): a prefix may be
+   a control character such as STX).  Otherwise a :class:`Frame` comes out.
 4. Without a terminator in sight the buffer may only grow to ``max_len``: beyond that a
    ``too_long`` rejection is reported at once and the rest is discarded up to the next
    terminator (or quiet gap).  ``flush(now_s)`` settles pending bytes after a quiet gap:
@@ -113,10 +115,16 @@ class FrameDecoder:
         """How many bytes wait for a terminator (0 while discarding)."""
         return 0 if self._discarding else len(self._buffer)
 
-    def feed(self, data: bytes, now_s: float | None = None) -> list[Result]:
-        """Add received bytes; return the frames (and rejections) they complete, in order."""
+    def feed(self, data: bytes, now_s: float | None = None, *, heard: bool = True) -> list[Result]:
+        """Add received bytes; return the frames (and rejections) they complete, in order.
+
+        ``heard=False``: the bytes were already waiting in the port's buffer when the reader
+        looked (it was busy, e.g. in a slow callback), so when they arrived is unknown and no
+        quiet gap before them is assumed: pending bytes are not settled first. Otherwise
+        the rest of a frame that came in while a scan was being recorded was cut off as a
+        ``partial`` and its tail handed on as a scan of its own."""
         now_s = time.monotonic() if now_s is None else now_s
-        results = self.flush(now_s)
+        results = self.flush(now_s) if heard else []
         if not data:
             return results
         self._last_rx_s = now_s
@@ -213,17 +221,22 @@ class FrameDecoder:
                 chunk,
                 f"not valid UTF-8 (byte 0x{chunk[exc.start]:02x} at {exc.start})",
             )
+        # The prefix and the GS substitute go first: both may be control characters the
+        # scanner was programmed to send (STX is the classic prefix), which the check below
+        # would otherwise refuse in every frame.
+        skipped = 0
+        if self._prefix and text.startswith(self._prefix):
+            text = text[len(self._prefix) :]
+            skipped = len(self._prefix)
+        if self.config.gs:
+            text = text.replace(self.config.gs, GS)
         for index, ch in enumerate(text):
             if not ch.isprintable() and ch != GS:
                 return RejectedFrame(
                     RejectReason.non_printable,
                     chunk,
-                    f"control character {raw_text(ch.encode())} at {index}",
+                    f"control character {raw_text(ch.encode())} at {index + skipped}",
                 )
-        if self._prefix and text.startswith(self._prefix):
-            text = text[len(self._prefix) :]
-        if self.config.gs:
-            text = text.replace(self.config.gs, GS)
         if not text.strip():
             return RejectedFrame(RejectReason.empty, chunk, "only the prefix, no data")
         return Frame(text, chunk)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 import serial
 
 from devices.config import SerialDeviceConfig
-from devices.framing import Frame, FrameDecoder, RejectedFrame, Result
+from devices.framing import Frame, FrameDecoder, RejectedFrame, RejectReason, Result
 from devices.scale import ScaleError, ScaleReading, check_range, parse_scale_frame
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,11 @@ class SerialReader:
         on_status: Callable[[ReaderStatus], object] | None = None,
         *,
         retry_s: float | None = None,
+        skip_empty: bool = False,
     ) -> None:
         self.config = config
         self.retry_s = config.retry_s if retry_s is None else retry_s
+        self.skip_empty = skip_empty  # blank lines are no frame at all (a scale's separators)
         self._on_frame = on_frame
         self._on_reject = on_reject
         self._on_status = on_status
@@ -168,7 +170,8 @@ class SerialReader:
         decoder = FrameDecoder(self.config)
         while not self._stop.is_set():
             try:
-                data = port.read(max(1, port.in_waiting))
+                waiting = port.in_waiting
+                data = port.read(max(1, waiting))
             except (serial.SerialException, OSError, TypeError) as exc:
                 # TypeError: pyserial reading a port closed under it (fd None)
                 self._dispatch(decoder.abort())
@@ -176,7 +179,9 @@ class SerialReader:
                     self._set_state(ReaderState.offline, _describe(exc))
                 return
             now_s = time.monotonic()
-            results = decoder.feed(data, now_s) if data else decoder.flush(now_s)
+            # Bytes that were already waiting came in while the callbacks ran (a scan being
+            # recorded): this thread did not see the line quiet before them.
+            results = decoder.feed(data, now_s, heard=not waiting) if data else decoder.flush(now_s)
             self._dispatch(results)
 
     def report_reject(self, rejected: RejectedFrame) -> None:
@@ -194,6 +199,8 @@ class SerialReader:
     def _dispatch(self, results: list[Result]) -> None:
         for result in results:
             if isinstance(result, RejectedFrame):
+                if self.skip_empty and result.reason == RejectReason.empty:
+                    continue
                 self.report_reject(result)
                 continue
             with self._lock:
@@ -253,7 +260,8 @@ class ScaleReader:
     Lines that are no weight (overload, garbage, a piece count, a weight outside
     0..``MAX_WEIGHT_G``) reach ``on_reject`` as a :class:`RejectedFrame` whose reason is the
     :class:`~devices.scale.ScaleErrorCode`. Any such frame - and any frame the decoder
-    refused - drops the latest and the latest stable weight: after an overload or an error
+    refused, except a blank line, which is ignored - drops the latest and the latest stable
+    weight: after an overload or an error
     the scale has no weight until it sends one again. ``error`` is that last rejection
     until the next good reading.
     """
@@ -274,7 +282,11 @@ class ScaleReader:
         self._latest: TimedReading | None = None
         self._latest_stable: TimedReading | None = None
         self._error: RejectedFrame | None = None
-        self.reader = SerialReader(config, self._frame, self._reject, self._status, retry_s=retry_s)
+        # Many indicators end a print with a blank line (or send CR LF twice): that is no
+        # rejected frame, and must not drop the weight that came just before it.
+        self.reader = SerialReader(
+            config, self._frame, self._reject, self._status, retry_s=retry_s, skip_empty=True
+        )
 
     @property
     def status(self) -> ReaderStatus:

@@ -31,7 +31,8 @@ each ``<STX>...<ETX><CR><LF>`` (ZPL II Programming Guide, "~HS Host Status Retur
                                             r print mode, uuuuuuuu labels remaining in batch
     3: xxxx,y                               password, static RAM installed
 
-``parse_host_status`` reads these into a ``HostStatus`` whose ``problems`` name what stops
+``parse_host_status`` reads these (or a reply cut short whose first string already names a
+problem: paper out, paused...) into a ``HostStatus`` whose ``problems`` name what stops
 printing (``paper_out``, ``ribbon_out``, ``head_open``, ``paused``, ``buffer_full``, ``head_cold``,
 ``head_too_hot``) and ``ready`` is true when there are none. Some printers stay silent on ``~HS``
 while out of paper or with the head open, and printers that do not speak ZPL never answer: a
@@ -369,12 +370,16 @@ def _send_file(directory: Path, job_id: str, data: bytes) -> None:
 def parse_host_status(reply: bytes) -> HostStatus:
     """The three ``<STX>...<ETX>`` strings of a ``~HS`` reply as a ``HostStatus``."""
     frames = re.findall(rb"\x02([^\x02\x03]*)\x03", reply)
-    if len(frames) < 3:
-        raise PrinterError(PrinterErrorCode.bad_status_reply, f"{len(frames)} of 3 strings")
+    if not frames:
+        raise PrinterError(PrinterErrorCode.bad_status_reply, "0 of 3 strings")
     one = frames[0].decode("ascii", "replace").split(",")
-    two = frames[1].decode("ascii", "replace").split(",")
+    partial = len(frames) < 3
+    # Cut short (slow, or cut off): the second string is unknown; what the first one says
+    # still counts when it names a problem (see the end).
+    two = frames[1].decode("ascii", "replace").split(",") if not partial else ["0"] * 11
     if len(one) < 12 or len(two) < 11:
-        raise PrinterError(PrinterErrorCode.bad_status_reply, f"{len(one)}/{len(two)} fields")
+        detail = f"{len(frames)} of 3 strings" if partial else f"{len(one)}/{len(two)} fields"
+        raise PrinterError(PrinterErrorCode.bad_status_reply, detail)
 
     def flag(value: str) -> bool:
         value = value.strip()
@@ -388,7 +393,7 @@ def parse_host_status(reply: bytes) -> HostStatus:
             raise PrinterError(PrinterErrorCode.bad_status_reply, f"number {value!r}")
         return int(value)
 
-    return HostStatus(
+    status = HostStatus(
         paper_out=flag(one[1]),
         paused=flag(one[2]),
         formats_in_buffer=number(one[4]),
@@ -400,6 +405,9 @@ def parse_host_status(reply: bytes) -> HostStatus:
         ribbon_out=flag(two[3]),
         labels_remaining=number(two[8]),
     )
+    if partial and status.ready:  # nothing wrong in the first string; the rest is unknown
+        raise PrinterError(PrinterErrorCode.bad_status_reply, f"{len(frames)} of 3 strings")
+    return status
 
 
 def query_host_status(address: PrinterAddress, timeout_s: float) -> HostStatus | None:

@@ -134,6 +134,10 @@ class PrintWorker:
         self._busy: set[str] = set()  # printers with a job in the pool (one each, under _count)
         self._recheck: set[str] = set()  # printers whose next job waits for the one in the pool
         self._speaks_hs: set[str] = set()  # printers that have answered ~HS
+        # Printers that have never answered ~HS and stayed silent the last time they were
+        # asked: a label is sent to them without asking first (the answer would be the same
+        # after a whole time-out); the status poll keeps asking and takes them off.
+        self._silent: set[str] = set()
 
     # -- life cycle --
 
@@ -141,9 +145,15 @@ class PrintWorker:
         if self._thread is None:
             with unit_of_work(self.sessions) as s:
                 cut_off = sending.expire_leases(s, self.clock())
-                for uri, state in s.execute(select(Printer.uri, Printer.state)):
+                known = s.execute(select(Printer.uri, Printer.state)).all()
+                for uri, state in known:
                     if state and state not in NO_HS_ANSWER:
                         self._speaks_hs.add(uri)  # it answered ~HS before this start
+                self._silent.update(
+                    uri
+                    for uri, state in known
+                    if state == "no_status" and uri not in self._speaks_hs
+                )
             if cut_off:
                 log.warning("%d print job(s) were cut off mid-send: now unknown", cut_off)
             self._thread = threading.Thread(target=self._loop, name="print-worker", daemon=True)
@@ -281,14 +291,23 @@ class PrintWorker:
         if starved or recheck:
             self.wake()  # a slot (or the printer) is free and jobs were left waiting for it
 
-    def _state(self, uri: str) -> str:
+    def _state(self, uri: str, *, poll: bool = False) -> str:
         """``problems_of``, except that a printer which has answered ``~HS`` before and now
-        stays silent is ``not_responding`` (hung or busy), not a printer without status."""
+        stays silent is ``not_responding`` (hung or busy), not a printer without status.
+        Before a send (``poll`` False) a printer that has never answered and was silent when
+        last asked is not asked again: ``no_status`` at once, instead of after a time-out
+        per label (a ZPL printer without ``~HS`` took ``FLOOR_PRINT_TIMEOUT_S`` a label, one
+        label after the other). The status poll asks it every time."""
+        if not poll and uri in self._silent:
+            return "no_status"
         state = problems_of(uri, self.config.timeout_s)
         if state == "no_status" and uri in self._speaks_hs:
             return NOT_RESPONDING
-        if state not in NO_HS_ANSWER:
+        if state == "no_status":
+            self._silent.add(uri)
+        elif state not in NO_HS_ANSWER:
             self._speaks_hs.add(uri)  # ready, or its problems: it answers ~HS
+            self._silent.discard(uri)
         return state
 
     def _printer(self, uri: str) -> threading.Lock:
@@ -370,7 +389,7 @@ class PrintWorker:
 
         def poll(pk: int, uri: str) -> None:
             with self._printer(uri):
-                state = self._state(uri)
+                state = self._state(uri, poll=True)
             with unit_of_work(self.sessions) as s:
                 woken = sending.record_printer_state(s, pk, state, self.clock())
             if woken:

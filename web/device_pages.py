@@ -24,6 +24,7 @@ from devices.config import (
     DeviceConfigError,
     SerialDeviceConfig,
     Suffix,
+    check_distinct_ports,
     parse_device_list,
 )
 from devices.hub import DeviceHub
@@ -43,6 +44,8 @@ def parse_configs(settings: Settings) -> tuple[tuple[SerialDeviceConfig, ...], .
     """(scanners, scales); raises DeviceConfigError naming the bad entry."""
     scanners = parse_device_list(settings.scanners, setting="FLOOR_SCANNERS")
     scales = parse_device_list(settings.scales, default_suffix=Suffix.crlf, setting="FLOOR_SCALES")
+    # A scanner and a scale on one port: one of them could never be read.
+    check_distinct_ports((*scanners, *scales), setting="FLOOR_SCANNERS and FLOOR_SCALES")
     return scanners, scales
 
 

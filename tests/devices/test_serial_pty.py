@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import queue
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -89,6 +90,16 @@ def test_prefix_stripped_and_gs_substitute_parsed_to_lot_and_expiry(pty_pair, sc
     scan = parse_scan(frame.text)
     assert scan.kind is ScanKind.gs1
     assert (scan.gtin, scan.lot, scan.expiry) == ("09501101530003", "LOT-42", dt.date(2026, 11, 30))
+
+
+def test_a_control_character_prefix_such_as_stx_is_stripped_not_refused(pty_pair, scanner_for):
+    # Scanners are often programmed with STX as prefix; every frame was refused as
+    # non_printable because the control-character check ran before the prefix was stripped.
+    scanner = scanner_for("&prefix=%02")
+    pty_pair.send(b"\x02TOTE-07\r\x02ABC\x07\r")
+    assert scanner.frame().text == "TOTE-07"
+    bell = scanner.reject()  # a control character in the data itself is still refused
+    assert bell.reason == "non_printable" and bell.raw_text == "\\x02ABC\\x07"
 
 
 def test_garbage_partial_and_over_long_frames_are_rejected_with_reasons(pty_pair, scanner_for):
@@ -239,6 +250,29 @@ def test_a_line_that_is_no_valid_weight_drops_the_stable_weight(pty_pair, line, 
         scale.stop()
 
 
+@pytest.mark.parametrize("after", [b"\r\n", b"   \r\n"])
+def test_a_blank_line_after_a_weight_keeps_the_stable_weight(pty_pair, after):
+    # Indicators that end each print with a blank line: the blank frame was an 'empty'
+    # rejection, which dropped the stable weight it followed - the scale never had one.
+    readings: queue.Queue[ScaleReading] = queue.Queue()
+    rejects: queue.Queue[RejectedFrame] = queue.Queue()
+    config = parse_device(f"PACK-01=serial://{pty_pair.device}?suffix=crlf&retry_ms=50")
+    scale = ScaleReader(config, readings.put, rejects.put)
+    scale.start()
+    try:
+        wait_for(lambda: scale.status.online, "the scale reader to open the port")
+        pty_pair.send(b"ST,+001.254 kg\r\n" + after + b"ST,+001.254 kg\r\n" + after)
+        next_item(readings, "stable reading")
+        next_item(readings, "stable reading again")
+        time.sleep(0.3)  # the blank lines, and a gap
+        stable = scale.latest_stable
+        assert stable is not None and stable.reading.weight_g == 1254
+        assert scale.error is None and rejects.empty()
+        assert scale.status.rejects == 0
+    finally:
+        scale.stop()
+
+
 def test_an_unstable_line_after_a_stable_one_leaves_no_stable_weight(pty_pair):
     readings: queue.Queue[ScaleReading] = queue.Queue()
     config = parse_device(f"PACK-01=serial://{pty_pair.device}?suffix=crlf&retry_ms=50")
@@ -272,6 +306,34 @@ def test_a_failing_callback_does_not_stop_the_reader(pty_pair):
         pty_pair.send(b"BOOM\rNEXT\r")
         assert next_item(frames, "the frame after the failing one").text == "NEXT"
         assert reader.status.online and reader.status.frames == 2
+    finally:
+        reader.stop()
+
+
+def test_a_frame_that_arrives_while_a_scan_is_being_recorded_is_not_cut_in_two(pty_pair):
+    # The hub records each scan on the reader's thread (a database write). The next code's
+    # bytes that came in meanwhile sat in the port's buffer; the decoder took the time spent
+    # in the callback for a quiet gap on the line and cut the code in two: "B2" a partial
+    # rejection, "B3" a scan of its own.
+    frames: queue.Queue[Frame] = queue.Queue()
+    rejects: queue.Queue[RejectedFrame] = queue.Queue()
+
+    def on_frame(frame: Frame) -> None:
+        if frame.text == "A1":
+            time.sleep(0.4)  # a slow database
+        frames.put(frame)
+
+    config = parse_device(f"PACK-01=serial://{pty_pair.device}?retry_ms=50&gap_ms=100")
+    reader = SerialReader(config, on_frame, rejects.put)
+    reader.start()
+    try:
+        wait_for(lambda: reader.status.online, "the reader to open the port")
+        pty_pair.send(b"A1\rB2")
+        time.sleep(0.15)  # within the callback, longer than gap_ms
+        pty_pair.send(b"B3\r")
+        assert next_item(frames, "the first code").text == "A1"
+        assert next_item(frames, "the second code, whole").text == "B2B3"
+        assert rejects.empty()
     finally:
         reader.stop()
 

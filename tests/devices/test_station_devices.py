@@ -4,6 +4,7 @@ The app is configured by FLOOR_SCANNERS / FLOOR_SCALES values, as in production.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -138,6 +139,20 @@ def test_serial_scans_pack_an_order_without_typing(bench):
     assert _state(client)["order"] is None
     [scale] = boss.get("/devices").get_json()["scales"]
     assert scale["online"] and scale["last_reading"]["grams"] == 655
+
+
+def test_a_scanner_sending_aim_symbology_identifiers_opens_the_tote(bench):
+    # Sites turn AIM identifiers on so that GS1 labels read as GS1 ("]C1", "]d2"); the tote's
+    # plain Code 128 then arrives as "]C0T0001", which was "neither a tote nor an order".
+    client, boss, scanner = bench["client"], bench["boss"], bench["scanner"]
+    external_id, tote = picked_order(bench["sessions"], [("SKU-00020", 1)])
+    scanner.send(b"]C0" + tote.encode() + b"\r")
+    wait_for(lambda: _scanner(boss)["last_scan"] is not None, "the scan recorded")
+    assert _scanner(boss)["last_scan"]["result"] == "ok", _scanner(boss)["last_scan"]
+    assert _state(client)["order"]["order"] == external_id
+    gtin = _gtin(bench["sessions"], "SKU-00020").zfill(14)
+    scanner.send(f"]E0{gtin[1:]}\r".encode())  # the item's EAN-13, with its identifier
+    wait_for(lambda: _state(client)["complete"] is True, "the item verified")
 
 
 def _token(client) -> str:
@@ -354,3 +369,32 @@ def test_a_serial_scan_the_database_could_not_take_is_refused_on_the_pack_page(t
         hub.stop()
         pair.unplug()
         engine.dispose()
+
+
+def test_one_device_under_two_names_or_as_scanner_and_scale_is_refused(tmp_path, sqlite_url):
+    # Two entries naming one port through a symlink (a by-id link and its ttyUSB, a socat
+    # link and its /dev/pts) passed, as did a scanner and a scale on one port: the second
+    # reader sat offline with a lock error, and after an unplug either station might win
+    # the port - the scanner's scans then went to the other station.
+    if SOCAT is None:
+        pytest.skip("socat is not installed")
+    pair = PtyPair(tmp_path)
+    pair.plug()
+    try:
+        real = os.path.realpath(pair.device)
+        assert real != str(pair.device)
+        for scanners, scales in (
+            (f"PACK-01=serial://{pair.device},PACK-02=serial://{real}", ""),
+            (f"PACK-01=serial://{pair.device}", f"PACK-02=serial://{real}"),
+        ):
+            app = make_test_app(sqlite_url, scanners=scanners, scales=scales)
+            hub = app.extensions["floor"].devices
+            try:
+                assert hub.config_error is not None, (scanners, scales)
+                assert "configured for two devices (PACK-01 and PACK-02)" in hub.config_error
+                assert not hub.scanners and not hub.scales
+            finally:
+                hub.stop()
+                app.extensions["floor"].engine.dispose()
+    finally:
+        pair.unplug()

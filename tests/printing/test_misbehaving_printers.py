@@ -39,6 +39,8 @@ class Misbehaving:
 
     def __init__(self) -> None:
         self.answers = True
+        self.silent_s = 5.0  # how long it holds a ~HS it does not answer
+        self.reply: bytes | None = None  # what it answers ~HS (then holds it silent_s) if set
         self.hung = False
         self.drop_after: int | None = None
         self.received = b""
@@ -59,10 +61,13 @@ class Misbehaving:
             return
         first = conn.recv(3)
         if first == b"~HS":
-            if self.answers:
+            if self.reply is not None:
+                conn.sendall(self.reply)
+                time.sleep(self.silent_s)
+            elif self.answers:
                 conn.sendall(host_status_reply(StatusFlags()))
             else:
-                time.sleep(5)  # accepts, never answers
+                time.sleep(self.silent_s)  # accepts, never answers
             return
         if self.drop_after is not None:
             self.received += first + conn.recv(self.drop_after - len(first))
@@ -177,5 +182,61 @@ def test_a_label_cut_off_mid_send_is_unknown_not_printed(sessions, printer):
             reasons = s.scalars(select(FloorException.reason)).all()
             assert ExceptionReason.printer_failed in reasons
             assert s.scalar(select(PrintJob.attempts).where(PrintJob.job_id == "cut")) == 1
+    finally:
+        worker.stop()
+
+
+def test_a_printer_that_never_answers_hs_gets_its_labels_without_a_time_out_each(sessions, printer):
+    # A ZPL printer without ~HS (other makes' ZPL emulation): each label waited a whole
+    # ~HS time-out before it was sent, one label after the other - 4 labels, 4 time-outs.
+    printer.answers = False
+    printer.silent_s = 1.5  # longer than the worker's 1 s time-out
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{printer.port}")
+    worker = _worker(sessions)
+    try:
+        started = time.monotonic()
+        _queue(sessions, "PACK-01", ["first"])
+        worker.run_once()
+        assert job(sessions, "first").status == J.printed
+        first_s = time.monotonic() - started
+        assert first_s >= 1.0  # it was asked, and did not answer
+        started = time.monotonic()
+        _queue(sessions, "PACK-01", ["a", "b", "c"])
+        worker.run_once()
+        assert [job(sessions, j).status for j in "abc"] == [J.printed] * 3
+        assert time.monotonic() - started < 1.0  # before: >= 3 s, a time-out per label
+        assert printer.received.count(b"^XZ") == 4  # each label once
+        # The status poll still asks it: once it answers, it is a printer with ~HS again.
+        printer.answers = True
+        worker.poll_printers()
+        time.sleep(0.3)
+        printer.answers = False
+        _queue(sessions, "PACK-01", ["hung"])
+        worker.run_once()
+        assert job(sessions, "hung").status == J.held  # silent after answering: not sent
+    finally:
+        worker.stop()
+
+
+def test_a_host_status_cut_short_that_says_paper_out_holds_the_label(sessions, printer):
+    # The first ~HS string said "paper out"; the other two did not come within the time-out.
+    # The reply counted as unreadable, so the label was sent (and 'printed') to a printer
+    # with no paper, instead of held until it has some.
+    first_string = host_status_reply(StatusFlags(paper_out=True)).split(b"\r\n")[0] + b"\r\n"
+    printer.reply = first_string
+    printer.silent_s = 1.5  # longer than the worker's 1 s time-out
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{printer.port}")
+    worker = _worker(sessions)
+    try:
+        _queue(sessions, "PACK-01", ["no-paper"])
+        worker.run_once()
+        held = job(sessions, "no-paper")
+        assert (held.status, held.last_error) == (J.held, "paper_out")
+        assert printer.received == b""
+        printer.reply = None  # paper loaded: a whole, ready answer
+        time.sleep(0.1)
+        worker.run_once()
+        assert job(sessions, "no-paper").status == J.printed
+        assert printer.received.count(b"^XZ") == 1
     finally:
         worker.stop()

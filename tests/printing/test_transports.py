@@ -177,6 +177,15 @@ def test_garbled_host_status_is_a_reasoned_error(reply):
     assert info.value.code == PrinterErrorCode.bad_status_reply
 
 
+def test_a_host_status_cut_short_counts_only_when_it_names_a_problem():
+    paper_out = host_status_reply(StatusFlags(paper_out=True)).split(b"\r\n")[0]
+    assert parse_host_status(paper_out).problems == ("paper_out",)
+    ready = host_status_reply(StatusFlags()).split(b"\r\n")[0]
+    with pytest.raises(PrinterError) as info:  # the rest might have said head open
+        parse_host_status(ready)
+    assert info.value.code == PrinterErrorCode.bad_status_reply
+
+
 def test_printer_that_never_answers_host_status_gives_none():
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, says nothing
         address = PrinterAddress(Transport.tcp, host="127.0.0.1", port=silent.getsockname()[1])

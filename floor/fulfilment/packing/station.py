@@ -9,6 +9,7 @@ station's printer (job id ``label-<sscc>``, idempotent), and the order's totes a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +84,7 @@ _TOTE_HOLDER = select(Tote.order_id).where(
 )
 _TOTE_ORDER = _TOTE_HOLDER.scalar_subquery()
 # The order in the tote and the order of that number, in one statement; the tote's first.
+_AIM_ID = re.compile(r"^\][A-Za-z][0-9A-Za-z]")  # an AIM symbology identifier at the start
 _ORDER_BY_CODE = (
     select(Order)
     .where(or_(Order.id == _TOTE_ORDER, Order.external_id == bindparam("fo_code")))
@@ -112,10 +114,12 @@ def find_order(session: Session, code: str, *, lock: bool = False) -> Order:
     locking = lock and is_postgres(session)
     if locking:
         session.flush()  # this transaction's own changes first: populate_existing discards them
-    order = session.scalar(
-        _ORDER_BY_CODE_LOCKED if locking else _ORDER_BY_CODE,
-        {"fo_tote": code.upper(), "fo_code": code},
-    )
+    by_code = _ORDER_BY_CODE_LOCKED if locking else _ORDER_BY_CODE
+    order = session.scalar(by_code, {"fo_tote": code.upper(), "fo_code": code})
+    if order is None and (bare := _AIM_ID.sub("", code, count=1).strip()) not in (code, ""):
+        # A scanner set to send AIM symbology identifiers (as GS1 labels need: "]C1", "]d2")
+        # sends a tote's Code 128 as "]C0T0001": the tote is "T0001".
+        order = session.scalar(by_code, {"fo_tote": bare.upper(), "fo_code": bare})
     if order is None:
         raise StationError(
             FulfilmentErrorCode.unknown_code, f"{code!r} is neither a tote in use nor an order", 404
