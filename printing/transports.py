@@ -37,7 +37,10 @@ printing (``paper_out``, ``ribbon_out``, ``head_open``, ``paused``, ``buffer_ful
 ``head_too_hot``) and ``ready`` is true when there are none. Some printers stay silent on ``~HS``
 while out of paper or with the head open, and printers that do not speak ZPL never answer: a
 printer that accepts the connection but sends nothing within the time-out gives ``None``
-("status unknown"), and so do transports other than TCP.
+("status unknown"), and so does a ``file://`` printer. A CUPS queue answers for itself: a queue
+disabled (``cupsdisable``, or stopped by CUPS after its backend failed) takes jobs and keeps them,
+so it is ``paused`` (a label sent there would be recorded printed while it waits); an enabled one
+is ready as far as CUPS can tell.
 """
 
 from __future__ import annotations
@@ -319,13 +322,36 @@ def _send_cups(queue: str, job_id: str, data: bytes, timeout_s: float) -> None:
     _CheckedZebra(queue, job_id, timeout_s).output(data)
 
 
-def check_cups_queue(queue: str, timeout_s: float) -> None:
-    """Raise ``PrinterError`` unless CUPS knows ``queue`` (``lpstat -p QUEUE`` exits 0)."""
+def _cups_status(queue: str, timeout_s: float) -> HostStatus:
+    """The queue's own state (``lpstat -p QUEUE``, in the C locale): disabled is ``paused``."""
+    first = check_cups_queue(queue, timeout_s).strip().splitlines()[:1]
+    disabled = bool(first) and " disabled" in first[0]
+    return HostStatus(
+        paper_out=False,
+        paused=disabled,
+        head_open=False,
+        ribbon_out=False,
+        buffer_full=False,
+        head_cold=False,
+        head_too_hot=False,
+        corrupt_ram=False,
+        formats_in_buffer=0,
+        labels_remaining=0,
+    )
+
+
+def check_cups_queue(queue: str, timeout_s: float) -> str:
+    """``lpstat -p QUEUE``'s answer; raise ``PrinterError`` unless CUPS knows ``queue`` (it
+    exits 0)."""
     if shutil.which("lpstat") is None or shutil.which("lpr") is None:
         raise PrinterError(PrinterErrorCode.cups_unavailable, "lpstat/lpr not installed")
     try:
         done = subprocess.run(
-            ["lpstat", "-p", queue], capture_output=True, timeout=timeout_s, text=True
+            ["lpstat", "-p", queue],
+            capture_output=True,
+            timeout=timeout_s,
+            text=True,
+            env={**os.environ, "LC_ALL": "C", "LANG": "C"},  # its words, not a translation
         )
     except subprocess.TimeoutExpired as exc:
         raise PrinterError(PrinterErrorCode.timeout, "lpstat") from exc
@@ -338,6 +364,7 @@ def check_cups_queue(queue: str, timeout_s: float) -> None:
             else PrinterErrorCode.cups_queue_missing
         )
         raise PrinterError(code, f"{queue}: {message}")
+    return done.stdout
 
 
 def _send_file(directory: Path, job_id: str, data: bytes) -> None:
@@ -411,9 +438,12 @@ def parse_host_status(reply: bytes) -> HostStatus:
 
 
 def query_host_status(address: PrinterAddress, timeout_s: float) -> HostStatus | None:
-    """Ask a TCP printer for its host status; ``None`` when it is not a TCP printer or it accepts
-    the connection but does not answer within ``timeout_s``. Raises ``PrinterError`` when it
-    cannot be reached or answers something that is not a host status."""
+    """Ask a TCP printer for its host status (a CUPS queue for its state); ``None`` for a
+    ``file://`` printer or a TCP one that accepts the connection but does not answer within
+    ``timeout_s``. Raises ``PrinterError`` when it cannot be reached or answers something that
+    is not a host status."""
+    if address.transport is Transport.cups:
+        return _cups_status(address.queue, timeout_s)
     if address.transport is not Transport.tcp:
         return None
     deadline = time.monotonic() + timeout_s

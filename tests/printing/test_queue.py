@@ -6,6 +6,7 @@ cannot print, reprint and confirm as audited actions."""
 from __future__ import annotations
 
 import io
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from printing.render import render_png
 from printing.virtual_zebra import VirtualZebra
 from printing.worker import PrintWorker, WorkerConfig
 from tests.factories import login, make_test_app
+from tests.printing.conftest import add_raw_queue
 from tests.printing.flow import Packer, job, picked_order, use_printer, wait_until
 
 FAST = {
@@ -137,6 +139,29 @@ def test_paper_out_holds_the_job_until_paper_is_back_then_prints_once(
     wait_until(lambda: job(sessions, job_id).status == J.printed, what="printed")
     zebra.wait_for_labels(1, timeout_s=10)
     time.sleep(0.3)
+    assert len(zebra.labels) == 1
+
+
+def test_a_paused_cups_queue_holds_the_job_until_it_is_enabled_then_prints_once(
+    client, sessions, worker, zebra, private_cups
+):
+    """A disabled CUPS queue accepts a job and keeps it: before, lpr succeeded and the label was
+    recorded printed while it sat in CUPS. Now the job is held (paused) and sent once the queue
+    is enabled again."""
+    add_raw_queue("zebra_raw", zebra.port)
+    subprocess.run(["cupsdisable", "zebra_raw"], check=True, capture_output=True)
+    use_printer(sessions, "PACK-01", "cups://zebra_raw")
+    _, closed = _ship(client, sessions)
+    job_id = closed["print_jobs"][0]["job_id"]
+
+    worker.run_once()
+    held = job(sessions, job_id)
+    assert held.status == J.held and held.last_error == "paused" and held.attempts == 0
+    subprocess.run(["cupsenable", "zebra_raw"], check=True, capture_output=True)
+    worker.start()
+    wait_until(lambda: job(sessions, job_id).status == J.printed, what="printed")
+    zebra.wait_for_labels(1, timeout_s=30)
+    time.sleep(0.5)
     assert len(zebra.labels) == 1
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +22,7 @@ from printing.transports import (
 )
 from printing.virtual_zebra import StatusFlags, VirtualZebra, host_status_reply
 from printing.zpl import build_shipping_label
-from tests.printing.conftest import make_label
+from tests.printing.conftest import add_raw_queue, make_label
 
 LABEL = build_shipping_label(make_label())
 
@@ -221,104 +218,9 @@ def test_file_transport_refuses_path_like_job_ids_and_missing_directories(tmp_pa
 
 # --- CUPS ---
 
-CUPSD_CONF = """LogLevel warn
-Listen {root}/cups.sock
-Browsing No
-WebInterface No
-DefaultAuthType None
-<Location />
-  Order allow,deny
-  Allow all
-</Location>
-<Policy default>
-  <Limit All>
-    Order deny,allow
-  </Limit>
-</Policy>
-"""
-
-CUPS_FILES_CONF = """ServerRoot {root}
-RequestRoot {root}/spool
-TempDir {root}/tmp
-CacheDir {root}/cache
-StateDir {root}/state
-ErrorLog {root}/log/error_log
-AccessLog {root}/log/access_log
-PageLog {root}/log/page_log
-Sandboxing Relaxed
-"""
-
-
-@pytest.fixture
-def private_cups(tmp_path_factory, monkeypatch):
-    """A cupsd of our own (own config, spool and socket); CUPS_SERVER points the clients at it."""
-    cupsd = shutil.which("cupsd") or (
-        "/usr/sbin/cupsd" if os.path.exists("/usr/sbin/cupsd") else None
-    )
-    missing = [n for n in ("lpadmin", "lpstat", "lpr") if shutil.which(n) is None]
-    if cupsd is None or missing:
-        pytest.skip(
-            f"CUPS not installed (Debian packages cups, cups-client, cups-bsd): "
-            f"cupsd={cupsd}, missing {missing}"
-        )
-    if os.geteuid() != 0:
-        pytest.skip("a private cupsd needs root here (its backends run as user lp)")
-    root = Path("/tmp") / f"cups-test-{os.getpid()}-{time.monotonic_ns()}"
-    root.mkdir(mode=0o755)
-    for sub, mode in (
-        ("spool", 0o755),
-        ("tmp", 0o1777),
-        ("cache", 0o755),
-        ("state", 0o755),
-        ("log", 0o755),
-    ):
-        (root / sub).mkdir()
-        (root / sub).chmod(mode)
-    (root / "cupsd.conf").write_text(CUPSD_CONF.format(root=root))
-    (root / "cups-files.conf").write_text(CUPS_FILES_CONF.format(root=root))
-    proc = subprocess.Popen(
-        [cupsd, "-f", "-c", str(root / "cupsd.conf"), "-s", str(root / "cups-files.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        socket_path = root / "cups.sock"
-        for _ in range(100):
-            if socket_path.exists() or proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        if not socket_path.exists():
-            proc.kill()
-            err = proc.communicate()[1].decode(errors="replace").strip()
-            pytest.skip(f"private cupsd did not start: {err or 'no socket'}")
-        monkeypatch.setenv("CUPS_SERVER", str(socket_path))
-        yield root
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(root, ignore_errors=True)
-
 
 def test_job_through_cups_reaches_the_printer(private_cups, zebra):
-    subprocess.run(
-        [
-            "lpadmin",
-            "-p",
-            "zebra_test",
-            "-E",
-            "-v",
-            f"socket://127.0.0.1:{zebra.port}",
-            "-m",
-            "raw",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    add_raw_queue("zebra_test", zebra.port)
     send(parse_printer_uri("cups://zebra_test"), "pkg-7.1", LABEL.encode(), timeout_s=10)
     assert zebra.wait_for_labels(1, timeout_s=30) == [LABEL.strip()]
 
@@ -330,14 +232,25 @@ def test_cups_queue_missing(private_cups):
 
 
 def test_cups_queue_that_rejects_jobs_is_a_failed_submission(private_cups, zebra):
-    uri = f"socket://127.0.0.1:{zebra.port}"
-    subprocess.run(
-        ["lpadmin", "-p", "zebra_test", "-E", "-v", uri, "-m", "raw"],
-        check=True,
-        capture_output=True,
-    )
+    add_raw_queue("zebra_test", zebra.port)
     subprocess.run(["cupsreject", "zebra_test"], check=True, capture_output=True)
     with pytest.raises(PrinterError) as info:
         send(parse_printer_uri("cups://zebra_test"), "pkg-7.1", LABEL.encode(), timeout_s=10)
     assert info.value.code == PrinterErrorCode.cups_submit_failed
     assert zebra.labels == []
+
+
+def test_a_disabled_cups_queue_is_paused(private_cups, zebra):
+    """A disabled queue (``cupsdisable``, or stopped by CUPS after its backend failed) takes
+    jobs and keeps them: its host status says paused, so the worker holds the label instead of
+    recording it printed while CUPS sits on it."""
+    add_raw_queue("zebra_test", zebra.port)
+    address = parse_printer_uri("cups://zebra_test")
+    assert query_host_status(address, timeout_s=10).ready
+    subprocess.run(["cupsdisable", "zebra_test"], check=True, capture_output=True)
+    assert query_host_status(address, timeout_s=10).problems == ("paused",)
+    subprocess.run(["cupsenable", "zebra_test"], check=True, capture_output=True)
+    assert query_host_status(address, timeout_s=10).ready
+    with pytest.raises(PrinterError) as info:
+        query_host_status(parse_printer_uri("cups://no_such_queue"), timeout_s=10)
+    assert info.value.code == PrinterErrorCode.cups_queue_missing
