@@ -40,6 +40,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from core.actors import Actor
 from core.db import unit_of_work
+from core.errors import FloorError
 from core.exception_queue import FloorException
 from core.users import Role, User
 from floor.fulfilment.models import PickTask
@@ -560,3 +561,42 @@ class RawHttpServer:
 
     def close(self) -> None:
         self.server.close()
+
+
+class HeldRace:
+    """Two transactions acting on one row at once, the first held between its read and its
+    write: the test patches a step of the first to call ``hold()``. ``run`` starts the first,
+    waits until it is held, starts the second, gives it 0.5 s to read (or to wait for the
+    first's lock), lets the first go on, and returns each one's outcome: ``"done"`` or the code
+    of the ``FloorError`` that refused it."""
+
+    def __init__(self) -> None:
+        self.held = threading.Event()
+        self._go = threading.Event()
+
+    def hold(self) -> None:
+        if not self.held.is_set():  # the first caller only
+            self.held.set()
+            self._go.wait(timeout=5)
+
+    def run(self, sessions: sessionmaker[Session], first: Any, second: Any) -> tuple[str, str]:
+        outcome: dict[int, str] = {}
+
+        def act(n: int, action: Any) -> None:
+            try:
+                with unit_of_work(sessions) as s:
+                    action(s)
+                outcome[n] = "done"
+            except FloorError as exc:
+                outcome[n] = str(exc.code)
+
+        one = threading.Thread(target=act, args=(1, first))
+        one.start()
+        assert self.held.wait(timeout=10)
+        two = threading.Thread(target=act, args=(2, second))
+        two.start()
+        time.sleep(0.5)  # the second reads (or waits for the first's lock) meanwhile
+        self._go.set()
+        one.join(timeout=30)
+        two.join(timeout=30)
+        return outcome.get(1, "unfinished"), outcome.get(2, "unfinished")

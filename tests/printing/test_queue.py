@@ -386,8 +386,7 @@ def test_it_printed_racing_a_reprint_of_the_same_unknown_job_is_refused(
     before the reprint committed and then wrote ``printed`` over ``replaced``: the label both
     printed and reprinted (a doubled SSCC), two resolutions of its exception."""
     import printing.reprints as reprints
-    from printing.queue import PrintQueueError
-    from tests.factories import actor_for, supervisor
+    from tests.factories import HeldRace, actor_for, supervisor
 
     use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
     _, closed = _ship(app.test_client(), sessions)
@@ -395,41 +394,21 @@ def test_it_printed_racing_a_reprint_of_the_same_unknown_job_is_refused(
     _cut_off_mid_send(sessions, worker, job_id)
     with unit_of_work(sessions) as s:
         sam, paco = supervisor(s), actor_for(s, "paco")
-    reprint_read = threading.Event()
-    go = threading.Event()
+    race = HeldRace()
     move = reprints.move
 
     def slow_move(session, job, target, **kw):
         if target == J.replaced:  # the reprint waits here, having read the job ``unknown``
-            reprint_read.set()
-            go.wait(timeout=5)
+            race.hold()
         return move(session, job, target, **kw)
 
     monkeypatch.setattr(reprints, "move", slow_move)
-    outcome: dict[str, str] = {}
-
-    def act(name, action):
-        try:
-            with unit_of_work(sessions) as s:
-                action(s)
-            outcome[name] = "done"
-        except PrintQueueError as e:
-            outcome[name] = str(e.code)
-
-    reprinting = threading.Thread(
-        target=act, args=("reprint", lambda s: reprints.reprint(s, job_id, sam, "no label"))
+    outcome = race.run(
+        sessions,
+        lambda s: reprints.reprint(s, job_id, sam, "no label"),
+        lambda s: reprints.confirm_printed(s, job_id, paco),
     )
-    reprinting.start()
-    assert reprint_read.wait(timeout=10)
-    confirming = threading.Thread(
-        target=act, args=("confirm", lambda s: reprints.confirm_printed(s, job_id, paco))
-    )
-    confirming.start()
-    time.sleep(0.5)  # the confirmation reads (or waits for the reprint's lock) meanwhile
-    go.set()
-    reprinting.join(timeout=30)
-    confirming.join(timeout=30)
-    assert outcome == {"reprint": "done", "confirm": "not_unknown"}
+    assert outcome == ("done", "not_unknown")  # the reprint, then the confirmation
     assert job(sessions, job_id).status == J.replaced
     assert _label_jobs(sessions, job_id) == [job_id, f"{job_id}-r1"]
     with unit_of_work(sessions) as s:

@@ -17,7 +17,7 @@ from orders.outbox import OutboxEvent, OutboxStatus
 from sync.sandbox import Chaos, OmsReceiver
 from sync.webhooks import RetryPolicy, redeliver, skip
 from sync.worker import claim_due, deliver_due, record_outcomes
-from tests.factories import SECRET, fast_config, make_events
+from tests.factories import SECRET, HeldRace, fast_config, make_events
 
 SAM = Actor("sam", Role.supervisor, None)
 
@@ -237,7 +237,6 @@ def test_a_skip_racing_a_redelivery_of_the_same_dead_letter_is_refused(sessions,
     first wins and the second is told it is no longer dead (409 ``not_dead``). On PostgreSQL
     both read it ``dead``, both were answered done and audited, and whichever committed last
     decided whether the OMS ever got the event."""
-    import time
 
     import sync.webhooks as webhooks
 
@@ -249,41 +248,21 @@ def test_a_skip_racing_a_redelivery_of_the_same_dead_letter_is_refused(sessions,
         ev = s.scalars(select(OutboxEvent)).one()
         assert ev.status == OutboxStatus.dead
         cursor = ev.id
-    redelivering = threading.Event()
-    go = threading.Event()
+    race = HeldRace()
     resolve = webhooks._resolve_exceptions
 
     def slow_resolve(session, events, actor, resolution):
         if resolution.startswith("redelivered"):  # the redelivery waits, its letter read dead
-            redelivering.set()
-            go.wait(timeout=5)
+            race.hold()
         return resolve(session, events, actor, resolution)
 
     monkeypatch.setattr(webhooks, "_resolve_exceptions", slow_resolve)
-    outcome: dict[str, str] = {}
-
-    def act(name, action):
-        try:
-            with unit_of_work(sessions) as s:
-                action(s)
-            outcome[name] = "done"
-        except webhooks.OutboxActionError as e:
-            outcome[name] = str(e.code)
-
-    first = threading.Thread(
-        target=act, args=("redeliver", lambda s: redeliver(s, SAM, [cursor], reason="fixed"))
+    outcome = race.run(
+        sessions,
+        lambda s: redeliver(s, SAM, [cursor], reason="fixed"),
+        lambda s: skip(s, SAM, cursor, reason="not needed"),
     )
-    first.start()
-    assert redelivering.wait(timeout=10)
-    second = threading.Thread(
-        target=act, args=("skip", lambda s: skip(s, SAM, cursor, reason="not needed"))
-    )
-    second.start()
-    time.sleep(0.5)  # the skip reads (or waits for the redelivery's lock) meanwhile
-    go.set()
-    first.join(timeout=30)
-    second.join(timeout=30)
-    assert outcome == {"redeliver": "done", "skip": "not_dead"}
+    assert outcome == ("done", "not_dead")  # the redelivery, then the skip
     assert statuses(sessions) == {OutboxStatus.pending: 1}
     with unit_of_work(sessions) as s:
         assert not s.scalars(select(AuditEntry).where(AuditEntry.action == "webhook.skip")).all()

@@ -13,7 +13,7 @@ from floor.fulfilment.picking.scans import confirm_scan, next_task
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
 from floor.site.layout import SkuGtin
 from floor.site.stock import Stock
-from tests.factories import actor_for, add_order, supervisor
+from tests.factories import HeldRace, actor_for, add_order, supervisor
 
 
 def _run(n, target):
@@ -90,7 +90,6 @@ def test_two_supervisors_resolving_one_exception_at_once_resolve_it_once(session
     neither the resolution nor the audit trail is written twice. On PostgreSQL both read it
     ``open`` before either wrote, so both were answered 200 and the second text replaced the
     first (two ``exception.resolve`` entries for one exception)."""
-    import time
 
     from core.exception_queue import ExceptionReason, ExceptionStatus, FloorException
     from core.users import AuditEntry
@@ -102,37 +101,20 @@ def test_two_supervisors_resolving_one_exception_at_once_resolve_it_once(session
         s.flush()
         exc_id = exc.id
         sam = supervisor(s)
-    first_read = threading.Event()
-    go = threading.Event()
+    race = HeldRace()
     close = floor_exceptions.close_exception
 
     def slow_close(session, exc, actor, resolution, details=None):
-        if not first_read.is_set():  # the first resolver waits here, its read done
-            first_read.set()
-            go.wait(timeout=5)
+        race.hold()  # the first resolver waits here, its read done
         close(session, exc, actor, resolution, details)
 
     monkeypatch.setattr(floor_exceptions, "close_exception", slow_close)
-    outcome: dict[str, str] = {}
-
-    def resolve(text):
-        try:
-            with unit_of_work(sessions) as s:
-                floor_exceptions.resolve_exception(s, exc_id, sam, text)
-            outcome[text] = "resolved"
-        except floor_exceptions.ExceptionError as e:
-            outcome[text] = str(e.code)
-
-    first = threading.Thread(target=resolve, args=("first: recounted",))
-    first.start()
-    assert first_read.wait(timeout=10)
-    second = threading.Thread(target=resolve, args=("second: written off",))
-    second.start()
-    time.sleep(0.5)  # the second reads (or waits for the first's lock) meanwhile
-    go.set()
-    first.join(timeout=30)
-    second.join(timeout=30)
-    assert outcome == {"first: recounted": "resolved", "second: written off": "invalid_transition"}
+    outcome = race.run(
+        sessions,
+        lambda s: floor_exceptions.resolve_exception(s, exc_id, sam, "first: recounted"),
+        lambda s: floor_exceptions.resolve_exception(s, exc_id, sam, "second: written off"),
+    )
+    assert outcome == ("done", "invalid_transition")
     with unit_of_work(sessions) as s:
         row = s.get(FloorException, exc_id)
         assert (row.status, row.resolution) == (ExceptionStatus.resolved, "first: recounted")
