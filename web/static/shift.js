@@ -199,7 +199,9 @@
     }
     const chart = $("#uph-chart");
     if (chart && window.FloorChart) {
-      const labels = f.units_by_hour.map((_, i) => String(i).padStart(2, "0"));
+      // The site's clock hours ("07", or "01 CDT" / "01 CST" the night the clocks go back).
+      const labels = f.units_by_hour.map((_, i) =>
+        f.hour_labels ? f.hour_labels[i].replace(":00", "") : String(i).padStart(2, "0"));
       FloorChart.bars(chart, f.units_by_hour, labels, { title: "units per hour", unit: "units" });
     }
   }
