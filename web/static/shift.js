@@ -108,7 +108,7 @@
     td.append(h("span", { class: "pill p-" + p.status }, label(p.status)));
     if (p.status === "done") return td;
     td.append(h("br"), h("small", {}, p.finish_at
-      ? "done ≈ " + p.finish_at.slice(11, 16) + " · " + Math.round(p.units_per_hour) + " u/h · " +
+      ? "done ≈ " + Floor.formatTime(p.finish_at).slice(11) + " · " + Math.round(p.units_per_hour) + " u/h · " +
         p.pickers + " picker(s)"
       : "no pick rate yet"));
     return td;
