@@ -109,6 +109,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     live = DashboardLive(
         lambda name, data, room: socketio.emit(name, data, to=room, namespace=sockets.NAMESPACE),
         readers,  # it only reads: on SQLite no writer lock while it computes
+        zone=pages.zone_named(settings.timezone),  # the site's day: the shift and the figures
         # One process knows its listeners; through Redis a page on another process may listen.
         watched=(lambda: True)
         if settings.redis_url

@@ -39,6 +39,7 @@ the delay from a scan's commit to the message that shows it.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -86,8 +87,10 @@ class DashboardLive:
         delay: float = DELAY,
         figures_every: float = FIGURES_EVERY,
         watched: Callable[[], bool] = lambda: True,
+        zone: dt.tzinfo = dt.UTC,
     ) -> None:
         self.emit = emit
+        self.zone = zone  # the site's time zone: "today" and "this shift" are its day
         self.watched = watched  # is a dashboard page listening? (False: nothing to compute)
         self.sessions = sessions
         self.interval = interval
@@ -168,7 +171,7 @@ class DashboardLive:
                     ready = resolve(with_summaries(events, board), s)
                     body: dict[str, Any] = {
                         "events": [{"name": ev.name, "data": ev.data} for ev in ready],
-                        "live": floor_dashboard.live_state(s, now, board),
+                        "live": floor_dashboard.live_state(s, now, board, self.zone),
                     }
             except Exception:  # the database went away (shutdown); the next change tries again
                 log.warning("dashboard live state failed", exc_info=True)
@@ -180,7 +183,7 @@ class DashboardLive:
                 return
             try:  # after the change went out: the figures never hold it back
                 with unit_of_work(self.sessions) as s:
-                    figures = floor_dashboard.figures(s, now)
+                    figures = floor_dashboard.figures(s, now, self.zone)
             except Exception:
                 log.warning("dashboard figures failed", exc_info=True)
                 return

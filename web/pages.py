@@ -43,9 +43,13 @@ def sitetime(value: Any, seconds: bool = False) -> str:
 
 
 def site_zone() -> ZoneInfo:
-    name = ctx().settings.timezone or "UTC"
+    """The site's time zone (``FLOOR_TIMEZONE``): its clock tells the day and the hour."""
+    return zone_named(ctx().settings.timezone)
+
+
+def zone_named(name: str | None) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
 
@@ -67,7 +71,7 @@ def index() -> Any:
 @roles_required(Role.supervisor)
 def dashboard() -> Any:
     with reading() as s:
-        state = floor_dashboard.snapshot(s)
+        state = floor_dashboard.snapshot(s, site_zone())
     return render_template("dashboard.html", state=state)
 
 
@@ -76,7 +80,7 @@ def dashboard() -> Any:
 def dashboard_state() -> Any:
     """The dashboard's snapshot as JSON; the page fetches it whenever its socket (re)connects."""
     with reading() as s:
-        state = floor_dashboard.snapshot(s)
+        state = floor_dashboard.snapshot(s, site_zone())
     return jsonify(state)
 
 

@@ -34,6 +34,7 @@ from floor.fulfilment.waves.planning import WaveError
 from web.auth import current_actor, roles_required
 from web.context import uow
 from web.errors import register_json_errors
+from web.pages import site_zone
 
 bp = Blueprint("shift_pages", __name__)
 # Refusals answer JSON (web/errors.py); the exception queue page keeps Flask's HTML errors.
@@ -62,15 +63,15 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
 
 
 def _day() -> dt.date:
-    """``?day=YYYY-MM-DD`` (a UTC day; today when absent). Anything else is refused: a typo
-    answered today's figures under today's date, and the last day of year 9999 (no day after
-    it to end the range) was a 500."""
+    """``?day=YYYY-MM-DD``: a day of the site (midnight to midnight in ``FLOOR_TIMEZONE``; today
+    there when absent). Anything else is refused: a typo answered today's figures under today's
+    date, and the last day of year 9999 (no day after it to end the range) was a 500."""
     raw = request.args.get("day", "")
     if not raw:
-        return utcnow().date()
+        return shift_figures.site_day(utcnow(), site_zone())
     try:
         day = dt.date.fromisoformat(raw)
-        shift_figures.day_bounds(day)
+        shift_figures.day_bounds(day, site_zone())
     except (ValueError, OverflowError):
         raise InputError(
             InputErrorCode.invalid_datetime, "day", f"day {raw[:40]!r} is not a date YYYY-MM-DD"
@@ -81,7 +82,7 @@ def _day() -> dt.date:
 def _people() -> tuple[list[dict[str, Any]], dt.datetime]:
     now = utcnow()
     with uow() as s:
-        rows = people.people(s, now, floor_dashboard.shift_start(now))
+        rows = people.people(s, now, floor_dashboard.shift_start(now, site_zone()))
     return rows, now
 
 
@@ -103,7 +104,7 @@ def people_csv() -> Any:
 @roles_required(Role.supervisor)
 def figures_json() -> Any:
     with uow() as s:
-        return jsonify(shift_figures.load(s, _day()).to_dict())
+        return jsonify(shift_figures.load(s, _day(), site_zone()).to_dict())
 
 
 @bp.get("/dashboard/figures.csv")
@@ -111,7 +112,7 @@ def figures_json() -> Any:
 def figures_csv() -> Any:
     day = _day()
     with uow() as s:
-        rows = shift_figures.csv_rows(shift_figures.load(s, day))
+        rows = shift_figures.csv_rows(shift_figures.load(s, day, site_zone()))
     return _csv(rows, f"day-{day.isoformat()}.csv")
 
 
@@ -123,7 +124,7 @@ def wave_drill(wave_id: int) -> Any:
         wave = s.get(Wave, wave_id)
         if wave is None:
             raise WaveError(CoreErrorCode.not_found, f"no wave {wave_id}", 404)
-        crew = people.people(s, now, floor_dashboard.shift_start(now))
+        crew = people.people(s, now, floor_dashboard.shift_start(now, site_zone()))
         summary = waves.wave_summary(s, wave)
         rates = {r["user_id"]: r["hour"]["units_per_h"] for r in crew if r["role"] == "picker"}
         proj = projections.projections(s, [summary], rates, now).get(wave.id)

@@ -55,20 +55,22 @@ def board_waves(session: Session, now: dt.datetime | None = None) -> list[dict[s
     return [sums[w.id] for w in rows]
 
 
-def shift_start(now: dt.datetime) -> dt.datetime:
-    """Where "this shift" begins: the start of the UTC day (one shift a day for now)."""
-    return shift_figures.day_bounds(now.date())[0]
+def shift_start(now: dt.datetime, zone: dt.tzinfo = dt.UTC) -> dt.datetime:
+    """Where "this shift" begins: the site's midnight (``zone``, the site's time zone) before
+    ``now``, in UTC (one shift a day for now)."""
+    return shift_figures.local_midnight(shift_figures.site_day(now, zone), zone)
 
 
 def live_state(
     session: Session,
     now: dt.datetime | None = None,
     waves: list[dict[str, Any]] | None = None,
+    zone: dt.tzinfo = dt.UTC,
 ) -> dict[str, Any]:
     """The people on the floor and every open wave's projected finish, computed together (the
-    projections use the people's current rates)."""
+    projections use the people's current rates); the shift is the site's day (``zone``)."""
     now = now or utcnow()
-    crew = floor_people.people(session, now, shift_start(now))
+    crew = floor_people.people(session, now, shift_start(now, zone))
     rates = {r["user_id"]: r["hour"]["units_per_h"] for r in crew if r["role"] == "picker"}
     waves = board_waves(session, now) if waves is None else waves
     proj = floor_projections.projections(session, waves, rates, now)
@@ -79,22 +81,26 @@ def live_state(
     }
 
 
-def figures(session: Session, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Today's figures (``shift_figures``) as JSON."""
-    return shift_figures.load(session, (now or utcnow()).date()).to_dict()
+def figures(
+    session: Session, now: dt.datetime | None = None, zone: dt.tzinfo = dt.UTC
+) -> dict[str, Any]:
+    """Today's figures (``shift_figures``) as JSON: today on the site's clock (``zone``)."""
+    day = shift_figures.site_day(now or utcnow(), zone)
+    return shift_figures.load(session, day, zone).to_dict()
 
 
-def snapshot(session: Session) -> dict[str, Any]:
+def snapshot(session: Session, zone: dt.tzinfo = dt.UTC) -> dict[str, Any]:
     """Order counts by status, waves with progress and projected finish, the people, open
-    exceptions and replenishment tasks, the newest orders and the day's figures."""
+    exceptions and replenishment tasks, the newest orders and the day's figures (the day and
+    the shift: the site's, ``zone``)."""
     recent = recent_orders(session, limit=RECENT_ORDERS).rows
     now = utcnow()
     waves = board_waves(session, now)
     return {
         "counts": order_counts(session),
         "waves": waves,
-        "live": live_state(session, now, waves),
-        "figures": figures(session, now),
+        "live": live_state(session, now, waves, zone),
+        "figures": figures(session, now, zone),
         "exceptions": [
             floor_exceptions.to_dict(session, e) for e in floor_exceptions.list_exceptions(session)
         ],

@@ -10,7 +10,8 @@ scans, so a packer has no scan accuracy).
 Rates (``per_hour``): a count over a window divided by the time the person was actually at it:
 from the later of the window's start and their first activity of the shift, to now, but never
 less than ``MIN_SPAN`` (so a first scan does not read as thousands per hour). "This hour" is the
-rolling last 60 minutes; "this shift" runs from the shift start (the UTC day by default).
+rolling last 60 minutes; "this shift" runs from the shift start (the caller's: the dashboard's is
+the site's midnight in ``FLOOR_TIMEZONE``, ``dashboard.shift_start``).
 """
 
 from __future__ import annotations

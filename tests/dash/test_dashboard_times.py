@@ -67,3 +67,33 @@ def test_exception_times_are_site_times_after_the_snapshot_and_live(
     shown = dt.datetime.strptime(second.inner_text(), "%H:%M:%S")
     expected = dt.datetime.strptime(_site_time(second_at), "%H:%M:%S")
     assert abs((shown - expected).total_seconds()) <= 5, (second.inner_text(), expected)
+
+
+def test_a_waves_projected_finish_is_a_site_time_when_it_moves_live(
+    app, live_server, desktop, phone, oms, supervisor
+):
+    """The projected finish ("done ≈ 15:40") is the site's time of day on the first paint, but
+    the live update sliced it out of the UTC ISO string: on a site in India the same wave's
+    finish read 10:10 once the picker had scanned."""
+    import re
+
+    from tests.factories import gtin, log_in_picker, scan
+
+    base = live_server.url
+    oms.post_order("TZ-PROJ-1", [("SKU-00005", 2), ("SKU-00006", 3)])
+    supervisor.plan_and_release()
+    log_in_supervisor(desktop, base)
+    log_in_picker(phone, base)
+    expect(phone.locator("#task")).to_be_visible()
+    scan(phone, gtin(phone.locator("#task-sku").inner_text()))
+    proj = desktop.locator("#waves tr[data-wave] td.proj").first
+    expect(proj).to_contain_text("done ≈")
+    shown = re.search(r"done ≈ (\d\d:\d\d)", proj.inner_text())
+    assert shown is not None
+    [finish_at] = [
+        p["finish_at"] for p in supervisor.get("/dashboard/state")["live"]["projections"].values()
+    ]
+    expected = dt.datetime.fromisoformat(finish_at).astimezone(SITE)
+    got = dt.datetime.combine(expected.date(), dt.time.fromisoformat(shown[1]), tzinfo=SITE)
+    off = (got - expected).total_seconds() % 86400  # the clock's time of day, either side
+    assert min(off, 86400 - off) <= 120, (shown[1], expected)

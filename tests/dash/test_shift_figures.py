@@ -258,7 +258,9 @@ def test_the_known_day_from_the_database(sessions):
     as_dict = {r[0]: r[1] for r in rows if len(r) == 2}
     assert as_dict["orders_shipped"] == 4 and as_dict["order_to_ship_p90_s"] == 32400.0
     assert as_dict["first_pass_accuracy_pct"] == 60.0
-    assert ["09:00", 8, 3] in rows
+    assert ["timezone", "UTC"] in rows
+    assert ["hour_local", "units", "lines", "hour_start_utc"] in rows
+    assert ["09:00", 8, 3, "2026-03-02T09:00:00Z"] in rows
 
 
 def test_the_people_at_ten_from_the_database(sessions):

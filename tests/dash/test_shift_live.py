@@ -130,12 +130,13 @@ def test_people_projection_reassignment_and_exports_live(
     )
     bars = desktop.locator("#uph-chart rect.col")
     expect(bars).to_have_count(24)
-    hourly = {r[0]: r[1] for r in read_csv(desktop, base + "/dashboard/figures.csv") if len(r) == 3}
+    hourly = {r[0]: r[1] for r in read_csv(desktop, base + "/dashboard/figures.csv") if len(r) == 4}
     drawn = {
         (b.get_attribute("data-label") or "") + ":00": b.get_attribute("data-value")
         for b in bars.all()
     }
-    assert {h: v for h, v in hourly.items() if h != "hour_utc"} == drawn
+    assert {h: v for h, v in hourly.items() if h != "hour_local"} == drawn
+    expect(desktop.locator("#figures h3")).to_have_text("Units per hour (UTC)")
 
     people = read_csv(desktop, base + "/dashboard/people.csv")
     header, rows = people[0], {r[0]: dict(zip(people[0], r, strict=True)) for r in people[1:]}

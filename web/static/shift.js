@@ -108,7 +108,7 @@
     td.append(h("span", { class: "pill p-" + p.status }, label(p.status)));
     if (p.status === "done") return td;
     td.append(h("br"), h("small", {}, p.finish_at
-      ? "done ≈ " + p.finish_at.slice(11, 16) + " · " + Math.round(p.units_per_hour) + " u/h · " +
+      ? "done ≈ " + Floor.formatTime(p.finish_at).slice(11) + " · " + Math.round(p.units_per_hour) + " u/h · " +
         p.pickers + " picker(s)"
       : "no pick rate yet"));
     return td;
@@ -199,7 +199,9 @@
     }
     const chart = $("#uph-chart");
     if (chart && window.FloorChart) {
-      const labels = f.units_by_hour.map((_, i) => String(i).padStart(2, "0"));
+      // The site's clock hours ("07", or "01 CDT" / "01 CST" the night the clocks go back).
+      const labels = f.units_by_hour.map((_, i) =>
+        f.hour_labels ? f.hour_labels[i].replace(":00", "") : String(i).padStart(2, "0"));
       FloorChart.bars(chart, f.units_by_hour, labels, { title: "units per hour", unit: "units" });
     }
   }
