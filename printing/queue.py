@@ -60,6 +60,8 @@ class PrintQueueErrorCode(enum.StrEnum):
     not_finished = "not_finished"
     reason_required = "reason_required"
     reason_too_long = "reason_too_long"
+    station_required = "station_required"  # a packer's job action that names no station
+    other_station = "other_station"  # a packer's job action on another station's printer
 
 
 class PrintQueueError(FloorError):

@@ -5,7 +5,12 @@ print its label again as a new job with a reason. Both audited; both close the j
 One reprint at a time per label: while a reprint of a label is still waiting or being sent
 (``queued``, ``held``, ``sending``), another reprint request for the same label (a double click,
 an HTTP retry) creates nothing and answers that pending reprint (``Reprinted.already_pending``).
-Once it has printed (or failed), a new reprint with a reason is allowed again."""
+Once it has printed (or failed), a new reprint with a reason is allowed again.
+
+Who: a supervisor (or admin) acts on any job; a packer only on the jobs of the station they work
+at (``station``, named with the request as every pack-station call names it): a job whose printer
+serves another station (or none) is refused, 403 ``other_station``, and nothing is queued,
+changed or audited; a packer who names no station is refused, 403 ``station_required``."""
 
 from __future__ import annotations
 
@@ -14,10 +19,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.accounts import has_role
 from core.actors import Actor
 from core.audit import audit
 from core.db import is_postgres, utcnow
 from core.errors import CoreErrorCode
+from core.users import Role
+from floor.site.layout import Location
 from printing.models import NEEDS_A_PERSON, WAITING, Printer, PrintJob
 from printing.queue import (
     J,
@@ -41,11 +49,40 @@ def get_job(session: Session, job_id: str, *, lock: bool = False) -> PrintJob:
     return job
 
 
-def confirm_printed(session: Session, job_id: str, actor: Actor) -> PrintJob:
-    """A person checked the printer: the ``unknown`` job did print. Audited."""
+def check_station(session: Session, job: PrintJob, actor: Actor, station: str | None) -> None:
+    """Refuse a packer's action on a job that is not their station's (see the module's note);
+    a supervisor may act on any job."""
+    if has_role(actor.role, Role.supervisor):
+        return
+    if not station:
+        raise PrintQueueError(
+            PrintQueueErrorCode.station_required,
+            "say which station you are at: a packer acts on the labels of their own station",
+            403,
+        )
+    code = session.scalar(
+        select(Location.code)
+        .join(Printer, Printer.station_location_id == Location.id)
+        .where(Printer.id == job.printer_id)
+    )
+    if code is None or code.upper() != station.upper():
+        where = f"station {code}'s" if code else "a printer at no station"
+        raise PrintQueueError(
+            PrintQueueErrorCode.other_station,
+            f"job {job.job_id} is {where}, not {station}'s: a supervisor can act on it",
+            403,
+        )
+
+
+def confirm_printed(
+    session: Session, job_id: str, actor: Actor, station: str | None = None
+) -> PrintJob:
+    """A person checked the printer: the ``unknown`` job did print. Audited. A packer's
+    ``station`` must be the job's (``check_station``)."""
     # Locked: a reprint of the same job at the same moment made it ``replaced`` and queued a
     # copy, and this confirmation, having read it ``unknown``, wrote ``printed`` over that.
     job = get_job(session, job_id, lock=True)
+    check_station(session, job, actor, station)
     if job.status != J.unknown:
         raise PrintQueueError(
             PrintQueueErrorCode.not_unknown,
@@ -68,11 +105,14 @@ class Reprinted:
     already_pending: bool  # True: nothing was created, ``job`` is the label's pending reprint
 
 
-def reprint(session: Session, job_id: str, actor: Actor, reason: str) -> Reprinted:
+def reprint(
+    session: Session, job_id: str, actor: Actor, reason: str, station: str | None = None
+) -> Reprinted:
     """Print a job's label again as a new job (new job id), with a reason. Audited. A ``failed``
     or ``unknown`` original becomes ``replaced``; a queued or sending one is refused (it has not
     finished yet). While a reprint of the same label is still pending, nothing is created (nor
-    audited) and that reprint is answered (``already_pending``)."""
+    audited) and that reprint is answered (``already_pending``). A packer's ``station`` must be
+    the job's (``check_station``)."""
     reason = (reason or "").strip()
     if not reason:
         raise PrintQueueError(
@@ -81,6 +121,7 @@ def reprint(session: Session, job_id: str, actor: Actor, reason: str) -> Reprint
     if len(reason) > 500:
         raise PrintQueueError(PrintQueueErrorCode.reason_too_long, "at most 500 characters", 422)
     original = get_job(session, job_id, lock=True)  # its state decides: see confirm_printed
+    check_station(session, original, actor, station)
     if original.status in (J.queued, J.held, J.sending):
         raise PrintQueueError(
             PrintQueueErrorCode.not_finished,

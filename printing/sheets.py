@@ -23,6 +23,7 @@ from floor.fulfilment.models import Package, PickList, PickTask, Tote
 from floor.fulfilment.states import TaskStatus
 from floor.site.layout import Location, LocationType, Sku
 from orders.models import Order, OrderLine
+from orders.states import OrderStatus
 from printing.documents import (
     Address,
     BadgeCard,
@@ -128,12 +129,21 @@ def _address(fields: dict[str, str]) -> Address:
 def packing_slip(
     session: Session, external_id: str, ship_from: dict[str, str], zone: dt.tzinfo = dt.UTC
 ) -> PackingSlip | None:
-    """The slip of one order; its date is the day the order arrived in the site's ``zone``."""
+    """The slip of one order; its date is the day the order arrived in the site's ``zone``.
+    Before the order is packed the slip is not ``final``: it shows what is picked and packed so
+    far and marks no line short (nothing is short until the order is packed)."""
     order = session.scalar(select(Order).where(Order.external_id == external_id))
     if order is None:
         return None
+    final = order.status in SLIP_FINAL
     lines = tuple(
-        SlipLine(code, name, line.quantity, line.shipped_qty or line.packed_qty)
+        SlipLine(
+            code,
+            name,
+            line.quantity,
+            line.shipped_qty or line.packed_qty,
+            None if final else line.picked_qty,
+        )
         for line, code, name in session.execute(
             select(OrderLine, Sku.code, Sku.name)
             .join(Sku, Sku.id == OrderLine.sku_id)
@@ -159,7 +169,12 @@ def packing_slip(
         lines=lines,
         packages=packages,
         order_date=order.created_at.astimezone(zone).date().isoformat(),
+        final=final,
     )
+
+
+# An order in these states has its cartons closed: what is not in them is short.
+SLIP_FINAL = (OrderStatus.packed, OrderStatus.shipped, OrderStatus.delivered)
 
 
 DEFAULT_SITE_ADDRESS = "Floor Demo Warehouse|1 Dock Road||Springfield|IL|62701|US"

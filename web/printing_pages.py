@@ -144,11 +144,14 @@ def _back() -> str:
 @bp.post("/printers/jobs/<job_id>/reprint")
 @roles_required(Role.packer, Role.supervisor)
 def reprint(job_id: str) -> Any:
-    reason = _json_or_form().get("reason", "")
+    body = _json_or_form()
+    reason = body.get("reason", "")
     actor = current_actor()
     assert actor is not None
     with uow() as s:
-        done = reprints.reprint(s, job_id, actor, reason if isinstance(reason, str) else "")
+        done = reprints.reprint(
+            s, job_id, actor, reason if isinstance(reason, str) else "", _station(body)
+        )
         # A second request while the label's reprint is still pending (a double click, a retry)
         # created nothing: 200 with that reprint, so the pack page shows it as it would its own.
         view = {**queue.job_view(s, done.job), "already_pending": done.already_pending}
@@ -161,11 +164,18 @@ def reprint(job_id: str) -> Any:
 @bp.post("/printers/jobs/<job_id>/confirm")
 @roles_required(Role.packer, Role.supervisor)
 def confirm(job_id: str) -> Any:
+    station = _station(_json_or_form())
     actor = current_actor()
     assert actor is not None
     with uow() as s:
-        view = queue.job_view(s, reprints.confirm_printed(s, job_id, actor))
+        view = queue.job_view(s, reprints.confirm_printed(s, job_id, actor, station))
     return _after(view)
+
+
+def _station(body: dict[str, Any]) -> str | None:
+    """The station the request says its sender works at (a packer acts on its jobs only)."""
+    value = body.get("station")
+    return value if isinstance(value, str) and value else None
 
 
 # --- admin --------------------------------------------------------------------------------------

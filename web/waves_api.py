@@ -8,10 +8,12 @@ Errors (web/errors.py, the same shape as the OMS API): ``{"error": {"code", "mes
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from core.errors import CoreErrorCode, FieldError, FloorError
 from core.exception_queue import ExceptionStatus
@@ -309,16 +311,57 @@ def cancel_replenishment(task_id: int) -> Any:
 @bp.post("/tasks/<int:task_id>/override")
 @roles_required(Role.supervisor)
 def override(task_id: int) -> Any:
-    """Confirm a task without a scan: ``{"reason": "...", "quantity": n}`` (audited)."""
+    """Confirm a task without a scan: ``{"reason": "...", "quantity": n}`` (audited). Safe to
+    retry with ``override_id`` (same id: the task as it stands, ``replayed: true``, nothing
+    booked again) and/or ``picked_before`` (the units seen picked; else 409 ``stale_override``)."""
     data = _body()
     qty = _int_field(data, "quantity", low=1, high=MAX_QUANTITY)  # 0 would confirm nothing
+    picked_before = _int_field(data, "picked_before", low=0, high=MAX_QUANTITY)
+    override_id = _override_id(data)
     reason = _reason()
-    with uow() as s:
-        task = override_task(s, _actor(), task_id, reason, qty)
-        body = {
-            "id": task.id,
-            "status": task.status.value,
-            "quantity": task.quantity,
-            "picked_qty": task.picked_qty,
-        }
+    kw = {"override_id": override_id, "picked_before": picked_before}
+    try:
+        with uow() as s:
+            done = override_task(s, _actor(), task_id, reason, qty, **kw)
+            body = _override_body(done)
+    except IntegrityError:
+        if override_id is None:
+            raise
+        with uow() as s:  # a request racing this one committed the same override_id first
+            done = override_task(s, _actor(), task_id, reason, qty, **kw)
+            if not done.replayed:
+                raise
+            body = _override_body(done)
     return jsonify(body)
+
+
+_OVERRIDE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _override_id(data: dict[str, Any]) -> str | None:
+    """The client's name for this override (optional): 1-64 letters, digits, ``-`` or ``_``."""
+    value = data.get("override_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _OVERRIDE_ID.fullmatch(value):
+        raise RuleErrors(
+            [
+                FieldError(
+                    FulfilmentErrorCode.invalid,
+                    "override_id",
+                    "override_id is 1-64 letters, digits, '-' or '_'",
+                )
+            ]
+        )
+    return value
+
+
+def _override_body(done: Any) -> dict[str, Any]:
+    task = done.task
+    return {
+        "id": task.id,
+        "status": task.status.value,
+        "quantity": task.quantity,
+        "picked_qty": task.picked_qty,
+        "replayed": done.replayed,
+    }

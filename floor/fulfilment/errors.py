@@ -28,6 +28,8 @@ class FulfilmentErrorCode(enum.StrEnum):
     task_closed = "task_closed"
     invalid_quantity = "invalid_quantity"
     invalid_reason = "invalid_reason"
+    override_id_reused = "override_id_reused"  # a known override_id sent with other content
+    stale_override = "stale_override"  # picked_before is not what the task has picked now
     # moving a started pick list to another picker
     not_held = "not_held"
     invalid_picker = "invalid_picker"

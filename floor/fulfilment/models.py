@@ -118,6 +118,26 @@ class PickTask(Base):
     sku: Mapped[Sku] = relationship()
 
 
+class TaskOverride(Base):
+    """A supervisor's override sent with the client's name for it (``override_id``, optional).
+
+    A retried request (the answer was lost) finds this row and is answered without booking the
+    units again (``picking.booking.override_task``). Unique, so two requests racing with one id
+    book once. The audit entry (``task.override``) stays the record of who did what and why.
+    """
+
+    __tablename__ = "task_overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    override_id: Mapped[str] = mapped_column(String(64), unique=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("pick_tasks.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    quantity: Mapped[int | None] = mapped_column(comment="as requested; null = all that was left")
+    units: Mapped[int] = mapped_column(comment="units booked")
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Tote(Base):
     __tablename__ = "totes"
 

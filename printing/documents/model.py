@@ -201,14 +201,18 @@ class Address:
 
 @dataclass(frozen=True)
 class SlipLine:
+    """One order line: ordered and shipped (on a slip that is not ``final``: packed so far, and
+    ``qty_picked`` picked so far)."""
+
     sku: str
     description: str
     qty_ordered: int
     qty_shipped: int
+    qty_picked: int | None = None
 
     def __post_init__(self) -> None:
         _required("slip line SKU", self.sku)
-        if self.qty_ordered < 0 or self.qty_shipped < 0:
+        if self.qty_ordered < 0 or self.qty_shipped < 0 or (self.qty_picked or 0) < 0:
             raise DocumentError(DocumentErrorCode.bad_quantity, f"{self.sku}: negative quantity")
         if self.qty_shipped > self.qty_ordered:
             raise DocumentError(
@@ -247,7 +251,9 @@ class SlipPackage:
 class PackingSlip:
     """The paper that travels in the first carton: who it is for, what was ordered and shipped,
     and the cartons.  ``qr_data`` is what the QR code says (the order reference when ``None``),
-    e.g. a returns URL on the customer's site."""
+    e.g. a returns URL on the customer's site.  ``final``: the order is packed, so what is not
+    shipped is short; a slip printed before that (``final=False``) shows what is picked and
+    packed so far, says it is not packed yet, and marks nothing short."""
 
     order_ref: str
     ship_from: Address
@@ -258,6 +264,7 @@ class PackingSlip:
     customer_ref: str = ""  # the customer's PO or order number
     qr_data: str | None = None
     note: str = ""  # printed at the foot, e.g. returns instructions
+    final: bool = True
 
     def __post_init__(self) -> None:
         _required("order reference", self.order_ref)

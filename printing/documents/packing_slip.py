@@ -7,7 +7,9 @@ Layout (A4 or US Letter, portrait, platypus):
   returns desk scans to find the order;
 * "Ship to" in a box;
 * the lines: SKU, description, quantity ordered and shipped.  A line shipped short is marked
-  "short n" in red, so the customer sees at once what is missing rather than adding it up;
+  "short n" in red, so the customer sees at once what is missing rather than adding it up.  A
+  slip printed before the order is packed (``final=False``) says so under the title in red and
+  shows ordered, picked and packed so far: nothing is short yet, so nothing is marked short;
 * the cartons: number, SSCC with its GS1 application identifier ``(00)`` (the way the carton's
   label prints it), carrier and service, tracking number, weight in kg;
 * an optional note (returns instructions), and a footer with the order and "page n of m".
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import io
 
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
@@ -105,6 +108,9 @@ def packing_slip_pdf(slip: PackingSlip, page_size: PageSize = PageSize.a4) -> by
     if slip.customer_ref:
         facts.append(("Your ref.", slip.customer_ref))
     title = [Paragraph("PACKING SLIP", st["title"]), Spacer(1, 2 * mm)]
+    if not slip.final:
+        warn = ParagraphStyle("warn", st["body"], fontName=fonts.bold, textColor=WARN)
+        title += [Paragraph("NOT YET PACKED: quantities so far", warn), Spacer(1, 1 * mm)]
     title.append(Table(
         [[Paragraph(k, st["small"]), Paragraph(f"<b>{P(v)}</b>", st["body"])] for k, v in facts],
         colWidths=[18 * mm, 52 * mm],
@@ -123,7 +129,8 @@ def packing_slip_pdf(slip: PackingSlip, page_size: PageSize = PageSize.a4) -> by
     total_g = sum(p.weight_g for p in slip.packages)
     shipped = sum(line.qty_shipped for line in slip.lines)
     summary = Paragraph(
-        f"{len(slip.lines)} lines<br/>{shipped} units shipped<br/>"
+        f"{len(slip.lines)} lines<br/>"
+        f"{shipped} units {'shipped' if slip.final else 'packed so far'}<br/>"
         f"{len(slip.packages)} carton{'s' if len(slip.packages) != 1 else ''}"
         f"{', ' + _kg(total_g) if slip.packages else ''}",
         st["body"],
@@ -139,22 +146,30 @@ def packing_slip_pdf(slip: PackingSlip, page_size: PageSize = PageSize.a4) -> by
     )
 
     # --- lines ---
-    rows: list[list[object]] = [[Paragraph(h, st["head"]) for h in
-                                 ("SKU", "Description", "Ordered", "Shipped", "")]]
+    # Final: ordered, shipped and the shortage; not yet packed: ordered, picked and packed so
+    # far (the last in bold, as shipped is), and nothing marked short: nothing is short yet.
+    heads = ("Ordered", "Shipped", "") if slip.final else ("Ordered", "Picked", "Packed")
+    rows: list[list[object]] = [[Paragraph(h, st["head"])
+                                 for h in ("SKU", "Description", *heads)]]
     short_rows: list[int] = []
     for i, line in enumerate(slip.lines, start=1):
-        status = ""
-        if line.short_by:
-            status = f"short {line.short_by}"
-            short_rows.append(i)
+        if slip.final:
+            short = f"short {line.short_by}" if line.short_by else ""
+            if short:
+                short_rows.append(i)
+            numbers = [str(line.qty_ordered), str(line.qty_shipped), short]
+        else:
+            picked = "" if line.qty_picked is None else str(line.qty_picked)
+            numbers = [str(line.qty_ordered), picked, str(line.qty_shipped)]
         rows.append([Paragraph(P(line.sku), st["cell"]), Paragraph(P(line.description),
-                     st["cell"]), str(line.qty_ordered), str(line.qty_shipped), status])
+                     st["cell"]), *numbers])
     widths = [34 * mm, None, 18 * mm, 18 * mm, 18 * mm]
     widths[1] = doc.width - sum(w for w in widths if w is not None)
     line_style = [
         ("FONT", (0, 1), (-1, -1), fonts.regular, 9.5),
-        ("FONT", (3, 1), (3, -1), fonts.bold, 10.5),
-        ("ALIGN", (2, 0), (3, -1), "RIGHT"),
+        ("FONT", (3, 1), (3, -1), fonts.bold, 10.5) if slip.final else
+        ("FONT", (4, 1), (4, -1), fonts.bold, 10.5),
+        ("ALIGN", (2, 0), (3 if slip.final else 4, -1), "RIGHT"),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("LINEBELOW", (0, 0), (-1, 0), 0.9, INK),
         ("LINEBELOW", (0, 1), (-1, -1), 0.4, RULE),

@@ -26,7 +26,7 @@ from printing.models import PRINT_JOB_MACHINE, PrintJob, PrintJobStatus
 from printing.render import render_png
 from printing.virtual_zebra import VirtualZebra
 from printing.worker import PrintWorker, WorkerConfig
-from tests.factories import login, make_test_app
+from tests.factories import csrf_token, login, make_test_app
 from tests.printing.conftest import add_raw_queue
 from tests.printing.flow import Packer, job, picked_order, use_printer, wait_until
 
@@ -192,9 +192,12 @@ def test_unreachable_printer_fails_after_its_attempts_and_opens_printer_failed(
     # Reprint: a new job id, a reason, audited; the failed one is replaced, the exception closed.
     zebra.set_online(True)
     packer = Packer(client)
-    refused = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": " "})
+    refused = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": " ", "station": "PACK-01"})
     assert refused.status_code == 422
-    again = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": "printer was unplugged"})
+    again = packer.post(
+        f"/printers/jobs/{job_id}/reprint",
+        {"reason": "printer was unplugged", "station": "PACK-01"},
+    )
     assert again.status_code == 200, again.get_json()
     new_id = again.get_json()["job_id"]
     assert new_id == f"{job_id}-r1" and again.get_json()["reprint_of"] == job_id
@@ -236,9 +239,9 @@ def test_unknown_job_is_confirmed_by_a_person_and_audited(client, sessions, work
         assert opened.order_id == s.scalar(select(Order.id).where(Order.external_id == external_id))
 
     packer = Packer(client)
-    ok = packer.post(f"/printers/jobs/{job_id}/confirm", {})
+    ok = packer.post(f"/printers/jobs/{job_id}/confirm", {"station": "PACK-01"})
     assert ok.status_code == 200 and ok.get_json()["status"] == "printed"
-    twice = packer.post(f"/printers/jobs/{job_id}/confirm", {})
+    twice = packer.post(f"/printers/jobs/{job_id}/confirm", {"station": "PACK-01"})
     assert twice.status_code == 409
     with unit_of_work(sessions) as s:
         assert (
@@ -246,6 +249,55 @@ def test_unknown_job_is_confirmed_by_a_person_and_audited(client, sessions, work
             == 1
         )
         assert s.scalar(select(FloorException.status)) == ExceptionStatus.resolved
+
+
+def test_a_packer_acts_only_on_the_jobs_of_their_own_station(client, sessions, zebra):
+    """A packer at PACK-01 could reprint (and confirm) PACK-02's label job by its id: a copy
+    of another station's label came out at that station, audited as done by the packer."""
+    from printing.printers import parse_printer_list, sync_printers
+
+    with unit_of_work(sessions) as s:  # FLOOR_PRINTERS with both stations' printers
+        sync_printers(
+            s,
+            parse_printer_list(f"PACK-01=tcp://127.0.0.1:{zebra.port},PACK-02=tcp://127.0.0.1:9"),
+        )
+    external_id, _ = picked_order(sessions, [("SKU-00005", 1)])
+    packer = Packer(client)
+    job_id = packer.close(external_id, station="PACK-02")["print_jobs"][0]["job_id"]
+    with unit_of_work(sessions) as s:
+        j = s.scalars(select(PrintJob).where(PrintJob.job_id == job_id)).one()
+        j.status = J.unknown  # test set-up: the state a send cut off by a crash leaves
+
+    def refused(path: str, body: dict[str, Any], code: str) -> None:
+        r = packer.post(f"/printers/jobs/{job_id}/{path}", body)
+        assert r.status_code == 403, (path, body, r.get_json())
+        assert r.get_json()["error"]["code"] == code, (path, body)
+
+    for path, body in (("reprint", {"reason": "smudged"}), ("confirm", {})):
+        refused(path, body | {"station": "PACK-01"}, "other_station")
+        refused(path, body | {"station": "pack-01"}, "other_station")
+        refused(path, body, "station_required")
+    assert job(sessions, job_id).status == J.unknown
+    assert _label_jobs(sessions, job_id) == [job_id]
+    with unit_of_work(sessions) as s:
+        acted = select(func.count()).where(AuditEntry.action.startswith("print_job."))
+        assert s.scalar(acted) == 0
+    # The /printers page's job forms say which station the page shows.
+    page = client.get("/printers?station=PACK-02").get_data(as_text=True)
+    assert '<input type="hidden" name="station" value="PACK-02">' in page
+    # At PACK-02 the packer may; a supervisor may anywhere, naming no station.
+    ok = packer.post(
+        f"/printers/jobs/{job_id}/reprint", {"reason": "smudged", "station": "PACK-02"}
+    )
+    assert ok.status_code == 200 and ok.get_json()["job_id"] == f"{job_id}-r1", ok.get_json()
+    with unit_of_work(sessions) as s:
+        j = s.scalars(select(PrintJob).where(PrintJob.job_id == f"{job_id}-r1")).one()
+        j.status = J.unknown
+    sup = client.application.test_client()
+    login(sup, username="sam", password="supervisor-demo")
+    token = csrf_token(sup.get("/printers").get_data(as_text=True))
+    r = sup.post(f"/printers/jobs/{job_id}-r1/confirm", json={}, headers={"X-CSRFToken": token})
+    assert r.status_code == 200 and r.get_json()["status"] == "printed", r.get_json()
 
 
 def _reprint_entries(sessions: Any) -> int:
@@ -278,11 +330,15 @@ def test_a_repeated_reprint_while_the_first_is_pending_creates_nothing(
     assert job(sessions, job_id).status == J.printed
 
     packer = Packer(client)
-    first = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": "smudged"})
+    first = packer.post(
+        f"/printers/jobs/{job_id}/reprint", {"reason": "smudged", "station": "PACK-01"}
+    )
     assert first.status_code == 200, first.get_json()
     assert first.get_json()["job_id"] == f"{job_id}-r1"
     assert first.get_json()["already_pending"] is False
-    again = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": "smudged"})
+    again = packer.post(
+        f"/printers/jobs/{job_id}/reprint", {"reason": "smudged", "station": "PACK-01"}
+    )
     assert again.status_code == 200, again.get_json()
     body = again.get_json()
     assert body["already_pending"] is True
@@ -294,7 +350,9 @@ def test_a_repeated_reprint_while_the_first_is_pending_creates_nothing(
     zebra.set_status(paper_out=True)
     worker.run_once()
     assert job(sessions, f"{job_id}-r1").status == J.held
-    held = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": "still smudged"})
+    held = packer.post(
+        f"/printers/jobs/{job_id}/reprint", {"reason": "still smudged", "station": "PACK-01"}
+    )
     assert held.status_code == 200 and held.get_json()["already_pending"] is True
     assert held.get_json()["status"] == "held"
     assert _label_jobs(sessions, job_id) == [job_id, f"{job_id}-r1"]
@@ -306,7 +364,9 @@ def test_a_repeated_reprint_while_the_first_is_pending_creates_nothing(
     assert len(zebra.wait_for_labels(2, timeout_s=5)) == 2
 
     # Now a second reprint is a real one: a new job, audited with its reason.
-    second = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": "torn on the box"})
+    second = packer.post(
+        f"/printers/jobs/{job_id}/reprint", {"reason": "torn on the box", "station": "PACK-01"}
+    )
     assert second.status_code == 200, second.get_json()
     assert second.get_json()["job_id"] == f"{job_id}-r2"
     assert second.get_json()["already_pending"] is False
@@ -337,7 +397,9 @@ def test_a_repeated_reprint_of_a_replaced_unknown_job_creates_nothing(
 
     packer = Packer(client)
     answers = [
-        packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": "did not come out"})
+        packer.post(
+            f"/printers/jobs/{job_id}/reprint", {"reason": "did not come out", "station": "PACK-01"}
+        )
         for _ in range(2)
     ]
     assert [a.status_code for a in answers] == [200, 200]
@@ -363,7 +425,9 @@ def test_simultaneous_reprints_of_one_label_create_one_job(app, sessions, worker
 
     def click(n: int) -> None:
         start.wait(timeout=10)
-        answers[n] = packers[n].post(f"/printers/jobs/{job_id}/reprint", {"reason": "smudged"})
+        answers[n] = packers[n].post(
+            f"/printers/jobs/{job_id}/reprint", {"reason": "smudged", "station": "PACK-01"}
+        )
 
     threads = [threading.Thread(target=click, args=(n,)) for n in range(len(packers))]
     for t in threads:
@@ -406,7 +470,7 @@ def test_it_printed_racing_a_reprint_of_the_same_unknown_job_is_refused(
     outcome = race.run(
         sessions,
         lambda s: reprints.reprint(s, job_id, sam, "no label"),
-        lambda s: reprints.confirm_printed(s, job_id, paco),
+        lambda s: reprints.confirm_printed(s, job_id, paco, "PACK-01"),
     )
     assert outcome == ("done", "not_unknown")  # the reprint, then the confirmation
     assert job(sessions, job_id).status == J.replaced

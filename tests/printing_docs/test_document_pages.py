@@ -119,6 +119,40 @@ def test_packing_slip_names_the_order_lines(client, sessions):
     assert client.get("/documents/orders/NOPE/packing-slip.pdf").status_code == 404
 
 
+def test_a_slip_printed_before_packing_claims_no_shortage(client, sessions):
+    """The slip of an order not packed yet marked every line "short n" and said "0 units
+    shipped": printed before packing (a packer's checklist, a slip put in the carton first) it
+    told the customer that nothing had come. Now it says the order is not packed yet and shows
+    ordered, picked and packed so far, with nothing short; once packed it is the shipment's."""
+    from tests.factories import picked_order
+    from tests.printing.flow import Packer
+    from tests.printing_docs.pdfs import page_lines
+
+    external_id, _ = picked_order(sessions, [("SKU-00120", 2), ("SKU-00100", 1)])
+    packer = Packer(client)
+    url = f"/documents/orders/{external_id}/packing-slip.pdf"
+    before = client.get(url)
+    assert before.status_code == 200
+    text = _text(before.data)
+    assert "short" not in text and "shipped" not in text
+    assert "NOT YET PACKED" in text and "3 units packed so far" not in text
+    assert "0 units packed so far" in text
+    lines = page_lines(before.data)
+    assert lines[lines.index("Description") + 1 : lines.index("Description") + 4] == [
+        "Ordered",
+        "Picked",
+        "Packed",
+    ]
+    for sku, ordered in (("SKU-00120", 2), ("SKU-00100", 1)):
+        at = lines.index(sku)
+        assert lines[at + 2 : at + 5] == [str(ordered), str(ordered), "0"], lines[at : at + 5]
+
+    packer.close(external_id)
+    text = _text(client.get(url).data)
+    assert "NOT YET PACKED" not in text and "short" not in text
+    assert "3 units shipped" in text and "Shipped" in text
+
+
 def test_packing_slip_of_any_order_id_downloads_over_http(live_server, sessions):
     """An order id beyond Latin-1 (the OMS may send any text) broke the response after its
     status line (a header is sent as Latin-1): the packer's browser got no answer. A ``"``

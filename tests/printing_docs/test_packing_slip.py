@@ -110,3 +110,17 @@ def test_zero_shipped_is_a_quantity_not_a_missing_value() -> None:
     lines = page_lines(packing_slip_pdf(s))
     at = lines.index("S-1")
     assert lines[at + 2 : at + 5] == ["3", "0", "short 3"]
+
+
+def test_a_slip_before_packing_marks_nothing_short() -> None:
+    """Before packing, nothing has been shipped short yet: no "short n", no "units shipped"."""
+    lines = (SlipLine("S-1", "d", 3, 0, qty_picked=2), SlipLine("S-2", "e", 1, 0, qty_picked=0))
+    s = replace(slip(), lines=lines, packages=(), final=False)
+    text = page_texts(packing_slip_pdf(s))[0]
+    assert "short" not in text.replace("marked short", "") and "shipped" not in text
+    assert "NOT YET PACKED" in text and "0 units packed so far" in text
+    printed = page_lines(packing_slip_pdf(s))
+    at = printed.index("S-1")
+    assert printed[at + 2 : at + 5] == ["3", "2", "0"]
+    at = printed.index("S-2")
+    assert printed[at + 2 : at + 5] == ["1", "0", "0"]

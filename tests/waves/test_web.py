@@ -202,6 +202,44 @@ def test_override_quantity_refusals_state_the_range_it_takes(client, sessions):
     assert r.status_code == 200 and r.get_json()["picked_qty"] == 1
 
 
+def test_a_retried_override_books_its_units_once(client, sessions):
+    """The same override sent twice (a retry after a lost answer) booked 2 units for 1."""
+    _orders(sessions, [("SKU-00100", 3)])
+    headers = _sup(client)
+    wave = client.post("/waves", json={"rule_id": 1, "release": True}, headers=headers).get_json()[
+        "waves"
+    ][0]
+    task_id = client.get(f"/waves/{wave['id']}").get_json()["lists"][0]["tasks"][0]["id"]
+    url = f"/tasks/{task_id}/override"
+    body = {"reason": "label torn", "quantity": 1, "override_id": "ov-1"}
+    first = client.post(url, json=body, headers=headers)
+    assert first.status_code == 200, first.get_json()
+    assert first.get_json()["picked_qty"] == 1 and first.get_json()["replayed"] is False
+    again = client.post(url, json=body, headers=headers)
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["replayed"] is True and again.get_json()["picked_qty"] == 1
+    # The id names that override: sent with another quantity or reason it is refused.
+    for other in ({"quantity": 2}, {"reason": "scanner broken"}):
+        r = client.post(url, json=body | other, headers=headers)
+        assert r.status_code == 409, (other, r.get_json())
+        assert r.get_json()["error"]["code"] == "override_id_reused"
+    for bad in ("", "x" * 65, "a b", 7):
+        r = client.post(url, json=body | {"override_id": bad}, headers=headers)
+        assert r.status_code == 422, bad
+        assert r.get_json()["errors"][0]["field"] == "override_id"
+    # Without an id, picked_before (what the supervisor saw) refuses a retry of a done override.
+    body = {"reason": "label torn", "quantity": 1, "picked_before": 1}
+    assert client.post(url, json=body, headers=headers).get_json()["picked_qty"] == 2
+    r = client.post(url, json=body, headers=headers)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "stale_override"
+    with unit_of_work(sessions) as s:
+        task = s.get(PickTask, task_id)
+        assert task.picked_qty == 2 and task.status in (TaskStatus.pending, TaskStatus.assigned)
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "task.override")).all()
+        assert [e.details["units"] for e in entries] == [1, 1]
+        assert [e.details.get("override_id") for e in entries] == ["ov-1", None]
+
+
 def test_supervisor_page_plans_releases_and_resolves(client, sessions):
     _orders(sessions, [("SKU-00100", 1)])
     login(client, username="sam", password="supervisor-demo")

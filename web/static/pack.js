@@ -248,12 +248,12 @@
   }
   $("station").addEventListener("change", joinStation);
   $("print-confirm").addEventListener("click", async () => {
-    const r = await Floor.api("POST", "/printers/jobs/" + encodeURIComponent(job.job_id) + "/confirm", {});
+    const r = await Floor.api("POST", "/printers/jobs/" + encodeURIComponent(job.job_id) + "/confirm", { station: station() });
     if (r.ok) showJob(r.data); else feedback(false, (r.data && r.data.error && r.data.error.message) || "error");
   });
   $("print-reprint").addEventListener("click", async () => {
     const r = await Floor.api("POST", "/printers/jobs/" + encodeURIComponent(job.job_id) + "/reprint",
-                              { reason: $("print-reason").value });
+                              { reason: $("print-reason").value, station: station() });
     if (r.ok) {
       $("print-reason").value = "";
       // The worker may have sent the new label before this answer came: its "print.job" events

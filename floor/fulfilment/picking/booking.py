@@ -11,6 +11,8 @@ wave (``after_task``). ``override_task`` is the supervisor's confirmation withou
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -22,7 +24,7 @@ from core.errors import CoreErrorCode
 from core.events import publish
 from core.users import Role, User
 from floor.fulfilment.errors import FulfilmentErrorCode
-from floor.fulfilment.models import PickList, PickTask, Wave
+from floor.fulfilment.models import PickList, PickTask, TaskOverride, Wave
 from floor.fulfilment.picking import fast_path
 from floor.fulfilment.picking.outcome import PickError
 from floor.fulfilment.picking.views import task_payload
@@ -114,9 +116,21 @@ def after_task(session: Session, user: Actor, task: PickTask, order: Order) -> N
 
 
 def override_task(
-    session: Session, actor: Actor | User, task_id: int, reason: str, quantity: int | None = None
-) -> PickTask:
-    """A supervisor confirms a task's units without a scan (audited)."""
+    session: Session,
+    actor: Actor | User,
+    task_id: int,
+    reason: str,
+    quantity: int | None = None,
+    *,
+    override_id: str | None = None,
+    picked_before: int | None = None,
+) -> Override:
+    """A supervisor confirms a task's units without a scan (audited).
+
+    Safe to retry: ``override_id`` (the client's name for this override) answers a repeat with
+    the task as it stands, ``replayed``, and books nothing (the same id with another task,
+    quantity or reason is ``override_id_reused``); ``picked_before`` (the units the supervisor
+    saw picked) refuses an override of a task that has moved on since (``stale_override``)."""
     actor = as_actor(actor)
     if not has_role(actor.role, Role.supervisor):
         raise PickError(CoreErrorCode.forbidden, "only a supervisor may override", 403)
@@ -128,6 +142,10 @@ def override_task(
     task = session.scalars(stmt).one_or_none()
     if task is None:
         raise PickError(CoreErrorCode.not_found, f"no task {task_id}", 404)
+    if override_id is not None:  # read after the task's lock: a racing twin has committed
+        earlier = earlier_override(session, override_id, task_id, quantity, reason)
+        if earlier is not None:
+            return Override(earlier, replayed=True)
     wave = session.scalar(
         select(Wave)
         .join(PickList, PickList.wave_id == Wave.id)
@@ -135,6 +153,12 @@ def override_task(
     )
     if task.status not in OPEN_TASK or wave is None or wave.status not in ACTIVE_WAVE:
         raise PickError(FulfilmentErrorCode.task_closed, f"task {task_id} is {task.status.value}")
+    if picked_before is not None and picked_before != task.picked_qty:
+        raise PickError(
+            FulfilmentErrorCode.stale_override,
+            f"task {task_id} has {task.picked_qty} of {task.quantity} picked, not "
+            f"{picked_before}: look at it again before confirming more",
+        )
     remaining = task.quantity - task.picked_qty
     qty = remaining if quantity is None else quantity
     if not 1 <= qty <= remaining:
@@ -143,6 +167,17 @@ def override_task(
         )
     before = task.picked_qty
     pick_units(session, actor, task, qty)
+    if override_id is not None:
+        session.add(
+            TaskOverride(
+                override_id=override_id,
+                task_id=task.id,
+                user_id=actor.user_id,
+                quantity=quantity,
+                units=qty,
+                reason=reason.strip(),
+            )
+        )
     audit(
         session,
         actor,
@@ -150,6 +185,35 @@ def override_task(
         entity="pick_task",
         entity_id=task.id,
         reason=reason.strip(),
-        details={"units": qty, "picked_before": before, "status": task.status.value},
+        details={"units": qty, "picked_before": before, "status": task.status.value}
+        | ({"override_id": override_id} if override_id is not None else {}),
     )
-    return task
+    return Override(task, replayed=False)
+
+
+@dataclass(frozen=True)
+class Override:
+    """``override_task``'s answer: the task, and whether this was a repeat of an earlier one."""
+
+    task: PickTask
+    replayed: bool
+
+
+def earlier_override(
+    session: Session, override_id: str, task_id: int, quantity: int | None, reason: str
+) -> PickTask | None:
+    """The task an override already made under ``override_id`` (a retry: nothing is booked
+    again), or None. The id sent with another task, quantity or reason is refused
+    (``override_id_reused``): it names another override, and guessing which one is meant would
+    book or skip units."""
+    earlier = session.scalar(select(TaskOverride).where(TaskOverride.override_id == override_id))
+    if earlier is None:
+        return None
+    if (earlier.task_id, earlier.quantity, earlier.reason) != (task_id, quantity, reason.strip()):
+        raise PickError(
+            FulfilmentErrorCode.override_id_reused,
+            f"override_id {override_id!r} already confirmed {earlier.units} unit(s) of task "
+            f"{earlier.task_id} (quantity {earlier.quantity}, reason {earlier.reason!r}): "
+            "send a new override_id for another override",
+        )
+    return session.get(PickTask, task_id)
