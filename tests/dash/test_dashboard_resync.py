@@ -33,6 +33,7 @@ from core.exception_queue import ExceptionReason, ExceptionStatus, FloorExceptio
 from floor.fulfilment import dashboard as floor_dashboard
 from floor.fulfilment.exceptions import resolve_exception
 from floor.fulfilment.order_views import order_counts, order_counts_at
+from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
 from orders.models import Order
 from orders.outbox import OutboxEvent
 from orders.states import OrderStatus as S
@@ -207,16 +208,28 @@ def open_exceptions(page: Any) -> set[int]:
     )
 
 
-def truth(sessions: Any) -> tuple[dict[str, int], set[int]]:
+def waves(page: Any) -> dict[int, str]:
+    return {
+        int(k): v
+        for k, v in page.evaluate(
+            """() => Object.fromEntries([...document.querySelectorAll('#waves tr[data-wave]')]
+                 .map((tr) => [tr.dataset.wave, tr.dataset.status]))"""
+        ).items()
+    }
+
+
+def truth(sessions: Any) -> tuple[dict[str, int], set[int], dict[int, str]]:
+    """The tiles, the open exceptions and the waves on the board (id → status)."""
     with unit_of_work(sessions) as s:
         ids = s.scalars(
             select(FloorException.id).where(FloorException.status == ExceptionStatus.open)
         ).all()
-        return order_counts(s), set(ids)
+        board = {w["id"]: w["status"] for w in floor_dashboard.board_waves(s)}
+        return order_counts(s), set(ids), board
 
 
-def shown(page: Any) -> tuple[dict[str, int], set[int]]:
-    return tiles(page), open_exceptions(page)
+def shown(page: Any) -> tuple[dict[str, int], set[int], dict[int, str]]:
+    return tiles(page), open_exceptions(page), waves(page)
 
 
 def settled(page: Any, sessions: Any, timeout: float = 10.0) -> tuple[Any, Any]:
@@ -306,12 +319,15 @@ def test_a_move_the_snapshot_counts_is_not_counted_again_by_the_flush_after_it(
 def test_changes_sent_while_the_snapshot_is_read_are_not_lost(
     app, sessions, live_server, desktop, monkeypatch
 ):
-    """Right after the snapshot was read, before its answer leaves, an order moves, an exception
-    opens and another is resolved; the flush that carries them reaches the page before the
-    answer. Before the fix the answer overwrote all three: allocated one too high, waved one
-    too low, the new exception missing and the resolved one back on the board."""
+    """Right after the snapshot was read, before its answer leaves, an order moves, a wave is
+    released, an exception opens and another is resolved; the flush that carries them reaches
+    the page before the answer. Before the fix the answer overwrote them all: allocated one too
+    high, waved one too low, the wave still planned, the new exception missing and the
+    resolved one back on the board."""
     with unit_of_work(sessions) as s:
-        order = add_order(s)
+        add_order(s)
+        wave_id = plan_waves(s, RuleSpec(split_by_zone=False), supervisor(s)).waves[0].id
+        order = add_order(s)  # after the planning: it stays allocated
         order_id, external_id = order.id, order.external_id
         old = FloorException(reason=ExceptionReason.damaged, message="dented at A-01")
         s.add(old)
@@ -319,7 +335,7 @@ def test_changes_sent_while_the_snapshot_is_read_are_not_lost(
         old_id = old.id
     log_in_supervisor(desktop, live_server.url)
     page_now, db_now = settled(desktop, sessions)
-    assert page_now == db_now and old_id in page_now[1]
+    assert page_now == db_now and old_id in page_now[1] and page_now[2][wave_id] == "planned"
     sent = Sent(app.extensions["floor"].live)
     armed = threading.Event()
     real_snapshot = floor_dashboard.snapshot
@@ -327,6 +343,7 @@ def test_changes_sent_while_the_snapshot_is_read_are_not_lost(
     def change_the_floor() -> None:
         with unit_of_work(sessions) as s:
             transition(s, s.get(Order, order_id), S.waved, SYSTEM)
+            release_wave(s, wave_id, supervisor(s))
             new = FloorException(reason=ExceptionReason.damaged, message="torn at B-02")
             s.add(new)
             s.flush()
@@ -349,6 +366,7 @@ def test_changes_sent_while_the_snapshot_is_read_are_not_lost(
     assert not armed.is_set()
     page_now, db_now = settled(desktop, sessions, timeout=3)
     assert old_id not in db_now[1] and len(db_now[1]) == 1
+    assert db_now[2][wave_id] == "released"
     assert page_now == db_now
 
 
