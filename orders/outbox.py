@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Index, String, Text, event, func, select
@@ -232,29 +233,46 @@ _EVENT_COLUMNS = (
 )
 
 
-def record_events(session: Session, events: list[dict[str, Any]]) -> None:
+def record_events(session: Session, events: list[dict[str, Any]]) -> list[str]:
     """Write many events at once, each a dict of ``record_event``'s keyword arguments; ids
     follow the list order (and come after any event still pending in the session). For
     set-based writers such as batch order intake and bulk transitions: ``COPY`` on PostgreSQL,
-    one executemany on SQLite (``core.bulk.insert_rows``)."""
+    one executemany on SQLite (``core.bulk.insert_rows``). Returns their ``event_id``s, in
+    the list's order."""
     if not events:
-        return
+        return []
     lock_feed(session)  # and write the queued single events first: ids in order
     now = utcnow()
-    insert_rows(
-        session,
-        OutboxEvent.__table__,
-        _EVENT_COLUMNS,
-        (
-            _event_row(
-                ev["type"],
-                ev["aggregate_id"],
-                ev["from_state"],
-                ev["to_state"],
-                ev["payload"],
-                ev.get("aggregate", "order"),
-                now,
-            )
-            for ev in events
-        ),
-    )
+    rows = [
+        _event_row(
+            ev["type"],
+            ev["aggregate_id"],
+            ev["from_state"],
+            ev["to_state"],
+            ev["payload"],
+            ev.get("aggregate", "order"),
+            now,
+        )
+        for ev in events
+    ]
+    insert_rows(session, OutboxEvent.__table__, _EVENT_COLUMNS, rows)
+    return [row[0] for row in rows]
+
+
+_POSITIONS_CHUNK = 500  # event ids per IN-list
+
+
+def positions(session: Session, event_ids: Iterable[str]) -> dict[str, int]:
+    """The feed position (``id``) of each committed event of ``event_ids`` (an id not found is
+    left out). Ids become visible in commit order (the feed lock above), so a reader whose
+    largest visible id was N had seen exactly the events at positions up to N: by this the
+    dashboard tells a move its snapshot already counted from one it did not."""
+    wanted = list(dict.fromkeys(event_ids))
+    found: dict[str, int] = {}
+    for i in range(0, len(wanted), _POSITIONS_CHUNK):
+        chunk = wanted[i : i + _POSITIONS_CHUNK]
+        rows = session.execute(
+            select(OutboxEvent.event_id, OutboxEvent.id).where(OutboxEvent.event_id.in_(chunk))
+        )
+        found.update((event_id, id_) for event_id, id_ in rows)
+    return found

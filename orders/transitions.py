@@ -53,9 +53,15 @@ def _event(
 
 
 def _announce(
-    session: Session, external_id: str, current: OrderStatus | None, target: OrderStatus
+    session: Session,
+    external_id: str,
+    current: OrderStatus | None,
+    target: OrderStatus,
+    event_id: str,
 ) -> None:
-    """Tell the dashboard (after commit) that an order moved."""
+    """Tell the dashboard (after commit) that an order moved; ``event_id``: the move's outbox
+    event, whose feed position tells a screen whether a snapshot it read already counted the
+    move (``web.live`` sends it as ``seq``)."""
     publish(
         session,
         "order.status",
@@ -63,6 +69,7 @@ def _announce(
             "order": external_id,
             "from": current.value if current is not None else None,
             "to": target.value,
+            "event_id": event_id,
         },
     )
 
@@ -93,8 +100,8 @@ def transition(
         current = ORDER_MACHINE.move(order, target)
         order.updated_at = now
         order.status_times = times
-    record_event(session, **_event(order.external_id, current, target, actor, payload))
-    _announce(session, order.external_id, current, target)
+    event_id = record_event(session, **_event(order.external_id, current, target, actor, payload))
+    _announce(session, order.external_id, current, target, event_id)
     return True
 
 
@@ -140,8 +147,8 @@ def transition_many(
     for order in moved:
         current, payload = before[id(order)]
         events.append(_event(order.external_id, current, target, actor, payload))
-        _announce(session, order.external_id, current, target)
-    record_events(session, events)
+    for order, event_id in zip(moved, record_events(session, events), strict=True):
+        _announce(session, order.external_id, before[id(order)][0], target, event_id)
     return moved
 
 
@@ -154,8 +161,8 @@ def record_received(session: Session, order: Order, actor: Actor) -> None:
     now = utcnow()
     ORDER_MACHINE.start(order, OrderStatus.received)
     order.status_times = {OrderStatus.received.value: now.isoformat()}
-    record_event(session, **_event(order.external_id, None, OrderStatus.received, actor))
-    _announce(session, order.external_id, None, OrderStatus.received)
+    event_id = record_event(session, **_event(order.external_id, None, OrderStatus.received, actor))
+    _announce(session, order.external_id, None, OrderStatus.received, event_id)
 
 
 def receive_many(
@@ -193,8 +200,10 @@ def receive_many(
     for (_, external_id), target, payload in zip(orders, targets, payloads, strict=True):
         events.append(_event(external_id, None, received, actor))
         events.append(_event(external_id, received, target, actor, payload))
-        _announce(session, external_id, None, target)
-    record_events(session, events)
+    event_ids = record_events(session, events)
+    for i, ((_, external_id), target) in enumerate(zip(orders, targets, strict=True)):
+        # (both events are in this transaction: the move's position stands for the two)
+        _announce(session, external_id, None, target, event_ids[2 * i + 1])
 
 
 def received_times(now: dt.datetime) -> dict[str, Any]:

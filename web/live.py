@@ -8,7 +8,8 @@ dashboard page, though, moves from room ``dashboard`` to ``dashboard:live`` (soc
 ``dashboard:live``) and there receives one ``dashboard.live`` message per flush:
 
     {"events": [{"name", "data"}, ...],   # the dashboard events since the last flush,
-                                          # wave.progress kept only the latest per wave
+                                          # wave.progress kept only the latest per wave,
+                                          # order.status with its feed position "seq"
      "live": {"people", "projections", "generated_at"}}   # dashboard.live_state
 
 and, at most every ``FIGURES_EVERY`` seconds, right after one of those, a message of its own
@@ -51,6 +52,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import unit_of_work, utcnow
 from core.events import DomainEvent, resolve
 from floor.fulfilment import dashboard as floor_dashboard
+from orders.outbox import positions
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,25 @@ def with_summaries(events: list[DomainEvent], board: list[dict[str, Any]]) -> li
         else ev
         for ev in events
     ]
+
+
+def with_positions(events: list[DomainEvent], session: Session) -> list[dict[str, Any]]:
+    """The events as the page gets them, each ``order.status`` with its feed position
+    (``seq``, one query for all of them): the page counts a move only if its last snapshot
+    (``floor.fulfilment.dashboard.snapshot``, whose ``seq`` says up to where it counted) did
+    not already. Without it a move committed just before a (re)connected page read its
+    snapshot, and sent in the flush just after, was counted twice."""
+    wanted = [
+        ev.data["event_id"] for ev in events if ev.name == "order.status" and "event_id" in ev.data
+    ]
+    at = positions(session, wanted) if wanted else {}
+    out = []
+    for ev in events:
+        data = ev.data
+        if ev.name == "order.status" and data.get("event_id") in at:
+            data = {**data, "seq": at[data["event_id"]]}
+        out.append({"name": ev.name, "data": data})
+    return out
 
 
 class DashboardLive:
@@ -170,7 +191,7 @@ class DashboardLive:
                     board = floor_dashboard.board_waves(s, now)  # every wave's bar, one query
                     ready = resolve(with_summaries(events, board), s)
                     body: dict[str, Any] = {
-                        "events": [{"name": ev.name, "data": ev.data} for ev in ready],
+                        "events": with_positions(ready, s),
                         "live": floor_dashboard.live_state(s, now, board, self.zone),
                     }
             except Exception:  # the database went away (shutdown); the next change tries again

@@ -1,8 +1,9 @@
 """What the supervisor's live dashboard shows, as one plain, JSON-ready snapshot.
 
 The page renders it server-side for the first paint, and the browser fetches it again each time
-its Socket.IO connection (re)joins the ``dashboard`` room, so nothing published while it was
-away is missed; from then on the events of ``core.events`` keep it current.
+its Socket.IO connection (re)joins the live feed, so nothing published while it was away is
+missed; from then on the events of ``core.events`` keep it current. The order counts are kept
+by deltas (``order.status``), so the snapshot says which of them it holds (``seq``).
 
 ``live_state`` is the part that changes with every scan — the people table and each open
 wave's projected finish — which the web layer recomputes at most every 0.6 s while the
@@ -23,7 +24,7 @@ from floor.fulfilment import people as floor_people
 from floor.fulfilment import projections as floor_projections
 from floor.fulfilment import shift_figures
 from floor.fulfilment.models import Wave
-from floor.fulfilment.order_views import order_counts, recent_orders
+from floor.fulfilment.order_views import order_counts_at, recent_orders
 from floor.fulfilment.states import WaveStatus
 from floor.fulfilment.waves import planning as waves
 from floor.site import replenishment
@@ -92,12 +93,20 @@ def figures(
 def snapshot(session: Session, zone: dt.tzinfo = dt.UTC) -> dict[str, Any]:
     """Order counts by status, waves with progress and projected finish, the people, open
     exceptions and replenishment tasks, the newest orders and the day's figures (the day and
-    the shift: the site's, ``zone``)."""
+    the shift: the site's, ``zone``).
+
+    ``seq`` is the feed position the counts include (``order_counts_at``): the page applies an
+    ``order.status`` of the live feed (``web.live`` gives each its ``seq``) only if it is
+    later, so a move the snapshot already counts is not counted again."""
+    # The counts first: the newest orders, read after them, show every move the page drops
+    # as already counted (later ones it applies to the list again, which changes nothing).
+    counts, seq = order_counts_at(session)
     recent = recent_orders(session, limit=RECENT_ORDERS).rows
     now = utcnow()
     waves = board_waves(session, now)
     return {
-        "counts": order_counts(session),
+        "counts": counts,
+        "seq": seq,
         "waves": waves,
         "live": live_state(session, now, waves, zone),
         "figures": figures(session, now, zone),

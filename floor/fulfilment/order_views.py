@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select
 from sqlalchemy.orm import Session
 
 from core.exception_queue import FloorException
@@ -44,8 +44,26 @@ class OrderPage:
 
 def order_counts(session: Session) -> dict[str, int]:
     """Orders in each status, every status present (0 when none), in state-machine order."""
-    found = dict(session.execute(select(Order.status, func.count()).group_by(Order.status)).all())
-    return {s.value: int(found.get(s, 0)) for s in OrderStatus}
+    return order_counts_at(session)[0]
+
+
+def order_counts_at(session: Session) -> tuple[dict[str, int], int]:
+    """``order_counts`` and the feed position they include: the last outbox event id (0 when
+    none) read in the same statement, so in one snapshot of the database on PostgreSQL too
+    (each statement of a READ COMMITTED transaction sees its own). Every move of an order
+    writes its outbox event in its transaction, and ids become visible in commit order
+    (``orders.outbox``): the counts hold every move at a position up to the one returned and
+    none after it."""
+    position = select(func.coalesce(func.max(OutboxEvent.id), 0)).scalar_subquery()
+    # A row per status, and one (status NULL) with the position, even when there is no order.
+    rows = session.execute(
+        select(Order.status, func.count(), null())
+        .group_by(Order.status)
+        .union_all(select(null(), null(), position))
+    ).all()
+    found = {OrderStatus(status): int(n) for status, n, _ in rows if status is not None}
+    at = next(int(p) for status, _, p in rows if status is None)
+    return {s.value: found.get(s, 0) for s in OrderStatus}, at
 
 
 def recent_orders(

@@ -3,8 +3,9 @@
 // web/live.py) and re-reads the snapshot (GET /dashboard/state) so nothing sent while it was
 // away is missed; from then on one "dashboard.live" message every 0.6 s at most carries the events
 // (order.status, wave.*, exception.*, replenishment.*) and the live people/projections/figures
-// (drawn by shift.js). It counts the time to each wave's cut-off down every second, and sends
-// the row buttons as JSON calls with the CSRF header.
+// (drawn by shift.js). Events and snapshot are put together so that none counts twice or gets
+// lost ("keeping in step" below). It counts the time to each wave's cut-off down every second,
+// and sends the row buttons as JSON calls with the CSRF header.
 (function () {
   "use strict";
   const socket = window.floorSocket;
@@ -233,20 +234,59 @@
     tick();
   }
 
+  // ---- keeping in step: the snapshot and the events -------------------------------------
+  //
+  // The order tiles are counted by deltas (each order.status moves one order from a tile to
+  // another) on top of the snapshot, and the snapshot is read while the floor goes on moving.
+  // Applied as they came, events counted twice a move committed just before the snapshot was
+  // read and sent just after it (the next flush of the live feed), and lost one committed just
+  // after it whose message came before the snapshot's answer (the answer overwrote it); over a
+  // few reconnects on a busy floor the tiles drifted (tests/dash/test_dashboard_resync.py).
+  // So, on each connection:
+  //  - an event that comes before the snapshot is asked for is dropped: the snapshot holds it;
+  //  - events that come while it is being read wait, and are applied after it, in order;
+  //  - an order.status carries its feed position (seq), and the snapshot the position its
+  //    counts hold: a move at or before that position is already counted, and is dropped.
+  // Everything else an event does (a wave's bar, a row added or removed) is a state, not a
+  // delta: applied again after the snapshot it ends where the floor is.
+  let counted = -1;     // the feed position the last snapshot's counts hold
+  let synced = false;   // a snapshot was read on this connection: events apply as they come
+  let held = null;      // while a snapshot is being read: the messages that came meanwhile
   let refreshing = false;
-  let again = false;  // asked for while a read was under way: read once more after it
+  let again = false;    // asked for while a read was under way: read once more after it
+  let retry = null;
+
   function refresh() {
     if (refreshing) { again = true; return; }
     refreshing = true;
-    const finish = () => { refreshing = false; if (again) { again = false; refresh(); } };
-    Floor.api("GET", "/dashboard/state").then((res) => {
-      finish();
-      if (!res.ok || !res.data) return;
-      applyState(res.data);
+    held = held || [];
+    Floor.api("GET", "/dashboard/state").then(
+      (res) => snapshotRead(res.ok && res.data ? res.data : null),
+      () => snapshotRead(null));
+  }
+
+  function snapshotRead(state) {
+    refreshing = false;
+    const waiting = held || [];
+    held = null;
+    if (state) {
+      applyState(state);
+      if (typeof state.seq === "number") counted = state.seq;
+      synced = true;
       const live = $("#live");
       if (live) live.textContent = "live since " + Floor.formatTime(new Date().toISOString(), true).slice(11);
       document.body.dataset.live = "1";
-    }, finish);
+      document.body.dataset.snapshots = String(Number(document.body.dataset.snapshots || 0) + 1);
+    }
+    waiting.forEach(applyLive);
+    if (again) {
+      again = false;
+      refresh();
+    } else if (!state && socket && socket.connected && retry === null) {
+      // No snapshot (the server refused or did not answer): the page would stay as it was
+      // (not synced, it drops every event), so ask again.
+      retry = setTimeout(() => { retry = null; refresh(); }, 2000);
+    }
   }
 
   // ---- row buttons: JSON calls instead of page posts -------------------------------------
@@ -298,18 +338,39 @@
     "pick_list.reassigned": (e) => window.Shift && Shift.onReassigned(e),
   };
 
-  function onLive(msg) {
-    if (!msg) return;
-    (msg.events || []).forEach((ev) => { const fn = HANDLERS[ev.name]; if (fn) fn(ev.data); });
+  function applyEvent(ev) {
+    const data = ev.data;
+    if (ev.name === "order.status" && data && typeof data.seq === "number" && data.seq <= counted) {
+      return;  // the snapshot already counts this move
+    }
+    const fn = HANDLERS[ev.name];
+    if (fn) fn(data);
+  }
+
+  function applyLive(msg) {
+    if (synced) (msg.events || []).forEach(applyEvent);
     if (window.Shift) {
-      Shift.apply(msg.live);
+      if (msg.live) Shift.apply(msg.live);
       if (msg.figures) Shift.figures(msg.figures);
     }
+  }
+
+  // Every event, of the live feed or of the per-event room (where a connection is until it
+  // has joined the live feed), comes through here.
+  function onMessage(msg) {
+    if (!msg) return;
+    if (held) held.push(msg);
+    else applyLive(msg);
+  }
+
+  function onLive(msg) {
+    onMessage(msg);
     document.body.dataset.liveMessages = String(Number(document.body.dataset.liveMessages || 0) + 1);
   }
 
   function joinLive() {
     // Leave the per-event room for the coalesced one, then read the snapshot.
+    synced = false;
     socket.timeout(5000).emit("dashboard:live", {}, () => refresh());
   }
 
@@ -317,16 +378,12 @@
     socket.on("connect", joinLive);
     socket.on("dashboard.live", onLive);
     socket.on("disconnect", () => {
+      synced = false;
       const live = $("#live");
       if (live) live.textContent = "connection lost: reconnecting…";
     });
-    socket.on("order.status", onOrderStatus);
-    ["wave.planned", "wave.released", "wave.progress"].forEach((name) => socket.on(name, upsertWave));
-    socket.on("exception.opened", onExceptionOpened);
-    socket.on("exception.resolved", (e) => e && removeRow(exceptions(), "data-exception", e.id));
-    socket.on("replenishment.created", (r) => r && addRow(replenishments(), "data-replenishment", r, replenishmentRow));
-    ["replenishment.done", "replenishment.canceled"].forEach((name) =>
-      socket.on(name, (r) => r && removeRow(replenishments(), "data-replenishment", r.id)));
+    Object.keys(HANDLERS).filter((name) => name !== "pick_list.reassigned").forEach((name) =>
+      socket.on(name, (data) => onMessage({ events: [{ name, data }] })));
     if (socket.connected) joinLive();
   }
 })();
