@@ -8,7 +8,7 @@ book once.
 
 Revision ID: override01
 Revises: return01
-Create Date: 2026-12-01 10:00:00
+Create Date: 2026-11-30 16:30:00
 """
 
 from __future__ import annotations
