@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 from alembic import context
 
@@ -22,8 +23,9 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True)
+    context.configure(
+        url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -42,9 +44,20 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True, compare_type=True)
-    with context.begin_transaction():
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction(), warnings.catch_warnings():
+        # A batch alteration on SQLite reflects its table and the tables its foreign keys name;
+        # SQLite's reflection cannot read an index on an expression (ix_totes_code_upper) and
+        # says so for each of them - on the first `make run`, above the banner, about an index
+        # nothing touches. A batch alteration *of* such a table would drop the index: that
+        # migration must create it again (tests/test_foundation.py checks it is there).
+        if connection.dialect.name == "sqlite":
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based")
         context.run_migrations()
 
 

@@ -44,7 +44,7 @@ NAMESPACE = "/floor"
 
 
 # Refusals (a queue action, a label that cannot be drawn) answer JSON (web/errors.py); the pages
-# keep Flask's HTML errors; the admin forms catch theirs and flash them.
+# keep Flask's HTML errors; the job and admin forms catch theirs and flash them.
 register_json_errors(bp, pages=True)
 
 
@@ -148,13 +148,17 @@ def reprint(job_id: str) -> Any:
     reason = body.get("reason", "")
     actor = current_actor()
     assert actor is not None
-    with uow() as s:
-        done = reprints.reprint(
-            s, job_id, actor, reason if isinstance(reason, str) else "", _station(body)
-        )
-        # A second request while the label's reprint is still pending (a double click, a retry)
-        # created nothing: 200 with that reprint, so the pack page shows it as it would its own.
-        view = {**queue.job_view(s, done.job), "already_pending": done.already_pending}
+    try:
+        with uow() as s:
+            done = reprints.reprint(
+                s, job_id, actor, reason if isinstance(reason, str) else "", _station(body)
+            )
+            # A second request while the label's reprint is still pending (a double click, a
+            # retry) created nothing: 200 with that reprint, so the pack page shows it as it
+            # would its own.
+            view = {**queue.job_view(s, done.job), "already_pending": done.already_pending}
+    except FloorError as exc:
+        return _refused(exc)
     if done.already_pending and not request.is_json:
         flash(f"Job {view['job_id']} is already reprinting this label: {view['status']}", "ok")
         return redirect(_back())
@@ -167,9 +171,21 @@ def confirm(job_id: str) -> Any:
     station = _station(_json_or_form())
     actor = current_actor()
     assert actor is not None
-    with uow() as s:
-        view = queue.job_view(s, reprints.confirm_printed(s, job_id, actor, station))
+    try:
+        with uow() as s:
+            view = queue.job_view(s, reprints.confirm_printed(s, job_id, actor, station))
+    except FloorError as exc:
+        return _refused(exc)
     return _after(view)
+
+
+def _refused(exc: FloorError) -> Any:
+    """A refused job action: JSON to the pack page's calls (web/errors.py); a /printers form
+    comes back to its page with the reason, not to a bare JSON body."""
+    if request.is_json:
+        raise exc
+    flash(exc.message, "error")
+    return redirect(_back())
 
 
 def _station(body: dict[str, Any]) -> str | None:

@@ -194,6 +194,23 @@ def test_a_reprint_after_a_refused_one_says_it_is_printing(printing_app, live_se
     assert len(zebra.labels) == 2
 
 
+def test_another_station_chosen_after_a_close_no_longer_shows_that_carton(
+    printing_app, live_server, desktop
+):
+    """The packer closed a carton at PACK-01, then chose PACK-02: the page kept PACK-01's
+    carton and label with its *Reprint* - refused there (403 other_station, "a supervisor can
+    act on it") - and, out of PACK-01's room, the label's state no longer moved."""
+    _pack_and_close(printing_app, live_server.url, desktop)
+    expect(desktop.locator("#print-state")).to_have_text("printed", timeout=15_000)
+    desktop.select_option("#station", "PACK-02")
+    expect(desktop.locator("#shipped")).to_be_hidden()
+    desktop.select_option("#station", "PACK-01")  # back: nothing of the other station's shows
+    expect(desktop.locator("#shipped")).to_be_hidden()
+    expect(desktop.locator("#scan-label")).to_have_text(
+        "Scan a tote (or type an order number), then Enter"
+    )
+
+
 def test_the_printers_page_catches_up_on_jobs_printed_while_it_was_offline(
     printing_app, live_server, desktop, browser
 ):

@@ -305,6 +305,38 @@ def _reprint_entries(sessions: Any) -> int:
         return s.scalar(select(func.count()).where(AuditEntry.action == "print_job.reprint")) or 0
 
 
+def test_a_refused_job_form_on_the_printers_page_says_why_there(client, sessions, worker, zebra):
+    """The /printers page's *Reprint* and *It printed* are plain forms: a refusal (a reason of
+    spaces gets past the field's ``required``; "It printed" from a page older than the job's
+    state; another station's job) answered the browser a bare JSON body instead of the page."""
+    use_printer(sessions, "PACK-01", f"tcp://127.0.0.1:{zebra.port}")
+    _external_id, closed = _ship(client, sessions)
+    job_id = closed["print_jobs"][0]["job_id"]
+    worker.run_once()
+    assert job(sessions, job_id).status == J.printed
+    packer = Packer(client)
+    back = "/printers?station=PACK-01"
+
+    def form(path: str, **fields: str) -> str:
+        body = {"csrf_token": packer.token, "station": "PACK-01", "next": back, **fields}
+        r = client.post(f"/printers/jobs/{job_id}/{path}", data=body)
+        assert r.status_code == 302 and r.headers["Location"] == back, (r.status_code, r.data)
+        page = client.get(back)
+        assert page.status_code == 200 and page.mimetype == "text/html"
+        return page.get_data(as_text=True)
+
+    assert "say why the label is printed again" in form("reprint", reason="   ")
+    assert f"job {job_id} is printed" in form("confirm")
+    assert "not PACK-02&#39;s" in form("reprint", reason="smudged", station="PACK-02")
+    assert _label_jobs(sessions, job_id) == [job_id]
+    with unit_of_work(sessions) as s:
+        acted = select(func.count()).where(AuditEntry.action.startswith("print_job."))
+        assert s.scalar(acted) == 0
+    # The JSON calls (the pack page's) still get the refusal as JSON.
+    r = packer.post(f"/printers/jobs/{job_id}/reprint", {"reason": " ", "station": "PACK-01"})
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "reason_required"
+
+
 def _label_jobs(sessions: Any, job_id: str) -> list[str]:
     with unit_of_work(sessions) as s:
         return list(

@@ -246,7 +246,13 @@
       if (r.ok) showJob(r.data);
     });
   }
-  $("station").addEventListener("change", joinStation);
+  // Another station chosen: the carton closed here and its label are this station's, not that
+  // one's (its Reprint would be refused there, and its print.job events go to this room).
+  $("station").addEventListener("change", () => {
+    job = null;
+    $("shipped").hidden = true;
+    joinStation();
+  });
   $("print-confirm").addEventListener("click", async () => {
     const r = await Floor.api("POST", "/printers/jobs/" + encodeURIComponent(job.job_id) + "/confirm", { station: station() });
     if (r.ok) showJob(r.data); else feedback(false, (r.data && r.data.error && r.data.error.message) || "error");
