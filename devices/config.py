@@ -54,6 +54,7 @@ class ConfigErrorCode(enum.StrEnum):
     duplicate_port = "duplicate_port"
     unknown_scheme = "unknown_scheme"
     missing_port = "missing_port"
+    bad_port = "bad_port"  # a control character (NUL, a line break) in the port's path
     bad_option = "bad_option"
     unknown_option = "unknown_option"
     duplicate_option = "duplicate_option"
@@ -249,6 +250,10 @@ def parse_device(
         if not port.strip():
             raise DeviceConfigError(
                 ConfigErrorCode.missing_port, f"{where}: no port after serial://"
+            )
+        if not port.isprintable():  # %00, %0A once decoded: no device has such a name
+            raise DeviceConfigError(
+                ConfigErrorCode.bad_port, f"{where}: a control character in the port"
             )
     options = _options(query, where)
     suffix = _suffix(options.get("suffix"), default_suffix, where)

@@ -131,7 +131,8 @@ def packing_slip(
 ) -> PackingSlip | None:
     """The slip of one order; its date is the day the order arrived in the site's ``zone``.
     Before the order is packed the slip is not ``final``: it shows what is picked and packed so
-    far and marks no line short (nothing is short until the order is packed)."""
+    far and marks no line short (nothing is short until the order is packed). Nor is the slip
+    of a canceled order or one on hold, packed or not: it says so, and not to ship it."""
     order = session.scalar(select(Order).where(Order.external_id == external_id))
     if order is None:
         return None
@@ -170,11 +171,18 @@ def packing_slip(
         packages=packages,
         order_date=order.created_at.astimezone(zone).date().isoformat(),
         final=final,
+        warning=SLIP_WARNINGS.get(order.status, ""),
     )
 
 
 # An order in these states has its cartons closed: what is not in them is short.
 SLIP_FINAL = (OrderStatus.packed, OrderStatus.shipped, OrderStatus.delivered)
+# Orders that must not ship as they stand, whatever was packed: their slip says so instead of
+# "not yet packed" (which promised a packing, and was untrue of a packed order canceled after).
+SLIP_WARNINGS = {
+    OrderStatus.canceled: "ORDER CANCELED: do not ship",
+    OrderStatus.on_hold: "ORDER ON HOLD: do not ship yet",
+}
 
 
 DEFAULT_SITE_ADDRESS = "Floor Demo Warehouse|1 Dock Road||Springfield|IL|62701|US"

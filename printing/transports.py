@@ -65,7 +65,9 @@ from core.errors import FloorError
 STX, ETX = b"\x02", b"\x03"
 HOST_STATUS_COMMAND = b"~HS"
 _JOB_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_QUEUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,127}")  # CUPS: printable, no space, "/" or "#"
+# CUPS: printable, no space, "/" or "#". Not a leading "-": lpstat and lpr would read the queue
+# as options ("lpstat -p -hHOST" asks another CUPS server, "-E", "-l" list every queue).
+_QUEUE_RE = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,126}")
 
 
 class Transport(enum.StrEnum):
@@ -206,7 +208,10 @@ def parse_printer_uri(uri: str) -> PrinterAddress:
     if scheme == Transport.cups:
         queue = unquote(parts.netloc + parts.path).strip("/")
         if not _QUEUE_RE.fullmatch(queue):
-            raise PrinterUriError(E.bad_queue, f"not a CUPS queue name: {queue!r}")
+            raise PrinterUriError(
+                E.bad_queue,
+                f"not a CUPS queue name: {queue!r} (letters, digits, '_', '.', '-'; no '-' first)",
+            )
         return PrinterAddress(Transport.cups, queue=queue)
     if scheme == Transport.file:
         if parts.netloc not in ("", "localhost"):

@@ -550,6 +550,29 @@ def test_a_station_whose_open_order_the_oms_cancels_refuses_its_items_and_opens_
     assert state["order"]["order"] == next_id and state["scanned"] == {}
 
 
+def test_a_tote_scanned_with_an_aim_identifier_is_a_tote_while_an_order_is_open(client, sessions):
+    """A scanner sending AIM identifiers opens a tote ("]C0T0001", 31fbd9e), but with an order
+    open the same scan of its tote, or of the next order's, was "not a known item barcode"
+    instead of "this order's tote" / "holds another order: close X first"."""
+    external_id, tote = picked_order(sessions, [("SKU-00005", 2)])
+    _next_id, next_tote = picked_order(sessions, [("SKU-00030", 1)])
+    login(client, username="paco", password="packer-demo")
+    token = page_csrf(client, "/pack")
+
+    def scan(code):
+        return _post(client, "/pack/scan", {"station": "PACK-01", "code": code}, token).get_json()
+
+    assert scan("]C0" + tote)["result"] == "ok"
+    own = scan("]C0" + tote)
+    assert (own["result"], own["reason"]) == ("wrong_item", "tote"), own
+    assert "this order's tote" in own["message"]
+    other = scan("]C0" + next_tote)
+    assert (other["result"], other["reason"]) == ("wrong_item", "tote"), other
+    assert f"close {external_id} first" in other["message"]
+    for code in ("]C0", "]"):  # an identifier alone, a lone "]": still unknown
+        assert scan(code)["reason"] == "unknown_code"
+
+
 def test_a_long_ship_to_name_fits_the_pack_page(sqlite_url, desktop):
     """A ship-to name of 200 letters without a space (the API takes it) ran the pack page's
     ship-to line 1,900 px past a 1280 screen: the packer scrolled sideways for the Close button

@@ -28,6 +28,7 @@ from flask_socketio import join_room, leave_room
 
 from core.accounts import has_role
 from core.errors import CoreErrorCode, FloorError
+from core.inputs import check_text
 from core.users import Role
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.packing.station import stations
@@ -145,14 +146,16 @@ def _back() -> str:
 @roles_required(Role.packer, Role.supervisor)
 def reprint(job_id: str) -> Any:
     body = _json_or_form()
-    reason = body.get("reason", "")
     actor = current_actor()
     assert actor is not None
     try:
+        reason = body.get("reason")
+        # A list or a number is refused as such, not taken for "no reason" (reason_required);
+        # its length is reprints.reprint's to refuse (reason_too_long, over 500).
+        reason = "" if reason is None else check_text(reason, "reason", max_len=100_000)
+        station = _station(body)
         with uow() as s:
-            done = reprints.reprint(
-                s, job_id, actor, reason if isinstance(reason, str) else "", _station(body)
-            )
+            done = reprints.reprint(s, job_id, actor, reason, station)
             # A second request while the label's reprint is still pending (a double click, a
             # retry) created nothing: 200 with that reprint, so the pack page shows it as it
             # would its own.
@@ -168,10 +171,10 @@ def reprint(job_id: str) -> Any:
 @bp.post("/printers/jobs/<job_id>/confirm")
 @roles_required(Role.packer, Role.supervisor)
 def confirm(job_id: str) -> Any:
-    station = _station(_json_or_form())
     actor = current_actor()
     assert actor is not None
     try:
+        station = _station(_json_or_form())
         with uow() as s:
             view = queue.job_view(s, reprints.confirm_printed(s, job_id, actor, station))
     except FloorError as exc:
@@ -188,10 +191,18 @@ def _refused(exc: FloorError) -> Any:
     return redirect(_back())
 
 
+MAX_STATION = 64
+
+
 def _station(body: dict[str, Any]) -> str | None:
-    """The station the request says its sender works at (a packer acts on its jobs only)."""
+    """The station the request says its sender works at (a packer acts on its jobs only);
+    None when absent or empty. A list, a number or an object is refused (422 ``not_text``):
+    taken for "no station", a packer was told to say which station they are at although they
+    had, and a supervisor's request went through with it."""
     value = body.get("station")
-    return value if isinstance(value, str) and value else None
+    if value is None or value == "":
+        return None
+    return check_text(value, "station", max_len=MAX_STATION)
 
 
 # --- admin --------------------------------------------------------------------------------------

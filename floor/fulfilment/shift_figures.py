@@ -419,6 +419,10 @@ def _hour_bucket(session: Session, column: Any, starts: Sequence[dt.datetime]) -
         else:
             utc_hour = cast(func.strftime("%H", column), Integer)  # SQLite stores UTC, no offset
         return (utc_hour - starts[0].hour + 24) % 24
+    if len(starts) == 1:
+        # A day the clocks skip whole (Pacific/Apia, 30 December 2011: from 23:59:59 on the
+        # 29th to 00:00 on the 31st) has no length and one bucket; a CASE with no WHEN is no SQL.
+        return case((column.is_(None), 0), else_=0)
     return case(*((column < bound, i) for i, bound in enumerate(starts[1:])), else_=len(starts) - 1)
 
 

@@ -253,7 +253,8 @@ class PackingSlip:
     and the cartons.  ``qr_data`` is what the QR code says (the order reference when ``None``),
     e.g. a returns URL on the customer's site.  ``final``: the order is packed, so what is not
     shipped is short; a slip printed before that (``final=False``) shows what is picked and
-    packed so far, says it is not packed yet, and marks nothing short."""
+    packed so far, says it is not packed yet (or ``warning``, e.g. that the order is canceled),
+    and marks nothing short."""
 
     order_ref: str
     ship_from: Address
@@ -265,6 +266,7 @@ class PackingSlip:
     qr_data: str | None = None
     note: str = ""  # printed at the foot, e.g. returns instructions
     final: bool = True
+    warning: str = ""  # under the title in red instead of "NOT YET PACKED" (``final=False``)
 
     def __post_init__(self) -> None:
         _required("order reference", self.order_ref)

@@ -110,7 +110,8 @@ def packing_slip_pdf(slip: PackingSlip, page_size: PageSize = PageSize.a4) -> by
     title = [Paragraph("PACKING SLIP", st["title"]), Spacer(1, 2 * mm)]
     if not slip.final:
         warn = ParagraphStyle("warn", st["body"], fontName=fonts.bold, textColor=WARN)
-        title += [Paragraph("NOT YET PACKED: quantities so far", warn), Spacer(1, 1 * mm)]
+        notice = slip.warning or "NOT YET PACKED: quantities so far"
+        title += [Paragraph(P(notice), warn), Spacer(1, 1 * mm)]
     title.append(Table(
         [[Paragraph(k, st["small"]), Paragraph(f"<b>{P(v)}</b>", st["body"])] for k, v in facts],
         colWidths=[18 * mm, 52 * mm],

@@ -205,3 +205,24 @@ def test_the_pages_read_the_sites_day(chicago_app, monkeypatch):
     assert r.status_code == 422 and r.get_json()["errors"][0]["code"] == "invalid_datetime"
     assert b"Units per hour (America/Chicago)" in client.get("/dashboard").data
     assert chicago_app.extensions["floor"].live.zone == CHICAGO  # the live feed's day too
+
+
+def test_a_day_the_clocks_skip_whole_has_empty_figures(db_url):
+    """Samoa skipped 30 December 2011 (23:59:59 on the 29th, then 00:00 on the 31st): the day
+    has no length and one hour bucket, and its figures and CSV were a 500 (a ``CASE`` with no
+    ``WHEN`` in the hourly query)."""
+    application = make_test_app(db_url, timezone="Pacific/Apia")
+    try:
+        client = application.test_client()
+        login(client, username="sam", password="supervisor-demo")
+        r = client.get("/dashboard/figures", query_string={"day": "2011-12-30"})
+        assert r.status_code == 200, r.get_data(as_text=True)[:300]
+        d = r.get_json()
+        assert d["start"] == d["end"] == "2011-12-30T10:00:00+00:00"
+        assert d["units"] == 0 and d["units_by_hour"] == [0]
+        r = client.get("/dashboard/figures.csv", query_string={"day": "2011-12-30"})
+        assert r.status_code == 200 and ["day", "2011-12-30"] in csv.reader(io.StringIO(r.text))
+        r = client.get("/dashboard/figures", query_string={"day": "2011-12-29"})
+        assert r.status_code == 200 and len(r.get_json()["units_by_hour"]) == 24
+    finally:
+        application.extensions["floor"].close()

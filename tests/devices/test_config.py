@@ -82,6 +82,9 @@ def test_loop_url_and_env_helpers():
         ("A=/dev/ttyACM0", ConfigErrorCode.unknown_scheme),
         ("A=tcp://10.0.0.5:9100", ConfigErrorCode.unknown_scheme),
         ("A=serial://?baud=9600", ConfigErrorCode.missing_port),
+        # NUL crashed the start (os.path.realpath's ValueError escaped the port comparison)
+        ("A=serial:///dev/tty%00x", ConfigErrorCode.bad_port),
+        ("A=serial:///dev/tty%0Ax", ConfigErrorCode.bad_port),
         ("A=serial:///dev/a?speed=9600", ConfigErrorCode.unknown_option),
         ("A=serial:///dev/a?baud", ConfigErrorCode.bad_option),
         ("A=serial:///dev/a?baud=9600&baud=4800", ConfigErrorCode.duplicate_option),

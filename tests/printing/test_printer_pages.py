@@ -236,3 +236,21 @@ def test_a_printers_state_time_is_the_sites_time_of_day(sqlite_url):
         assert "at 21:52:03" in html and "16:22:03" not in html
     finally:
         app.extensions["floor"].close()
+
+
+def test_admin_cannot_add_a_cups_queue_lpstat_would_read_as_an_option(client, sessions):
+    """``cups://-E`` (or ``-P``, ``-hHOST``) was saved: the worker then ran ``lpstat -p -E``,
+    which lists every queue and exits 0, so the printer showed another queue's state, and
+    ``-hHOST`` sent the server's CUPS questions to any host. Refused with the reason."""
+    from web.demo import DEMO_USERS
+
+    admin = next(u for u in DEMO_USERS if u.role.value == "admin")
+    login(client, username=admin.username, password=admin.password)
+    token = _csrf(client, "/admin/printers")
+    for uri in ("cups://-E", "cups://-hattacker.example", "cups://%2DP", "cups://q;rm"):
+        form = {"csrf_token": token, "name": "OFFICE-2", "uri": uri}
+        r = client.post("/admin/printers", data=form, follow_redirects=True)
+        assert r.status_code == 200 and "not a CUPS queue name" in r.get_data(as_text=True), uri
+    with unit_of_work(sessions) as s:
+        assert s.scalar(select(Printer.id).where(Printer.name == "OFFICE-2")) is None
+        assert not s.scalars(select(AuditEntry).where(AuditEntry.entity == "printer")).all()

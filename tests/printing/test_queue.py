@@ -300,6 +300,51 @@ def test_a_packer_acts_only_on_the_jobs_of_their_own_station(client, sessions, z
     assert r.status_code == 200 and r.get_json()["status"] == "printed", r.get_json()
 
 
+def test_a_job_action_with_a_station_or_reason_that_is_not_text_is_refused_as_such(
+    client, sessions, zebra
+):
+    """``"station": ["PACK-02"]`` (or 5, or an object) was taken for "no station": a packer got
+    403 station_required ("say which station you are at") although they had, and a supervisor's
+    request went through with it; a reason that is a list was "say why" (reason_required). Now
+    422 not_text on the field, and nothing is queued, changed or audited."""
+    from printing.printers import parse_printer_list, sync_printers
+
+    with unit_of_work(sessions) as s:
+        sync_printers(s, parse_printer_list(f"PACK-01=tcp://127.0.0.1:{zebra.port}"))
+    external_id, _ = picked_order(sessions, [("SKU-00005", 1)])
+    packer = Packer(client)
+    job_id = packer.close(external_id)["print_jobs"][0]["job_id"]
+    with unit_of_work(sessions) as s:
+        s.scalars(select(PrintJob).where(PrintJob.job_id == job_id)).one().status = J.unknown
+    sup = client.application.test_client()
+    login(sup, username="sam", password="supervisor-demo")
+    sup_token = csrf_token(sup.get("/printers").get_data(as_text=True))
+    for who, post in (
+        ("packer", packer.post),
+        (
+            "supervisor",
+            lambda url, body: sup.post(url, json=body, headers={"X-CSRFToken": sup_token}),
+        ),
+    ):
+        for path, body, field in (
+            ("confirm", {"station": ["PACK-01"]}, "station"),
+            ("confirm", {"station": 5}, "station"),
+            ("reprint", {"reason": "smudged", "station": {"code": "PACK-01"}}, "station"),
+            ("reprint", {"reason": ["smudged"], "station": "PACK-01"}, "reason"),
+            ("reprint", {"reason": "smudged", "station": "P" * 65}, "station"),
+        ):
+            r = post(f"/printers/jobs/{job_id}/{path}", body)
+            assert r.status_code == 422, (who, path, body, r.get_json())
+            assert r.get_json()["errors"][0]["field"] == field, (who, path, body, r.get_json())
+    assert job(sessions, job_id).status == J.unknown
+    assert _label_jobs(sessions, job_id) == [job_id]
+    with unit_of_work(sessions) as s:
+        acted = select(func.count()).where(AuditEntry.action.startswith("print_job."))
+        assert s.scalar(acted) == 0
+    ok = packer.post(f"/printers/jobs/{job_id}/confirm", {"station": "PACK-01"})
+    assert ok.status_code == 200 and ok.get_json()["status"] == "printed", ok.get_json()
+
+
 def _reprint_entries(sessions: Any) -> int:
     with unit_of_work(sessions) as s:
         return s.scalar(select(func.count()).where(AuditEntry.action == "print_job.reprint")) or 0

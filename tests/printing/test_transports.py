@@ -77,6 +77,14 @@ def test_printer_uris(uri, address):
         ("tcp://10.0.0.21:9100\x00", PrinterUriErrorCode.unexpected_part),
         ("cups://", PrinterUriErrorCode.bad_queue),
         ("cups://a%20b", PrinterUriErrorCode.bad_queue),
+        ("cups://q;rm", PrinterUriErrorCode.bad_queue),
+        # A leading "-" is an option to lpstat/lpr: "lpstat -p -E" listed every queue and
+        # exited 0, so the printer took another queue's state; "-hHOST" asks another server.
+        ("cups://-P", PrinterUriErrorCode.bad_queue),
+        ("cups://-E", PrinterUriErrorCode.bad_queue),
+        ("cups://-hattacker.example", PrinterUriErrorCode.bad_queue),
+        ("cups://%2Dl", PrinterUriErrorCode.bad_queue),
+        ("cups:///-Uroot", PrinterUriErrorCode.bad_queue),
         ("file://relative/dir", PrinterUriErrorCode.bad_directory),
         ("file:///a/../etc", PrinterUriErrorCode.bad_directory),
         ("file:///etc", PrinterUriErrorCode.bad_directory),  # the system's: never written to

@@ -234,3 +234,33 @@ def test_packing_slip_date_is_the_sites_day(sqlite_url):
         assert "2026-11-30" in text and "2026-12-01" not in text
     finally:
         app.extensions["floor"].close()
+
+
+def test_the_slip_of_a_canceled_or_held_order_says_not_to_ship_it(client, sessions):
+    """The slip of a canceled order (or one on hold) said "NOT YET PACKED: quantities so far",
+    promising a packing that never comes: a packer printing it as a checklist, or a slip put in
+    a carton, read it as an order still to go out. It says the order is canceled (on hold) and
+    not to ship it, with the quantities so far."""
+    from floor.fulfilment.picking.cancellation import cancel_order
+    from orders.service import hold_order
+    from tests.factories import picked_order
+
+    canceled, _ = picked_order(sessions, [("SKU-00120", 2)])
+    held, _ = picked_order(sessions, [("SKU-00100", 1)])
+    with unit_of_work(sessions) as s:
+        add_order(s, [("SKU-00150", 1)], external_id="SLIP-CANCELED")
+    with unit_of_work(sessions) as s:
+        cancel_order(s, canceled, supervisor(s), "customer called")
+        cancel_order(s, "SLIP-CANCELED", supervisor(s), "customer called")
+        hold_order(s, held, supervisor(s), "address check")
+    login(client, username="paco", password="packer-demo")
+    for external_id, says in (
+        (canceled, "ORDER CANCELED: do not ship"),
+        ("SLIP-CANCELED", "ORDER CANCELED: do not ship"),
+        (held, "ORDER ON HOLD: do not ship yet"),
+    ):
+        r = client.get(f"/documents/orders/{external_id}/packing-slip.pdf")
+        assert r.status_code == 200, (external_id, r.get_data()[:200])
+        text = _text(r.data)
+        assert says in text and "NOT YET PACKED" not in text, (external_id, text)
+        assert "short" not in text and "shipped" not in text, (external_id, text)

@@ -101,6 +101,21 @@ _ORDER_BY_CODE_LOCKED = _ORDER_BY_CODE.with_for_update(key_share=True, of=Order)
 _ORDER_LINES_NOW = _ORDER_LINES.execution_options(populate_existing=True)
 
 
+def without_aim_id(code: str) -> str:
+    """``code`` without a leading AIM symbology identifier ("]C0T0001" is "T0001"); "" when
+    nothing is left, ``code`` itself when it has none."""
+    return _AIM_ID.sub("", code, count=1).strip()
+
+
+def tote_holder(session: Session, code: str) -> int | None:
+    """The order held by the tote ``code`` names, as scanned or without its AIM identifier."""
+    code = code.strip()
+    holder = session.scalar(_TOTE_HOLDER, {"fo_tote": code.upper()})
+    if holder is None and (bare := without_aim_id(code)) not in (code, ""):
+        holder = session.scalar(_TOTE_HOLDER, {"fo_tote": bare.upper()})
+    return holder
+
+
 def find_order(session: Session, code: str, *, lock: bool = False) -> Order:
     """The order in a tote (scan the tote) or by its external id. ``lock`` (a close): on
     PostgreSQL its row is locked for this transaction (``FOR NO KEY UPDATE``) as it is read, so
@@ -116,7 +131,7 @@ def find_order(session: Session, code: str, *, lock: bool = False) -> Order:
         session.flush()  # this transaction's own changes first: populate_existing discards them
     by_code = _ORDER_BY_CODE_LOCKED if locking else _ORDER_BY_CODE
     order = session.scalar(by_code, {"fo_tote": code.upper(), "fo_code": code})
-    if order is None and (bare := _AIM_ID.sub("", code, count=1).strip()) not in (code, ""):
+    if order is None and (bare := without_aim_id(code)) not in (code, ""):
         # A scanner set to send AIM symbology identifiers (as GS1 labels need: "]C1", "]d2")
         # sends a tote's Code 128 as "]C0T0001": the tote is "T0001".
         order = session.scalar(by_code, {"fo_tote": bare.upper(), "fo_code": bare})
@@ -211,7 +226,7 @@ def verify_item(session: Session, order: Order, code: str) -> dict[str, Any]:
                 return {"ok": True, "result": "ok", "line_id": ln.line_id, "units": units}
     if sku_id is not None:
         reason, message = "other_sku", f"{code} is not in order {order.external_id}"
-    elif (holder := session.scalar(_TOTE_HOLDER, {"fo_tote": code.strip().upper()})) is None:
+    elif (holder := tote_holder(session, code)) is None:
         reason, message = "unknown_code", f"{code} is not a known item barcode"
     elif holder == order.id:  # the packer scanned the tote again
         reason, message = "tote", f"{code} is this order's tote: scan the items in it"
