@@ -207,10 +207,14 @@ def test_only_a_pack_station_opens_orders_and_fields_must_be_text(client, sessio
     token = page_csrf(client, "/pack")
     with unit_of_work(sessions) as s:
         shelf = s.scalar(select(Location.code).where(Location.type == LocationType.pick_face))
-    for station in ("NO-SUCH", "x" * 100_000, shelf):  # unknown, huge, not a pack station
+    for station, code in (
+        ("NO-SUCH", "unknown_station"),
+        ("x" * 100_000, "too_long"),
+        (shelf, "unknown_station"),  # a location, not a pack station
+    ):
         r = _post(client, "/pack/open", {"code": tote, "station": station}, token)
         assert r.status_code == 422, station[:20]
-        assert r.get_json()["error"]["code"] == "unknown_station"
+        assert r.get_json()["error"]["code"] == code
     for body in (
         {"code": [tote], "station": "PACK-01"},
         {"code": tote, "station": True},
@@ -595,3 +599,24 @@ def test_a_long_ship_to_name_fits_the_pack_page(sqlite_url, desktop):
         assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("url", ["/pack/scan", "/pack/open", "/pack/verify"])
+def test_a_code_longer_than_any_barcode_is_refused_and_not_stored(client, sessions, url):
+    """A 100,000-character "scan" (a stuck key, a pasted file) was stored in ``scans`` and
+    echoed whole in the answer; now 422 ``too_long`` and nothing is written."""
+    from floor.fulfilment.models import Scan
+
+    external_id, tote = picked_order(sessions, [("SKU-00005", 1)])
+    login(client, username="paco", password="packer-demo")
+    token = page_csrf(client, "/pack")
+    _post(client, "/pack/open", {"code": tote, "station": "PACK-01"}, token)
+    code = "X" * 100_000
+    body = {"code": code, "station": "PACK-01", "order": external_id}
+    r = _post(client, url, body, token)
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "too_long"
+    assert len(r.get_data()) < 2_000
+    with unit_of_work(sessions) as s:
+        assert not s.scalars(select(Scan).where(func.length(Scan.raw) > 200)).all()
+    fine = _post(client, "/pack/verify", {**body, "code": "SKU-00005"}, token).get_json()
+    assert fine["result"] == "ok"

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import CoreErrorCode
 from core.events import transaction_events
-from core.inputs import MAX_QUANTITY
+from core.inputs import MAX_QUANTITY, storable
 from core.users import Role
 from devices.scale import MAX_WEIGHT_G as SCALE_MAX_WEIGHT_G
 from floor.fulfilment.errors import FulfilmentErrorCode
@@ -51,14 +51,22 @@ def _body() -> dict[str, Any]:
     return body
 
 
+MAX_FIELD = 200  # a scanned code, a station or an order number (GS1-128 tops out at 48)
+
+
 def _text(body: dict[str, Any], name: str) -> str:
     """A text field of the body ("" when absent or null); a number, list or object is refused,
-    not turned into text."""
+    not turned into text; so is text over ``MAX_FIELD`` characters (``too_long``: before, a
+    100,000-character "scan" was stored and echoed whole in the answer) or holding NUL."""
     value = body.get(name)
     if value is None:
         return ""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not storable(value):
         raise StationError(FulfilmentErrorCode.invalid, f"{name} must be text", 422)
+    if len(value) > MAX_FIELD:
+        raise StationError(
+            FulfilmentErrorCode.too_long, f"{name} is longer than {MAX_FIELD} characters", 422
+        )
     return value
 
 

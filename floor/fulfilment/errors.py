@@ -15,6 +15,7 @@ class FulfilmentErrorCode(enum.StrEnum):
     wave_started = "wave_started"
     rule_not_found = "rule_not_found"
     invalid = "invalid"
+    too_long = "too_long"  # text longer than any barcode or station code
     out_of_range = "out_of_range"
     unknown_field = "unknown_field"
     required = "required"
