@@ -4,6 +4,7 @@ and ``/printers`` shows the label as a picture. Screenshots go to docs/screensho
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,44 @@ def test_a_printer_out_of_paper_holds_the_label_live_and_prints_it_once_refilled
     expect(desktop.locator("#print-state")).to_have_text("printed", timeout=30_000)
     expect(desktop.locator("#print-detail")).to_have_text("")
     time.sleep(1)  # nothing more reaches the printer
+    assert len(zebra.labels) == 1
+
+
+def test_a_label_that_prints_while_the_pack_page_reconnects_shows_printed(
+    printing_app, live_server, desktop
+):
+    """The pack page lost its connection while the label was held, and came back as the
+    printer was refilled. On reconnect it read the job's state over HTTP while (re)joining the
+    station's room: that answer - "held", read before the label printed - arrived after the
+    live "printed" and put the page back on "held" for good (and an event sent before the
+    room was joined again was lost). The page now joins first, then reads, and drops an
+    answer older than an event it heard meanwhile."""
+    zebra = printing_app.extensions["virtual_zebras"]["PACK-01"]
+    zebra.set_status(paper_out=True)
+    _pack_and_close(printing_app, live_server.url, desktop)
+    expect(desktop.locator("#print-state")).to_have_text("held", timeout=15_000)
+    asked: list[Any] = []  # the job's state as the server answered it, held back from the page
+
+    def hold_back(route: Any) -> None:
+        asked.append((route, route.fetch()))
+
+    desktop.route(re.compile(r"/printers/jobs/[^/.]+$"), hold_back)
+    desktop.context.set_offline(True)
+    expect(desktop.locator("#conn")).to_have_text("offline", timeout=10_000)
+    desktop.context.set_offline(False)
+    expect(desktop.locator("#conn")).to_have_text("online", timeout=15_000)
+    deadline = time.monotonic() + 10
+    while not asked:  # the page reads the job's state once it is back in the room
+        assert time.monotonic() < deadline, "the page did not ask for the job's state"
+        desktop.wait_for_timeout(50)
+    route, answer = asked[0]
+    assert answer.json()["status"] == "held"
+    zebra.set_status(paper_out=False)
+    expect(desktop.locator("#print-state")).to_have_text("printed", timeout=30_000)
+    with desktop.expect_response(re.compile(r"/printers/jobs/[^/.]+$")):
+        route.fulfill(response=answer)  # the older answer arrives after the live "printed"
+    desktop.wait_for_timeout(300)  # (the page has read it)
+    expect(desktop.locator("#print-state")).to_have_text("printed")
     assert len(zebra.labels) == 1
 
 

@@ -228,23 +228,35 @@
     if (j) { pic.src = "/printers/jobs/" + encodeURIComponent(j.job_id) + ".png"; pic.hidden = false; }
     else { pic.hidden = true; }
   }
-  function joinStation() {
-    if (socket) socket.emit("join_station", { station: $("station").value });
+  function joinStation(then) {
+    if (!socket) return;
+    socket.emit("join_station", { station: $("station").value }, (resp) => {
+      if (resp && resp.ok && then) then();
+    });
   }
+  let heard = 0;  // print.job events shown for the job on screen, live
   if (socket) {
-    socket.on("connect", joinStation);
+    // Events missed while offline: once back in the station's room (not before: an event sent
+    // between the read and the join would be lost), read the job's state. An event heard while
+    // the read was under way is as new as its answer or newer: the answer is then dropped (it
+    // put a label that printed meanwhile back on "held").
+    socket.on("connect", () => joinStation(catchUp));
     socket.on("print.job", (j) => {
-      if (job && (j.job_id === job.job_id || j.reprint_of === job.job_id)) { showJob(j); return; }
+      if (job && (j.job_id === job.job_id || j.reprint_of === job.job_id)) {
+        heard++;
+        showJob(j);
+        return;
+      }
       early.delete(j.job_id);
       early.set(j.job_id, j);
       if (early.size > 50) early.delete(early.keys().next().value);
     });
-    // Missed events while offline: ask for the job's state when the socket comes back.
-    socket.on("connect", async () => {
-      if (!job) return;
-      const r = await Floor.api("GET", "/printers/jobs/" + encodeURIComponent(job.job_id));
-      if (r.ok) showJob(r.data);
-    });
+  }
+  async function catchUp() {
+    if (!job) return;
+    const asked = job.job_id, before = heard;
+    const r = await Floor.api("GET", "/printers/jobs/" + encodeURIComponent(asked));
+    if (r.ok && job && job.job_id === asked && heard === before) showJob(r.data);
   }
   // Another station chosen: the carton closed here and its label are this station's, not that
   // one's (its Reprint would be refused there, and its print.job events go to this room).
