@@ -94,6 +94,15 @@ def parse_quantity(raw: Any, field: str, *, low: int = 1, status: int = 422) -> 
     return parse_int(raw, field, low=low, high=MAX_QUANTITY, status=status)
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_request_id(value: Any) -> bool:
+    """A client's name for one request, replayed on retry (``close_id``, ``override_id``):
+    1-64 letters, digits, ``-`` or ``_``."""
+    return isinstance(value, str) and _REQUEST_ID.fullmatch(value) is not None
+
+
 def storable(text: str) -> bool:
     """False for strings no database here can store (NUL, unpaired surrogates)."""
     return _UNSTORABLE.search(text) is None

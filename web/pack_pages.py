@@ -3,7 +3,6 @@ call answers ``{"error": {"code", "message"}}`` with its status (web/errors.py).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
@@ -11,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import CoreErrorCode
 from core.events import transaction_events
-from core.inputs import MAX_QUANTITY, storable
+from core.inputs import MAX_QUANTITY, is_request_id, storable
 from core.users import Role
 from devices.scale import MAX_WEIGHT_G as SCALE_MAX_WEIGHT_G
 from floor.fulfilment.errors import FulfilmentErrorCode
@@ -36,7 +35,6 @@ register_json_errors(bp, pages=True)
 
 MAX_WEIGHT_G = SCALE_MAX_WEIGHT_G  # a tonne: more is a typo, not a carton (the scale's bound too)
 MAX_DIM_MM = 10_000
-_CLOSE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _whole(value: Any, low: int, high: int) -> bool:
@@ -218,7 +216,7 @@ def _close_id(body: dict[str, Any]) -> str | None:
     value = body.get("close_id")
     if value is None:
         return None
-    if not isinstance(value, str) or not _CLOSE_ID.fullmatch(value):
+    if not is_request_id(value):
         raise StationError(
             FulfilmentErrorCode.invalid, "close_id is 1-64 letters, digits, '-' or '_'", 422
         )

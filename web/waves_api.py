@@ -8,7 +8,6 @@ Errors (web/errors.py, the same shape as the OMS API): ``{"error": {"code", "mes
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -17,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import CoreErrorCode, FieldError, FloorError
 from core.exception_queue import ExceptionStatus
-from core.inputs import MAX_ID, MAX_QUANTITY, InputError, check_text, parse_int
+from core.inputs import MAX_ID, MAX_QUANTITY, InputError, check_text, is_request_id, parse_int
 from core.users import Role
 from floor.fulfilment import exceptions as floor_exceptions
 from floor.fulfilment.errors import FulfilmentErrorCode
@@ -335,15 +334,12 @@ def override(task_id: int) -> Any:
     return jsonify(body)
 
 
-_OVERRIDE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
 def _override_id(data: dict[str, Any]) -> str | None:
     """The client's name for this override (optional): 1-64 letters, digits, ``-`` or ``_``."""
     value = data.get("override_id")
     if value is None:
         return None
-    if not isinstance(value, str) or not _OVERRIDE_ID.fullmatch(value):
+    if not is_request_id(value):
         raise RuleErrors(
             [
                 FieldError(
