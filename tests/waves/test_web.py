@@ -141,13 +141,17 @@ def test_wave_rules_can_be_edited_and_are_audited(client, sessions):
         )
 
 
+def _released_wave(client, headers) -> tuple[int, int]:
+    """Plan and release a wave with rule 1: its id and the id of its first pick task."""
+    made = client.post("/waves", json={"rule_id": 1, "release": True}, headers=headers)
+    wave_id = made.get_json()["waves"][0]["id"]
+    return wave_id, client.get(f"/waves/{wave_id}").get_json()["lists"][0]["tasks"][0]["id"]
+
+
 def test_override_over_http_is_audited(client, sessions):
     _orders(sessions, [("SKU-00100", 2)])
     headers = _sup(client)
-    wave = client.post("/waves", json={"rule_id": 1, "release": True}, headers=headers).get_json()[
-        "waves"
-    ][0]
-    task_id = client.get(f"/waves/{wave['id']}").get_json()["lists"][0]["tasks"][0]["id"]
+    wave_id, task_id = _released_wave(client, headers)
     r = client.post(f"/tasks/{task_id}/override", json={}, headers=headers)
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "reason_required"
     # A reason that is not text, or over 500 characters, is refused for what it is (a list was
@@ -167,17 +171,14 @@ def test_override_over_http_is_audited(client, sessions):
     with unit_of_work(sessions) as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "task.override")).one()
         assert entry.actor == "sam" and entry.reason == "scanner broken"
-    assert client.get(f"/waves/{wave['id']}").get_json()["status"] == "completed"
+    assert client.get(f"/waves/{wave_id}").get_json()["status"] == "completed"
 
 
 def test_override_quantity_refusals_state_the_range_it_takes(client, sessions):
     """Quantity 0 was refused, yet a quantity out of range was told "must be 0..100000"."""
     _orders(sessions, [("SKU-00100", 2)])
     headers = _sup(client)
-    wave = client.post("/waves", json={"rule_id": 1, "release": True}, headers=headers).get_json()[
-        "waves"
-    ][0]
-    task_id = client.get(f"/waves/{wave['id']}").get_json()["lists"][0]["tasks"][0]["id"]
+    wave_id, task_id = _released_wave(client, headers)
     for qty in (0, -1, 100_001):
         r = client.post(
             f"/tasks/{task_id}/override",
@@ -206,10 +207,7 @@ def test_a_retried_override_books_its_units_once(client, sessions):
     """The same override sent twice (a retry after a lost answer) booked 2 units for 1."""
     _orders(sessions, [("SKU-00100", 3)])
     headers = _sup(client)
-    wave = client.post("/waves", json={"rule_id": 1, "release": True}, headers=headers).get_json()[
-        "waves"
-    ][0]
-    task_id = client.get(f"/waves/{wave['id']}").get_json()["lists"][0]["tasks"][0]["id"]
+    wave_id, task_id = _released_wave(client, headers)
     url = f"/tasks/{task_id}/override"
     body = {"reason": "label torn", "quantity": 1, "override_id": "ov-1"}
     first = client.post(url, json=body, headers=headers)
