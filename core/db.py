@@ -19,6 +19,7 @@ import enum
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -217,45 +218,78 @@ def writer_priority() -> Iterator[None]:
         _priority.on = before
 
 
+HANDOFF_AFTER_S = 0.02  # a writer waiting this long is handed the lock at the next release
+
+
+class _Place:
+    """A writer waiting in line for the ``WriterLock``."""
+
+    __slots__ = ("ident", "woken", "since")
+
+    def __init__(self, ident: int, mutex: threading.Lock) -> None:
+        self.ident = ident
+        self.woken = threading.Condition(mutex)
+        self.since = time.monotonic()
+
+
 class WriterLock:
     """The process's SQLite writer lock: taken before ``BEGIN IMMEDIATE``, released after the
     ``COMMIT`` or ``ROLLBACK``. Re-entrant, so a thread that opens a second transaction while
     holding one meets SQLite's own busy handler as before instead of deadlocking here. Writers
-    inside ``writer_priority()`` are served before the others waiting. Built on
-    ``threading.Condition``, which becomes cooperative under gevent's monkey-patching."""
+    inside ``writer_priority()`` are served before the others waiting.
+
+    Writers wait in line. A release wakes the first, and a writer that comes just then may
+    still take the lock before it (no thread switch between two writers: the most done per
+    second); but once the first in line has waited ``HANDOFF_AFTER_S``, the release hands the
+    lock straight to it. Without that, a thread writing in a loop took the lock back before
+    the writer it woke could run, again and again, and the others waited the whole
+    ``WRITER_WAIT_S`` and failed with "database is locked" (a handheld's next task, a label's
+    step to ``sending``). Built on ``threading.Condition``, which becomes cooperative under
+    gevent's monkey-patching."""
 
     def __init__(self) -> None:
-        mutex = threading.Lock()
-        self._cond = threading.Condition(mutex)  # writers waiting
-        self._cond_urgent = threading.Condition(mutex)  # priority writers waiting
+        self._mutex = threading.Lock()
         self._owner: int | None = None  # thread ident
         self._depth = 0
-        self._urgent = 0  # priority writers waiting
+        self._queue: deque[_Place] = deque()  # writers waiting
+        self._urgent: deque[_Place] = deque()  # priority writers waiting
         self.held: dict[int, int] = {}  # id(DBAPI connection) -> acquisitions (for release)
+
+    def _first(self) -> _Place | None:
+        line = self._urgent or self._queue
+        return line[0] if line else None
 
     def acquire(self, conn_id: int) -> None:
         me = threading.get_ident()
         urgent = getattr(_priority, "on", False)
-        with self._cond:
+        with self._mutex:
             if self._owner != me:
-                if urgent:
-                    self._urgent += 1
-                try:
-                    free = (self._cond_urgent if urgent else self._cond).wait_for(
-                        lambda: self._owner is None and (urgent or self._urgent == 0),
-                        timeout=WRITER_WAIT_S,
-                    )
-                finally:
-                    if urgent:
-                        self._urgent -= 1
-                if not free:
-                    raise sqlite3.OperationalError("database is locked (writer lock wait time-out)")
-                self._owner = me
+                if self._owner is None and (urgent or not self._urgent):
+                    self._owner = me
+                else:
+                    self._wait_in_line(_Place(me, self._mutex), urgent)
             self._depth += 1
             self.held[conn_id] = self.held.get(conn_id, 0) + 1
 
+    def _wait_in_line(self, place: _Place, urgent: bool) -> None:
+        line = self._urgent if urgent else self._queue
+        line.append(place)
+        deadline = place.since + WRITER_WAIT_S
+        while self._owner != place.ident:  # not handed over yet
+            if self._owner is None and self._first() is place:
+                line.popleft()
+                self._owner = place.ident
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                line.remove(place)
+                if self._owner is None and (first := self._first()) is not None:
+                    first.woken.notify()  # the wake-up this writer had is not lost
+                raise sqlite3.OperationalError("database is locked (writer lock wait time-out)")
+            place.woken.wait(left)
+
     def release(self, conn_id: int) -> None:
-        with self._cond:
+        with self._mutex:
             count = self.held.get(conn_id, 0)
             if count == 0:
                 return  # a rollback of a connection that holds no write transaction
@@ -266,8 +300,12 @@ class WriterLock:
             self._depth -= 1
             if self._depth == 0:
                 self._owner = None
-                # One waiter at a time (no herd): a priority writer if one waits.
-                (self._cond_urgent if self._urgent else self._cond).notify()
+                first = self._first()
+                if first is not None:
+                    if time.monotonic() - first.since >= HANDOFF_AFTER_S:
+                        (self._urgent or self._queue).popleft()
+                        self._owner = first.ident
+                    first.woken.notify()
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:

@@ -1,4 +1,5 @@
-"""core.db.WriterLock: re-entrant per thread, one writer at a time, priority writers first."""
+"""core.db.WriterLock: re-entrant per thread, one writer at a time, in the order they came,
+priority writers first."""
 
 from __future__ import annotations
 
@@ -86,6 +87,35 @@ def test_a_writer_that_times_out_leaves_the_queue_and_is_never_handed_the_lock(
     other.start()
     assert got.wait(2)  # free, not handed to the writer that gave up
     other.join()
+
+
+def test_a_writer_in_a_loop_cannot_keep_the_lock_from_one_that_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thread that writes in a loop took the lock back before the writer it woke ran, again
+    and again: the other writers waited the whole time-out and failed with "database is
+    locked" (a handheld's next task, a label's step to ``sending``). Now a writer that has
+    waited ``HANDOFF_AFTER_S`` is handed the lock at the next release."""
+    monkeypatch.setattr(core.db, "WRITER_WAIT_S", 2.0)
+    lock = WriterLock()
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            lock.acquire(1)
+            time.sleep(0.0005)  # its statements (SQLite lets other threads run meanwhile)
+            lock.release(1)
+
+    busy = threading.Thread(target=loop)
+    busy.start()
+    try:
+        for _ in range(50):  # raises "database is locked" if the loop keeps the lock 2 s
+            lock.acquire(2)
+            lock.release(2)
+            time.sleep(0.001)
+    finally:
+        stop.set()
+        busy.join(5)
 
 
 def test_a_single_read_needs_no_begin_never_waits_for_a_writer_and_reads_the_last_commit(
