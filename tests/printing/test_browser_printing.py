@@ -96,6 +96,20 @@ def test_a_scanner_that_ends_its_codes_with_tab_packs_too(printing_app, live_ser
     expect(page.locator("#print-state")).to_have_text("printed", timeout=15_000)
 
 
+def test_the_label_shows_printed_when_the_pack_script_arrives_late(
+    printing_app, live_server, desktop
+):
+    """pack.js arriving after the socket connected never joined the station's room: the
+    label's print.job events went to nobody and the page said "queued" for good (CI, stop 22).
+    """
+    from tests.dash.test_late_page_script import arrives_late
+
+    arrives_late(desktop, "pack.js")
+    _pack_and_close(printing_app, live_server.url, desktop)
+    desktop.wait_for_selector("#shipped:not([hidden])")
+    expect(desktop.locator("#print-state")).to_have_text("printed", timeout=15_000)
+
+
 def _wait_until_drawn(img: Any, timeout_s: float = 10.0) -> None:
     """Until the browser has decoded the picture (a broken image has naturalWidth 0)."""
     deadline = time.monotonic() + timeout_s

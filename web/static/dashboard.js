@@ -384,6 +384,5 @@
     });
     Object.keys(HANDLERS).filter((name) => name !== "pick_list.reassigned").forEach((name) =>
       socket.on(name, (data) => onMessage({ events: [{ name, data }] })));
-    if (socket.connected) joinLive();
   }
 })();

@@ -19,7 +19,8 @@
 
   function connect() {
     if (typeof io === "undefined") return null;
-    const socket = io("/floor", { transports: ["websocket", "polling"] });
+    // Not yet: see the end of this function.
+    const socket = io("/floor", { transports: ["websocket", "polling"], autoConnect: false });
     const badge = document.getElementById("conn");
     const show = (state) => {
       if (!badge) return;
@@ -40,6 +41,15 @@
     });
     window.addEventListener("offline", () => show("offline"));
     window.addEventListener("online", () => show(socket.connected ? "online" : "offline"));
+    // Connect once every script of the page has added its handlers (they run before
+    // DOMContentLoaded). A socket that connected while the page's own script was still loading
+    // had its "connect" heard by nobody there: the handheld never asked for its task, the pack
+    // page never joined its station's room and its label stayed "queued" on screen.
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", () => socket.connect());
+    } else {
+      socket.connect();
+    }
     return socket;
   }
 
