@@ -50,7 +50,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, distinct, func, select
+from sqlalchemy import Integer, case, cast, distinct, func, literal, select
 from sqlalchemy.orm import Session
 
 from core.bulk import among
@@ -421,8 +421,8 @@ def _hour_bucket(session: Session, column: Any, starts: Sequence[dt.datetime]) -
         return (utc_hour - starts[0].hour + 24) % 24
     if len(starts) == 1:
         # A day the clocks skip whole (Pacific/Apia, 30 December 2011: from 23:59:59 on the
-        # 29th to 00:00 on the 31st) has no length and one bucket; a CASE with no WHEN is no SQL.
-        return case((column.is_(None), 0), else_=0)
+        # 29th to 00:00 on the 31st) has no length and one bucket, 0 (a CASE needs a WHEN).
+        return literal(0, Integer)
     return case(*((column < bound, i) for i, bound in enumerate(starts[1:])), else_=len(starts) - 1)
 
 
