@@ -22,13 +22,14 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session, aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.actors import Actor
 from core.audit import audit
 from core.db import one_of, utcnow
+from core.prepared import Prepared
 from core.users import ApiKey, Role, User
 
 PASSWORD_ROLES = frozenset({Role.supervisor, Role.admin, Role.packer})
@@ -161,15 +162,13 @@ def _current_statement() -> Any:
     ).where(User.id == bindparam("user_id"))
 
 
-_CURRENT = _current_statement()  # built once: every request and socket event asks
+_CURRENT = Prepared(_current_statement())  # built once: every request and socket event asks
 
 
-def session_is_current(
-    session: Session | Connection, user_id: int, version: object
-) -> Row[Any] | None:
+def session_is_current(conn: Connection, user_id: int, version: object) -> Any:
     """The user a signed session names, if that session still holds: the user is active, the
     session's version is the user's current one, and (for demo users) the demo is still open."""
-    user = session.execute(_CURRENT, {"user_id": user_id}).first()
+    user = _CURRENT.first(conn, {"user_id": user_id})
     if user is None or not user.active or user.session_version != version:
         return None
     if user.is_demo and user.demo_closed:

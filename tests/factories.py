@@ -441,6 +441,23 @@ class LiveServer:
         self.thread.join(timeout=5)
 
 
+def query_plan(session: Session, statement: Any, params: dict[str, Any]) -> str:
+    """The database's plan for ``statement`` (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN
+    with sequential scans discouraged, so a tiny table still shows whether an index *can* serve)."""
+    conn = session.connection()
+    compiled = statement.compile(conn.engine)
+    sql = str(compiled)
+    bound = {**compiled.params, **params}
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + sql, tuple(bound[k] for k in compiled.positiontup)
+        )
+        return "\n".join(str(r[-1]) for r in rows)
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table: ask if it *can*
+    rows = conn.exec_driver_sql("EXPLAIN " + sql, bound)
+    return "\n".join(r[0] for r in rows)
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now (for a server started as a process)."""
     with socket.socket() as s:

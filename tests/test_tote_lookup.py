@@ -4,37 +4,21 @@ scan and the pack station's "scan the tote" must not read every tote of the site
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from core.db import unit_of_work
 from floor.fulfilment.models import Tote
 from floor.fulfilment.packing.station import _ORDER_BY_CODE, find_order
 from floor.fulfilment.picking.fast_path import _TOTE_BY_CODE
-from tests.factories import DEFAULT_LINES, picked_order
-
-
-def _plan(session: Session, statement, params: dict) -> str:
-    conn = session.connection()
-    compiled = statement.compile(conn.engine)
-    sql = str(compiled)
-    bound = {**compiled.params, **params}
-    if conn.dialect.name == "sqlite":
-        rows = conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN " + sql, tuple(bound[k] for k in compiled.positiontup)
-        )
-        return "\n".join(str(r[-1]) for r in rows)
-    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table: ask if it *can*
-    rows = conn.exec_driver_sql("EXPLAIN " + sql, bound)
-    return "\n".join(r[0] for r in rows)
+from tests.factories import DEFAULT_LINES, picked_order, query_plan
 
 
 def test_tote_lookups_use_the_upper_case_index(sessions):
     with unit_of_work(sessions) as s:
         for statement, params in (
-            (_TOTE_BY_CODE, {"code": "T0001"}),
+            (_TOTE_BY_CODE.statement, {"code": "T0001"}),
             (_ORDER_BY_CODE, {"fo_tote": "T0001", "fo_code": "T0001"}),
         ):
-            plan = _plan(s, statement, params)
+            plan = query_plan(s, statement, params)
             assert "ix_totes_code_upper" in plan, plan
             assert "SCAN totes" not in plan and "Seq Scan on totes" not in plan, plan
 

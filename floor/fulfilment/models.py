@@ -143,7 +143,7 @@ class Tote(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    pick_list_id: Mapped[int | None] = mapped_column(ForeignKey("pick_lists.id"))
+    pick_list_id: Mapped[int | None] = mapped_column(ForeignKey("pick_lists.id"), index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm.util import identity_key
 from core.actors import Actor
 from core.db import core_connection, is_postgres, one_of, transaction_memo, utcnow
 from core.errors import CoreErrorCode
+from core.prepared import Prepared
 from core.users import User
 from floor.fulfilment.models import PickList, PickTask, Tote, Wave
 from floor.fulfilment.picking.outcome import PickError
@@ -49,42 +50,77 @@ _FIRST_PENDING = (
 )
 
 
+def _first_pending_of_list() -> Any:
+    """The list's first pending task by seq (correlated to ``PickList``), through the tasks of
+    that one list."""
+    return (
+        select(PickTask.id)
+        .where(PickTask.pick_list_id == PickList.id, PickTask.status == TaskStatus.pending)
+        .order_by(PickTask.seq, PickTask.id)
+        .limit(1)
+        .correlate(PickList)
+        .scalar_subquery()
+    )
+
+
+def _has_pending() -> Any:
+    """The list (correlated) has a pending task."""
+    return (
+        select(PickTask.id)
+        .where(PickTask.pick_list_id == PickList.id, PickTask.status == TaskStatus.pending)
+        .exists()
+    )
+
+
 def _next_task_statement() -> Any:
     """``next_task_id``'s question in one query: the task assigned to the picker (rank 0), else
     the first pending task of the lists they have under way (rank 1): the first such list that
-    has one, then its first task by seq."""
+    has one, then its first task by seq.
 
-    def ranked(rank: int) -> Any:
-        return (
-            select(
-                literal_column(str(rank), Integer()).label("rank"),
-                PickList.id.label("list_id"),
-                PickTask.seq,
-                PickTask.id,
-            )
-            .select_from(PickTask)
-            .join(PickList, PickList.id == PickTask.pick_list_id)
-            .join(Wave, Wave.id == PickList.wave_id)
-            .where(one_of(Wave.status, ACTIVE_WAVE))
+    Rank 1 starts from the picker's lists and asks each for its first pending task. Joined
+    the other way, SQLite read every pending task of the site through the status index to find
+    the picker's (1.05 ms with 5,186 pending, in the writer lock, after every finished task;
+    0.04 ms this way)."""
+    assigned = (
+        select(
+            literal_column("0", Integer()).label("rank"),
+            PickList.id.label("list_id"),
+            PickTask.seq,
+            PickTask.id,
         )
-
-    assigned = ranked(0).where(
-        PickTask.assigned_user_id == bindparam("user_id"), PickTask.status == TaskStatus.assigned
+        .select_from(PickTask)
+        .join(PickList, PickList.id == PickTask.pick_list_id)
+        .join(Wave, Wave.id == PickList.wave_id)
+        .where(
+            one_of(Wave.status, ACTIVE_WAVE),
+            PickTask.assigned_user_id == bindparam("user_id"),
+            PickTask.status == TaskStatus.assigned,
+        )
     )
-    pending = ranked(1).where(
-        PickList.assigned_user_id == bindparam("user_id"),
-        PickList.status == PickListStatus.in_progress,
-        PickTask.status == TaskStatus.pending,
+    pending = (
+        select(
+            literal_column("1", Integer()).label("rank"),
+            PickList.id.label("list_id"),
+            literal_column("0", Integer()).label("seq"),
+            _first_pending_of_list().label("id"),
+        )
+        .join(Wave, Wave.id == PickList.wave_id)
+        .where(
+            one_of(Wave.status, ACTIVE_WAVE),
+            PickList.assigned_user_id == bindparam("user_id"),
+            PickList.status == PickListStatus.in_progress,
+        )
     )
     both = union_all(assigned, pending).subquery()
     return (
         select(both.c.rank, both.c.id)
+        .where(both.c.id.is_not(None))
         .order_by(both.c.rank, both.c.list_id, both.c.seq, both.c.id)
         .limit(1)
     )
 
 
-_NEXT_TASK = _next_task_statement()
+_NEXT_TASK = Prepared(_next_task_statement())
 
 
 def current_task(session: Session, user: Actor) -> PickTask | None:
@@ -118,7 +154,7 @@ def next_task_id(session: Session, user: Actor) -> int | None:
     if user.user_id is None:
         raise PickError(CoreErrorCode.not_authenticated, "a picker must be logged in", 401)
     conn = core_connection(session)  # seeing what the ORM queries of ``next_task`` would
-    found = conn.execute(_NEXT_TASK, {"user_id": user.user_id}).first()
+    found = _NEXT_TASK.first(conn, {"user_id": user.user_id})
     if found is not None:
         task_id = int(found.id)
         if found.rank == 1:  # a pending task of a list under way: now the picker's
@@ -138,11 +174,6 @@ def next_task_id(session: Session, user: Actor) -> int | None:
 
 
 def _open_list_statement() -> Any:
-    has_pending = (
-        select(PickTask.id)
-        .where(PickTask.pick_list_id == PickList.id, PickTask.status == TaskStatus.pending)
-        .exists()
-    )
     return (
         select(PickList)
         .join(Wave, Wave.id == PickList.wave_id)
@@ -150,16 +181,45 @@ def _open_list_statement() -> Any:
             one_of(Wave.status, ACTIVE_WAVE),
             PickList.status == PickListStatus.open,
             PickList.assigned_user_id.is_(None),
-            has_pending,
+            _has_pending(),
         )
         .order_by(Wave.cutoff_at, Wave.id, PickList.id)
         .limit(1)  # lock only the list we take; others stay free for the next picker
     )
 
 
+def _open_list_by_wave() -> Any:
+    """SQLite's form of ``_open_list_statement``: wave by wave in cut-off order, each asked for
+    its first open list, so it reads the released waves and the lists of the first ones, not
+    every open list of the site (0.82 ms with 864 open lists, in the writer lock at every
+    claim; 0.05 ms this way). PostgreSQL keeps the other form: it plans it well, and its
+    ``SKIP LOCKED`` must skip a list another picker is claiming and take the next."""
+    first_open = (
+        select(PickList.id)
+        .where(
+            PickList.wave_id == Wave.id,
+            PickList.status == PickListStatus.open,
+            PickList.assigned_user_id.is_(None),
+            _has_pending(),
+        )
+        .order_by(PickList.id)
+        .limit(1)
+        .correlate(Wave)
+        .scalar_subquery()
+    )
+    first_wave = (
+        select(first_open)
+        .where(one_of(Wave.status, ACTIVE_WAVE), first_open.is_not(None))
+        .order_by(Wave.cutoff_at, Wave.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(PickList).where(PickList.id == first_wave)
+
+
 # Built once, as the three above: a picker claims a new cart every dozen scans or so.
-_OPEN_LIST = _open_list_statement()
-_OPEN_LIST_LOCKED = _OPEN_LIST.with_for_update(of=PickList, skip_locked=True)  # PostgreSQL
+_OPEN_LIST = _open_list_by_wave()
+_OPEN_LIST_LOCKED = _open_list_statement().with_for_update(of=PickList, skip_locked=True)
 _CART_ORDERS = (
     select(OrderLine.order_id)
     .join(PickTask, PickTask.order_line_id == OrderLine.id)
@@ -174,6 +234,19 @@ _FREE_TOTES = (
     .limit(bindparam("n", type_=Integer))
 )
 _FREE_TOTES_LOCKED = _FREE_TOTES.with_for_update(skip_locked=True)  # PostgreSQL
+# Every task of the cart into its order's tote (NULL: its order got none, no tote was free), in
+# one statement: one UPDATE per order, built per claim, cost a claim more than its queries.
+_TASK_TOTES = Prepared(
+    update(PickTask)
+    .where(PickTask.pick_list_id == bindparam("pick_list_id"))
+    .values(
+        tote_id=select(Tote.id)
+        .join(OrderLine, OrderLine.order_id == Tote.order_id)
+        .where(Tote.pick_list_id == PickTask.pick_list_id, OrderLine.id == PickTask.order_line_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+)
 _PACK_STATION = (
     select(Location.code)
     .where(Location.type == LocationType.pack_station, Location.active.is_(True))
@@ -205,15 +278,10 @@ def _give_totes(session: Session, pick_list: PickList) -> None:
     for order_id, tote in zip(order_ids, totes, strict=False):
         tote.pick_list_id = pick_list.id
         tote.order_id = order_id
-        # Built per order (a prebuilt one with bindparams did not bring the loaded tasks'
-        # tote_id up to date through synchronize_session="fetch").
-        line_ids = select(OrderLine.id).where(OrderLine.order_id == order_id).scalar_subquery()
-        session.execute(
-            update(PickTask)
-            .where(PickTask.pick_list_id == pick_list.id, PickTask.order_line_id.in_(line_ids))
-            .values(tote_id=tote.id)
-            .execution_options(synchronize_session="fetch")
-        )
+    _TASK_TOTES.run(core_connection(session), {"pick_list_id": pick_list.id})
+    for obj in list(session.identity_map.values()):  # loaded tasks read their tote again
+        if isinstance(obj, PickTask) and obj.pick_list_id == pick_list.id:
+            session.expire(obj, ["tote_id"])
 
 
 def cart_destination(session: Session) -> str | None:

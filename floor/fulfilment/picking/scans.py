@@ -34,6 +34,7 @@ from core.actors import Actor
 from core.db import is_postgres, transaction_memo, utcnow
 from core.errors import CoreErrorCode
 from core.inputs import InputError, parse_id
+from core.prepared import Prepared
 from core.users import User
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, Scan, Tote, Wave
@@ -70,10 +71,12 @@ _SCAN_FIELDS = (
     "received_at",
 )
 _CLAIM = {  # built once per dialect: building it costs more CPU than running it
-    name: insert(Scan)
-    .values({f: bindparam(f) for f in _SCAN_FIELDS})
-    .on_conflict_do_nothing()
-    .returning(Scan.id)
+    name: Prepared(
+        insert(Scan)
+        .values({f: bindparam(f) for f in _SCAN_FIELDS})
+        .on_conflict_do_nothing()
+        .returning(Scan.id)
+    )
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
@@ -134,7 +137,7 @@ def _claim(
     # One statement instead of SELECT + SAVEPOINT + INSERT + RELEASE: a replayed id conflicts
     # on the unique index (a concurrent twin waits there for the first one's commit).
     stmt = _CLAIM["postgresql" if is_postgres(session) else "sqlite"]
-    scan_id = session.connection().scalar(stmt, values)
+    scan_id = stmt.scalar(session.connection(), values)
     if scan_id is None:
         return None
     return scan_id, values
