@@ -105,6 +105,34 @@ def transition(
     return True
 
 
+def transition_row(
+    session: Session,
+    order_id: int,
+    external_id: str,
+    current: OrderStatus,
+    times: dict[str, Any] | None,
+    target: OrderStatus,
+    actor: Actor,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``transition`` of an order the caller read as a row (its id, external id, status and
+    ``status_times``) instead of loading it: one UPDATE through ``ORDER_MACHINE``, the outbox
+    event and the dashboard's event. Returns the new ``status_times``. A loaded copy of the
+    order is the caller's to expire."""
+    now = utcnow()
+    stamped = _times(times, target, now.isoformat())
+    ORDER_MACHINE.move_rows(
+        session,
+        Order.__table__,
+        [(order_id, current)],
+        target,
+        [{"updated_at": now, "status_times": stamped}],
+    )
+    event_id = record_event(session, **_event(external_id, current, target, actor, payload))
+    _announce(session, external_id, current, target, event_id)
+    return stamped
+
+
 def transition_many(
     session: Session,
     orders: Sequence[Order],

@@ -65,7 +65,7 @@ from floor.site.settings import LocationConfirm, location_confirm
 from floor.site.stock import ReplenishmentStatus, ReplenishmentTask, Reservation, Stock
 from orders.models import Order, OrderLine
 from orders.states import OrderStatus
-from orders.transitions import transition
+from orders.transitions import transition_row
 
 
 def _facts_statement() -> Any:
@@ -116,6 +116,7 @@ def _facts_statement() -> Any:
             Order.id.label("order_id"),
             Order.status.label("order_status"),
             Order.external_id,
+            Order.status_times,
             Location.code.label("location_code"),
             Location.check_code,
             Location.type.label("location_type"),
@@ -294,12 +295,7 @@ def try_scan(
     _book(session, row, units, held, finishes)
     order_done = finishes and row.order_open == 1  # its last open task
     if status is OrderStatus.waved or order_done:
-        order = session.get(Order, row.order_id)
-        assert order is not None
-        if status is OrderStatus.waved:  # the order's first unit, as pick_units
-            transition(session, order, OrderStatus.picking, user, payload={"task": row.id})
-        if order_done:  # units were picked (this one): picked, as after_task
-            transition(session, order, OrderStatus.picked, user)
+        _move_order(session, row, user, status, order_done)
     if finishes and row.tasks_left == 1:  # the list's last open task
         _close_list(session, row)
     confirmed = mode is LocationConfirm.off or location_confirmed(session, row.id)
@@ -326,6 +322,22 @@ def _plain_item_code(code: str) -> bool:
     except Gs1Error:
         return False
     return parsed.lot is None and parsed.expiry is None
+
+
+def _move_order(
+    session: Session, row: FactsRow, user: Actor, status: OrderStatus, done: bool
+) -> None:
+    """The order's first unit moves it ``waved`` to ``picking`` (as ``pick_units``), its last
+    open task to ``picked`` (as ``after_task``), written from the facts row: loading the order
+    as an object cost a scan ~9 % of its server time."""
+    order, times = (row.order_id, row.external_id), row.status_times
+    if status is OrderStatus.waved:
+        picking = OrderStatus.picking
+        times = transition_row(session, *order, status, times, picking, user, {"task": row.id})
+        status = picking
+    if done:
+        transition_row(session, *order, status, times, OrderStatus.picked, user)
+    expire_loaded(session, Order, row.order_id)
 
 
 def _may_finish(row: FactsRow) -> bool:
