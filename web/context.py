@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import threading
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import single_reads, unit_of_work
+from core.db import single_reads, unit_of_work, write_turn
 from core.settings import Settings
 
 
@@ -93,8 +92,8 @@ class WriteSlots:
 @contextmanager
 def uow() -> Iterator[Session]:
     """One transaction for a route or socket handler: commit on success, roll back on error."""
-    slots = ctx().write_slots
-    with slots() if slots is not None else contextlib.nullcontext():
+    slots = ctx().write_slots  # PostgreSQL; on SQLite the writer lock's turn (core.db)
+    with slots() if slots is not None else write_turn(ctx().engine):
         with unit_of_work(ctx().sessions) as session:
             yield session
 
