@@ -148,3 +148,50 @@ def test_a_single_read_needs_no_begin_never_waits_for_a_writer_and_reads_the_las
     with engine.begin() as conn:  # a read left no lock behind: the next writer goes at once
         conn.execute(text("INSERT INTO t VALUES (2)"))
     engine.dispose()
+
+
+def test_writers_waiting_for_their_turn_hold_no_pooled_connection(tmp_path) -> None:
+    """``write_turn`` (every socket event's and request's unit of work): 20 writers queued
+    behind one hold no connection, so a log-in check's read finds one at once; each writes
+    once when its turn comes."""
+    from sqlalchemy import text
+
+    from core.db import make_engine, make_session_factory, single_reads, unit_of_work, write_turn
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.sqlite3'}")
+    factory = make_session_factory(engine)
+    with unit_of_work(factory) as s:
+        s.execute(text("CREATE TABLE t (x INTEGER)"))
+    working, finish = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with write_turn(engine), unit_of_work(factory) as s:
+            s.execute(text("INSERT INTO t VALUES (0)"))
+            working.set()
+            finish.wait(10)
+
+    def writer(n: int) -> None:
+        with write_turn(engine), unit_of_work(factory) as s:
+            s.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert working.wait(5)
+    queued = [threading.Thread(target=writer, args=(n,)) for n in range(1, 21)]
+    for t in queued:
+        t.start()
+    time.sleep(0.3)
+    try:
+        assert engine.pool.checkedout() == 1  # the writer at work; the 20 hold nothing
+        started = time.monotonic()
+        with single_reads(engine).connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+        assert time.monotonic() - started < 1.0
+    finally:
+        finish.set()
+        first.join(10)
+        for t in queued:
+            t.join(30)
+    with single_reads(engine).connect() as conn:
+        assert sorted(r[0] for r in conn.exec_driver_sql("SELECT x FROM t")) == list(range(21))
+    engine.dispose()
