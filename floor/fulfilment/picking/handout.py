@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, literal_column, select, union_all, update
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    func,
+    inspect,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -50,12 +59,17 @@ _FIRST_PENDING = (
 )
 
 
+def _pending_of_list() -> Any:
+    """The pending tasks of the list (correlated to ``PickList``), through that list's tasks."""
+    return select(PickTask.id).where(
+        PickTask.pick_list_id == PickList.id, PickTask.status == TaskStatus.pending
+    )
+
+
 def _first_pending_of_list() -> Any:
-    """The list's first pending task by seq (correlated to ``PickList``), through the tasks of
-    that one list."""
+    """The list's first pending task by seq."""
     return (
-        select(PickTask.id)
-        .where(PickTask.pick_list_id == PickList.id, PickTask.status == TaskStatus.pending)
+        _pending_of_list()
         .order_by(PickTask.seq, PickTask.id)
         .limit(1)
         .correlate(PickList)
@@ -64,12 +78,8 @@ def _first_pending_of_list() -> Any:
 
 
 def _has_pending() -> Any:
-    """The list (correlated) has a pending task."""
-    return (
-        select(PickTask.id)
-        .where(PickTask.pick_list_id == PickList.id, PickTask.status == TaskStatus.pending)
-        .exists()
-    )
+    """The list has a pending task."""
+    return _pending_of_list().exists()
 
 
 def _next_task_statement() -> Any:
@@ -280,7 +290,8 @@ def _give_totes(session: Session, pick_list: PickList) -> None:
         tote.order_id = order_id
     _TASK_TOTES.run(core_connection(session), {"pick_list_id": pick_list.id})
     for obj in list(session.identity_map.values()):  # loaded tasks read their tote again
-        if isinstance(obj, PickTask) and obj.pick_list_id == pick_list.id:
+        # (the loaded value only: reading an expired attribute would query the row)
+        if isinstance(obj, PickTask) and inspect(obj).dict.get("pick_list_id") == pick_list.id:
             session.expire(obj, ["tote_id"])
 
 
