@@ -195,3 +195,51 @@ def test_writers_waiting_for_their_turn_hold_no_pooled_connection(tmp_path) -> N
     with single_reads(engine).connect() as conn:
         assert sorted(r[0] for r in conn.exec_driver_sql("SELECT x FROM t")) == list(range(21))
     engine.dispose()
+
+
+def test_a_writer_that_waits_too_long_for_its_turn_gets_sqlalchemys_busy_error(
+    tmp_path, monkeypatch
+) -> None:
+    """Past ``WRITER_WAIT_S`` the turn ends in SQLAlchemy's ``OperationalError`` (as a timed-out
+    BEGIN: the API answers 503 ``unavailable``), holding nothing and writing nothing."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from core.db import make_engine, make_session_factory, single_reads, unit_of_work, write_turn
+
+    monkeypatch.setattr(core.db, "WRITER_WAIT_S", 0.2)
+    engine = make_engine(f"sqlite:///{tmp_path / 'late.sqlite3'}")
+    factory = make_session_factory(engine)
+    with unit_of_work(factory) as s:
+        s.execute(text("CREATE TABLE t (x INTEGER)"))
+    working, finish = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with write_turn(engine), unit_of_work(factory) as s:
+            s.execute(text("INSERT INTO t VALUES (0)"))
+            working.set()
+            finish.wait(10)
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert working.wait(5)
+    failed: list[BaseException] = []
+
+    def late() -> None:
+        try:
+            with write_turn(engine), unit_of_work(factory) as s:
+                s.execute(text("INSERT INTO t VALUES (1)"))
+        except OperationalError as exc:
+            failed.append(exc)
+
+    second = threading.Thread(target=late)
+    second.start()
+    second.join(5)
+    checked_out = engine.pool.checkedout()
+    finish.set()
+    first.join(10)
+    assert len(failed) == 1 and "database is locked" in str(failed[0])
+    assert checked_out == 1  # only the holder's connection: the late writer held none
+    with single_reads(engine).connect() as conn:
+        assert [r[0] for r in conn.exec_driver_sql("SELECT x FROM t")] == [0]
+    engine.dispose()
