@@ -3,14 +3,27 @@ priority writers first."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import OperationalError
 
 import core.db
-from core.db import WriterLock, writer_priority
+from core.db import (
+    WriterLock,
+    make_engine,
+    make_session_factory,
+    single_reads,
+    unit_of_work,
+    write_turn,
+    writer_priority,
+)
 
 
 def test_one_writer_at_a_time_and_reentrant() -> None:
@@ -124,10 +137,6 @@ def test_a_single_read_needs_no_begin_never_waits_for_a_writer_and_reads_the_las
     """``core.db.single_reads`` (the log-in check of every request and socket event): one
     statement on SQLite, no BEGIN; it does not wait while a writer holds the database, sees
     only what was committed, and leaves the writer lock free."""
-    from sqlalchemy import event, text
-
-    from core.db import make_engine, single_reads
-
     engine = make_engine(f"sqlite:///{tmp_path / 'reads.sqlite3'}")
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (v INTEGER)"))
@@ -150,50 +159,56 @@ def test_a_single_read_needs_no_begin_never_waits_for_a_writer_and_reads_the_las
     engine.dispose()
 
 
-def test_writers_waiting_for_their_turn_hold_no_pooled_connection(tmp_path) -> None:
-    """``write_turn`` (every socket event's and request's unit of work): 20 writers queued
-    behind one hold no connection, so a log-in check's read finds one at once; each writes
-    once when its turn comes."""
-    from sqlalchemy import text
-
-    from core.db import make_engine, make_session_factory, single_reads, unit_of_work, write_turn
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'turns.sqlite3'}")
+@contextlib.contextmanager
+def _turn_held(path: Path) -> Iterator[tuple[Engine, Callable[[int], None]]]:
+    """A SQLite database with a table ``t`` and a writer at work: it holds its ``write_turn``
+    (having written 0) until the block ends. Yields the engine and ``write(n)``: insert ``n``
+    in a unit of work that takes its turn first."""
+    engine = make_engine(f"sqlite:///{path}")
     factory = make_session_factory(engine)
     with unit_of_work(factory) as s:
         s.execute(text("CREATE TABLE t (x INTEGER)"))
     working, finish = threading.Event(), threading.Event()
 
-    def holder() -> None:
-        with write_turn(engine), unit_of_work(factory) as s:
-            s.execute(text("INSERT INTO t VALUES (0)"))
-            working.set()
-            finish.wait(10)
-
-    def writer(n: int) -> None:
+    def write(n: int, hold: bool = False) -> None:
         with write_turn(engine), unit_of_work(factory) as s:
             s.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+            if hold:
+                working.set()
+                finish.wait(10)
 
-    first = threading.Thread(target=holder)
+    first = threading.Thread(target=write, args=(0, True))
     first.start()
     assert working.wait(5)
-    queued = [threading.Thread(target=writer, args=(n,)) for n in range(1, 21)]
-    for t in queued:
-        t.start()
-    time.sleep(0.3)
     try:
+        yield engine, write
+    finally:
+        finish.set()
+        first.join(10)
+
+
+def _stored(engine: Engine) -> list[int]:
+    with single_reads(engine).connect() as conn:
+        return sorted(r[0] for r in conn.exec_driver_sql("SELECT x FROM t"))
+
+
+def test_writers_waiting_for_their_turn_hold_no_pooled_connection(tmp_path) -> None:
+    """``write_turn`` (every socket event's and request's unit of work): 20 writers queued
+    behind one hold no connection, so a log-in check's read finds one at once; each writes
+    once when its turn comes."""
+    with _turn_held(tmp_path / "turns.sqlite3") as (engine, write):
+        queued = [threading.Thread(target=write, args=(n,)) for n in range(1, 21)]
+        for t in queued:
+            t.start()
+        time.sleep(0.3)
         assert engine.pool.checkedout() == 1  # the writer at work; the 20 hold nothing
         started = time.monotonic()
         with single_reads(engine).connect() as conn:
             assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
         assert time.monotonic() - started < 1.0
-    finally:
-        finish.set()
-        first.join(10)
-        for t in queued:
-            t.join(30)
-    with single_reads(engine).connect() as conn:
-        assert sorted(r[0] for r in conn.exec_driver_sql("SELECT x FROM t")) == list(range(21))
+    for t in queued:
+        t.join(30)
+    assert _stored(engine) == list(range(21))
     engine.dispose()
 
 
@@ -202,44 +217,20 @@ def test_a_writer_that_waits_too_long_for_its_turn_gets_sqlalchemys_busy_error(
 ) -> None:
     """Past ``WRITER_WAIT_S`` the turn ends in SQLAlchemy's ``OperationalError`` (as a timed-out
     BEGIN: the API answers 503 ``unavailable``), holding nothing and writing nothing."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import OperationalError
-
-    from core.db import make_engine, make_session_factory, single_reads, unit_of_work, write_turn
-
     monkeypatch.setattr(core.db, "WRITER_WAIT_S", 0.2)
-    engine = make_engine(f"sqlite:///{tmp_path / 'late.sqlite3'}")
-    factory = make_session_factory(engine)
-    with unit_of_work(factory) as s:
-        s.execute(text("CREATE TABLE t (x INTEGER)"))
-    working, finish = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with write_turn(engine), unit_of_work(factory) as s:
-            s.execute(text("INSERT INTO t VALUES (0)"))
-            working.set()
-            finish.wait(10)
-
-    first = threading.Thread(target=holder)
-    first.start()
-    assert working.wait(5)
     failed: list[BaseException] = []
 
-    def late() -> None:
+    def late(write: Callable[[int], None]) -> None:
         try:
-            with write_turn(engine), unit_of_work(factory) as s:
-                s.execute(text("INSERT INTO t VALUES (1)"))
+            write(1)
         except OperationalError as exc:
             failed.append(exc)
 
-    second = threading.Thread(target=late)
-    second.start()
-    second.join(5)
-    checked_out = engine.pool.checkedout()
-    finish.set()
-    first.join(10)
+    with _turn_held(tmp_path / "late.sqlite3") as (engine, write):
+        second = threading.Thread(target=late, args=(write,))
+        second.start()
+        second.join(5)
+        assert engine.pool.checkedout() == 1  # only the holder's: the late writer held none
     assert len(failed) == 1 and "database is locked" in str(failed[0])
-    assert checked_out == 1  # only the holder's connection: the late writer held none
-    with single_reads(engine).connect() as conn:
-        assert [r[0] for r in conn.exec_driver_sql("SELECT x FROM t")] == [0]
+    assert _stored(engine) == [0]
     engine.dispose()
