@@ -8,14 +8,14 @@ from sqlalchemy import select
 from core.db import unit_of_work
 from floor.fulfilment.models import Tote
 from floor.fulfilment.packing.station import _ORDER_BY_CODE, find_order
-from floor.fulfilment.picking.fast_path import _TOTE_BY_CODE
+from floor.fulfilment.picking.fast_path import _FACTS
 from tests.factories import DEFAULT_LINES, picked_order, query_plan
 
 
 def test_tote_lookups_use_the_upper_case_index(sessions):
     with unit_of_work(sessions) as s:
         for statement, params in (
-            (_TOTE_BY_CODE.statement, {"code": "T0001"}),
+            (_FACTS.statement, {"task_id": 1, "code": "T0001"}),  # is the scan a tote's?
             (_ORDER_BY_CODE, {"fo_tote": "T0001", "fo_code": "T0001"}),
         ):
             plan = query_plan(s, statement, params)
