@@ -41,6 +41,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
@@ -448,6 +449,13 @@ def transaction_memo(session: Session) -> dict[Any, Any]:
 @event.listens_for(Session, "after_rollback")
 def _forget_memo(session: Session) -> None:
     session.info.pop(_MEMO, None)  # the next transaction reads what others committed
+
+
+def expire_loaded(session: Session, cls: type, pk: Any) -> None:
+    """An ORM copy of a row changed around the ORM (a Core UPDATE) reloads on its next use."""
+    obj = session.identity_map.get(identity_key(cls, pk))
+    if obj is not None:
+        session.expire(obj)
 
 
 def core_connection(session: Session) -> Connection:

@@ -19,13 +19,12 @@ from sqlalchemy.orm import Session
 from core.accounts import has_role
 from core.actors import Actor
 from core.audit import audit
-from core.db import is_postgres
+from core.db import expire_loaded, is_postgres
 from core.errors import CoreErrorCode
 from core.events import publish
 from core.users import Role, User
 from floor.fulfilment.errors import FulfilmentErrorCode
 from floor.fulfilment.models import PickList, PickTask, TaskOverride, Wave
-from floor.fulfilment.picking import fast_path
 from floor.fulfilment.picking.outcome import PickError
 from floor.fulfilment.picking.views import task_payload
 from floor.fulfilment.states import TASK_MACHINE, TaskStatus
@@ -73,7 +72,7 @@ def pick_units(session: Session, user: Actor, task: PickTask, units: int) -> Non
         )
     # The UPDATE went around the ORM: expire a loaded copy (loading one just for that costs
     # a SELECT).
-    fast_path.expire_loaded(session, Stock, res.stock_id)
+    expire_loaded(session, Stock, res.stock_id)
     res.picked += units
     line.picked_qty += units
     task.picked_qty += units

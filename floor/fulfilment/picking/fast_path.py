@@ -31,10 +31,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.orm.util import identity_key
 
 from core.actors import Actor
-from core.db import is_postgres, joined_text, one_of, split_joined, utcnow
+from core.db import expire_loaded, is_postgres, joined_text, one_of, split_joined, utcnow
 from core.events import publish
 from core.prepared import Prepared
 from floor.fulfilment.errors import FulfilmentErrorCode
@@ -448,13 +447,6 @@ def _book(session: Session, row: FactsRow, units: int, held: int, finishes: bool
         (PickTask, row.id),
     ):
         expire_loaded(session, cls, pk)
-
-
-def expire_loaded(session: Session, cls: type, pk: int) -> None:
-    """An ORM copy of a row changed around the ORM reloads on its next use."""
-    obj = session.identity_map.get(identity_key(cls, pk))
-    if obj is not None:
-        session.expire(obj)
 
 
 def _view(

@@ -19,10 +19,17 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from core.actors import Actor
-from core.db import core_connection, is_postgres, one_of, transaction_memo, utcnow
+from core.bulk import update_rows
+from core.db import (
+    core_connection,
+    expire_loaded,
+    is_postgres,
+    one_of,
+    transaction_memo,
+    utcnow,
+)
 from core.errors import CoreErrorCode
 from core.prepared import Prepared
 from core.users import User
@@ -48,8 +55,8 @@ _CURRENT_TASK = (
     .order_by(PickList.id, PickTask.seq, PickTask.id)
     .limit(1)
 )
-_FIRST_PENDING = (
-    select(PickTask)
+_FIRST_PENDING = Prepared(  # a list's first task by seq, when it is claimed
+    select(PickTask.id)
     .where(
         PickTask.pick_list_id == bindparam("pick_list_id"),
         PickTask.status == TaskStatus.pending,
@@ -138,16 +145,6 @@ def current_task(session: Session, user: Actor) -> PickTask | None:
     return session.scalars(_CURRENT_TASK, {"user_id": user.user_id}).first()
 
 
-def _first_pending(session: Session, pick_list_id: int) -> PickTask | None:
-    return session.scalars(_FIRST_PENDING, {"pick_list_id": pick_list_id}).first()
-
-
-def _assign(task: PickTask, user: Actor) -> PickTask:
-    TASK_MACHINE.move(task, TaskStatus.assigned)
-    task.assigned_user_id = user.user_id
-    return task
-
-
 def next_task(session: Session, user: Actor | User) -> PickTask | None:
     """The task the picker should do now (assigning one if needed), or None: ``next_task_id``'s
     task, loaded."""
@@ -168,24 +165,26 @@ def next_task_id(session: Session, user: Actor) -> int | None:
     if found is not None:
         task_id = int(found.id)
         if found.rank == 1:  # a pending task of a list under way: now the picker's
-            TASK_MACHINE.move_rows(  # as ``_assign``
-                session,
-                PickTask.__table__,
-                [(task_id, TaskStatus.pending)],
-                TaskStatus.assigned,
-                [{"assigned_user_id": user.user_id, "updated_at": utcnow()}],
-            )
-            loaded = session.identity_map.get(identity_key(PickTask, task_id))
-            if loaded is not None:
-                session.expire(loaded)
+            _assign_row(session, task_id, user)
         return task_id
-    task = _claim_list(session, user)
-    return task.id if task is not None else None
+    return _claim_list(session, user)
+
+
+def _assign_row(session: Session, task_id: int, user: Actor) -> None:
+    """A pending task is now the picker's (its move through the task's machine, as a row)."""
+    TASK_MACHINE.move_rows(
+        session,
+        PickTask.__table__,
+        [(task_id, TaskStatus.pending)],
+        TaskStatus.assigned,
+        [{"assigned_user_id": user.user_id, "updated_at": utcnow()}],
+    )
+    expire_loaded(session, PickTask, task_id)
 
 
 def _open_list_statement() -> Any:
     return (
-        select(PickList)
+        select(PickList.id)
         .join(Wave, Wave.id == PickList.wave_id)
         .where(
             one_of(Wave.status, ACTIVE_WAVE),
@@ -224,13 +223,16 @@ def _open_list_by_wave() -> Any:
         .limit(1)
         .scalar_subquery()
     )
-    return select(PickList).where(PickList.id == first_wave)
+    return select(PickList.id).where(PickList.id == first_wave)
 
 
-# Built once, as the three above: a picker claims a new cart every dozen scans or so.
+# Built once, as the three above, and run as ``Prepared`` rows: a picker claims a new cart every
+# dozen scans or so, and the claim loaded the list, its first task and the free totes as ORM
+# objects and flushed them (a claim cost as much as two scans).
 _OPEN_LIST = _open_list_by_wave()
-_OPEN_LIST_LOCKED = _open_list_statement().with_for_update(of=PickList, skip_locked=True)
-_CART_ORDERS = (
+_OPEN_LIST_ID = Prepared(_OPEN_LIST)
+_OPEN_LIST_LOCKED = Prepared(_open_list_statement().with_for_update(of=PickList, skip_locked=True))
+_CART_ORDERS = Prepared(
     select(OrderLine.order_id)
     .join(PickTask, PickTask.order_line_id == OrderLine.id)
     .where(PickTask.pick_list_id == bindparam("pick_list_id"))
@@ -238,12 +240,13 @@ _CART_ORDERS = (
     .order_by(func.min(PickTask.seq))
 )
 _FREE_TOTES = (
-    select(Tote)
+    select(Tote.id)
     .where(Tote.pick_list_id.is_(None), Tote.order_id.is_(None))
     .order_by(Tote.code)
     .limit(bindparam("n", type_=Integer))
 )
-_FREE_TOTES_LOCKED = _FREE_TOTES.with_for_update(skip_locked=True)  # PostgreSQL
+_FREE_TOTE_IDS = Prepared(_FREE_TOTES)
+_FREE_TOTE_IDS_LOCKED = Prepared(_FREE_TOTES.with_for_update(skip_locked=True))  # PostgreSQL
 # Every task of the cart into its order's tote (NULL: its order got none, no tote was free), in
 # one statement: one UPDATE per order, built per claim, cost a claim more than its queries.
 _TASK_TOTES = Prepared(
@@ -265,33 +268,51 @@ _PACK_STATION = (
 )
 
 
-def _claim_list(session: Session, user: Actor) -> PickTask | None:
-    """The first open pick list of a released wave, claimed for ``user``: its first task."""
-    stmt = _OPEN_LIST_LOCKED if is_postgres(session) else _OPEN_LIST
-    pick_list = session.scalars(stmt).first()
-    if pick_list is None:
+def _claim_list(session: Session, user: Actor) -> int | None:
+    """The first open pick list of a released wave, claimed for ``user``: the id of its first
+    task, now theirs."""
+    conn = core_connection(session)
+    stmt = _OPEN_LIST_LOCKED if is_postgres(session) else _OPEN_LIST_ID
+    list_id = stmt.scalar(conn)
+    if list_id is None:
         return None
-    task = _first_pending(session, pick_list.id)
-    assert task is not None
-    pick_list.assigned_user_id = user.user_id
-    PICK_LIST_MACHINE.move(pick_list, PickListStatus.in_progress)
-    _give_totes(session, pick_list)
-    return _assign(task, user)
+    task_id = _FIRST_PENDING.scalar(conn, {"pick_list_id": list_id})
+    assert task_id is not None, "an open list has a pending task (the claim's query asks)"
+    PICK_LIST_MACHINE.move_rows(
+        session,
+        PickList.__table__,
+        [(list_id, PickListStatus.open)],
+        PickListStatus.in_progress,
+        [{"assigned_user_id": user.user_id}],
+    )
+    expire_loaded(session, PickList, list_id)
+    _give_totes(session, list_id)
+    _assign_row(session, task_id, user)
+    return task_id
 
 
-def _give_totes(session: Session, pick_list: PickList) -> None:
+def _give_totes(session: Session, pick_list_id: int) -> None:
     """One free tote per order on the cart (none left: the tasks go without a tote)."""
-    order_ids = session.scalars(_CART_ORDERS, {"pick_list_id": pick_list.id}).all()
-    stmt = _FREE_TOTES_LOCKED if is_postgres(session) else _FREE_TOTES
-    transaction_memo(session).get(_CARTS, {}).pop(pick_list.id, None)
-    totes = session.scalars(stmt, {"n": len(order_ids)}).all()
-    for order_id, tote in zip(order_ids, totes, strict=False):
-        tote.pick_list_id = pick_list.id
-        tote.order_id = order_id
-    _TASK_TOTES.run(core_connection(session), {"pick_list_id": pick_list.id})
+    conn = core_connection(session)
+    order_ids = [row.order_id for row in _CART_ORDERS.rows(conn, {"pick_list_id": pick_list_id})]
+    stmt = _FREE_TOTE_IDS_LOCKED if is_postgres(session) else _FREE_TOTE_IDS
+    transaction_memo(session).get(_CARTS, {}).pop(pick_list_id, None)
+    tote_ids = [row.id for row in stmt.rows(conn, {"n": len(order_ids)})]
+    now = utcnow()
+    update_rows(
+        session,
+        Tote.__table__,
+        [
+            {"id": tote_id, "pick_list_id": pick_list_id, "order_id": order_id, "updated_at": now}
+            for order_id, tote_id in zip(order_ids, tote_ids, strict=False)
+        ],
+    )
+    for tote_id in tote_ids:
+        expire_loaded(session, Tote, tote_id)
+    _TASK_TOTES.run(conn, {"pick_list_id": pick_list_id})
     for obj in list(session.identity_map.values()):  # loaded tasks read their tote again
         # (the loaded value only: reading an expired attribute would query the row)
-        if isinstance(obj, PickTask) and inspect(obj).dict.get("pick_list_id") == pick_list.id:
+        if isinstance(obj, PickTask) and inspect(obj).dict.get("pick_list_id") == pick_list_id:
             session.expire(obj, ["tote_id"])
 
 
