@@ -92,8 +92,10 @@ def _row_processor(procs: list[_Proc]) -> Callable[[Sequence[Any]], Sequence[Any
 
 
 @contextmanager
-def _wrapped(session: Session, statement: str) -> Any:
-    """A raw DBAPI cursor on the session's connection; driver errors become SQLAlchemy's."""
+def _wrapped(session: Session, statement: str, params: Any = None, *, many: bool = False) -> Any:
+    """A raw DBAPI cursor on the session's connection for ``statement``; driver errors become
+    SQLAlchemy's. The engine's ``before_cursor_execute`` listeners hear of the statement, as
+    of any other (statement counts stay true; an ``executemany`` is one)."""
     session.flush()
     conn = session.connection()
     dialect = conn.dialect
@@ -101,6 +103,8 @@ def _wrapped(session: Session, statement: str) -> Any:
     assert raw is not None
     cur = raw.cursor()
     try:
+        for listener in conn.dispatch.before_cursor_execute:
+            listener(conn, cur, statement, params, None, many)
         yield cur
     except dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(
@@ -130,7 +134,7 @@ def insert_rows(
         return
     marks = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {name} ({cols}) VALUES ({marks})"
-    with _wrapped(session, statement) as cur:
+    with _wrapped(session, statement, data, many=True) as cur:
         cur.executemany(statement, data)
 
 
@@ -161,8 +165,9 @@ def update_rows(
     if dialect.name != "postgresql":
         sets = ", ".join(f"{quote(c)} = ?" for c in columns)
         statement = f"UPDATE {name} SET {sets} WHERE {quote(key)} = ?"
-        with _wrapped(session, statement) as cur:
-            cur.executemany(statement, [[*d[1:], d[0]] for d in data])
+        params = [[*d[1:], d[0]] for d in data]
+        with _wrapped(session, statement, params, many=True) as cur:
+            cur.executemany(statement, params)
         return
     # One statement: a column that differs between rows travels as one text array, cast back
     # to the column's type; a column with one value for every row as a single parameter.
@@ -188,8 +193,9 @@ def update_rows(
         f"UPDATE {name} SET {', '.join(sets)} FROM unnest({unnest}) AS v({', '.join(names)}) "
         f"WHERE {name}.{quote(key)} = v.{quote(key)}"
     )
-    with _wrapped(session, statement) as cur:
-        cur.execute(statement, [*set_params, *arrays])
+    params = [*set_params, *arrays]
+    with _wrapped(session, statement, params) as cur:
+        cur.execute(statement, params)
 
 
 def add_to_column(
@@ -205,15 +211,17 @@ def add_to_column(
     items = sorted(amounts.items())
     if dialect.name != "postgresql":
         statement = f"UPDATE {name} SET {col} = {col} + ? WHERE {k} = ?"
-        with _wrapped(session, statement) as cur:
-            cur.executemany(statement, [(amount, ident) for ident, amount in items])
+        params = [(amount, ident) for ident, amount in items]
+        with _wrapped(session, statement, params, many=True) as cur:
+            cur.executemany(statement, params)
         return
     statement = (
         f"UPDATE {name} SET {col} = {name}.{col} + v.amount "
         f"FROM unnest(%s::bigint[], %s::bigint[]) AS v(ident, amount) WHERE {name}.{k} = v.ident"
     )
-    with _wrapped(session, statement) as cur:
-        cur.execute(statement, [[i for i, _ in items], [a for _, a in items]])
+    params = [[i for i, _ in items], [a for _, a in items]]
+    with _wrapped(session, statement, params) as cur:
+        cur.execute(statement, params)
 
 
 def _pg_text(value: Any, json_types: tuple[type, ...]) -> str | None:
