@@ -162,6 +162,11 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) ->
         if mode not in SQLITE_SYNCHRONOUS:
             raise ValueError(f"sqlite_synchronous: one of {SQLITE_SYNCHRONOUS}, not {mode!r}")
         kwargs.setdefault("connect_args", {}).update({"check_same_thread": False, "timeout": 30})
+        # The connection returned last is handed out next: writers take turns anyway, so one
+        # connection does most of the writing and its page cache stays valid between them
+        # (each SQLite connection drops its cache when another one wrote; handed out in turn,
+        # every transaction re-read its B-tree pages: ~10 % more scans/s flat out this way).
+        kwargs.setdefault("pool_use_lifo", True)
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine, mode)
         return engine

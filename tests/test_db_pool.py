@@ -49,3 +49,19 @@ def test_a_connection_back_from_use_a_moment_ago_is_not_pinged(pg_engine, monkey
     with pytest.raises(OperationalError):
         _backend_pid(pg_engine)
     assert _backend_pid(pg_engine) != dead
+
+
+def test_sqlite_hands_out_the_connection_returned_last(tmp_path):
+    """Writers take turns, so the connection that just wrote is the one to reuse: its page cache
+    is still valid (a connection whose turn comes round after others wrote re-reads its pages)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'lifo.sqlite3'}")
+    try:
+        held = [engine.connect() for _ in range(3)]
+        raws = [conn.connection.dbapi_connection for conn in held]
+        for conn in held:
+            conn.close()  # back to the pool in order: the third is returned last
+        for _ in range(3):
+            with engine.connect() as conn:
+                assert conn.connection.dbapi_connection is raws[-1]
+    finally:
+        engine.dispose()
