@@ -8,15 +8,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from core.db import unit_of_work
-from floor.fulfilment.models import PickList, PickTask, Wave
+from floor.fulfilment.models import PickList, PickTask, Tote, Wave
 from floor.fulfilment.picking.fast_path import _FACTS
 from floor.fulfilment.picking.handout import _NEXT_TASK, _OPEN_LIST, next_task_id
-from floor.fulfilment.states import TASK_MACHINE, TaskStatus
+from floor.fulfilment.states import TASK_MACHINE, PickListStatus, TaskStatus
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves
 from floor.fulfilment.waves.progress import release_wave
+from orders.models import OrderLine
 from tests.factories import DEFAULT_LINES, actor_for, add_order, query_plan, supervisor
 
 
@@ -83,3 +84,42 @@ def test_pickers_get_the_earliest_waves_first_list_then_its_tasks_in_route_order
         s.flush()
         assert len(route) > 1, "a cart of two orders of three lines"
         assert next_task_id(s, picker) == route[1]
+
+
+def test_a_claim_with_fewer_free_totes_than_orders_gives_the_first_order_the_tote(sessions):
+    """One free tote left for a cart of two orders: the order picked first (route order) gets
+    it, the other order's tasks go without a tote, and the list and its first task are the
+    picker's."""
+    with unit_of_work(sessions) as s:
+        for _ in range(2):
+            add_order(s, DEFAULT_LINES)
+        sup = supervisor(s)
+        result = plan_waves(s, RuleSpec(split_by_zone=False, totes_per_cart=2), sup)
+        for w in result.waves:
+            release_wave(s, w.id, sup)
+        keep = s.scalar(select(Tote.code).order_by(Tote.code).limit(1))
+        s.execute(delete(Tote).where(Tote.code != keep))
+    with unit_of_work(sessions) as s:
+        picker = actor_for(s, "pat")
+        task_id = next_task_id(s, picker)
+        task = s.get(PickTask, task_id)
+        pick_list = s.get(PickList, task.pick_list_id)
+        assert (pick_list.status, pick_list.assigned_user_id) == (
+            PickListStatus.in_progress,
+            picker.user_id,
+        )
+        assert (task.status, task.assigned_user_id) == (TaskStatus.assigned, picker.user_id)
+        tote = s.scalar(select(Tote).where(Tote.code == keep))
+        assert tote.pick_list_id == pick_list.id
+        first_order = s.get(OrderLine, task.order_line_id).order_id
+        assert tote.order_id == first_order
+        totes = set(
+            s.execute(
+                select(OrderLine.order_id, PickTask.tote_id)
+                .join(OrderLine, OrderLine.id == PickTask.order_line_id)
+                .where(PickTask.pick_list_id == pick_list.id)
+            ).all()
+        )
+        orders = {order for order, _ in totes}
+        assert len(orders) == 2, "a cart of two orders"
+        assert totes == {(first_order, tote.id)} | {(o, None) for o in orders - {first_order}}
