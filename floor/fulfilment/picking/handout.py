@@ -41,8 +41,7 @@ from floor.fulfilment.waves.planning import ACTIVE_WAVE, as_actor
 from floor.site.layout import Location, LocationType
 from orders.models import OrderLine
 
-# Built once (bindparams): a scan that finishes a task asks all three, and building a select
-# costs more CPU than SQLite takes to run it.
+# Built once (bindparams): building a select costs more CPU than SQLite takes to run it.
 _CURRENT_TASK = (
     select(PickTask)
     .join(PickList, PickList.id == PickTask.pick_list_id)
