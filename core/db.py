@@ -38,7 +38,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
@@ -341,6 +341,22 @@ def write_turn(engine: Engine) -> Iterator[None]:
         lock.release(key)
 
 
+def _begin(conn: Any, statement: str) -> None:
+    """``BEGIN`` on the DBAPI connection itself (``exec_driver_sql`` costs a whole execution
+    context for a statement with no parameters and no result); the statement listeners still
+    hear of it, and a driver error arrives as SQLAlchemy's."""
+    raw = conn.connection.dbapi_connection
+    cursor = raw.cursor()
+    try:
+        for listener in conn.dispatch.before_cursor_execute:
+            listener(conn, cursor, statement, (), None, False)
+        cursor.execute(statement)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(statement, None, error, sqlite3.Error) from error
+    finally:
+        cursor.close()
+
+
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     writer = _WRITER_LOCKS[engine] = WriterLock()
 
@@ -371,12 +387,12 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         if options.get(SINGLE_READS):
             return  # autocommit: each SELECT reads the last commit by itself
         if options.get(READ_ONLY):
-            conn.exec_driver_sql("BEGIN")
+            _begin(conn, "BEGIN")
             return
         key = _raw_id(conn.connection)
         writer.acquire(key)
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin(conn, "BEGIN IMMEDIATE")
         except BaseException:
             writer.release(key)
             raise

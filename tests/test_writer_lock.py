@@ -234,3 +234,40 @@ def test_a_writer_that_waits_too_long_for_its_turn_gets_sqlalchemys_busy_error(
     assert len(failed) == 1 and "database is locked" in str(failed[0])
     assert _stored(engine) == [0]
     engine.dispose()
+
+
+def test_begin_runs_on_the_driver_connection_heard_by_listeners_and_fails_as_sqlalchemys(
+    tmp_path,
+) -> None:
+    """``BEGIN IMMEDIATE`` (a write) and ``BEGIN`` (a read-only transaction) go to the sqlite3
+    connection directly; the statement listeners still hear each, and a ``BEGIN IMMEDIATE``
+    that meets another process's write lock fails as SQLAlchemy's ``OperationalError``."""
+    path = tmp_path / "begin.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (v INTEGER)"))
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    with unit_of_work(make_session_factory(engine)) as s:
+        s.execute(text("INSERT INTO t VALUES (1)"))
+    with unit_of_work(make_session_factory(core.db.read_only(engine))) as s:
+        assert s.execute(text("SELECT count(*) FROM t")).scalar() == 1
+    assert sent == [
+        "BEGIN IMMEDIATE",
+        "INSERT INTO t VALUES (1)",
+        "BEGIN",
+        "SELECT count(*) FROM t",
+    ]
+    other = sqlite3.connect(path, isolation_level=None)  # another process's writer, in effect
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        busy = make_engine(f"sqlite:///{path}")
+        event.listen(busy, "connect", lambda c, _r: c.execute("PRAGMA busy_timeout=50"))
+        with pytest.raises(OperationalError, match="locked"), busy.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+        assert 2 not in [r[0] for r in other.execute("SELECT v FROM t")]
+        busy.dispose()
+    finally:
+        other.rollback()
+        other.close()
+    engine.dispose()
