@@ -2,9 +2,11 @@
 pages, JSON routes and Socket.IO handlers. The session cookie is the one Flask signs; Socket.IO
 connections read the same cookie.
 
-A signed cookie alone is not enough: ``current_actor`` checks it against the database once per
+A signed cookie alone is not enough: ``current_actor`` checks it against the database at each
 request or socket event (the user is active, its ``session_version`` is the one signed into the
-cookie), so logout and deactivation end a session everywhere at once. Failed logins are
+cookie; a yes is remembered for a quarter of a second, ``core.accounts.session_is_current``), so
+logout and deactivation end a session everywhere: at once in the server process that made the
+change, within that quarter second in the others. Failed logins are
 throttled (``web.login_guard``) and audited as ``login.failed`` without the secret tried.
 """
 
@@ -79,18 +81,19 @@ def login_expired(at: object) -> bool:
 
 
 def current_actor() -> Actor | None:
-    """Who the signed session names, if that session still holds (checked in the database once
-    per request or socket event, in a read-only transaction that never waits for the SQLite
-    writer; the role comes from the database, so a change applies at once)."""
+    """Who the signed session names, if that session still holds (checked in the database at
+    each request or socket event, outside any transaction, so it never waits for the SQLite
+    writer; the role comes from the database, so a change applies at once; see
+    ``core.accounts.session_is_current`` for the answer it remembers)."""
     if "floor_actor" in g:
         return g.floor_actor
     actor = None
     uid = session.get("uid")
     if isinstance(uid, int) and not login_expired(session.get("at")):
-        with ctx().read_engine.connect() as conn:  # one read: no Session, no writer lock
-            user = session_is_current(conn, uid, session.get("sv"))
-            if user is not None:
-                actor = Actor(name=user.username, role=user.role, user_id=user.id)
+        # one read (no Session, no writer lock), or the answer of a moment ago
+        user = session_is_current(ctx().read_engine.connect, uid, session.get("sv"))
+        if user is not None:
+            actor = Actor(name=user.username, role=user.role, user_id=user.id)
     if actor is None and uid is not None:
         session.clear()  # an ended session: the browser gets a cleared cookie
     g.floor_actor = actor

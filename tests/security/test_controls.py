@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 import socketio
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, event, select, text
 
+from core import accounts
 from core.accounts import create_api_key, create_user, deactivate_user
 from core.db import make_engine, unit_of_work
-from core.users import ApiKey, AuditEntry, Role
+from core.users import ApiKey, AuditEntry, Role, User
 from migrations import migrate
 from tests.factories import (
     LiveServer,
@@ -85,6 +86,41 @@ def test_deactivation_ends_the_session_at_the_next_request(sec_app):
         deactivate_user(s, "pat")
     assert c.get("/me", headers=JSON).status_code == 401
     assert login(c, badge="BADGE-PICKER-1").status_code == 401
+
+
+def test_a_session_check_is_remembered_a_quarter_second_and_no_longer(sec_app, monkeypatch):
+    """Events a moment apart reuse the last check's yes (one query for a burst of them); a
+    change this process did not make (another server process, SQL by hand) applies once that
+    yes is ``CHECK_REMEMBERED_S`` old; one this process commits applies at once."""
+    now = [1000.0]
+    monkeypatch.setattr(accounts, "_clock", lambda: now[0])
+    app = sec_app()
+    c = app.test_client()
+    login(c, badge="BADGE-PICKER-1")
+    asked: list[str] = []
+    engine = app.extensions["floor"].engine
+    listen = lambda *a: asked.append(a[2]) if "FROM users" in a[2] else None  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    for _ in range(5):
+        assert c.get("/me", headers=JSON).status_code == 200
+    assert len(asked) == 1
+    outside = create_engine(str(engine.url))  # no ORM events of this process hear it
+    with outside.begin() as conn:
+        conn.execute(text("UPDATE users SET active = 0 WHERE username = 'pat'"))
+    outside.dispose()
+    now[0] += accounts.CHECK_REMEMBERED_S - 0.01
+    assert c.get("/me", headers=JSON).status_code == 200  # the yes of 0.24 s ago
+    now[0] += 0.02
+    assert c.get("/me", headers=JSON).status_code == 401
+    assert len(asked) == 2
+    event.remove(engine, "before_cursor_execute", listen)
+
+    # a change committed here: at once, however fresh the remembered yes
+    login(c, username="sam", password="supervisor-demo")
+    assert c.get("/me", headers=JSON).get_json()["role"] == "supervisor"
+    with unit_of_work(_sessions(app)) as s:
+        s.scalars(select(User).where(User.username == "sam")).one().role = Role.picker
+    assert c.get("/me", headers=JSON).get_json()["role"] == "picker"
 
 
 def test_role_comes_from_the_database_not_the_cookie(sec_app):
