@@ -34,7 +34,11 @@ How a run goes, touching the server only through its public doors:
    ``ok``), ``task:next`` calls, SQL statements per scan (every statement the server ran in the
    window, ``task:next`` and background jobs included, over the scans) and the server's CPU.
 7. **Baseline.** The same clients, the same P and pacing, against ``bench/serving/echo_app.py``
-   (a bare Flask-SocketIO app in threading mode, in its own process) in the same run.
+   (a bare Flask-SocketIO app in threading mode, in its own process) in the same run. Flat
+   out, the two take turns (``--windows``, 4 by default: floor, echo, floor, echo …, each for
+   a quarter of ``--duration`` after its own warm-up), the one not measured stopped with
+   SIGSTOP: on a shared machine whose speed drifts by ±25 % within minutes, a floor measured
+   first and an echo measured a minute later compared two different machines.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ from bench.server_processes import (
     cpu_s,
     flask_cli,
     machine_busy,
+    pause,
     start_echo_server,
     start_floor_server,
     start_prod_servers,
@@ -275,6 +280,7 @@ async def handheld(
     tally: Tally,
     ready: asyncio.Event,
     connected: list[int],
+    window: int = 0,
 ) -> None:
     sio = socketio.AsyncClient(reconnection=False)
     try:
@@ -312,7 +318,7 @@ async def handheld(
                     continue
             seq += 1
             payload = {
-                "client_scan_id": f"b{n}-{seq}-{os.getpid()}",
+                "client_scan_id": f"b{n}-{window}-{seq}-{os.getpid()}",
                 "task_id": task["id"],
                 "code": tote or scan_code(task),
                 "scanned_at": int(time.time() * 1000),
@@ -362,7 +368,10 @@ async def drive(
     warmup_s: float,
     duration_s: float,
     server: Server,
+    window: int = 0,
 ) -> dict[str, Any]:
+    """One measured window: the handhelds connect, warm up, are measured for ``duration_s``
+    and disconnect. Raw sums, for ``summary`` (one window or several)."""
     loop = asyncio.get_running_loop()
     tally = Tally()
     ready = asyncio.Event()
@@ -372,7 +381,7 @@ async def drive(
     bases = base if isinstance(base, list) else [base]
     tasks = [
         asyncio.create_task(
-            handheld(n, bases[n % len(bases)], c, clock, interval, tally, ready, connected)
+            handheld(n, bases[n % len(bases)], c, clock, interval, tally, ready, connected, window)
         )
         for n, c in enumerate(cookies)
     ]
@@ -390,32 +399,55 @@ async def drive(
     sql1, cpu1, wall1 = server.sql_count(), cpu_s(server.proc.pid), time.perf_counter()
     busy1 = machine_busy()
     await asyncio.gather(*tasks)
-    lat = sorted(tally.latencies_s)
-    scans = len(lat)
-    good = scans - sum(tally.errors.values())
     return {
         "handhelds": len(cookies) - tally.connect_failures,
-        "scans": scans,
-        "scans_per_s": good / duration_s,
         "asked_per_s": (len(cookies) * rate) if rate else None,
+        "latencies_s": tally.latencies_s,
+        "errors": tally.errors,
+        "connect_failures": tally.connect_failures,
+        "next_calls": tally.next_calls,
+        "out_of_work": tally.out_of_work,
+        "acked": tally.acked_in_window,
+        "sql": (sql1 - sql0) if server.count_file else None,
+        "duration_s": duration_s,
+        "cpu_s": cpu1 - cpu0,
+        "busy_s": busy1 - busy0,
+        "wall_s": wall1 - wall0,
+        "load_1m": load_1m,
+    }
+
+
+def summary(windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the handhelds saw over the measured windows of one server."""
+    lat = sorted(v for w in windows for v in w["latencies_s"])
+    errors: Counter[str] = sum((Counter(w["errors"]) for w in windows), Counter())
+    scans, duration = len(lat), sum(w["duration_s"] for w in windows)
+    acked, wall = sum(w["acked"] for w in windows), sum(w["wall_s"] for w in windows)
+    sql = [w["sql"] for w in windows]
+    return {
+        "handhelds": min(w["handhelds"] for w in windows),
+        "scans": scans,
+        "scans_per_s": (scans - sum(errors.values())) / duration,
+        "asked_per_s": windows[0]["asked_per_s"],
         "p50_ms": percentile(lat, 50) * 1000,
         "p95_ms": percentile(lat, 95) * 1000,
         "p99_ms": percentile(lat, 99) * 1000,
         "max_ms": (lat[-1] * 1000) if lat else math.nan,
-        "errors": dict(tally.errors),
-        "connect_failures": tally.connect_failures,
-        "next_calls": tally.next_calls,
-        "out_of_work": tally.out_of_work,
-        "sql_per_scan": (
-            (sql1 - sql0) / tally.acked_in_window
-            if tally.acked_in_window and server.count_file
-            else None
-        ),
-        "server_cpu_pct": 100 * (cpu1 - cpu0) / (wall1 - wall0),
+        "errors": dict(errors),
+        "connect_failures": sum(w["connect_failures"] for w in windows),
+        "next_calls": sum(w["next_calls"] for w in windows),
+        "out_of_work": sum(w["out_of_work"] for w in windows),
+        "sql_per_scan": sum(sql) / acked if acked and None not in sql else None,
+        "server_cpu_pct": 100 * sum(w["cpu_s"] for w in windows) / wall,
         # every core's busy time (server, database, clients, anything else) in % of one core
-        "machine_cpu_pct": 100 * (busy1 - busy0) / (wall1 - wall0),
-        "load_1m": load_1m,
+        "machine_cpu_pct": 100 * sum(w["busy_s"] for w in windows) / wall,
+        "load_1m": max(w["load_1m"] for w in windows),
     }
+
+
+def good_per_s(window: dict[str, Any]) -> float:
+    lat = window["latencies_s"]
+    return (len(lat) - sum(window["errors"].values())) / window["duration_s"]
 
 
 # --------------------------------------------------------------------------
@@ -424,6 +456,7 @@ async def drive(
 
 
 FLAT_OUT_MAX = 1500  # scans/s
+FLAT_OUT_WINDOWS = 4  # flat out, the floor and the echo take turns (``run_row``)
 
 
 def orders_needed(handhelds: int, rate: float | None, seconds: float) -> int:
@@ -443,7 +476,11 @@ def run_row(
     serve: str = "flask",
     processes: int = 1,
     redis_url: str = "",
+    windows: int = 1,
 ) -> dict[str, Any]:
+    """The floor server and the echo under the same load. With ``windows`` > 1 the two take
+    turns, ``duration_s / windows`` each, the idle one stopped (SIGSTOP): a machine whose speed
+    drifts during the run (a shared one does, ±25 % from run to run) slows both alike."""
     workdir = Path(tempfile.mkdtemp(prefix="scanloop-"))
     database = sqlite_database(workdir) if db == "sqlite" else postgresql_database(pg_url)
     server = echo = None
@@ -456,7 +493,7 @@ def run_row(
             server = start_prod_servers(database.url, workdir, processes, redis_url)
         else:
             server = start_floor_server(database.url, workdir, serve)
-        n_orders = orders_needed(handhelds, rate, duration_s + warmup_s + 2)
+        n_orders = orders_needed(handhelds, rate, duration_s + windows * (warmup_s + 1) + 2)
         statuses = asyncio.run(post_orders(server.base, n_orders))
         planned = asyncio.run(plan_waves(server.base))
         cookies = asyncio.run(_all_cookies(server.base, handhelds))
@@ -467,13 +504,32 @@ def run_row(
             flush=True,
         )
         targets = server.bases or server.base
-        floor = asyncio.run(drive(targets, cookies, rate, warmup_s, duration_s, server))
-        server.stop()
-        echo = start_echo_server(workdir)
-        bare = asyncio.run(drive(echo.base, [""] * handhelds, rate, warmup_s, duration_s, echo))
+        window_s = duration_s / windows
+        floor_windows, echo_windows = [], []
+        for w in range(windows):
+            floor_windows.append(
+                asyncio.run(drive(targets, cookies, rate, warmup_s, window_s, server, w))
+            )
+            if echo is None:
+                echo = start_echo_server(workdir)
+            else:
+                pause(echo.proc.pid, False)
+            pause(server.proc.pid, True)
+            echo_windows.append(
+                asyncio.run(drive(echo.base, [""] * handhelds, rate, warmup_s, window_s, echo, w))
+            )
+            pause(server.proc.pid, False)
+            print(
+                f"  window {w + 1}: floor {good_per_s(floor_windows[-1]):.1f} scans/s, "
+                f"echo {good_per_s(echo_windows[-1]):,.0f} round trips/s",
+                flush=True,
+            )
+            if w < windows - 1:
+                pause(echo.proc.pid, True)
     finally:
         for s in (server, echo):
             if s is not None:
+                pause(s.proc.pid, False)
                 s.stop()
         database.close()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -485,8 +541,14 @@ def run_row(
         "duration_s": duration_s,
         "orders": n_orders,
         "pick_lists": planned["pick_lists"],
-        "floor": floor,
-        "echo": bare,
+        "windows": windows,
+        "floor": summary(floor_windows),
+        "echo": summary(echo_windows),
+        # the floor's scans/s over the echo's round trips/s, window by window
+        "of_echo_by_window": [
+            round(good_per_s(f) / good_per_s(e), 4) if good_per_s(e) else None
+            for f, e in zip(floor_windows, echo_windows, strict=True)
+        ],
     }
 
 
@@ -532,8 +594,20 @@ def markdown_row(row: dict[str, Any]) -> str:
         f"{errors_text(f)} | {sql} | {f['server_cpu_pct']:.0f} %{machine_text(f)} | "
         f"{f['load_1m']:.1f} | "
         f"{e['scans_per_s']:,.0f}; {e['p50_ms']:.1f} / {e['p95_ms']:.1f} / {e['p99_ms']:.1f} ms"
-        f" | {errors_text(e)} |"
+        f" | {errors_text(e)} | {of_echo_text(row)} |"
     )
+
+
+def of_echo_text(row: dict[str, Any]) -> str:
+    """The floor's scans/s in % of the echo's round trips/s; by window when they took turns."""
+    f, e = row["floor"], row["echo"]
+    if not e["scans_per_s"]:
+        return "—"
+    text = f"{100 * f['scans_per_s'] / e['scans_per_s']:.1f} %"
+    pairs = [v for v in row.get("of_echo_by_window") or [] if v is not None]
+    if len(pairs) > 1:
+        text += " (windows: " + ", ".join(f"{100 * v:.1f}" for v in pairs) + ")"
+    return text
 
 
 def machine_text(f: dict[str, Any]) -> str:
@@ -543,8 +617,9 @@ def machine_text(f: dict[str, Any]) -> str:
 
 TABLE_HEAD = (
     "| load | db | scans/s | scan → ack p50 / p95 / p99 | errors | SQL per scan | server CPU |"
-    " load avg | bare echo, same clients: round trips/s; p50 / p95 / p99 | echo errors |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
+    " load avg | bare echo, same clients: round trips/s; p50 / p95 / p99 | echo errors |"
+    " scans/s in % of the echo's round trips/s |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -566,7 +641,9 @@ def write_doc(rows: list[dict[str, Any]], command: str) -> None:
         "in by badge, running `task:next` → `scan` against `flask --app app serve` (Werkzeug,\n"
         "threading) on a fresh database; the bare Flask-SocketIO echo\n"
         "(`bench/serving/echo_app.py`, threading mode) is measured by the same clients with the\n"
-        "same load in the same run.\n\n"
+        "same load in the same run. Flat-out rows take turns: floor, echo, floor, echo … (4\n"
+        "windows each by default, `--windows`), the idle server stopped, so a drift of the\n"
+        "machine's speed during the run slows both alike; the last column gives each pair.\n\n"
         f"- Date: {today}\n- Command: `{command}`\n- Machine: {machine()}\n\n"
         f"{TABLE_HEAD}\n" + "\n".join(markdown_row(r) for r in rows) + "\n\n"
         "- *scans/s*: acknowledged `ok` scans sent in the window ÷ window; paced rows say how\n"
@@ -621,12 +698,20 @@ def main() -> None:
         default=os.environ.get("REDIS_URL", ""),
         help="--serve prod with several processes: the Socket.IO message queue",
     )
+    parser.add_argument(
+        "--windows",
+        type=int,
+        default=None,
+        help="floor and echo take turns in this many windows each (default: 4 flat out, 1 paced)",
+    )
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks-scanloop.md")
     args = parser.parse_args()
     if args.db == "postgresql" and not args.pg_url:
         parser.error("--db postgresql needs --pg-url (or TEST_DATABASE_URL)")
     if args.rate <= 0:
         parser.error("--rate must be > 0")
+    if args.windows is not None and args.windows < 1:
+        parser.error("--windows must be >= 1")
     if args.handhelds is None:  # make bench: the standard rows, written to the doc
         plan = [(p, r) for p, r in STANDARD_ROWS]
         write = True
@@ -636,9 +721,10 @@ def main() -> None:
     rows = []
     print(TABLE_HEAD, flush=True)
     for handhelds, rate in plan:
+        windows = args.windows or (FLAT_OUT_WINDOWS if rate is None else 1)
         row = run_row(
             args.db, args.pg_url, handhelds, rate, args.duration, args.warmup, args.serve,
-            args.processes, args.redis_url,
+            args.processes, args.redis_url, windows,
         )  # fmt: skip
         rows.append(row)
         print(markdown_row(row), flush=True)

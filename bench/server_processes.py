@@ -6,6 +6,7 @@ process tree and of the whole machine. Used by ``bench_scanloop``, ``bench_print
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -47,9 +48,8 @@ def machine_busy() -> float:
     return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds so far of a process and all its descendants (gunicorn
-    workers; serve-prod's gunicorn masters and their workers)."""
+def _tree(pid: int) -> tuple[set[int], dict[int, tuple[int, float]]]:
+    """A process and all its descendants, and each process's (parent, CPU ticks)."""
     stats: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -59,16 +59,29 @@ def cpu_s(pid: int) -> float:
         except OSError:
             continue
         stats[int(entry.name)] = (int(stat[1]), int(stat[11]) + int(stat[12]))
-    tree, total, grew = {pid}, 0.0, True
+    tree, grew = {pid}, True
     while grew:
         grew = False
         for p, (ppid, _) in stats.items():
             if ppid in tree and p not in tree:
                 tree.add(p)
                 grew = True
-    for p in tree:
-        total += stats.get(p, (0, 0))[1]
-    return total / os.sysconf("SC_CLK_TCK")
+    return tree, stats
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds so far of a process and all its descendants (gunicorn
+    workers; serve-prod's gunicorn masters and their workers)."""
+    tree, stats = _tree(pid)
+    return sum(stats.get(p, (0, 0))[1] for p in tree) / os.sysconf("SC_CLK_TCK")
+
+
+def pause(pid: int, paused: bool) -> None:
+    """Stop (SIGSTOP) or continue (SIGCONT) a server's whole process tree: the server not being
+    measured takes no CPU from the one that is, not even its background threads."""
+    for p in _tree(pid)[0]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGSTOP if paused else signal.SIGCONT)
 
 
 @dataclass
