@@ -69,6 +69,11 @@ class PickList(Base):
     """One picker's trip: a cart with totes, its tasks in route order, its length in metres."""
 
     __tablename__ = "pick_lists"
+    __table_args__ = (
+        # A picker's lists under way: the picker's next task asks at every finished task, and
+        # a picker's finished lists (hundreds by the end of a shift) are skipped in the index.
+        Index("ix_pick_lists_assigned_user_id_status", "assigned_user_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), index=True)
@@ -77,7 +82,7 @@ class PickList(Base):
         str_enum(PickListStatus), default=PickListStatus.open, index=True
     )
     route_length_m: Mapped[float] = mapped_column(default=0.0)
-    assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     wave: Mapped[Wave] = relationship(back_populates="pick_lists")
