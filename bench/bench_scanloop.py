@@ -601,8 +601,8 @@ def markdown_row(row: dict[str, Any]) -> str:
 def of_echo_text(row: dict[str, Any]) -> str:
     """The floor's scans/s in % of the echo's round trips/s; by window when they took turns."""
     f, e = row["floor"], row["echo"]
-    if not e["scans_per_s"]:
-        return "—"
+    if row["rate"] is not None or not e["scans_per_s"]:
+        return "—"  # paced: both do what was asked; the ratio says nothing
     text = f"{100 * f['scans_per_s'] / e['scans_per_s']:.1f} %"
     pairs = [v for v in row.get("of_echo_by_window") or [] if v is not None]
     if len(pairs) > 1:
