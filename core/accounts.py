@@ -218,14 +218,11 @@ def _user_written(_mapper: Any, _connection: Any, user: User) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _forget_checks(session: Session) -> None:
+    # (a rolled-back change leaves the mark for the session's next commit: one forgetting too
+    # many is harmless; dropping the mark at a savepoint's rollback would lose the outer change)
     if session.info.pop(_USERS_CHANGED, False):
         _generation[0] += 1
         _checked.clear()
-
-
-@event.listens_for(Session, "after_rollback")
-def _nothing_changed(session: Session) -> None:
-    session.info.pop(_USERS_CHANGED, None)
 
 
 def end_sessions(session: Session, user_id: int) -> None:
