@@ -29,10 +29,8 @@ ROUNDS = 8  # the best round's CPU per scan is the figure: other work only ever 
 
 def _build(url: str) -> Any:
     from core.db import make_engine, make_session_factory, unit_of_work
-    from floor.fulfilment.waves.planning import RuleSpec, plan_waves
-    from floor.fulfilment.waves.progress import release_wave
     from migrations import migrate
-    from tests.factories import DEFAULT_LINES, add_order, make_test_app, supervisor
+    from tests.factories import DEFAULT_LINES, add_order, make_test_app, plan_and_release
     from web.demo import load_demo
 
     migrate.upgrade(url)
@@ -42,10 +40,7 @@ def _build(url: str) -> Any:
     with unit_of_work(make_session_factory(engine)) as s:
         for _ in range(ORDERS):
             add_order(s, DEFAULT_LINES)
-        sup = supervisor(s)
-        result = plan_waves(s, RuleSpec(split_by_zone=False, totes_per_cart=2), sup)
-        for w in result.waves:
-            release_wave(s, w.id, sup)
+        plan_and_release(s, totes_per_cart=2)
     engine.dispose()
     return make_test_app(url)
 

@@ -235,6 +235,18 @@ def actor_for(s: Session, username: str) -> Actor:
     return Actor(user.username, Role(user.role), user.id)
 
 
+def plan_and_release(s: Session, **rule: Any) -> list[Any]:
+    """Every allocated order planned into waves (one zone, ``RuleSpec`` fields as given) and
+    every wave released; the waves."""
+    from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
+
+    sup = supervisor(s)
+    waves = plan_waves(s, RuleSpec(split_by_zone=False, **rule), sup).waves
+    for wave in waves:
+        release_wave(s, wave.id, sup)
+    return waves
+
+
 def supervisor(s: Session) -> Actor:
     return actor_for(s, "sam")
 

@@ -15,10 +15,8 @@ from floor.fulfilment.models import PickList, PickTask, Tote, Wave
 from floor.fulfilment.picking.fast_path import _FACTS
 from floor.fulfilment.picking.handout import _NEXT_TASK, _OPEN_LIST, next_task_id
 from floor.fulfilment.states import TASK_MACHINE, PickListStatus, TaskStatus
-from floor.fulfilment.waves.planning import RuleSpec, plan_waves
-from floor.fulfilment.waves.progress import release_wave
 from orders.models import OrderLine
-from tests.factories import DEFAULT_LINES, actor_for, add_order, query_plan, supervisor
+from tests.factories import DEFAULT_LINES, actor_for, add_order, plan_and_release, query_plan
 
 
 def _sqlite_only(sessions) -> None:
@@ -60,10 +58,7 @@ def test_pickers_get_the_earliest_waves_first_list_then_its_tasks_in_route_order
     with unit_of_work(sessions) as s:
         for _ in range(6):
             add_order(s, DEFAULT_LINES)
-        sup = supervisor(s)
-        result = plan_waves(s, RuleSpec(split_by_zone=False, totes_per_cart=2), sup)
-        for w in result.waves:
-            release_wave(s, w.id, sup)
+        plan_and_release(s, totes_per_cart=2)
     with unit_of_work(sessions) as s:
         first_list = s.scalars(
             select(PickList)
@@ -94,10 +89,7 @@ def test_a_claim_with_fewer_free_totes_than_orders_gives_the_first_order_the_tot
     with unit_of_work(sessions) as s:
         for _ in range(2):
             add_order(s, DEFAULT_LINES)
-        sup = supervisor(s)
-        result = plan_waves(s, RuleSpec(split_by_zone=False, totes_per_cart=2), sup)
-        for w in result.waves:
-            release_wave(s, w.id, sup)
+        plan_and_release(s, totes_per_cart=2)
         keep = s.scalar(select(Tote.code).order_by(Tote.code).limit(1))
         s.execute(delete(Tote).where(Tote.code != keep))
     with unit_of_work(sessions) as s:
