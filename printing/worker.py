@@ -12,9 +12,9 @@ hands it to ``offer()`` (the ``print.queued`` event carries the job, its printer
 ZPL), and a pool thread asks the printer ``~HS`` at once, then claims the job and marks it
 ``sending`` in one transaction (``sending.claim_to_send``) and sends it: one write transaction
 before the first byte instead of two, and no claim query. On SQLite that transaction (and the
-loop's step to ``sending``) goes first at the writer lock (``core.db.writer_priority``): a label
-already under way does not queue behind every request that arrived meanwhile. Anything but a
-ready printer (a problem, unreachable, no answer) falls back to the loop, which holds or
+loop's step to ``sending``) goes first at the writer lock (``core.writer_lock.writer_priority``):
+a label already under way does not queue behind every request that arrived meanwhile. Anything
+but a ready printer (a problem, unreachable, no answer) falls back to the loop, which holds or
 retries the job as before. The loop leaves jobs on the fast path alone (``claim_due(exclude=...)``).
 
 The thread wakes every ``FLOOR_PRINT_POLL_S``, and at once when ``wake()`` is called (a fast-path
@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import unit_of_work, utcnow, writer_priority
+from core.db import unit_of_work, utcnow
 from core.settings import Settings
+from core.writer_lock import writer_priority
 from printing import queue, sending
 from printing.models import Printer, PrinterTransport
 from printing.transports import (

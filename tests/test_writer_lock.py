@@ -1,4 +1,4 @@
-"""core.db.WriterLock: re-entrant per thread, one writer at a time, in the order they came,
+"""core.writer_lock.WriterLock: re-entrant per thread, one writer at a time, in the order they came,
 priority writers first."""
 
 from __future__ import annotations
@@ -15,15 +15,9 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 
 import core.db
-from core.db import (
-    WriterLock,
-    make_engine,
-    make_session_factory,
-    single_reads,
-    unit_of_work,
-    write_turn,
-    writer_priority,
-)
+import core.writer_lock
+from core.db import make_engine, make_session_factory, single_reads, unit_of_work
+from core.writer_lock import WriterLock, write_turn, writer_priority
 
 
 def test_one_writer_at_a_time_and_reentrant() -> None:
@@ -79,7 +73,7 @@ def test_priority_writer_goes_before_writers_that_waited_longer() -> None:
 def test_a_writer_that_times_out_leaves_the_queue_and_is_never_handed_the_lock(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(core.db, "WRITER_WAIT_S", 0.1)
+    monkeypatch.setattr(core.writer_lock, "WRITER_WAIT_S", 0.1)
     lock = WriterLock()
     lock.acquire(0)
     failed: list[Exception] = []
@@ -109,7 +103,7 @@ def test_a_writer_in_a_loop_cannot_keep_the_lock_from_one_that_waits(
     and again: the other writers waited the whole time-out and failed with "database is
     locked" (a handheld's next task, a label's step to ``sending``). Now a writer that has
     waited ``HANDOFF_AFTER_S`` is handed the lock at the next release."""
-    monkeypatch.setattr(core.db, "WRITER_WAIT_S", 2.0)
+    monkeypatch.setattr(core.writer_lock, "WRITER_WAIT_S", 2.0)
     lock = WriterLock()
     stop = threading.Event()
 
@@ -217,7 +211,7 @@ def test_a_writer_that_waits_too_long_for_its_turn_gets_sqlalchemys_busy_error(
 ) -> None:
     """Past ``WRITER_WAIT_S`` the turn ends in SQLAlchemy's ``OperationalError`` (as a timed-out
     BEGIN: the API answers 503 ``unavailable``), holding nothing and writing nothing."""
-    monkeypatch.setattr(core.db, "WRITER_WAIT_S", 0.2)
+    monkeypatch.setattr(core.writer_lock, "WRITER_WAIT_S", 0.2)
     failed: list[BaseException] = []
 
     def late(write: Callable[[int], None]) -> None:

@@ -13,8 +13,9 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import single_reads, unit_of_work, write_turn
+from core.db import single_reads, unit_of_work
 from core.settings import Settings
+from core.writer_lock import write_turn
 
 
 @dataclass
