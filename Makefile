@@ -55,9 +55,10 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing fonts-dejavu-core >/dev/null; \
 	fi
 
-## make lint: ruff, and the import contracts that keep the layers one-way (pyproject.toml)
+## make lint: ruff (rules and format), and the import contracts that keep the layers one-way (pyproject.toml)
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
 bench: $(DEV_STAMP)

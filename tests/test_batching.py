@@ -15,9 +15,7 @@ from floor.site.routing import Layout, Pick, route_optimal
 LAYOUT = Layout(tuple(3.0 * i for i in range(12)), 0.0, 30.0, (-2.0, 0.0))
 
 
-def make_orders(
-    rng: random.Random, n: int, lines: tuple[int, int] = (1, 4)
-) -> list[BatchOrder]:
+def make_orders(rng: random.Random, n: int, lines: tuple[int, int] = (1, 4)) -> list[BatchOrder]:
     aisles = len(LAYOUT.aisle_x)
     return [
         BatchOrder(
@@ -35,8 +33,7 @@ def make_orders(
 def total_walk(orders: Sequence[BatchOrder], batches: list[list[object]]) -> float:
     by_key = {o.key: o for o in orders}
     return sum(
-        route_optimal(LAYOUT, [p for k in b for p in by_key[k].picks]).length_m
-        for b in batches
+        route_optimal(LAYOUT, [p for k in b for p in by_key[k].picks]).length_m for b in batches
     )
 
 
@@ -48,15 +45,11 @@ def assert_partition(orders: Sequence[BatchOrder], batches: list[list[object]]) 
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("max_units", [None, 5])
-def test_every_order_once_and_carts_not_overfilled(
-    seed: int, max_units: int | None
-) -> None:
+def test_every_order_once_and_carts_not_overfilled(seed: int, max_units: int | None) -> None:
     rng = random.Random(seed)
     orders = make_orders(rng, rng.randint(0, 300))
     totes = {o.key: totes_needed(o, max_units) for o in orders}
-    batches = batch_orders(
-        LAYOUT, orders, totes_per_cart=6, max_units_per_tote=max_units
-    )
+    batches = batch_orders(LAYOUT, orders, totes_per_cart=6, max_units_per_tote=max_units)
     assert_partition(orders, batches)
     for b in batches:
         assert len(b) == 1 or sum(totes[k] for k in b) <= 6

@@ -41,9 +41,7 @@ def brute_force(layout: Layout, picks: Sequence[Pick]) -> float:
     return best
 
 
-def random_instance(
-    rng: random.Random, max_picks: int = 7
-) -> tuple[Layout, list[Pick]]:
+def random_instance(rng: random.Random, max_picks: int = 7) -> tuple[Layout, list[Pick]]:
     """1..5 aisles at random spacing, depot at an aisle end, between or outside the aisles."""
     n_aisles = rng.randint(1, 5)
     xs = tuple(float(x) for x in sorted(rng.sample(range(25), n_aisles)))
@@ -63,9 +61,7 @@ def random_instance(
     spots = [y_front, y_back]
     picks = []
     for _ in range(rng.randint(1, max_picks)):
-        y = rng.choice(
-            [*spots, rng.uniform(y_front, y_back), round(rng.uniform(y_front, y_back))]
-        )
+        y = rng.choice([*spots, rng.uniform(y_front, y_back), round(rng.uniform(y_front, y_back))])
         picks.append(Pick(rng.randrange(n_aisles), y, key=len(picks)))
         if rng.random() < 0.15:
             picks.append(picks[-1])  # a duplicated position
@@ -74,9 +70,7 @@ def random_instance(
 
 def assert_valid(layout: Layout, picks: Sequence[Pick], route: Route) -> None:
     assert sorted(route.order) == list(range(len(picks)))
-    assert route_length(layout, picks, route.order) == pytest.approx(
-        route.length_m, abs=TOL
-    )
+    assert route_length(layout, picks, route.order) == pytest.approx(route.length_m, abs=TOL)
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -104,11 +104,17 @@ def _fonts_from(font_dir: str) -> Fonts:
         if names[role] not in pdfmetrics.getRegisteredFontNames():
             pdfmetrics.registerFont(TTFont(names[role], str(path)))
     pdfmetrics.registerFontFamily(
-        names["regular"], normal=names["regular"], bold=names["bold"],
-        italic=names["regular"], boldItalic=names["bold"],
+        names["regular"],
+        normal=names["regular"],
+        bold=names["bold"],
+        italic=names["regular"],
+        boldItalic=names["bold"],
     )
     return Fonts(
-        names["regular"], names["bold"], names["mono"], True,
+        names["regular"],
+        names["bold"],
+        names["mono"],
+        True,
         f"DejaVu Sans from {font_dir} (embedded, covers Latin, Greek, Cyrillic and more)",
     )
 
@@ -124,13 +130,23 @@ def styles(fonts: Fonts) -> dict[str, ParagraphStyle]:
         "body": base,
         "small": ParagraphStyle("small", base, fontSize=8, leading=10, textColor=MUTED),
         "cell": ParagraphStyle("cell", base, fontSize=9, leading=11),
-        "cell_bold": ParagraphStyle("cell_bold", base, fontName=fonts.bold, fontSize=10,
-                                    leading=12),
-        "head": ParagraphStyle("head", base, fontName=fonts.bold, fontSize=8, leading=10,
-                               textColor=MUTED),
+        "cell_bold": ParagraphStyle(
+            "cell_bold", base, fontName=fonts.bold, fontSize=10, leading=12
+        ),
+        "head": ParagraphStyle(
+            "head", base, fontName=fonts.bold, fontSize=8, leading=10, textColor=MUTED
+        ),
         "title": ParagraphStyle("title", base, fontName=fonts.bold, fontSize=18, leading=22),
-        "h2": ParagraphStyle("h2", base, fontName=fonts.bold, fontSize=11, leading=14,
-                             spaceBefore=8, spaceAfter=4, textColor=ACCENT),
+        "h2": ParagraphStyle(
+            "h2",
+            base,
+            fontName=fonts.bold,
+            fontSize=11,
+            leading=14,
+            spaceBefore=8,
+            spaceAfter=4,
+            textColor=ACCENT,
+        ),
     }
 
 
@@ -149,8 +165,15 @@ def code128_fitting(
 ) -> Code128:
     """A Code 128 flowable of ``value`` (bars only) no wider than ``max_width_pt``, quiet zones
     included, with the narrow bar as close to ``module_pt`` as fits."""
-    probe = Code128(value, barWidth=1.0, barHeight=bar_height_pt, humanReadable=False,
-                    quiet=True, lquiet=10.0, rquiet=10.0)
+    probe = Code128(
+        value,
+        barWidth=1.0,
+        barHeight=bar_height_pt,
+        humanReadable=False,
+        quiet=True,
+        lquiet=10.0,
+        rquiet=10.0,
+    )
     modules = probe.width  # with barWidth 1 the width is the module count
     bar = min(module_pt, max_width_pt / modules)
     if bar < MIN_MODULE_PT:
@@ -158,8 +181,15 @@ def code128_fitting(
             DocumentErrorCode.bad_barcode_data,
             f"{value!r} is too long for a Code 128 of {max_width_pt / mm:.0f} mm",
         )
-    return _Code128(value, barWidth=bar, barHeight=bar_height_pt, humanReadable=False,
-                   quiet=True, lquiet=10 * bar, rquiet=10 * bar)
+    return _Code128(
+        value,
+        barWidth=bar,
+        barHeight=bar_height_pt,
+        humanReadable=False,
+        quiet=True,
+        lquiet=10 * bar,
+        rquiet=10 * bar,
+    )
 
 
 def fit_text(
@@ -197,8 +227,9 @@ class QrCode(Flowable):
         try:
             self.matrix = qr_matrix(data)
         except BarcodeError as exc:
-            raise DocumentError(DocumentErrorCode.bad_barcode_data,
-                                f"QR code: {exc.message}") from exc
+            raise DocumentError(
+                DocumentErrorCode.bad_barcode_data, f"QR code: {exc.message}"
+            ) from exc
         self.width = self.height = size_pt
 
     def draw(self) -> None:
@@ -209,8 +240,14 @@ class QrCode(Flowable):
             for col, dark in enumerate(row):
                 if dark:
                     # a hair of overlap so neighbouring squares print without seams
-                    self.canv.rect(col * cell, self.height - (r + 1) * cell, cell + 0.05,
-                                   cell + 0.05, stroke=0, fill=1)
+                    self.canv.rect(
+                        col * cell,
+                        self.height - (r + 1) * cell,
+                        cell + 0.05,
+                        cell + 0.05,
+                        stroke=0,
+                        fill=1,
+                    )
 
 
 FooterFn = Callable[[Canvas, int, int], None]

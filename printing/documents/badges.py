@@ -95,8 +95,9 @@ def _draw_card(c: Canvas, fonts: Fonts, card: BadgeCard, site: str, x: float, y:
     bar.drawOn(c, x + (CARD_W - bar.width) / 2, y + 6.5 * mm)
     c.setFillColor(WARN)
     c.setFont(fonts.regular, 6.5)
-    c.drawCentredString(x + CARD_W / 2, y + 2.6 * mm, CARD_NOTE if fonts.embedded
-                        else fonts.clean(CARD_NOTE))
+    c.drawCentredString(
+        x + CARD_W / 2, y + 2.6 * mm, CARD_NOTE if fonts.embedded else fonts.clean(CARD_NOTE)
+    )
 
 
 def badge_sheet_pdf(
@@ -132,8 +133,9 @@ def badge_sheet_pdf(
             _draw_card(c, fonts, card, site_name, x, y)
         c.setFont(fonts.regular, 8)
         c.setFillColor(MUTED)
-        c.drawString(x0, MARGIN_BOTTOM / 2, "Login badges  ·  confidential  ·  cut along the "
-                     "dashed lines")
+        c.drawString(
+            x0, MARGIN_BOTTOM / 2, "Login badges  ·  confidential  ·  cut along the dashed lines"
+        )
         c.drawRightString(x0 + used_w, MARGIN_BOTTOM / 2, f"Page {number} of {len(pages)}")
         c.showPage()
     c.save()

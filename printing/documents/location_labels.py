@@ -107,8 +107,11 @@ def location_labels_pdf(
     sheets = [labels[i : i + per_sheet] for i in range(0, len(labels), per_sheet)]
     out = io.BytesIO()
     c = Canvas(out, pagesize=(page_w, page_h), invariant=True)
-    pdf_metadata(c, f"Location labels ({len(labels)})",
-                 f"{labels[0].location_code} to {labels[-1].location_code}")
+    pdf_metadata(
+        c,
+        f"Location labels ({len(labels)})",
+        f"{labels[0].location_code} to {labels[-1].location_code}",
+    )
     used_w = cols * LABEL_W + (cols - 1) * GAP
     x0 = (page_w - used_w) / 2
     for number, sheet in enumerate(sheets, start=1):
@@ -120,8 +123,11 @@ def location_labels_pdf(
         c.setFont(fonts.regular, 8)
         c.setFillColor(MUTED)
         first, last = fonts.clean(sheet[0].location_code), fonts.clean(sheet[-1].location_code)
-        c.drawString(x0, MARGIN_BOTTOM / 2,
-                     f"Location labels  ·  {first} to {last}  ·  cut along the dashed lines")
+        c.drawString(
+            x0,
+            MARGIN_BOTTOM / 2,
+            f"Location labels  ·  {first} to {last}  ·  cut along the dashed lines",
+        )
         c.drawRightString(x0 + used_w, MARGIN_BOTTOM / 2, f"Sheet {number} of {len(sheets)}")
         c.showPage()
     c.save()

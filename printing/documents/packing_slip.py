@@ -78,8 +78,11 @@ def packing_slip_pdf(slip: PackingSlip, page_size: PageSize = PageSize.a4) -> by
         canvas.saveState()
         canvas.setFont(fonts.bold, 9)
         canvas.setFillColor(MUTED)
-        canvas.drawString(MARGIN, page_h - MARGIN + 4,
-                          f"PACKING SLIP  ·  {fonts.clean(slip.order_ref)}  (continued)")
+        canvas.drawString(
+            MARGIN,
+            page_h - MARGIN + 4,
+            f"PACKING SLIP  ·  {fonts.clean(slip.order_ref)}  (continued)",
+        )
         canvas.restoreState()
 
     def footer(canvas: Canvas, number: int, count: int) -> None:
@@ -92,13 +95,28 @@ def packing_slip_pdf(slip: PackingSlip, page_size: PageSize = PageSize.a4) -> by
 
     out = io.BytesIO()
     doc = BaseDocTemplate(
-        out, pagesize=(page_w, page_h), leftMargin=MARGIN, rightMargin=MARGIN,
-        topMargin=MARGIN + 4 * mm, bottomMargin=MARGIN + 2 * mm, invariant=True,
-        title=f"Packing slip {slip.order_ref}", author="Floor server",
+        out,
+        pagesize=(page_w, page_h),
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN + 4 * mm,
+        bottomMargin=MARGIN + 2 * mm,
+        invariant=True,
+        title=f"Packing slip {slip.order_ref}",
+        author="Floor server",
         subject=f"{len(slip.lines)} lines, {len(slip.packages)} cartons",
     )
-    frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body",
-                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+    frame = Frame(
+        doc.leftMargin,
+        doc.bottomMargin,
+        doc.width,
+        doc.height,
+        id="body",
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+    )
     doc.addPageTemplates([PageTemplate(id="slip", frames=[frame], onPage=later_pages)])
 
     # --- top: sender, title block, QR ---
@@ -112,19 +130,37 @@ def packing_slip_pdf(slip: PackingSlip, page_size: PageSize = PageSize.a4) -> by
         warn = ParagraphStyle("warn", st["body"], fontName=fonts.bold, textColor=WARN)
         notice = slip.warning or "NOT YET PACKED: quantities so far"
         title += [Paragraph(P(notice), warn), Spacer(1, 1 * mm)]
-    title.append(Table(
-        [[Paragraph(k, st["small"]), Paragraph(f"<b>{P(v)}</b>", st["body"])] for k, v in facts],
-        colWidths=[18 * mm, 52 * mm],
-        style=[("LEFTPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 0), (-1, -1), 1),
-               ("BOTTOMPADDING", (0, 0), (-1, -1), 1), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")],
-    ))
+    title.append(
+        Table(
+            [
+                [Paragraph(k, st["small"]), Paragraph(f"<b>{P(v)}</b>", st["body"])]
+                for k, v in facts
+            ],
+            colWidths=[18 * mm, 52 * mm],
+            style=[
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ],
+        )
+    )
     qr_size = 27 * mm
     top = Table(
-        [[[Paragraph("FROM", st["head"]), address(slip.ship_from)], title,
-          QrCode(slip.qr_payload, qr_size)]],
+        [
+            [
+                [Paragraph("FROM", st["head"]), address(slip.ship_from)],
+                title,
+                QrCode(slip.qr_payload, qr_size),
+            ]
+        ],
         colWidths=[doc.width - 70 * mm - qr_size - 4 * mm, 70 * mm, qr_size + 4 * mm],
-        style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-               ("RIGHTPADDING", (0, 0), (-1, -1), 0), ("ALIGN", (2, 0), (2, 0), "RIGHT")],
+        style=[
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ("ALIGN", (2, 0), (2, 0), "RIGHT"),
+        ],
     )
 
     total_g = sum(p.weight_g for p in slip.packages)
@@ -137,21 +173,29 @@ def packing_slip_pdf(slip: PackingSlip, page_size: PageSize = PageSize.a4) -> by
         st["body"],
     )
     ship_to = Table(
-        [[[Paragraph("SHIP TO", st["head"]), Spacer(1, 1 * mm), address(slip.ship_to)],
-          [Paragraph("SHIPMENT", st["head"]), Spacer(1, 1 * mm), summary]]],
+        [
+            [
+                [Paragraph("SHIP TO", st["head"]), Spacer(1, 1 * mm), address(slip.ship_to)],
+                [Paragraph("SHIPMENT", st["head"]), Spacer(1, 1 * mm), summary],
+            ]
+        ],
         colWidths=[doc.width * 0.6, doc.width * 0.4],
-        style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOX", (0, 0), (0, 0), 0.9, INK),
-               ("BACKGROUND", (1, 0), (1, 0), BAND),
-               ("LEFTPADDING", (0, 0), (-1, -1), 8), ("RIGHTPADDING", (0, 0), (-1, -1), 8),
-               ("TOPPADDING", (0, 0), (-1, -1), 7), ("BOTTOMPADDING", (0, 0), (-1, -1), 8)],
+        style=[
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("BOX", (0, 0), (0, 0), 0.9, INK),
+            ("BACKGROUND", (1, 0), (1, 0), BAND),
+            ("LEFTPADDING", (0, 0), (-1, -1), 8),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 8),
+            ("TOPPADDING", (0, 0), (-1, -1), 7),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+        ],
     )
 
     # --- lines ---
     # Final: ordered, shipped and the shortage; not yet packed: ordered, picked and packed so
     # far (the last in bold, as shipped is), and nothing marked short: nothing is short yet.
     heads = ("Ordered", "Shipped", "") if slip.final else ("Ordered", "Picked", "Packed")
-    rows: list[list[object]] = [[Paragraph(h, st["head"])
-                                 for h in ("SKU", "Description", *heads)]]
+    rows: list[list[object]] = [[Paragraph(h, st["head"]) for h in ("SKU", "Description", *heads)]]
     short_rows: list[int] = []
     for i, line in enumerate(slip.lines, start=1):
         if slip.final:
@@ -162,14 +206,20 @@ def packing_slip_pdf(slip: PackingSlip, page_size: PageSize = PageSize.a4) -> by
         else:
             picked = "" if line.qty_picked is None else str(line.qty_picked)
             numbers = [str(line.qty_ordered), picked, str(line.qty_shipped)]
-        rows.append([Paragraph(P(line.sku), st["cell"]), Paragraph(P(line.description),
-                     st["cell"]), *numbers])
+        rows.append(
+            [
+                Paragraph(P(line.sku), st["cell"]),
+                Paragraph(P(line.description), st["cell"]),
+                *numbers,
+            ]
+        )
     widths = [34 * mm, None, 18 * mm, 18 * mm, 18 * mm]
     widths[1] = doc.width - sum(w for w in widths if w is not None)
     line_style = [
         ("FONT", (0, 1), (-1, -1), fonts.regular, 9.5),
-        ("FONT", (3, 1), (3, -1), fonts.bold, 10.5) if slip.final else
-        ("FONT", (4, 1), (4, -1), fonts.bold, 10.5),
+        ("FONT", (3, 1), (3, -1), fonts.bold, 10.5)
+        if slip.final
+        else ("FONT", (4, 1), (4, -1), fonts.bold, 10.5),
         ("ALIGN", (2, 0), (3 if slip.final else 4, -1), "RIGHT"),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("LINEBELOW", (0, 0), (-1, 0), 0.9, INK),
@@ -178,40 +228,67 @@ def packing_slip_pdf(slip: PackingSlip, page_size: PageSize = PageSize.a4) -> by
         ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
     ]
     for r in short_rows:
-        line_style += [("TEXTCOLOR", (4, r), (4, r), WARN), ("FONT", (4, r), (4, r), fonts.bold,
-                                                             8.5)]
+        line_style += [
+            ("TEXTCOLOR", (4, r), (4, r), WARN),
+            ("FONT", (4, r), (4, r), fonts.bold, 8.5),
+        ]
     lines = Table(rows, colWidths=widths, repeatRows=1, style=line_style)
 
-    story: list[object] = [top, Spacer(1, 7 * mm), ship_to, Spacer(1, 6 * mm),
-                           Paragraph("Items", st["h2"]), lines]
+    story: list[object] = [
+        top,
+        Spacer(1, 7 * mm),
+        ship_to,
+        Spacer(1, 6 * mm),
+        Paragraph("Items", st["h2"]),
+        lines,
+    ]
 
     # --- cartons ---
     if slip.packages:
-        prow: list[list[object]] = [[Paragraph(h, st["head"]) for h in
-                                     ("#", "SSCC", "Carrier", "Tracking number", "Weight")]]
+        prow: list[list[object]] = [
+            [
+                Paragraph(h, st["head"])
+                for h in ("#", "SSCC", "Carrier", "Tracking number", "Weight")
+            ]
+        ]
         for n, pkg in enumerate(slip.packages, start=1):
-            prow.append([f"{n}/{len(slip.packages)}", _sscc_text(pkg.sscc),
-                         Paragraph(P(pkg.carrier), st["cell"]),
-                         Paragraph(P(pkg.tracking_number or "-"), st["cell"]), _kg(pkg.weight_g)])
+            prow.append(
+                [
+                    f"{n}/{len(slip.packages)}",
+                    _sscc_text(pkg.sscc),
+                    Paragraph(P(pkg.carrier), st["cell"]),
+                    Paragraph(P(pkg.tracking_number or "-"), st["cell"]),
+                    _kg(pkg.weight_g),
+                ]
+            )
         pw = [12 * mm, 56 * mm, None, 46 * mm, 20 * mm]
         pw[2] = doc.width - sum(w for w in pw if w is not None)
-        cartons = Table(prow, colWidths=pw, repeatRows=1, style=[
-            ("FONT", (0, 1), (-1, -1), fonts.regular, 9),
-            ("FONT", (1, 1), (1, -1), fonts.mono, 8.5),
-            ("ALIGN", (4, 0), (4, -1), "RIGHT"),
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("LINEBELOW", (0, 0), (-1, 0), 0.9, INK),
-            ("LINEBELOW", (0, 1), (-1, -1), 0.4, RULE),
-            ("TOPPADDING", (0, 0), (-1, -1), 4),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-        ])
+        cartons = Table(
+            prow,
+            colWidths=pw,
+            repeatRows=1,
+            style=[
+                ("FONT", (0, 1), (-1, -1), fonts.regular, 9),
+                ("FONT", (1, 1), (1, -1), fonts.mono, 8.5),
+                ("ALIGN", (4, 0), (4, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.9, INK),
+                ("LINEBELOW", (0, 1), (-1, -1), 0.4, RULE),
+                ("TOPPADDING", (0, 0), (-1, -1), 4),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ],
+        )
         story += [Spacer(1, 4 * mm), KeepTogether([Paragraph("Cartons", st["h2"]), cartons])]
     if slip.note:
         story += [Spacer(1, 8 * mm), Paragraph(P(slip.note), st["small"])]
-    story += [Spacer(1, 6 * mm), Paragraph(
-        "Please check the contents against this slip. The QR code at the top identifies your "
-        "order if you contact us.", st["small"])]
+    story += [
+        Spacer(1, 6 * mm),
+        Paragraph(
+            "Please check the contents against this slip. The QR code at the top identifies your "
+            "order if you contact us.",
+            st["small"],
+        ),
+    ]
 
     doc.build(story, canvasmaker=numbered_canvas(footer))
     return out.getvalue()
-

@@ -77,47 +77,71 @@ def pick_list_pdf(sheet: PickListSheet, page_size: PageSize = PageSize.a4) -> by
         barcode.drawOn(canvas, bx, top - 62)
         canvas.setFillColor(MUTED)
         canvas.setFont(fonts.regular, 8)
-        canvas.drawCentredString(bx + barcode.width / 2, top - 72,
-                                 f"scan to start  ·  {fonts.clean(sheet.pick_list_code)}")
+        canvas.drawCentredString(
+            bx + barcode.width / 2,
+            top - 72,
+            f"scan to start  ·  {fonts.clean(sheet.pick_list_code)}",
+        )
         canvas.setStrokeColor(RULE)
         canvas.setLineWidth(0.8)
-        canvas.line(MARGIN, page_h - MARGIN - HEADER_H + 4, page_w - MARGIN,
-                    page_h - MARGIN - HEADER_H + 4)
+        canvas.line(
+            MARGIN, page_h - MARGIN - HEADER_H + 4, page_w - MARGIN, page_h - MARGIN - HEADER_H + 4
+        )
         canvas.restoreState()
 
     def footer(canvas: Canvas, number: int, count: int) -> None:
         canvas.saveState()
         canvas.setFont(fonts.regular, 8)
         canvas.setFillColor(MUTED)
-        canvas.drawString(MARGIN, MARGIN - 2,
-                          f"Pick list {fonts.clean(sheet.pick_list_code)}  ·  wave "
-                          f"{fonts.clean(sheet.wave_code)}")
+        canvas.drawString(
+            MARGIN,
+            MARGIN - 2,
+            f"Pick list {fonts.clean(sheet.pick_list_code)}  ·  wave "
+            f"{fonts.clean(sheet.wave_code)}",
+        )
         canvas.drawRightString(page_w - MARGIN, MARGIN - 2, f"Page {number} of {count}")
         canvas.restoreState()
 
     out = io.BytesIO()
     doc = BaseDocTemplate(
-        out, pagesize=(page_w, page_h), leftMargin=MARGIN, rightMargin=MARGIN,
-        topMargin=MARGIN + HEADER_H, bottomMargin=MARGIN + FOOTER_H, invariant=True,
-        title=f"Pick list {sheet.pick_list_code}", author="Floor server",
+        out,
+        pagesize=(page_w, page_h),
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN + HEADER_H,
+        bottomMargin=MARGIN + FOOTER_H,
+        invariant=True,
+        title=f"Pick list {sheet.pick_list_code}",
+        author="Floor server",
         subject=f"Wave {sheet.wave_code}, {summary}",
     )
-    frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="stops",
-                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+    frame = Frame(
+        doc.leftMargin,
+        doc.bottomMargin,
+        doc.width,
+        doc.height,
+        id="stops",
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+    )
     doc.addPageTemplates([PageTemplate(id="sheet", frames=[frame], onPage=header)])
 
     head = ["#", "Location", "SKU", "Description", "Qty", "Tote", "Done"]
     data: list[list[object]] = [[Paragraph(h, st["head"]) for h in head]]
     for stop in stops:
-        data.append([
-            str(stop.sequence),
-            Paragraph(fonts.para(stop.location_code), st["cell_bold"]),
-            Paragraph(fonts.para(stop.sku), st["cell"]),
-            Paragraph(fonts.para(stop.description), st["cell"]),
-            str(stop.quantity),
-            Paragraph(fonts.para(stop.tote), st["cell"]),
-            TickBox(4.5 * mm),
-        ])
+        data.append(
+            [
+                str(stop.sequence),
+                Paragraph(fonts.para(stop.location_code), st["cell_bold"]),
+                Paragraph(fonts.para(stop.sku), st["cell"]),
+                Paragraph(fonts.para(stop.description), st["cell"]),
+                str(stop.quantity),
+                Paragraph(fonts.para(stop.tote), st["cell"]),
+                TickBox(4.5 * mm),
+            ]
+        )
     widths = [10 * mm, 34 * mm, 30 * mm, None, 14 * mm, 22 * mm, 14 * mm]
     fixed = sum(w for w in widths if w is not None)
     widths[3] = doc.width - fixed
@@ -142,4 +166,3 @@ def pick_list_pdf(sheet: PickListSheet, page_size: PageSize = PageSize.a4) -> by
     canvasmaker = numbered_canvas(footer)
     doc.build([table], canvasmaker=canvasmaker)
     return out.getvalue()
-

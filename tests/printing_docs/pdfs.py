@@ -54,8 +54,22 @@ def render(pdf: bytes, page: int = 0, dpi: int = 200) -> Image.Image:
         src = Path(tmp, "doc.pdf")
         src.write_bytes(pdf)
         n = str(page + 1)
-        subprocess.run(["pdftoppm", "-r", str(dpi), "-f", n, "-l", n, "-png", "-singlefile",
-                        str(src), str(Path(tmp, "page"))], check=True)
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-r",
+                str(dpi),
+                "-f",
+                n,
+                "-l",
+                n,
+                "-png",
+                "-singlefile",
+                str(src),
+                str(Path(tmp, "page")),
+            ],
+            check=True,
+        )
         with Image.open(Path(tmp, "page.png")) as img:
             return img.convert("L")
 

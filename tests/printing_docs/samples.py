@@ -47,47 +47,74 @@ def pick_sheet(stops: int = 14) -> PickListSheet:
     for i in range(stops):
         sku, desc = ITEMS[i % len(ITEMS)]
         aisle, bay = 1 + i // 6, 1 + (i % 6) * 2
-        made.append(PickStop(
-            sequence=i + 1,
-            location_code=f"A{aisle:02d}-{bay:02d}-{'ABC'[i % 3]}",
-            sku=sku, description=desc, quantity=1 + (i * 7) % 5, tote=totes[i % 3],
-        ))
+        made.append(
+            PickStop(
+                sequence=i + 1,
+                location_code=f"A{aisle:02d}-{bay:02d}-{'ABC'[i % 3]}",
+                sku=sku,
+                description=desc,
+                quantity=1 + (i * 7) % 5,
+                tote=totes[i % 3],
+            )
+        )
     # given out of order on purpose: the sheet prints by sequence
-    return PickListSheet("PL-240315-007", "W-240315-02", "Pat Kowalski", totes,
-                         tuple(reversed(made)))
+    return PickListSheet(
+        "PL-240315-007", "W-240315-02", "Pat Kowalski", totes, tuple(reversed(made))
+    )
 
 
 def labels(n: int = 14) -> list[LocationLabel]:
     out = []
     for i in range(n):
         code = f"A{1 + i // 8:02d}-{1 + i % 8:02d}-{'ABCD'[i % 4]}"
-        out.append(LocationLabel(code, f"{(i * 37 + 11) % 100:02d}",
-                                 caption=f"Zone A · pick face · level {'ABCD'[i % 4]}"))
+        out.append(
+            LocationLabel(
+                code,
+                f"{(i * 37 + 11) % 100:02d}",
+                caption=f"Zone A · pick face · level {'ABCD'[i % 4]}",
+            )
+        )
     return out
 
 
 def badges() -> list[BadgeCard]:
-    people = [("Pat Kowalski", "picker"), ("Pia Müller", "picker"), ("Søren Ødegård", "packer"),
-              ("Алексей Смирнов", "packer"), ("Sam Okafor", "supervisor"),
-              ("Νίκος Παπαδόπουλος", "picker")]
-    return [BadgeCard(name, role, f"BADGE-{role[:3].upper()}-{i + 1:04d}")
-            for i, (name, role) in enumerate(people)]
+    people = [
+        ("Pat Kowalski", "picker"),
+        ("Pia Müller", "picker"),
+        ("Søren Ødegård", "packer"),
+        ("Алексей Смирнов", "packer"),
+        ("Sam Okafor", "supervisor"),
+        ("Νίκος Παπαδόπουλος", "picker"),
+    ]
+    return [
+        BadgeCard(name, role, f"BADGE-{role[:3].upper()}-{i + 1:04d}")
+        for i, (name, role) in enumerate(people)
+    ]
 
 
 def slip() -> PackingSlip:
     return PackingSlip(
         order_ref="SO-100482",
-        ship_from=Address("Northwind Fulfilment", ("Unit 4, Harbour Road", "Leeds LS10 1AB"),
-                          "United Kingdom"),
-        ship_to=Address("Zoë Łukasiewicz-Brontë", ("Flat 2, 17 Rue des Écoles",
-                        "75005 Paris"), "France"),
-        lines=(SlipLine("SKU-10023", ITEMS[0][1], 3, 3), SlipLine("SKU-30991", ITEMS[2][1], 2, 1),
-               SlipLine("SKU-52018", ITEMS[4][1], 5, 5), SlipLine("SKU-60110", ITEMS[5][1], 1, 0)),
-        packages=(SlipPackage(sscc(123456789), "UPS Ground · demo", "1Z999AA10123456784", 2350),
-                  SlipPackage(sscc(123456790), "UPS Ground · demo", "1Z999AA10123456795", 840)),
-        order_date="2024-03-15", customer_ref="PO 7781",
+        ship_from=Address(
+            "Northwind Fulfilment", ("Unit 4, Harbour Road", "Leeds LS10 1AB"), "United Kingdom"
+        ),
+        ship_to=Address(
+            "Zoë Łukasiewicz-Brontë", ("Flat 2, 17 Rue des Écoles", "75005 Paris"), "France"
+        ),
+        lines=(
+            SlipLine("SKU-10023", ITEMS[0][1], 3, 3),
+            SlipLine("SKU-30991", ITEMS[2][1], 2, 1),
+            SlipLine("SKU-52018", ITEMS[4][1], 5, 5),
+            SlipLine("SKU-60110", ITEMS[5][1], 1, 0),
+        ),
+        packages=(
+            SlipPackage(sscc(123456789), "UPS Ground · demo", "1Z999AA10123456784", 2350),
+            SlipPackage(sscc(123456790), "UPS Ground · demo", "1Z999AA10123456795", 840),
+        ),
+        order_date="2024-03-15",
+        customer_ref="PO 7781",
         note="Returns: within 30 days, quote the order reference. Items marked short follow in "
-             "a separate delivery at no extra cost.",
+        "a separate delivery at no extra cost.",
     )
 
 
@@ -103,8 +130,22 @@ def write_all(out_dir: Path, dpi: int = 100) -> list[Path]:
     for name, pdf in docs.items():
         path = out_dir / f"{name}.pdf"
         path.write_bytes(pdf)
-        subprocess.run(["pdftoppm", "-r", str(dpi), "-f", "1", "-l", "1", "-png",
-                        "-singlefile", str(path), str(out_dir / name)], check=True)
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-r",
+                str(dpi),
+                "-f",
+                "1",
+                "-l",
+                "1",
+                "-png",
+                "-singlefile",
+                str(path),
+                str(out_dir / name),
+            ],
+            check=True,
+        )
         written.append(out_dir / f"{name}.png")
     return written
 

@@ -12,8 +12,9 @@ from printing.documents import PickListSheet, PickStop, document_fonts, pick_lis
 from printing.documents._common import DEFAULT_FONT_DIR, FONT_DIR_ENV
 from tests.printing_docs.pdfs import CODE128, decoded, page_texts, render
 
-SHEET = PickListSheet("PL-9", "W-1", "Алексей", ("T-1",),
-                      (PickStop(1, "A01-01-A", "SKU-1", "Чайник Zoë", 2, "T-1"),))
+SHEET = PickListSheet(
+    "PL-9", "W-1", "Алексей", ("T-1",), (PickStop(1, "A01-01-A", "SKU-1", "Чайник Zoë", 2, "T-1"),)
+)
 
 
 def test_missing_font_falls_back_to_helvetica_with_a_note(

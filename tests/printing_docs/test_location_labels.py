@@ -66,8 +66,10 @@ def test_a_long_location_code_still_fits_and_scans() -> None:
         (lambda: LocationLabel("Regal-Ü1", "12"), DocumentErrorCode.bad_barcode_data),
         (lambda: location_labels_pdf([]), DocumentErrorCode.empty_document),
         # fits the Code 128 rule but not a 93 mm label at a scannable bar width
-        (lambda: location_labels_pdf([LocationLabel("X" * 40, "12")]),
-         DocumentErrorCode.bad_barcode_data),
+        (
+            lambda: location_labels_pdf([LocationLabel("X" * 40, "12")]),
+            DocumentErrorCode.bad_barcode_data,
+        ),
     ],
 )
 def test_bad_labels_are_refused_with_a_reason(make, code: DocumentErrorCode) -> None:

@@ -33,10 +33,20 @@ def test_ship_to_order_and_lines_with_what_is_short() -> None:
     s = slip()
     pdf = packing_slip_pdf(s)
     text = page_texts(pdf)[0]
-    for expected in ("PACKING SLIP", "SO-100482", "2024-03-15", "PO 7781",
-                     "Zoë Łukasiewicz-Brontë", "Flat 2, 17 Rue des Écoles", "75005 Paris",
-                     "Northwind Fulfilment", "9 units shipped", "2 cartons, 3.19 kg",
-                     "Returns: within 30 days", "Page 1 of 1"):
+    for expected in (
+        "PACKING SLIP",
+        "SO-100482",
+        "2024-03-15",
+        "PO 7781",
+        "Zoë Łukasiewicz-Brontë",
+        "Flat 2, 17 Rue des Écoles",
+        "75005 Paris",
+        "Northwind Fulfilment",
+        "9 units shipped",
+        "2 cartons, 3.19 kg",
+        "Returns: within 30 days",
+        "Page 1 of 1",
+    ):
         assert expected in text
     lines = page_lines(pdf)
     for line in s.lines:
@@ -74,8 +84,9 @@ def test_long_order_flows_onto_more_pages_on_letter() -> None:
     assert "SO-100482  (continued)" in texts[1]
     assert f"Page {len(texts)} of {len(texts)}" in texts[-1]
     assert "Ordered" in texts[1]  # the lines' column titles repeat
-    printed = [line for t in range(len(texts)) for line in page_lines(pdf, t)
-               if line.startswith("SKU-")]
+    printed = [
+        line for t in range(len(texts)) for line in page_lines(pdf, t) if line.startswith("SKU-")
+    ]
     assert printed == [line.sku for line in many]
 
 
@@ -91,8 +102,12 @@ def test_a_slip_without_cartons_yet_prints() -> None:
         (lambda: replace(slip(), order_ref=""), DocumentErrorCode.missing_field),
         (lambda: SlipLine("S", "d", 1, 2), DocumentErrorCode.bad_quantity),
         (lambda: SlipLine("S", "d", -1, 0), DocumentErrorCode.bad_quantity),
-        (lambda: SlipPackage(sscc(1)[:-1] + "9" if sscc(1)[-1] != "9" else sscc(1)[:-1] + "8",
-                             "UPS", "", 100), DocumentErrorCode.bad_sscc),
+        (
+            lambda: SlipPackage(
+                sscc(1)[:-1] + "9" if sscc(1)[-1] != "9" else sscc(1)[:-1] + "8", "UPS", "", 100
+            ),
+            DocumentErrorCode.bad_sscc,
+        ),
         (lambda: SlipPackage("12345", "UPS", "", 100), DocumentErrorCode.bad_sscc),
         (lambda: SlipPackage(sscc(1), "UPS", "", -1), DocumentErrorCode.bad_quantity),
         (lambda: Address(" ", ()), DocumentErrorCode.missing_field),

@@ -50,8 +50,15 @@ def test_header_and_stops_in_route_order() -> None:
     sheet = pick_sheet(14)  # stops handed over in reverse: the sheet must print by sequence
     pdf = pick_list_pdf(sheet)
     text = page_texts(pdf)[0]
-    for expected in ("PICK LIST", "PL-240315-007", "W-240315-02", "Pat Kowalski",
-                     "T-0101, T-0102, T-0103", "14 stops · 41 units", "Page 1 of 1"):
+    for expected in (
+        "PICK LIST",
+        "PL-240315-007",
+        "W-240315-02",
+        "Pat Kowalski",
+        "T-0101, T-0102, T-0103",
+        "14 stops · 41 units",
+        "Page 1 of 1",
+    ):
         assert expected in text
     route = sorted(sheet.stops, key=lambda s: s.sequence)
     assert rows(pdf) == [(s.location_code, s.quantity, s.tote) for s in route]
@@ -96,8 +103,14 @@ def test_unassigned_picker_and_no_totes_print_plainly() -> None:
 
 
 def stop(seq: int, **kw: object) -> PickStop:
-    fields = {"sequence": seq, "location_code": f"A01-0{seq}-A", "sku": "SKU-1",
-              "description": "thing", "quantity": 1, "tote": "T-1"}
+    fields = {
+        "sequence": seq,
+        "location_code": f"A01-0{seq}-A",
+        "sku": "SKU-1",
+        "description": "thing",
+        "quantity": 1,
+        "tote": "T-1",
+    }
     fields.update(kw)
     return PickStop(**fields)  # type: ignore[arg-type]
 
@@ -106,14 +119,22 @@ def stop(seq: int, **kw: object) -> PickStop:
     ("make", "code"),
     [
         (lambda: PickListSheet("PL-1", "W", "p", ("T-1",), ()), DocumentErrorCode.empty_document),
-        (lambda: PickListSheet("PL-Ω", "W", "p", ("T-1",), (stop(1),)),
-         DocumentErrorCode.bad_barcode_data),
-        (lambda: PickListSheet("", "W", "p", ("T-1",), (stop(1),)),
-         DocumentErrorCode.bad_barcode_data),
-        (lambda: PickListSheet("PL-1", "W", "p", ("T-1",), (stop(1), stop(1))),
-         DocumentErrorCode.duplicate_sequence),
-        (lambda: PickListSheet("PL-1", "W", "p", ("T-1",), (stop(1, tote="T-9"),)),
-         DocumentErrorCode.unknown_tote),
+        (
+            lambda: PickListSheet("PL-Ω", "W", "p", ("T-1",), (stop(1),)),
+            DocumentErrorCode.bad_barcode_data,
+        ),
+        (
+            lambda: PickListSheet("", "W", "p", ("T-1",), (stop(1),)),
+            DocumentErrorCode.bad_barcode_data,
+        ),
+        (
+            lambda: PickListSheet("PL-1", "W", "p", ("T-1",), (stop(1), stop(1))),
+            DocumentErrorCode.duplicate_sequence,
+        ),
+        (
+            lambda: PickListSheet("PL-1", "W", "p", ("T-1",), (stop(1, tote="T-9"),)),
+            DocumentErrorCode.unknown_tote,
+        ),
         (lambda: stop(1, quantity=0), DocumentErrorCode.bad_quantity),
         (lambda: stop(1, sku=" "), DocumentErrorCode.missing_field),
     ],
