@@ -3,7 +3,8 @@ the row says the floor's rate in % of the echo's overall and pair by pair."""
 
 from __future__ import annotations
 
-from bench.bench_scanloop import markdown_row, summary
+from bench.bench_scanloop import summary
+from bench.scanloop_report import markdown_row
 
 
 def _window(latencies_ms: list[float], errors: dict[str, int], seconds: float) -> dict:
