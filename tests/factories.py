@@ -28,13 +28,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import requests
 import socketio
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -451,6 +451,21 @@ class LiveServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.thread.join(timeout=5)
+
+
+def statements_run(engine: Any, work: Callable[[], Any]) -> list[tuple[str, Any, bool]]:
+    """Every statement ``engine`` ran while ``work()`` ran: (SQL, parameters, executemany)."""
+    seen: list[tuple[str, Any, bool]] = []
+
+    def listen(_conn: Any, _cur: Any, sql: str, params: Any, _ctx: Any, many: bool) -> None:
+        seen.append((sql, params, many))
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    return seen
 
 
 def query_plan(session: Session, statement: Any, params: dict[str, Any]) -> str:

@@ -7,25 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.bulk import add_to_column, update_rows
 from floor.site.stock import Stock
+from tests.factories import statements_run
 
 
 def _heard(engine: Any, work: Any) -> list[tuple[str, bool]]:
-    seen: list[tuple[str, bool]] = []
-
-    def listen(_conn: object, _cur: object, sql: str, _params: object, _ctx: object, many: bool):
-        seen.append((" ".join(sql.split()), many))
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        work()
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
-    return seen
+    return [(" ".join(sql.split()), many) for sql, _params, many in statements_run(engine, work)]
 
 
 def test_bulk_writes_are_heard_by_the_statement_listeners(sessions: sessionmaker[Session]):
