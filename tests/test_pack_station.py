@@ -554,6 +554,34 @@ def test_a_station_whose_open_order_the_oms_cancels_refuses_its_items_and_opens_
     assert state["order"]["order"] == next_id and state["scanned"] == {}
 
 
+def test_a_wrong_item_after_the_order_is_fully_checked_says_so_and_keeps_the_order(
+    client, sessions
+):
+    """Once every unit is checked, a code that is none of the order's items opens the next
+    tote or order. A known item that opens nothing was answered "neither a tote in use nor an
+    order": the packer could not tell it was a wrong item. It is a wrong item, with what to do."""
+    external_id, tote = picked_order(sessions, [("SKU-00005", 1)])
+    next_id, next_tote = picked_order(sessions, [("SKU-00030", 1)])
+    login(client, username="paco", password="packer-demo")
+    token = page_csrf(client, "/pack")
+
+    def scan(code):
+        return _post(client, "/pack/scan", {"station": "PACK-01", "code": code}, token).get_json()
+
+    assert scan(tote)["result"] == "ok"
+    assert scan("SKU-00005")["complete"] is True
+    wrong = scan("SKU-00299")
+    assert (wrong["result"], wrong["reason"]) == ("wrong_item", "other_sku"), wrong
+    assert f"SKU-00299 is not in order {external_id}" in wrong["message"]
+    assert "fully checked: close the package, or scan the next tote" in wrong["message"]
+    state = client.get("/pack/state?station=PACK-01").get_json()
+    assert state["order"]["order"] == external_id and state["complete"] is True
+    assert scan("NO-SUCH-CODE")["result"] == "unknown_code"  # neither item, tote nor order
+    assert scan(next_tote)["result"] == "ok"
+    state = client.get("/pack/state?station=PACK-01").get_json()
+    assert state["order"]["order"] == next_id
+
+
 def test_a_tote_scanned_with_an_aim_identifier_is_a_tote_while_an_order_is_open(client, sessions):
     """A scanner sending AIM identifiers opens a tote ("]C0T0001", 31fbd9e), but with an order
     open the same scan of its tote, or of the next order's, was "not a known item barcode"

@@ -185,18 +185,33 @@ def scan_at(
             else:
                 answer = {"kind": "item", **verify_at(s, station, "", code)}
                 if answer["result"] == "wrong_item" and state(s, station)["complete"]:
-                    view = open_at(s, station, code, actor)  # the next tote
-                    answer = {
-                        "ok": True,
-                        "result": "ok",
-                        "kind": "order",
-                        "message": f"order {view['order']} opened",
-                    }
+                    answer = _next_tote(s, station, code, actor, answer)
     except FloorError as exc:
         answer = {"ok": True, "result": str(exc.code), "kind": "order", "message": exc.message}
         _publish(s, station, {"code": code, **answer})
     _keep(s, station, code if raw is None else raw, answer, actor, source, device_id)
     return {**answer, "station": station}
+
+
+def _next_tote(
+    s: Session, station: str, code: str, actor: Actor | None, refused: dict[str, Any]
+) -> dict[str, Any]:
+    """The open order is fully checked and ``code`` is none of its items: it opens the next
+    tote or order. A known item that opens nothing stays a wrong item, and the packer hears
+    what to do (not that it is "neither a tote nor an order")."""
+    try:
+        view = open_at(s, station, code, actor)
+    except FloorError as exc:
+        if exc.code != FulfilmentErrorCode.unknown_code or refused.get("reason") != "other_sku":
+            raise
+        answer = {
+            **refused,
+            "message": f"{refused['message']}, which is fully checked: close the package, "
+            "or scan the next tote",
+        }
+        _publish(s, station, {"code": code, **answer})
+        return answer
+    return {"ok": True, "result": "ok", "kind": "order", "message": f"order {view['order']} opened"}
 
 
 def _unpackable(s: Session, row: PackSession | None) -> FloorError | None:
