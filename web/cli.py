@@ -241,6 +241,7 @@ def register(app: Flask) -> None:
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc
         banner = _banner(f, host, port, demo=demo, loaded=loaded)
+        banner[-1:-1] = _devices_banner(f.devices)  # before "Stop with Ctrl-C"
         if cpu is not None:  # right under the address line
             banner.insert(2, f"Runs on CPU {cpu} (one process, one CPU; FLOOR_SERVER_CPU=off: any)")
         click.echo("\n".join(banner))
@@ -358,6 +359,22 @@ def _load_demo_if_empty(f: Any) -> bool:
             return False
         load_demo(s)
     return True
+
+
+def _devices_banner(hub: Any) -> list[str]:
+    """The serial scanners and scales ``serve`` opens (FLOOR_SCANNERS, FLOOR_SCALES), or why
+    none are: a newcomer who set one sees at start-up that it was taken."""
+    if hub is None:
+        return []
+    if hub.config_error:
+        return [f"Serial devices: none opened: {hub.config_error}"]
+    devices = [("scanner", r.config) for r in hub.scanners.values()]
+    devices += [("scale", r.reader.config) for r in hub.scales.values()]
+    if not devices:
+        return []
+    lines = ["Serial devices (their state at /dashboard/devices):"]
+    lines += [f"  {kind:<7} {cfg.station:<10} {cfg.port}" for kind, cfg in devices]
+    return lines
 
 
 def _banner(f: Any, host: str, port: int, *, demo: bool, loaded: bool) -> list[str]:

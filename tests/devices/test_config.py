@@ -118,3 +118,23 @@ def test_any_text_parses_or_is_refused_with_a_reason(value):
         assert exc.code in set(ConfigErrorCode)
     else:
         assert all(isinstance(c, SerialDeviceConfig) for c in configs)
+
+
+def test_serve_says_at_start_up_which_serial_devices_it_opens_or_why_none():
+    """`flask serve` lists the scanners and scales it opens, under the demo users (a newcomer
+    who set FLOOR_SCANNERS sees it was taken), and a setting it refused with the reason."""
+    from core.settings import Settings
+    from web.cli import _devices_banner
+    from web.device_pages import build_hub
+
+    def banner(**settings: str) -> list[str]:
+        return _devices_banner(build_hub(Settings(**settings), None, None))
+
+    assert banner() == []
+    assert banner(scanners="PACK-01=serial:///dev/ttyACM0?baud=9600", scales="PACK-02=loop://") == [
+        "Serial devices (their state at /dashboard/devices):",
+        "  scanner PACK-01    /dev/ttyACM0",
+        "  scale   PACK-02    loop://",
+    ]
+    (refused,) = banner(scanners="PACK-01=nonsense")
+    assert refused.startswith("Serial devices: none opened: FLOOR_SCANNERS entry 'PACK-01=non")
