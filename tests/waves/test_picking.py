@@ -222,8 +222,10 @@ def test_short_pick_re_reserves_at_another_location_and_re_routes(sessions):
         assert line.picked_qty == 2 and line.short_qty == 0
         assert order.status == OrderStatus.picked and wave.status == WaveStatus.completed
         # Nothing ended up short: the dashboard's bar shows no short (amber) task.
-        tasks = summaries(s, [wave])[wave.id]["tasks"]
+        summary = summaries(s, [wave])[wave.id]
+        tasks = summary["tasks"]
         assert tasks["short"] == 0 and tasks["rerouted"] == 1
+        assert summary["units"]["short"] == 0  # the rest was picked elsewhere
         assert tasks["done"] == tasks["total"]
 
 
@@ -242,8 +244,11 @@ def test_short_with_no_other_stock_opens_an_exception_and_ships_partial(sessions
         assert order.lines[0].short_qty == 2
         assert order.status == OrderStatus.picked  # ship_partial: the rest goes on
         [wave_id] = {order.wave_id}
-        tasks = summaries(s, [s.get(Wave, wave_id)])[wave_id]["tasks"]
+        summary = summaries(s, [s.get(Wave, wave_id)])[wave_id]
+        tasks = summary["tasks"]
         assert tasks["short"] == 1 and tasks["rerouted"] == 0
+        # 1 unit to pick (picked), 2 short: the page reads "1 / 3 units", not "1 / 1"
+        assert summary["units"] == {"total": 1, "picked": 1, "short": 2}
 
 
 def test_short_with_hold_policy_puts_the_order_on_hold(sessions):

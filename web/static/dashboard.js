@@ -137,7 +137,8 @@
           h("span", { class: "picked", width: (w.units.total ? ((100 - (total ? 100 * w.tasks.short / total : 0)) * w.units.picked) / w.units.total : 0) + "%" }),
           h("span", { class: "short", width: pct(w.tasks.short) })),
         h("div", { class: "ptext" }, w.tasks.done + " / " + total + " tasks · " + w.tasks.short +
-          " short · " + w.units.picked + " / " + w.units.total + " units · " + percent + " %")),
+          " short · " + w.units.picked + " / " + (w.units.total + (w.units.short || 0)) + " units · " +
+          percent + " %")),
       h("td", { class: "cutoff" }, w.cutoff_at ? Floor.formatTime(w.cutoff_at) : "—"),
       window.Shift ? Shift.projCell(Shift.projections()[w.id]) : h("td", { class: "proj" }),
       countdown,

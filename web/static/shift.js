@@ -133,7 +133,8 @@
       const w = res.data.wave;
       const p = res.data.projection;
       $("#drill-title").textContent = "Wave " + w.code + " — " + w.units.picked + " / " +
-        w.units.total + " units" + (p ? " · " + label(p.status) : "");
+        (w.units.total + (w.units.short || 0)) + " units" +
+        (w.units.short ? " · " + w.units.short + " short" : "") + (p ? " · " + label(p.status) : "");
       box.dataset.wave = waveId;
       $("tbody", box).replaceChildren(...res.data.lists.map((l) =>
         h("tr", { "data-list": l.id },

@@ -187,6 +187,7 @@ def summaries(session: Session, waves: Sequence[Wave]) -> dict[int, dict[str, An
             "rerouted": 0,
             "units": 0,
             "picked": 0,
+            "short_units": 0,
             "lists": 0,
             "route": 0.0,
         }
@@ -219,6 +220,20 @@ def summaries(session: Session, waves: Sequence[Wave]) -> dict[int, dict[str, An
                 st["picked"] += int(picked)
                 # A short task's unpicked rest is either re-reserved (a new task) or short.
                 st["units"] += int(picked) if status == TaskStatus.short else int(units)
+        # Units that will not be picked: what the wave's lines ended up short of (a line once).
+        lines = (
+            select(PickList.wave_id, PickTask.order_line_id)
+            .join(PickList, PickList.id == PickTask.pick_list_id)
+            .where(PickList.wave_id.in_(ids), PickTask.status == TaskStatus.short)
+            .distinct()
+            .subquery()
+        )
+        for wave_id, short_units in session.execute(
+            select(lines.c.wave_id, func.sum(OrderLine.short_qty))
+            .join(OrderLine, OrderLine.id == lines.c.order_line_id)
+            .group_by(lines.c.wave_id)
+        ):
+            stats[wave_id]["short_units"] = int(short_units or 0)
         for wave_id, n, route in session.execute(
             select(PickList.wave_id, func.count(PickList.id), func.sum(PickList.route_length_m))
             .where(PickList.wave_id.in_(ids), PickList.status != PickListStatus.canceled)
@@ -254,7 +269,9 @@ def summaries(session: Session, waves: Sequence[Wave]) -> dict[int, dict[str, An
                 "open": s[TaskStatus.pending] + s[TaskStatus.assigned],
                 "canceled": s[TaskStatus.canceled],
             },
-            "units": {"total": st["units"], "picked": st["picked"]},
+            # total: the units to pick (short ones left out: nobody will pick them); short:
+            # the units the wave's lines ended up short of.
+            "units": {"total": st["units"], "picked": st["picked"], "short": st["short_units"]},
             "percent": round(100.0 * done / total, 1) if total else 0.0,
         }
     return out
