@@ -3,6 +3,7 @@ start again. Without --demo an empty database stays empty (tests/security/test_b
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import sqlite3
@@ -94,6 +95,7 @@ def test_kill_int_and_kill_term_stop_the_server_cleanly(tmp_path):
         out = stop(proc, signum)
         assert proc.returncode == 0, (signum, out)
         assert "Traceback" not in out
+        assert re.search(r"Stopped in \d+\.\d s; everything is in the database", out), out
 
 
 def test_a_typo_in_floor_printers_stops_serve_with_the_entry_named(tmp_path):
