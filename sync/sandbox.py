@@ -3,6 +3,7 @@ every signature, de-duplicates by event id, can misbehave on purpose) and a JSON
 Tests, benchmarks and demos use them; nothing in the server imports this module.
 
     python -m sync.sandbox oms --port 8099 --secret s3cret      # print what arrives
+                                                                # (--quiet: counts only)
 """
 
 from __future__ import annotations
@@ -238,6 +239,11 @@ class OmsReceiver(_Base):
             if event_id:
                 self.seen[event_id] += 1
 
+    def accepted_since(self, n: int) -> list[dict[str, Any]]:
+        """The events accepted after the first ``n`` (each once, in arrival order)."""
+        with self._lock:
+            return self.accepted[n:]
+
     def accept(self, event: dict[str, Any]) -> bool:
         with self._lock:
             if event["event_id"] in self.accepted_ids:
@@ -343,6 +349,22 @@ class CarrierSandbox(_Base):
             return 201, {"reference": f"SBX-MAN-{len(self.manifests):05d}"}
 
 
+def event_line(event: dict[str, Any]) -> str:
+    """One accepted event as the receiver prints it: order, type, from → to, when, its id."""
+    move = f"{event.get('from') or '—'} → {event.get('to') or '—'}"
+    return (
+        f"{event.get('order', '?'):<12} {event.get('type', '?'):<20} {move:<24} "
+        f"{event.get('at', '')}  {event.get('event_id', '')}"
+    )
+
+
+def _print_new_events(server: OmsReceiver, shown: int) -> int:
+    new = server.accepted_since(shown)
+    for event in new:
+        print(event_line(event), flush=True)
+    return shown + len(new)
+
+
 def main() -> None:  # pragma: no cover - a manual tool
     """SIGUSR1 stops listening (connections refused) / listens again: an outage on demand."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -361,7 +383,7 @@ def main() -> None:  # pragma: no cover - a manual tool
     signal.signal(signal.SIGUSR1, lambda *_: toggles.append(1))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"{args.kind} sandbox on {server.url} (Ctrl-C stops)", flush=True)
-    up, last = True, time.monotonic()
+    up, last, shown = True, time.monotonic(), 0
     try:
         while True:
             time.sleep(0.02)
@@ -370,9 +392,10 @@ def main() -> None:  # pragma: no cover - a manual tool
                 server.stop() if up else server.start()
                 up = not up
                 print("listening" if up else "down (refusing connections)", flush=True)
-            if time.monotonic() - last > 5 and isinstance(server, OmsReceiver):
-                last = time.monotonic()
-                if not args.quiet:
+            if isinstance(server, OmsReceiver) and not args.quiet:
+                shown = _print_new_events(server, shown)
+                if time.monotonic() - last > 5:
+                    last = time.monotonic()
                     print(f"accepted {len(server.accepted)} events; {dict(server.counters)}")
     except (KeyboardInterrupt, SystemExit):
         if up:

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import random
 import subprocess
+import sys
 import time
 
 import pytest
@@ -24,6 +25,7 @@ from sync.webhooks import (
     _short,
     attempt,
     classify,
+    encode_body,
     parse_retry_after,
     sign,
     verify,
@@ -269,3 +271,33 @@ def test_a_failed_attempt_never_records_the_urls_path_or_query():
         assert out.kind == "retry" and out.error.startswith("unreachable: ")
         assert "SECRET" not in out.error and "/hooks" not in out.error
     assert "***" in _short(requests.ConnectionError("Max retries exceeded with url: /x?t=SECRET"))
+
+
+def test_the_sandbox_receiver_prints_each_event_it_accepts_once(tmp_path):
+    """docs/api.md's receiver (`python -m sync.sandbox oms`) prints what arrives: a line per
+    accepted event (order, type, from -> to, its id), a re-delivery not again."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sync.sandbox", "oms", "--port", str(port), "--secret", "k"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert "oms sandbox on" in proc.stdout.readline()
+        body = encode_body(
+            {"event_id": "e-7", "cursor": "7", "type": "order.shipped", "order": "SO-7",
+             "from": "packed", "to": "shipped", "at": "2026-12-01T07:00:00+00:00"}
+        )  # fmt: skip
+        http = requests.Session()
+        for _ in range(2):  # delivered twice: printed once
+            sent = attempt(http, f"http://127.0.0.1:{port}/", "k", "e-7", body, timeout_s=5,
+                           now=dt.datetime.now(dt.UTC))  # fmt: skip
+            assert sent.kind == "delivered", sent
+        line = proc.stdout.readline()
+        assert "SO-7" in line and "order.shipped" in line and "packed → shipped" in line
+        assert "e-7" in line
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert "SO-7" not in out  # not printed a second time
