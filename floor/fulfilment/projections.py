@@ -6,8 +6,14 @@ its pick lists. Against the wave's carrier cut-off that gives one of:
 
 ``done``       the wave has nothing left to pick;
 ``on_time``    the projected finish is at least ``AT_RISK_MARGIN`` before the cut-off;
-``at_risk``    it finishes within ``AT_RISK_MARGIN`` of the cut-off, or nobody is picking it yet
-               while the cut-off is still ahead (no rate, no promise);
+``not_started`` nobody is picking it yet, and one picker starting now at the floor's rate
+               (``reference_rate``) would still finish ``AT_RISK_MARGIN`` before the cut-off:
+               nothing to worry about yet (a wave released at the start of a shift);
+``at_risk``    it finishes within ``AT_RISK_MARGIN`` of the cut-off, or nobody is picking it
+               and one picker starting now would not (no rate, no promise);
+
+(A wave held by pickers who have no rate yet - their first minutes - is judged the same way,
+as those pickers at the floor's rate: ``on_time`` or ``at_risk``, with no finish time shown.)
 ``late``       the projected finish is after the cut-off, or the cut-off has passed with work
                left;
 ``no_cutoff``  the wave has no cut-off to miss.
@@ -34,6 +40,9 @@ from floor.fulfilment.states import PickListStatus, TaskStatus
 
 AT_RISK_MARGIN = dt.timedelta(minutes=15)
 HOUR = dt.timedelta(hours=1)
+# One picker's units/hour while nobody on the floor has a rate yet (the shift's first minutes):
+# a modest piece-picking rate, so a wave is called "not started" only with time to spare.
+REFERENCE_UNITS_PER_HOUR = 60.0
 
 
 @dataclass(frozen=True)
@@ -65,15 +74,25 @@ def project(
     *,
     pickers: int = 0,
     margin: dt.timedelta = AT_RISK_MARGIN,
+    reference_rate: float = 0.0,
 ) -> Projection:
-    """The projected finish and its verdict against ``cutoff`` (see the module docstring)."""
+    """The projected finish and its verdict against ``cutoff`` (see the module docstring);
+    ``reference_rate``: one picker's units/hour, for a wave nobody is picking yet."""
     if remaining_units <= 0:
         return Projection("done", now, 0, units_per_hour, pickers)
     finish = now + remaining_units / units_per_hour * HOUR if units_per_hour > 0 else None
     if cutoff is None:
         status = "no_cutoff"
     elif finish is None:
-        status = "late" if now >= cutoff else "at_risk"
+        if now >= cutoff:
+            status = "late"
+        elif reference_rate > 0 and (
+            now + remaining_units / (reference_rate * max(pickers, 1)) * HOUR <= cutoff - margin
+        ):
+            # its pickers (or one, if nobody has it yet) at the floor's rate make it in time
+            status = "on_time" if pickers else "not_started"
+        else:
+            status = "at_risk"
     elif finish > cutoff:
         status = "late"
     elif finish > cutoff - margin:
@@ -106,9 +125,13 @@ def projections(
     rates: Mapping[int, float],
     now: dt.datetime,
 ) -> dict[int, dict[str, Any]]:
-    """Projection per wave summary (``waves.progress.summaries``), from per-user units/hour."""
+    """Projection per wave summary (``waves.progress.summaries``), from per-user units/hour;
+    a wave nobody picks is judged by the floor's mean rate (``REFERENCE_UNITS_PER_HOUR`` while
+    nobody has one)."""
     waves = list(waves)
     holders = wave_pickers(session, [w["id"] for w in waves])
+    measured = [r for r in rates.values() if r > 0]
+    reference = sum(measured) / len(measured) if measured else REFERENCE_UNITS_PER_HOUR
     out = {}
     for w in waves:
         if w["status"] in ("completed", "canceled"):
@@ -122,6 +145,7 @@ def projections(
             now,
             cutoff,
             pickers=len(users),
+            reference_rate=reference,
         )
         out[w["id"]] = p.to_dict(now)
     return out

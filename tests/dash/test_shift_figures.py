@@ -179,6 +179,31 @@ def test_projected_finish(remaining, rate, cutoff, status, finish):
     assert (p.status, p.finish_at) == (status, finish)
 
 
+@pytest.mark.parametrize(
+    ("cutoff", "status"),
+    [
+        # nobody on it; one picker at 60 u/h starting at 10:00 finishes 100 units at 11:40
+        (at(12), "not_started"),  # 11:40 is before 11:45 (the cut-off less 15 min)
+        (at(11, 50), "at_risk"),  # 11:40 is inside the margin
+        (at(11), "at_risk"),  # one picker could not make it any more
+        (at(9), "late"),  # the truck is gone
+    ],
+)
+def test_a_wave_nobody_picks_yet_is_judged_by_one_picker_at_the_floors_rate(cutoff, status):
+    p = project(100, 0.0, at(10), cutoff, reference_rate=60.0)
+    assert (p.status, p.finish_at) == (status, None)
+
+
+def test_a_wave_held_by_pickers_without_a_rate_yet_is_judged_at_the_floors_rate():
+    # two pickers at 60 u/h: 100 units take 50 min, 10:50, before 11:45 - on time, no finish shown
+    p = project(100, 0.0, at(10), at(12), pickers=2, reference_rate=60.0)
+    assert (p.status, p.finish_at) == ("on_time", None)
+    # one picker would finish at 11:40, inside the margin of an 11:50 truck
+    assert project(100, 0.0, at(10), at(11, 50), pickers=1, reference_rate=60.0).status == (
+        "at_risk"
+    )
+
+
 # --------------------------------------------------------------------------
 # From the database
 # --------------------------------------------------------------------------
@@ -247,6 +272,38 @@ def _known_day(s: Session) -> dict[str, int]:
     for reason, when in EXCEPTIONS:
         s.add(FloorException(reason=ExceptionReason(reason), message="known", created_at=when))
     return task_ids
+
+
+def test_a_wave_nobody_picks_is_judged_by_the_floors_mean_rate_or_the_reference(sessions):
+    """A wave released hours before its truck, with nobody on it yet, is "not started", not
+    "at risk"; close to the truck it is at risk. One picker at the floor's mean rate (the
+    pickers with a rate this hour), or ``REFERENCE_UNITS_PER_HOUR`` when nobody has one."""
+    from floor.fulfilment.projections import REFERENCE_UNITS_PER_HOUR, projections
+    from floor.fulfilment.waves.progress import summaries
+    from tests.factories import plan_and_release
+
+    with unit_of_work(sessions) as s:
+        add_order(s, [("SKU-00005", 3), ("SKU-00010", 3)], ship_by=utcnow() + dt.timedelta(hours=8))
+        [wave] = plan_and_release(s)
+        summary = summaries(s, [wave])[wave.id]
+        cutoff = dt.datetime.fromisoformat(summary["cutoff_at"])
+        units = summary["units"]["total"]
+        assert units == 6
+
+        def status(now: dt.datetime, rates: dict[int, float]) -> str:
+            return projections(s, [summary], rates, now)[wave.id]["status"]
+
+        # one picker at the reference rate needs 6 min: the last start with 15 min to spare
+        last_start = cutoff - dt.timedelta(minutes=15) - dt.timedelta(hours=units / 60.0)
+        assert REFERENCE_UNITS_PER_HOUR == 60.0
+        assert status(utcnow(), {}) == "not_started"
+        assert status(last_start - dt.timedelta(minutes=1), {}) == "not_started"
+        assert status(last_start + dt.timedelta(minutes=1), {}) == "at_risk"
+        # the floor's pickers do 30 u/h (zero rates left out): one needs 12 min, not 6
+        assert status(last_start - dt.timedelta(minutes=1), {1: 20.0, 2: 40.0, 3: 0.0}) == (
+            "at_risk"
+        )
+        assert status(cutoff + dt.timedelta(minutes=1), {}) == "late"
 
 
 def test_the_known_day_from_the_database(sessions):

@@ -66,7 +66,9 @@ def test_people_projection_reassignment_and_exports_live(
 
     pat, pia = person("Pat"), person("Pia")
     expect(pat.locator(".work")).to_have_text("—")
-    expect(wave.locator("td.proj")).to_contain_text("at risk")  # nobody on it, truck ahead
+    # nobody on it, the truck 2 h away: one picker at the floor's rate would make it easily
+    expect(wave.locator("td.proj")).to_contain_text("not started")
+    expect(wave.locator("td.proj")).to_contain_text("nobody on it yet; time to spare")
 
     # Pat takes the list: the people table shows it without a reload.
     log_in_picker(phone, base)

@@ -110,7 +110,7 @@
     td.append(h("br"), h("small", {}, p.finish_at
       ? "done ≈ " + Floor.formatTime(p.finish_at).slice(11) + " · " + Math.round(p.units_per_hour) + " u/h · " +
         p.pickers + " picker(s)"
-      : "no pick rate yet"));
+      : p.status === "not_started" ? "nobody on it yet; time to spare" : "no pick rate yet"));
     return td;
   }
 
