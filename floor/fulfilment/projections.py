@@ -11,12 +11,12 @@ its pick lists. Against the wave's carrier cut-off that gives one of:
                nothing to worry about yet (a wave released at the start of a shift);
 ``at_risk``    it finishes within ``AT_RISK_MARGIN`` of the cut-off, or nobody is picking it
                and one picker starting now would not (no rate, no promise);
-
-(A wave held by pickers who have no rate yet - their first minutes - is judged the same way,
-as those pickers at the floor's rate: ``on_time`` or ``at_risk``, with no finish time shown.)
 ``late``       the projected finish is after the cut-off, or the cut-off has passed with work
                left;
 ``no_cutoff``  the wave has no cut-off to miss.
+
+A wave held by pickers who have no rate yet (their first minutes) is judged the same way, as
+those pickers at the floor's rate: ``on_time`` or ``at_risk``, with no finish time shown.
 
 A picker holding lists on two waves counts on both (rare: a picker works one cart at a time).
 ``drill`` is the supervisor's look into one wave: its pick lists, who holds each, where they
