@@ -235,7 +235,9 @@ class Scan(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_scan_id: Mapped[str] = mapped_column(String(64))
-    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
+    # No index on device_id or user_id: nothing looks scans up by device, the unique index
+    # serves every lookup by user, and each index is one more page in every scan's commit.
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("pick_tasks.id"), index=True)
     raw: Mapped[str] = mapped_column(Text)
