@@ -40,7 +40,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable
+from reportlab.platypus import Flowable, Frame
+from reportlab.platypus.doctemplate import BaseDocTemplate
 
 from printing.barcode_images import BarcodeError, qr_matrix
 from printing.documents.model import DocumentError, DocumentErrorCode
@@ -282,3 +283,19 @@ def pdf_metadata(canvas: Canvas, title: str, subject: str) -> None:
     canvas.setSubject(subject)
     canvas.setAuthor("Floor server")
     canvas.setCreator("Floor server (reportlab)")
+
+
+def full_frame(doc: BaseDocTemplate, frame_id: str) -> Frame:
+    """A frame filling ``doc``'s page inside its margins, with no padding of its own (the
+    margins already place the text)."""
+    return Frame(
+        doc.leftMargin,
+        doc.bottomMargin,
+        doc.width,
+        doc.height,
+        id=frame_id,
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+    )

@@ -26,7 +26,6 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
-    Frame,
     KeepTogether,
     PageTemplate,
     Paragraph,
@@ -42,6 +41,7 @@ from printing.documents._common import (
     WARN,
     QrCode,
     document_fonts,
+    full_frame,
     numbered_canvas,
     styles,
 )
@@ -106,17 +106,7 @@ def packing_slip_pdf(slip: PackingSlip, page_size: PageSize = PageSize.a4) -> by
         author="Floor server",
         subject=f"{len(slip.lines)} lines, {len(slip.packages)} cartons",
     )
-    frame = Frame(
-        doc.leftMargin,
-        doc.bottomMargin,
-        doc.width,
-        doc.height,
-        id="body",
-        leftPadding=0,
-        rightPadding=0,
-        topPadding=0,
-        bottomPadding=0,
-    )
+    frame = full_frame(doc, "body")
     doc.addPageTemplates([PageTemplate(id="slip", frames=[frame], onPage=later_pages)])
 
     # --- top: sender, title block, QR ---

@@ -17,7 +17,7 @@ import io
 
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Table, TableStyle
+from reportlab.platypus import BaseDocTemplate, PageTemplate, Paragraph, Table, TableStyle
 
 from printing.documents._common import (
     ACCENT,
@@ -28,6 +28,7 @@ from printing.documents._common import (
     TickBox,
     code128_fitting,
     document_fonts,
+    full_frame,
     numbered_canvas,
     styles,
 )
@@ -115,17 +116,7 @@ def pick_list_pdf(sheet: PickListSheet, page_size: PageSize = PageSize.a4) -> by
         author="Floor server",
         subject=f"Wave {sheet.wave_code}, {summary}",
     )
-    frame = Frame(
-        doc.leftMargin,
-        doc.bottomMargin,
-        doc.width,
-        doc.height,
-        id="stops",
-        leftPadding=0,
-        rightPadding=0,
-        topPadding=0,
-        bottomPadding=0,
-    )
+    frame = full_frame(doc, "stops")
     doc.addPageTemplates([PageTemplate(id="sheet", frames=[frame], onPage=header)])
 
     head = ["#", "Location", "SKU", "Description", "Qty", "Tote", "Done"]
