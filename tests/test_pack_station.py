@@ -36,6 +36,18 @@ def _post(client, url, body, token):
     return client.post(url, json=body, headers={"X-CSRFToken": token})
 
 
+def _packer_at_station(client, station="PACK-01"):
+    """Paco logged in at the pack page; a function that scans a code at ``station`` (as the
+    page or a wedge scanner does) and returns the answer."""
+    login(client, username="paco", password="packer-demo")
+    token = page_csrf(client, "/pack")
+
+    def scan(code):
+        return _post(client, "/pack/scan", {"station": station, "code": code}, token).get_json()
+
+    return scan
+
+
 def test_packer_verifies_items_closes_and_the_oms_sees_tracking(client, sessions):
     external_id, tote = picked_order(sessions, [("SKU-00005", 2), ("SKU-00006", 1)])
     login(client, username="paco", password="packer-demo")
@@ -538,11 +550,7 @@ def test_a_station_whose_open_order_the_oms_cancels_refuses_its_items_and_opens_
         gtin = s.scalar(
             select(SkuGtin.gtin).join(Sku, Sku.id == SkuGtin.sku_id).where(Sku.code == "SKU-00005")
         )
-    login(client, username="paco", password="packer-demo")
-    token = page_csrf(client, "/pack")
-
-    def scan(code):
-        return _post(client, "/pack/scan", {"station": "PACK-01", "code": code}, token).get_json()
+    scan = _packer_at_station(client)
 
     assert scan(tote)["result"] == "ok"
     assert scan(gtin)["result"] == "ok"
@@ -562,11 +570,7 @@ def test_a_wrong_item_after_the_order_is_fully_checked_says_so_and_keeps_the_ord
     order": the packer could not tell it was a wrong item. It is a wrong item, with what to do."""
     external_id, tote = picked_order(sessions, [("SKU-00005", 1)])
     next_id, next_tote = picked_order(sessions, [("SKU-00030", 1)])
-    login(client, username="paco", password="packer-demo")
-    token = page_csrf(client, "/pack")
-
-    def scan(code):
-        return _post(client, "/pack/scan", {"station": "PACK-01", "code": code}, token).get_json()
+    scan = _packer_at_station(client)
 
     assert scan(tote)["result"] == "ok"
     assert scan("SKU-00005")["complete"] is True
@@ -588,11 +592,7 @@ def test_a_tote_scanned_with_an_aim_identifier_is_a_tote_while_an_order_is_open(
     instead of "this order's tote" / "holds another order: close X first"."""
     external_id, tote = picked_order(sessions, [("SKU-00005", 2)])
     _next_id, next_tote = picked_order(sessions, [("SKU-00030", 1)])
-    login(client, username="paco", password="packer-demo")
-    token = page_csrf(client, "/pack")
-
-    def scan(code):
-        return _post(client, "/pack/scan", {"station": "PACK-01", "code": code}, token).get_json()
+    scan = _packer_at_station(client)
 
     assert scan("]C0" + tote)["result"] == "ok"
     own = scan("]C0" + tote)
