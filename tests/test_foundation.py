@@ -52,6 +52,30 @@ def test_models_and_migrations_do_not_drift(db_url):
         engine.dispose()
 
 
+def test_scans02_cuts_an_older_over_long_scan_text_so_its_covering_index_builds(empty_db_url):
+    """scans02 puts ``raw`` in an index; a PostgreSQL index entry holds ~2.7 kB, so a scan row
+    stored before the 500-character rule would stop the upgrade. It is cut to 500 first."""
+    from alembic import command
+
+    command.downgrade(migrate.alembic_config(empty_db_url), "lists01")
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO scans (client_scan_id, raw, kind, result, scanned_at, received_at)"
+                    " VALUES ('old-1', :raw, 'item', 'ok', :at, :at)"
+                ),
+                {"raw": "é" * 3000, "at": dt.datetime.now(dt.UTC)},  # 6,000 bytes
+            )
+        migrate.upgrade(empty_db_url)
+        assert migrate.current_revision(engine) == migrate.head_revision()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT raw FROM scans")).scalar() == "é" * 500
+    finally:
+        engine.dispose()
+
+
 def test_migrating_a_new_sqlite_database_warns_nothing(tmp_path):
     """The first `make run` migrates a new SQLite file: return01's batch alterations reflect
     pick_tasks, and with it totes, whose index on upper(code) SQLite's reflection cannot read -
