@@ -48,6 +48,13 @@ class _Server(ThreadingHTTPServer):
             self.open_sockets.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (reset or closed a kept-alive connection) is no error of the
+        receiver's: no traceback in its output, which prints one line per accepted event."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     def drop_connections(self) -> None:
         """Cut kept-alive connections too, as a process that dies would."""
         with self._sockets_lock:

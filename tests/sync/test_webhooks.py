@@ -7,6 +7,8 @@ import email.utils
 import hashlib
 import hmac
 import random
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -275,7 +277,8 @@ def test_a_failed_attempt_never_records_the_urls_path_or_query():
 
 def test_the_sandbox_receiver_prints_each_event_it_accepts_once(tmp_path):
     """docs/api.md's receiver (`python -m sync.sandbox oms`) prints what arrives: a line per
-    accepted event (order, type, from -> to, its id), a re-delivery not again."""
+    accepted event (order, type, from -> to, its id), a re-delivery not again, and nothing for
+    a client that hangs up."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sync.sandbox", "oms", "--port", str(port), "--secret", "k"],
@@ -285,6 +288,10 @@ def test_the_sandbox_receiver_prints_each_event_it_accepts_once(tmp_path):
     )
     try:
         assert "oms sandbox on" in proc.stdout.readline()
+        hung_up = socket.create_connection(("127.0.0.1", port))  # a client that resets
+        hung_up.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        hung_up.sendall(b"POST / HTTP/1.1\r\n")
+        hung_up.close()
         body = encode_body(
             {"event_id": "e-7", "cursor": "7", "type": "order.shipped", "order": "SO-7",
              "from": "packed", "to": "shipped", "at": "2026-12-01T07:00:00+00:00"}
