@@ -34,6 +34,7 @@ from core.audit import audit
 from core.db import one_of, utcnow
 from core.prepared import Prepared
 from core.users import ApiKey, Role, User
+from core.writer_lock import after_durable_commit
 
 PASSWORD_ROLES = frozenset({Role.supervisor, Role.admin, Role.packer})
 DESK_ROLES = frozenset({Role.supervisor, Role.admin})  # badge + password, never badge alone
@@ -221,8 +222,12 @@ def _forget_checks(session: Session) -> None:
     # (a rolled-back change leaves the mark for the session's next commit: one forgetting too
     # many is harmless; dropping the mark at a savepoint's rollback would lose the outer change)
     if session.info.pop(_USERS_CHANGED, False):
-        _generation[0] += 1
-        _checked.clear()
+        after_durable_commit(session, _forget_all_checks)
+
+
+def _forget_all_checks() -> None:
+    _generation[0] += 1
+    _checked.clear()
 
 
 def end_sessions(session: Session, user_id: int) -> None:

@@ -10,6 +10,11 @@ leaves the database idle in between (and under gevent its C sleep blocks every g
 lock holder too). Other processes on the same file still meet the busy handler
 (``busy_timeout`` 30 s).
 
+The handheld's scans go further (``batched_unit_of_work``): a scan that finds other scans
+waiting for the writer lock passes them its open transaction instead of committing, each runs
+in a savepoint of its own, and the last commits for all (``core.writer_lock.WriteBatch``). One
+WAL flush then covers several scans, and the pages they share are written once.
+
 Nothing here is built at import time; ``make_engine`` is called by ``create_app`` and by tests.
 """
 
@@ -44,7 +49,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from core.wal_checkpoint import SAFETY_PAGES
-from core.writer_lock import install_writer_lock
+from core.writer_lock import BATCH, batched_turn, install_writer_lock
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -306,9 +311,10 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
-    session = factory()
+def unit_of_work(factory: sessionmaker[Session], **options: Any) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error (``options`` go to the
+    session: a ``bind``, a ``join_transaction_mode``)."""
+    session = factory(**options)
     try:
         yield session
         session.commit()
@@ -317,6 +323,22 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def batched_unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """``unit_of_work`` that on SQLite may share its transaction with other threads' units
+    (``core.writer_lock.WriteBatch``), in a savepoint of its own, and returns once that
+    transaction has committed. The caller takes no ``write_turn``: this is its turn."""
+    with batched_turn(factory.kw["bind"]) as batch:
+        if batch is None:
+            with unit_of_work(factory) as session:
+                yield session
+            return
+        options = {"bind": batch.connection, "join_transaction_mode": "create_savepoint"}
+        with unit_of_work(factory, **options) as session:
+            session.info[BATCH] = batch
+            yield session
 
 
 _MEMO = "floor.transaction_memo"

@@ -32,6 +32,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.writer_lock import after_durable_commit
+
 _KEY = "floor.domain_events"
 _HANDLED = "floor.domain_events_handled"
 
@@ -134,6 +136,11 @@ def transaction_events(session: Session) -> list[DomainEvent]:
     return session.info.setdefault(_KEY, [])
 
 
+def _tell(listeners: list[Callable[[list[DomainEvent]], None]], events: list[DomainEvent]) -> None:
+    for fn in list(listeners):
+        fn(events)
+
+
 def on_commit(
     factory: sessionmaker[Session], listener: Callable[[list[DomainEvent]], None]
 ) -> None:
@@ -149,8 +156,7 @@ def on_commit(
             events = session.info.pop(_KEY, [])
             session.info.pop(_HANDLED, None)
             if events:
-                for fn in list(listeners):
-                    fn(events)
+                after_durable_commit(session, lambda: _tell(listeners, events))
 
         @event.listens_for(factory, "after_soft_rollback")
         def _after_rollback(session: Session, _previous: Any) -> None:

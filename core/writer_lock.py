@@ -2,7 +2,8 @@
 Python, so the next one wakes the moment the previous one commits, instead of sleeping in
 SQLite's busy handler. ``core.db`` takes it at ``BEGIN IMMEDIATE`` and lets it go after
 ``COMMIT``/``ROLLBACK``; ``write_turn`` takes it for a whole unit of work before its session
-checks out a connection; ``writer_priority`` lets short, awaited writes go first.
+checks out a connection; ``writer_priority`` lets short, awaited writes go first;
+``batched_turn`` lets units of work that wait in line share one transaction (``WriteBatch``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 WRITER_WAIT_S = 30.0  # as long as SQLite's busy_timeout: then "database is locked"
@@ -45,12 +47,13 @@ HANDOFF_AFTER_S = 0.02  # a writer waiting this long is handed the lock at the n
 class _Place:
     """A writer waiting in line for the ``WriterLock``."""
 
-    __slots__ = ("ident", "woken", "since")
+    __slots__ = ("ident", "woken", "since", "joins_batch")
 
-    def __init__(self, ident: int, mutex: threading.Lock) -> None:
+    def __init__(self, ident: int, mutex: threading.Lock, joins_batch: bool = False) -> None:
         self.ident = ident
         self.woken = threading.Condition(mutex)
         self.since = time.monotonic()
+        self.joins_batch = joins_batch
 
 
 class WriterLock:
@@ -75,12 +78,13 @@ class WriterLock:
         self._queue: deque[_Place] = deque()  # writers waiting
         self._urgent: deque[_Place] = deque()  # priority writers waiting
         self.held: dict[int, int] = {}  # id(DBAPI connection) -> acquisitions (for release)
+        self.batch: WriteBatch | None = None  # the open batch, passed on with the lock
 
     def _first(self) -> _Place | None:
         line = self._urgent or self._queue
         return line[0] if line else None
 
-    def acquire(self, conn_id: int) -> None:
+    def acquire(self, conn_id: int, joins_batch: bool = False) -> None:
         me = threading.get_ident()
         urgent = getattr(_priority, "on", False)
         with self._mutex:
@@ -88,7 +92,7 @@ class WriterLock:
                 if self._owner is None and (urgent or not self._urgent):
                     self._owner = me
                 else:
-                    self._wait_in_line(_Place(me, self._mutex), urgent)
+                    self._wait_in_line(_Place(me, self._mutex, joins_batch), urgent)
             self._depth += 1
             self.held[conn_id] = self.held.get(conn_id, 0) + 1
 
@@ -109,16 +113,34 @@ class WriterLock:
                 raise sqlite3.OperationalError("database is locked (writer lock wait time-out)")
             place.woken.wait(left)
 
+    def pass_turn(self, conn_id: int) -> bool:
+        """Give the lock, with the open batch's transaction, straight to the first writer in
+        line if it joins batches; False (nothing done) when nobody such waits."""
+        with self._mutex:
+            first = self._first()
+            if first is None or not first.joins_batch:
+                return False
+            self._forget(conn_id)
+            (self._urgent or self._queue).popleft()
+            self._owner = first.ident
+            first.woken.notify()
+            return True
+
+    def _forget(self, conn_id: int) -> bool:
+        count = self.held.get(conn_id, 0)
+        if count == 0:
+            return False
+        if count == 1:
+            del self.held[conn_id]
+        else:
+            self.held[conn_id] = count - 1
+        self._depth -= 1
+        return True
+
     def release(self, conn_id: int) -> None:
         with self._mutex:
-            count = self.held.get(conn_id, 0)
-            if count == 0:
+            if not self._forget(conn_id):
                 return  # a rollback of a connection that holds no write transaction
-            if count == 1:
-                del self.held[conn_id]
-            else:
-                self.held[conn_id] = count - 1
-            self._depth -= 1
             if self._depth == 0:
                 self._owner = None
                 first = self._first()
@@ -160,3 +182,108 @@ def write_turn(engine: Engine) -> Iterator[None]:
         yield
     finally:
         lock.release(key)
+
+
+BATCH_MEMBERS = 16  # units of work in one batch at most
+BATCH_AGE_S = 0.02  # nobody joins a batch opened longer ago than this
+BATCH = "floor.write_batch"  # Session.info key of the batch a session writes in
+
+
+class WriteBatch:
+    """One SQLite write transaction that the units of work of several threads share, each in
+    its own savepoint, one after the other: the writer lock passes from unit to unit with the
+    transaction open, and the last unit commits for all. Every unit's changes then reach the
+    disk in one WAL flush, and a page that several units changed (the scans table's last leaf,
+    its indexes' last leaves) is written once, not once per unit.
+
+    A unit waits for the commit before it returns, so nothing is answered before it is on
+    disk; if the commit fails, every unit of the batch fails (and nothing of it was written).
+    What must follow a durable commit (the events' fan-out, a cache's drop) is queued with
+    ``after_durable_commit`` and runs after the batch's ``COMMIT``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.connection: Connection = engine.connect()
+        try:
+            self.connection.begin()  # BEGIN IMMEDIATE: the writer lock, re-entrant here
+        except BaseException:
+            self.connection.close()
+            raise
+        self.members = 0
+        self.opened = time.monotonic()
+        self.later: list[Callable[[], None]] = []
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def commit(self) -> None:
+        try:
+            self.connection.commit()
+        except BaseException as error:
+            self.error = error
+            # SQLite keeps the transaction open after a refused COMMIT (a deferred foreign
+            # key), and the pool would take it back as it is: close the connection instead.
+            self.connection.invalidate()
+            raise
+        finally:
+            self.connection.close()
+            self.done.set()
+        for fn in self.later:
+            fn()
+
+    def wait(self) -> None:
+        """Until the batch has ended; raises if its commit failed. No time-out: a unit that gave
+        up waiting would answer "failed" for changes that the batch may still commit."""
+        self.done.wait()
+        if self.error is not None:
+            raise OperationalError("COMMIT", None, self.error)
+
+
+def after_durable_commit(session: Any, fn: Callable[[], None]) -> None:
+    """Run ``fn`` now (a session's commit is on disk when its after-commit hooks run), or,
+    for a session writing in a ``WriteBatch``, once the batch has committed."""
+    batch = session.info.get(BATCH)
+    if batch is None:
+        fn()
+    else:
+        batch.later.append(fn)
+
+
+@contextmanager
+def batched_turn(engine: Engine) -> Iterator[WriteBatch | None]:
+    """The SQLite writer lock for a unit of work that may share its transaction with other
+    threads' units (a ``WriteBatch``; None on PostgreSQL): the caller runs it in a savepoint of
+    the batch's connection. When the unit ends, the batch passes to the next writer in line if
+    that one joins batches and the batch has room and time left; otherwise it commits. Writers
+    that do not join batches (the print worker, the scheduler's jobs) take the lock after the
+    batch's commit, as before."""
+    lock = _WRITER_LOCKS.get(engine)
+    if lock is None:
+        yield None
+        return
+    key = -threading.get_ident()
+    try:
+        lock.acquire(key, joins_batch=True)
+    except sqlite3.OperationalError as error:
+        raise OperationalError("BEGIN IMMEDIATE", None, error) from error
+    passed = False
+    try:
+        batch = lock.batch
+        if batch is None:
+            batch = lock.batch = WriteBatch(engine)
+        try:
+            yield batch
+        finally:
+            batch.members += 1
+            if (
+                batch.members < BATCH_MEMBERS
+                and time.monotonic() - batch.opened < BATCH_AGE_S
+                and lock.pass_turn(key)
+            ):
+                passed = True
+            else:
+                lock.batch = None
+                batch.commit()
+        if passed:
+            batch.wait()
+    finally:
+        if not passed:
+            lock.release(key)

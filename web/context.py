@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import single_reads, unit_of_work
+from core.db import batched_unit_of_work, single_reads, unit_of_work
 from core.settings import Settings
 from core.writer_lock import write_turn
 
@@ -96,6 +96,18 @@ def uow() -> Iterator[Session]:
     slots = ctx().write_slots  # PostgreSQL; on SQLite the writer lock's turn (core.db)
     with slots() if slots is not None else write_turn(ctx().engine):
         with unit_of_work(ctx().sessions) as session:
+            yield session
+
+
+@contextmanager
+def batched_uow() -> Iterator[Session]:
+    """``uow`` for the handheld's scans: on SQLite the transaction may be shared with other
+    handhelds' scans (``core.db.batched_unit_of_work``); on PostgreSQL it is ``uow``."""
+    if ctx().write_slots is not None:
+        with uow() as session:
+            yield session
+    else:
+        with batched_unit_of_work(ctx().sessions) as session:
             yield session
 
 

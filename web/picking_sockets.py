@@ -28,7 +28,7 @@ from floor.fulfilment.picking.scans import confirm_scan, next_task
 from floor.fulfilment.picking.short_picks import report_short
 from floor.fulfilment.picking.views import task_payload
 from web.auth import current_actor
-from web.context import ctx, uow
+from web.context import batched_uow, ctx
 from web.errors import WebErrorCode
 from web.sockets import NAMESPACE, socket_roles
 
@@ -99,7 +99,7 @@ def _answered(s: Any, body: dict[str, Any]) -> None:
 
 def _run(service: Callable[..., PickOutcome], *args: Any) -> dict[str, Any]:
     """One unit of work around a picking service (a refusal rolls it back and is raised)."""
-    with uow() as s:
+    with batched_uow() as s:
         body = _outcome(s, service(s, current_actor(), *args))
         _answered(s, body)
     if ctx().live is not None:
@@ -112,7 +112,7 @@ def register(socketio: SocketIO) -> None:
     @socket_roles(Role.picker)
     def on_next(_data: Any = None) -> dict[str, Any]:
         actor = current_actor()
-        with uow() as s:
+        with batched_uow() as s:
             task = next_task(s, actor)
             body = {"ok": True, "task": task_payload(s, task)}
         if ctx().live is not None:

@@ -83,7 +83,7 @@ def _fingerprint(session: Session) -> tuple:
 
 
 def _key(session: Session) -> str:
-    return session.get_bind().url.render_as_string(hide_password=True)
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
 
 
 def invalidate() -> None:

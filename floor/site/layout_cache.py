@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, object_session
 
+from core.writer_lock import after_durable_commit
 from floor.site.items import extract_gtin
 from floor.site.layout import Aisle, Location, Sku, SkuGtin
 
@@ -73,7 +74,7 @@ def invalidate() -> None:
 
 
 def _cache(session: Session) -> _Cache:
-    pool = session.get_bind().pool
+    pool = session.get_bind().engine.pool
     cache = _caches.get(pool)
     if cache is None or time.monotonic() - cache.born > TTL_S or len(cache.entries) > MAX_ENTRIES:
         with _lock:
@@ -171,4 +172,4 @@ def _after_commit(session: Session) -> None:
     # The flush dropped the cache; a reader may have refilled it from the old rows before our
     # COMMIT. Drop it again now that the change is visible to everyone.
     if session.info.pop(_CHANGED, False):
-        invalidate()
+        after_durable_commit(session, invalidate)

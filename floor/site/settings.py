@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from core.actors import Actor
 from core.audit import audit
 from core.db import Base, transaction_memo, utcnow
+from core.writer_lock import after_durable_commit
 
 _INFO_KEY = "floor.site_defaults"
 
@@ -60,7 +61,7 @@ def location_confirm(session: Session) -> LocationConfirm:
     memo = transaction_memo(session)
     if "location_confirm" not in memo:
         default = session.info.get(_INFO_KEY, {}).get("location_confirm")
-        per_db = _read.setdefault(session.get_bind().pool, {})
+        per_db = _read.setdefault(session.get_bind().engine.pool, {})
         hit = per_db.get(default)
         if hit is not None and time.monotonic() < hit[1]:
             memo["location_confirm"] = hit[0]
@@ -86,7 +87,8 @@ _CHANGED = "floor.site_settings_changed"
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     if session.info.pop(_CHANGED, False):
-        _read.clear()  # a reader may have refilled it from the old row before our COMMIT
+        # a reader may have refilled it from the old row before our COMMIT
+        after_durable_commit(session, _read.clear)
 
 
 def set_location_confirm(session: Session, mode: str, by: Actor | str) -> LocationConfirm:
