@@ -259,6 +259,12 @@ def scan_code(task: dict[str, Any]) -> str:
     return gtins[0] if gtins else task["sku"]["code"]
 
 
+def awaited_tote(task: dict[str, Any]) -> str | None:
+    """The tote a task's units in hand wait for (a handheld of an earlier window left them
+    there): the handheld shows "scan the tote now", so that is the next scan."""
+    return task["tote"] if task.get("tote_scan") and task.get("held_units") else None
+
+
 def still_open(task: dict[str, Any] | None) -> bool:
     return (
         task is not None
@@ -312,6 +318,7 @@ async def handheld(
                     tally.out_of_work += 1
                     await asyncio.sleep(0.5)
                     continue
+                tote = awaited_tote(task)
             seq += 1
             payload = {
                 "client_scan_id": f"b{n}-{window}-{seq}-{os.getpid()}",
