@@ -1,13 +1,16 @@
-"""web.socket_packets.JsonFirstPacket: what goes on the wire is what python-socketio's own packet
-sends, for every kind of payload, and the app's Socket.IO server uses it."""
+"""web.socket_packets: JsonFirstPacket frames a payload as python-socketio's own packet does, for
+every kind of payload; PacketJson's text reads back as what was sent; the app's Socket.IO server
+uses both."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from socketio import packet as sio_packet
 
 from tests.factories import login
-from web.socket_packets import JsonFirstPacket
+from web.socket_packets import JsonFirstPacket, PacketJson
 from web.sockets import NAMESPACE
 
 ACK_VIEW = {
@@ -31,7 +34,8 @@ ACK_VIEW = {
         (sio_packet.DISCONNECT, NAMESPACE, None, None),
     ],
 )
-def test_encodes_exactly_as_the_librarys_packet(kind, namespace, ack_id, data) -> None:
+def test_encodes_exactly_as_the_librarys_packet(kind, namespace, ack_id, data, monkeypatch) -> None:
+    monkeypatch.setattr(sio_packet.Packet, "json", PacketJson)  # as the app's server sets it
     ours = JsonFirstPacket(kind, data=data, namespace=namespace, id=ack_id)
     theirs = sio_packet.Packet(kind, data=data, namespace=namespace, id=ack_id)
     assert ours.packet_type == theirs.packet_type
@@ -58,9 +62,42 @@ def test_a_payload_json_cannot_carry_fails_as_it_did() -> None:
         JsonFirstPacket(sio_packet.EVENT, data=["x", {1, 2}]).encode()
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        ACK_VIEW,
+        ["task.updated", ACK_VIEW],
+        {1: "an integer key", "x": None},  # orjson refuses: the standard library writes "1"
+        [2**70, -(2**64)],  # beyond 64 bits: the standard library's exact digits
+        ["lone \ud800 surrogate"],
+        {"empty": [{}, [], ""], "zero": 0, "float": 0.1, "unicode": "Größe ½ — 名"},
+    ],
+)
+def test_packet_json_reads_back_as_the_standard_library_would(data) -> None:
+    text = PacketJson.dumps(data, separators=(",", ":"))
+    assert isinstance(text, str)
+    assert json.loads(text) == json.loads(json.dumps(data))
+    assert PacketJson.loads(text) == json.loads(text)
+    assert ", " not in text and ": " not in text  # compact, as the libraries ask
+
+
+def test_packet_json_refuses_what_json_cannot_carry() -> None:
+    for value in (b"\x00", {1, 2}, object()):
+        with pytest.raises(TypeError):
+            PacketJson.dumps(["x", value])
+
+
+def test_packet_json_reads_a_clients_text_as_it_always_did() -> None:
+    assert PacketJson.loads('[1, "é", null]') == [1, "é", None]
+    assert PacketJson.loads("1" * 99) == int("1" * 99)  # exact, not orjson's float
+    with pytest.raises(ValueError):
+        PacketJson.loads("1" * 101)  # engineio's limit on a huge integer
+
+
 def test_the_apps_socket_server_sends_its_acks_with_it(app, client) -> None:
     socketio = app.extensions["floor"].socketio
     assert socketio.server.packet_class is JsonFirstPacket
+    assert socketio.server.packet_class.json is PacketJson
     login(client, badge="BADGE-PICKER-1")
     sio = socketio.test_client(app, namespace=NAMESPACE, flask_test_client=client)
     ack = sio.emit("task:next", {}, namespace=NAMESPACE, callback=True)

@@ -8,13 +8,42 @@ two task views: the walk cost ~7 % of a scan's CPU in process (``bench/bench_sca
 Here the payload is encoded first: JSON cannot carry bytes, so when it encodes, there are none,
 and that text is the one sent. Only a payload JSON refuses is walked as before (bytes: sent as
 attachments; anything else unencodable fails in the library's own encoding, as it did).
+
+``PacketJson`` is the JSON module of every packet (``SocketIO(json=...)``): orjson writes, the
+standard library reads.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
+from engineio import json as safe_json
 from socketio import packet as sio_packet
+
+
+class PacketJson:
+    """What python-socketio and python-engineio encode and decode packets with.
+
+    Writing is orjson's: a scan's ack (two task views, ~1.1 kB) takes 0.8 µs against the
+    standard library's 10.2 µs, and under load a py-spy profile of the server flat out put 9 %
+    of the GIL's time in the standard library's encoder. orjson's text is compact, in UTF-8
+    rather than escaped to ASCII, and ``null`` for a NaN; what it refuses (keys that are not
+    strings, integers beyond 64 bits, lone surrogates, bytes) goes to the standard library as
+    before, which encodes the first three and raises ``TypeError`` for bytes.
+
+    Reading stays engineio's standard-library ``loads``, which refuses integers of 100 digits
+    and more: orjson would read a long integer as a float, and what a client sends is read as
+    it always was."""
+
+    @staticmethod
+    def dumps(obj: Any, **_options: Any) -> str:  # always compact: the libraries ask for that
+        try:
+            return orjson.dumps(obj).decode()
+        except orjson.JSONEncodeError:
+            return safe_json.dumps(obj, separators=(",", ":"))
+
+    loads = staticmethod(safe_json.loads)
 
 
 class JsonFirstPacket(sio_packet.Packet):
