@@ -24,7 +24,7 @@ import datetime as dt
 import enum
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -208,10 +208,10 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError(str(exc)) from exc
 
 
-def _begin(conn: Any, statement: str) -> None:
-    """``BEGIN`` on the DBAPI connection itself (``exec_driver_sql`` costs a whole execution
-    context for a statement with no parameters and no result); the statement listeners still
-    hear of it, and a driver error arrives as SQLAlchemy's."""
+def _plain(conn: Any, statement: str) -> None:
+    """A statement with no parameters and no result (``BEGIN``, ``SAVEPOINT``) on the DBAPI
+    connection itself (``exec_driver_sql`` costs a whole execution context for it); the
+    statement listeners still hear of it, and a driver error arrives as SQLAlchemy's."""
     raw = conn.connection.dbapi_connection
     cursor = raw.cursor()
     try:
@@ -254,12 +254,12 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         if options.get(SINGLE_READS):
             return  # autocommit: each SELECT reads the last commit by itself
         if options.get(READ_ONLY):
-            _begin(conn, "BEGIN")
+            _plain(conn, "BEGIN")
             return
         key = _raw_id(conn.connection)
         writer.acquire(key)
         try:
-            _begin(conn, "BEGIN IMMEDIATE")
+            _plain(conn, "BEGIN IMMEDIATE")
         except BaseException:
             writer.release(key)
             raise
@@ -283,6 +283,21 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 
     dialect.do_commit = _commit  # type: ignore[method-assign]
     dialect.do_rollback = _rollback  # type: ignore[method-assign]
+    _plain_savepoints(dialect)
+
+
+def _plain_savepoints(dialect: Any) -> None:
+    """Savepoints as plain statements: SQLAlchemy compiles a ``SavepointClause`` at every
+    ``SAVEPOINT`` and ``RELEASE`` (a pair: 39 µs against 1.3 µs on the DBAPI connection,
+    ``timeit``), and every scan that shares a ``WriteBatch`` runs in a savepoint of its own."""
+    quoted = dialect.identifier_preparer.format_savepoint
+
+    def statement(verb: str) -> Callable[[Any, str], None]:
+        return lambda conn, name: _plain(conn, f"{verb} {quoted(None, name)}")
+
+    dialect.do_savepoint = statement("SAVEPOINT")
+    dialect.do_release_savepoint = statement("RELEASE SAVEPOINT")
+    dialect.do_rollback_to_savepoint = statement("ROLLBACK TO SAVEPOINT")
 
 
 READ_ONLY = "floor_read_only"

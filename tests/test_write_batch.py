@@ -133,6 +133,37 @@ def test_a_failing_unit_takes_back_only_its_own_changes(tmp_path) -> None:
         assert floor.failed == {}
 
 
+def test_savepoints_nest_roll_back_and_release_and_every_statement_is_heard(tmp_path) -> None:
+    """The batch's savepoints go to SQLite as plain statements (``core.db._plain_savepoints``):
+    what they do is SQLite's, and the statement listeners (the benchmarks' SQL counts) hear
+    each of them."""
+    with _floor(tmp_path / "b.sqlite3") as floor:
+        heard: list[str] = []
+        event.listen(floor.engine, "before_cursor_execute", lambda *a: heard.append(a[2]))
+        with floor.engine.connect() as conn:
+            conn.begin()
+            outer = conn.begin_nested()
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            inner = conn.begin_nested()
+            conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+            inner.rollback()  # takes back 2, not 1
+            kept = conn.begin_nested()
+            conn.exec_driver_sql("INSERT INTO t VALUES (3)")
+            kept.commit()
+            outer.commit()
+            conn.commit()
+        assert floor.stored() == [1, 3]
+        verbs = [q.rsplit(" ", 1)[0] for q in heard if "SAVEPOINT" in q]
+        assert verbs == [
+            "SAVEPOINT",
+            "SAVEPOINT",
+            "ROLLBACK TO SAVEPOINT",
+            "SAVEPOINT",
+            "RELEASE SAVEPOINT",
+            "RELEASE SAVEPOINT",
+        ]
+
+
 def test_a_failed_commit_fails_every_unit_of_the_batch_and_writes_nothing(tmp_path) -> None:
     def orphan(s: Session) -> None:  # a deferred foreign key: refused at COMMIT, not before
         s.execute(text("INSERT INTO c VALUES (99)"))
