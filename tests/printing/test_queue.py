@@ -31,7 +31,7 @@ from tests.printing.conftest import add_raw_queue
 from tests.printing.flow import Packer, job, picked_order, use_printer, wait_until
 
 FAST = {
-    "print_timeout_s": 5.0,  # a printer that stays silent this long is hung: not a loaded CI machine
+    "print_timeout_s": 5.0,  # silent this long: a hung printer, not a loaded CI machine
     "print_poll_s": 0.05,
     "print_backoff_base_s": 0.05,
     "print_backoff_max_s": 0.2,
