@@ -288,8 +288,9 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 
 def _plain_savepoints(dialect: Any) -> None:
     """Savepoints as plain statements: SQLAlchemy compiles a ``SavepointClause`` at every
-    ``SAVEPOINT`` and ``RELEASE`` (a pair: 39 µs against 1.3 µs on the DBAPI connection,
-    ``timeit``), and every scan that shares a ``WriteBatch`` runs in a savepoint of its own."""
+    ``SAVEPOINT``, ``RELEASE`` and ``ROLLBACK TO`` (a ``begin_nested()`` and its release: 38.9
+    µs that way, 8.4 µs this way, ``timeit``), and every scan that shares a ``WriteBatch`` runs
+    in a savepoint of its own."""
     quoted = dialect.identifier_preparer.format_savepoint
 
     def statement(verb: str) -> Callable[[Any, str], None]:
