@@ -14,6 +14,7 @@ from core.actors import Actor
 from core.db import make_engine, make_session_factory, read_only, unit_of_work
 from core.events import DomainEvent, resolve
 from floor.fulfilment import dashboard as floor_dashboard
+from floor.fulfilment.waves import progress
 from floor.fulfilment.waves.planning import RuleSpec, plan_waves, release_wave
 from floor.fulfilment.waves.progress import _summary_of
 from tests.factories import OMS_AUTH, add_order, order_payload, socket_for
@@ -148,9 +149,13 @@ def test_a_dashboard_socket_gets_the_state_on_joining_and_every_change_after(app
         page.disconnect()
 
 
-def test_wave_progress_takes_the_board_summary(sessions, readers):
+def test_wave_progress_takes_the_board_summary(sessions, readers, monkeypatch):
     """A ``wave.progress`` snapshot of a wave on the board goes out with the board's summary,
     exactly what resolving it on its own gives."""
+    # One clock for both summaries: read a moment apart, their seconds to the cut-off once
+    # straddled a second (a fresh-clone CI run: 97288962 against 97288961).
+    frozen = progress.utcnow()
+    monkeypatch.setattr(progress, "utcnow", lambda: frozen)
     with unit_of_work(sessions) as s:
         add_order(s, external_id="LIVE-1")
         system = Actor.system()
